@@ -1,0 +1,208 @@
+/* bench.c - signatures per second: bare PKCS#11 beside libp11ca. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+struct bench_thread {
+	p11ca_key *key;
+	int raw;                 /* 1: bare loop, 0: library */
+	double seconds;
+	unsigned long count;
+	unsigned char last_sig[1200]; /* verified after the timed part */
+	size_t last_siglen;
+	CK_RV rv;
+	pthread_t tid;
+	EVP_PKEY *pub;
+	struct p11ca_sig_params params;
+	const unsigned char *dgst;
+	size_t dgstlen;
+	const unsigned char *raw_in; /* what the bare loop feeds C_Sign */
+	size_t raw_inlen;
+	CK_MECHANISM_TYPE raw_mech;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int verify_sig(struct bench_thread *bt, const unsigned char *sig, size_t siglen)
+{
+	EVP_PKEY_CTX *vctx = EVP_PKEY_CTX_new(bt->pub, NULL);
+	int ok = 0;
+
+	if (vctx == NULL)
+		return 0;
+	if (bt->params.alg == P11CA_SIG_EDDSA) {
+		EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+		ok = mctx != NULL && EVP_DigestVerifyInit(mctx, NULL, NULL, NULL, bt->pub) == 1 &&
+		     EVP_DigestVerify(mctx, sig, siglen, bt->dgst, bt->dgstlen) == 1;
+		EVP_MD_CTX_free(mctx);
+	} else {
+		ok = EVP_PKEY_verify_init(vctx) == 1 &&
+		     EVP_PKEY_CTX_set_signature_md(vctx, bt->params.md) == 1 &&
+		     EVP_PKEY_verify(vctx, sig, siglen, bt->dgst, bt->dgstlen) == 1;
+	}
+	EVP_PKEY_CTX_free(vctx);
+	return ok;
+}
+
+static void *bench_main(void *arg)
+{
+	struct bench_thread *bt = arg;
+	p11ca_token *t = bt->key->token;
+	CK_FUNCTION_LIST *fl = t->mod->fl;
+	CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+	CK_MECHANISM mech = { bt->raw_mech, NULL, 0 };
+	unsigned char sig[1200];
+	double end = now() + bt->seconds;
+
+	if (bt->raw) {
+		/* logged in already (login state is per application) */
+		bt->rv = fl->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
+		if (bt->rv != CKR_OK)
+			return NULL;
+		while (now() < end) {
+			CK_ULONG len = sizeof(sig);
+			if ((bt->rv = fl->C_SignInit(s, &mech, bt->key->handle)) != CKR_OK ||
+			    (bt->rv = fl->C_Sign(s, (CK_BYTE *)bt->raw_in, bt->raw_inlen, sig, &len)) != CKR_OK)
+				break;
+			bt->count++;
+		}
+		(void)fl->C_CloseSession(s);
+		return NULL;
+	}
+	while (now() < end) {
+		size_t len = sizeof(sig);
+		bt->rv = p11ca_key_sign_digest(bt->key, &bt->params, bt->dgst, bt->dgstlen, sig, &len);
+		if (bt->rv != CKR_OK)
+			break;
+		/* keep a sample; it is checked outside the timed part */
+		if ((bt->count & 255) == 0) {
+			memcpy(bt->last_sig, sig, len);
+			bt->last_siglen = len;
+		}
+		bt->count++;
+	}
+	return NULL;
+}
+
+static CK_RV run_round(struct bench_thread *proto, int threads, int raw, double seconds,
+                       unsigned long *pcount, unsigned long *pbad, double *pelapsed)
+{
+	struct bench_thread *bt = calloc((size_t)threads, sizeof(*bt));
+	double start;
+	CK_RV rv = CKR_OK;
+	int i;
+
+	if (bt == NULL)
+		return CKR_HOST_MEMORY;
+	start = now();
+	for (i = 0; i < threads; i++) {
+		bt[i] = *proto;
+		bt[i].raw = raw;
+		bt[i].seconds = seconds;
+		if (pthread_create(&bt[i].tid, NULL, bench_main, &bt[i]) != 0) {
+			threads = i;
+			rv = CKR_GENERAL_ERROR;
+			break;
+		}
+	}
+	for (i = 0; i < threads; i++) {
+		pthread_join(bt[i].tid, NULL);
+		*pcount += bt[i].count;
+		if (bt[i].rv != CKR_OK && rv == CKR_OK)
+			rv = bt[i].rv;
+	}
+	*pelapsed += now() - start;
+	for (i = 0; i < threads; i++)
+		if (!raw && bt[i].count > 0 && !verify_sig(&bt[i], bt[i].last_sig, bt[i].last_siglen))
+			(*pbad)++;
+	free(bt);
+	return rv;
+}
+
+P11CA_EXPORT CK_RV p11ca_bench_sign(p11ca_key *key, int threads, double seconds,
+                                    struct p11ca_bench_result *res)
+{
+	static const int rounds = 4;
+	unsigned char dgst[32], dinfo[64], sig[1200];
+	size_t dinfolen = sizeof(dinfo), siglen = sizeof(sig);
+	struct bench_thread proto;
+	double raw_time = 0, lib_time = 0;
+	unsigned long bad_raw = 0;
+	CK_RV rv;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	memset(&proto, 0, sizeof(proto));
+	if (threads < 1 || seconds <= 0)
+		return p11ca_err(CKR_ARGUMENTS_BAD, "bench needs at least one thread and some time");
+	memset(dgst, 0x5a, sizeof(dgst));
+	proto.key = key;
+	proto.dgst = dgst;
+	proto.dgstlen = sizeof(dgst);
+	proto.params.md = EVP_sha256();
+	proto.params.pss_saltlen = -1;
+	switch (key->kind) {
+	case P11CA_KEY_RSA:
+		proto.params.alg = P11CA_SIG_RSA_PKCS1;
+		if ((rv = p11ca_digest_info(EVP_sha256(), dgst, sizeof(dgst), dinfo, &dinfolen)) != CKR_OK)
+			return rv;
+		proto.raw_in = dinfo;
+		proto.raw_inlen = dinfolen;
+		proto.raw_mech = CKM_RSA_PKCS;
+		break;
+	case P11CA_KEY_EC:
+		proto.params.alg = P11CA_SIG_ECDSA;
+		proto.raw_in = dgst;
+		proto.raw_inlen = sizeof(dgst);
+		proto.raw_mech = CKM_ECDSA;
+		break;
+	case P11CA_KEY_ED25519:
+		proto.params.alg = P11CA_SIG_EDDSA;
+		proto.params.md = NULL;
+		proto.raw_in = dgst;
+		proto.raw_inlen = sizeof(dgst);
+		proto.raw_mech = CKM_EDDSA;
+		break;
+	default:
+		return p11ca_err(P11CA_R_UNSUPPORTED, "cannot bench this key type");
+	}
+	if ((rv = p11ca_key_get_public(key, &proto.pub)) != CKR_OK)
+		return rv;
+	/* warm up: logs in, fills the pool, makes sure the handle is fresh */
+	if ((rv = p11ca_key_sign_digest(key, &proto.params, dgst, sizeof(dgst), sig, &siglen)) != CKR_OK)
+		goto out;
+	for (r = 0; r < rounds; r++) {
+		/* alternate which side goes first so drift hits both alike */
+		int first_raw = (r % 2 == 0);
+		if ((rv = run_round(&proto, threads, first_raw, seconds / (2 * rounds),
+		                    first_raw ? &res->raw_count : &res->lib_count,
+		                    first_raw ? &bad_raw : &res->verify_failures,
+		                    first_raw ? &raw_time : &lib_time)) != CKR_OK)
+			break;
+		if ((rv = run_round(&proto, threads, !first_raw, seconds / (2 * rounds),
+		                    !first_raw ? &res->raw_count : &res->lib_count,
+		                    !first_raw ? &bad_raw : &res->verify_failures,
+		                    !first_raw ? &raw_time : &lib_time)) != CKR_OK)
+			break;
+	}
+	if (rv != CKR_OK) {
+		if (p11ca_error_message()[0] == '\0')
+			p11ca_err(rv, "bench signing failed: %s", p11ca_rv_name(rv));
+		goto out;
+	}
+	res->raw_per_sec = raw_time > 0 ? (double)res->raw_count / raw_time : 0;
+	res->lib_per_sec = lib_time > 0 ? (double)res->lib_count / lib_time : 0;
+out:
+	EVP_PKEY_free(proto.pub);
+	return rv;
+}

@@ -1,0 +1,376 @@
+/* ctx.c - the context: modules loaded through p11-kit and their tokens. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <p11-kit/p11-kit.h>
+#include <openssl/crypto.h>
+
+#include "internal.h"
+
+static void module_free(struct p11ca_module *mod)
+{
+	if (mod == NULL)
+		return;
+	if (mod->initialised)
+		(void)mod->fl->C_Finalize(NULL);
+	pthread_mutex_destroy(&mod->lock);
+	free(mod->name);
+	free(mod->path);
+	free(mod);
+}
+
+static CK_RV module_add(p11ca_ctx *ctx, CK_FUNCTION_LIST *fl)
+{
+	struct p11ca_module *mod, **mods;
+	char *name = p11_kit_module_get_name(fl);
+	char *path = p11_kit_module_get_filename(fl);
+	CK_RV rv = CKR_HOST_MEMORY;
+
+	mod = calloc(1, sizeof(*mod));
+	mods = realloc(ctx->mods, (ctx->nmods + 1) * sizeof(*mods));
+	if (mod == NULL || mods == NULL)
+		goto out;
+	ctx->mods = mods;
+	mod->fl = fl;
+	mod->path = path;
+	if (name == NULL && path != NULL) {
+		const char *base = strrchr(path, '/');
+		name = strdup(base ? base + 1 : path);
+	}
+	mod->name = name;
+	path = name = NULL; /* transferred */
+	pthread_mutex_init(&mod->lock, NULL);
+	ctx->mods[ctx->nmods++] = mod;
+	mod = NULL;
+	rv = CKR_OK;
+out:
+	free(mod);
+	free(name);
+	free(path);
+	return rv;
+}
+
+static int is_trust_module(CK_FUNCTION_LIST *fl)
+{
+	char *v = p11_kit_config_option(fl, "trust-policy");
+	int yes = v != NULL && (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0);
+
+	free(v);
+	return yes;
+}
+
+P11CA_EXPORT CK_RV p11ca_ctx_new(const char *module, p11ca_ctx **pctx)
+{
+	p11ca_ctx *ctx;
+	CK_RV rv = CKR_HOST_MEMORY;
+	size_t i;
+
+	if (pctx == NULL)
+		return p11ca_err(CKR_ARGUMENTS_BAD, "p11ca_ctx_new: no output pointer");
+	*pctx = NULL;
+	ctx = calloc(1, sizeof(*ctx));
+	if (ctx == NULL)
+		return p11ca_err(rv, "out of memory");
+	pthread_mutex_init(&ctx->lock, NULL);
+	ctx->allow_prompt = 1;
+
+	if (module != NULL && strchr(module, '/') != NULL) {
+		ctx->kit_single = p11_kit_module_load(module, P11_KIT_MODULE_UNMANAGED);
+		if (ctx->kit_single == NULL) {
+			rv = p11ca_err(P11CA_R_MODULE, "cannot load PKCS#11 module %s: %s", module,
+			               p11_kit_message() ? p11_kit_message() : "unknown error");
+			goto out;
+		}
+		if ((rv = module_add(ctx, ctx->kit_single)) != CKR_OK)
+			goto out;
+	} else {
+		ctx->kit_modules = p11_kit_modules_load(NULL, P11_KIT_MODULE_UNMANAGED);
+		if (ctx->kit_modules == NULL) {
+			rv = p11ca_err(P11CA_R_MODULE, "cannot load the p11-kit module registry: %s",
+			               p11_kit_message() ? p11_kit_message() : "unknown error");
+			goto out;
+		}
+		for (i = 0; ctx->kit_modules[i] != NULL; i++) {
+			CK_FUNCTION_LIST *fl = ctx->kit_modules[i];
+			char *name;
+			int want;
+
+			if (module != NULL) {
+				name = p11_kit_module_get_name(fl);
+				want = name != NULL && strcmp(name, module) == 0;
+				free(name);
+			} else {
+				/* trust stores hold no keys: only when named */
+				want = !is_trust_module(fl);
+			}
+			if (want && (rv = module_add(ctx, fl)) != CKR_OK)
+				goto out;
+		}
+		if (module != NULL && ctx->nmods == 0) {
+			char names[512] = "";
+			for (i = 0; ctx->kit_modules[i] != NULL; i++) {
+				char *name = p11_kit_module_get_name(ctx->kit_modules[i]);
+				if (name != NULL) {
+					if (names[0])
+						strncat(names, ", ", sizeof(names) - strlen(names) - 1);
+					strncat(names, name, sizeof(names) - strlen(names) - 1);
+				}
+				free(name);
+			}
+			rv = p11ca_err(P11CA_R_MODULE,
+			               "no p11-kit module named '%s' (registered: %s)", module,
+			               names[0] ? names : "none");
+			goto out;
+		}
+	}
+	*pctx = ctx;
+	ctx = NULL;
+	rv = CKR_OK;
+out:
+	p11ca_ctx_free(ctx);
+	return rv;
+}
+
+P11CA_EXPORT void p11ca_ctx_free(p11ca_ctx *ctx)
+{
+	size_t i;
+
+	if (ctx == NULL)
+		return;
+	for (i = 0; i < ctx->ntokens; i++)
+		p11ca_token_free(ctx->tokens[i]);
+	free(ctx->tokens);
+	for (i = 0; i < ctx->nmods; i++)
+		module_free(ctx->mods[i]);
+	free(ctx->mods);
+	if (ctx->kit_modules != NULL)
+		p11_kit_modules_release(ctx->kit_modules);
+	if (ctx->kit_single != NULL)
+		p11_kit_module_release(ctx->kit_single);
+	free(ctx->pin_file);
+	pthread_mutex_destroy(&ctx->lock);
+	free(ctx);
+}
+
+P11CA_EXPORT CK_RV p11ca_ctx_set_pin_file(p11ca_ctx *ctx, const char *path)
+{
+	char *copy = NULL;
+
+	if (path != NULL && (copy = strdup(path)) == NULL)
+		return p11ca_err(CKR_HOST_MEMORY, "out of memory");
+	free(ctx->pin_file);
+	ctx->pin_file = copy;
+	return CKR_OK;
+}
+
+P11CA_EXPORT void p11ca_ctx_set_pin_prompt(p11ca_ctx *ctx, int allow)
+{
+	ctx->allow_prompt = allow;
+}
+
+P11CA_EXPORT void p11ca_ctx_set_log(p11ca_ctx *ctx, p11ca_log_fn fn, void *data)
+{
+	ctx->log_fn = fn;
+	ctx->log_data = data;
+}
+
+static p11ca_token *token_lookup_locked(p11ca_ctx *ctx, struct p11ca_module *mod,
+                                        const CK_TOKEN_INFO *ti)
+{
+	size_t i;
+
+	for (i = 0; i < ctx->ntokens; i++) {
+		p11ca_token *t = ctx->tokens[i];
+		if (t->mod == mod && memcmp(t->info.serial, "", 1) != 0) {
+			struct p11ca_token_info info;
+			p11ca_token_fill_info(&info, ti);
+			if (strcmp(info.serial, t->info.serial) == 0 &&
+			    strcmp(info.label, t->info.label) == 0)
+				return t;
+		}
+	}
+	return NULL;
+}
+
+static CK_RV refresh_module_locked(p11ca_ctx *ctx, struct p11ca_module *mod)
+{
+	CK_SLOT_ID *slots = NULL;
+	CK_ULONG n = 0, i;
+	CK_RV rv;
+
+	if ((rv = p11ca_module_ensure(mod, NULL)) != CKR_OK)
+		return rv;
+	rv = mod->fl->C_GetSlotList(CK_TRUE, NULL, &n);
+	if (rv == CKR_OK && n > 0) {
+		slots = calloc(n, sizeof(*slots));
+		if (slots == NULL)
+			return p11ca_err(CKR_HOST_MEMORY, "out of memory");
+		rv = mod->fl->C_GetSlotList(CK_TRUE, slots, &n);
+	}
+	if (rv != CKR_OK) {
+		free(slots);
+		return p11ca_err(rv, "%s: C_GetSlotList failed: %s", mod->name, p11ca_rv_name(rv));
+	}
+	for (i = 0; i < n; i++) {
+		CK_TOKEN_INFO ti;
+		p11ca_token *t;
+
+		if (mod->fl->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
+			continue;
+		t = token_lookup_locked(ctx, mod, &ti);
+		if (t != NULL) {
+			pthread_mutex_lock(&t->lock);
+			t->slot = slots[i];
+			t->info.slot_id = slots[i];
+			t->info.flags = ti.flags;
+			t->present = 1;
+			pthread_mutex_unlock(&t->lock);
+			continue;
+		}
+		if (ctx->ntokens == ctx->tokens_cap) {
+			size_t cap = ctx->tokens_cap ? ctx->tokens_cap * 2 : 8;
+			p11ca_token **nt = realloc(ctx->tokens, cap * sizeof(*nt));
+			if (nt == NULL) {
+				free(slots);
+				return p11ca_err(CKR_HOST_MEMORY, "out of memory");
+			}
+			ctx->tokens = nt;
+			ctx->tokens_cap = cap;
+		}
+		if ((rv = p11ca_token_new(ctx, mod, slots[i], &ti, &t)) != CKR_OK) {
+			free(slots);
+			return rv;
+		}
+		ctx->tokens[ctx->ntokens++] = t;
+	}
+	free(slots);
+	return CKR_OK;
+}
+
+P11CA_EXPORT CK_RV p11ca_ctx_refresh(p11ca_ctx *ctx)
+{
+	CK_RV rv = CKR_OK, first_err = CKR_OK;
+	size_t i, ok = 0;
+
+	pthread_mutex_lock(&ctx->lock);
+	/* Tokens are never freed before the context: keys keep pointers. */
+	for (i = 0; i < ctx->ntokens; i++)
+		ctx->tokens[i]->present = 0;
+	for (i = 0; i < ctx->nmods; i++) {
+		rv = refresh_module_locked(ctx, ctx->mods[i]);
+		if (rv == CKR_OK) {
+			ok++;
+		} else {
+			p11ca_log(ctx, "skipping module %s: %s", ctx->mods[i]->name,
+			          p11ca_error_message());
+			if (first_err == CKR_OK)
+				first_err = rv;
+		}
+	}
+	ctx->refreshed = 1;
+	pthread_mutex_unlock(&ctx->lock);
+	/* one broken module does not hide the others */
+	return ok > 0 || ctx->nmods == 0 ? CKR_OK : first_err;
+}
+
+P11CA_EXPORT size_t p11ca_token_count(p11ca_ctx *ctx)
+{
+	size_t i, n = 0;
+
+	if (!ctx->refreshed)
+		(void)p11ca_ctx_refresh(ctx);
+	pthread_mutex_lock(&ctx->lock);
+	for (i = 0; i < ctx->ntokens; i++)
+		n += ctx->tokens[i]->present;
+	pthread_mutex_unlock(&ctx->lock);
+	return n;
+}
+
+P11CA_EXPORT p11ca_token *p11ca_token_at(p11ca_ctx *ctx, size_t idx)
+{
+	p11ca_token *t = NULL;
+	size_t i, n = 0;
+
+	pthread_mutex_lock(&ctx->lock);
+	for (i = 0; i < ctx->ntokens; i++) {
+		if (!ctx->tokens[i]->present)
+			continue;
+		if (n++ == idx) {
+			t = ctx->tokens[i];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	return t;
+}
+
+static void append_candidate(char *buf, size_t cap, p11ca_token *t)
+{
+	size_t len = strlen(buf);
+
+	snprintf(buf + len, cap - len, "%s'%s' (serial %s, %s)", len ? ", " : "",
+	         t->info.label, t->info.serial, t->mod->name);
+}
+
+CK_RV p11ca_ctx_find_token(p11ca_ctx *ctx, P11KitUri *uri, const char *uristr,
+                           p11ca_token **ptoken)
+{
+	p11ca_token *found = NULL;
+	char cands[900] = "";
+	size_t i, nmatch = 0;
+	CK_RV rv;
+
+	if ((rv = p11ca_ctx_refresh(ctx)) != CKR_OK)
+		return rv;
+	pthread_mutex_lock(&ctx->lock);
+	for (i = 0; i < ctx->ntokens; i++) {
+		p11ca_token *t = ctx->tokens[i];
+		if (!t->present || !(t->info.flags & CKF_TOKEN_INITIALIZED))
+			continue;
+		if (uri != NULL && !p11ca_uri_match_token(uri, t))
+			continue;
+		nmatch++;
+		found = t;
+		append_candidate(cands, sizeof(cands), t);
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	if (nmatch == 0)
+		return p11ca_err(P11CA_R_NOT_FOUND, "no token matches %s (is it plugged in and initialised?)",
+		                 uristr ? uristr : "pkcs11:");
+	if (nmatch > 1)
+		return p11ca_err(P11CA_R_AMBIGUOUS, "%s matches %zu tokens: %s; add token= or serial=",
+		                 uristr ? uristr : "pkcs11:", nmatch, cands);
+	if (uri != NULL) {
+		const char *pv = p11_kit_uri_get_pin_value(uri);
+		const char *ps = p11_kit_uri_get_pin_source(uri);
+		pthread_mutex_lock(&found->lock);
+		if (pv != NULL) {
+			if (found->uri_pin_value != NULL)
+				OPENSSL_clear_free(found->uri_pin_value, strlen(found->uri_pin_value));
+			found->uri_pin_value = strdup(pv);
+		}
+		if (ps != NULL) {
+			free(found->uri_pin_source);
+			found->uri_pin_source = strdup(ps);
+		}
+		pthread_mutex_unlock(&found->lock);
+	}
+	*ptoken = found;
+	return CKR_OK;
+}
+
+P11CA_EXPORT CK_RV p11ca_token_find(p11ca_ctx *ctx, const char *uristr, p11ca_token **ptoken)
+{
+	P11KitUri *uri = NULL;
+	CK_RV rv;
+
+	if (ptoken == NULL)
+		return p11ca_err(CKR_ARGUMENTS_BAD, "p11ca_token_find: no output pointer");
+	*ptoken = NULL;
+	if (uristr != NULL && (rv = p11ca_uri_parse(uristr, &uri)) != CKR_OK)
+		return rv;
+	rv = p11ca_ctx_find_token(ctx, uri, uristr, ptoken);
+	p11ca_uri_free(uri);
+	return rv;
+}

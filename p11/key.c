@@ -1,0 +1,541 @@
+/* key.c - private key references: find, generate, public half, certificates. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/rand.h>
+
+#include "internal.h"
+
+static CK_OBJECT_CLASS cls_priv = CKO_PRIVATE_KEY;
+static CK_OBJECT_CLASS cls_pub = CKO_PUBLIC_KEY;
+static CK_OBJECT_CLASS cls_cert = CKO_CERTIFICATE;
+
+P11CA_EXPORT void p11ca_key_free(p11ca_key *key)
+{
+	if (key == NULL || __atomic_sub_fetch(&key->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	EVP_PKEY_free(key->pub);
+	pthread_mutex_destroy(&key->lock);
+	free(key->id);
+	free(key->label);
+	free(key);
+}
+
+P11CA_EXPORT p11ca_key *p11ca_key_ref(p11ca_key *key)
+{
+	if (key != NULL)
+		__atomic_add_fetch(&key->refs, 1, __ATOMIC_ACQ_REL);
+	return key;
+}
+
+CK_RV p11ca_key_from_handle(p11ca_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
+                            p11ca_key **pkey)
+{
+	CK_KEY_TYPE kt = (CK_KEY_TYPE)-1;
+	CK_ATTRIBUTE a = { CKA_KEY_TYPE, &kt, sizeof(kt) };
+	unsigned char *v = NULL;
+	CK_ULONG vlen = 0;
+	p11ca_key *key;
+	CK_RV rv;
+
+	if ((rv = t->mod->fl->C_GetAttributeValue(s, h, &a, 1)) != CKR_OK)
+		return rv;
+	key = calloc(1, sizeof(*key));
+	if (key == NULL)
+		return CKR_HOST_MEMORY;
+	key->refs = 1;
+	key->token = t;
+	key->handle = h;
+	key->key_type = kt;
+	pthread_mutex_init(&key->lock, NULL);
+	if (p11ca_attr_get(t, s, h, CKA_ID, &key->id, &vlen) == CKR_OK)
+		key->id_len = vlen;
+	if (p11ca_attr_get(t, s, h, CKA_LABEL, &v, &vlen) == CKR_OK) {
+		key->label = strndup((char *)v, vlen);
+		free(v);
+		v = NULL;
+	}
+	key->can_decrypt = p11ca_attr_bool(t, s, h, CKA_DECRYPT) == 1;
+	key->always_authenticate = p11ca_attr_bool(t, s, h, CKA_ALWAYS_AUTHENTICATE) == 1;
+	switch (kt) {
+	case CKK_RSA:
+		key->kind = P11CA_KEY_RSA;
+		if (p11ca_attr_get(t, s, h, CKA_MODULUS, &v, &vlen) == CKR_OK) {
+			CK_ULONG i = 0;
+			while (i < vlen && v[i] == 0)
+				i++;
+			key->bits = (int)((vlen - i) * 8);
+		}
+		break;
+	case CKK_EC:
+		key->kind = P11CA_KEY_EC;
+		if (p11ca_attr_get(t, s, h, CKA_EC_PARAMS, &v, &vlen) == CKR_OK &&
+		    p11ca_ec_params_group(v, vlen, &key->bits) == NULL) {
+			rv = p11ca_err(P11CA_R_UNSUPPORTED, "key '%s' is on an unsupported EC curve",
+			               key->label ? key->label : "");
+		}
+		break;
+	case CKK_EC_EDWARDS:
+		key->kind = P11CA_KEY_ED25519;
+		key->bits = 256;
+		break;
+	default:
+		rv = p11ca_err(P11CA_R_UNSUPPORTED, "key type 0x%lx is not supported",
+		               (unsigned long)kt);
+	}
+	free(v);
+	if (rv != CKR_OK) {
+		p11ca_key_free(key);
+		return rv;
+	}
+	if (key->label == NULL)
+		key->label = strdup("");
+	*pkey = key;
+	return CKR_OK;
+}
+
+CK_RV p11ca_key_refind(p11ca_key *key, CK_SESSION_HANDLE s)
+{
+	CK_ATTRIBUTE tmpl[3] = {
+		{ CKA_CLASS, &cls_priv, sizeof(cls_priv) },
+		{ CKA_ID, key->id, key->id_len },
+		{ CKA_LABEL, key->label, key->label ? strlen(key->label) : 0 },
+	};
+	CK_OBJECT_HANDLE *hs = NULL;
+	CK_ULONG n = 0;
+	CK_RV rv;
+
+	/* CKA_ID identifies it; the label only when there is no id */
+	rv = p11ca_find_objects(key->token, s, tmpl, key->id_len ? 2 : 3, &hs, &n);
+	if (rv != CKR_OK)
+		return rv;
+	if (n != 1) {
+		free(hs);
+		return p11ca_err(n == 0 ? P11CA_R_NOT_FOUND : P11CA_R_AMBIGUOUS,
+		                 "key '%s' %s on token '%s'", key->label,
+		                 n == 0 ? "is no longer" : "is not unique any more",
+		                 key->token->info.label);
+	}
+	pthread_mutex_lock(&key->lock);
+	key->handle = hs[0];
+	pthread_mutex_unlock(&key->lock);
+	free(hs);
+	return CKR_OK;
+}
+
+/* ---- finding ---- */
+
+struct find_op {
+	CK_ATTRIBUTE tmpl[4];
+	CK_ULONG n;
+	const char *uristr;
+	p11ca_key *found;
+};
+
+static void describe(p11ca_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, char *buf,
+                     size_t cap)
+{
+	unsigned char *v = NULL, *id = NULL;
+	CK_ULONG vlen = 0, idlen = 0, i;
+	size_t len = strlen(buf);
+
+	(void)p11ca_attr_get(t, s, h, CKA_LABEL, &v, &vlen);
+	(void)p11ca_attr_get(t, s, h, CKA_ID, &id, &idlen);
+	len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0, "%s'%.*s' id=", len ? ", " : "",
+	                        (int)vlen, v ? (char *)v : "");
+	for (i = 0; i < idlen && i < 8 && len + 3 < cap; i++)
+		len += (size_t)snprintf(buf + len, cap - len, "%02x", id[i]);
+	if (idlen > 8 && len + 4 < cap)
+		snprintf(buf + len, cap - len, "...");
+	free(v);
+	free(id);
+}
+
+static CK_RV find_key_op(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *unused, void *data)
+{
+	struct find_op *op = data;
+	CK_OBJECT_HANDLE *hs = NULL;
+	CK_ULONG n = 0, i;
+	char cands[700] = "";
+	CK_RV rv;
+
+	if ((rv = p11ca_find_objects(t, s, op->tmpl, op->n, &hs, &n)) != CKR_OK)
+		return rv;
+	if (n == 0) {
+		rv = p11ca_err(P11CA_R_NOT_FOUND, "no private key matches %s on token '%s'", op->uristr,
+		               t->info.label);
+	} else if (n > 1) {
+		for (i = 0; i < n && i < 8; i++)
+			describe(t, s, hs[i], cands, sizeof(cands));
+		rv = p11ca_err(P11CA_R_AMBIGUOUS, "%s matches %lu private keys: %s; add object= or id=",
+		               op->uristr, (unsigned long)n, cands);
+	} else {
+		rv = p11ca_key_from_handle(t, s, hs[0], &op->found);
+	}
+	free(hs);
+	return rv;
+}
+
+P11CA_EXPORT CK_RV p11ca_key_find(p11ca_ctx *ctx, const char *uristr, p11ca_key **pkey)
+{
+	P11KitUri *uri = NULL;
+	p11ca_token *t = NULL;
+	struct find_op op;
+	CK_ATTRIBUTE *a;
+	unsigned gen = 0;
+	CK_RV rv;
+
+	*pkey = NULL;
+	memset(&op, 0, sizeof(op));
+	if ((rv = p11ca_uri_parse(uristr, &uri)) != CKR_OK)
+		return rv;
+	a = p11_kit_uri_get_attribute(uri, CKA_CLASS);
+	if (a != NULL && (a->ulValueLen != sizeof(CK_OBJECT_CLASS) ||
+	                  *(CK_OBJECT_CLASS *)a->pValue != CKO_PRIVATE_KEY)) {
+		rv = p11ca_err(P11CA_R_BAD_URI, "%s does not name a private key (type=private)", uristr);
+		goto out;
+	}
+	if ((rv = p11ca_ctx_find_token(ctx, uri, uristr, &t)) != CKR_OK)
+		goto out;
+	op.uristr = uristr;
+	op.tmpl[op.n++] = (CK_ATTRIBUTE){ CKA_CLASS, &cls_priv, sizeof(cls_priv) };
+	if ((a = p11_kit_uri_get_attribute(uri, CKA_LABEL)) != NULL)
+		op.tmpl[op.n++] = *a;
+	if ((a = p11_kit_uri_get_attribute(uri, CKA_ID)) != NULL)
+		op.tmpl[op.n++] = *a;
+	if ((rv = p11ca_token_run(t, NULL, 1, find_key_op, &op)) != CKR_OK)
+		goto out;
+	(void)p11ca_module_ensure(t->mod, &gen);
+	op.found->handle_generation = t->generation;
+	*pkey = op.found;
+out:
+	p11ca_uri_free(uri);
+	return rv;
+}
+
+/* ---- accessors ---- */
+
+P11CA_EXPORT enum p11ca_key_kind p11ca_key_get_kind(const p11ca_key *key)
+{
+	return key->kind;
+}
+
+P11CA_EXPORT int p11ca_key_get_bits(const p11ca_key *key)
+{
+	return key->bits;
+}
+
+P11CA_EXPORT const char *p11ca_key_get_label(const p11ca_key *key)
+{
+	return key->label;
+}
+
+P11CA_EXPORT const unsigned char *p11ca_key_get_id(const p11ca_key *key, size_t *plen)
+{
+	*plen = key->id_len;
+	return key->id;
+}
+
+P11CA_EXPORT p11ca_token *p11ca_key_get_token(const p11ca_key *key)
+{
+	return key->token;
+}
+
+P11CA_EXPORT int p11ca_key_can_decrypt(const p11ca_key *key)
+{
+	return key->can_decrypt;
+}
+
+P11CA_EXPORT char *p11ca_key_get_uri(const p11ca_key *key)
+{
+	return p11ca_uri_for_object(key->token, CKO_PRIVATE_KEY, key->label, key->id, key->id_len);
+}
+
+P11CA_EXPORT size_t p11ca_key_max_signature_size(const p11ca_key *key)
+{
+	switch (key->kind) {
+	case P11CA_KEY_RSA:
+		return (size_t)(key->bits + 7) / 8;
+	case P11CA_KEY_EC:
+		/* SEQUENCE { INTEGER r, INTEGER s }, each with a possible 0x00 */
+		return 2 * ((size_t)(key->bits + 7) / 8 + 3) + 3;
+	case P11CA_KEY_ED25519:
+		return 64;
+	default:
+		return 0;
+	}
+}
+
+/* ---- the public half ---- */
+
+static CK_RV public_op(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *key, void *data)
+{
+	EVP_PKEY **ppub = data;
+	CK_ATTRIBUTE tmpl[2] = {
+		{ CKA_CLASS, &cls_pub, sizeof(cls_pub) },
+		{ CKA_ID, key->id, key->id_len },
+	};
+	CK_OBJECT_HANDLE *hs = NULL;
+	CK_ULONG n = 0;
+	unsigned char *v = NULL;
+	CK_ULONG vlen = 0;
+	const unsigned char *p;
+	CK_RV rv;
+
+	/* 1. the public-key object with the same id */
+	if (key->id_len > 0 && p11ca_find_objects(t, s, tmpl, 2, &hs, &n) == CKR_OK && n > 0) {
+		rv = p11ca_pubkey_from_object(t, s, hs[0], key->key_type, ppub);
+		free(hs);
+		if (rv == CKR_OK)
+			return rv;
+	} else {
+		free(hs);
+	}
+	hs = NULL;
+	/* 2. CKA_PUBLIC_KEY_INFO on the private key */
+	if (p11ca_attr_get(t, s, key->handle, CKA_PUBLIC_KEY_INFO, &v, &vlen) == CKR_OK && vlen > 0) {
+		p = v;
+		*ppub = d2i_PUBKEY(NULL, &p, (long)vlen);
+		free(v);
+		if (*ppub != NULL)
+			return CKR_OK;
+	} else {
+		free(v);
+	}
+	v = NULL;
+	/* 3. a certificate with the same id */
+	tmpl[0].pValue = &cls_cert;
+	if (key->id_len > 0 && p11ca_find_objects(t, s, tmpl, 2, &hs, &n) == CKR_OK && n > 0) {
+		if (p11ca_attr_get(t, s, hs[0], CKA_VALUE, &v, &vlen) == CKR_OK) {
+			X509 *x;
+			p = v;
+			x = d2i_X509(NULL, &p, (long)vlen);
+			if (x != NULL)
+				*ppub = X509_get_pubkey(x);
+			X509_free(x);
+			free(v);
+		}
+	}
+	free(hs);
+	if (*ppub != NULL)
+		return CKR_OK;
+	/* 4. RSA private keys usually show their modulus and exponent */
+	if (key->key_type == CKK_RSA) {
+		rv = p11ca_pubkey_from_object(t, s, key->handle, CKK_RSA, ppub);
+		if (rv == CKR_OK || p11ca_fault_of(rv) != P11CA_FAULT_NONE)
+			return rv;
+	}
+	return p11ca_err(P11CA_R_NOT_FOUND,
+	                 "no public key for '%s' on token '%s' (no public-key object, "
+	                 "CKA_PUBLIC_KEY_INFO or certificate with its id)",
+	                 key->label, t->info.label);
+}
+
+P11CA_EXPORT CK_RV p11ca_key_get_public(p11ca_key *key, EVP_PKEY **ppub)
+{
+	EVP_PKEY *pub = NULL;
+	CK_RV rv;
+
+	*ppub = NULL;
+	pthread_mutex_lock(&key->lock);
+	if (key->pub != NULL && EVP_PKEY_up_ref(key->pub) == 1)
+		*ppub = key->pub;
+	pthread_mutex_unlock(&key->lock);
+	if (*ppub != NULL)
+		return CKR_OK;
+	if ((rv = p11ca_token_run(key->token, key, 1, public_op, &pub)) != CKR_OK)
+		return rv;
+	pthread_mutex_lock(&key->lock);
+	if (key->pub == NULL && EVP_PKEY_up_ref(pub) == 1)
+		key->pub = pub;
+	pthread_mutex_unlock(&key->lock);
+	*ppub = pub;
+	return CKR_OK;
+}
+
+/* ---- certificates ---- */
+
+struct cert_op {
+	X509 *cert;
+};
+
+static CK_RV store_cert_op(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *key, void *data)
+{
+	struct cert_op *op = data;
+	CK_CERTIFICATE_TYPE ct = CKC_X_509;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	unsigned char *der = NULL, *subj = NULL, *iss = NULL, *ser = NULL;
+	int derlen, subjlen, isslen, serlen;
+	CK_OBJECT_HANDLE h;
+	CK_RV rv;
+
+	derlen = i2d_X509(op->cert, &der);
+	subjlen = i2d_X509_NAME(X509_get_subject_name(op->cert), &subj);
+	isslen = i2d_X509_NAME(X509_get_issuer_name(op->cert), &iss);
+	serlen = i2d_ASN1_INTEGER(X509_get_serialNumber(op->cert), &ser);
+	if (derlen <= 0 || subjlen <= 0 || isslen <= 0 || serlen <= 0) {
+		rv = p11ca_err(P11CA_R_CRYPTO, "cannot encode the certificate");
+		goto out;
+	}
+	{
+		CK_ATTRIBUTE tmpl[] = {
+			{ CKA_CLASS, &cls_cert, sizeof(cls_cert) },
+			{ CKA_CERTIFICATE_TYPE, &ct, sizeof(ct) },
+			{ CKA_TOKEN, &yes, sizeof(yes) },
+			{ CKA_PRIVATE, &no, sizeof(no) },
+			{ CKA_ID, key->id, key->id_len },
+			{ CKA_LABEL, key->label, strlen(key->label) },
+			{ CKA_SUBJECT, subj, (CK_ULONG)subjlen },
+			{ CKA_ISSUER, iss, (CK_ULONG)isslen },
+			{ CKA_SERIAL_NUMBER, ser, (CK_ULONG)serlen },
+			{ CKA_VALUE, der, (CK_ULONG)derlen },
+		};
+		rv = t->mod->fl->C_CreateObject(s, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h);
+	}
+	if (rv != CKR_OK && p11ca_fault_of(rv) == P11CA_FAULT_NONE)
+		rv = p11ca_err(rv, "storing the certificate on token '%s' failed: %s", t->info.label,
+		               p11ca_rv_name(rv));
+out:
+	OPENSSL_free(der);
+	OPENSSL_free(subj);
+	OPENSSL_free(iss);
+	OPENSSL_free(ser);
+	return rv;
+}
+
+P11CA_EXPORT CK_RV p11ca_key_store_certificate(p11ca_key *key, X509 *cert)
+{
+	struct cert_op op = { cert };
+
+	if (cert == NULL)
+		return p11ca_err(CKR_ARGUMENTS_BAD, "no certificate to store");
+	return p11ca_token_run(key->token, key, 1, store_cert_op, &op);
+}
+
+/* ---- generation ---- */
+
+struct gen_op {
+	struct p11ca_keyspec spec;
+	const char *label;
+	unsigned flags;
+	p11ca_key *key;
+};
+
+static CK_RV label_in_use(p11ca_token *t, CK_SESSION_HANDLE s, const char *label)
+{
+	CK_ATTRIBUTE tmpl[1] = { { CKA_LABEL, (void *)label, strlen(label) } };
+	CK_OBJECT_HANDLE *hs = NULL;
+	CK_ULONG n = 0;
+	CK_RV rv;
+
+	if ((rv = p11ca_find_objects(t, s, tmpl, 1, &hs, &n)) != CKR_OK)
+		return rv;
+	free(hs);
+	if (n > 0)
+		return p11ca_err(P11CA_R_LABEL_EXISTS,
+		                 "label '%s' is already used on token '%s'; pick another or delete it first",
+		                 label, t->info.label);
+	return CKR_OK;
+}
+
+static CK_RV gen_op(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *unused, void *data)
+{
+	static const unsigned char ed25519_name[] = { 0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd', 's',
+		                                      '2', '5', '5', '1', '9' };
+	struct gen_op *op = data;
+	CK_FUNCTION_LIST *fl = t->mod->fl;
+	CK_ATTRIBUTE pub[P11CA_TMPL_MAX], priv[P11CA_TMPL_MAX];
+	CK_ULONG npub, npriv;
+	CK_MECHANISM mech = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+	CK_OBJECT_HANDLE hpub = CK_INVALID_HANDLE, hpriv = CK_INVALID_HANDLE;
+	unsigned char tmpid[20], id[20];
+	EVP_PKEY *pk = NULL;
+	CK_RV rv;
+
+	if ((rv = label_in_use(t, s, op->label)) != CKR_OK)
+		return rv;
+	if (RAND_bytes(tmpid, sizeof(tmpid)) != 1)
+		return p11ca_err(P11CA_R_CRYPTO, "no randomness for a temporary key id");
+	if (op->spec.kind == P11CA_KEY_EC)
+		mech.mechanism = CKM_EC_KEY_PAIR_GEN;
+	else if (op->spec.kind == P11CA_KEY_ED25519)
+		mech.mechanism = CKM_EC_EDWARDS_KEY_PAIR_GEN;
+	p11ca_keygen_templates(&op->spec, op->label, tmpid, sizeof(tmpid), op->flags, pub, &npub,
+	                       priv, &npriv);
+	rv = fl->C_GenerateKeyPair(s, &mech, pub, npub, priv, npriv, &hpub, &hpriv);
+	if (op->spec.kind == P11CA_KEY_ED25519 &&
+	    (rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_CURVE_NOT_SUPPORTED ||
+	     rv == CKR_DOMAIN_PARAMS_INVALID || rv == CKR_TEMPLATE_INCONSISTENT)) {
+		/* older modules want the curve by name */
+		op->spec.params = ed25519_name;
+		op->spec.params_len = sizeof(ed25519_name);
+		p11ca_keygen_templates(&op->spec, op->label, tmpid, sizeof(tmpid), op->flags, pub,
+		                       &npub, priv, &npriv);
+		rv = fl->C_GenerateKeyPair(s, &mech, pub, npub, priv, npriv, &hpub, &hpriv);
+	}
+	if (rv != CKR_OK) {
+		if (p11ca_fault_of(rv) == P11CA_FAULT_NONE)
+			rv = p11ca_err(rv, "generating the key on token '%s' failed: %s", t->info.label,
+			               p11ca_rv_name(rv));
+		return rv;
+	}
+	/* CKA_ID := SHA-1 of the public key, the future certificate's SKI */
+	{
+		CK_KEY_TYPE kt = op->spec.kind == P11CA_KEY_RSA  ? CKK_RSA
+		                 : op->spec.kind == P11CA_KEY_EC ? CKK_EC
+		                                                 : CKK_EC_EDWARDS;
+		CK_ATTRIBUTE a = { CKA_ID, id, sizeof(id) };
+		if ((rv = p11ca_pubkey_from_object(t, s, hpub, kt, &pk)) != CKR_OK ||
+		    (rv = p11ca_pubkey_key_id(pk, id)) != CKR_OK)
+			goto fail;
+		if ((rv = fl->C_SetAttributeValue(s, hpub, &a, 1)) != CKR_OK ||
+		    (rv = fl->C_SetAttributeValue(s, hpriv, &a, 1)) != CKR_OK) {
+			rv = p11ca_err(rv, "cannot set CKA_ID on the new key: %s", p11ca_rv_name(rv));
+			goto fail;
+		}
+	}
+	if ((rv = p11ca_key_from_handle(t, s, hpriv, &op->key)) != CKR_OK)
+		goto fail;
+	op->key->pub = pk;
+	return CKR_OK;
+fail:
+	/* leave no half-made key behind */
+	(void)fl->C_DestroyObject(s, hpriv);
+	(void)fl->C_DestroyObject(s, hpub);
+	EVP_PKEY_free(pk);
+	return rv;
+}
+
+P11CA_EXPORT CK_RV p11ca_key_generate(p11ca_token *t, const char *type, const char *label,
+                                      unsigned flags, p11ca_key **pkey)
+{
+	struct gen_op op;
+	CK_MECHANISM_TYPE need;
+	CK_RV rv;
+
+	if (pkey != NULL)
+		*pkey = NULL;
+	memset(&op, 0, sizeof(op));
+	if ((rv = p11ca_keyspec_parse(type, flags, &op.spec)) != CKR_OK)
+		return rv;
+	if (label == NULL || *label == '\0')
+		return p11ca_err(CKR_ARGUMENTS_BAD, "a key needs a label");
+	need = op.spec.kind == P11CA_KEY_RSA  ? CKM_RSA_PKCS_KEY_PAIR_GEN
+	       : op.spec.kind == P11CA_KEY_EC ? CKM_EC_KEY_PAIR_GEN
+	                                      : CKM_EC_EDWARDS_KEY_PAIR_GEN;
+	if (!p11ca_token_has_mechanism(t, need))
+		return p11ca_err(P11CA_R_UNSUPPORTED, "token '%s' cannot generate %s keys",
+		                 t->info.label, type);
+	op.label = label;
+	op.flags = flags;
+	if ((rv = p11ca_token_run(t, NULL, 1, gen_op, &op)) != CKR_OK)
+		return rv;
+	op.key->handle_generation = t->generation;
+	if (pkey != NULL)
+		*pkey = op.key;
+	else
+		p11ca_key_free(op.key);
+	return CKR_OK;
+}

@@ -1,0 +1,91 @@
+/* module.c - initialising modules, again after fork() or an HSM restart. */
+#include "config.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static CK_RV module_initialize(struct p11ca_module *mod)
+{
+	CK_C_INITIALIZE_ARGS args;
+	CK_RV rv;
+
+	memset(&args, 0, sizeof(args));
+	args.flags = CKF_OS_LOCKING_OK;
+	rv = mod->fl->C_Initialize(&args);
+	if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
+		rv = CKR_OK; /* someone else in this process did, or a fork copy */
+	return rv;
+}
+
+/* Bumped in every child after fork(): cheaper than getpid() per operation. */
+static unsigned fork_generation;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void on_fork_child(void)
+{
+	__atomic_add_fetch(&fork_generation, 1, __ATOMIC_RELEASE);
+}
+
+static void install_atfork(void)
+{
+	(void)pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+CK_RV p11ca_module_ensure(struct p11ca_module *mod, unsigned *pgen)
+{
+	pid_t pid;
+	CK_RV rv = CKR_OK;
+
+	/* fast path: initialised in this process, nothing forked since */
+	if (__atomic_load_n(&mod->initialised, __ATOMIC_ACQUIRE) &&
+	    __atomic_load_n(&mod->fork_gen, __ATOMIC_ACQUIRE) ==
+	            __atomic_load_n(&fork_generation, __ATOMIC_ACQUIRE)) {
+		if (pgen != NULL)
+			*pgen = __atomic_load_n(&mod->generation, __ATOMIC_ACQUIRE);
+		return CKR_OK;
+	}
+	pthread_once(&atfork_once, install_atfork);
+	pid = getpid();
+	pthread_mutex_lock(&mod->lock);
+	if (!mod->initialised || mod->pid != pid) {
+		/* In a forked child the parent's sessions and logins are not
+		 * ours: a new generation makes every pool forget them. */
+		rv = module_initialize(mod);
+		if (rv == CKR_OK) {
+			mod->pid = pid;
+			__atomic_add_fetch(&mod->generation, 1, __ATOMIC_RELEASE);
+			__atomic_store_n(&mod->fork_gen, __atomic_load_n(&fork_generation, __ATOMIC_ACQUIRE),
+			                 __ATOMIC_RELEASE);
+			__atomic_store_n(&mod->initialised, 1, __ATOMIC_RELEASE);
+		} else {
+			p11ca_err(rv, "cannot initialise PKCS#11 module %s: %s", mod->name,
+			          p11ca_rv_name(rv));
+		}
+	}
+	if (pgen != NULL)
+		*pgen = mod->generation;
+	pthread_mutex_unlock(&mod->lock);
+	return rv;
+}
+
+CK_RV p11ca_module_reinit(struct p11ca_module *mod, unsigned seen_gen)
+{
+	CK_RV rv = CKR_OK;
+
+	pthread_mutex_lock(&mod->lock);
+	if (mod->generation == seen_gen && mod->pid == getpid()) {
+		/* The module lost its state (HSM restart): start over. */
+		(void)mod->fl->C_Finalize(NULL);
+		rv = module_initialize(mod);
+		mod->pid = getpid();
+		__atomic_add_fetch(&mod->generation, 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&mod->initialised, rv == CKR_OK, __ATOMIC_RELEASE);
+		if (rv != CKR_OK)
+			p11ca_err(rv, "cannot re-initialise PKCS#11 module %s: %s", mod->name,
+			          p11ca_rv_name(rv));
+	}
+	pthread_mutex_unlock(&mod->lock);
+	return rv;
+}

@@ -1,0 +1,370 @@
+/*
+ * p11ca.h - public API of libp11ca, the PKCS#11 core of p11ca.
+ *
+ * Conventions (the whole API):
+ *  - Every function that can fail returns a CK_RV: CKR_OK on success, a
+ *    Cryptoki error from the module, or one of the P11CA_R_* codes below.
+ *    On failure p11ca_error_message() gives a one-line, human readable
+ *    reason for the calling thread (never containing a PIN).
+ *  - Objects are opaque handles.  A function named *_new, *_find, *_generate
+ *    or *_open hands the caller one reference, released with the matching
+ *    *_free.  Every *_free accepts NULL.
+ *  - Getters returning `const` pointers hand out storage owned by the object;
+ *    it stays valid while the object lives.
+ *  - All functions are thread-safe unless said otherwise.  A context survives
+ *    fork(): the child re-initialises its modules on its next call.
+ *  - Private key material never leaves the token: no function exports it.
+ */
+#ifndef P11CA_H
+#define P11CA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <p11-kit/pkcs11.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* p11ca-specific results, in the vendor-defined CK_RV range. */
+#define P11CA_R_BASE            (CKR_VENDOR_DEFINED | 0x50434100UL)
+#define P11CA_R_BAD_URI         (P11CA_R_BASE + 1) /* malformed URI or unknown attribute */
+#define P11CA_R_NOT_FOUND       (P11CA_R_BASE + 2) /* nothing matched */
+#define P11CA_R_AMBIGUOUS       (P11CA_R_BASE + 3) /* several tokens or objects matched */
+#define P11CA_R_NO_PIN          (P11CA_R_BASE + 4) /* no PIN source available */
+#define P11CA_R_PIN_FAILED      (P11CA_R_BASE + 5) /* PIN already refused once; not retried */
+#define P11CA_R_PIN_LOCKED      (P11CA_R_BASE + 6) /* token reports the user PIN locked */
+#define P11CA_R_BAD_KEY_TYPE    (P11CA_R_BASE + 7) /* unknown or refused key type */
+#define P11CA_R_LABEL_EXISTS    (P11CA_R_BASE + 8) /* label already used on the token */
+#define P11CA_R_MODULE          (P11CA_R_BASE + 9) /* module cannot be found or loaded */
+#define P11CA_R_UNSUPPORTED     (P11CA_R_BASE + 10) /* operation not possible with this key/token */
+#define P11CA_R_CRYPTO          (P11CA_R_BASE + 11) /* an OpenSSL operation failed */
+
+/**
+ * p11ca_error_message:
+ * Returns the message describing the calling thread's last failure, or ""
+ * when there is none.  The string is owned by the library and is replaced
+ * by the next failing call on the same thread.
+ */
+const char *p11ca_error_message(void);
+
+/** p11ca_rv_name: Returns a static name for @rv ("CKR_PIN_INCORRECT", ...). */
+const char *p11ca_rv_name(CK_RV rv);
+
+/* ------------------------------------------------------------------ */
+/* Context: the set of loaded modules                                  */
+/* ------------------------------------------------------------------ */
+
+typedef struct p11ca_ctx p11ca_ctx;
+
+/**
+ * p11ca_ctx_new:
+ * @module: a p11-kit registry name ("softhsm2"), a path to a module, or NULL
+ *          for every module registered with p11-kit.
+ * @pctx: receives the new context, freed with p11ca_ctx_free().
+ *
+ * Loads (but does not yet initialise) the module(s).  Modules are
+ * initialised lazily, with CKF_OS_LOCKING_OK, on first use.
+ */
+CK_RV p11ca_ctx_new(const char *module, p11ca_ctx **pctx);
+
+/** p11ca_ctx_free: closes all sessions, finalises and unloads the modules. */
+void p11ca_ctx_free(p11ca_ctx *ctx);
+
+/**
+ * p11ca_ctx_set_pin_file:
+ * A file holding the user PIN (a trailing newline is stripped), tried after
+ * the URI's pin-value / pin-source and before the P11CA_PIN environment
+ * variable.  The path is copied; NULL clears it.
+ */
+CK_RV p11ca_ctx_set_pin_file(p11ca_ctx *ctx, const char *path);
+
+/**
+ * p11ca_ctx_set_pin_prompt:
+ * Whether a tty prompt (no echo) is the last PIN source.  On by default;
+ * the prompt is only shown when /dev/tty can be opened.
+ */
+void p11ca_ctx_set_pin_prompt(p11ca_ctx *ctx, int allow);
+
+/* Log callback for --verbose output: never receives a PIN. */
+typedef void (*p11ca_log_fn)(void *data, const char *message);
+void p11ca_ctx_set_log(p11ca_ctx *ctx, p11ca_log_fn fn, void *data);
+
+/* ------------------------------------------------------------------ */
+/* Tokens                                                              */
+/* ------------------------------------------------------------------ */
+
+typedef struct p11ca_token p11ca_token;
+
+struct p11ca_token_info {
+	char label[33];        /* blank padding removed, NUL terminated */
+	char manufacturer[33];
+	char model[17];
+	char serial[17];
+	CK_FLAGS flags;        /* CKF_TOKEN_INITIALIZED, CKF_LOGIN_REQUIRED, CKF_USER_PIN_* ... */
+	CK_SLOT_ID slot_id;
+	const char *module_name;  /* registry name, or the module's file name */
+	const char *module_path;
+};
+
+/**
+ * p11ca_token_count / p11ca_token_at:
+ * Enumerate the tokens present in every loaded module (slots with no token
+ * are skipped).  The enumeration is refreshed by p11ca_ctx_refresh().
+ * p11ca_token_at() returns a borrowed pointer owned by @ctx.
+ */
+CK_RV p11ca_ctx_refresh(p11ca_ctx *ctx);
+size_t p11ca_token_count(p11ca_ctx *ctx);
+p11ca_token *p11ca_token_at(p11ca_ctx *ctx, size_t i);
+
+/**
+ * p11ca_token_find:
+ * @uri: a pkcs11: URI (token/manufacturer/model/serial/slot-id/module-name/
+ *       module-path attributes are used; object attributes are ignored), or
+ *       NULL / "pkcs11:" for "the only token".
+ * Returns a borrowed pointer owned by @ctx.  P11CA_R_AMBIGUOUS, with the
+ * candidates listed in the error message, when several tokens match.
+ * The URI's pin-value / pin-source become the token's PIN source.
+ */
+CK_RV p11ca_token_find(p11ca_ctx *ctx, const char *uri, p11ca_token **ptoken);
+
+/** p11ca_token_get_info: refreshed from C_GetTokenInfo; owned by @token. */
+const struct p11ca_token_info *p11ca_token_get_info(p11ca_token *token);
+
+/** p11ca_token_uri: a pkcs11: URI naming the token; caller frees with free(). */
+char *p11ca_token_uri(p11ca_token *token);
+
+/**
+ * p11ca_token_login:
+ * Logs the user in if the token needs it and nobody is logged in yet.
+ * The PIN comes from (in order) the URI, the context's PIN file, the
+ * P11CA_PIN environment variable, a tty prompt; it is wiped right after
+ * C_Login.  A PIN refused once is never tried again automatically
+ * (P11CA_R_PIN_FAILED); a locked PIN gives P11CA_R_PIN_LOCKED.
+ */
+CK_RV p11ca_token_login(p11ca_token *token);
+
+/** p11ca_token_has_mechanism: 1 if the token lists @mech, else 0. */
+int p11ca_token_has_mechanism(p11ca_token *token, CK_MECHANISM_TYPE mech);
+
+/* ------------------------------------------------------------------ */
+/* Token administration (CI, tests)                                    */
+/* ------------------------------------------------------------------ */
+
+/**
+ * p11ca_token_init:
+ * C_InitToken on @slot_id of the context's only (or first) module with @so_pin
+ * and @label, then sets the user PIN to @user_pin.  PINs are not kept.
+ */
+CK_RV p11ca_token_init(p11ca_ctx *ctx, CK_SLOT_ID slot_id, const char *so_pin,
+                       const char *label, const char *user_pin);
+
+/** p11ca_token_change_pin: C_SetPIN for the user, logging in with @old_pin. */
+CK_RV p11ca_token_change_pin(p11ca_token *token, const char *old_pin, const char *new_pin);
+
+/* ------------------------------------------------------------------ */
+/* Keys and objects                                                    */
+/* ------------------------------------------------------------------ */
+
+typedef struct p11ca_key p11ca_key;
+
+enum p11ca_key_kind {
+	P11CA_KEY_NONE = 0,
+	P11CA_KEY_RSA,
+	P11CA_KEY_EC,
+	P11CA_KEY_ED25519,
+};
+
+/* Flags for p11ca_key_generate(). */
+#define P11CA_GEN_FORCE   0x1u  /* allow RSA sizes above 4096 */
+#define P11CA_GEN_DECRYPT 0x2u  /* also allow decryption (TLS 1.2 RSA kex, CMS) */
+
+/**
+ * p11ca_key_generate:
+ * @type: "rsa:2048", "rsa:3072", "rsa:4096", "ec:p256", "ec:p384", "ec:p521"
+ *        or "ed25519".  RSA above 4096 bits needs P11CA_GEN_FORCE (8192-bit
+ *        keys break SIP TLS peers).
+ * @label: CKA_LABEL of both halves; an error if already used on the token.
+ * @pkey: receives the private key, or NULL.
+ * The private key is CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, not
+ * CKA_EXTRACTABLE, CKA_SIGN; CKA_ID is the SHA-1 of the public key (the
+ * subjectKeyIdentifier a certificate for it will carry).
+ */
+CK_RV p11ca_key_generate(p11ca_token *token, const char *type, const char *label,
+                         unsigned flags, p11ca_key **pkey);
+
+/**
+ * p11ca_key_find:
+ * Finds exactly one private key by @uri (object=, id=, type=private or no
+ * type, plus token attributes).  P11CA_R_AMBIGUOUS lists the candidates.
+ * Returns a new reference freed with p11ca_key_free().
+ */
+CK_RV p11ca_key_find(p11ca_ctx *ctx, const char *uri, p11ca_key **pkey);
+void p11ca_key_free(p11ca_key *key);
+p11ca_key *p11ca_key_ref(p11ca_key *key);
+
+enum p11ca_key_kind p11ca_key_get_kind(const p11ca_key *key);
+int p11ca_key_get_bits(const p11ca_key *key);          /* modulus or field size */
+const char *p11ca_key_get_label(const p11ca_key *key);
+const unsigned char *p11ca_key_get_id(const p11ca_key *key, size_t *plen);
+p11ca_token *p11ca_key_get_token(const p11ca_key *key);
+/** p11ca_key_get_uri: a URI naming this private key; caller frees with free(). */
+char *p11ca_key_get_uri(const p11ca_key *key);
+
+/**
+ * p11ca_key_get_public:
+ * The public half as an OpenSSL key (from the public-key object,
+ * CKA_PUBLIC_KEY_INFO, or a certificate with the same CKA_ID).  The caller
+ * owns the returned key (EVP_PKEY_free).  Public parts only.
+ */
+CK_RV p11ca_key_get_public(p11ca_key *key, EVP_PKEY **ppub);
+
+/** p11ca_key_can_decrypt: 1 if the private key has CKA_DECRYPT. */
+int p11ca_key_can_decrypt(const p11ca_key *key);
+
+/* Object listing */
+struct p11ca_object_info {
+	CK_OBJECT_CLASS klass;        /* CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKO_CERTIFICATE */
+	CK_KEY_TYPE key_type;         /* for keys */
+	enum p11ca_key_kind kind;
+	int bits;
+	char label[128];
+	unsigned char id[64];
+	size_t id_len;
+	/* attribute flags: -1 when the token did not say */
+	int sensitive, extractable, always_sensitive, never_extractable, local;
+	int private_, token_;
+	char *uri;                    /* owned by the array */
+};
+
+/**
+ * p11ca_token_list_objects:
+ * Lists keys and certificates (login first if the token needs it, so that
+ * private keys show).  *pobjs is freed with p11ca_object_list_free().
+ */
+CK_RV p11ca_token_list_objects(p11ca_token *token, struct p11ca_object_info **pobjs,
+                               size_t *pcount);
+void p11ca_object_list_free(struct p11ca_object_info *objs, size_t count);
+
+/**
+ * p11ca_object_delete:
+ * Deletes every object the URI names on exactly one token (with no type=,
+ * the private key, public key and certificate that share the id/label).
+ * The URI must name at least an object or id.  *pcount receives how many.
+ */
+CK_RV p11ca_object_delete(p11ca_ctx *ctx, const char *uri, size_t *pcount);
+
+/**
+ * p11ca_key_store_certificate:
+ * Stores @cert on the key's token with the key's CKA_ID and CKA_LABEL and
+ * CKA_SUBJECT/ISSUER/SERIAL_NUMBER set.  Does not check that they match.
+ */
+CK_RV p11ca_key_store_certificate(p11ca_key *key, X509 *cert);
+
+/* ------------------------------------------------------------------ */
+/* Signing and decryption                                              */
+/* ------------------------------------------------------------------ */
+
+enum p11ca_sig_alg {
+	P11CA_SIG_RSA_PKCS1 = 1,  /* PKCS#1 v1.5 */
+	P11CA_SIG_RSA_PSS,        /* RSASSA-PSS, MGF1 with the same digest */
+	P11CA_SIG_ECDSA,          /* output is a DER ECDSA-Sig-Value */
+	P11CA_SIG_EDDSA,          /* pure Ed25519 over the message */
+};
+
+struct p11ca_sig_params {
+	enum p11ca_sig_alg alg;
+	const EVP_MD *md;   /* digest of the input (NULL for EdDSA, or raw RSA PKCS#1) */
+	int pss_saltlen;    /* RSA-PSS: salt length in bytes; -1 = digest length */
+};
+
+/**
+ * p11ca_key_sign_digest:
+ * Signs an already computed digest @dgst (for EdDSA: the whole message) with
+ * one C_SignInit + C_Sign on a pooled session.  @sig must hold
+ * p11ca_key_max_signature_size() bytes; *psiglen receives the length.
+ * Session faults are recovered transparently (reopen, log in again, re-init
+ * the module, find the key again by CKA_ID) and the operation retried once.
+ */
+CK_RV p11ca_key_sign_digest(p11ca_key *key, const struct p11ca_sig_params *params,
+                            const unsigned char *dgst, size_t dgstlen,
+                            unsigned char *sig, size_t *psiglen);
+
+/**
+ * p11ca_key_sign_message:
+ * Signs @msg letting the token hash it when it has the combined mechanism
+ * (CKM_SHA256_RSA_PKCS ...); otherwise hashes with OpenSSL and calls
+ * p11ca_key_sign_digest().
+ */
+CK_RV p11ca_key_sign_message(p11ca_key *key, const struct p11ca_sig_params *params,
+                             const unsigned char *msg, size_t msglen,
+                             unsigned char *sig, size_t *psiglen);
+
+/** p11ca_key_max_signature_size: upper bound for a signature (DER for ECDSA). */
+size_t p11ca_key_max_signature_size(const p11ca_key *key);
+
+/* RSA decryption padding for p11ca_key_decrypt(). */
+enum p11ca_dec_pad { P11CA_DEC_PKCS1 = 1, P11CA_DEC_OAEP, P11CA_DEC_RAW };
+CK_RV p11ca_key_decrypt(p11ca_key *key, enum p11ca_dec_pad pad, const EVP_MD *oaep_md,
+                        const EVP_MD *mgf1_md, const unsigned char *label, size_t label_len,
+                        const unsigned char *in, size_t inlen, unsigned char *out,
+                        size_t *poutlen);
+
+/* ------------------------------------------------------------------ */
+/* Helpers shared with the provider and the tool                       */
+/* ------------------------------------------------------------------ */
+
+/* Largest PIN accepted, in bytes, plus one for the NUL. */
+#define P11CA_PIN_MAX 256
+
+/**
+ * p11ca_pin_read_file:
+ * Reads a PIN (one line; one trailing "\n" or "\r\n" is stripped) into @buf
+ * (capacity @cap), NUL terminated.  The caller wipes @buf (OPENSSL_cleanse).
+ */
+CK_RV p11ca_pin_read_file(const char *path, char *buf, size_t cap, size_t *plen);
+
+/**
+ * p11ca_pin_prompt:
+ * Asks on /dev/tty, without echo, showing @prompt.  P11CA_R_NO_PIN when there
+ * is no terminal.  The caller wipes @buf.
+ */
+CK_RV p11ca_pin_prompt(const char *prompt, char *buf, size_t cap, size_t *plen);
+
+/**
+ * p11ca_ecdsa_raw_to_der:
+ * Converts a PKCS#11 ECDSA signature (r || s, each @rawlen/2 bytes) to a DER
+ * ECDSA-Sig-Value in @der (capacity *pderlen, updated).  Returns CKR_OK,
+ * CKR_BUFFER_TOO_SMALL or CKR_ARGUMENTS_BAD.
+ */
+CK_RV p11ca_ecdsa_raw_to_der(const unsigned char *raw, size_t rawlen, unsigned char *der,
+                             size_t *pderlen);
+
+/* ------------------------------------------------------------------ */
+/* Measuring                                                           */
+/* ------------------------------------------------------------------ */
+
+struct p11ca_bench_result {
+	double raw_per_sec;   /* bare C_SignInit+C_Sign loop, one session per thread */
+	double lib_per_sec;   /* p11ca_key_sign_digest() through the session pool */
+	unsigned long raw_count, lib_count;
+	unsigned long verify_failures; /* library signatures that did not verify */
+};
+
+/**
+ * p11ca_bench_sign:
+ * Signs a SHA-256 digest with @key for about @seconds in total, from
+ * @threads threads, alternating rounds of a bare PKCS#11 loop on the same
+ * token and rounds through libp11ca, so both see the same conditions.
+ * RSA keys use PKCS#1 v1.5, EC keys ECDSA, Ed25519 keys EdDSA.  A sample of
+ * the library's signatures is verified with OpenSSL.
+ */
+CK_RV p11ca_bench_sign(p11ca_key *key, int threads, double seconds,
+                       struct p11ca_bench_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* P11CA_H */

@@ -1,0 +1,186 @@
+/* pin.c - where the user PIN comes from.  Every buffer that held it is wiped. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+P11CA_EXPORT CK_RV p11ca_pin_read_file(const char *path, char *buf, size_t cap, size_t *plen)
+{
+	char tmp[P11CA_PIN_MAX + 2];
+	size_t len = 0;
+	ssize_t r;
+	CK_RV rv = CKR_OK;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return p11ca_err(P11CA_R_NO_PIN, "cannot read PIN file %s: %s", path, strerror(errno));
+	while (len < sizeof(tmp)) {
+		r = read(fd, tmp + len, sizeof(tmp) - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rv = p11ca_err(P11CA_R_NO_PIN, "cannot read PIN file %s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	/* one trailing newline (as `echo` writes) is not part of the PIN */
+	if (len > 0 && tmp[len - 1] == '\n')
+		len--;
+	if (len > 0 && tmp[len - 1] == '\r')
+		len--;
+	if (len >= cap || len > P11CA_PIN_MAX) {
+		rv = p11ca_err(P11CA_R_NO_PIN, "PIN file %s is too long to hold a PIN", path);
+		goto out;
+	}
+	if (memchr(tmp, '\n', len) != NULL) {
+		rv = p11ca_err(P11CA_R_NO_PIN, "PIN file %s holds more than one line", path);
+		goto out;
+	}
+	memcpy(buf, tmp, len);
+	buf[len] = '\0';
+	*plen = len;
+out:
+	p11ca_wipe(tmp, sizeof(tmp));
+	close(fd);
+	return rv;
+}
+
+CK_RV p11ca_pin_source_path(const char *source, char *path, size_t cap)
+{
+	const char *p = source;
+
+	if (strncmp(p, "file://", 7) == 0) {
+		p += 7; /* file:///abs or file://localhost/abs */
+		if (strncmp(p, "localhost/", 10) == 0)
+			p += 9;
+	} else if (strncmp(p, "file:", 5) == 0) {
+		p += 5;
+	} else if (strchr(p, ':') != NULL) {
+		return p11ca_err(P11CA_R_BAD_URI, "unsupported pin-source '%.40s': use file:/path", source);
+	}
+	if (*p == '\0' || strlen(p) >= cap)
+		return p11ca_err(P11CA_R_BAD_URI, "bad pin-source '%.40s'", source);
+	strcpy(path, p);
+	return CKR_OK;
+}
+
+P11CA_EXPORT CK_RV p11ca_pin_prompt(const char *prompt, char *buf, size_t cap, size_t *plen)
+{
+	struct termios old, noecho;
+	char tmp[P11CA_PIN_MAX + 2];
+	size_t len = 0;
+	CK_RV rv = CKR_OK;
+	int fd, restore = 0;
+
+	fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return p11ca_err(P11CA_R_NO_PIN, "no terminal to ask for the PIN");
+	if (tcgetattr(fd, &old) == 0) {
+		noecho = old;
+		noecho.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+		noecho.c_lflag |= ICANON;
+		restore = tcsetattr(fd, TCSAFLUSH, &noecho) == 0;
+	}
+	if (write(fd, prompt, strlen(prompt)) < 0)
+		goto fail;
+	while (len < sizeof(tmp) - 1) {
+		char c;
+		ssize_t r = read(fd, &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || c == '\n')
+			break;
+		tmp[len++] = c;
+	}
+	if (len > 0 && tmp[len - 1] == '\r')
+		len--;
+	if (write(fd, "\n", 1) < 0)
+		goto fail;
+	if (len >= cap) {
+		rv = p11ca_err(P11CA_R_NO_PIN, "PIN too long");
+		goto out;
+	}
+	memcpy(buf, tmp, len);
+	buf[len] = '\0';
+	*plen = len;
+	goto out;
+fail:
+	rv = p11ca_err(P11CA_R_NO_PIN, "cannot prompt for the PIN: %s", strerror(errno));
+out:
+	if (restore)
+		(void)tcsetattr(fd, TCSAFLUSH, &old);
+	p11ca_wipe(tmp, sizeof(tmp));
+	close(fd);
+	return rv;
+}
+
+CK_RV p11ca_pin_fetch(p11ca_token *t, char *buf, size_t *plen)
+{
+	char path[4096];
+	const char *env;
+	CK_RV rv;
+
+	/* 1. the URI that named the token or key */
+	pthread_mutex_lock(&t->lock);
+	if (t->uri_pin_value != NULL) {
+		size_t len = strlen(t->uri_pin_value);
+		rv = len < P11CA_PIN_MAX ? CKR_OK : p11ca_err(P11CA_R_NO_PIN, "pin-value too long");
+		if (rv == CKR_OK) {
+			memcpy(buf, t->uri_pin_value, len + 1);
+			*plen = len;
+		}
+		pthread_mutex_unlock(&t->lock);
+		return rv;
+	}
+	rv = CKR_OK;
+	if (t->uri_pin_source != NULL)
+		rv = p11ca_pin_source_path(t->uri_pin_source, path, sizeof(path));
+	else
+		path[0] = '\0';
+	pthread_mutex_unlock(&t->lock);
+	if (rv != CKR_OK)
+		return rv;
+	if (path[0] != '\0')
+		return p11ca_pin_read_file(path, buf, P11CA_PIN_MAX, plen);
+
+	/* 2. --pin-file */
+	if (t->ctx->pin_file != NULL)
+		return p11ca_pin_read_file(t->ctx->pin_file, buf, P11CA_PIN_MAX, plen);
+
+	/* 3. the environment */
+	env = getenv("P11CA_PIN");
+	if (env != NULL) {
+		size_t len = strlen(env);
+		if (len >= P11CA_PIN_MAX)
+			return p11ca_err(P11CA_R_NO_PIN, "P11CA_PIN is too long");
+		memcpy(buf, env, len + 1);
+		*plen = len;
+		return CKR_OK;
+	}
+
+	/* 4. ask, when a person is there */
+	if (!t->ctx->allow_prompt)
+		return p11ca_err(P11CA_R_NO_PIN,
+		                 "token '%s' needs a PIN: use pin-source= in the URI, --pin-file or P11CA_PIN",
+		                 t->info.label);
+	{
+		char prompt[96];
+		snprintf(prompt, sizeof(prompt), "PIN for token '%s': ", t->info.label);
+		rv = p11ca_pin_prompt(prompt, buf, P11CA_PIN_MAX, plen);
+	}
+	if (rv == P11CA_R_NO_PIN)
+		p11ca_err(rv, "token '%s' needs a PIN and there is no terminal to ask for it: "
+		          "use pin-source= in the URI, --pin-file or P11CA_PIN", t->info.label);
+	return rv;
+}

@@ -1,0 +1,336 @@
+/* sign.c - signatures and RSA decryption on the token. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+
+#include "internal.h"
+
+/* DER INTEGER for an unsigned big-endian number; returns its length. */
+static size_t der_uint(unsigned char *out, const unsigned char *v, size_t len)
+{
+	size_t n;
+
+	while (len > 1 && v[0] == 0) {
+		v++;
+		len--;
+	}
+	n = len + (v[0] & 0x80 ? 1 : 0);
+	if (out != NULL) {
+		out[0] = 0x02;
+		out[1] = (unsigned char)n;
+		if (n > len)
+			out[2] = 0x00;
+		memcpy(out + 2 + (n - len), v, len);
+	}
+	return 2 + n;
+}
+
+P11CA_EXPORT CK_RV p11ca_ecdsa_raw_to_der(const unsigned char *raw, size_t rawlen,
+                                          unsigned char *der, size_t *pderlen)
+{
+	size_t half = rawlen / 2, rl, sl, body, total, hdr;
+
+	/* P-521 halves are 66 bytes: everything stays below 256 bytes */
+	if (raw == NULL || rawlen == 0 || rawlen % 2 != 0 || half > 66 || pderlen == NULL)
+		return CKR_ARGUMENTS_BAD;
+	rl = der_uint(NULL, raw, half);
+	sl = der_uint(NULL, raw + half, half);
+	body = rl + sl;
+	hdr = body < 128 ? 2 : 3;
+	total = hdr + body;
+	if (der == NULL || *pderlen < total) {
+		*pderlen = total;
+		return CKR_BUFFER_TOO_SMALL;
+	}
+	der[0] = 0x30;
+	if (hdr == 2) {
+		der[1] = (unsigned char)body;
+	} else {
+		der[1] = 0x81;
+		der[2] = (unsigned char)body;
+	}
+	der_uint(der + hdr, raw, half);
+	der_uint(der + hdr + rl, raw + half, half);
+	*pderlen = total;
+	return CKR_OK;
+}
+
+CK_RV p11ca_digest_info(const EVP_MD *md, const unsigned char *dgst, size_t dgstlen,
+                        unsigned char *out, size_t *poutlen)
+{
+	X509_SIG *xs = NULL;
+	X509_ALGOR *alg = NULL;
+	ASN1_OCTET_STRING *os = NULL;
+	unsigned char *p = out;
+	int nid = md ? EVP_MD_get_type(md) : NID_undef;
+	int len;
+	CK_RV rv = P11CA_R_CRYPTO;
+
+	if (nid == NID_undef || (size_t)EVP_MD_get_size(md) != dgstlen)
+		return p11ca_err(CKR_ARGUMENTS_BAD, "digest length does not match its algorithm");
+	if ((xs = X509_SIG_new()) == NULL)
+		goto out;
+	X509_SIG_getm(xs, &alg, &os);
+	if (X509_ALGOR_set0(alg, OBJ_nid2obj(nid), V_ASN1_NULL, NULL) != 1 ||
+	    ASN1_OCTET_STRING_set(os, dgst, (int)dgstlen) != 1)
+		goto out;
+	len = i2d_X509_SIG(xs, NULL);
+	if (len <= 0 || (size_t)len > *poutlen)
+		goto out;
+	*poutlen = (size_t)i2d_X509_SIG(xs, &p);
+	rv = CKR_OK;
+out:
+	X509_SIG_free(xs);
+	if (rv != CKR_OK)
+		p11ca_err(rv, "cannot build the PKCS#1 DigestInfo");
+	return rv;
+}
+
+CK_MECHANISM_TYPE p11ca_md_mech(const EVP_MD *md)
+{
+	switch (md ? EVP_MD_get_type(md) : NID_undef) {
+	case NID_sha1: return CKM_SHA_1;
+	case NID_sha224: return CKM_SHA224;
+	case NID_sha256: return CKM_SHA256;
+	case NID_sha384: return CKM_SHA384;
+	case NID_sha512: return CKM_SHA512;
+	default: return CKM_VENDOR_DEFINED;
+	}
+}
+
+CK_RSA_PKCS_MGF_TYPE p11ca_md_mgf(const EVP_MD *md)
+{
+	switch (md ? EVP_MD_get_type(md) : NID_undef) {
+	case NID_sha1: return CKG_MGF1_SHA1;
+	case NID_sha224: return CKG_MGF1_SHA224;
+	case NID_sha256: return CKG_MGF1_SHA256;
+	case NID_sha384: return CKG_MGF1_SHA384;
+	case NID_sha512: return CKG_MGF1_SHA512;
+	default: return 0;
+	}
+}
+
+/* token-hashing mechanism for PKCS#1 v1.5 */
+static CK_MECHANISM_TYPE rsa_hash_mech(const EVP_MD *md)
+{
+	switch (md ? EVP_MD_get_type(md) : NID_undef) {
+	case NID_sha1: return CKM_SHA1_RSA_PKCS;
+	case NID_sha224: return CKM_SHA224_RSA_PKCS;
+	case NID_sha256: return CKM_SHA256_RSA_PKCS;
+	case NID_sha384: return CKM_SHA384_RSA_PKCS;
+	case NID_sha512: return CKM_SHA512_RSA_PKCS;
+	default: return CKM_VENDOR_DEFINED;
+	}
+}
+
+struct sign_op {
+	CK_MECHANISM mech;
+	const unsigned char *in;
+	size_t inlen;
+	unsigned char *out;
+	CK_ULONG outlen;
+	int decrypt;
+};
+
+static CK_RV sign_call(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *key, void *data)
+{
+	struct sign_op *op = data;
+	CK_FUNCTION_LIST *fl = t->mod->fl;
+	CK_OBJECT_HANDLE h;
+	CK_ULONG len = op->outlen;
+	CK_RV rv;
+
+	pthread_mutex_lock(&key->lock);
+	h = key->handle;
+	pthread_mutex_unlock(&key->lock);
+	if (op->decrypt) {
+		if ((rv = fl->C_DecryptInit(s, &op->mech, h)) == CKR_OK)
+			rv = fl->C_Decrypt(s, (CK_BYTE *)op->in, op->inlen, op->out, &len);
+	} else {
+		if ((rv = fl->C_SignInit(s, &op->mech, h)) == CKR_OK)
+			rv = fl->C_Sign(s, (CK_BYTE *)op->in, op->inlen, op->out, &len);
+	}
+	if (rv == CKR_USER_NOT_LOGGED_IN && key->always_authenticate) {
+		/* CKA_ALWAYS_AUTHENTICATE keys need a context-specific login:
+		 * not supported, say so instead of looping */
+		return p11ca_err(P11CA_R_UNSUPPORTED, "key '%s' wants a PIN for every use "
+		                 "(CKA_ALWAYS_AUTHENTICATE), which p11ca does not support", key->label);
+	}
+	if (rv == CKR_OK)
+		op->outlen = len;
+	return rv;
+}
+
+static CK_RV run_sign(p11ca_key *key, struct sign_op *op, const char *what)
+{
+	CK_RV rv = p11ca_token_run(key->token, key, 1, sign_call, op);
+
+	if (rv != CKR_OK && p11ca_fault_of(rv) == P11CA_FAULT_NONE &&
+	    rv != P11CA_R_UNSUPPORTED && (rv & CKR_VENDOR_DEFINED) == 0)
+		p11ca_err(rv, "%s with key '%s' on token '%s' failed: %s", what, key->label,
+		          key->token->info.label, p11ca_rv_name(rv));
+	return rv;
+}
+
+P11CA_EXPORT CK_RV p11ca_key_sign_digest(p11ca_key *key, const struct p11ca_sig_params *params,
+                                         const unsigned char *dgst, size_t dgstlen,
+                                         unsigned char *sig, size_t *psiglen)
+{
+	unsigned char buf[128];        /* DigestInfo, or raw r||s */
+	size_t buflen = sizeof(buf);
+	CK_RSA_PKCS_PSS_PARAMS pss;
+	struct sign_op op;
+	size_t need = p11ca_key_max_signature_size(key);
+	CK_RV rv;
+
+	if (key == NULL || params == NULL || dgst == NULL || sig == NULL || psiglen == NULL)
+		return p11ca_err(CKR_ARGUMENTS_BAD, "p11ca_key_sign_digest: missing argument");
+	if (*psiglen < need)
+		return p11ca_err(CKR_BUFFER_TOO_SMALL, "signature buffer too small (%zu < %zu)",
+		                 *psiglen, need);
+	memset(&op, 0, sizeof(op));
+	op.in = dgst;
+	op.inlen = dgstlen;
+	op.out = sig;
+	op.outlen = *psiglen;
+
+	switch (params->alg) {
+	case P11CA_SIG_RSA_PKCS1:
+		if (key->kind != P11CA_KEY_RSA)
+			goto mismatch;
+		op.mech.mechanism = CKM_RSA_PKCS;
+		if (params->md != NULL) {
+			if ((rv = p11ca_digest_info(params->md, dgst, dgstlen, buf, &buflen)) != CKR_OK)
+				return rv;
+			op.in = buf;
+			op.inlen = buflen;
+		}
+		if ((rv = run_sign(key, &op, "RSA signing")) == CKR_OK)
+			*psiglen = op.outlen;
+		return rv;
+	case P11CA_SIG_RSA_PSS:
+		if (key->kind != P11CA_KEY_RSA || params->md == NULL)
+			goto mismatch;
+		if ((size_t)EVP_MD_get_size(params->md) != dgstlen)
+			return p11ca_err(CKR_ARGUMENTS_BAD, "digest length does not match its algorithm");
+		pss.hashAlg = p11ca_md_mech(params->md);
+		pss.mgf = p11ca_md_mgf(params->md);
+		pss.sLen = params->pss_saltlen < 0 ? dgstlen : (CK_ULONG)params->pss_saltlen;
+		op.mech.mechanism = CKM_RSA_PKCS_PSS;
+		op.mech.pParameter = &pss;
+		op.mech.ulParameterLen = sizeof(pss);
+		if ((rv = run_sign(key, &op, "RSA-PSS signing")) == CKR_OK)
+			*psiglen = op.outlen;
+		return rv;
+	case P11CA_SIG_ECDSA:
+		if (key->kind != P11CA_KEY_EC)
+			goto mismatch;
+		op.mech.mechanism = CKM_ECDSA;
+		op.out = buf;
+		op.outlen = sizeof(buf);
+		if ((rv = run_sign(key, &op, "ECDSA signing")) != CKR_OK)
+			return rv;
+		rv = p11ca_ecdsa_raw_to_der(buf, op.outlen, sig, psiglen);
+		if (rv != CKR_OK)
+			return p11ca_err(rv, "token returned a malformed ECDSA signature (%lu bytes)",
+			                 (unsigned long)op.outlen);
+		return CKR_OK;
+	case P11CA_SIG_EDDSA:
+		if (key->kind != P11CA_KEY_ED25519)
+			goto mismatch;
+		op.mech.mechanism = CKM_EDDSA;
+		if ((rv = run_sign(key, &op, "EdDSA signing")) == CKR_OK)
+			*psiglen = op.outlen;
+		return rv;
+	}
+mismatch:
+	return p11ca_err(P11CA_R_UNSUPPORTED, "key '%s' cannot make that kind of signature",
+	                 key->label);
+}
+
+P11CA_EXPORT CK_RV p11ca_key_sign_message(p11ca_key *key, const struct p11ca_sig_params *params,
+                                          const unsigned char *msg, size_t msglen,
+                                          unsigned char *sig, size_t *psiglen)
+{
+	unsigned char dgst[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+	CK_MECHANISM_TYPE hm;
+	struct sign_op op;
+	CK_RV rv;
+
+	if (key == NULL || params == NULL || sig == NULL || psiglen == NULL)
+		return p11ca_err(CKR_ARGUMENTS_BAD, "p11ca_key_sign_message: missing argument");
+	if (params->alg == P11CA_SIG_EDDSA)
+		return p11ca_key_sign_digest(key, params, msg, msglen, sig, psiglen);
+	if (params->alg == P11CA_SIG_RSA_PKCS1 && key->kind == P11CA_KEY_RSA &&
+	    (hm = rsa_hash_mech(params->md)) != CKM_VENDOR_DEFINED &&
+	    p11ca_token_has_mechanism(key->token, hm)) {
+		if (*psiglen < p11ca_key_max_signature_size(key))
+			return p11ca_err(CKR_BUFFER_TOO_SMALL, "signature buffer too small");
+		memset(&op, 0, sizeof(op));
+		op.mech.mechanism = hm;
+		op.in = msg;
+		op.inlen = msglen;
+		op.out = sig;
+		op.outlen = *psiglen;
+		if ((rv = run_sign(key, &op, "RSA signing")) == CKR_OK)
+			*psiglen = op.outlen;
+		return rv;
+	}
+	if (params->md == NULL || EVP_Digest(msg, msglen, dgst, &dlen, params->md, NULL) != 1)
+		return p11ca_err(P11CA_R_CRYPTO, "cannot hash the message");
+	return p11ca_key_sign_digest(key, params, dgst, dlen, sig, psiglen);
+}
+
+P11CA_EXPORT CK_RV p11ca_key_decrypt(p11ca_key *key, enum p11ca_dec_pad pad,
+                                     const EVP_MD *oaep_md, const EVP_MD *mgf1_md,
+                                     const unsigned char *label, size_t label_len,
+                                     const unsigned char *in, size_t inlen, unsigned char *out,
+                                     size_t *poutlen)
+{
+	CK_RSA_PKCS_OAEP_PARAMS oaep;
+	struct sign_op op;
+	CK_RV rv;
+
+	if (key == NULL || in == NULL || out == NULL || poutlen == NULL)
+		return p11ca_err(CKR_ARGUMENTS_BAD, "p11ca_key_decrypt: missing argument");
+	if (key->kind != P11CA_KEY_RSA)
+		return p11ca_err(P11CA_R_UNSUPPORTED, "only RSA keys decrypt");
+	if (!key->can_decrypt)
+		return p11ca_err(CKR_KEY_FUNCTION_NOT_PERMITTED,
+		                 "key '%s' is not allowed to decrypt (generate it with --decrypt)",
+		                 key->label);
+	memset(&op, 0, sizeof(op));
+	op.decrypt = 1;
+	op.in = in;
+	op.inlen = inlen;
+	op.out = out;
+	op.outlen = *poutlen;
+	switch (pad) {
+	case P11CA_DEC_PKCS1:
+		op.mech.mechanism = CKM_RSA_PKCS;
+		break;
+	case P11CA_DEC_RAW:
+		op.mech.mechanism = CKM_RSA_X_509;
+		break;
+	case P11CA_DEC_OAEP:
+		memset(&oaep, 0, sizeof(oaep));
+		oaep.hashAlg = p11ca_md_mech(oaep_md ? oaep_md : EVP_sha1());
+		oaep.mgf = p11ca_md_mgf(mgf1_md ? mgf1_md : (oaep_md ? oaep_md : EVP_sha1()));
+		oaep.source = CKZ_DATA_SPECIFIED;
+		oaep.pSourceData = (void *)label;
+		oaep.ulSourceDataLen = label_len;
+		op.mech.mechanism = CKM_RSA_PKCS_OAEP;
+		op.mech.pParameter = &oaep;
+		op.mech.ulParameterLen = sizeof(oaep);
+		break;
+	default:
+		return p11ca_err(CKR_ARGUMENTS_BAD, "unknown padding");
+	}
+	if ((rv = run_sign(key, &op, "RSA decryption")) == CKR_OK)
+		*poutlen = op.outlen;
+	return rv;
+}

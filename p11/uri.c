@@ -1,0 +1,192 @@
+/* uri.c - RFC 7512 pkcs11: URIs through p11-kit's parser, strictly. */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+
+#include "internal.h"
+
+static const char *const path_attrs[] = {
+	"token", "manufacturer", "serial", "model", "library-manufacturer",
+	"library-description", "library-version", "object", "type", "id",
+	"slot-description", "slot-manufacturer", "slot-id", NULL,
+};
+static const char *const query_attrs[] = {
+	"pin-value", "pin-source", "module-name", "module-path", NULL,
+};
+
+static int known(const char *const *list, const char *name, size_t len)
+{
+	for (; *list != NULL; list++)
+		if (strlen(*list) == len && strncmp(*list, name, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* Names the first attribute p11-kit did not recognise, in @out. */
+static int find_unknown(const char *str, char *out, size_t cap)
+{
+	const char *p = str + strlen("pkcs11:");
+	int in_query = 0;
+
+	while (*p != '\0') {
+		size_t seg = strcspn(p, in_query ? "&" : ";?");
+		size_t name_len = strcspn(p, "=");
+		if (name_len > seg)
+			name_len = seg;
+		if (seg > 0 && !known(in_query ? query_attrs : path_attrs, p, name_len)) {
+			snprintf(out, cap, "%.*s", (int)name_len, p);
+			return 1;
+		}
+		p += seg;
+		if (*p == '?')
+			in_query = 1;
+		if (*p != '\0')
+			p++;
+	}
+	return 0;
+}
+
+CK_RV p11ca_uri_parse(const char *str, P11KitUri **puri)
+{
+	P11KitUri *uri;
+	char name[64];
+	int r;
+
+	*puri = NULL;
+	if (str == NULL || strncmp(str, "pkcs11:", 7) != 0)
+		return p11ca_err(P11CA_R_BAD_URI, "not a pkcs11: URI: '%.80s'", str ? str : "(null)");
+	if (find_unknown(str, name, sizeof(name)))
+		return p11ca_err(P11CA_R_BAD_URI, "unknown attribute '%s' in pkcs11: URI", name);
+	uri = p11_kit_uri_new();
+	if (uri == NULL)
+		return p11ca_err(CKR_HOST_MEMORY, "out of memory");
+	r = p11_kit_uri_parse(str, P11_KIT_URI_FOR_ANY, uri);
+	if (r != P11_KIT_URI_OK) {
+		p11ca_uri_free(uri);
+		return p11ca_err(P11CA_R_BAD_URI, "malformed pkcs11: URI: %s", p11_kit_uri_message(r));
+	}
+	if (p11_kit_uri_any_unrecognized(uri)) {
+		p11ca_uri_free(uri);
+		return p11ca_err(P11CA_R_BAD_URI, "pkcs11: URI has an attribute value p11-kit does not understand");
+	}
+	*puri = uri;
+	return CKR_OK;
+}
+
+void p11ca_uri_free(P11KitUri *uri)
+{
+	const char *pv;
+
+	if (uri == NULL)
+		return;
+	/* p11-kit frees the pin-value without wiping it: do that first. */
+	pv = p11_kit_uri_get_pin_value(uri);
+	if (pv != NULL)
+		OPENSSL_cleanse((char *)pv, strlen(pv));
+	p11_kit_uri_free(uri);
+}
+
+int p11ca_uri_match_token(P11KitUri *uri, p11ca_token *t)
+{
+	const char *mname = p11_kit_uri_get_module_name(uri);
+	const char *mpath = p11_kit_uri_get_module_path(uri);
+	CK_SLOT_ID sid = p11_kit_uri_get_slot_id(uri);
+	CK_TOKEN_INFO ti;
+	CK_INFO mi;
+
+	if (mname != NULL && strcmp(mname, t->mod->name) != 0)
+		return 0;
+	if (mpath != NULL) {
+		const char *base = strrchr(mpath, '/');
+		const char *mbase = t->mod->path ? strrchr(t->mod->path, '/') : NULL;
+		if (t->mod->path == NULL)
+			return 0;
+		/* a full path must match; a bare file name matches the base name */
+		if (base != NULL ? strcmp(mpath, t->mod->path) != 0
+		                 : strcmp(mpath, mbase ? mbase + 1 : t->mod->path) != 0)
+			return 0;
+	}
+	if (sid != (CK_SLOT_ID)-1 && sid != t->slot)
+		return 0;
+	if (t->mod->fl->C_GetInfo(&mi) == CKR_OK && !p11_kit_uri_match_module_info(uri, &mi))
+		return 0;
+	if (t->mod->fl->C_GetTokenInfo(t->slot, &ti) != CKR_OK)
+		return 0;
+	return p11_kit_uri_match_token_info(uri, &ti);
+}
+
+int p11ca_uri_has_object(P11KitUri *uri)
+{
+	return p11_kit_uri_get_attribute(uri, CKA_LABEL) != NULL ||
+	       p11_kit_uri_get_attribute(uri, CKA_ID) != NULL ||
+	       p11_kit_uri_get_attribute(uri, CKA_CLASS) != NULL;
+}
+
+/* Appends "name=value" percent-encoded (RFC 7512 pchar set). */
+static int put_attr(char **pbuf, size_t *plen, size_t *pcap, const char *name,
+                    const unsigned char *v, size_t vlen, int force_hex)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t need = strlen(name) + 2 + 3 * vlen + 1, i;
+	char *b;
+
+	if (*plen + need > *pcap) {
+		size_t cap = (*plen + need) * 2;
+		if ((b = realloc(*pbuf, cap)) == NULL)
+			return -1;
+		*pbuf = b;
+		*pcap = cap;
+	}
+	b = *pbuf + *plen;
+	b += sprintf(b, "%s%s=", (*pbuf)[*plen - 1] == ':' ? "" : ";", name);
+	for (i = 0; i < vlen; i++) {
+		unsigned char c = v[i];
+		if (!force_hex && (isalnum(c) || strchr("-._~:[]@!$'()*+,=&", c) != NULL)) {
+			*b++ = (char)c;
+		} else {
+			*b++ = '%';
+			*b++ = hex[c >> 4];
+			*b++ = hex[c & 15];
+		}
+	}
+	*b = '\0';
+	*plen = (size_t)(b - *pbuf);
+	return 0;
+}
+
+char *p11ca_uri_for_object(p11ca_token *t, CK_OBJECT_CLASS klass, const char *label,
+                           const unsigned char *id, size_t id_len)
+{
+	size_t len = 7, cap = 128;
+	char *buf = malloc(cap);
+	const char *type = klass == CKO_PRIVATE_KEY   ? "private"
+	                   : klass == CKO_PUBLIC_KEY  ? "public"
+	                   : klass == CKO_CERTIFICATE ? "cert"
+	                                              : NULL;
+	int r = 0;
+
+	if (buf == NULL)
+		return NULL;
+	memcpy(buf, "pkcs11:", 8);
+	/* token label and serial pick the token; model/manufacturer add nothing */
+	r |= put_attr(&buf, &len, &cap, "token", (const unsigned char *)t->info.label,
+	              strlen(t->info.label), 0);
+	if (t->info.serial[0] != '\0')
+		r |= put_attr(&buf, &len, &cap, "serial", (const unsigned char *)t->info.serial,
+		              strlen(t->info.serial), 0);
+	if (label != NULL && *label != '\0')
+		r |= put_attr(&buf, &len, &cap, "object", (const unsigned char *)label, strlen(label), 0);
+	if (id != NULL && id_len > 0)
+		r |= put_attr(&buf, &len, &cap, "id", id, id_len, 1);
+	if (type != NULL)
+		r |= put_attr(&buf, &len, &cap, "type", (const unsigned char *)type, strlen(type), 0);
+	if (r != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}

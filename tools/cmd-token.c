@@ -1,0 +1,331 @@
+/* cmd-token.c - p11ca token list | init | bench */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+
+#include "tool.h"
+
+static void flag_words(CK_FLAGS f, char *buf, size_t cap)
+{
+	static const struct {
+		CK_FLAGS bit;
+		const char *name;
+	} names[] = {
+		{ CKF_TOKEN_INITIALIZED, "initialized" },
+		{ CKF_LOGIN_REQUIRED, "login-required" },
+		{ CKF_USER_PIN_INITIALIZED, "user-pin-initialized" },
+		{ CKF_WRITE_PROTECTED, "write-protected" },
+		{ CKF_USER_PIN_COUNT_LOW, "user-pin-count-low" },
+		{ CKF_USER_PIN_FINAL_TRY, "user-pin-final-try" },
+		{ CKF_USER_PIN_LOCKED, "user-pin-locked" },
+		{ CKF_PROTECTED_AUTHENTICATION_PATH, "pin-pad" },
+	};
+	size_t i;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(f & names[i].bit))
+			continue;
+		if (buf[0])
+			strncat(buf, ",", cap - strlen(buf) - 1);
+		strncat(buf, names[i].name, cap - strlen(buf) - 1);
+	}
+}
+
+int tool_token_list(int argc, char **argv)
+{
+	static const struct option opts[] = { TOOL_COMMON_OPTIONS, { "json", no_argument, NULL, 'j' },
+		                               { 0 } };
+	struct tool_common c = { 0 };
+	p11ca_ctx *ctx;
+	int opt, json = 0;
+	size_t i, n;
+
+	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
+		if (tool_common_opt(&c, opt, optarg))
+			continue;
+		if (opt == 'j') {
+			json = 1;
+			continue;
+		}
+		if (opt == OPT_HELP) {
+			printf("usage: p11ca token list [--module NAME|PATH] [--json]\n\n"
+			       "Lists the tokens of every p11-kit module (or --module's) with their\n"
+			       "flags and a pkcs11: URI for each.\n");
+			return TOOL_EXIT_OK;
+		}
+		return TOOL_EXIT_USAGE;
+	}
+	if (optind != argc) {
+		tool_errorf("token list takes no arguments");
+		return TOOL_EXIT_USAGE;
+	}
+	if ((ctx = tool_ctx_open(&c)) == NULL)
+		return TOOL_EXIT_FAIL;
+	n = p11ca_token_count(ctx);
+	if (json)
+		printf("[");
+	for (i = 0; i < n; i++) {
+		p11ca_token *t = p11ca_token_at(ctx, i);
+		const struct p11ca_token_info *ti = p11ca_token_get_info(t);
+		char flags[256], *uri = p11ca_token_uri(t);
+
+		flag_words(ti->flags, flags, sizeof(flags));
+		if (json) {
+			printf("%s\n  {\"label\": ", i ? "," : "");
+			tool_json_str(stdout, ti->label);
+			printf(", \"manufacturer\": ");
+			tool_json_str(stdout, ti->manufacturer);
+			printf(", \"model\": ");
+			tool_json_str(stdout, ti->model);
+			printf(", \"serial\": ");
+			tool_json_str(stdout, ti->serial);
+			printf(", \"slot\": %lu, \"module\": ", (unsigned long)ti->slot_id);
+			tool_json_str(stdout, ti->module_name);
+			printf(", \"flags\": ");
+			tool_json_str(stdout, flags);
+			printf(", \"uri\": ");
+			tool_json_str(stdout, uri ? uri : "");
+			printf("}");
+		} else {
+			printf("%s\n  manufacturer: %s\n  model:        %s\n  serial:       %s\n"
+			       "  slot:         %lu\n  module:       %s\n  flags:        %s\n  uri:          %s\n",
+			       ti->label, ti->manufacturer, ti->model, ti->serial,
+			       (unsigned long)ti->slot_id, ti->module_name, flags, uri ? uri : "");
+		}
+		free(uri);
+	}
+	if (json)
+		printf("%s]\n", n ? "\n" : "");
+	else if (n == 0)
+		tool_warnf("no tokens found");
+	p11ca_ctx_free(ctx);
+	return TOOL_EXIT_OK;
+}
+
+/* A secret from a file, an environment variable, or the terminal. */
+static int get_secret(const char *file, const char *env, const char *prompt, char *buf,
+                      size_t cap)
+{
+	size_t len = 0;
+	CK_RV rv;
+
+	if (file != NULL) {
+		rv = p11ca_pin_read_file(file, buf, cap, &len);
+	} else if (env != NULL && getenv(env) != NULL) {
+		if (strlen(getenv(env)) >= cap) {
+			tool_errorf("%s is too long", env);
+			return -1;
+		}
+		strcpy(buf, getenv(env));
+		return 0;
+	} else {
+		rv = p11ca_pin_prompt(prompt, buf, cap, &len);
+	}
+	if (rv != CKR_OK) {
+		tool_errorf("%s", p11ca_error_message());
+		return -1;
+	}
+	return 0;
+}
+
+int tool_token_init(int argc, char **argv)
+{
+	enum { O_SLOT = OPT_FIRST_LOCAL, O_LABEL, O_SO_PIN_FILE };
+	static const struct option opts[] = { TOOL_COMMON_OPTIONS,
+		                               { "slot", required_argument, NULL, O_SLOT },
+		                               { "label", required_argument, NULL, O_LABEL },
+		                               { "so-pin-file", required_argument, NULL, O_SO_PIN_FILE },
+		                               { 0 } };
+	struct tool_common c = { 0 };
+	const char *label = NULL, *so_file = NULL;
+	char so_pin[P11CA_PIN_MAX], pin[P11CA_PIN_MAX];
+	unsigned long slot = 0;
+	int opt, have_slot = 0, ret = TOOL_EXIT_FAIL;
+	p11ca_ctx *ctx = NULL;
+	char *end;
+	CK_RV rv;
+
+	so_pin[0] = pin[0] = '\0';
+	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
+		if (tool_common_opt(&c, opt, optarg))
+			continue;
+		switch (opt) {
+		case O_SLOT:
+			slot = strtoul(optarg, &end, 0);
+			if (*end != '\0' || end == optarg) {
+				tool_errorf("--slot needs a number");
+				return TOOL_EXIT_USAGE;
+			}
+			have_slot = 1;
+			break;
+		case O_LABEL:
+			label = optarg;
+			break;
+		case O_SO_PIN_FILE:
+			so_file = optarg;
+			break;
+		case OPT_HELP:
+			printf("usage: p11ca token init --module NAME|PATH --slot N --label LABEL\n"
+			       "                        [--so-pin-file FILE] [--pin-file FILE]\n\n"
+			       "Initialises the token in slot N (erasing it) and sets its user PIN.\n"
+			       "The SO PIN comes from --so-pin-file, P11CA_SO_PIN or a prompt; the user\n"
+			       "PIN from --pin-file, P11CA_PIN or a prompt.  PINs are never arguments.\n");
+			return TOOL_EXIT_OK;
+		default:
+			return TOOL_EXIT_USAGE;
+		}
+	}
+	if (!have_slot || label == NULL || optind != argc) {
+		tool_errorf("token init needs --slot and --label (see --help)");
+		return TOOL_EXIT_USAGE;
+	}
+	if (get_secret(so_file, "P11CA_SO_PIN", "SO PIN: ", so_pin, sizeof(so_pin)) != 0 ||
+	    get_secret(c.pin_file, "P11CA_PIN", "new user PIN: ", pin, sizeof(pin)) != 0)
+		goto out;
+	c.pin_file = NULL; /* used above; the context needs none */
+	if ((ctx = tool_ctx_open(&c)) == NULL)
+		goto out;
+	rv = p11ca_token_init(ctx, (CK_SLOT_ID)slot, so_pin, label, pin);
+	OPENSSL_cleanse(so_pin, sizeof(so_pin));
+	OPENSSL_cleanse(pin, sizeof(pin));
+	if (rv != CKR_OK) {
+		tool_fail("token init", rv);
+		goto out;
+	}
+	printf("initialised token '%s'\n", label);
+	ret = TOOL_EXIT_OK;
+out:
+	OPENSSL_cleanse(so_pin, sizeof(so_pin));
+	OPENSSL_cleanse(pin, sizeof(pin));
+	p11ca_ctx_free(ctx);
+	return ret;
+}
+
+static int bench_one(p11ca_key *key, const char *name, int threads, double seconds)
+{
+	struct p11ca_bench_result r;
+	CK_RV rv = p11ca_bench_sign(key, threads, seconds, &r);
+
+	if (rv != CKR_OK)
+		return tool_fail("bench", rv);
+	printf("%-10s %7d %12.1f %12.1f %8.3f %8lu\n", name, threads, r.raw_per_sec, r.lib_per_sec,
+	       r.raw_per_sec > 0 ? r.lib_per_sec / r.raw_per_sec : 0.0, r.verify_failures);
+	fflush(stdout);
+	if (r.verify_failures > 0) {
+		tool_errorf("%lu signatures from libp11ca did not verify", r.verify_failures);
+		return TOOL_EXIT_FAIL;
+	}
+	return TOOL_EXIT_OK;
+}
+
+int tool_token_bench(int argc, char **argv)
+{
+	enum { O_TOKEN = OPT_FIRST_LOCAL, O_THREADS, O_SECONDS, O_KEY, O_TYPES };
+	static const struct option opts[] = { TOOL_COMMON_OPTIONS,
+		                               { "token", required_argument, NULL, O_TOKEN },
+		                               { "threads", required_argument, NULL, O_THREADS },
+		                               { "seconds", required_argument, NULL, O_SECONDS },
+		                               { "key", required_argument, NULL, O_KEY },
+		                               { "types", required_argument, NULL, O_TYPES },
+		                               { 0 } };
+	struct tool_common c = { 0 };
+	const char *token_uri = NULL, *key_uri = NULL, *types = "rsa:2048,ec:p256";
+	int opt, threads = 0, ret = TOOL_EXIT_FAIL, th;
+	double seconds = 4.0;
+	p11ca_ctx *ctx = NULL;
+	p11ca_token *tok = NULL;
+	char *end, *list = NULL, *save = NULL, *type;
+	CK_RV rv;
+
+	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
+		if (tool_common_opt(&c, opt, optarg))
+			continue;
+		switch (opt) {
+		case O_TOKEN: token_uri = optarg; break;
+		case O_KEY: key_uri = optarg; break;
+		case O_TYPES: types = optarg; break;
+		case O_THREADS:
+			threads = (int)strtol(optarg, &end, 10);
+			if (*end || threads < 1 || threads > 64) {
+				tool_errorf("--threads needs 1..64");
+				return TOOL_EXIT_USAGE;
+			}
+			break;
+		case O_SECONDS:
+			seconds = strtod(optarg, &end);
+			if (*end || seconds <= 0 || seconds > 3600) {
+				tool_errorf("--seconds needs a positive number");
+				return TOOL_EXIT_USAGE;
+			}
+			break;
+		case OPT_HELP:
+			printf("usage: p11ca token bench [--token URI | --key URI] [--threads N]\n"
+			       "                         [--seconds S] [--types rsa:2048,ec:p256]\n\n"
+			       "Signs SHA-256 digests for S seconds per key (default 4) through a bare\n"
+			       "PKCS#11 C_SignInit+C_Sign loop and through libp11ca, in alternating\n"
+			       "rounds on the same token, and prints both rates and their ratio.\n"
+			       "Without --key it makes a temporary key of each type and deletes it\n"
+			       "afterwards.  Without --threads it runs with 1 and 2 threads.\n");
+			return TOOL_EXIT_OK;
+		default:
+			return TOOL_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		tool_errorf("token bench takes no arguments");
+		return TOOL_EXIT_USAGE;
+	}
+	if ((ctx = tool_ctx_open(&c)) == NULL)
+		goto out;
+	printf("%-10s %7s %12s %12s %8s %8s\n", "key", "threads", "raw sig/s", "p11ca sig/s",
+	       "ratio", "badsig");
+	if (key_uri != NULL) {
+		p11ca_key *key = NULL;
+		if ((rv = p11ca_key_find(ctx, key_uri, &key)) != CKR_OK) {
+			tool_fail("--key", rv);
+			goto out;
+		}
+		ret = TOOL_EXIT_OK;
+		for (th = threads ? threads : 1; th <= (threads ? threads : 2) && ret == 0; th++)
+			ret = bench_one(key, "key", th, seconds);
+		p11ca_key_free(key);
+		goto out;
+	}
+	if ((rv = p11ca_token_find(ctx, token_uri, &tok)) != CKR_OK) {
+		tool_fail("--token", rv);
+		goto out;
+	}
+	if ((list = strdup(types)) == NULL)
+		goto out;
+	ret = TOOL_EXIT_OK;
+	for (type = strtok_r(list, ",", &save); type != NULL && ret == TOOL_EXIT_OK;
+	     type = strtok_r(NULL, ",", &save)) {
+		p11ca_key *key = NULL;
+		char label[64], *uri;
+		size_t ndel = 0;
+
+		snprintf(label, sizeof(label), "p11ca-bench-%s-%ld", type, (long)getpid());
+		if ((rv = p11ca_key_generate(tok, type, label, 0, &key)) != CKR_OK) {
+			ret = tool_fail("generating the bench key", rv);
+			break;
+		}
+		for (th = threads ? threads : 1; th <= (threads ? threads : 2) && ret == 0; th++)
+			ret = bench_one(key, type, th, seconds);
+		uri = p11ca_key_get_uri(key);
+		p11ca_key_free(key);
+		/* delete the temporary pair by its id so nothing stays behind */
+		if (uri != NULL)
+			tool_uri_drop_type(uri);
+		if (uri == NULL || p11ca_object_delete(ctx, uri, &ndel) != CKR_OK)
+			tool_warnf("could not delete temporary key '%s'", label);
+		free(uri);
+	}
+out:
+	free(list);
+	p11ca_ctx_free(ctx);
+	return ret;
+}

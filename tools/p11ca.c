@@ -1,0 +1,71 @@
+/* p11ca.c - the p11ca command: git-style "p11ca <group> <verb>" dispatch. */
+#include "config.h"
+
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "tool.h"
+
+static const struct {
+	const char *group, *verb;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{ "token", "list", tool_token_list, "list the tokens of every module" },
+	{ "token", "init", tool_token_init, "initialise a token and set its user PIN" },
+	{ "token", "bench", tool_token_bench, "measure signatures/s: bare PKCS#11 vs libp11ca" },
+	{ "key", "gen", tool_key_gen, "generate a key pair on a token" },
+	{ "key", "list", tool_key_list, "list keys and certificates" },
+	{ "key", "delete", tool_key_delete, "delete the objects a pkcs11: URI names" },
+	{ "key", "sign", tool_key_sign, "sign a file with a token key" },
+	{ "key", "pubkey", tool_key_pubkey, "write a token key's public key (PEM)" },
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: p11ca <command> [options]\n\n"
+	           "Keeps a small PKI's private keys on a PKCS#11 token.\n\ncommands:\n");
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-6s %-7s %s\n", commands[i].group, commands[i].verb, commands[i].summary);
+	fprintf(f, "\n'p11ca <command> --help' describes each.  Exit status: 0 success, "
+	           "1 failure, 2 usage error.\n");
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+	int group_known = 0;
+
+	/* no core dumps or ptrace of a process that may hold a PIN */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? TOOL_EXIT_USAGE : TOOL_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("p11ca %s\n", PACKAGE_VERSION);
+		return TOOL_EXIT_OK;
+	}
+	for (i = 0; i < NCOMMANDS; i++) {
+		if (strcmp(argv[1], commands[i].group) != 0)
+			continue;
+		group_known = 1;
+		if (argc >= 3 && strcmp(argv[2], commands[i].verb) == 0)
+			return commands[i].fn(argc - 2, argv + 2);
+	}
+	if (group_known) {
+		tool_errorf("'%s' needs one of:", argv[1]);
+		for (i = 0; i < NCOMMANDS; i++)
+			if (strcmp(argv[1], commands[i].group) == 0)
+				fprintf(stderr, "  p11ca %s %-7s %s\n", commands[i].group, commands[i].verb,
+				        commands[i].summary);
+	} else {
+		tool_errorf("unknown command '%s' (see p11ca --help)", argv[1]);
+	}
+	return TOOL_EXIT_USAGE;
+}

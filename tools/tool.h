@@ -1,0 +1,63 @@
+/* tool.h - shared by the p11ca command's subcommands (prefix tool_). */
+#ifndef P11CA_TOOL_H
+#define P11CA_TOOL_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "p11ca.h"
+
+/* exit codes (docs/p11ca.1) */
+#define TOOL_EXIT_OK 0
+#define TOOL_EXIT_FAIL 1
+#define TOOL_EXIT_USAGE 2
+
+/* Options every subcommand takes. */
+struct tool_common {
+	const char *module;   /* --module NAME|PATH */
+	const char *pin_file; /* --pin-file FILE */
+	int verbose;
+};
+
+/* Long options shared by all subcommands; values >= 0x100 */
+enum { OPT_MODULE = 0x100, OPT_PIN_FILE, OPT_VERBOSE, OPT_HELP, OPT_FIRST_LOCAL };
+#define TOOL_COMMON_OPTIONS                                                                    \
+	{ "module", required_argument, NULL, OPT_MODULE },                                     \
+	{ "pin-file", required_argument, NULL, OPT_PIN_FILE },                                 \
+	{ "verbose", no_argument, NULL, OPT_VERBOSE },                                         \
+	{ "help", no_argument, NULL, OPT_HELP }
+
+/* getopt short options every subcommand accepts (-v = --verbose). */
+#define TOOL_SHORT "v"
+
+/* Handles a common option; returns 1 if @opt was one. */
+int tool_common_opt(struct tool_common *c, int opt, const char *arg);
+
+/* Messages to stderr, prefixed "p11ca: " / "p11ca: warning: ". */
+void tool_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void tool_warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "p11ca: <what>: <library message>" for a failed call; returns 1. */
+int tool_fail(const char *what, CK_RV rv);
+
+/* Opens a context for --module/--pin-file; on failure reports and returns NULL. */
+p11ca_ctx *tool_ctx_open(const struct tool_common *c);
+
+/* JSON string output (escaped, with quotes). */
+void tool_json_str(FILE *f, const char *s);
+/* Lowercase hex of @len bytes into @out (2*len+1). */
+void tool_hex(char *out, const unsigned char *p, size_t len);
+
+/* Removes a "type=..." attribute from @uri in place (names the whole pair). */
+void tool_uri_drop_type(char *uri);
+
+/* Subcommand entry points: argv[0] is the subcommand name. */
+int tool_token_list(int argc, char **argv);
+int tool_token_init(int argc, char **argv);
+int tool_token_bench(int argc, char **argv);
+int tool_key_gen(int argc, char **argv);
+int tool_key_list(int argc, char **argv);
+int tool_key_delete(int argc, char **argv);
+int tool_key_sign(int argc, char **argv);
+int tool_key_pubkey(int argc, char **argv);
+
+#endif
