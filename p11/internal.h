@@ -182,11 +182,9 @@ struct p11ca_key {
 /* Builds a key object for private key @h found on session @s. */
 CK_RV p11ca_key_from_handle(p11ca_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
                             p11ca_key **pkey);
-/* Finds the key's handle again by CKA_ID (and label) after it went stale. */
-CK_RV p11ca_key_refind(p11ca_key *key, CK_SESSION_HANDLE s);
-/* Current handle, refinding it first if the module was re-initialised. */
-CK_RV p11ca_key_handle(p11ca_key *key, CK_SESSION_HANDLE s, unsigned gen,
-                       CK_OBJECT_HANDLE *ph);
+/* Finds the key's handle again by CKA_ID (and label) after it went stale,
+ * on session @s of module generation @gen. */
+CK_RV p11ca_key_refind(p11ca_key *key, CK_SESSION_HANDLE s, unsigned gen);
 
 /* Reads one attribute into a new buffer (freed with free()). */
 CK_RV p11ca_attr_get(p11ca_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,

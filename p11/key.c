@@ -48,6 +48,9 @@ CK_RV p11ca_key_from_handle(p11ca_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDL
 	key->refs = 1;
 	key->token = t;
 	key->handle = h;
+	pthread_mutex_lock(&t->lock);
+	key->handle_generation = t->generation; /* the session's: it is lent now */
+	pthread_mutex_unlock(&t->lock);
 	key->key_type = kt;
 	pthread_mutex_init(&key->lock, NULL);
 	if (p11ca_attr_get(t, s, h, CKA_ID, &key->id, &vlen) == CKR_OK)
@@ -96,7 +99,7 @@ CK_RV p11ca_key_from_handle(p11ca_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDL
 	return CKR_OK;
 }
 
-CK_RV p11ca_key_refind(p11ca_key *key, CK_SESSION_HANDLE s)
+CK_RV p11ca_key_refind(p11ca_key *key, CK_SESSION_HANDLE s, unsigned gen)
 {
 	CK_ATTRIBUTE tmpl[3] = {
 		{ CKA_CLASS, &cls_priv, sizeof(cls_priv) },
@@ -120,6 +123,7 @@ CK_RV p11ca_key_refind(p11ca_key *key, CK_SESSION_HANDLE s)
 	}
 	pthread_mutex_lock(&key->lock);
 	key->handle = hs[0];
+	key->handle_generation = gen;
 	pthread_mutex_unlock(&key->lock);
 	free(hs);
 	return CKR_OK;
@@ -184,7 +188,6 @@ P11CA_EXPORT CK_RV p11ca_key_find(p11ca_ctx *ctx, const char *uristr, p11ca_key 
 	p11ca_token *t = NULL;
 	struct find_op op;
 	CK_ATTRIBUTE *a;
-	unsigned gen = 0;
 	CK_RV rv;
 
 	*pkey = NULL;
@@ -207,8 +210,6 @@ P11CA_EXPORT CK_RV p11ca_key_find(p11ca_ctx *ctx, const char *uristr, p11ca_key 
 		op.tmpl[op.n++] = *a;
 	if ((rv = p11ca_token_run(t, NULL, 1, find_key_op, &op)) != CKR_OK)
 		goto out;
-	(void)p11ca_module_ensure(t->mod, &gen);
-	op.found->handle_generation = t->generation;
 	*pkey = op.found;
 out:
 	p11ca_uri_free(uri);
@@ -532,7 +533,6 @@ P11CA_EXPORT CK_RV p11ca_key_generate(p11ca_token *t, const char *type, const ch
 	op.flags = flags;
 	if ((rv = p11ca_token_run(t, NULL, 1, gen_op, &op)) != CKR_OK)
 		return rv;
-	op.key->handle_generation = t->generation;
 	if (pkey != NULL)
 		*pkey = op.key;
 	else

@@ -70,7 +70,11 @@ typedef struct p11ca_ctx p11ca_ctx;
  */
 CK_RV p11ca_ctx_new(const char *module, p11ca_ctx **pctx);
 
-/** p11ca_ctx_free: closes all sessions, finalises and unloads the modules. */
+/**
+ * p11ca_ctx_free:
+ * Closes all sessions, finalises and unloads the modules.  Tokens and keys
+ * obtained from @ctx must not be used afterwards (free the keys first).
+ */
 void p11ca_ctx_free(p11ca_ctx *ctx);
 
 /**

@@ -209,10 +209,14 @@ CK_RV p11ca_token_run(p11ca_token *t, p11ca_key *key, int login, p11ca_op_fn fn,
 		rv = p11ca_pool_get(t, login, &s);
 		gen = s.generation;
 		if (rv == CKR_OK) {
-			if (key != NULL && (refind || key->handle_generation != s.generation)) {
-				rv = p11ca_key_refind(key, s.h);
-				if (rv == CKR_OK)
-					key->handle_generation = s.generation;
+			if (key != NULL) {
+				int stale;
+				pthread_mutex_lock(&key->lock);
+				stale = key->handle_generation != s.generation;
+				pthread_mutex_unlock(&key->lock);
+				/* after a module restart handles are worth nothing */
+				if (refind || stale)
+					rv = p11ca_key_refind(key, s.h, s.generation);
 			}
 			if (rv == CKR_OK)
 				rv = fn(t, s.h, key, data);

@@ -229,6 +229,11 @@ P11CA_EXPORT CK_RV p11ca_key_sign_digest(p11ca_key *key, const struct p11ca_sig_
 		if (key->kind != P11CA_KEY_EC)
 			goto mismatch;
 		op.mech.mechanism = CKM_ECDSA;
+		/* a digest longer than the group order is cut to its leftmost
+		 * bytes, as OpenSSL does (byte-exact for P-256/P-384; P-521 digests
+		 * are never longer than 66 bytes); not every token does it itself */
+		if (op.inlen > (size_t)(key->bits + 7) / 8)
+			op.inlen = (size_t)(key->bits + 7) / 8;
 		op.out = buf;
 		op.outlen = sizeof(buf);
 		if ((rv = run_sign(key, &op, "ECDSA signing")) != CKR_OK)

@@ -93,7 +93,8 @@ int tool_token_list(int argc, char **argv)
 		} else {
 			printf("%s\n  manufacturer: %s\n  model:        %s\n  serial:       %s\n"
 			       "  slot:         %lu\n  module:       %s\n  flags:        %s\n  uri:          %s\n",
-			       ti->label, ti->manufacturer, ti->model, ti->serial,
+			       (ti->flags & CKF_TOKEN_INITIALIZED) ? ti->label : "(not initialised: see token init)",
+			       ti->manufacturer, ti->model, ti->serial,
 			       (unsigned long)ti->slot_id, ti->module_name, flags, uri ? uri : "");
 		}
 		free(uri);
