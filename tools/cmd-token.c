@@ -330,3 +330,62 @@ out:
 	p11ca_ctx_free(ctx);
 	return ret;
 }
+
+int tool_token_change_pin(int argc, char **argv)
+{
+	enum { O_TOKEN = OPT_FIRST_LOCAL, O_NEW_PIN_FILE };
+	static const struct option opts[] = { TOOL_COMMON_OPTIONS,
+		                               { "token", required_argument, NULL, O_TOKEN },
+		                               { "new-pin-file", required_argument, NULL, O_NEW_PIN_FILE },
+		                               { 0 } };
+	struct tool_common c = { 0 };
+	const char *token_uri = NULL, *new_file = NULL;
+	char old_pin[P11CA_PIN_MAX], new_pin[P11CA_PIN_MAX];
+	int opt, ret = TOOL_EXIT_FAIL;
+	p11ca_ctx *ctx = NULL;
+	p11ca_token *tok;
+	CK_RV rv;
+
+	old_pin[0] = new_pin[0] = '\0';
+	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
+		if (tool_common_opt(&c, opt, optarg))
+			continue;
+		switch (opt) {
+		case O_TOKEN: token_uri = optarg; break;
+		case O_NEW_PIN_FILE: new_file = optarg; break;
+		case OPT_HELP:
+			printf("usage: p11ca token change-pin [--token URI] [--pin-file FILE]\n"
+			       "                              [--new-pin-file FILE]\n\n"
+			       "Changes the user PIN.  The current PIN comes from --pin-file, P11CA_PIN\n"
+			       "or a prompt; the new one from --new-pin-file, P11CA_NEW_PIN or a prompt.\n");
+			return TOOL_EXIT_OK;
+		default:
+			return TOOL_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		tool_errorf("token change-pin takes no arguments");
+		return TOOL_EXIT_USAGE;
+	}
+	if (get_secret(c.pin_file, "P11CA_PIN", "current user PIN: ", old_pin, sizeof(old_pin)) != 0 ||
+	    get_secret(new_file, "P11CA_NEW_PIN", "new user PIN: ", new_pin, sizeof(new_pin)) != 0)
+		goto out;
+	c.pin_file = NULL;
+	if ((ctx = tool_ctx_open(&c)) == NULL)
+		goto out;
+	if ((rv = p11ca_token_find(ctx, token_uri, &tok)) != CKR_OK) {
+		tool_fail("--token", rv);
+		goto out;
+	}
+	if ((rv = p11ca_token_change_pin(tok, old_pin, new_pin)) != CKR_OK) {
+		tool_fail("token change-pin", rv);
+		goto out;
+	}
+	printf("changed the user PIN of token '%s'\n", p11ca_token_get_info(tok)->label);
+	ret = TOOL_EXIT_OK;
+out:
+	OPENSSL_cleanse(old_pin, sizeof(old_pin));
+	OPENSSL_cleanse(new_pin, sizeof(new_pin));
+	p11ca_ctx_free(ctx);
+	return ret;
+}

@@ -9,7 +9,18 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 p11ca="$build/p11ca"
 work="$build/demo"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
+# show a command the way it could be pasted back: quote what needs it
+run() {
+	printf '$'
+	for a in "$@"; do
+		case "$a" in
+		*[\;\ \&\|\'\"\$\(\)\<\>]*) printf " '%s'" "$a" ;;
+		*) printf ' %s' "$a" ;;
+		esac
+	done
+	printf '\n'
+	"$@"
+}
 die() { echo "demo: $*" >&2; exit 1; }
 
 rm -rf "$work"

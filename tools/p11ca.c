@@ -13,6 +13,7 @@ static const struct {
 } commands[] = {
 	{ "token", "list", tool_token_list, "list the tokens of every module" },
 	{ "token", "init", tool_token_init, "initialise a token and set its user PIN" },
+	{ "token", "change-pin", tool_token_change_pin, "change the user PIN" },
 	{ "token", "bench", tool_token_bench, "measure signatures/s: bare PKCS#11 vs libp11ca" },
 	{ "key", "gen", tool_key_gen, "generate a key pair on a token" },
 	{ "key", "list", tool_key_list, "list keys and certificates" },
@@ -29,7 +30,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: p11ca <command> [options]\n\n"
 	           "Keeps a small PKI's private keys on a PKCS#11 token.\n\ncommands:\n");
 	for (i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-6s %-7s %s\n", commands[i].group, commands[i].verb, commands[i].summary);
+		fprintf(f, "  %-6s %-11s %s\n", commands[i].group, commands[i].verb, commands[i].summary);
 	fprintf(f, "\n'p11ca <command> --help' describes each.  Exit status: 0 success, "
 	           "1 failure, 2 usage error.\n");
 }
@@ -62,7 +63,7 @@ int main(int argc, char **argv)
 		tool_errorf("'%s' needs one of:", argv[1]);
 		for (i = 0; i < NCOMMANDS; i++)
 			if (strcmp(argv[1], commands[i].group) == 0)
-				fprintf(stderr, "  p11ca %s %-7s %s\n", commands[i].group, commands[i].verb,
+				fprintf(stderr, "  p11ca %s %-11s %s\n", commands[i].group, commands[i].verb,
 				        commands[i].summary);
 	} else {
 		tool_errorf("unknown command '%s' (see p11ca --help)", argv[1]);

@@ -54,6 +54,7 @@ void tool_uri_drop_type(char *uri);
 int tool_token_list(int argc, char **argv);
 int tool_token_init(int argc, char **argv);
 int tool_token_bench(int argc, char **argv);
+int tool_token_change_pin(int argc, char **argv);
 int tool_key_gen(int argc, char **argv);
 int tool_key_list(int argc, char **argv);
 int tool_key_delete(int argc, char **argv);

@@ -1,0 +1,39 @@
+#!/bin/sh
+# admin.sh - token administration for CI: token init on a free slot, change-pin,
+# and that the old PIN stops working while the new one works.
+set -eu
+: "${top_srcdir:?}" "${P11CA:?}"
+dir=$(mktemp -d "${TMPDIR:-/tmp}/p11ca-admin.XXXXXX")
+trap 'rm -rf "$dir"' EXIT
+eval "$("$top_srcdir/softhsm-conf/mktoken" --dir "$dir" --label first)" || exit $?
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# the free slot SoftHSM2 always offers
+slot=$("$P11CA" token list --module softhsm2 --json | python3 -c '
+import json, sys
+print([t["slot"] for t in json.load(sys.stdin) if "initialized" not in t["flags"].split(",")][0])')
+printf 'so-secret-1\n' > "$dir/so"
+printf 'user-pin-1\n' > "$dir/u1"
+printf 'user-pin-2\n' > "$dir/u2"
+"$P11CA" token init --module softhsm2 --slot "$slot" --label second \
+	--so-pin-file "$dir/so" --pin-file "$dir/u1" > "$dir/out"
+grep -q "initialised token 'second'" "$dir/out" || fail "token init said: $(cat "$dir/out")"
+"$P11CA" key gen --module softhsm2 --token pkcs11:token=second --pin-file "$dir/u1" \
+	--label k --type ec:p256 > /dev/null || fail "new token unusable with its PIN"
+
+"$P11CA" token change-pin --module softhsm2 --token pkcs11:token=second \
+	--pin-file "$dir/u1" --new-pin-file "$dir/u2" > "$dir/out" || fail "change-pin failed"
+grep -q "changed the user PIN" "$dir/out" || fail "change-pin said: $(cat "$dir/out")"
+
+if "$P11CA" key list --module softhsm2 --token pkcs11:token=second --pin-file "$dir/u1" \
+	> "$dir/out" 2> "$dir/err"; then
+	grep -q "^private" "$dir/out" && fail "old PIN still logs in"
+fi
+P11CA_PIN=user-pin-2 "$P11CA" key list --module softhsm2 --token pkcs11:token=second \
+	> "$dir/out" || fail "new PIN rejected"
+grep -q "^private ec" "$dir/out" || fail "new PIN does not show the private key"
+# the PINs never show in output, even with --verbose
+P11CA_PIN=user-pin-2 "$P11CA" key list -v --module softhsm2 --token pkcs11:token=second \
+	> "$dir/out" 2>&1
+grep -q "user-pin" "$dir/out" && fail "a PIN appeared in the output"
+echo "admin: token init, change-pin, old PIN refused, new PIN works"
