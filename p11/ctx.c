@@ -149,6 +149,7 @@ P11CA_EXPORT void p11ca_ctx_free(p11ca_ctx *ctx)
 	if (ctx->kit_single != NULL)
 		p11_kit_module_release(ctx->kit_single);
 	free(ctx->pin_file);
+	free(ctx->propq);
 	pthread_mutex_destroy(&ctx->lock);
 	free(ctx);
 }
@@ -161,6 +162,18 @@ P11CA_EXPORT CK_RV p11ca_ctx_set_pin_file(p11ca_ctx *ctx, const char *path)
 		return p11ca_err(CKR_HOST_MEMORY, "out of memory");
 	free(ctx->pin_file);
 	ctx->pin_file = copy;
+	return CKR_OK;
+}
+
+P11CA_EXPORT CK_RV p11ca_ctx_set_openssl(p11ca_ctx *ctx, OSSL_LIB_CTX *libctx, const char *propq)
+{
+	char *copy = NULL;
+
+	if (propq != NULL && (copy = strdup(propq)) == NULL)
+		return p11ca_err(CKR_HOST_MEMORY, "out of memory");
+	free(ctx->propq);
+	ctx->propq = copy;
+	ctx->libctx = libctx;
 	return CKR_OK;
 }
 

@@ -154,6 +154,8 @@ struct p11ca_ctx {
 	int allow_prompt;
 	p11ca_log_fn log_fn;
 	void *log_data;
+	OSSL_LIB_CTX *libctx;           /* for public keys and certificates */
+	char *propq;
 };
 
 /* Finds the token a URI names (parsed already) and takes its PIN source. */

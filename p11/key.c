@@ -298,7 +298,7 @@ static CK_RV public_op(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *key, void
 	/* 2. CKA_PUBLIC_KEY_INFO on the private key */
 	if (p11ca_attr_get(t, s, key->handle, CKA_PUBLIC_KEY_INFO, &v, &vlen) == CKR_OK && vlen > 0) {
 		p = v;
-		*ppub = d2i_PUBKEY(NULL, &p, (long)vlen);
+		*ppub = d2i_PUBKEY_ex(NULL, &p, (long)vlen, t->ctx->libctx, t->ctx->propq);
 		free(v);
 		if (*ppub != NULL)
 			return CKR_OK;
@@ -310,9 +310,12 @@ static CK_RV public_op(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *key, void
 	tmpl[0].pValue = &cls_cert;
 	if (key->id_len > 0 && p11ca_find_objects(t, s, tmpl, 2, &hs, &n) == CKR_OK && n > 0) {
 		if (p11ca_attr_get(t, s, hs[0], CKA_VALUE, &v, &vlen) == CKR_OK) {
-			X509 *x;
+			X509 *x = X509_new_ex(t->ctx->libctx, t->ctx->propq);
 			p = v;
-			x = d2i_X509(NULL, &p, (long)vlen);
+			if (x != NULL && d2i_X509(&x, &p, (long)vlen) == NULL) {
+				X509_free(x);
+				x = NULL;
+			}
 			if (x != NULL)
 				*ppub = X509_get_pubkey(x);
 			X509_free(x);

@@ -92,6 +92,15 @@ CK_RV p11ca_ctx_set_pin_file(p11ca_ctx *ctx, const char *path);
  */
 void p11ca_ctx_set_pin_prompt(p11ca_ctx *ctx, int allow);
 
+/**
+ * p11ca_ctx_set_openssl:
+ * The OpenSSL library context and property query used for the public keys
+ * and certificates libp11ca builds (default: NULL, NULL).  A provider built
+ * on libp11ca passes a query that excludes itself ("provider!=p11ca").
+ * @propq is copied.
+ */
+CK_RV p11ca_ctx_set_openssl(p11ca_ctx *ctx, OSSL_LIB_CTX *libctx, const char *propq);
+
 /* Log callback for --verbose output: never receives a PIN. */
 typedef void (*p11ca_log_fn)(void *data, const char *message);
 void p11ca_ctx_set_log(p11ca_ctx *ctx, p11ca_log_fn fn, void *data);

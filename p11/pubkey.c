@@ -27,10 +27,10 @@ static const unsigned char *ec_point_unwrap(const unsigned char *v, CK_ULONG len
 	return v;
 }
 
-static CK_RV from_params(const char *type, OSSL_PARAM_BLD *bld, EVP_PKEY **ppub)
+static CK_RV from_params(p11ca_ctx *ctx, const char *type, OSSL_PARAM_BLD *bld, EVP_PKEY **ppub)
 {
 	OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
-	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(ctx->libctx, type, ctx->propq);
 	CK_RV rv = CKR_OK;
 
 	if (params == NULL || pctx == NULL || EVP_PKEY_fromdata_init(pctx) <= 0 ||
@@ -67,7 +67,7 @@ CK_RV p11ca_pubkey_from_object(p11ca_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HA
 			rv = p11ca_err(CKR_HOST_MEMORY, "out of memory");
 			goto out;
 		}
-		rv = from_params("RSA", bld, ppub);
+		rv = from_params(t->ctx, "RSA", bld, ppub);
 	} else if (kt == CKK_EC) {
 		if ((rv = p11ca_attr_get(t, s, h, CKA_EC_PARAMS, &a, &alen)) != CKR_OK ||
 		    (rv = p11ca_attr_get(t, s, h, CKA_EC_POINT, &b, &blen)) != CKR_OK)
@@ -85,7 +85,7 @@ CK_RV p11ca_pubkey_from_object(p11ca_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HA
 			rv = p11ca_err(CKR_HOST_MEMORY, "out of memory");
 			goto out;
 		}
-		rv = from_params("EC", bld, ppub);
+		rv = from_params(t->ctx, "EC", bld, ppub);
 	} else if (kt == CKK_EC_EDWARDS) {
 		if ((rv = p11ca_attr_get(t, s, h, CKA_EC_POINT, &b, &blen)) != CKR_OK)
 			goto out;
@@ -94,7 +94,7 @@ CK_RV p11ca_pubkey_from_object(p11ca_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HA
 			rv = p11ca_err(P11CA_R_UNSUPPORTED, "only Ed25519 Edwards keys are supported");
 			goto out;
 		}
-		*ppub = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pt, ptlen);
+		*ppub = EVP_PKEY_new_raw_public_key_ex(t->ctx->libctx, "ED25519", t->ctx->propq, pt, ptlen);
 		rv = *ppub ? CKR_OK : p11ca_err(P11CA_R_CRYPTO, "bad Ed25519 public key on the token");
 	} else {
 		rv = p11ca_err(P11CA_R_UNSUPPORTED, "unsupported key type 0x%lx", (unsigned long)kt);
