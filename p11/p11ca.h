@@ -269,6 +269,31 @@ void p11ca_object_list_free(struct p11ca_object_info *objs, size_t count);
  */
 CK_RV p11ca_object_delete(p11ca_ctx *ctx, const char *uri, size_t *pcount);
 
+/* What p11ca_lookup() found: exactly one of key, pub, cert is set. */
+struct p11ca_found {
+	CK_OBJECT_CLASS klass;
+	p11ca_key *key;      /* CKO_PRIVATE_KEY: a reference (p11ca_key_free) */
+	EVP_PKEY *pub;       /* CKO_PUBLIC_KEY: the key (EVP_PKEY_free) */
+	X509 *cert;          /* CKO_CERTIFICATE (X509_free) */
+	char label[128];
+};
+
+/* Classes for p11ca_lookup(). */
+#define P11CA_LOOKUP_PRIVATE 0x1u
+#define P11CA_LOOKUP_PUBLIC  0x2u
+#define P11CA_LOOKUP_CERT    0x4u
+
+/**
+ * p11ca_lookup:
+ * Everything of the classes in @classes that @uri names on exactly one
+ * token (type= in the URI narrows it further).  Logs in only when private
+ * keys are asked for.  An empty result is CKR_OK with *pcount 0.  *pfound is
+ * freed with p11ca_found_free().
+ */
+CK_RV p11ca_lookup(p11ca_ctx *ctx, const char *uri, unsigned classes,
+                   struct p11ca_found **pfound, size_t *pcount);
+void p11ca_found_free(struct p11ca_found *found, size_t count);
+
 /**
  * p11ca_key_store_certificate:
  * Stores @cert on the key's token with the key's CKA_ID and CKA_LABEL and
@@ -290,7 +315,9 @@ enum p11ca_sig_alg {
 struct p11ca_sig_params {
 	enum p11ca_sig_alg alg;
 	const EVP_MD *md;   /* digest of the input (NULL for EdDSA, or raw RSA PKCS#1) */
-	int pss_saltlen;    /* RSA-PSS: salt length in bytes; -1 = digest length */
+	int pss_saltlen;    /* RSA-PSS: salt length in bytes; -1 = digest length,
+	                       -2 = the largest that fits */
+	const EVP_MD *mgf1_md; /* RSA-PSS: MGF1 digest; NULL = same as md */
 };
 
 /**
@@ -300,6 +327,9 @@ struct p11ca_sig_params {
  * p11ca_key_max_signature_size() bytes; *psiglen receives the length.
  * Session faults are recovered transparently (reopen, log in again, re-init
  * the module, find the key again by CKA_ID) and the operation retried once.
+ * RSA-PSS on a token without CKM_RSA_PKCS_PSS is encoded here and signed
+ * with raw RSA (CKM_RSA_X_509); the environment variable P11CA_EMULATE_PSS=1
+ * forces that path (for tests).
  */
 CK_RV p11ca_key_sign_digest(p11ca_key *key, const struct p11ca_sig_params *params,
                             const unsigned char *dgst, size_t dgstlen,

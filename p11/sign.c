@@ -1,9 +1,14 @@
 /* sign.c - signatures and RSA decryption on the token. */
 #include "config.h"
 
+/* RSA_padding_add_PKCS1_PSS_mgf1 encodes PSS for tokens without it; OpenSSL 3
+ * marks it deprecated but offers no replacement for a bare encoding. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/objects.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include "internal.h"
@@ -175,6 +180,45 @@ static CK_RV run_sign(p11ca_key *key, struct sign_op *op, const char *what)
 	return rv;
 }
 
+/* RSA-PSS for tokens that only have raw RSA: encode here, then CKM_RSA_X_509. */
+static CK_RV sign_pss_emulated(p11ca_key *key, const struct p11ca_sig_params *params,
+                               const unsigned char *dgst, int salt, unsigned char *sig,
+                               size_t *psiglen)
+{
+	size_t k = (size_t)(key->bits + 7) / 8;
+	unsigned char *em = NULL;
+	EVP_PKEY *pub = NULL;
+	const RSA *rsa;
+	struct sign_op op;
+	CK_RV rv;
+
+	if (!p11ca_token_has_mechanism(key->token, CKM_RSA_X_509))
+		return p11ca_err(P11CA_R_UNSUPPORTED, "token '%s' has neither RSA-PSS nor raw RSA",
+		                 key->token->info.label);
+	if ((rv = p11ca_key_get_public(key, &pub)) != CKR_OK)
+		return rv;
+	rsa = EVP_PKEY_get0_RSA(pub);
+	em = calloc(1, k);
+	if (rsa == NULL || em == NULL ||
+	    RSA_padding_add_PKCS1_PSS_mgf1((RSA *)rsa, em, dgst, params->md,
+	                                   params->mgf1_md ? params->mgf1_md : params->md, salt) != 1) {
+		rv = p11ca_err(P11CA_R_CRYPTO, "cannot encode the RSA-PSS block");
+		goto out;
+	}
+	memset(&op, 0, sizeof(op));
+	op.mech.mechanism = CKM_RSA_X_509;
+	op.in = em;
+	op.inlen = k;
+	op.out = sig;
+	op.outlen = *psiglen;
+	if ((rv = run_sign(key, &op, "RSA-PSS signing (raw RSA)")) == CKR_OK)
+		*psiglen = op.outlen;
+out:
+	free(em);
+	EVP_PKEY_free(pub);
+	return rv;
+}
+
 P11CA_EXPORT CK_RV p11ca_key_sign_digest(p11ca_key *key, const struct p11ca_sig_params *params,
                                          const unsigned char *dgst, size_t dgstlen,
                                          unsigned char *sig, size_t *psiglen)
@@ -216,9 +260,21 @@ P11CA_EXPORT CK_RV p11ca_key_sign_digest(p11ca_key *key, const struct p11ca_sig_
 			goto mismatch;
 		if ((size_t)EVP_MD_get_size(params->md) != dgstlen)
 			return p11ca_err(CKR_ARGUMENTS_BAD, "digest length does not match its algorithm");
+		{
+			/* largest salt: emLen - hLen - 2, emLen = ceil((modBits - 1) / 8) */
+			long maxsalt = (long)((key->bits - 1 + 7) / 8) - (long)dgstlen - 2;
+			long salt = params->pss_saltlen == -1   ? (long)dgstlen
+			            : params->pss_saltlen == -2 ? maxsalt
+			                                        : params->pss_saltlen;
+			if (salt < 0 || salt > maxsalt)
+				return p11ca_err(CKR_ARGUMENTS_BAD, "bad RSA-PSS salt length %ld", salt);
+			if (!p11ca_token_has_mechanism(key->token, CKM_RSA_PKCS_PSS) ||
+			    (getenv("P11CA_EMULATE_PSS") != NULL && strcmp(getenv("P11CA_EMULATE_PSS"), "1") == 0))
+				return sign_pss_emulated(key, params, dgst, (int)salt, sig, psiglen);
+			pss.sLen = (CK_ULONG)salt;
+		}
 		pss.hashAlg = p11ca_md_mech(params->md);
-		pss.mgf = p11ca_md_mgf(params->md);
-		pss.sLen = params->pss_saltlen < 0 ? dgstlen : (CK_ULONG)params->pss_saltlen;
+		pss.mgf = p11ca_md_mgf(params->mgf1_md ? params->mgf1_md : params->md);
 		op.mech.mechanism = CKM_RSA_PKCS_PSS;
 		op.mech.pParameter = &pss;
 		op.mech.ulParameterLen = sizeof(pss);
