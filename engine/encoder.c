@@ -1,0 +1,99 @@
+/*
+ * encoder.c - SubjectPublicKeyInfo (DER, PEM) and text for token keys, so
+ * CSRs and certificates get their public key without the private half ever
+ * being asked for.
+ */
+#include "config.h"
+
+#include <string.h>
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "provider.h"
+
+enum enc_out { ENC_DER = 1, ENC_PEM, ENC_TEXT };
+
+struct encctx {
+	struct p11ca_prov *prov;
+	enum enc_out out;
+};
+
+static void *enc_newctx(void *provctx, enum enc_out out)
+{
+	struct encctx *c = OPENSSL_zalloc(sizeof(*c));
+
+	if (c != NULL) {
+		c->prov = provctx;
+		c->out = out;
+	}
+	return c;
+}
+
+DECL_DISPATCH_FUNC(encoder, enc, freectx);
+static void enc_freectx(void *ctx)
+{
+	OPENSSL_free(ctx);
+}
+
+DECL_DISPATCH_FUNC(encoder, enc, does_selection);
+static int enc_does_selection(void *provctx, int selection)
+{
+	/* public key (with its parameters); a private key can only be described */
+	return (selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) != 0;
+}
+
+DECL_DISPATCH_FUNC(encoder, enc, encode);
+static int enc_encode(void *ctx, OSSL_CORE_BIO *cout, const void *obj_raw,
+                      const OSSL_PARAM obj_abstract[], int selection,
+                      OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg)
+{
+	struct encctx *c = ctx;
+	const struct p11ca_prov_key *k = obj_raw;
+	BIO *out;
+	int ok = 0;
+
+	if (k == NULL || k->pub == NULL || obj_abstract != NULL)
+		return RET_OSSL_ERR;
+	if ((out = BIO_new_from_core_bio(c->prov->libctx, cout)) == NULL)
+		return RET_OSSL_ERR;
+	switch (c->out) {
+	case ENC_DER:
+		ok = i2d_PUBKEY_bio(out, k->pub) == 1;
+		break;
+	case ENC_PEM:
+		ok = PEM_write_bio_PUBKEY(out, k->pub) == 1;
+		break;
+	case ENC_TEXT:
+		ok = BIO_printf(out, "%s key%s\n", p11ca_prov_key_type_name(k->type),
+		                k->key ? " (private half on a PKCS#11 token, not extractable)" : "") > 0 &&
+		     EVP_PKEY_print_public(out, k->pub, 0, NULL) == 1;
+		if (ok && k->key != NULL) {
+			char *uri = p11ca_key_get_uri(k->key);
+			ok = BIO_printf(out, "uri: %s\n", uri ? uri : "") > 0;
+			free(uri);
+		}
+		break;
+	}
+	BIO_free(out);
+	return ok ? RET_OSSL_OK : RET_OSSL_ERR;
+}
+
+#define ENCODER(name, OUT)                                                       \
+	DECL_DISPATCH_FUNC(encoder, name, newctx);                               \
+	static void *name##_newctx(void *provctx)                                \
+	{                                                                        \
+		return enc_newctx(provctx, OUT);                                 \
+	}                                                                        \
+	const OSSL_DISPATCH p11ca_prov_##name##_encoder_functions[] = {          \
+		{ OSSL_FUNC_ENCODER_NEWCTX, (void (*)(void))name##_newctx },     \
+		{ OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))enc_freectx },      \
+		{ OSSL_FUNC_ENCODER_DOES_SELECTION,                              \
+		  (void (*)(void))enc_does_selection },                          \
+		{ OSSL_FUNC_ENCODER_ENCODE, (void (*)(void))enc_encode },        \
+		{ 0, NULL },                                                     \
+	}
+
+ENCODER(spki_der, ENC_DER);
+ENCODER(spki_pem, ENC_PEM);
+ENCODER(text, ENC_TEXT);

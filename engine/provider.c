@@ -1,0 +1,315 @@
+/* provider.c - p11ca provider entry point, configuration, algorithms, errors. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+#include "provider.h"
+
+/* ---- errors ---- */
+
+void p11ca_prov_raise(struct p11ca_prov *prov, int reason, const char *file, int line,
+                      const char *func, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (prov == NULL || prov->core_new_error == NULL)
+		return;
+	prov->core_new_error(prov->handle);
+	prov->core_set_error_debug(prov->handle, file, line, func);
+	va_start(ap, fmt);
+	prov->core_vset_error(prov->handle, (uint32_t)reason, fmt, ap);
+	va_end(ap);
+}
+
+int p11ca_prov_reason(CK_RV rv)
+{
+	switch (rv) {
+	case P11CA_R_NOT_FOUND: return P11CA_PROV_R_NOT_FOUND;
+	case P11CA_R_AMBIGUOUS: return P11CA_PROV_R_AMBIGUOUS;
+	default: return P11CA_PROV_R_TOKEN;
+	}
+}
+
+const char *p11ca_prov_message(CK_RV rv)
+{
+	const char *m = p11ca_error_message();
+
+	return m[0] != '\0' ? m : p11ca_rv_name(rv);
+}
+
+static const OSSL_ITEM reason_strings[] = {
+	{ P11CA_PROV_R_TOKEN, "PKCS#11 token operation failed" },
+	{ P11CA_PROV_R_NO_PRIVATE, "key has no private half on a token" },
+	{ P11CA_PROV_R_BAD_PARAM, "unsupported parameter" },
+	{ P11CA_PROV_R_NOT_FOUND, "no object matches the pkcs11: URI" },
+	{ P11CA_PROV_R_AMBIGUOUS, "several objects match the pkcs11: URI" },
+	{ P11CA_PROV_R_OPENSSL, "OpenSSL operation failed" },
+	{ 0, NULL },
+};
+
+/* ---- the libp11ca context ---- */
+
+p11ca_ctx *p11ca_prov_p11(struct p11ca_prov *prov)
+{
+	p11ca_ctx *p11 = NULL;
+	CK_RV rv;
+
+	pthread_mutex_lock(&prov->lock);
+	if (prov->p11 != NULL) {
+		p11 = prov->p11;
+		goto out;
+	}
+	rv = p11ca_ctx_new(prov->module, &p11);
+	if (rv == CKR_OK && prov->pin_file != NULL)
+		rv = p11ca_ctx_set_pin_file(p11, prov->pin_file);
+	if (rv == CKR_OK)
+		rv = p11ca_ctx_set_openssl(p11, prov->libctx, P11CA_PROV_PROPQ);
+	if (rv != CKR_OK) {
+		P11CA_PROV_RAISE_RV(prov, rv);
+		p11ca_ctx_free(p11);
+		p11 = NULL;
+		goto out;
+	}
+	p11ca_ctx_set_pin_prompt(p11, prov->allow_prompt);
+	prov->p11 = p11;
+out:
+	pthread_mutex_unlock(&prov->lock);
+	return p11;
+}
+
+/* ---- algorithms: fixed from load on, whatever the token ---- */
+
+#define ALG(names, fns) { names, "provider=" P11CA_PROV_NAME, fns, NULL }
+static const OSSL_ALGORITHM keymgmt_algs[] = {
+	ALG("RSA:rsaEncryption:1.2.840.113549.1.1.1", p11ca_prov_rsa_keymgmt_functions),
+	ALG("RSA-PSS:RSASSA-PSS:1.2.840.113549.1.1.10", p11ca_prov_rsapss_keymgmt_functions),
+	ALG("EC:id-ecPublicKey:1.2.840.10045.2.1", p11ca_prov_ec_keymgmt_functions),
+	ALG("ED25519:1.3.101.112", p11ca_prov_ed25519_keymgmt_functions),
+	{ NULL, NULL, NULL, NULL },
+};
+static const OSSL_ALGORITHM signature_algs[] = {
+	ALG("RSA:rsaEncryption:1.2.840.113549.1.1.1", p11ca_prov_rsa_signature_functions),
+	ALG("ECDSA", p11ca_prov_ecdsa_signature_functions),
+	ALG("ED25519:1.3.101.112", p11ca_prov_ed25519_signature_functions),
+	{ NULL, NULL, NULL, NULL },
+};
+static const OSSL_ALGORITHM asym_cipher_algs[] = {
+	ALG("RSA:rsaEncryption:1.2.840.113549.1.1.1", p11ca_prov_rsa_asym_cipher_functions),
+	{ NULL, NULL, NULL, NULL },
+};
+#define ENC(names, out, fns) { names, "provider=" P11CA_PROV_NAME ",output=" out, fns, NULL }
+#define SPKI ",structure=SubjectPublicKeyInfo"
+static const OSSL_ALGORITHM encoder_algs[] = {
+	ENC("RSA:rsaEncryption", "der" SPKI, p11ca_prov_spki_der_encoder_functions),
+	ENC("RSA:rsaEncryption", "pem" SPKI, p11ca_prov_spki_pem_encoder_functions),
+	ENC("RSA:rsaEncryption", "text", p11ca_prov_text_encoder_functions),
+	ENC("RSA-PSS:RSASSA-PSS", "der" SPKI, p11ca_prov_spki_der_encoder_functions),
+	ENC("RSA-PSS:RSASSA-PSS", "pem" SPKI, p11ca_prov_spki_pem_encoder_functions),
+	ENC("RSA-PSS:RSASSA-PSS", "text", p11ca_prov_text_encoder_functions),
+	ENC("EC:id-ecPublicKey", "der" SPKI, p11ca_prov_spki_der_encoder_functions),
+	ENC("EC:id-ecPublicKey", "pem" SPKI, p11ca_prov_spki_pem_encoder_functions),
+	ENC("EC:id-ecPublicKey", "text", p11ca_prov_text_encoder_functions),
+	ENC("ED25519", "der" SPKI, p11ca_prov_spki_der_encoder_functions),
+	ENC("ED25519", "pem" SPKI, p11ca_prov_spki_pem_encoder_functions),
+	ENC("ED25519", "text", p11ca_prov_text_encoder_functions),
+	{ NULL, NULL, NULL, NULL },
+};
+static const OSSL_ALGORITHM store_algs[] = {
+	ALG("pkcs11", p11ca_prov_store_functions),
+	{ NULL, NULL, NULL, NULL },
+};
+
+DECL_DISPATCH_FUNC(provider, p11ca_prov, query_operation);
+static const OSSL_ALGORITHM *p11ca_prov_query_operation(void *provctx, int operation_id,
+                                                        int *no_cache)
+{
+	*no_cache = 0;
+	switch (operation_id) {
+	case OSSL_OP_KEYMGMT: return keymgmt_algs;
+	case OSSL_OP_SIGNATURE: return signature_algs;
+	case OSSL_OP_ASYM_CIPHER: return asym_cipher_algs;
+	case OSSL_OP_STORE: return store_algs;
+	case OSSL_OP_ENCODER: return encoder_algs;
+	default: return NULL;
+	}
+}
+
+DECL_DISPATCH_FUNC(provider, p11ca_prov, gettable_params);
+static const OSSL_PARAM *p11ca_prov_gettable_params(void *provctx)
+{
+	static const OSSL_PARAM params[] = {
+		OSSL_PARAM_DEFN(OSSL_PROV_PARAM_NAME, OSSL_PARAM_UTF8_PTR, NULL, 0),
+		OSSL_PARAM_DEFN(OSSL_PROV_PARAM_VERSION, OSSL_PARAM_UTF8_PTR, NULL, 0),
+		OSSL_PARAM_DEFN(OSSL_PROV_PARAM_BUILDINFO, OSSL_PARAM_UTF8_PTR, NULL, 0),
+		OSSL_PARAM_DEFN(OSSL_PROV_PARAM_STATUS, OSSL_PARAM_INTEGER, NULL, 0),
+		OSSL_PARAM_END,
+	};
+	return params;
+}
+
+DECL_DISPATCH_FUNC(provider, p11ca_prov, get_params);
+static int p11ca_prov_get_params(void *provctx, OSSL_PARAM params[])
+{
+	OSSL_PARAM *p;
+
+	p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_NAME);
+	if (p != NULL && !OSSL_PARAM_set_utf8_ptr(p, "p11ca PKCS#11 provider"))
+		return RET_OSSL_ERR;
+	p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_VERSION);
+	if (p != NULL && !OSSL_PARAM_set_utf8_ptr(p, PACKAGE_VERSION))
+		return RET_OSSL_ERR;
+	p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_BUILDINFO);
+	if (p != NULL && !OSSL_PARAM_set_utf8_ptr(p, "p11ca " PACKAGE_VERSION))
+		return RET_OSSL_ERR;
+	p = OSSL_PARAM_locate(params, OSSL_PROV_PARAM_STATUS);
+	if (p != NULL && !OSSL_PARAM_set_int(p, 1))
+		return RET_OSSL_ERR;
+	return RET_OSSL_OK;
+}
+
+DECL_DISPATCH_FUNC(provider, p11ca_prov, get_reason_strings);
+static const OSSL_ITEM *p11ca_prov_get_reason_strings(void *provctx)
+{
+	return reason_strings;
+}
+
+/*
+ * Set by an atexit handler registered when the provider loads.  Modules
+ * loaded later (SoftHSM2 among them) tear themselves down at exit before
+ * OpenSSL's own cleanup unloads providers, so calling into them from
+ * teardown then crashes: at exit the contexts are left to the OS.
+ */
+static volatile int process_exiting;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+static p11ca_ctx *left_at_exit; /* keeps it reachable for leak checkers */
+
+static void on_exit_handler(void)
+{
+	process_exiting = 1;
+}
+
+static void register_exit_handler(void)
+{
+	(void)atexit(on_exit_handler);
+}
+
+DECL_DISPATCH_FUNC(provider, p11ca_prov, teardown);
+static void p11ca_prov_teardown(void *provctx)
+{
+	struct p11ca_prov *prov = provctx;
+
+	if (prov == NULL)
+		return;
+	if (process_exiting && prov->p11 != NULL)
+		left_at_exit = prov->p11;
+	else
+		p11ca_ctx_free(prov->p11);
+	OSSL_LIB_CTX_free(prov->libctx);
+	free(prov->module);
+	free(prov->pin_file);
+	pthread_mutex_destroy(&prov->lock);
+	free(prov);
+}
+
+static const OSSL_DISPATCH provider_functions[] = {
+	{ OSSL_FUNC_PROVIDER_TEARDOWN, (void (*)(void))p11ca_prov_teardown },
+	{ OSSL_FUNC_PROVIDER_GETTABLE_PARAMS, (void (*)(void))p11ca_prov_gettable_params },
+	{ OSSL_FUNC_PROVIDER_GET_PARAMS, (void (*)(void))p11ca_prov_get_params },
+	{ OSSL_FUNC_PROVIDER_QUERY_OPERATION, (void (*)(void))p11ca_prov_query_operation },
+	{ OSSL_FUNC_PROVIDER_GET_REASON_STRINGS, (void (*)(void))p11ca_prov_get_reason_strings },
+	{ 0, NULL },
+};
+
+static int truthy(const char *v)
+{
+	return v != NULL && (strcmp(v, "1") == 0 || strcasecmp(v, "yes") == 0 ||
+	                     strcasecmp(v, "true") == 0 || strcasecmp(v, "on") == 0);
+}
+
+/* The [p11ca_sect] keys; see docs/p11ca-provider.7. */
+static int read_config(struct p11ca_prov *prov, OSSL_FUNC_core_get_params_fn *get_params)
+{
+	char *module = NULL, *pin_file = NULL, *prompt = NULL, *pin = NULL;
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_utf8_ptr("p11ca-module", &module, 0),
+		OSSL_PARAM_utf8_ptr("p11ca-pin-file", &pin_file, 0),
+		OSSL_PARAM_utf8_ptr("p11ca-pin-prompt", &prompt, 0),
+		OSSL_PARAM_utf8_ptr("p11ca-pin", &pin, 0),
+		OSSL_PARAM_END,
+	};
+
+	if (get_params == NULL || !get_params(prov->handle, params))
+		return 1; /* no configuration: defaults */
+	if (pin != NULL) {
+		/* a PIN written into openssl.cnf would sit in a world-readable file */
+		P11CA_PROV_RAISE(prov, P11CA_PROV_R_BAD_PARAM,
+		                 "p11ca-pin is not supported: use p11ca-pin-file or P11CA_PIN");
+		return 0;
+	}
+	if (module != NULL && *module != '\0' && (prov->module = strdup(module)) == NULL)
+		return 0;
+	if (pin_file != NULL && *pin_file != '\0' && (prov->pin_file = strdup(pin_file)) == NULL)
+		return 0;
+	if (prompt != NULL)
+		prov->allow_prompt = truthy(prompt);
+	return 1;
+}
+
+__attribute__((visibility("default"))) int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
+                       const OSSL_DISPATCH **out, void **provctx)
+{
+	OSSL_FUNC_core_get_params_fn *get_params = NULL;
+	const OSSL_DISPATCH *core = in;
+	struct p11ca_prov *prov;
+	const char *env;
+
+	pthread_once(&exit_once, register_exit_handler);
+	prov = calloc(1, sizeof(*prov));
+	if (prov == NULL)
+		return RET_OSSL_ERR;
+	prov->handle = handle;
+	prov->allow_prompt = 1;
+	pthread_mutex_init(&prov->lock, NULL);
+	for (; in->function_id != 0; in++) {
+		switch (in->function_id) {
+		case OSSL_FUNC_CORE_GET_PARAMS:
+			get_params = OSSL_FUNC_core_get_params(in);
+			break;
+		case OSSL_FUNC_CORE_NEW_ERROR:
+			prov->core_new_error = OSSL_FUNC_core_new_error(in);
+			break;
+		case OSSL_FUNC_CORE_SET_ERROR_DEBUG:
+			prov->core_set_error_debug = OSSL_FUNC_core_set_error_debug(in);
+			break;
+		case OSSL_FUNC_CORE_VSET_ERROR:
+			prov->core_vset_error = OSSL_FUNC_core_vset_error(in);
+			break;
+		default:
+			break;
+		}
+	}
+	if (prov->core_new_error == NULL || prov->core_set_error_debug == NULL ||
+	    prov->core_vset_error == NULL)
+		prov->core_new_error = NULL; /* raise nothing rather than crash */
+	if (!read_config(prov, get_params))
+		goto fail;
+	/* the environment can name the module when openssl.cnf does not */
+	if (prov->module == NULL && (env = getenv("P11CA_MODULE")) != NULL && *env != '\0' &&
+	    (prov->module = strdup(env)) == NULL)
+		goto fail;
+	/* a child library context sees the application's providers; the
+	 * property query P11CA_PROV_PROPQ keeps us from calling ourselves */
+	if ((prov->libctx = OSSL_LIB_CTX_new_child(handle, core)) == NULL)
+		goto fail;
+	*out = provider_functions;
+	*provctx = prov;
+	return RET_OSSL_OK;
+fail:
+	p11ca_prov_teardown(prov);
+	return RET_OSSL_ERR;
+}

@@ -1,0 +1,104 @@
+/*
+ * provider.h - the p11ca OpenSSL 3 provider, shared by its files.
+ * Internally functions return CK_RV or plain C values; at the OpenSSL
+ * boundary they return 1 (success) / 0 (failure) with an error raised on
+ * OpenSSL's error stack through the core's upcalls.
+ */
+#ifndef P11CA_PROVIDER_H
+#define P11CA_PROVIDER_H
+
+#include <pthread.h>
+#include <openssl/core.h>
+#include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+
+#include "p11ca.h"
+
+#define P11CA_PROV_NAME "p11ca"
+/* Property query for what the provider needs from other providers:
+ * never itself (it would recurse). */
+#define P11CA_PROV_PROPQ "provider!=p11ca"
+
+#define RET_OSSL_OK 1
+#define RET_OSSL_ERR 0
+
+/* Declares a callback against OpenSSL's own typedef (wrong signature = compile error). */
+#define DECL_DISPATCH_FUNC(type, prefix, name) \
+	static OSSL_FUNC_##type##_##name##_fn prefix##_##name
+
+/* provider context */
+struct p11ca_prov {
+	const OSSL_CORE_HANDLE *handle;
+	OSSL_LIB_CTX *libctx;          /* child of the application's */
+	pthread_mutex_t lock;          /* p11 creation */
+	p11ca_ctx *p11;                /* created on first use */
+	char *module;                  /* config: p11ca-module */
+	char *pin_file;                /* config: p11ca-pin-file */
+	int allow_prompt;              /* config: p11ca-pin-prompt */
+	OSSL_FUNC_core_new_error_fn *core_new_error;
+	OSSL_FUNC_core_set_error_debug_fn *core_set_error_debug;
+	OSSL_FUNC_core_vset_error_fn *core_vset_error;
+};
+
+/* Our reason codes (OSSL_FUNC_provider_get_reason_strings). */
+enum {
+	P11CA_PROV_R_TOKEN = 1,     /* a PKCS#11 failure; the text says what */
+	P11CA_PROV_R_NO_PRIVATE,    /* key has no private half on a token */
+	P11CA_PROV_R_BAD_PARAM,     /* unsupported or malformed parameter */
+	P11CA_PROV_R_NOT_FOUND,     /* nothing at the URI */
+	P11CA_PROV_R_AMBIGUOUS,     /* several objects at the URI */
+	P11CA_PROV_R_OPENSSL,       /* an OpenSSL call failed */
+};
+
+/* Raises an error on OpenSSL's stack, with file/line/function. */
+void p11ca_prov_raise(struct p11ca_prov *prov, int reason, const char *file, int line,
+                      const char *func, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+#define P11CA_PROV_RAISE(prov, reason, ...) \
+	p11ca_prov_raise((prov), (reason), __FILE__, __LINE__, __func__, __VA_ARGS__)
+/* Raises the libp11ca error that @rv and p11ca_error_message() describe. */
+#define P11CA_PROV_RAISE_RV(prov, rv) \
+	P11CA_PROV_RAISE((prov), p11ca_prov_reason(rv), "%s", p11ca_prov_message(rv))
+int p11ca_prov_reason(CK_RV rv);
+const char *p11ca_prov_message(CK_RV rv);
+
+/* The libp11ca context, created on first use from the configuration. */
+p11ca_ctx *p11ca_prov_p11(struct p11ca_prov *prov);
+
+/* ---- keys (keymgmt.c) ---- */
+
+enum p11ca_prov_keytype { P11CA_PK_RSA = 1, P11CA_PK_RSA_PSS, P11CA_PK_EC, P11CA_PK_ED25519 };
+
+struct p11ca_prov_key {
+	int refs;                      /* atomic */
+	struct p11ca_prov *prov;
+	enum p11ca_prov_keytype type;
+	p11ca_key *key;                /* private half on a token, or NULL */
+	EVP_PKEY *pub;                 /* public half (another provider's key) */
+};
+
+/* New key of @type; @key and @pub are taken over (may be NULL). */
+struct p11ca_prov_key *p11ca_prov_key_new(struct p11ca_prov *prov, enum p11ca_prov_keytype type,
+                                          p11ca_key *key, EVP_PKEY *pub);
+struct p11ca_prov_key *p11ca_prov_key_ref(struct p11ca_prov_key *k);
+void p11ca_prov_key_free(struct p11ca_prov_key *k);
+/* OpenSSL key type name ("RSA", "RSA-PSS", "EC", "ED25519"). */
+const char *p11ca_prov_key_type_name(enum p11ca_prov_keytype type);
+/* The provider key type for a token key or an OpenSSL public key. */
+enum p11ca_prov_keytype p11ca_prov_keytype_of(p11ca_key *key, EVP_PKEY *pub);
+
+/* ---- dispatch tables ---- */
+extern const OSSL_DISPATCH p11ca_prov_rsa_keymgmt_functions[];
+extern const OSSL_DISPATCH p11ca_prov_rsapss_keymgmt_functions[];
+extern const OSSL_DISPATCH p11ca_prov_ec_keymgmt_functions[];
+extern const OSSL_DISPATCH p11ca_prov_ed25519_keymgmt_functions[];
+extern const OSSL_DISPATCH p11ca_prov_rsa_signature_functions[];
+extern const OSSL_DISPATCH p11ca_prov_ecdsa_signature_functions[];
+extern const OSSL_DISPATCH p11ca_prov_ed25519_signature_functions[];
+extern const OSSL_DISPATCH p11ca_prov_rsa_asym_cipher_functions[];
+extern const OSSL_DISPATCH p11ca_prov_store_functions[];
+extern const OSSL_DISPATCH p11ca_prov_spki_der_encoder_functions[];
+extern const OSSL_DISPATCH p11ca_prov_spki_pem_encoder_functions[];
+extern const OSSL_DISPATCH p11ca_prov_text_encoder_functions[];
+
+#endif
