@@ -346,6 +346,50 @@ P11CA_EXPORT CK_RV p11ca_key_sign_message(p11ca_key *key, const struct p11ca_sig
 	return p11ca_key_sign_digest(key, params, dgst, dlen, sig, psiglen);
 }
 
+/* OAEP for tokens that refuse its parameters: raw RSA, then unpad here. */
+static CK_RV decrypt_oaep_emulated(p11ca_key *key, const EVP_MD *oaep_md, const EVP_MD *mgf1_md,
+                                   const unsigned char *label, size_t label_len,
+                                   const unsigned char *in, size_t inlen, unsigned char *out,
+                                   size_t *poutlen)
+{
+	size_t k = (size_t)(key->bits + 7) / 8;
+	unsigned char *em = calloc(1, k ? k : 1);
+	struct sign_op op;
+	int len;
+	CK_RV rv;
+
+	if (em == NULL)
+		return p11ca_err(CKR_HOST_MEMORY, "out of memory");
+	memset(&op, 0, sizeof(op));
+	op.decrypt = 1;
+	op.mech.mechanism = CKM_RSA_X_509;
+	op.in = in;
+	op.inlen = inlen;
+	op.out = em;
+	op.outlen = k;
+	if ((rv = run_sign(key, &op, "RSA decryption (raw)")) != CKR_OK)
+		goto out;
+	if (op.outlen < k) {
+		/* the token dropped leading zero bytes: put them back */
+		memmove(em + (k - op.outlen), em, op.outlen);
+		memset(em, 0, k - op.outlen);
+	}
+	/* RSA_padding_check_PKCS1_OAEP_mgf1 wants the block without its leading zero */
+	len = RSA_padding_check_PKCS1_OAEP_mgf1(out, (int)*poutlen, em + 1, (int)k - 1, (int)k,
+	                                        label, (int)label_len,
+	                                        oaep_md ? oaep_md : EVP_sha1(),
+	                                        mgf1_md ? mgf1_md : (oaep_md ? oaep_md : EVP_sha1()));
+	if (len < 0 || em[0] != 0) {
+		rv = p11ca_err(CKR_ENCRYPTED_DATA_INVALID, "RSA-OAEP decryption failed");
+		goto out;
+	}
+	*poutlen = (size_t)len;
+out:
+	p11ca_wipe(em, k);
+	free(em);
+	return rv;
+}
+
 P11CA_EXPORT CK_RV p11ca_key_decrypt(p11ca_key *key, enum p11ca_dec_pad pad,
                                      const EVP_MD *oaep_md, const EVP_MD *mgf1_md,
                                      const unsigned char *label, size_t label_len,
@@ -391,7 +435,13 @@ P11CA_EXPORT CK_RV p11ca_key_decrypt(p11ca_key *key, enum p11ca_dec_pad pad,
 	default:
 		return p11ca_err(CKR_ARGUMENTS_BAD, "unknown padding");
 	}
-	if ((rv = run_sign(key, &op, "RSA decryption")) == CKR_OK)
+	rv = run_sign(key, &op, "RSA decryption");
+	if (pad == P11CA_DEC_OAEP && (rv == CKR_ARGUMENTS_BAD || rv == CKR_MECHANISM_PARAM_INVALID) &&
+	    p11ca_token_has_mechanism(key->token, CKM_RSA_X_509))
+		/* e.g. SoftHSM2 does OAEP with SHA-1 only */
+		return decrypt_oaep_emulated(key, oaep_md, mgf1_md, label, label_len, in, inlen, out,
+		                             poutlen);
+	if (rv == CKR_OK)
 		*poutlen = op.outlen;
 	return rv;
 }
