@@ -260,8 +260,8 @@ static int read_config(struct p11ca_prov *prov, OSSL_FUNC_core_get_params_fn *ge
 	return 1;
 }
 
-__attribute__((visibility("default"))) int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
-                       const OSSL_DISPATCH **out, void **provctx)
+int p11ca_prov_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
+                    const OSSL_DISPATCH **out, void **provctx)
 {
 	OSSL_FUNC_core_get_params_fn *get_params = NULL;
 	const OSSL_DISPATCH *core = in;
@@ -298,9 +298,12 @@ __attribute__((visibility("default"))) int OSSL_provider_init(const OSSL_CORE_HA
 		prov->core_new_error = NULL; /* raise nothing rather than crash */
 	if (!read_config(prov, get_params))
 		goto fail;
-	/* the environment can name the module when openssl.cnf does not */
+	/* the environment can say what openssl.cnf does not */
 	if (prov->module == NULL && (env = getenv("P11CA_MODULE")) != NULL && *env != '\0' &&
 	    (prov->module = strdup(env)) == NULL)
+		goto fail;
+	if (prov->pin_file == NULL && (env = getenv("P11CA_PIN_FILE")) != NULL && *env != '\0' &&
+	    (prov->pin_file = strdup(env)) == NULL)
 		goto fail;
 	/* a child library context sees the application's providers; the
 	 * property query P11CA_PROV_PROPQ keeps us from calling ourselves */

@@ -62,6 +62,15 @@ void p11ca_prov_raise(struct p11ca_prov *prov, int reason, const char *file, int
 int p11ca_prov_reason(CK_RV rv);
 const char *p11ca_prov_message(CK_RV rv);
 
+/*
+ * The provider's init function.  The module (p11ca.so) exports it as
+ * OSSL_provider_init; programs linking the provider in (the p11ca tool, the
+ * bench) register it with OSSL_PROVIDER_add_builtin(libctx, "p11ca", ...).
+ * Configuration: openssl.cnf keys p11ca-module, p11ca-pin-file,
+ * p11ca-pin-prompt, or the environment P11CA_MODULE, P11CA_PIN_FILE, P11CA_PIN.
+ */
+OSSL_provider_init_fn p11ca_prov_init;
+
 /* The libp11ca context, created on first use from the configuration. */
 p11ca_ctx *p11ca_prov_p11(struct p11ca_prov *prov);
 
