@@ -5,6 +5,8 @@
 #include <string.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <strings.h>
 
 #include "tool.h"
 
@@ -310,14 +312,14 @@ int tool_key_sign(int argc, char **argv)
 		                               { 0 } };
 	struct tool_common c = { 0 };
 	const char *key_uri = NULL, *in = "-", *out = NULL, *alg = NULL, *digest = "sha256";
-	struct p11ca_sig_params params = { 0 };
 	unsigned char *msg = NULL, *sig = NULL;
-	size_t msglen = 0, siglen;
-	int opt, ret = TOOL_EXIT_FAIL;
-	p11ca_ctx *ctx = NULL;
-	p11ca_key *key = NULL;
+	size_t msglen = 0, siglen = 0;
+	int opt, ret = TOOL_EXIT_FAIL, eddsa;
+	OSSL_LIB_CTX *libctx = NULL;
+	EVP_PKEY *pkey = NULL;
+	EVP_MD_CTX *mdctx = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
 	FILE *f = NULL;
-	CK_RV rv;
 
 	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
 		if (tool_common_opt(&c, opt, optarg))
@@ -331,9 +333,10 @@ int tool_key_sign(int argc, char **argv)
 		case OPT_HELP:
 			printf("usage: p11ca key sign --key URI --out FILE [--in FILE]\n"
 			       "                      [--alg pkcs1|pss|ecdsa|eddsa] [--digest sha256]\n\n"
-			       "Signs the file (default stdin) with the token key; the signature is\n"
-			       "what `openssl dgst -verify` checks (DER for ECDSA).  --alg defaults\n"
-			       "to the key's natural scheme; SHA-1 must be asked for by name.\n");
+			       "Signs the file (default stdin) with the token key, through the p11ca\n"
+			       "OpenSSL provider loaded in-process.  The signature is what `openssl dgst\n"
+			       "-verify` checks (DER for ECDSA; `pkeyutl -verify -rawin` for Ed25519).\n"
+			       "--alg defaults to the key's natural scheme; SHA-1 only when named.\n");
 			return TOOL_EXIT_OK;
 		default:
 			return TOOL_EXIT_USAGE;
@@ -343,48 +346,44 @@ int tool_key_sign(int argc, char **argv)
 		tool_errorf("key sign needs --key and --out (see --help)");
 		return TOOL_EXIT_USAGE;
 	}
-	params.md = EVP_get_digestbyname(digest);
-	params.pss_saltlen = -1;
-	if (params.md == NULL) {
+	if (alg != NULL && strcmp(alg, "pkcs1") != 0 && strcmp(alg, "pss") != 0 &&
+	    strcmp(alg, "ecdsa") != 0 && strcmp(alg, "eddsa") != 0) {
+		tool_errorf("unknown --alg '%s'", alg);
+		return TOOL_EXIT_USAGE;
+	}
+	if (EVP_get_digestbyname(digest) == NULL) {
 		tool_errorf("unknown digest '%s'", digest);
 		return TOOL_EXIT_USAGE;
 	}
-	if (EVP_MD_get_type(params.md) == NID_sha1)
+	if (strcasecmp(digest, "sha1") == 0 || strcasecmp(digest, "sha-1") == 0)
 		tool_warnf("SHA-1 signatures are weak; use only for legacy peers");
-	if ((ctx = tool_ctx_open(&c)) == NULL)
+	if ((libctx = tool_ossl_open(&c)) == NULL)
 		goto out;
-	if ((rv = p11ca_key_find(ctx, key_uri, &key)) != CKR_OK) {
-		tool_fail("--key", rv);
-		goto out;
-	}
-	if (alg == NULL)
-		params.alg = p11ca_key_get_kind(key) == P11CA_KEY_RSA  ? P11CA_SIG_RSA_PKCS1
-		             : p11ca_key_get_kind(key) == P11CA_KEY_EC ? P11CA_SIG_ECDSA
-		                                                       : P11CA_SIG_EDDSA;
-	else if (strcmp(alg, "pkcs1") == 0)
-		params.alg = P11CA_SIG_RSA_PKCS1;
-	else if (strcmp(alg, "pss") == 0)
-		params.alg = P11CA_SIG_RSA_PSS;
-	else if (strcmp(alg, "ecdsa") == 0)
-		params.alg = P11CA_SIG_ECDSA;
-	else if (strcmp(alg, "eddsa") == 0)
-		params.alg = P11CA_SIG_EDDSA;
-	else {
-		tool_errorf("unknown --alg '%s'", alg);
-		ret = TOOL_EXIT_USAGE;
+	if ((pkey = tool_ossl_load_key(libctx, key_uri)) == NULL) {
+		tool_ossl_fail("--key");
 		goto out;
 	}
-	if (params.alg == P11CA_SIG_EDDSA)
-		params.md = NULL;
+	eddsa = EVP_PKEY_is_a(pkey, "ED25519");
+	if ((alg != NULL && (strcmp(alg, "eddsa") == 0) != eddsa) ||
+	    (alg != NULL && strcmp(alg, "ecdsa") == 0 && !EVP_PKEY_is_a(pkey, "EC")) ||
+	    (alg != NULL && (strcmp(alg, "pss") == 0 || strcmp(alg, "pkcs1") == 0) &&
+	     !EVP_PKEY_is_a(pkey, "RSA"))) {
+		tool_errorf("--alg %s does not fit this key", alg);
+		goto out;
+	}
 	if ((msg = read_all(in, &msglen)) == NULL) {
 		tool_errorf("cannot read %s", in);
 		goto out;
 	}
-	siglen = p11ca_key_max_signature_size(key);
-	if ((sig = malloc(siglen ? siglen : 1)) == NULL)
-		goto out;
-	if ((rv = p11ca_key_sign_message(key, &params, msg, msglen, sig, &siglen)) != CKR_OK) {
-		tool_fail("key sign", rv);
+	if ((mdctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit_ex(mdctx, &pctx, eddsa ? NULL : digest, libctx, NULL, pkey, NULL) != 1 ||
+	    (alg != NULL && strcmp(alg, "pss") == 0 &&
+	     (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
+	      EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) <= 0)) ||
+	    EVP_DigestSign(mdctx, NULL, &siglen, msg, msglen) != 1 ||
+	    (sig = malloc(siglen)) == NULL ||
+	    EVP_DigestSign(mdctx, sig, &siglen, msg, msglen) != 1) {
+		tool_ossl_fail("key sign");
 		goto out;
 	}
 	if ((f = fopen(out, "wb")) == NULL || fwrite(sig, 1, siglen, f) != siglen) {
@@ -397,8 +396,9 @@ out:
 		ret = TOOL_EXIT_FAIL;
 	free(msg);
 	free(sig);
-	p11ca_key_free(key);
-	p11ca_ctx_free(ctx);
+	EVP_MD_CTX_free(mdctx);
+	EVP_PKEY_free(pkey);
+	tool_ossl_close(libctx);
 	return ret;
 }
 

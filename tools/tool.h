@@ -5,6 +5,8 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include <openssl/evp.h>
+
 #include "p11ca.h"
 
 /* exit codes (docs/p11ca.1) */
@@ -41,6 +43,16 @@ int tool_fail(const char *what, CK_RV rv);
 
 /* Opens a context for --module/--pin-file; on failure reports and returns NULL. */
 p11ca_ctx *tool_ctx_open(const struct tool_common *c);
+
+/*
+ * The p11ca provider, in-process (ossl.c): a library context with the
+ * default and p11ca providers, configured from --module/--pin-file.
+ * tool_ossl_fail() prints the most specific OpenSSL error as one line.
+ */
+OSSL_LIB_CTX *tool_ossl_open(const struct tool_common *c);
+void tool_ossl_close(OSSL_LIB_CTX *libctx);
+EVP_PKEY *tool_ossl_load_key(OSSL_LIB_CTX *libctx, const char *uri);
+int tool_ossl_fail(const char *what);
 
 /* JSON string output (escaped, with quotes). */
 void tool_json_str(FILE *f, const char *s);
