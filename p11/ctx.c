@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <p11-kit/p11-kit.h>
 #include <openssl/crypto.h>
 
@@ -12,7 +13,7 @@ static void module_free(struct p11ca_module *mod)
 {
 	if (mod == NULL)
 		return;
-	if (mod->initialised)
+	if (mod->initialised && mod->owned && mod->pid == getpid())
 		(void)mod->fl->C_Finalize(NULL);
 	pthread_mutex_destroy(&mod->lock);
 	free(mod->name);

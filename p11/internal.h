@@ -34,6 +34,7 @@ struct p11ca_module {
 	pid_t pid;              /* process that initialised it */
 	unsigned generation;    /* bumped at every (re)initialisation */
 	unsigned fork_gen;      /* fork generation it was initialised in */
+	int owned;              /* our C_Initialize succeeded: ours to finalise */
 };
 
 /* Makes sure @mod is initialised in this process (after fork: again).

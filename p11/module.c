@@ -14,6 +14,9 @@ static CK_RV module_initialize(struct p11ca_module *mod)
 	memset(&args, 0, sizeof(args));
 	args.flags = CKF_OS_LOCKING_OK;
 	rv = mod->fl->C_Initialize(&args);
+	/* Finalise only what we initialised: another user of the module in
+	 * this process (libp11, a second context) must keep it. */
+	mod->owned = rv == CKR_OK;
 	if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
 		rv = CKR_OK; /* someone else in this process did, or a fork copy */
 	return rv;
