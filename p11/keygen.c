@@ -119,6 +119,8 @@ void p11ca_keygen_templates(const struct p11ca_keyspec *spec, const char *label,
 	ADD(pub, npub, CKA_VERIFY, &ck_true, sizeof(CK_BBOOL));
 	ADD(pub, npub, CKA_LABEL, label, label_len);
 	ADD(pub, npub, CKA_ID, id, id_len);
+	/* a key does what it is made for, nothing more */
+	ADD(pub, npub, CKA_WRAP, &ck_false, sizeof(CK_BBOOL));
 
 	ADD(priv, npriv, CKA_CLASS, &ck_priv, sizeof(ck_priv));
 	ADD(priv, npriv, CKA_TOKEN, &ck_true, sizeof(CK_BBOOL));
@@ -128,6 +130,7 @@ void p11ca_keygen_templates(const struct p11ca_keyspec *spec, const char *label,
 	ADD(priv, npriv, CKA_SIGN, &ck_true, sizeof(CK_BBOOL));
 	ADD(priv, npriv, CKA_LABEL, label, label_len);
 	ADD(priv, npriv, CKA_ID, id, id_len);
+	ADD(priv, npriv, CKA_UNWRAP, &ck_false, sizeof(CK_BBOOL));
 
 	if (spec->kind == P11CA_KEY_RSA) {
 		ADD(pub, npub, CKA_MODULUS_BITS, &spec->modulus_bits, sizeof(CK_ULONG));
@@ -135,6 +138,10 @@ void p11ca_keygen_templates(const struct p11ca_keyspec *spec, const char *label,
 		ADD(pub, npub, CKA_ENCRYPT, decrypt, sizeof(CK_BBOOL));
 		ADD(priv, npriv, CKA_DECRYPT, decrypt, sizeof(CK_BBOOL));
 	} else {
+		/* EC and Edwards keys only sign (no ECDH derive, no decrypt) */
 		ADD(pub, npub, CKA_EC_PARAMS, spec->params, spec->params_len);
+		ADD(pub, npub, CKA_ENCRYPT, &ck_false, sizeof(CK_BBOOL));
+		ADD(priv, npriv, CKA_DECRYPT, &ck_false, sizeof(CK_BBOOL));
+		ADD(priv, npriv, CKA_DERIVE, &ck_false, sizeof(CK_BBOOL));
 	}
 }

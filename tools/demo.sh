@@ -36,7 +36,7 @@ run "$p11ca" token list --module softhsm2
 
 step "3. Key pairs generated on the token (private halves sensitive, never extractable)"
 run "$p11ca" key gen --token "$tok" $pin --label expressway-rsa --type rsa:2048 --pubout "$work/rsa.pub.pem"
-run "$p11ca" key gen --token "$tok" $pin --label expressway-ec --type ec:p256 --pubout "$work/ec.pub.pem"
+run "$p11ca" key gen --token "$tok" $pin --label expressway-ec --type ec:p256 --pubout "$work/ec.pub.pem" | tee "$work/ec.uri"
 run "$p11ca" key gen --token "$tok" $pin --label signer-ed25519 --type ed25519 --pubout "$work/ed.pub.pem"
 
 step "4. An 8192-bit RSA key is refused: such keys break SIP TLS peers"
@@ -60,18 +60,54 @@ run openssl pkeyutl -verify -pubin -inkey "$work/ed.pub.pem" -rawin -in "$work/m
 step "7. The same key through OpenSC's pkcs11-tool (interop)"
 if command -v pkcs11-tool >/dev/null 2>&1; then
 	openssl dgst -sha256 -binary "$work/msg" > "$work/msg.sha256"
+	# the key's CKA_ID, from the URI key gen printed
+	ecid=$(tail -n 1 "$work/ec.uri" | sed 's/.*;id=\([^;?]*\).*/\1/; s/%//g')
 	DEMO_PIN=$(cat "$P11CA_PIN_FILE") pkcs11-tool --module "${SOFTHSM_MODULE:-/usr/lib/softhsm/libsofthsm2.so}" \
-		--token-label p11ca-demo --login --pin env:DEMO_PIN --sign --mechanism ECDSA --label expressway-ec \
+		--token-label p11ca-demo --login --pin env:DEMO_PIN --sign --mechanism ECDSA --id "$ecid" \
 		--signature-format openssl -i "$work/msg.sha256" -o "$work/ec2.sig" >/dev/null 2>&1 \
 		|| die "pkcs11-tool could not sign with the p11ca key"
 	echo "pkcs11-tool signed with the p11ca-generated EC key (PIN passed through its environment, not argv)"
 	run openssl dgst -sha256 -verify "$work/ec.pub.pem" -signature "$work/ec2.sig" "$work/msg"
 fi
 
-step "8. Signing speed: bare PKCS#11 vs libp11ca, same token, same run"
+step "8. OpenSSL itself uses the token keys through the p11ca provider"
+cat > "$work/openssl.cnf" <<CNF
+openssl_conf = openssl_init
+[openssl_init]
+providers = provider_sect
+[provider_sect]
+default = default_sect
+p11ca = p11ca_sect
+[default_sect]
+activate = 1
+[p11ca_sect]
+module = $build/.libs/p11ca.so
+p11ca-module = softhsm2
+p11ca-pin-file = $P11CA_PIN_FILE
+activate = 1
+CNF
+echo "an openssl.cnf that loads the provider: $work/openssl.cnf (the PIN comes from a file it names)"
+export OPENSSL_CONF="$work/openssl.cnf"
+run openssl req -new -x509 -days 30 -key "$tok;object=expressway-ec" -subj /CN=localhost \
+	-addext subjectAltName=DNS:localhost -addext extendedKeyUsage=serverAuth,clientAuth -out "$work/ec.crt"
+OPENSSL_CONF=/dev/null run openssl x509 -in "$work/ec.crt" -noout -subject -ext subjectAltName,extendedKeyUsage
+port=$((20000 + $$ % 20000))
+openssl s_server -quiet -accept "127.0.0.1:$port" -key "$tok;object=expressway-ec" -cert "$work/ec.crt" \
+	-naccept 1 -www > "$work/s_server.log" 2>&1 &
+srv=$!
+sleep 1
+printf 'GET / HTTP/1.0\r\n\r\n' | OPENSSL_CONF=/dev/null openssl s_client -connect "127.0.0.1:$port" \
+	-CAfile "$work/ec.crt" -verify_return_error -tls1_3 -ign_eof > "$work/s_client.log" 2>&1 || true
+wait "$srv" 2>/dev/null || true
+grep -q "Verify return code: 0" "$work/s_client.log" || die "TLS handshake with the token key failed (see $work/s_client.log)"
+echo "TLS 1.3 handshake: openssl s_server signed with the token key; s_client (no provider) verified it:"
+grep -E "^(New|Verify return code)" "$work/s_client.log" | awk '!seen[$0]++ { print "  " $0 }'
+unset OPENSSL_CONF
+
+step "9. Signing speed: bare PKCS#11 vs libp11ca, same token, same run"
 run "$p11ca" token bench --token "$tok" $pin --seconds 1
 
-step "9. Cleaning up a key by URI"
+step "10. Cleaning up a key by URI"
 run "$p11ca" key delete "$tok;object=signer-ed25519" $pin
 
 step "Done"
@@ -79,6 +115,7 @@ cat <<MSG
 The demo made a SoftHSM2 token, generated RSA-2048, P-256 and Ed25519 keys on it
 (never extractable), refused an 8192-bit key, listed the objects with their flags,
 signed with each key and had OpenSSL verify every signature, signed with a p11ca key
-through OpenSC's pkcs11-tool, measured signing speed against the bare PKCS#11 limit,
-and deleted a key.  Everything is in $work.
+through OpenSC's pkcs11-tool, made a certificate with 'openssl req' and served TLS 1.3
+with 'openssl s_server' using the token key through the p11ca provider, measured
+signing speed against the bare PKCS#11 limit, and deleted a key.  Everything is in $work.
 MSG
