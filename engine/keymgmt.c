@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/param_build.h>
+#include <openssl/x509.h>
 
 #include "provider.h"
 
@@ -118,12 +119,50 @@ static int km_has(const void *keydata, int selection)
 	return 1;
 }
 
+/*
+ * A token key without a public half meets a public key (its certificate's):
+ * it is the same key when the public key's SHA-1 identifier is the token
+ * key's CKA_ID (as p11ca and most tools make it).  The key then keeps that
+ * public half.
+ */
+static int adopt_public(struct p11ca_prov_key *tk, const struct p11ca_prov_key *other)
+{
+	unsigned char kid[20];
+	const unsigned char *id;
+	size_t idlen;
+	unsigned int mdlen = 0;
+	X509_PUBKEY *xpk = NULL;
+	const unsigned char *bits;
+	int bitslen, same = 0;
+
+	if (tk->key == NULL || other->pub == NULL)
+		return 0;
+	id = p11ca_key_get_id(tk->key, &idlen);
+	if (X509_PUBKEY_set(&xpk, other->pub) == 1 &&
+	    X509_PUBKEY_get0_param(NULL, &bits, &bitslen, NULL, xpk) == 1 &&
+	    EVP_Digest(bits, (size_t)bitslen, kid, &mdlen, EVP_sha1(), NULL) == 1)
+		same = idlen == mdlen && memcmp(id, kid, idlen) == 0;
+	X509_PUBKEY_free(xpk);
+	if (same && EVP_PKEY_up_ref(other->pub) == 1) {
+		EVP_PKEY *old = NULL;
+		/* first one wins; concurrent matches adopt the same key */
+		if (!__atomic_compare_exchange_n(&tk->pub, &old, other->pub, 0, __ATOMIC_ACQ_REL,
+		                                 __ATOMIC_ACQUIRE))
+			EVP_PKEY_free(other->pub);
+	}
+	return same;
+}
+
 static int km_match(const void *a, const void *b, int selection)
 {
-	const struct p11ca_prov_key *k1 = a, *k2 = b;
+	struct p11ca_prov_key *k1 = (void *)a, *k2 = (void *)b;
 
 	if (k1->type != k2->type)
 		return 0;
+	if (k1->pub == NULL && k2->pub != NULL)
+		return adopt_public(k1, k2);
+	if (k2->pub == NULL && k1->pub != NULL)
+		return adopt_public(k2, k1);
 	if (k1->pub == NULL || k2->pub == NULL)
 		return 0;
 	/* private halves cannot be compared; a token key is one with its
@@ -135,12 +174,45 @@ static int km_match(const void *a, const void *b, int selection)
 	return 1;
 }
 
+/* What a token key without a public half can still say about itself. */
+static int token_params(struct p11ca_prov_key *k, OSSL_PARAM params[])
+{
+	int bits = p11ca_key_get_bits(k->key);
+	int sec = k->type == P11CA_PK_RSA || k->type == P11CA_PK_RSA_PSS ? BN_security_bits(bits, -1)
+	          : k->type == P11CA_PK_ED25519                         ? 128
+	                                                                : bits / 2;
+	OSSL_PARAM *p;
+
+	if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_BITS)) != NULL &&
+	    !OSSL_PARAM_set_int(p, bits))
+		return RET_OSSL_ERR;
+	if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_SECURITY_BITS)) != NULL &&
+	    !OSSL_PARAM_set_int(p, sec))
+		return RET_OSSL_ERR;
+	if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_MAX_SIZE)) != NULL &&
+	    !OSSL_PARAM_set_int(p, (int)p11ca_key_max_signature_size(k->key)))
+		return RET_OSSL_ERR;
+	if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_DEFAULT_DIGEST)) != NULL &&
+	    k->type != P11CA_PK_ED25519 && !OSSL_PARAM_set_utf8_string(p, "SHA256"))
+		return RET_OSSL_ERR;
+	if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_MANDATORY_DIGEST)) != NULL &&
+	    k->type == P11CA_PK_ED25519 && !OSSL_PARAM_set_utf8_string(p, ""))
+		return RET_OSSL_ERR;
+	if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_GROUP_NAME)) != NULL &&
+	    p11ca_key_get_group(k->key) != NULL &&
+	    !OSSL_PARAM_set_utf8_string(p, p11ca_key_get_group(k->key)))
+		return RET_OSSL_ERR;
+	return RET_OSSL_OK;
+}
+
 static int km_get_params(void *keydata, OSSL_PARAM params[])
 {
 	struct p11ca_prov_key *k = keydata;
 
-	if (k == NULL || k->pub == NULL)
+	if (k == NULL)
 		return RET_OSSL_ERR;
+	if (k->pub == NULL)
+		return k->key != NULL ? token_params(k, params) : RET_OSSL_ERR;
 	/* everything asked about is a public property: the public half knows */
 	return EVP_PKEY_get_params(k->pub, params) == 1 ? RET_OSSL_OK : RET_OSSL_ERR;
 }

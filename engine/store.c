@@ -156,8 +156,14 @@ static int emit_private(struct store_ctx *sc, struct p11ca_found *f, OSSL_CALLBA
 	CK_RV rv;
 
 	if ((rv = p11ca_key_get_public(f->key, &pub)) != CKR_OK) {
-		P11CA_PROV_RAISE_RV(sc->prov, rv);
-		return 0;
+		/* No public half on the token (no public-key object, no
+		 * CKA_PUBLIC_KEY_INFO, no certificate): the key still signs, and
+		 * learns its public half when matched with its certificate. */
+		if (rv != P11CA_R_NOT_FOUND || sc->expect == OSSL_STORE_INFO_PUBKEY) {
+			P11CA_PROV_RAISE_RV(sc->prov, rv);
+			return 0;
+		}
+		pub = NULL;
 	}
 	if (sc->expect == OSSL_STORE_INFO_PUBKEY) {
 		/* asked for the public key: its public half, by value */

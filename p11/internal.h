@@ -179,6 +179,7 @@ struct p11ca_key {
 	char *label;
 	int can_decrypt;
 	int always_authenticate;
+	const char *group;        /* EC: static group name */
 	EVP_PKEY *pub;            /* cached public half, under lock */
 };
 

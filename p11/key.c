@@ -75,7 +75,7 @@ CK_RV p11ca_key_from_handle(p11ca_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDL
 	case CKK_EC:
 		key->kind = P11CA_KEY_EC;
 		if (p11ca_attr_get(t, s, h, CKA_EC_PARAMS, &v, &vlen) == CKR_OK &&
-		    p11ca_ec_params_group(v, vlen, &key->bits) == NULL) {
+		    (key->group = p11ca_ec_params_group(v, vlen, &key->bits)) == NULL) {
 			rv = p11ca_err(P11CA_R_UNSUPPORTED, "key '%s' is on an unsupported EC curve",
 			               key->label ? key->label : "");
 		}
@@ -226,6 +226,11 @@ P11CA_EXPORT enum p11ca_key_kind p11ca_key_get_kind(const p11ca_key *key)
 P11CA_EXPORT int p11ca_key_get_bits(const p11ca_key *key)
 {
 	return key->bits;
+}
+
+P11CA_EXPORT const char *p11ca_key_get_group(const p11ca_key *key)
+{
+	return key->group;
 }
 
 P11CA_EXPORT const char *p11ca_key_get_label(const p11ca_key *key)

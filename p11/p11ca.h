@@ -220,6 +220,8 @@ p11ca_key *p11ca_key_ref(p11ca_key *key);
 
 enum p11ca_key_kind p11ca_key_get_kind(const p11ca_key *key);
 int p11ca_key_get_bits(const p11ca_key *key);          /* modulus or field size */
+/* OpenSSL group name of an EC key ("prime256v1", ...), else NULL. */
+const char *p11ca_key_get_group(const p11ca_key *key);
 const char *p11ca_key_get_label(const p11ca_key *key);
 const unsigned char *p11ca_key_get_id(const p11ca_key *key, size_t *plen);
 p11ca_token *p11ca_key_get_token(const p11ca_key *key);
