@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/param_build.h>
-#include <openssl/x509.h>
 
 #include "provider.h"
 
@@ -130,19 +129,13 @@ static int adopt_public(struct p11ca_prov_key *tk, const struct p11ca_prov_key *
 	unsigned char kid[20];
 	const unsigned char *id;
 	size_t idlen;
-	unsigned int mdlen = 0;
-	X509_PUBKEY *xpk = NULL;
-	const unsigned char *bits;
-	int bitslen, same = 0;
+	int same;
 
 	if (tk->key == NULL || other->pub == NULL)
 		return 0;
 	id = p11ca_key_get_id(tk->key, &idlen);
-	if (X509_PUBKEY_set(&xpk, other->pub) == 1 &&
-	    X509_PUBKEY_get0_param(NULL, &bits, &bitslen, NULL, xpk) == 1 &&
-	    EVP_Digest(bits, (size_t)bitslen, kid, &mdlen, EVP_sha1(), NULL) == 1)
-		same = idlen == mdlen && memcmp(id, kid, idlen) == 0;
-	X509_PUBKEY_free(xpk);
+	same = p11ca_pubkey_key_id(other->pub, kid) == CKR_OK && idlen == sizeof(kid) &&
+	       memcmp(id, kid, idlen) == 0;
 	if (same && EVP_PKEY_up_ref(other->pub) == 1) {
 		EVP_PKEY *old = NULL;
 		/* first one wins; concurrent matches adopt the same key */

@@ -134,6 +134,9 @@ CK_RV p11ca_uri_parse(const char *str, P11KitUri **puri);
 void p11ca_uri_free(P11KitUri *uri);
 /* 1 if @uri's module/slot/token attributes match token @t. */
 int p11ca_uri_match_token(P11KitUri *uri, p11ca_token *t);
+/* Fills @tmpl with the URI's object=, id= (and type= with @with_class);
+ * the values point into @uri.  Returns how many. */
+CK_ULONG p11ca_uri_object_template(P11KitUri *uri, CK_ATTRIBUTE tmpl[3], int with_class);
 /* 1 if the URI names anything below the token (object, id, type). */
 int p11ca_uri_has_object(P11KitUri *uri);
 /* A URI for an object on @t; caller frees. */
@@ -227,8 +230,6 @@ void p11ca_keygen_templates(const struct p11ca_keyspec *spec, const char *label,
 /* EVP_PKEY from a public-key object's attributes. */
 CK_RV p11ca_pubkey_from_object(p11ca_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
                                CK_KEY_TYPE kt, EVP_PKEY **ppub);
-/* SHA-1 over the subjectPublicKey bits (RFC 5280 key identifier, method 1). */
-CK_RV p11ca_pubkey_key_id(EVP_PKEY *pub, unsigned char id[20]);
 /* Maps CKA_EC_PARAMS (an OID) to an OpenSSL group name; NULL if unknown. */
 const char *p11ca_ec_params_group(const unsigned char *params, size_t len, int *pbits);
 

@@ -131,88 +131,36 @@ CK_RV p11ca_key_refind(p11ca_key *key, CK_SESSION_HANDLE s, unsigned gen)
 
 /* ---- finding ---- */
 
-struct find_op {
-	CK_ATTRIBUTE tmpl[4];
-	CK_ULONG n;
-	const char *uristr;
-	p11ca_key *found;
-};
-
-static void describe(p11ca_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, char *buf,
-                     size_t cap)
-{
-	unsigned char *v = NULL, *id = NULL;
-	CK_ULONG vlen = 0, idlen = 0, i;
-	size_t len = strlen(buf);
-
-	(void)p11ca_attr_get(t, s, h, CKA_LABEL, &v, &vlen);
-	(void)p11ca_attr_get(t, s, h, CKA_ID, &id, &idlen);
-	len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0, "%s'%.*s' id=", len ? ", " : "",
-	                        (int)vlen, v ? (char *)v : "");
-	for (i = 0; i < idlen && i < 8 && len + 3 < cap; i++)
-		len += (size_t)snprintf(buf + len, cap - len, "%02x", id[i]);
-	if (idlen > 8 && len + 4 < cap)
-		snprintf(buf + len, cap - len, "...");
-	free(v);
-	free(id);
-}
-
-static CK_RV find_key_op(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *unused, void *data)
-{
-	struct find_op *op = data;
-	CK_OBJECT_HANDLE *hs = NULL;
-	CK_ULONG n = 0, i;
-	char cands[700] = "";
-	CK_RV rv;
-
-	if ((rv = p11ca_find_objects(t, s, op->tmpl, op->n, &hs, &n)) != CKR_OK)
-		return rv;
-	if (n == 0) {
-		rv = p11ca_err(P11CA_R_NOT_FOUND, "no private key matches %s on token '%s'", op->uristr,
-		               t->info.label);
-	} else if (n > 1) {
-		for (i = 0; i < n && i < 8; i++)
-			describe(t, s, hs[i], cands, sizeof(cands));
-		rv = p11ca_err(P11CA_R_AMBIGUOUS, "%s matches %lu private keys: %s; add object= or id=",
-		               op->uristr, (unsigned long)n, cands);
-	} else {
-		rv = p11ca_key_from_handle(t, s, hs[0], &op->found);
-	}
-	free(hs);
-	return rv;
-}
-
 P11CA_EXPORT CK_RV p11ca_key_find(p11ca_ctx *ctx, const char *uristr, p11ca_key **pkey)
 {
-	P11KitUri *uri = NULL;
-	p11ca_token *t = NULL;
-	struct find_op op;
-	CK_ATTRIBUTE *a;
+	struct p11ca_found *found = NULL;
+	char cands[700] = "";
+	size_t n = 0, i;
 	CK_RV rv;
 
 	*pkey = NULL;
-	memset(&op, 0, sizeof(op));
-	if ((rv = p11ca_uri_parse(uristr, &uri)) != CKR_OK)
+	if ((rv = p11ca_lookup(ctx, uristr, P11CA_LOOKUP_PRIVATE, &found, &n)) != CKR_OK)
 		return rv;
-	a = p11_kit_uri_get_attribute(uri, CKA_CLASS);
-	if (a != NULL && (a->ulValueLen != sizeof(CK_OBJECT_CLASS) ||
-	                  *(CK_OBJECT_CLASS *)a->pValue != CKO_PRIVATE_KEY)) {
-		rv = p11ca_err(P11CA_R_BAD_URI, "%s does not name a private key (type=private)", uristr);
-		goto out;
+	if (n == 1) {
+		*pkey = found[0].key;
+		found[0].key = NULL; /* transferred */
+	} else if (n == 0) {
+		rv = p11ca_err(P11CA_R_NOT_FOUND, "no private key matches %s", uristr);
+	} else {
+		for (i = 0; i < n && i < 8; i++) {
+			size_t len = strlen(cands), idlen, j;
+			const unsigned char *id = p11ca_key_get_id(found[i].key, &idlen);
+			snprintf(cands + len, sizeof(cands) - len, "%s'%s' id=", len ? ", " : "",
+			         found[i].label);
+			for (j = 0; j < idlen && j < 8; j++) {
+				len = strlen(cands);
+				snprintf(cands + len, sizeof(cands) - len, "%02x", id[j]);
+			}
+		}
+		rv = p11ca_err(P11CA_R_AMBIGUOUS, "%s matches %zu private keys: %s; add object= or id=",
+		               uristr, n, cands);
 	}
-	if ((rv = p11ca_ctx_find_token(ctx, uri, uristr, &t)) != CKR_OK)
-		goto out;
-	op.uristr = uristr;
-	op.tmpl[op.n++] = (CK_ATTRIBUTE){ CKA_CLASS, &cls_priv, sizeof(cls_priv) };
-	if ((a = p11_kit_uri_get_attribute(uri, CKA_LABEL)) != NULL)
-		op.tmpl[op.n++] = *a;
-	if ((a = p11_kit_uri_get_attribute(uri, CKA_ID)) != NULL)
-		op.tmpl[op.n++] = *a;
-	if ((rv = p11ca_token_run(t, NULL, 1, find_key_op, &op)) != CKR_OK)
-		goto out;
-	*pkey = op.found;
-out:
-	p11ca_uri_free(uri);
+	p11ca_found_free(found, n);
 	return rv;
 }
 

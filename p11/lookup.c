@@ -119,6 +119,11 @@ P11CA_EXPORT CK_RV p11ca_lookup(p11ca_ctx *ctx, const char *uristr, unsigned cla
 	if ((a = p11_kit_uri_get_attribute(uri, CKA_CLASS)) != NULL &&
 	    a->ulValueLen == sizeof(CK_OBJECT_CLASS)) {
 		CK_OBJECT_CLASS k = *(CK_OBJECT_CLASS *)a->pValue;
+		if (classes == P11CA_LOOKUP_PRIVATE && k != CKO_PRIVATE_KEY) {
+			rv = p11ca_err(P11CA_R_BAD_URI, "%s does not name a private key (type=private)",
+			               uristr);
+			goto out;
+		}
 		classes &= k == CKO_PRIVATE_KEY  ? P11CA_LOOKUP_PRIVATE
 		           : k == CKO_PUBLIC_KEY ? P11CA_LOOKUP_PUBLIC
 		           : k == CKO_CERTIFICATE ? P11CA_LOOKUP_CERT
@@ -126,10 +131,7 @@ P11CA_EXPORT CK_RV p11ca_lookup(p11ca_ctx *ctx, const char *uristr, unsigned cla
 	}
 	if ((rv = p11ca_ctx_find_token(ctx, uri, uristr, &t)) != CKR_OK)
 		goto out;
-	if ((a = p11_kit_uri_get_attribute(uri, CKA_LABEL)) != NULL)
-		op.tmpl[op.n++] = *a;
-	if ((a = p11_kit_uri_get_attribute(uri, CKA_ID)) != NULL)
-		op.tmpl[op.n++] = *a;
+	op.n = p11ca_uri_object_template(uri, op.tmpl, 0);
 	op.classes = classes;
 	if (classes != 0)
 		rv = p11ca_token_run(t, NULL, (classes & P11CA_LOOKUP_PRIVATE) != 0, lookup_op, &op);

@@ -167,7 +167,6 @@ P11CA_EXPORT CK_RV p11ca_object_delete(p11ca_ctx *ctx, const char *uristr, size_
 	P11KitUri *uri = NULL;
 	p11ca_token *t = NULL;
 	struct delete_op op;
-	CK_ATTRIBUTE *a;
 	CK_RV rv;
 
 	if (pcount != NULL)
@@ -182,12 +181,7 @@ P11CA_EXPORT CK_RV p11ca_object_delete(p11ca_ctx *ctx, const char *uristr, size_
 	}
 	if ((rv = p11ca_ctx_find_token(ctx, uri, uristr, &t)) != CKR_OK)
 		goto out;
-	if ((a = p11_kit_uri_get_attribute(uri, CKA_LABEL)) != NULL)
-		op.tmpl[op.n++] = *a;
-	if ((a = p11_kit_uri_get_attribute(uri, CKA_ID)) != NULL)
-		op.tmpl[op.n++] = *a;
-	if ((a = p11_kit_uri_get_attribute(uri, CKA_CLASS)) != NULL)
-		op.tmpl[op.n++] = *a;
+	op.n = p11ca_uri_object_template(uri, op.tmpl, 1);
 	rv = p11ca_token_run(t, NULL, 1, delete_op, &op);
 	if (rv == CKR_OK && op.deleted == 0)
 		rv = p11ca_err(P11CA_R_NOT_FOUND, "nothing matches %s on token '%s'", uristr,

@@ -350,6 +350,13 @@ CK_RV p11ca_key_sign_message(p11ca_key *key, const struct p11ca_sig_params *para
 /** p11ca_key_max_signature_size: upper bound for a signature (DER for ECDSA). */
 size_t p11ca_key_max_signature_size(const p11ca_key *key);
 
+/**
+ * p11ca_pubkey_key_id:
+ * SHA-1 over the subjectPublicKey bits of @pub (RFC 5280 key identifier,
+ * method 1): the CKA_ID p11ca gives a key, and its certificate's SKI.
+ */
+CK_RV p11ca_pubkey_key_id(EVP_PKEY *pub, unsigned char id[20]);
+
 /* RSA decryption padding for p11ca_key_decrypt(). */
 enum p11ca_dec_pad { P11CA_DEC_PKCS1 = 1, P11CA_DEC_OAEP, P11CA_DEC_RAW };
 CK_RV p11ca_key_decrypt(p11ca_key *key, enum p11ca_dec_pad pad, const EVP_MD *oaep_md,

@@ -108,7 +108,7 @@ out:
 	return rv;
 }
 
-CK_RV p11ca_pubkey_key_id(EVP_PKEY *pub, unsigned char id[20])
+P11CA_EXPORT CK_RV p11ca_pubkey_key_id(EVP_PKEY *pub, unsigned char id[20])
 {
 	X509_PUBKEY *xpk = NULL;
 	const unsigned char *bits;

@@ -119,6 +119,20 @@ int p11ca_uri_match_token(P11KitUri *uri, p11ca_token *t)
 	return p11_kit_uri_match_token_info(uri, &ti);
 }
 
+CK_ULONG p11ca_uri_object_template(P11KitUri *uri, CK_ATTRIBUTE tmpl[3], int with_class)
+{
+	CK_ATTRIBUTE *a;
+	CK_ULONG n = 0;
+
+	if ((a = p11_kit_uri_get_attribute(uri, CKA_LABEL)) != NULL)
+		tmpl[n++] = *a;
+	if ((a = p11_kit_uri_get_attribute(uri, CKA_ID)) != NULL)
+		tmpl[n++] = *a;
+	if (with_class && (a = p11_kit_uri_get_attribute(uri, CKA_CLASS)) != NULL)
+		tmpl[n++] = *a;
+	return n;
+}
+
 int p11ca_uri_has_object(P11KitUri *uri)
 {
 	return p11_kit_uri_get_attribute(uri, CKA_LABEL) != NULL ||
