@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/bio.h>
 #include <openssl/pem.h>
@@ -39,8 +40,35 @@ static void enc_freectx(void *ctx)
 DECL_DISPATCH_FUNC(encoder, enc, does_selection);
 static int enc_does_selection(void *provctx, int selection)
 {
-	/* public key (with its parameters); a private key can only be described */
+	/* SubjectPublicKeyInfo: the public key (with its parameters) */
 	return (selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) != 0;
+}
+
+DECL_DISPATCH_FUNC(encoder, text, does_selection);
+static int text_does_selection(void *provctx, int selection)
+{
+	/* any view of a token key prints its public half and where the rest is */
+	return (selection & OSSL_KEYMGMT_SELECT_ALL) != 0;
+}
+
+DECL_DISPATCH_FUNC(encoder, priv, does_selection);
+static int priv_does_selection(void *provctx, int selection)
+{
+	return (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) != 0;
+}
+
+/* Asked to write a private key out: say clearly why that cannot be. */
+DECL_DISPATCH_FUNC(encoder, priv, encode);
+static int priv_encode(void *ctx, OSSL_CORE_BIO *cout, const void *obj_raw,
+                       const OSSL_PARAM obj_abstract[], int selection,
+                       OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg)
+{
+	struct encctx *c = ctx;
+
+	P11CA_PROV_RAISE(c->prov, P11CA_PROV_R_NOT_EXTRACTABLE,
+	                 "the private key stays on its PKCS#11 token and cannot be written out; "
+	                 "use its pkcs11: URI, or -pubout for the public key");
+	return RET_OSSL_ERR;
 }
 
 DECL_DISPATCH_FUNC(encoder, enc, encode);
@@ -79,7 +107,7 @@ static int enc_encode(void *ctx, OSSL_CORE_BIO *cout, const void *obj_raw,
 	return ok ? RET_OSSL_OK : RET_OSSL_ERR;
 }
 
-#define ENCODER(name, OUT)                                                       \
+#define ENCODER(name, OUT, sel, enc)                                             \
 	DECL_DISPATCH_FUNC(encoder, name, newctx);                               \
 	static void *name##_newctx(void *provctx)                                \
 	{                                                                        \
@@ -88,12 +116,12 @@ static int enc_encode(void *ctx, OSSL_CORE_BIO *cout, const void *obj_raw,
 	const OSSL_DISPATCH p11ca_prov_##name##_encoder_functions[] = {          \
 		{ OSSL_FUNC_ENCODER_NEWCTX, (void (*)(void))name##_newctx },     \
 		{ OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))enc_freectx },      \
-		{ OSSL_FUNC_ENCODER_DOES_SELECTION,                              \
-		  (void (*)(void))enc_does_selection },                          \
-		{ OSSL_FUNC_ENCODER_ENCODE, (void (*)(void))enc_encode },        \
+		{ OSSL_FUNC_ENCODER_DOES_SELECTION, (void (*)(void))sel },       \
+		{ OSSL_FUNC_ENCODER_ENCODE, (void (*)(void))enc },               \
 		{ 0, NULL },                                                     \
 	}
 
-ENCODER(spki_der, ENC_DER);
-ENCODER(spki_pem, ENC_PEM);
-ENCODER(text, ENC_TEXT);
+ENCODER(spki_der, ENC_DER, enc_does_selection, enc_encode);
+ENCODER(spki_pem, ENC_PEM, enc_does_selection, enc_encode);
+ENCODER(text, ENC_TEXT, text_does_selection, enc_encode);
+ENCODER(priv, ENC_DER, priv_does_selection, priv_encode);

@@ -49,6 +49,7 @@ static const OSSL_ITEM reason_strings[] = {
 	{ P11CA_PROV_R_NOT_FOUND, "no object matches the pkcs11: URI" },
 	{ P11CA_PROV_R_AMBIGUOUS, "several objects match the pkcs11: URI" },
 	{ P11CA_PROV_R_OPENSSL, "OpenSSL operation failed" },
+	{ P11CA_PROV_R_NOT_EXTRACTABLE, "private key cannot leave the token" },
 	{ 0, NULL },
 };
 
@@ -104,19 +105,25 @@ static const OSSL_ALGORITHM asym_cipher_algs[] = {
 };
 #define ENC(names, out, fns) { names, "provider=" P11CA_PROV_NAME ",output=" out, fns, NULL }
 #define SPKI ",structure=SubjectPublicKeyInfo"
+#define PKI ",structure=PrivateKeyInfo"
+#define EPKI ",structure=EncryptedPrivateKeyInfo"
+#define TSP ",structure=type-specific"
+/* per key type: public key out, text, and a clear refusal to write the private key */
+#define ENCODERS(names)                                                        \
+	ENC(names, "der" SPKI, p11ca_prov_spki_der_encoder_functions),          \
+	ENC(names, "pem" SPKI, p11ca_prov_spki_pem_encoder_functions),          \
+	ENC(names, "text", p11ca_prov_text_encoder_functions),                  \
+	ENC(names, "der" PKI, p11ca_prov_priv_encoder_functions),               \
+	ENC(names, "pem" PKI, p11ca_prov_priv_encoder_functions),               \
+	ENC(names, "der" EPKI, p11ca_prov_priv_encoder_functions),              \
+	ENC(names, "pem" EPKI, p11ca_prov_priv_encoder_functions),              \
+	ENC(names, "der" TSP, p11ca_prov_priv_encoder_functions),               \
+	ENC(names, "pem" TSP, p11ca_prov_priv_encoder_functions)
 static const OSSL_ALGORITHM encoder_algs[] = {
-	ENC("RSA:rsaEncryption", "der" SPKI, p11ca_prov_spki_der_encoder_functions),
-	ENC("RSA:rsaEncryption", "pem" SPKI, p11ca_prov_spki_pem_encoder_functions),
-	ENC("RSA:rsaEncryption", "text", p11ca_prov_text_encoder_functions),
-	ENC("RSA-PSS:RSASSA-PSS", "der" SPKI, p11ca_prov_spki_der_encoder_functions),
-	ENC("RSA-PSS:RSASSA-PSS", "pem" SPKI, p11ca_prov_spki_pem_encoder_functions),
-	ENC("RSA-PSS:RSASSA-PSS", "text", p11ca_prov_text_encoder_functions),
-	ENC("EC:id-ecPublicKey", "der" SPKI, p11ca_prov_spki_der_encoder_functions),
-	ENC("EC:id-ecPublicKey", "pem" SPKI, p11ca_prov_spki_pem_encoder_functions),
-	ENC("EC:id-ecPublicKey", "text", p11ca_prov_text_encoder_functions),
-	ENC("ED25519", "der" SPKI, p11ca_prov_spki_der_encoder_functions),
-	ENC("ED25519", "pem" SPKI, p11ca_prov_spki_pem_encoder_functions),
-	ENC("ED25519", "text", p11ca_prov_text_encoder_functions),
+	ENCODERS("RSA:rsaEncryption"),
+	ENCODERS("RSA-PSS:RSASSA-PSS"),
+	ENCODERS("EC:id-ecPublicKey"),
+	ENCODERS("ED25519"),
 	{ NULL, NULL, NULL, NULL },
 };
 static const OSSL_ALGORITHM store_algs[] = {

@@ -49,6 +49,7 @@ enum {
 	P11CA_PROV_R_NOT_FOUND,     /* nothing at the URI */
 	P11CA_PROV_R_AMBIGUOUS,     /* several objects at the URI */
 	P11CA_PROV_R_OPENSSL,       /* an OpenSSL call failed */
+	P11CA_PROV_R_NOT_EXTRACTABLE, /* private key material asked for */
 };
 
 /* Raises an error on OpenSSL's stack, with file/line/function. */
@@ -109,5 +110,6 @@ extern const OSSL_DISPATCH p11ca_prov_store_functions[];
 extern const OSSL_DISPATCH p11ca_prov_spki_der_encoder_functions[];
 extern const OSSL_DISPATCH p11ca_prov_spki_pem_encoder_functions[];
 extern const OSSL_DISPATCH p11ca_prov_text_encoder_functions[];
+extern const OSSL_DISPATCH p11ca_prov_priv_encoder_functions[];
 
 #endif
