@@ -122,6 +122,8 @@ CK_RV p11ca_token_run(p11ca_token *t, p11ca_key *key, int login, p11ca_op_fn fn,
 /* Fetches the user PIN into @buf (capacity P11CA_PIN_MAX), NUL terminated,
  * from the sources in order.  The caller wipes @buf. */
 CK_RV p11ca_pin_fetch(p11ca_token *t, char *buf, size_t *plen);
+/* 1 if a PIN source other than the prompt is set (URI, PIN file, P11CA_PIN). */
+int p11ca_pin_source_configured(p11ca_token *t);
 /* Resolves a pin-source value ("file:/path" or "/path") into a path. */
 CK_RV p11ca_pin_source_path(const char *source, char *path, size_t cap);
 

@@ -109,8 +109,9 @@ P11CA_EXPORT CK_RV p11ca_token_list_objects(p11ca_token *t, struct p11ca_object_
 	*pobjs = NULL;
 	*pcount = 0;
 	rv = p11ca_token_run(t, NULL, 1, list_op, &op);
-	if (rv == P11CA_R_NO_PIN) {
-		/* without a PIN the public objects can still be listed */
+	if (rv == P11CA_R_NO_PIN && !p11ca_pin_source_configured(t)) {
+		/* without a PIN the public objects can still be listed; but a
+		 * PIN source that was given and failed is an error */
 		p11ca_log(t->ctx, "token '%s': no PIN, private objects not listed", t->info.label);
 		p11ca_object_list_free(op.objs, op.count);
 		op.objs = NULL;

@@ -125,6 +125,16 @@ out:
 	return rv;
 }
 
+int p11ca_pin_source_configured(p11ca_token *t)
+{
+	int yes;
+
+	pthread_mutex_lock(&t->lock);
+	yes = t->uri_pin_value != NULL || t->uri_pin_source != NULL;
+	pthread_mutex_unlock(&t->lock);
+	return yes || t->ctx->pin_file != NULL || getenv("P11CA_PIN") != NULL;
+}
+
 CK_RV p11ca_pin_fetch(p11ca_token *t, char *buf, size_t *plen)
 {
 	char path[4096];

@@ -12,6 +12,7 @@ enum p11ca_fault p11ca_fault_of(CK_RV rv)
 	switch (rv) {
 	case CKR_SESSION_HANDLE_INVALID:
 	case CKR_SESSION_CLOSED:
+	case CKR_OPERATION_ACTIVE: /* left over by someone: a fresh session cures it */
 		return P11CA_FAULT_SESSION;
 	case CKR_USER_NOT_LOGGED_IN:
 		return P11CA_FAULT_LOGIN;
@@ -132,9 +133,14 @@ void p11ca_pool_put(p11ca_token *t, struct p11ca_session *s, CK_RV rv)
 	if (s->generation != t->generation) {
 		/* from before a reset: not ours to keep */
 	} else if (fault == P11CA_FAULT_SESSION || fault == P11CA_FAULT_TOKEN ||
-	           fault == P11CA_FAULT_MODULE) {
+	           fault == P11CA_FAULT_MODULE || rv == CKR_BUFFER_TOO_SMALL) {
+		/* after CKR_BUFFER_TOO_SMALL the operation stays active on the
+		 * session (PKCS#11 5.2): it must not be lent again */
 		t->nopen--;
-		close_it = fault == P11CA_FAULT_SESSION;
+		close_it = fault == P11CA_FAULT_SESSION || rv == CKR_BUFFER_TOO_SMALL;
+		/* closing the last session logs the user out (PKCS#11, C_CloseSession) */
+		if (t->nopen == 0)
+			t->logged_in = 0;
 	} else {
 		if (t->nidle == t->idle_cap) {
 			size_t cap = t->idle_cap ? t->idle_cap * 2 : 8;

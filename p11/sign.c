@@ -223,7 +223,8 @@ P11CA_EXPORT CK_RV p11ca_key_sign_digest(p11ca_key *key, const struct p11ca_sig_
                                          const unsigned char *dgst, size_t dgstlen,
                                          unsigned char *sig, size_t *psiglen)
 {
-	unsigned char buf[128];        /* DigestInfo, or raw r||s */
+	/* DigestInfo (83 bytes for SHA-512), or raw r||s (132 bytes for P-521) */
+	unsigned char buf[144];
 	size_t buflen = sizeof(buf);
 	CK_RSA_PKCS_PSS_PARAMS pss;
 	struct sign_op op;
@@ -408,6 +409,8 @@ P11CA_EXPORT CK_RV p11ca_key_decrypt(p11ca_key *key, enum p11ca_dec_pad pad,
 		return p11ca_err(CKR_KEY_FUNCTION_NOT_PERMITTED,
 		                 "key '%s' is not allowed to decrypt (generate it with --decrypt)",
 		                 key->label);
+	if (*poutlen < (size_t)(key->bits + 7) / 8)
+		return p11ca_err(CKR_BUFFER_TOO_SMALL, "decryption output buffer smaller than the modulus");
 	memset(&op, 0, sizeof(op));
 	op.decrypt = 1;
 	op.in = in;

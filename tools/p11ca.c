@@ -1,6 +1,7 @@
 /* p11ca.c - the p11ca command: git-style "p11ca <group> <verb>" dispatch. */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 
@@ -56,8 +57,13 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], commands[i].group) != 0)
 			continue;
 		group_known = 1;
-		if (argc >= 3 && strcmp(argv[2], commands[i].verb) == 0)
+		if (argc >= 3 && strcmp(argv[2], commands[i].verb) == 0) {
+			/* getopt's messages name the command as the user typed it */
+			char name[64];
+			snprintf(name, sizeof(name), "p11ca %s %s", commands[i].group, commands[i].verb);
+			argv[2] = name;
 			return commands[i].fn(argc - 2, argv + 2);
+		}
 	}
 	if (group_known) {
 		tool_errorf("'%s' needs one of:", argv[1]);
