@@ -98,7 +98,9 @@ static int do_lookup(struct store_ctx *sc)
 		return 0;
 	}
 	if (sc->count == 0) {
-		P11CA_PROV_RAISE(sc->prov, P11CA_PROV_R_NOT_FOUND, "nothing matches %s", sc->uri);
+		char safe[600];
+		P11CA_PROV_RAISE(sc->prov, P11CA_PROV_R_NOT_FOUND, "nothing matches %s",
+		                 p11ca_uri_redact(sc->uri, safe, sizeof(safe)));
 		return 0;
 	}
 	/* one key or certificate is what a pkcs11: URI is meant to name */
@@ -114,8 +116,10 @@ static int do_lookup(struct store_ctx *sc)
 				snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s'%s'",
 				         names[0] ? ", " : "", sc->found[i].label);
 		}
+		char safe[600];
 		P11CA_PROV_RAISE(sc->prov, P11CA_PROV_R_AMBIGUOUS,
-		                 "%s matches %zu %s: %s; add object= or id=", sc->uri, n,
+		                 "%s matches %zu %s: %s; add object= or id=",
+		                 p11ca_uri_redact(sc->uri, safe, sizeof(safe)), n,
 		                 k == CKO_PRIVATE_KEY  ? "private keys"
 		                 : k == CKO_PUBLIC_KEY ? "public keys"
 		                                       : "certificates",

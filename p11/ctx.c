@@ -351,10 +351,10 @@ CK_RV p11ca_ctx_find_token(p11ca_ctx *ctx, P11KitUri *uri, const char *uristr,
 	pthread_mutex_unlock(&ctx->lock);
 	if (nmatch == 0)
 		return p11ca_err(P11CA_R_NOT_FOUND, "no token matches %s (is it plugged in and initialised?)",
-		                 uristr ? uristr : "pkcs11:");
+		                 p11ca_uri_safe(uristr));
 	if (nmatch > 1)
 		return p11ca_err(P11CA_R_AMBIGUOUS, "%s matches %zu tokens: %s; add token= or serial=",
-		                 uristr ? uristr : "pkcs11:", nmatch, cands);
+		                 p11ca_uri_safe(uristr), nmatch, cands);
 	if (uri != NULL) {
 		const char *pv = p11_kit_uri_get_pin_value(uri);
 		const char *ps = p11_kit_uri_get_pin_source(uri);

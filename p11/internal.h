@@ -132,6 +132,8 @@ CK_RV p11ca_pin_source_path(const char *source, char *path, size_t cap);
 /* Parses a pkcs11: URI strictly: unknown attributes are an error naming
  * them.  *puri is freed with p11_kit_uri_free(). */
 CK_RV p11ca_uri_parse(const char *str, P11KitUri **puri);
+/* @uri redacted for a message, in a per-thread buffer (one per message). */
+const char *p11ca_uri_safe(const char *uri);
 /* Wipes the pin-value p11-kit keeps, then frees @uri.  NULL is fine. */
 void p11ca_uri_free(P11KitUri *uri);
 /* 1 if @uri's module/slot/token attributes match token @t. */

@@ -145,7 +145,7 @@ P11CA_EXPORT CK_RV p11ca_key_find(p11ca_ctx *ctx, const char *uristr, p11ca_key 
 		*pkey = found[0].key;
 		found[0].key = NULL; /* transferred */
 	} else if (n == 0) {
-		rv = p11ca_err(P11CA_R_NOT_FOUND, "no private key matches %s", uristr);
+		rv = p11ca_err(P11CA_R_NOT_FOUND, "no private key matches %s", p11ca_uri_safe(uristr));
 	} else {
 		for (i = 0; i < n && i < 8; i++) {
 			size_t len = strlen(cands), idlen, j;
@@ -158,7 +158,7 @@ P11CA_EXPORT CK_RV p11ca_key_find(p11ca_ctx *ctx, const char *uristr, p11ca_key 
 			}
 		}
 		rv = p11ca_err(P11CA_R_AMBIGUOUS, "%s matches %zu private keys: %s; add object= or id=",
-		               uristr, n, cands);
+		               p11ca_uri_safe(uristr), n, cands);
 	}
 	p11ca_found_free(found, n);
 	return rv;

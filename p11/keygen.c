@@ -1,6 +1,7 @@
 /* keygen.c - key type names and the generation templates. */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,7 +49,7 @@ CK_RV p11ca_keyspec_parse(const char *type, unsigned flags, struct p11ca_keyspec
 	if (strncmp(type, "rsa:", 4) == 0) {
 		char *end;
 		long bits = strtol(type + 4, &end, 10);
-		if (*end != '\0' || end == type + 4 || bits <= 0)
+		if (!isdigit((unsigned char)type[4]) || *end != '\0' || bits <= 0)
 			return p11ca_err(P11CA_R_BAD_KEY_TYPE, "bad RSA key size in '%s'", type);
 		if (bits < 2048)
 			return p11ca_err(P11CA_R_BAD_KEY_TYPE, "RSA keys below 2048 bits are not secure; refused");

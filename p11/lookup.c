@@ -121,7 +121,7 @@ P11CA_EXPORT CK_RV p11ca_lookup(p11ca_ctx *ctx, const char *uristr, unsigned cla
 		CK_OBJECT_CLASS k = *(CK_OBJECT_CLASS *)a->pValue;
 		if (classes == P11CA_LOOKUP_PRIVATE && k != CKO_PRIVATE_KEY) {
 			rv = p11ca_err(P11CA_R_BAD_URI, "%s does not name a private key (type=private)",
-			               uristr);
+			               p11ca_uri_safe(uristr));
 			goto out;
 		}
 		classes &= k == CKO_PRIVATE_KEY  ? P11CA_LOOKUP_PRIVATE

@@ -351,6 +351,14 @@ CK_RV p11ca_key_sign_message(p11ca_key *key, const struct p11ca_sig_params *para
 size_t p11ca_key_max_signature_size(const p11ca_key *key);
 
 /**
+ * p11ca_uri_redact:
+ * Copies @uri into @buf (capacity @cap, truncated if needed) with the value
+ * of any pin-value attribute replaced by "***", for messages and logs.
+ * Returns @buf.
+ */
+char *p11ca_uri_redact(const char *uri, char *buf, size_t cap);
+
+/**
  * p11ca_pubkey_key_id:
  * SHA-1 over the subjectPublicKey bits of @pub (RFC 5280 key identifier,
  * method 1): the CKA_ID p11ca gives a key, and its certificate's SKI.

@@ -61,16 +61,18 @@ CK_RV p11ca_pin_source_path(const char *source, char *path, size_t cap)
 	const char *p = source;
 
 	if (strncmp(p, "file://", 7) == 0) {
-		p += 7; /* file:///abs or file://localhost/abs */
+		p += 7; /* file:///abs or file://localhost/abs; no other host */
 		if (strncmp(p, "localhost/", 10) == 0)
 			p += 9;
+		else if (*p != '/')
+			return p11ca_err(P11CA_R_BAD_URI, "pin-source '%.40s' names another host", source);
 	} else if (strncmp(p, "file:", 5) == 0) {
 		p += 5;
 	} else if (strchr(p, ':') != NULL) {
 		return p11ca_err(P11CA_R_BAD_URI, "unsupported pin-source '%.40s': use file:/path", source);
 	}
-	if (*p == '\0' || strlen(p) >= cap)
-		return p11ca_err(P11CA_R_BAD_URI, "bad pin-source '%.40s'", source);
+	if (*p != '/' || strlen(p) >= cap)
+		return p11ca_err(P11CA_R_BAD_URI, "pin-source '%.40s' is not an absolute file path", source);
 	strcpy(path, p);
 	return CKR_OK;
 }

@@ -203,7 +203,7 @@ static CK_RV recover(p11ca_token *t, enum p11ca_fault fault, unsigned gen, int *
 CK_RV p11ca_token_run(p11ca_token *t, p11ca_key *key, int login, p11ca_op_fn fn, void *data)
 {
 	unsigned done = 0; /* recoveries already tried, one bit per kind */
-	int refind = 0;
+	int refind = 0, lost_login = 0;
 	CK_RV rv;
 
 	for (;;) {
@@ -223,6 +223,10 @@ CK_RV p11ca_token_run(p11ca_token *t, p11ca_key *key, int login, p11ca_op_fn fn,
 				/* after a module restart handles are worth nothing */
 				if (refind || stale)
 					rv = p11ca_key_refind(key, s.h, s.generation);
+				/* a private key is invisible when the login was lost
+				 * (another thread closed the last session): log in
+				 * again before calling it gone */
+				lost_login = rv == P11CA_R_NOT_FOUND;
 			}
 			if (rv == CKR_OK)
 				rv = fn(t, s.h, key, data);
@@ -232,13 +236,15 @@ CK_RV p11ca_token_run(p11ca_token *t, p11ca_key *key, int login, p11ca_op_fn fn,
 			gen = t->mod->generation;
 			pthread_mutex_unlock(&t->mod->lock);
 		}
-		fault = p11ca_fault_of(rv);
+		fault = lost_login ? P11CA_FAULT_LOGIN : p11ca_fault_of(rv);
+		lost_login = 0;
 		if (fault == P11CA_FAULT_NONE || (fault == P11CA_FAULT_OBJECT && key == NULL))
 			break;
 		if (done & (1u << fault))
 			break; /* this repair was tried once already */
 		done |= 1u << fault;
-		refind = 0;
+		/* after a logout the module may have dropped private key handles */
+		refind = fault == P11CA_FAULT_LOGIN;
 		if ((rv = recover(t, fault, gen, &refind)) != CKR_OK)
 			return rv; /* recover() said why */
 	}

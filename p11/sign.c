@@ -83,8 +83,12 @@ CK_RV p11ca_digest_info(const EVP_MD *md, const unsigned char *dgst, size_t dgst
 	    ASN1_OCTET_STRING_set(os, dgst, (int)dgstlen) != 1)
 		goto out;
 	len = i2d_X509_SIG(xs, NULL);
-	if (len <= 0 || (size_t)len > *poutlen)
+	if (len <= 0)
 		goto out;
+	if ((size_t)len > *poutlen) {
+		X509_SIG_free(xs);
+		return p11ca_err(CKR_BUFFER_TOO_SMALL, "DigestInfo needs %d bytes", len);
+	}
 	*poutlen = (size_t)i2d_X509_SIG(xs, &p);
 	rv = CKR_OK;
 out:

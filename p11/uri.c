@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <openssl/crypto.h>
 
 #include "internal.h"
@@ -29,7 +30,7 @@ static int known(const char *const *list, const char *name, size_t len)
 /* Names the first attribute p11-kit did not recognise, in @out. */
 static int find_unknown(const char *str, char *out, size_t cap)
 {
-	const char *p = str + strlen("pkcs11:");
+	const char *p = str + strlen("pkcs11:");  /* the scheme was checked, in any case */
 	int in_query = 0;
 
 	while (*p != '\0') {
@@ -50,6 +51,35 @@ static int find_unknown(const char *str, char *out, size_t cap)
 	return 0;
 }
 
+P11CA_EXPORT char *p11ca_uri_redact(const char *uri, char *buf, size_t cap)
+{
+	size_t o = 0;
+	const char *p = uri;
+
+	if (cap == 0)
+		return buf;
+	while (p != NULL && *p != '\0' && o + 1 < cap) {
+		/* pin-value is a query attribute: "?pin-value=" or "&pin-value=" */
+		if ((*p == '?' || *p == '&' || *p == ';') && strncasecmp(p + 1, "pin-value=", 10) == 0) {
+			size_t n = (size_t)snprintf(buf + o, cap - o, "%cpin-value=***", *p);
+			o = o + n < cap ? o + n : cap - 1;
+			p += 11;
+			p += strcspn(p, "&;");
+			continue;
+		}
+		buf[o++] = *p++;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+const char *p11ca_uri_safe(const char *uri)
+{
+	static __thread char buf[600];
+
+	return uri != NULL ? p11ca_uri_redact(uri, buf, sizeof(buf)) : "pkcs11:";
+}
+
 CK_RV p11ca_uri_parse(const char *str, P11KitUri **puri)
 {
 	P11KitUri *uri;
@@ -57,8 +87,12 @@ CK_RV p11ca_uri_parse(const char *str, P11KitUri **puri)
 	int r;
 
 	*puri = NULL;
-	if (str == NULL || strncmp(str, "pkcs11:", 7) != 0)
-		return p11ca_err(P11CA_R_BAD_URI, "not a pkcs11: URI: '%.80s'", str ? str : "(null)");
+	if (str == NULL || strncasecmp(str, "pkcs11:", 7) != 0) {
+		/* show the start only: whatever follows '?' may hold a PIN */
+		int n = str ? (int)strcspn(str, "?") : 0;
+		return p11ca_err(P11CA_R_BAD_URI, "not a pkcs11: URI: '%.*s%s'", n > 60 ? 60 : n,
+		                 str ? str : "(null)", str && (n > 60 || str[n] != '\0') ? "..." : "");
+	}
 	if (find_unknown(str, name, sizeof(name)))
 		return p11ca_err(P11CA_R_BAD_URI, "unknown attribute '%s' in pkcs11: URI", name);
 	uri = p11_kit_uri_new();

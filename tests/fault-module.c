@@ -1,0 +1,503 @@
+/*
+ * fault-module.c - a PKCS#11 module for the recovery tests: forwards every
+ * call to SoftHSM2 and, on request, fails chosen functions with chosen
+ * CK_RVs, optionally making the fault real (see fault-module.h).
+ */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fault-module.h"
+
+#define DEFAULT_SOFTHSM "/usr/lib/softhsm/libsofthsm2.so"
+
+#define FAULT_FUNCS(X)                                                                     \
+	X(C_Initialize)                                                                    \
+	X(C_Finalize)                                                                      \
+	X(C_GetInfo)                                                                       \
+	X(C_GetSlotList)                                                                   \
+	X(C_GetTokenInfo)                                                                  \
+	X(C_GetMechanismList)                                                              \
+	X(C_OpenSession)                                                                   \
+	X(C_CloseSession)                                                                  \
+	X(C_CloseAllSessions)                                                              \
+	X(C_GetSessionInfo)                                                                \
+	X(C_Login)                                                                         \
+	X(C_Logout)                                                                        \
+	X(C_FindObjectsInit)                                                               \
+	X(C_FindObjects)                                                                   \
+	X(C_FindObjectsFinal)                                                              \
+	X(C_GetAttributeValue)                                                             \
+	X(C_GenerateKeyPair)                                                               \
+	X(C_SignInit)                                                                      \
+	X(C_Sign)                                                                          \
+	X(C_DecryptInit)                                                                   \
+	X(C_Decrypt)
+
+#define AS_ENUM(n) F_##n,
+#define AS_NAME(n) #n,
+enum { FAULT_FUNCS(AS_ENUM) F_COUNT };
+static const char *const fn_names[F_COUNT] = { FAULT_FUNCS(AS_NAME) };
+
+struct fault {
+	CK_RV rv;
+	int count;       /* calls left to fail; -1 forever */
+	unsigned flags;
+	unsigned calls;
+};
+
+/* What inject() decided for one call. */
+struct hit {
+	CK_RV rv;
+	unsigned flags;
+};
+
+static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fault faults[F_COUNT];
+static CK_FLAGS extra_token_flags;
+
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static void *real_handle;
+static CK_FUNCTION_LIST *real;
+static CK_FUNCTION_LIST mine;
+
+static int fn_index(const char *fn)
+{
+	int i;
+
+	for (i = 0; i < F_COUNT; i++)
+		if (fn != NULL && strcmp(fn, fn_names[i]) == 0)
+			return i;
+	fprintf(stderr, "fault-module: %s is not a wrapped function\n", fn ? fn : "(null)");
+	abort();
+}
+
+/* Counts a call of @idx; 1 (with @h filled in) when it is to fail. */
+static int inject(int idx, struct hit *h)
+{
+	int yes = 0;
+
+	pthread_mutex_lock(&fault_lock);
+	faults[idx].calls++;
+	if (faults[idx].count != 0) {
+		h->rv = faults[idx].rv;
+		h->flags = faults[idx].flags;
+		if (faults[idx].count > 0)
+			faults[idx].count--;
+		yes = 1;
+	}
+	pthread_mutex_unlock(&fault_lock);
+	return yes;
+}
+
+/*
+ * FAULT_REAL: does to SoftHSM2 what the fault claims happened.  @has_session
+ * says @s is a session the call was about, @has_slot likewise for @slot.
+ */
+static void make_real(const struct hit *h, CK_SESSION_HANDLE s, int has_session, CK_SLOT_ID slot,
+                      int has_slot)
+{
+	CK_SESSION_INFO si;
+
+	if (!(h->flags & FAULT_REAL))
+		return;
+	switch (h->rv) {
+	case CKR_SESSION_HANDLE_INVALID:
+	case CKR_SESSION_CLOSED:
+		if (has_session)
+			(void)real->C_CloseSession(s);
+		break;
+	case CKR_USER_NOT_LOGGED_IN:
+		if (has_session)
+			(void)real->C_Logout(s);
+		break;
+	case CKR_DEVICE_REMOVED:
+	case CKR_TOKEN_NOT_PRESENT:
+		if (has_session && real->C_GetSessionInfo(s, &si) == CKR_OK) {
+			slot = si.slotID;
+			has_slot = 1;
+		}
+		if (has_slot)
+			(void)real->C_CloseAllSessions(slot);
+		break;
+	case CKR_DEVICE_ERROR:
+	case CKR_CRYPTOKI_NOT_INITIALIZED:
+		(void)real->C_Finalize(NULL);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- the wrappers ---- */
+
+static CK_RV w_C_Initialize(CK_VOID_PTR args)
+{
+	struct hit h;
+
+	if (inject(F_C_Initialize, &h))
+		return h.rv;
+	return real->C_Initialize(args);
+}
+
+static CK_RV w_C_Finalize(CK_VOID_PTR reserved)
+{
+	struct hit h;
+
+	if (inject(F_C_Finalize, &h))
+		return h.rv;
+	return real->C_Finalize(reserved);
+}
+
+static CK_RV w_C_GetInfo(CK_INFO_PTR info)
+{
+	struct hit h;
+
+	if (inject(F_C_GetInfo, &h)) {
+		make_real(&h, 0, 0, 0, 0);
+		return h.rv;
+	}
+	return real->C_GetInfo(info);
+}
+
+static CK_RV w_C_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR pcount)
+{
+	struct hit h;
+
+	if (inject(F_C_GetSlotList, &h)) {
+		make_real(&h, 0, 0, 0, 0);
+		return h.rv;
+	}
+	return real->C_GetSlotList(present, list, pcount);
+}
+
+static CK_RV w_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
+{
+	CK_FLAGS extra;
+	struct hit h;
+	CK_RV rv;
+
+	if (inject(F_C_GetTokenInfo, &h)) {
+		make_real(&h, 0, 0, slot, 1);
+		return h.rv;
+	}
+	rv = real->C_GetTokenInfo(slot, info);
+	pthread_mutex_lock(&fault_lock);
+	extra = extra_token_flags;
+	pthread_mutex_unlock(&fault_lock);
+	if (rv == CKR_OK && info != NULL)
+		info->flags |= extra;
+	return rv;
+}
+
+static CK_RV w_C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list,
+                                  CK_ULONG_PTR pcount)
+{
+	struct hit h;
+
+	if (inject(F_C_GetMechanismList, &h)) {
+		make_real(&h, 0, 0, slot, 1);
+		return h.rv;
+	}
+	return real->C_GetMechanismList(slot, list, pcount);
+}
+
+static CK_RV w_C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify,
+                             CK_SESSION_HANDLE_PTR ps)
+{
+	struct hit h;
+
+	if (inject(F_C_OpenSession, &h)) {
+		make_real(&h, 0, 0, slot, 1);
+		return h.rv;
+	}
+	return real->C_OpenSession(slot, flags, app, notify, ps);
+}
+
+static CK_RV w_C_CloseSession(CK_SESSION_HANDLE s)
+{
+	struct hit h;
+
+	if (inject(F_C_CloseSession, &h)) {
+		make_real(&h, s, 1, 0, 0);
+		return h.rv;
+	}
+	return real->C_CloseSession(s);
+}
+
+static CK_RV w_C_CloseAllSessions(CK_SLOT_ID slot)
+{
+	struct hit h;
+
+	if (inject(F_C_CloseAllSessions, &h)) {
+		make_real(&h, 0, 0, slot, 1);
+		return h.rv;
+	}
+	return real->C_CloseAllSessions(slot);
+}
+
+static CK_RV w_C_GetSessionInfo(CK_SESSION_HANDLE s, CK_SESSION_INFO_PTR info)
+{
+	struct hit h;
+
+	if (inject(F_C_GetSessionInfo, &h)) {
+		make_real(&h, s, 1, 0, 0);
+		return h.rv;
+	}
+	return real->C_GetSessionInfo(s, info);
+}
+
+static CK_RV w_C_Login(CK_SESSION_HANDLE s, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
+                       CK_ULONG pinlen)
+{
+	struct hit h;
+
+	if (inject(F_C_Login, &h)) {
+		make_real(&h, s, 1, 0, 0);
+		return h.rv;
+	}
+	return real->C_Login(s, user, pin, pinlen);
+}
+
+static CK_RV w_C_Logout(CK_SESSION_HANDLE s)
+{
+	struct hit h;
+
+	if (inject(F_C_Logout, &h)) {
+		make_real(&h, s, 1, 0, 0);
+		return h.rv;
+	}
+	return real->C_Logout(s);
+}
+
+static CK_RV w_C_FindObjectsInit(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
+{
+	struct hit h;
+
+	if (inject(F_C_FindObjectsInit, &h)) {
+		make_real(&h, s, 1, 0, 0);
+		return h.rv;
+	}
+	return real->C_FindObjectsInit(s, tmpl, n);
+}
+
+static CK_RV w_C_FindObjects(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE_PTR hs, CK_ULONG max,
+                             CK_ULONG_PTR pcount)
+{
+	struct hit h;
+
+	if (inject(F_C_FindObjects, &h)) {
+		/* an injected CKR_OK finds nothing */
+		if (h.rv == CKR_OK && pcount != NULL)
+			*pcount = 0;
+		make_real(&h, s, 1, 0, 0);
+		return h.rv;
+	}
+	return real->C_FindObjects(s, hs, max, pcount);
+}
+
+static CK_RV w_C_FindObjectsFinal(CK_SESSION_HANDLE s)
+{
+	struct hit h;
+
+	if (inject(F_C_FindObjectsFinal, &h)) {
+		(void)real->C_FindObjectsFinal(s);
+		make_real(&h, s, 1, 0, 0);
+		return h.rv;
+	}
+	return real->C_FindObjectsFinal(s);
+}
+
+static CK_RV w_C_GetAttributeValue(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR tmpl,
+                                   CK_ULONG n)
+{
+	struct hit h;
+
+	if (inject(F_C_GetAttributeValue, &h)) {
+		make_real(&h, s, 1, 0, 0);
+		return h.rv;
+	}
+	return real->C_GetAttributeValue(s, o, tmpl, n);
+}
+
+static CK_RV w_C_GenerateKeyPair(CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR pub,
+                                 CK_ULONG npub, CK_ATTRIBUTE_PTR priv, CK_ULONG npriv,
+                                 CK_OBJECT_HANDLE_PTR hpub, CK_OBJECT_HANDLE_PTR hpriv)
+{
+	struct hit h;
+
+	if (inject(F_C_GenerateKeyPair, &h)) {
+		make_real(&h, s, 1, 0, 0);
+		return h.rv;
+	}
+	return real->C_GenerateKeyPair(s, mech, pub, npub, priv, npriv, hpub, hpriv);
+}
+
+static CK_RV w_C_SignInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
+{
+	struct hit h;
+
+	if (inject(F_C_SignInit, &h)) {
+		make_real(&h, s, 1, 0, 0);
+		return h.rv;
+	}
+	return real->C_SignInit(s, mech, key);
+}
+
+/* A failing C_Sign/C_Decrypt ends the operation: do that in SoftHSM2. */
+static void end_operation(int decrypt, CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG inlen)
+{
+	unsigned char scratch[2048];
+	CK_ULONG len = sizeof(scratch);
+
+	if (decrypt)
+		(void)real->C_Decrypt(s, in, inlen, scratch, &len);
+	else
+		(void)real->C_Sign(s, in, inlen, scratch, &len);
+	memset(scratch, 0, sizeof(scratch));
+}
+
+static CK_RV w_C_Sign(CK_SESSION_HANDLE s, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
+                      CK_ULONG_PTR psiglen)
+{
+	struct hit h;
+
+	if (inject(F_C_Sign, &h)) {
+		end_operation(0, s, data, len);
+		make_real(&h, s, 1, 0, 0);
+		return h.rv;
+	}
+	return real->C_Sign(s, data, len, sig, psiglen);
+}
+
+static CK_RV w_C_DecryptInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
+{
+	struct hit h;
+
+	if (inject(F_C_DecryptInit, &h)) {
+		make_real(&h, s, 1, 0, 0);
+		return h.rv;
+	}
+	return real->C_DecryptInit(s, mech, key);
+}
+
+static CK_RV w_C_Decrypt(CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYTE_PTR out,
+                         CK_ULONG_PTR poutlen)
+{
+	struct hit h;
+
+	if (inject(F_C_Decrypt, &h)) {
+		end_operation(1, s, in, inlen);
+		make_real(&h, s, 1, 0, 0);
+		return h.rv;
+	}
+	return real->C_Decrypt(s, in, inlen, out, poutlen);
+}
+
+/* ---- loading SoftHSM2 ---- */
+
+static void load_real(void)
+{
+	const char *path = getenv("SOFTHSM_MODULE");
+	CK_C_GetFunctionList get;
+
+	if (path == NULL || *path == '\0')
+		path = DEFAULT_SOFTHSM;
+	real_handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (real_handle == NULL) {
+		fprintf(stderr, "fault-module: cannot load %s: %s\n", path, dlerror());
+		return;
+	}
+	*(void **)&get = dlsym(real_handle, "C_GetFunctionList");
+	if (get == NULL || get(&real) != CKR_OK || real == NULL) {
+		fprintf(stderr, "fault-module: %s has no usable C_GetFunctionList\n", path);
+		real = NULL;
+		return;
+	}
+	mine = *real;
+#define WRAP(n) mine.n = w_##n;
+	FAULT_FUNCS(WRAP)
+#undef WRAP
+}
+
+CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
+{
+	pthread_once(&load_once, load_real);
+	if (real == NULL)
+		return CKR_GENERAL_ERROR;
+	if (list == NULL)
+		return CKR_ARGUMENTS_BAD;
+	*list = &mine;
+	return CKR_OK;
+}
+
+/* ---- control ---- */
+
+void fault_set_flags(const char *fn, CK_RV rv, int count, unsigned flags)
+{
+	int i = fn_index(fn);
+
+	pthread_mutex_lock(&fault_lock);
+	faults[i].rv = rv;
+	faults[i].count = count;
+	faults[i].flags = flags;
+	pthread_mutex_unlock(&fault_lock);
+}
+
+void fault_set(const char *fn, CK_RV rv, int count)
+{
+	fault_set_flags(fn, rv, count, 0);
+}
+
+void fault_clear(void)
+{
+	int i;
+
+	pthread_mutex_lock(&fault_lock);
+	for (i = 0; i < F_COUNT; i++) {
+		faults[i].rv = CKR_OK;
+		faults[i].count = 0;
+		faults[i].flags = 0;
+	}
+	extra_token_flags = 0;
+	pthread_mutex_unlock(&fault_lock);
+}
+
+unsigned fault_calls(const char *fn)
+{
+	int i = fn_index(fn);
+	unsigned n;
+
+	pthread_mutex_lock(&fault_lock);
+	n = faults[i].calls;
+	pthread_mutex_unlock(&fault_lock);
+	return n;
+}
+
+void fault_reset_calls(void)
+{
+	int i;
+
+	pthread_mutex_lock(&fault_lock);
+	for (i = 0; i < F_COUNT; i++)
+		faults[i].calls = 0;
+	pthread_mutex_unlock(&fault_lock);
+}
+
+void fault_token_flags(CK_FLAGS set)
+{
+	pthread_mutex_lock(&fault_lock);
+	extra_token_flags = set;
+	pthread_mutex_unlock(&fault_lock);
+}
+
+void fault_hsm_restart(void)
+{
+	pthread_once(&load_once, load_real);
+	if (real != NULL)
+		(void)real->C_Finalize(NULL);
+}
