@@ -83,7 +83,7 @@ static int enc_encode(void *ctx, OSSL_CORE_BIO *cout, const void *obj_raw,
 
 	if (k == NULL || k->pub == NULL || obj_abstract != NULL)
 		return RET_OSSL_ERR;
-	if ((out = BIO_new_from_core_bio(c->prov->libctx, cout)) == NULL)
+	if ((out = BIO_new_from_core_bio(c->prov->corectx, cout)) == NULL)
 		return RET_OSSL_ERR;
 	switch (c->out) {
 	case ENC_DER:

@@ -216,7 +216,7 @@ static void p11ca_prov_teardown(void *provctx)
 		left_at_exit = prov->p11;
 	else
 		p11ca_ctx_free(prov->p11);
-	OSSL_LIB_CTX_free(prov->libctx);
+	OSSL_LIB_CTX_free(prov->corectx);
 	free(prov->module);
 	free(prov->pin_file);
 	pthread_mutex_destroy(&prov->lock);
@@ -271,6 +271,7 @@ int p11ca_prov_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
                     const OSSL_DISPATCH **out, void **provctx)
 {
 	OSSL_FUNC_core_get_params_fn *get_params = NULL;
+	OSSL_FUNC_core_get_libctx_fn *get_libctx = NULL;
 	const OSSL_DISPATCH *core = in;
 	struct p11ca_prov *prov;
 	const char *env;
@@ -286,6 +287,9 @@ int p11ca_prov_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
 		switch (in->function_id) {
 		case OSSL_FUNC_CORE_GET_PARAMS:
 			get_params = OSSL_FUNC_core_get_params(in);
+			break;
+		case OSSL_FUNC_CORE_GET_LIBCTX:
+			get_libctx = OSSL_FUNC_core_get_libctx(in);
 			break;
 		case OSSL_FUNC_CORE_NEW_ERROR:
 			prov->core_new_error = OSSL_FUNC_core_new_error(in);
@@ -312,9 +316,17 @@ int p11ca_prov_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
 	if (prov->pin_file == NULL && (env = getenv("P11CA_PIN_FILE")) != NULL && *env != '\0' &&
 	    (prov->pin_file = strdup(env)) == NULL)
 		goto fail;
-	/* a child library context sees the application's providers; the
-	 * property query P11CA_PROV_PROPQ keeps us from calling ourselves */
-	if ((prov->libctx = OSSL_LIB_CTX_new_child(handle, core)) == NULL)
+	/*
+	 * Public keys, digests and verification come from the application's
+	 * library context (this provider shares its libcrypto), with the
+	 * property query P11CA_PROV_PROPQ so it never calls itself.  A child
+	 * context would hold the providers, this one included, in a cycle
+	 * that keeps them from ever being torn down.  BIOs handed over by the
+	 * core need a context made from the core's dispatch table.
+	 */
+	if (get_libctx == NULL ||
+	    (prov->libctx = (OSSL_LIB_CTX *)get_libctx(handle)) == NULL ||
+	    (prov->corectx = OSSL_LIB_CTX_new_from_dispatch(handle, core)) == NULL)
 		goto fail;
 	*out = provider_functions;
 	*provctx = prov;

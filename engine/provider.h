@@ -30,7 +30,8 @@
 /* provider context */
 struct p11ca_prov {
 	const OSSL_CORE_HANDLE *handle;
-	OSSL_LIB_CTX *libctx;          /* child of the application's */
+	OSSL_LIB_CTX *libctx;          /* the application's (borrowed) */
+	OSSL_LIB_CTX *corectx;         /* ours, only for BIOs from the core */
 	pthread_mutex_t lock;          /* p11 creation */
 	p11ca_ctx *p11;                /* created on first use */
 	char *module;                  /* config: p11ca-module */

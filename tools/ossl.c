@@ -10,6 +10,9 @@
 #include "provider.h"
 #include "tool.h"
 
+/* what tool_ossl_open() loaded, unloaded by tool_ossl_close() */
+static OSSL_PROVIDER *prov_default, *prov_p11ca;
+
 OSSL_LIB_CTX *tool_ossl_open(const struct tool_common *c)
 {
 	OSSL_LIB_CTX *libctx = NULL;
@@ -22,10 +25,10 @@ OSSL_LIB_CTX *tool_ossl_open(const struct tool_common *c)
 	}
 	if ((libctx = OSSL_LIB_CTX_new()) == NULL ||
 	    OSSL_PROVIDER_add_builtin(libctx, P11CA_PROV_NAME, p11ca_prov_init) != 1 ||
-	    OSSL_PROVIDER_load(libctx, "default") == NULL ||
-	    OSSL_PROVIDER_load(libctx, P11CA_PROV_NAME) == NULL) {
+	    (prov_default = OSSL_PROVIDER_load(libctx, "default")) == NULL ||
+	    (prov_p11ca = OSSL_PROVIDER_load(libctx, P11CA_PROV_NAME)) == NULL) {
 		tool_ossl_fail("loading the p11ca provider");
-		OSSL_LIB_CTX_free(libctx);
+		tool_ossl_close(libctx);
 		return NULL;
 	}
 	return libctx;
@@ -75,5 +78,10 @@ EVP_PKEY *tool_ossl_load_key(OSSL_LIB_CTX *libctx, const char *uri)
 
 void tool_ossl_close(OSSL_LIB_CTX *libctx)
 {
+	if (prov_p11ca != NULL)
+		OSSL_PROVIDER_unload(prov_p11ca);
+	if (prov_default != NULL)
+		OSSL_PROVIDER_unload(prov_default);
+	prov_p11ca = prov_default = NULL;
 	OSSL_LIB_CTX_free(libctx);
 }
