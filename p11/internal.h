@@ -175,8 +175,8 @@ CK_RV p11ca_ctx_find_token(p11ca_ctx *ctx, P11KitUri *uri, const char *uristr,
 struct p11ca_key {
 	int refs;                 /* atomic */
 	p11ca_token *token;
-	pthread_mutex_t lock;     /* handle refresh */
-	CK_OBJECT_HANDLE handle;
+	pthread_mutex_t lock;     /* the cached public key */
+	CK_OBJECT_HANDLE handle;  /* atomic loads/stores: read on every signature */
 	unsigned handle_generation;
 	CK_KEY_TYPE key_type;
 	enum p11ca_key_kind kind;

@@ -121,10 +121,9 @@ CK_RV p11ca_key_refind(p11ca_key *key, CK_SESSION_HANDLE s, unsigned gen)
 		                 n == 0 ? "is no longer" : "is not unique any more",
 		                 key->token->info.label);
 	}
-	pthread_mutex_lock(&key->lock);
-	key->handle = hs[0];
-	key->handle_generation = gen;
-	pthread_mutex_unlock(&key->lock);
+	/* read without a lock on the signing path: atomic stores */
+	__atomic_store_n(&key->handle, hs[0], __ATOMIC_RELEASE);
+	__atomic_store_n(&key->handle_generation, gen, __ATOMIC_RELEASE);
 	free(hs);
 	return CKR_OK;
 }

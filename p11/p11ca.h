@@ -411,6 +411,7 @@ struct p11ca_bench_result {
 	double lib_per_sec;   /* p11ca_key_sign_digest() through the session pool */
 	unsigned long raw_count, lib_count;
 	unsigned long verify_failures; /* library signatures that did not verify */
+	double ratio;         /* median over the rounds of library/raw rates */
 };
 
 /**
@@ -419,7 +420,9 @@ struct p11ca_bench_result {
  * @threads threads, alternating rounds of a bare PKCS#11 loop on the same
  * token and rounds through libp11ca, so both see the same conditions.
  * RSA keys use PKCS#1 v1.5, EC keys ECDSA, Ed25519 keys EdDSA.  A sample of
- * the library's signatures is verified with OpenSSL.
+ * the library's signatures is verified with OpenSSL.  The rates are totals
+ * over all rounds; the ratio is the median of the rounds' own ratios, so a
+ * burst of unrelated load during one round does not decide it.
  */
 CK_RV p11ca_bench_sign(p11ca_key *key, int threads, double seconds,
                        struct p11ca_bench_result *res);

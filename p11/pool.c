@@ -216,10 +216,8 @@ CK_RV p11ca_token_run(p11ca_token *t, p11ca_key *key, int login, p11ca_op_fn fn,
 		gen = s.generation;
 		if (rv == CKR_OK) {
 			if (key != NULL) {
-				int stale;
-				pthread_mutex_lock(&key->lock);
-				stale = key->handle_generation != s.generation;
-				pthread_mutex_unlock(&key->lock);
+				int stale = __atomic_load_n(&key->handle_generation, __ATOMIC_ACQUIRE) !=
+				            s.generation;
 				/* after a module restart handles are worth nothing */
 				if (refind || stale)
 					rv = p11ca_key_refind(key, s.h, s.generation);

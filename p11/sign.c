@@ -152,9 +152,7 @@ static CK_RV sign_call(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *key, void
 	CK_ULONG len = op->outlen;
 	CK_RV rv;
 
-	pthread_mutex_lock(&key->lock);
-	h = key->handle;
-	pthread_mutex_unlock(&key->lock);
+	h = __atomic_load_n(&key->handle, __ATOMIC_ACQUIRE);
 	if (op->decrypt) {
 		if ((rv = fl->C_DecryptInit(s, &op->mech, h)) == CKR_OK)
 			rv = fl->C_Decrypt(s, (CK_BYTE *)op->in, op->inlen, op->out, &len);
