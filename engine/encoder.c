@@ -81,8 +81,16 @@ static int enc_encode(void *ctx, OSSL_CORE_BIO *cout, const void *obj_raw,
 	BIO *out;
 	int ok = 0;
 
-	if (k == NULL || k->pub == NULL || obj_abstract != NULL)
+	if (k == NULL || obj_abstract != NULL)
 		return RET_OSSL_ERR;
+	if (k->pub == NULL) {
+		char *uri = k->key ? p11ca_key_get_uri(k->key) : NULL;
+		P11CA_PROV_RAISE(c->prov, P11CA_PROV_R_NOT_FOUND,
+		                 "no public key for %s on its token (no public-key object, "
+		                 "CKA_PUBLIC_KEY_INFO or certificate with its id)", uri ? uri : "this key");
+		free(uri);
+		return RET_OSSL_ERR;
+	}
 	if ((out = BIO_new_from_core_bio(c->prov->corectx, cout)) == NULL)
 		return RET_OSSL_ERR;
 	switch (c->out) {

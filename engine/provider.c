@@ -325,9 +325,9 @@ int p11ca_prov_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
 	 * core need a context made from the core's dispatch table.
 	 */
 	if (get_libctx == NULL ||
-	    (prov->libctx = (OSSL_LIB_CTX *)get_libctx(handle)) == NULL ||
 	    (prov->corectx = OSSL_LIB_CTX_new_from_dispatch(handle, core)) == NULL)
 		goto fail;
+	prov->libctx = (OSSL_LIB_CTX *)get_libctx(handle); /* NULL: the default context */
 	*out = provider_functions;
 	*provctx = prov;
 	return RET_OSSL_OK;

@@ -211,9 +211,12 @@ P11CA_EXPORT size_t p11ca_key_max_signature_size(const p11ca_key *key)
 	switch (key->kind) {
 	case P11CA_KEY_RSA:
 		return (size_t)(key->bits + 7) / 8;
-	case P11CA_KEY_EC:
-		/* SEQUENCE { INTEGER r, INTEGER s }, each with a possible 0x00 */
-		return 2 * ((size_t)(key->bits + 7) / 8 + 3) + 3;
+	case P11CA_KEY_EC: {
+		/* SEQUENCE { INTEGER r, INTEGER s }: each at most the order's
+		 * bytes plus a 0x00 (what OpenSSL's ECDSA_size says: 72/104/139) */
+		size_t n = (size_t)key->bits / 8 + 1, seq = 2 * (2 + n);
+		return seq + (seq < 128 ? 2 : 3);
+	}
 	case P11CA_KEY_ED25519:
 		return 64;
 	default:

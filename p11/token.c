@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 
 #include "internal.h"
 
@@ -156,7 +157,11 @@ static CK_RV login_session(p11ca_token *t, CK_SESSION_HANDLE s)
 
 	if ((rv = p11ca_pin_fetch(t, pin, &pinlen)) != CKR_OK)
 		goto out;
+	/* a module built on OpenSSL (SoftHSM2) may leave errors of its own on
+	 * the queue, e.g. a failed unwrap for a wrong PIN: not ours to show */
+	ERR_set_mark();
 	rv = t->mod->fl->C_Login(s, CKU_USER, (CK_UTF8CHAR *)pin, pinlen);
+	ERR_pop_to_mark();
 	p11ca_wipe(pin, sizeof(pin));
 	if (rv == CKR_USER_ALREADY_LOGGED_IN)
 		rv = CKR_OK;
