@@ -182,6 +182,8 @@ static void *work(void *p)
 			w->failed = 1;
 			return NULL;
 		}
+		/* the session and login are set-up, not signing: time from here */
+		end = now() + w->seconds;
 		while (now() < end) {
 			CK_ULONG len = sizeof(sig);
 			if (fl->C_SignInit(s, &mech, k) != CKR_OK ||

@@ -375,7 +375,9 @@ static void *km_dup(const void *keydata, int selection)
 	DECL_DISPATCH_FUNC(keymgmt, name, query_operation_name);                               \
 	static const char *name##_query_operation_name(int operation_id)                       \
 	{                                                                                      \
-		return operation_id == OSSL_OP_SIGNATURE ? opname : p11ca_prov_key_type_name(TYPE); \
+		return operation_id == OSSL_OP_SIGNATURE || operation_id == OSSL_OP_ASYM_CIPHER \
+		               ? opname                                                      \
+		               : p11ca_prov_key_type_name(TYPE);                             \
 	}                                                                                      \
 	const OSSL_DISPATCH p11ca_prov_##name##_keymgmt_functions[] = {                        \
 		{ OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))name##_new },                         \
@@ -395,7 +397,7 @@ static void *km_dup(const void *keydata, int selection)
 		{ 0, NULL },                                                                   \
 	}
 
-KEYMGMT(rsa, P11CA_PK_RSA, "RSA");
-KEYMGMT(rsapss, P11CA_PK_RSA_PSS, "RSA");
-KEYMGMT(ec, P11CA_PK_EC, "ECDSA");
-KEYMGMT(ed25519, P11CA_PK_ED25519, "ED25519");
+KEYMGMT(rsa, P11CA_PK_RSA, P11CA_PROV_OP_RSA);
+KEYMGMT(rsapss, P11CA_PK_RSA_PSS, P11CA_PROV_OP_RSA);
+KEYMGMT(ec, P11CA_PK_EC, P11CA_PROV_OP_ECDSA);
+KEYMGMT(ed25519, P11CA_PK_ED25519, P11CA_PROV_OP_ED25519);

@@ -93,14 +93,21 @@ static const OSSL_ALGORITHM keymgmt_algs[] = {
 	ALG("ED25519:1.3.101.112", p11ca_prov_ed25519_keymgmt_functions),
 	{ NULL, NULL, NULL, NULL },
 };
+/*
+ * Operations have names of their own, which our key management gives for
+ * its keys (query_operation_name).  OpenSSL then finds this provider's
+ * implementation at its first try, instead of first trying another
+ * provider's "RSA" or "ECDSA" and failing to move the key there; and a
+ * software key is never offered to these implementations.
+ */
 static const OSSL_ALGORITHM signature_algs[] = {
-	ALG("RSA:rsaEncryption:1.2.840.113549.1.1.1", p11ca_prov_rsa_signature_functions),
-	ALG("ECDSA", p11ca_prov_ecdsa_signature_functions),
-	ALG("ED25519:1.3.101.112", p11ca_prov_ed25519_signature_functions),
+	ALG(P11CA_PROV_OP_RSA, p11ca_prov_rsa_signature_functions),
+	ALG(P11CA_PROV_OP_ECDSA, p11ca_prov_ecdsa_signature_functions),
+	ALG(P11CA_PROV_OP_ED25519, p11ca_prov_ed25519_signature_functions),
 	{ NULL, NULL, NULL, NULL },
 };
 static const OSSL_ALGORITHM asym_cipher_algs[] = {
-	ALG("RSA:rsaEncryption:1.2.840.113549.1.1.1", p11ca_prov_rsa_asym_cipher_functions),
+	ALG(P11CA_PROV_OP_RSA, p11ca_prov_rsa_asym_cipher_functions),
 	{ NULL, NULL, NULL, NULL },
 };
 #define ENC(names, out, fns) { names, "provider=" P11CA_PROV_NAME ",output=" out, fns, NULL }
@@ -209,6 +216,7 @@ DECL_DISPATCH_FUNC(provider, p11ca_prov, teardown);
 static void p11ca_prov_teardown(void *provctx)
 {
 	struct p11ca_prov *prov = provctx;
+	int i;
 
 	if (prov == NULL)
 		return;
@@ -217,6 +225,8 @@ static void p11ca_prov_teardown(void *provctx)
 	else
 		p11ca_ctx_free(prov->p11);
 	OSSL_LIB_CTX_free(prov->corectx);
+	for (i = 0; i < P11CA_PROV_MD_CACHE; i++)
+		EVP_MD_free(prov->md_cache[i]);
 	free(prov->module);
 	free(prov->pin_file);
 	pthread_mutex_destroy(&prov->lock);

@@ -20,12 +20,19 @@
  * never itself (it would recurse). */
 #define P11CA_PROV_PROPQ "provider!=p11ca"
 
+/* Names of our signature and asymmetric-cipher implementations. */
+#define P11CA_PROV_OP_RSA "P11CA-RSA"
+#define P11CA_PROV_OP_ECDSA "P11CA-ECDSA"
+#define P11CA_PROV_OP_ED25519 "P11CA-ED25519"
+
 #define RET_OSSL_OK 1
 #define RET_OSSL_ERR 0
 
 /* Declares a callback against OpenSSL's own typedef (wrong signature = compile error). */
 #define DECL_DISPATCH_FUNC(type, prefix, name) \
 	static OSSL_FUNC_##type##_##name##_fn prefix##_##name
+
+#define P11CA_PROV_MD_CACHE 4
 
 /* provider context */
 struct p11ca_prov {
@@ -37,6 +44,7 @@ struct p11ca_prov {
 	char *module;                  /* config: p11ca-module */
 	char *pin_file;                /* config: p11ca-pin-file */
 	int allow_prompt;              /* config: p11ca-pin-prompt */
+	EVP_MD *md_cache[4];           /* P11CA_PROV_MD_CACHE; see signature.c */
 	OSSL_FUNC_core_new_error_fn *core_new_error;
 	OSSL_FUNC_core_set_error_debug_fn *core_set_error_debug;
 	OSSL_FUNC_core_vset_error_fn *core_vset_error;
