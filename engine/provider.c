@@ -200,7 +200,9 @@ static const OSSL_ITEM *p11ca_prov_get_reason_strings(void *provctx)
  */
 static volatile int process_exiting;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
-static p11ca_ctx *left_at_exit; /* keeps it reachable for leak checkers */
+/* keeps them reachable for leak checkers (more are simply left) */
+static p11ca_ctx *left_at_exit[32];
+static unsigned nleft;
 
 static void on_exit_handler(void)
 {
@@ -220,9 +222,11 @@ static void p11ca_prov_teardown(void *provctx)
 
 	if (prov == NULL)
 		return;
-	if (process_exiting && prov->p11 != NULL)
-		left_at_exit = prov->p11;
-	else
+	if (process_exiting && prov->p11 != NULL) {
+		unsigned slot = __atomic_fetch_add(&nleft, 1, __ATOMIC_ACQ_REL);
+		if (slot < sizeof(left_at_exit) / sizeof(left_at_exit[0]))
+			left_at_exit[slot] = prov->p11;
+	} else
 		p11ca_ctx_free(prov->p11);
 	OSSL_LIB_CTX_free(prov->corectx);
 	for (i = 0; i < P11CA_PROV_MD_CACHE; i++)
