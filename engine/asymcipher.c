@@ -273,6 +273,14 @@ static int rsa_encrypt(void *ctx, unsigned char *out, size_t *outlen, size_t out
 	    ((c->oaep_md && EVP_PKEY_CTX_set_rsa_oaep_md(pctx, c->oaep_md) <= 0) ||
 	     (c->mgf1_md && EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, c->mgf1_md) <= 0)))
 		goto out;
+	if (c->pad == RSA_PKCS1_OAEP_PADDING && c->label != NULL) {
+		/* the context takes the copy */
+		unsigned char *l = OPENSSL_memdup(c->label, c->label_len);
+		if (l == NULL || EVP_PKEY_CTX_set0_rsa_oaep_label(pctx, l, (int)c->label_len) <= 0) {
+			OPENSSL_free(l);
+			goto out;
+		}
+	}
 	if (out == NULL) {
 		ok = EVP_PKEY_encrypt(pctx, NULL, outlen, in, inlen) == 1;
 		goto out;

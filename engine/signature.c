@@ -193,8 +193,17 @@ static int sig_set_ctx_params(void *ctx, const OSSL_PARAM params[])
 				len = RSA_PSS_SALTLEN_MAX;
 			else if (strcmp(s, OSSL_PKEY_RSA_PSS_SALT_LEN_AUTO) == 0)
 				len = RSA_PSS_SALTLEN_AUTO;
-			else
-				len = atoi(s);
+			else {
+				char *end;
+				long v = strtol(s, &end, 10);
+				/* -1 digest, -2 auto, -3 max, as OpenSSL takes them */
+				if (*s == '\0' || *end != '\0' || v < RSA_PSS_SALTLEN_MAX || v > 65535) {
+					P11CA_PROV_RAISE(c->prov, P11CA_PROV_R_BAD_PARAM,
+					                 "unsupported RSA-PSS salt length '%s'", s);
+					return RET_OSSL_ERR;
+				}
+				len = (int)v;
+			}
 		} else if (!OSSL_PARAM_get_int(p, &len)) {
 			return RET_OSSL_ERR;
 		}

@@ -35,7 +35,7 @@ static void *p11ca_store_open(void *provctx, const char *uri)
 	if ((sc = calloc(1, sizeof(*sc))) == NULL)
 		return NULL;
 	sc->prov = provctx;
-	if ((sc->uri = strdup(uri)) == NULL) {
+	if ((sc->uri = OPENSSL_strdup(uri)) == NULL) {
 		free(sc);
 		return NULL;
 	}
@@ -264,7 +264,7 @@ static int p11ca_store_close(void *loaderctx)
 		p11ca_prov_key_free(sc->keys[i]);
 	free(sc->keys);
 	p11ca_found_free(sc->found, sc->count);
-	free(sc->uri);
+	OPENSSL_clear_free(sc->uri, strlen(sc->uri)); /* may hold a pin-value */
 	free(sc);
 	return RET_OSSL_OK;
 }

@@ -359,6 +359,9 @@ CK_RV p11ca_ctx_find_token(p11ca_ctx *ctx, P11KitUri *uri, const char *uristr,
 		const char *pv = p11_kit_uri_get_pin_value(uri);
 		const char *ps = p11_kit_uri_get_pin_source(uri);
 		pthread_mutex_lock(&found->lock);
+		/* a PIN source given now deserves its own try */
+		if (pv != NULL || ps != NULL)
+			found->pin_failed = 0;
 		if (pv != NULL) {
 			if (found->uri_pin_value != NULL)
 				OPENSSL_clear_free(found->uri_pin_value, strlen(found->uri_pin_value));

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/core_names.h>
 #include <openssl/rand.h>
 
 #include "internal.h"
@@ -89,6 +90,9 @@ CK_RV p11ca_key_from_handle(p11ca_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDL
 		               (unsigned long)kt);
 	}
 	free(v);
+	if (rv == CKR_OK && key->bits == 0)
+		rv = p11ca_err(P11CA_R_UNSUPPORTED, "the size of key '%s' cannot be read from the token",
+		               key->label ? key->label : "");
 	if (rv != CKR_OK) {
 		p11ca_key_free(key);
 		return rv;
@@ -226,55 +230,112 @@ P11CA_EXPORT size_t p11ca_key_max_signature_size(const p11ca_key *key)
 
 /* ---- the public half ---- */
 
+/*
+ * Whether @pub can be the public half of @key.  Objects are matched by
+ * CKA_ID, and ids are not unique (tools reuse "01", certificates go stale):
+ * RSA must have the private key's modulus, EC its curve, and a key must be
+ * of the private key's type.  (Ed25519 private keys show nothing to compare.)
+ */
+static int pub_fits(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *key, EVP_PKEY *pub)
+{
+	int ok = 0;
+
+	switch (key->kind) {
+	case P11CA_KEY_RSA: {
+		unsigned char *m = NULL;
+		CK_ULONG mlen = 0;
+		BIGNUM *n = NULL, *pn = NULL;
+		if (!EVP_PKEY_is_a(pub, "RSA") && !EVP_PKEY_is_a(pub, "RSA-PSS"))
+			return 0;
+		if (p11ca_attr_get(t, s, key->handle, CKA_MODULUS, &m, &mlen) != CKR_OK)
+			return EVP_PKEY_get_bits(pub) == key->bits; /* modulus hidden: size only */
+		n = BN_bin2bn(m, (int)mlen, NULL);
+		ok = n != NULL && EVP_PKEY_get_bn_param(pub, OSSL_PKEY_PARAM_RSA_N, &pn) == 1 &&
+		     BN_cmp(n, pn) == 0;
+		BN_free(n);
+		BN_free(pn);
+		free(m);
+		return ok;
+	}
+	case P11CA_KEY_EC: {
+		char group[64];
+		size_t glen = 0;
+		return EVP_PKEY_is_a(pub, "EC") && key->group != NULL &&
+		       EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_GROUP_NAME, group,
+		                                      sizeof(group), &glen) == 1 &&
+		       strcmp(group, key->group) == 0;
+	}
+	case P11CA_KEY_ED25519:
+		return EVP_PKEY_is_a(pub, "ED25519");
+	default:
+		return 0;
+	}
+}
+
 static CK_RV public_op(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *key, void *data)
 {
-	EVP_PKEY **ppub = data;
+	EVP_PKEY **ppub = data, *cand = NULL;
 	CK_ATTRIBUTE tmpl[2] = {
 		{ CKA_CLASS, &cls_pub, sizeof(cls_pub) },
 		{ CKA_ID, key->id, key->id_len },
 	};
 	CK_OBJECT_HANDLE *hs = NULL;
-	CK_ULONG n = 0;
+	CK_ULONG n = 0, i;
 	unsigned char *v = NULL;
 	CK_ULONG vlen = 0;
 	const unsigned char *p;
 	CK_RV rv;
 
-	/* 1. the public-key object with the same id */
-	if (key->id_len > 0 && p11ca_find_objects(t, s, tmpl, 2, &hs, &n) == CKR_OK && n > 0) {
-		rv = p11ca_pubkey_from_object(t, s, hs[0], key->key_type, ppub);
-		free(hs);
-		if (rv == CKR_OK)
-			return rv;
-	} else {
-		free(hs);
-	}
-	hs = NULL;
-	/* 2. CKA_PUBLIC_KEY_INFO on the private key */
+	*ppub = NULL;
+	/* 1. CKA_PUBLIC_KEY_INFO on the private key itself */
 	if (p11ca_attr_get(t, s, key->handle, CKA_PUBLIC_KEY_INFO, &v, &vlen) == CKR_OK && vlen > 0) {
 		p = v;
-		*ppub = d2i_PUBKEY_ex(NULL, &p, (long)vlen, t->ctx->libctx, t->ctx->propq);
-		free(v);
-		if (*ppub != NULL)
+		cand = d2i_PUBKEY_ex(NULL, &p, (long)vlen, t->ctx->libctx, t->ctx->propq);
+		if (cand != NULL && pub_fits(t, s, key, cand)) {
+			*ppub = cand;
+			free(v);
 			return CKR_OK;
-	} else {
-		free(v);
+		}
+		EVP_PKEY_free(cand);
 	}
+	free(v);
 	v = NULL;
-	/* 3. a certificate with the same id */
+	/* 2. a public-key object with the same id (that fits) */
+	if (key->id_len > 0 && p11ca_find_objects(t, s, tmpl, 2, &hs, &n) == CKR_OK) {
+		for (i = 0; i < n && *ppub == NULL; i++) {
+			cand = NULL;
+			if (p11ca_pubkey_from_object(t, s, hs[i], key->key_type, &cand) == CKR_OK &&
+			    pub_fits(t, s, key, cand))
+				*ppub = cand;
+			else
+				EVP_PKEY_free(cand);
+		}
+	}
+	free(hs);
+	hs = NULL;
+	if (*ppub != NULL)
+		return CKR_OK;
+	/* 3. a certificate with the same id (that fits) */
 	tmpl[0].pValue = &cls_cert;
-	if (key->id_len > 0 && p11ca_find_objects(t, s, tmpl, 2, &hs, &n) == CKR_OK && n > 0) {
-		if (p11ca_attr_get(t, s, hs[0], CKA_VALUE, &v, &vlen) == CKR_OK) {
-			X509 *x = X509_new_ex(t->ctx->libctx, t->ctx->propq);
+	if (key->id_len > 0 && p11ca_find_objects(t, s, tmpl, 2, &hs, &n) == CKR_OK) {
+		for (i = 0; i < n && *ppub == NULL; i++) {
+			X509 *x;
+			if (p11ca_attr_get(t, s, hs[i], CKA_VALUE, &v, &vlen) != CKR_OK)
+				continue;
+			x = X509_new_ex(t->ctx->libctx, t->ctx->propq);
 			p = v;
 			if (x != NULL && d2i_X509(&x, &p, (long)vlen) == NULL) {
 				X509_free(x);
 				x = NULL;
 			}
-			if (x != NULL)
-				*ppub = X509_get_pubkey(x);
+			cand = x ? X509_get_pubkey(x) : NULL;
+			if (cand != NULL && pub_fits(t, s, key, cand))
+				*ppub = cand;
+			else
+				EVP_PKEY_free(cand);
 			X509_free(x);
 			free(v);
+			v = NULL;
 		}
 	}
 	free(hs);
@@ -380,7 +441,25 @@ struct gen_op {
 	const char *label;
 	unsigned flags;
 	p11ca_key *key;
+	/* what an interrupted attempt may have left, removed by the retry */
+	int generated;
+	unsigned char tmpid[20], id[20];
 };
+
+/* Destroys the objects with CKA_ID @id and the label of @op (best effort). */
+static void destroy_by_id(p11ca_token *t, CK_SESSION_HANDLE s, struct gen_op *op,
+                          const unsigned char *id)
+{
+	CK_ATTRIBUTE tmpl[2] = { { CKA_ID, (void *)id, 20 },
+		                 { CKA_LABEL, (void *)op->label, strlen(op->label) } };
+	CK_OBJECT_HANDLE *hs = NULL;
+	CK_ULONG n = 0, i;
+
+	if (p11ca_find_objects(t, s, tmpl, 2, &hs, &n) == CKR_OK)
+		for (i = 0; i < n; i++)
+			(void)t->mod->fl->C_DestroyObject(s, hs[i]);
+	free(hs);
+}
 
 static CK_RV label_in_use(p11ca_token *t, CK_SESSION_HANDLE s, const char *label)
 {
@@ -409,19 +488,27 @@ static CK_RV gen_op(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *unused, void
 	CK_ULONG npub, npriv;
 	CK_MECHANISM mech = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
 	CK_OBJECT_HANDLE hpub = CK_INVALID_HANDLE, hpriv = CK_INVALID_HANDLE;
-	unsigned char tmpid[20], id[20];
+	unsigned char *tmpid = op->tmpid, *id = op->id;
 	EVP_PKEY *pk = NULL;
 	CK_RV rv;
 
+	if (op->generated) {
+		/* a fault stopped the previous attempt after the pair existed:
+		 * remove it (under either id) before trying again */
+		destroy_by_id(t, s, op, op->tmpid);
+		destroy_by_id(t, s, op, op->id);
+		op->generated = 0;
+	}
 	if ((rv = label_in_use(t, s, op->label)) != CKR_OK)
 		return rv;
-	if (RAND_bytes(tmpid, sizeof(tmpid)) != 1)
+	memset(op->id, 0, sizeof(op->id));
+	if (RAND_bytes(tmpid, sizeof(op->tmpid)) != 1)
 		return p11ca_err(P11CA_R_CRYPTO, "no randomness for a temporary key id");
 	if (op->spec.kind == P11CA_KEY_EC)
 		mech.mechanism = CKM_EC_KEY_PAIR_GEN;
 	else if (op->spec.kind == P11CA_KEY_ED25519)
 		mech.mechanism = CKM_EC_EDWARDS_KEY_PAIR_GEN;
-	p11ca_keygen_templates(&op->spec, op->label, tmpid, sizeof(tmpid), op->flags, pub, &npub,
+	p11ca_keygen_templates(&op->spec, op->label, tmpid, sizeof(op->tmpid), op->flags, pub, &npub,
 	                       priv, &npriv);
 	rv = fl->C_GenerateKeyPair(s, &mech, pub, npub, priv, npriv, &hpub, &hpriv);
 	if (op->spec.kind == P11CA_KEY_ED25519 &&
@@ -430,7 +517,7 @@ static CK_RV gen_op(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *unused, void
 		/* older modules want the curve by name */
 		op->spec.params = ed25519_name;
 		op->spec.params_len = sizeof(ed25519_name);
-		p11ca_keygen_templates(&op->spec, op->label, tmpid, sizeof(tmpid), op->flags, pub,
+		p11ca_keygen_templates(&op->spec, op->label, tmpid, sizeof(op->tmpid), op->flags, pub,
 		                       &npub, priv, &npriv);
 		rv = fl->C_GenerateKeyPair(s, &mech, pub, npub, priv, npriv, &hpub, &hpriv);
 	}
@@ -445,7 +532,7 @@ static CK_RV gen_op(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *unused, void
 		CK_KEY_TYPE kt = op->spec.kind == P11CA_KEY_RSA  ? CKK_RSA
 		                 : op->spec.kind == P11CA_KEY_EC ? CKK_EC
 		                                                 : CKK_EC_EDWARDS;
-		CK_ATTRIBUTE a = { CKA_ID, id, sizeof(id) };
+		CK_ATTRIBUTE a = { CKA_ID, id, sizeof(op->id) };
 		if ((rv = p11ca_pubkey_from_object(t, s, hpub, kt, &pk)) != CKR_OK ||
 		    (rv = p11ca_pubkey_key_id(pk, id)) != CKR_OK)
 			goto fail;
@@ -460,9 +547,9 @@ static CK_RV gen_op(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *unused, void
 	op->key->pub = pk;
 	return CKR_OK;
 fail:
-	/* leave no half-made key behind */
-	(void)fl->C_DestroyObject(s, hpriv);
-	(void)fl->C_DestroyObject(s, hpub);
+	/* leave no half-made key behind; if the session broke, the retry does */
+	if (fl->C_DestroyObject(s, hpriv) != CKR_OK || fl->C_DestroyObject(s, hpub) != CKR_OK)
+		op->generated = p11ca_fault_of(rv) != P11CA_FAULT_NONE;
 	EVP_PKEY_free(pk);
 	return rv;
 }

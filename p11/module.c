@@ -79,8 +79,11 @@ CK_RV p11ca_module_reinit(struct p11ca_module *mod, unsigned seen_gen)
 
 	pthread_mutex_lock(&mod->lock);
 	if (mod->generation == seen_gen && mod->pid == getpid()) {
-		/* The module lost its state (HSM restart): start over. */
-		(void)mod->fl->C_Finalize(NULL);
+		/* The module lost its state (HSM restart): start over.  Only its
+		 * initialiser finalises it (another user in the process may be
+		 * inside it); C_Initialize then says whether it is up again. */
+		if (mod->owned)
+			(void)mod->fl->C_Finalize(NULL);
 		rv = module_initialize(mod);
 		mod->pid = getpid();
 		__atomic_add_fetch(&mod->generation, 1, __ATOMIC_RELEASE);

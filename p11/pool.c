@@ -131,7 +131,10 @@ void p11ca_pool_put(p11ca_token *t, struct p11ca_session *s, CK_RV rv)
 
 	pthread_mutex_lock(&t->lock);
 	if (s->generation != t->generation) {
-		/* from before a reset: not ours to keep */
+		/* from before a reset: not kept; closed when the module that
+		 * opened it is still the same (token removal), forgotten after
+		 * fork or restart, where it is no longer ours */
+		close_it = t->mod->pid == getpid() && s->generation == t->mod->generation;
 	} else if (fault == P11CA_FAULT_SESSION || fault == P11CA_FAULT_TOKEN ||
 	           fault == P11CA_FAULT_MODULE || rv == CKR_BUFFER_TOO_SMALL) {
 		/* after CKR_BUFFER_TOO_SMALL the operation stays active on the

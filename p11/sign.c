@@ -201,7 +201,8 @@ static CK_RV sign_pss_emulated(p11ca_key *key, const struct p11ca_sig_params *pa
 		return rv;
 	rsa = EVP_PKEY_get0_RSA(pub);
 	em = calloc(1, k);
-	if (rsa == NULL || em == NULL ||
+	/* the encoding is RSA_size(rsa) bytes: it must be this key's */
+	if (rsa == NULL || em == NULL || (size_t)RSA_size(rsa) != k ||
 	    RSA_padding_add_PKCS1_PSS_mgf1((RSA *)rsa, em, dgst, params->md,
 	                                   params->mgf1_md ? params->mgf1_md : params->md, salt) != 1) {
 		rv = p11ca_err(P11CA_R_CRYPTO, "cannot encode the RSA-PSS block");

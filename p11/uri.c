@@ -31,7 +31,7 @@ static int known(const char *const *list, const char *name, size_t len)
 static int find_unknown(const char *str, char *out, size_t cap)
 {
 	const char *p = str + strlen("pkcs11:");  /* the scheme was checked, in any case */
-	int in_query = 0;
+	int in_query = 0, after_pin = 0;
 
 	while (*p != '\0') {
 		size_t seg = strcspn(p, in_query ? "&" : ";?");
@@ -39,9 +39,16 @@ static int find_unknown(const char *str, char *out, size_t cap)
 		if (name_len > seg)
 			name_len = seg;
 		if (seg > 0 && !known(in_query ? query_attrs : path_attrs, p, name_len)) {
-			snprintf(out, cap, "%.*s", (int)name_len, p);
+			/* after a pin-value an unknown name may be a piece of the
+			 * PIN (an unencoded '&'): do not show it */
+			if (after_pin)
+				snprintf(out, cap, "(after pin-value; is a '&' in the PIN not %%26-encoded?)");
+			else
+				snprintf(out, cap, "%.*s", (int)name_len, p);
 			return 1;
 		}
+		if (in_query && name_len == 9 && strncmp(p, "pin-value", 9) == 0)
+			after_pin = 1;
 		p += seg;
 		if (*p == '?')
 			in_query = 1;
@@ -59,12 +66,13 @@ P11CA_EXPORT char *p11ca_uri_redact(const char *uri, char *buf, size_t cap)
 	if (cap == 0)
 		return buf;
 	while (p != NULL && *p != '\0' && o + 1 < cap) {
-		/* pin-value is a query attribute: "?pin-value=" or "&pin-value=" */
-		if ((*p == '?' || *p == '&' || *p == ';') && strncasecmp(p + 1, "pin-value=", 10) == 0) {
+		/* pin-value is a query attribute: "?pin-value=" or "&pin-value=";
+		 * in the query only '&' ends a value */
+		if ((*p == '?' || *p == '&') && strncasecmp(p + 1, "pin-value=", 10) == 0) {
 			size_t n = (size_t)snprintf(buf + o, cap - o, "%cpin-value=***", *p);
 			o = o + n < cap ? o + n : cap - 1;
 			p += 11;
-			p += strcspn(p, "&;");
+			p += strcspn(p, "&");
 			continue;
 		}
 		buf[o++] = *p++;

@@ -999,6 +999,55 @@ static CK_RV getattr_no_pki(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_ATTRIBUT
 	return real_getattr(s, h, tmpl, n);
 }
 
+/*
+ * Two keys share a CKA_ID (tools reuse "01"): the public half of one must
+ * never be taken for the other's.  With the larger key's public object
+ * under the smaller key's id, a public key taken by id alone would also
+ * make emulated RSA-PSS write past its buffer.
+ */
+static void test_public_of_another_key(void **state)
+{
+	struct p11ca_sig_params sp = { P11CA_SIG_RSA_PSS, NULL, -1, NULL };
+	p11ca_key *a = NULL, *b = NULL, *key = NULL;
+	EVP_PKEY *apub = NULL, *pub = NULL;
+	unsigned char ida[20], idb[20], dgst[32], sig[512];
+	CK_OBJECT_HANDLE ha, hb;
+	CK_ATTRIBUTE setid = { CKA_ID, ida, sizeof(ida) };
+	size_t idlen, siglen = sizeof(sig);
+	char uri[256];
+
+	assert_rv(p11ca_key_generate(T.tok, "rsa:2048", "k-share-a", 0, &a), CKR_OK);
+	assert_rv(p11ca_key_generate(T.tok, "rsa:3072", "k-share-b", 0, &b), CKR_OK);
+	memcpy(ida, p11ca_key_get_id(a, &idlen), 20);
+	memcpy(idb, p11ca_key_get_id(b, &idlen), 20);
+	assert_rv(p11ca_key_get_public(a, &apub), CKR_OK);
+	p11ca_key_free(a);
+	p11ca_key_free(b);
+	/* A loses its public object; B's public object takes A's id */
+	assert_int_equal(find_by_id(CKO_PUBLIC_KEY, ida, 20, &ha, 1), 1);
+	assert_rv(T.fl->C_DestroyObject(T.raw, ha), CKR_OK);
+	assert_int_equal(find_by_id(CKO_PUBLIC_KEY, idb, 20, &hb, 1), 1);
+	assert_rv(T.fl->C_SetAttributeValue(T.raw, hb, &setid, 1), CKR_OK);
+
+	assert_rv(p11ca_key_find(T.ctx, uri_a(uri, sizeof(uri), "object=k-share-a"), &key), CKR_OK);
+	assert_rv(p11ca_key_get_public(key, &pub), CKR_OK);
+	assert_int_equal(EVP_PKEY_get_bits(pub), 2048);
+	assert_int_equal(EVP_PKEY_eq(pub, apub), 1);
+
+	/* emulated PSS signs with A and verifies with A's real public key */
+	sp.md = EVP_sha256();
+	memset(dgst, 0x42, sizeof(dgst));
+	setenv("P11CA_EMULATE_PSS", "1", 1);
+	assert_rv(p11ca_key_sign_digest(key, &sp, dgst, sizeof(dgst), sig, &siglen), CKR_OK);
+	unsetenv("P11CA_EMULATE_PSS");
+	assert_int_equal(siglen, 256);
+	assert_true(verify(apub, &sp, dgst, sizeof(dgst), sig, siglen));
+
+	EVP_PKEY_free(pub);
+	EVP_PKEY_free(apub);
+	p11ca_key_free(key);
+}
+
 static int has_object(const struct p11ca_object_info *objs, size_t n, CK_OBJECT_CLASS klass,
                       const char *label, const unsigned char *id, size_t idlen)
 {
@@ -1570,6 +1619,7 @@ int main(void)
 		cmocka_unit_test(test_find_ambiguous),
 		cmocka_unit_test(test_two_tokens_ambiguous),
 		cmocka_unit_test(test_public_without_object),
+		cmocka_unit_test(test_public_of_another_key),
 		cmocka_unit_test(test_object_delete),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_fork),

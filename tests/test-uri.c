@@ -203,7 +203,13 @@ static void test_unknown_attributes(void **state)
 	/* an attribute without a value is still named */
 	parse_bad("pkcs11:token=a;weird", "weird");
 	/* the message names the attribute, never the PIN next to it */
-	parse_bad("pkcs11:token=a?pin-value=s3cr3t-PIN&bogus=1", "bogus");
+	/* before a pin-value an unknown query attribute is named; after one
+	 * it may be a piece of the PIN (unencoded '&'), so it is not */
+	parse_bad("pkcs11:token=a?bogus=1&pin-value=s3cr3t-PIN", "bogus");
+	parse_bad("pkcs11:token=a?pin-value=s3cr3t-PIN&bogus=1", "after pin-value");
+	assert_false(uh_contains(p11ca_error_message(), "s3cr3t"));
+	parse_bad("pkcs11:token=a?pin-value=12&34", "after pin-value");
+	assert_false(uh_contains(p11ca_error_message(), "34"));
 	assert_false(uh_contains(p11ca_error_message(), "s3cr3t-PIN"));
 }
 
@@ -254,6 +260,9 @@ static void test_not_pkcs11_no_pin_in_message(void **state)
 	                                     sizeof(buf)),
 	                    "pkcs11:token=a?module-name=m&pin-value=***");
 	assert_string_equal(p11ca_uri_redact("pkcs11:object=b", buf, 8), "pkcs11:");
+	/* in the query only '&' ends a value: a ';' is part of the PIN */
+	assert_string_equal(p11ca_uri_redact("pkcs11:token=a?pin-value=12;34", buf, sizeof(buf)),
+	                    "pkcs11:token=a?pin-value=***");
 }
 
 static void test_bad_encoding(void **state)
