@@ -1,4 +1,8 @@
-/* p11ca.c - the p11ca command: git-style "p11ca <group> <verb>" dispatch. */
+/*
+ * p11ca.c - the p11ca command: git-style "p11ca <group> <verb>" dispatch.
+ * A group whose entry has no verb (NULL) is a command of its own
+ * ("p11ca csr --key ..."): it runs when no word follows the group name.
+ */
 #include "config.h"
 
 #include <stdio.h>
@@ -21,8 +25,14 @@ static const struct {
 	{ "key", "delete", tool_key_delete, "delete the objects a pkcs11: URI names" },
 	{ "key", "sign", tool_key_sign, "sign a file with a token key" },
 	{ "key", "pubkey", tool_key_pubkey, "write a token key's public key (PEM)" },
+	{ "csr", NULL, tool_csr, "make a CSR for a token key (deployment naming rules)" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const char *verb_name(const char *verb)
+{
+	return verb != NULL ? verb : "";
+}
 
 static void usage(FILE *f)
 {
@@ -31,7 +41,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: p11ca <command> [options]\n\n"
 	           "Keeps a small PKI's private keys on a PKCS#11 token.\n\ncommands:\n");
 	for (i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-6s %-11s %s\n", commands[i].group, commands[i].verb, commands[i].summary);
+		fprintf(f, "  %-6s %-11s %s\n", commands[i].group, verb_name(commands[i].verb),
+		        commands[i].summary);
 	fprintf(f, "\n'p11ca <command> --help' describes each.  Exit status: 0 success, "
 	           "1 failure, 2 usage error.\n");
 }
@@ -57,7 +68,15 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], commands[i].group) != 0)
 			continue;
 		group_known = 1;
-		if (argc >= 3 && strcmp(argv[2], commands[i].verb) == 0) {
+		if (commands[i].verb == NULL && (argc < 3 || argv[2][0] == '-')) {
+			/* a group that is a command: its options follow directly */
+			char name[64];
+			snprintf(name, sizeof(name), "p11ca %s", commands[i].group);
+			argv[1] = name;
+			return commands[i].fn(argc - 1, argv + 1);
+		}
+		if (commands[i].verb != NULL && argc >= 3 &&
+		    strcmp(argv[2], commands[i].verb) == 0) {
 			/* getopt's messages name the command as the user typed it */
 			char name[64];
 			snprintf(name, sizeof(name), "p11ca %s %s", commands[i].group, commands[i].verb);
@@ -69,7 +88,8 @@ int main(int argc, char **argv)
 		tool_errorf("'%s' needs one of:", argv[1]);
 		for (i = 0; i < NCOMMANDS; i++)
 			if (strcmp(argv[1], commands[i].group) == 0)
-				fprintf(stderr, "  p11ca %s %-11s %s\n", commands[i].group, commands[i].verb,
+				fprintf(stderr, "  p11ca %s %-11s %s\n", commands[i].group,
+				        commands[i].verb != NULL ? commands[i].verb : "[options]",
 				        commands[i].summary);
 	} else {
 		tool_errorf("unknown command '%s' (see p11ca --help)", argv[1]);

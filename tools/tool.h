@@ -72,5 +72,6 @@ int tool_key_list(int argc, char **argv);
 int tool_key_delete(int argc, char **argv);
 int tool_key_sign(int argc, char **argv);
 int tool_key_pubkey(int argc, char **argv);
+int tool_csr(int argc, char **argv);
 
 #endif
