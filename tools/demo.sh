@@ -45,10 +45,25 @@ if "$p11ca" key gen --token "$tok" $pin --label too-big --type rsa:8192 2>"$work
 fi
 cat "$work/err"
 
-step "5. What is on the token"
+step "5. A certificate signing request by the deployment guide's rules"
+echo "a cluster peer: CN = its FQDN, SAN = peer + cluster FQDN, serverAuth and clientAuth (mutual TLS),"
+echo "the Microsoft template name so AD CS can issue it; signed on the token"
+run "$p11ca" csr --key "$tok;object=expressway-rsa" $pin --org Example --country US \
+	--fqdn peer1.example.com --cluster cluster.example.com --ms-template Webclientandserver \
+	--out "$work/peer1.csr"
+OPENSSL_CONF=/dev/null run openssl req -in "$work/peer1.csr" -noout -verify -subject
+OPENSSL_CONF=/dev/null openssl req -in "$work/peer1.csr" -noout -text |
+	grep --no-group-separator -A1 -E "Subject Alternative Name|Extended Key Usage|1.3.6.1.4.1.311.20.2" | sed 's/^ */  /'
+if "$p11ca" csr --key "$tok;object=expressway-rsa" $pin --fqdn '*.example.com' --out "$work/wild.csr" 2>"$work/err"; then
+	die "a wildcard CSR was made"
+fi
+echo "a wildcard name is refused:"
+cat "$work/err"
+
+step "6. What is on the token"
 run "$p11ca" key list --token "$tok" $pin
 
-step "6. Signing on the token, verified by OpenSSL with the public key"
+step "7. Signing on the token, verified by OpenSSL with the public key"
 printf 'p11ca demo message\n' > "$work/msg"
 run "$p11ca" key sign --key "$tok;object=expressway-rsa" $pin --in "$work/msg" --out "$work/rsa.sig"
 run openssl dgst -sha256 -verify "$work/rsa.pub.pem" -signature "$work/rsa.sig" "$work/msg"
@@ -57,7 +72,7 @@ run openssl dgst -sha256 -verify "$work/ec.pub.pem" -signature "$work/ec.sig" "$
 run "$p11ca" key sign --key "$tok;object=signer-ed25519" $pin --in "$work/msg" --out "$work/ed.sig"
 run openssl pkeyutl -verify -pubin -inkey "$work/ed.pub.pem" -rawin -in "$work/msg" -sigfile "$work/ed.sig"
 
-step "7. The same key through OpenSC's pkcs11-tool (interop)"
+step "8. The same key through OpenSC's pkcs11-tool (interop)"
 if command -v pkcs11-tool >/dev/null 2>&1; then
 	openssl dgst -sha256 -binary "$work/msg" > "$work/msg.sha256"
 	# the key's CKA_ID, from the URI key gen printed
@@ -70,7 +85,7 @@ if command -v pkcs11-tool >/dev/null 2>&1; then
 	run openssl dgst -sha256 -verify "$work/ec.pub.pem" -signature "$work/ec2.sig" "$work/msg"
 fi
 
-step "8. OpenSSL itself uses the token keys through the p11ca provider"
+step "9. OpenSSL itself uses the token keys through the p11ca provider"
 cat > "$work/openssl.cnf" <<CNF
 openssl_conf = openssl_init
 [openssl_init]
@@ -104,16 +119,17 @@ echo "TLS 1.3 handshake: openssl s_server signed with the token key; s_client (n
 grep -E "^(New|Verify return code)" "$work/s_client.log" | awk '!seen[$0]++ { print "  " $0 }'
 unset OPENSSL_CONF
 
-step "9. Signing speed: bare PKCS#11 vs libp11ca, same token, same run"
+step "10. Signing speed: bare PKCS#11 vs libp11ca, same token, same run"
 run "$p11ca" token bench --token "$tok" $pin --seconds 1
 
-step "10. Cleaning up a key by URI"
+step "11. Cleaning up a key by URI"
 run "$p11ca" key delete "$tok;object=signer-ed25519" $pin
 
 step "Done"
 cat <<MSG
 The demo made a SoftHSM2 token, generated RSA-2048, P-256 and Ed25519 keys on it
-(never extractable), refused an 8192-bit key, listed the objects with their flags,
+(never extractable), refused an 8192-bit key, made a CSR for a cluster peer by the
+deployment guide's rules (and refused a wildcard), listed the objects with their flags,
 signed with each key and had OpenSSL verify every signature, signed with a p11ca key
 through OpenSC's pkcs11-tool, made a certificate with 'openssl req' and served TLS 1.3
 with 'openssl s_server' using the token key through the p11ca provider, measured
