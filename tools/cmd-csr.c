@@ -510,85 +510,6 @@ out:
 /* Output                                                              */
 /* ------------------------------------------------------------------ */
 
-static int write_all(int fd, const unsigned char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return 0;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 1;
-}
-
-/*
- * Writes @len bytes to @path atomically: a temporary file beside it
- * (created with the umask's permissions), fsync, rename, fsync of the
- * directory.  "-" is standard output.
- */
-static int write_atomic(const char *path, const unsigned char *p, size_t len)
-{
-	char *tmp = NULL, *dircopy = NULL;
-	int fd = -1, ret = TOOL_EXIT_FAIL, dfd, attempt;
-
-	if (strcmp(path, "-") == 0) {
-		if (fwrite(p, 1, len, stdout) != len || fflush(stdout) != 0) {
-			tool_errorf("cannot write the CSR to standard output");
-			return TOOL_EXIT_FAIL;
-		}
-		return TOOL_EXIT_OK;
-	}
-	if ((tmp = malloc(strlen(path) + 32)) == NULL) {
-		tool_errorf("out of memory");
-		return TOOL_EXIT_FAIL;
-	}
-	for (attempt = 0; fd < 0 && attempt < 100; attempt++) {
-		sprintf(tmp, "%s.tmp.%ld.%d", path, (long)getpid(), attempt);
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-		if (fd < 0 && errno != EEXIST)
-			break;
-	}
-	if (fd < 0) {
-		tool_errorf("cannot write %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!write_all(fd, p, len) || fsync(fd) != 0) {
-		tool_errorf("cannot write %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		tool_errorf("cannot write %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		tool_errorf("cannot rename %s to %s: %s", tmp, path, strerror(errno));
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
-	/* the rename itself survives a crash once the directory is synced */
-	if ((dircopy = strdup(path)) != NULL &&
-	    (dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
-	ret = TOOL_EXIT_OK;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp != NULL) {
-		(void)unlink(tmp);
-		free(tmp);
-	}
-	free(dircopy);
-	return ret;
-}
-
 /* Encodes @req as PEM or DER into a malloc'ed buffer. */
 static unsigned char *encode_req(X509_REQ *req, int der, size_t *plen)
 {
@@ -1071,7 +992,7 @@ int tool_csr(int argc, char **argv)
 		        subj.n == 1 ? "" : "s", all.n, all.n == 1 ? "" : "s",
 		        mdname ? mdname : "Ed25519");
 	}
-	ret = write_atomic(out, csr, csrlen);
+	ret = tool_write_atomic(out, csr, csrlen);
 	goto out;
 oom:
 	tool_errorf("out of memory");

@@ -26,6 +26,15 @@ static const struct {
 	{ "key", "sign", tool_key_sign, "sign a file with a token key" },
 	{ "key", "pubkey", tool_key_pubkey, "write a token key's public key (PEM)" },
 	{ "csr", NULL, tool_csr, "make a CSR for a token key (deployment naming rules)" },
+	{ "cert", "show", tool_cert_show, "summarise a certificate (--text for everything)" },
+	{ "cert", "convert", tool_cert_convert, "convert a certificate between PEM and DER" },
+	{ "cert", "check", tool_cert_check, "check a certificate, its key and chain are fit for use" },
+	{ "cert", "install", tool_cert_install, "store a certificate on the token next to its key" },
+	{ "trust", "add", tool_trust_add, "append CA certificates to a trust bundle" },
+	{ "trust", "list", tool_trust_list, "list a trust bundle's certificates" },
+	{ "trust", "show", tool_trust_show, "show one certificate of a trust bundle" },
+	{ "trust", "remove", tool_trust_remove, "remove certificates from a trust bundle" },
+	{ "trust", "reset", tool_trust_reset, "reset a trust bundle to the system's" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -73,5 +73,24 @@ int tool_key_delete(int argc, char **argv);
 int tool_key_sign(int argc, char **argv);
 int tool_key_pubkey(int argc, char **argv);
 int tool_csr(int argc, char **argv);
+/* cmd-cert.c */
+int tool_cert_show(int argc, char **argv);
+int tool_cert_convert(int argc, char **argv);
+int tool_cert_check(int argc, char **argv);
+int tool_cert_install(int argc, char **argv);
+/* cmd-trust.c */
+int tool_trust_add(int argc, char **argv);
+int tool_trust_list(int argc, char **argv);
+int tool_trust_show(int argc, char **argv);
+int tool_trust_remove(int argc, char **argv);
+int tool_trust_reset(int argc, char **argv);
+/*
+ * util.c: writes @len bytes to @path atomically (temporary file beside it,
+ * fsync, rename, fsync of the directory); "-" is standard output.  An
+ * existing file keeps its mode (and owner when permitted), and a symbolic
+ * link is followed.  On failure @path is untouched.  Reports and returns
+ * TOOL_EXIT_FAIL on failure, else TOOL_EXIT_OK.
+ */
+int tool_write_atomic(const char *path, const unsigned char *p, size_t len);
 
 #endif

@@ -1,0 +1,886 @@
+/* cmd-trust.c - p11ca trust: a PEM bundle of trusted CA certificates. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "tool.h"
+
+/* What `trust reset` installs without --from (Debian's ca-certificates). */
+#define SYSTEM_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+/* Files larger than this are refused (a bundle is a few hundred KiB). */
+#define MAX_FILE_SIZE (64L * 1024 * 1024)
+#define FP_LEN        32 /* SHA-256 */
+
+/* One certificate of a bundle or an input file. */
+struct tcert {
+	X509 *x;
+	unsigned char fp[FP_LEN];
+	char fphex[2 * FP_LEN + 1]; /* lowercase, no colons */
+	char *subject;              /* RFC 2253, UTF-8 */
+	size_t end;                 /* bundle: offset just past its END line */
+	int drop;                   /* remove: this one goes */
+};
+
+struct certs {
+	struct tcert *v;
+	size_t n, cap;
+	unsigned char *raw; /* the file's bytes */
+	size_t rawlen;
+};
+
+enum { O_BUNDLE = OPT_FIRST_LOCAL, O_JSON, O_FINGERPRINT, O_SUBJECT, O_ALL, O_FROM };
+
+static void certs_free(struct certs *cs)
+{
+	size_t i;
+
+	for (i = 0; i < cs->n; i++) {
+		X509_free(cs->v[i].x);
+		free(cs->v[i].subject);
+	}
+	free(cs->v);
+	free(cs->raw);
+	memset(cs, 0, sizeof(*cs));
+}
+
+/* A name as one RFC 2253 line (UTF-8 kept); malloc'ed, NULL when out of memory. */
+static char *name_str(const X509_NAME *name)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *s = NULL, *p;
+	long n;
+
+	if (b == NULL)
+		return NULL;
+	if (X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) < 0)
+		goto out;
+	n = BIO_get_mem_data(b, &p);
+	if (n < 0 || (s = malloc((size_t)n + 1)) == NULL)
+		goto out;
+	memcpy(s, p, (size_t)n);
+	s[n] = '\0';
+out:
+	BIO_free(b);
+	return s;
+}
+
+/* Appends @x (taking it) to @cs; returns 0 when out of memory (and frees @x). */
+static int certs_push(struct certs *cs, X509 *x, size_t end)
+{
+	struct tcert *t;
+	unsigned int len = 0;
+
+	if (cs->n == cs->cap) {
+		size_t cap = cs->cap ? 2 * cs->cap : 16;
+		struct tcert *v = realloc(cs->v, cap * sizeof(*v));
+		if (v == NULL)
+			goto oom;
+		cs->v = v;
+		cs->cap = cap;
+	}
+	t = &cs->v[cs->n];
+	memset(t, 0, sizeof(*t));
+	if (!X509_digest(x, EVP_sha256(), t->fp, &len) || len != FP_LEN)
+		goto oom;
+	tool_hex(t->fphex, t->fp, FP_LEN);
+	if ((t->subject = name_str(X509_get_subject_name(x))) == NULL)
+		goto oom;
+	t->x = x;
+	t->end = end;
+	cs->n++;
+	return 1;
+oom:
+	X509_free(x);
+	return 0;
+}
+
+/*
+ * Reads @path whole into @cs->raw.  A missing file is an empty one when
+ * @missing_ok (and *@missing is set); otherwise reports and returns 0.
+ */
+static int read_file(const char *path, struct certs *cs, int missing_ok, int *missing)
+{
+	FILE *f;
+	struct stat st;
+	size_t n;
+	int ok = 0;
+
+	if (missing != NULL)
+		*missing = 0;
+	if ((f = fopen(path, "rb")) == NULL) {
+		if (errno == ENOENT && missing_ok) {
+			if (missing != NULL)
+				*missing = 1;
+			return 1;
+		}
+		tool_errorf("cannot read %s: %s", path, strerror(errno));
+		return 0;
+	}
+	if (fstat(fileno(f), &st) != 0) {
+		tool_errorf("cannot read %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		tool_errorf("%s: not a regular file", path);
+		goto out;
+	}
+	if (st.st_size > MAX_FILE_SIZE) {
+		tool_errorf("%s: too large for a certificate file (%lld bytes)", path,
+		            (long long)st.st_size);
+		goto out;
+	}
+	if ((cs->raw = malloc((size_t)st.st_size + 1)) == NULL) {
+		tool_errorf("out of memory");
+		goto out;
+	}
+	n = fread(cs->raw, 1, (size_t)st.st_size + 1, f);
+	if (ferror(f)) {
+		tool_errorf("cannot read %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (n > (size_t)st.st_size) {
+		tool_errorf("%s: changed while being read", path);
+		goto out;
+	}
+	cs->rawlen = n;
+	ok = 1;
+out:
+	fclose(f);
+	return ok;
+}
+
+/* The first (innermost) OpenSSL reason queued, or @dflt. */
+static const char *ossl_reason(const char *dflt)
+{
+	unsigned long e = ERR_peek_error(); /* the first: the most specific */
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+
+	return r != NULL ? r : dflt;
+}
+
+/* Whether @len bytes at @p hold @needle. */
+static int has_str(const unsigned char *p, size_t len, const char *needle)
+{
+	size_t n = strlen(needle), i;
+
+	for (i = 0; i + n <= len; i++)
+		if (memcmp(p + i, needle, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* Only blank lines and '#' comments. */
+static int blank_or_comments(const unsigned char *p, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+			i++;
+		if (i == len)
+			break;
+		if (p[i] != '#')
+			return 0;
+		while (i < len && p[i] != '\n')
+			i++;
+	}
+	return 1;
+}
+
+/*
+ * Parses the PEM certificates in @cs->raw, recording where each ends.
+ * Text between blocks (comments) is allowed; a block that does not decode,
+ * or a BEGIN/END line left over after the last certificate, is an error.
+ */
+static int parse_pem(const char *path, struct certs *cs)
+{
+	BIO *b = NULL;
+	X509 *x;
+	char *rest;
+	long left;
+	size_t end = 0;
+	int ok = 0;
+
+	if (cs->rawlen == 0)
+		return 1;
+	if (cs->rawlen > INT_MAX) {
+		tool_errorf("%s: too large", path);
+		return 0;
+	}
+	if ((b = BIO_new_mem_buf(cs->raw, (int)cs->rawlen)) == NULL) {
+		tool_errorf("out of memory");
+		return 0;
+	}
+	ERR_clear_error();
+	for (;;) {
+		x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+		if (x == NULL) {
+			unsigned long e = ERR_peek_last_error();
+			if (ERR_GET_LIB(e) == ERR_LIB_PEM &&
+			    ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
+				break;
+			tool_errorf("%s: certificate %zu: malformed or truncated PEM (%s)", path,
+			            cs->n + 1, ossl_reason("cannot decode"));
+			goto out;
+		}
+		left = BIO_get_mem_data(b, &rest);
+		end = cs->rawlen - (size_t)(left > 0 ? left : 0);
+		if (!certs_push(cs, x, end)) {
+			tool_errorf("out of memory");
+			goto out;
+		}
+	}
+	if (has_str(cs->raw + end, cs->rawlen - end, "-----BEGIN ") ||
+	    has_str(cs->raw + end, cs->rawlen - end, "-----END ")) {
+		tool_errorf("%s: certificate %zu: malformed or truncated PEM (a BEGIN or END "
+		            "line without its block)",
+		            path, cs->n + 1);
+		goto out;
+	}
+	ok = 1;
+out:
+	ERR_clear_error();
+	BIO_free(b);
+	return ok;
+}
+
+/* A bundle: PEM certificates, or empty.  Missing is empty when @missing_ok. */
+static int load_bundle(const char *path, struct certs *cs, int missing_ok, int *missing)
+{
+	if (!read_file(path, cs, missing_ok, missing) || !parse_pem(path, cs))
+		return 0;
+	if (cs->n == 0 && !blank_or_comments(cs->raw, cs->rawlen)) {
+		tool_errorf("%s: not a PEM certificate bundle", path);
+		return 0;
+	}
+	return 1;
+}
+
+/* An input file: PEM (one or more certificates) or one DER certificate. */
+static int load_input(const char *path, struct certs *cs)
+{
+	const unsigned char *p;
+	X509 *x;
+
+	if (!read_file(path, cs, 0, NULL))
+		return 0;
+	if (has_str(cs->raw, cs->rawlen, "-----BEGIN ")) {
+		if (!parse_pem(path, cs))
+			return 0;
+		if (cs->n == 0) {
+			tool_errorf("%s: no certificate in the PEM file", path);
+			return 0;
+		}
+		return 1;
+	}
+	if (cs->rawlen == 0) {
+		tool_errorf("%s: empty file", path);
+		return 0;
+	}
+	ERR_clear_error();
+	p = cs->raw;
+	x = d2i_X509(NULL, &p, (long)cs->rawlen);
+	if (x == NULL) {
+		tool_errorf("%s: not a PEM or DER certificate (%s)", path,
+		            ossl_reason("cannot decode"));
+		ERR_clear_error();
+		return 0;
+	}
+	if ((size_t)(p - cs->raw) != cs->rawlen) {
+		X509_free(x);
+		tool_errorf("%s: %zu bytes of trailing data after the DER certificate", path,
+		            cs->rawlen - (size_t)(p - cs->raw));
+		return 0;
+	}
+	if (!certs_push(cs, x, cs->rawlen)) {
+		tool_errorf("out of memory");
+		return 0;
+	}
+	return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Output helpers                                                      */
+/* ------------------------------------------------------------------ */
+
+/* AB:CD:... (as `openssl x509 -fingerprint`) into @out (3*FP_LEN). */
+static void fp_colons(char *out, const unsigned char *fp)
+{
+	static const char digits[] = "0123456789ABCDEF";
+	size_t i;
+
+	for (i = 0; i < FP_LEN; i++) {
+		out[3 * i] = digits[fp[i] >> 4];
+		out[3 * i + 1] = digits[fp[i] & 15];
+		out[3 * i + 2] = i + 1 < FP_LEN ? ':' : '\0';
+	}
+}
+
+/* notAfter as YYYY-MM-DDTHH:MM:SSZ; whether it has passed in *@expired. */
+static void not_after(const X509 *x, char *out, size_t cap, int *expired)
+{
+	const ASN1_TIME *t = X509_get0_notAfter(x);
+	struct tm tm;
+
+	if (t == NULL || !ASN1_TIME_to_tm(t, &tm) ||
+	    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, cap, "unknown");
+	*expired = t != NULL && X509_cmp_current_time(t) < 0;
+}
+
+/* Plain-text one-line summary of a certificate. */
+static int print_line(const struct tcert *t)
+{
+	char fp[3 * FP_LEN], when[32], *issuer;
+	int expired;
+
+	if ((issuer = name_str(X509_get_issuer_name(t->x))) == NULL)
+		return 0;
+	fp_colons(fp, t->fp);
+	not_after(t->x, when, sizeof(when), &expired);
+	printf("%s  %s%s  subject=%s  issuer=%s\n", fp, when, expired ? " EXPIRED" : "", t->subject,
+	       issuer);
+	free(issuer);
+	return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Matching                                                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Normalises a fingerprint (colons and spaces dropped, lowercase) into
+ * @out (2*FP_LEN+1); 0 when it has another character or too many digits.
+ */
+static int norm_fp(const char *in, char *out)
+{
+	size_t n = 0;
+
+	for (; *in; in++) {
+		unsigned char ch = (unsigned char)*in;
+		if (ch == ':' || ch == ' ')
+			continue;
+		if (!isxdigit(ch) || n == 2 * FP_LEN)
+			return 0;
+		out[n++] = (char)tolower(ch);
+	}
+	out[n] = '\0';
+	return 1;
+}
+
+/* Case-insensitive (ASCII) substring test. */
+static int contains_ci(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle), i;
+
+	for (; *hay; hay++) {
+		for (i = 0; i < n; i++)
+			if (tolower((unsigned char)hay[i]) != tolower((unsigned char)needle[i]))
+				break;
+		if (i == n)
+			return 1;
+	}
+	return n == 0;
+}
+
+/* Counts the distinct fingerprints among the marked certificates. */
+static size_t distinct_marked(const struct certs *cs)
+{
+	size_t i, j, n = 0;
+
+	for (i = 0; i < cs->n; i++) {
+		if (!cs->v[i].drop)
+			continue;
+		for (j = 0; j < i; j++)
+			if (cs->v[j].drop && memcmp(cs->v[j].fp, cs->v[i].fp, FP_LEN) == 0)
+				break;
+		if (j == i)
+			n++;
+	}
+	return n;
+}
+
+/* Marks the certificates whose fingerprint starts with @hex; returns the count. */
+static size_t mark_fp(struct certs *cs, const char *hex)
+{
+	size_t i, n = 0, len = strlen(hex);
+
+	for (i = 0; i < cs->n; i++)
+		if (strncmp(cs->v[i].fphex, hex, len) == 0) {
+			cs->v[i].drop = 1;
+			n++;
+		}
+	return n;
+}
+
+static size_t mark_subject(struct certs *cs, const char *sub)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < cs->n; i++)
+		if (contains_ci(cs->v[i].subject, sub)) {
+			cs->v[i].drop = 1;
+			n++;
+		}
+	return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Option parsing shared by the verbs                                  */
+/* ------------------------------------------------------------------ */
+
+struct topts {
+	const char *bundle, *fingerprint, *subject, *from;
+	int json, all;
+};
+
+/*
+ * getopt_long over @longopts; fills @o.  Returns -1 to go on, else the
+ * exit code (help printed: 0, usage error: 2).
+ */
+static int parse_opts(int argc, char **argv, const char *verb, const struct option *longopts,
+                      const char *usage, struct topts *o)
+{
+	struct tool_common c = {0};
+	int opt;
+
+	memset(o, 0, sizeof(*o));
+	while ((opt = getopt_long(argc, argv, TOOL_SHORT, longopts, NULL)) != -1) {
+		if (tool_common_opt(&c, opt, optarg))
+			continue;
+		switch (opt) {
+		case O_BUNDLE:
+			o->bundle = optarg;
+			break;
+		case O_JSON:
+			o->json = 1;
+			break;
+		case O_FINGERPRINT:
+			o->fingerprint = optarg;
+			break;
+		case O_SUBJECT:
+			o->subject = optarg;
+			break;
+		case O_ALL:
+			o->all = 1;
+			break;
+		case O_FROM:
+			o->from = optarg;
+			break;
+		case OPT_HELP:
+			fputs(usage, stdout);
+			return TOOL_EXIT_OK;
+		default:
+			return TOOL_EXIT_USAGE;
+		}
+	}
+	if (o->bundle == NULL || *o->bundle == '\0') {
+		tool_errorf("trust %s: --bundle FILE is required", verb);
+		return TOOL_EXIT_USAGE;
+	}
+	return -1;
+}
+
+#define BUNDLE_OPT                                                                                 \
+	{                                                                                          \
+		"bundle", required_argument, NULL, O_BUNDLE                                        \
+	}
+
+/* ------------------------------------------------------------------ */
+/* trust add                                                           */
+/* ------------------------------------------------------------------ */
+
+static int in_set(const struct certs *cs, size_t upto, const unsigned char *fp)
+{
+	size_t i;
+
+	for (i = 0; i < upto; i++)
+		if (memcmp(cs->v[i].fp, fp, FP_LEN) == 0)
+			return 1;
+	return 0;
+}
+
+int tool_trust_add(int argc, char **argv)
+{
+	static const struct option opts[] = {TOOL_COMMON_OPTIONS, BUNDLE_OPT, {0}};
+	static const char usage[] =
+	    "usage: p11ca trust add --bundle FILE CERT...\n\n"
+	    "Appends CA certificates (PEM, several per file, or DER) to the PEM bundle\n"
+	    "FILE, creating it if missing.  A certificate already in the bundle (same\n"
+	    "SHA-256 fingerprint) is reported and skipped.  A certificate without\n"
+	    "basicConstraints CA:TRUE is refused, and then nothing is added.  The\n"
+	    "bundle is replaced atomically.\n";
+	struct certs bundle = {0}, add = {0}, in;
+	struct topts o;
+	BIO *b = NULL;
+	char *pem, fp[3 * FP_LEN];
+	unsigned char *buf = NULL;
+	size_t i, j, nnew = 0, len;
+	long pemlen;
+	int ret, missing = 0, expired;
+	char when[32];
+
+	if ((ret = parse_opts(argc, argv, "add", opts, usage, &o)) >= 0)
+		return ret;
+	ret = TOOL_EXIT_FAIL;
+	if (optind == argc) {
+		tool_errorf("trust add: no certificate file given");
+		return TOOL_EXIT_USAGE;
+	}
+	if (!load_bundle(o.bundle, &bundle, 1, &missing))
+		goto out;
+	/* every input decoded and checked before anything is written */
+	for (i = (size_t)optind; i < (size_t)argc; i++) {
+		memset(&in, 0, sizeof(in));
+		if (!load_input(argv[i], &in)) {
+			certs_free(&in);
+			goto out;
+		}
+		for (j = 0; j < in.n; j++) {
+			uint32_t fl = X509_get_extension_flags(in.v[j].x);
+			if (fl & EXFLAG_INVALID) {
+				tool_errorf("%s: certificate %zu (%s) has invalid extensions; "
+				            "nothing added",
+				            argv[i], j + 1, in.v[j].subject);
+				certs_free(&in);
+				goto out;
+			}
+			if (!(fl & EXFLAG_BCONS) || !(fl & EXFLAG_CA)) {
+				tool_errorf("%s: certificate %zu (%s) is not a CA certificate "
+				            "(no basicConstraints CA:TRUE); nothing added",
+				            argv[i], j + 1, in.v[j].subject);
+				certs_free(&in);
+				goto out;
+			}
+			if (!X509_up_ref(in.v[j].x) || !certs_push(&add, in.v[j].x, 0)) {
+				tool_errorf("out of memory");
+				certs_free(&in);
+				goto out;
+			}
+			add.v[add.n - 1].end = i; /* the argv index, for messages */
+		}
+		certs_free(&in);
+	}
+	if ((b = BIO_new(BIO_s_mem())) == NULL)
+		goto oom;
+	for (i = 0; i < add.n; i++) {
+		struct tcert *t = &add.v[i];
+		fp_colons(fp, t->fp);
+		if (in_set(&bundle, bundle.n, t->fp) || in_set(&add, i, t->fp)) {
+			printf("already present: %s  %s\n", fp, t->subject);
+			t->drop = 1;
+			continue;
+		}
+		not_after(t->x, when, sizeof(when), &expired);
+		if (expired)
+			tool_warnf("%s: %s expired on %s (added anyway)", argv[t->end], t->subject,
+			           when);
+		if (!PEM_write_bio_X509(b, t->x))
+			goto oom;
+		nnew++;
+	}
+	if (nnew > 0 || missing) {
+		pemlen = BIO_get_mem_data(b, &pem);
+		if (pemlen < 0)
+			goto oom;
+		len = bundle.rawlen + 1 + (size_t)pemlen;
+		if ((buf = malloc(len)) == NULL)
+			goto oom;
+		if (bundle.rawlen > 0)
+			memcpy(buf, bundle.raw, bundle.rawlen);
+		len = bundle.rawlen;
+		if (len > 0 && buf[len - 1] != '\n')
+			buf[len++] = '\n';
+		memcpy(buf + len, pem, (size_t)pemlen);
+		len += (size_t)pemlen;
+		if (tool_write_atomic(o.bundle, buf, len) != TOOL_EXIT_OK)
+			goto out;
+	}
+	for (i = 0; i < add.n; i++)
+		if (!add.v[i].drop) {
+			fp_colons(fp, add.v[i].fp);
+			printf("added: %s  %s\n", fp, add.v[i].subject);
+		}
+	ret = TOOL_EXIT_OK;
+	goto out;
+oom:
+	tool_errorf("out of memory");
+out:
+	free(buf);
+	BIO_free(b);
+	certs_free(&add);
+	certs_free(&bundle);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* trust list                                                          */
+/* ------------------------------------------------------------------ */
+
+int tool_trust_list(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    TOOL_COMMON_OPTIONS, BUNDLE_OPT, {"json", no_argument, NULL, O_JSON}, {0}};
+	static const char usage[] =
+	    "usage: p11ca trust list --bundle FILE [--json]\n\n"
+	    "Lists the bundle's certificates, one a line: SHA-256 fingerprint, notAfter\n"
+	    "(EXPIRED when past), subject and issuer (RFC 2253).  --json prints an array\n"
+	    "of objects: fingerprint (lowercase hex), subject, issuer, not_after, expired.\n";
+	struct certs cs = {0};
+	struct topts o;
+	char when[32], *issuer;
+	size_t i;
+	int ret, expired;
+
+	if ((ret = parse_opts(argc, argv, "list", opts, usage, &o)) >= 0)
+		return ret;
+	ret = TOOL_EXIT_FAIL;
+	if (optind != argc) {
+		tool_errorf("trust list takes no arguments");
+		return TOOL_EXIT_USAGE;
+	}
+	if (!load_bundle(o.bundle, &cs, 0, NULL))
+		goto out;
+	if (o.json)
+		printf("[");
+	for (i = 0; i < cs.n; i++) {
+		const struct tcert *t = &cs.v[i];
+		if (!o.json) {
+			if (!print_line(t))
+				goto oom;
+			continue;
+		}
+		if ((issuer = name_str(X509_get_issuer_name(t->x))) == NULL)
+			goto oom;
+		not_after(t->x, when, sizeof(when), &expired);
+		printf("%s\n  {\"fingerprint\": \"%s\", \"subject\": ", i ? "," : "", t->fphex);
+		tool_json_str(stdout, t->subject);
+		printf(", \"issuer\": ");
+		tool_json_str(stdout, issuer);
+		printf(", \"not_after\": \"%s\", \"expired\": %s}", when,
+		       expired ? "true" : "false");
+		free(issuer);
+	}
+	if (o.json)
+		printf("%s]\n", cs.n ? "\n" : "");
+	ret = TOOL_EXIT_OK;
+	goto out;
+oom:
+	tool_errorf("out of memory");
+out:
+	certs_free(&cs);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* trust show                                                          */
+/* ------------------------------------------------------------------ */
+
+int tool_trust_show(int argc, char **argv)
+{
+	static const struct option opts[] = {TOOL_COMMON_OPTIONS, BUNDLE_OPT, {0}};
+	static const char usage[] =
+	    "usage: p11ca trust show --bundle FILE FINGERPRINT|SUBJECT-SUBSTRING\n\n"
+	    "Prints the matching certificates in full.  The argument is a SHA-256\n"
+	    "fingerprint or a prefix of one (at least 8 hex digits, colons optional,\n"
+	    "any case), else a case-insensitive substring of the subject.\n";
+	struct certs cs = {0};
+	struct topts o;
+	char hex[2 * FP_LEN + 1], fp[3 * FP_LEN];
+	BIO *out = NULL;
+	size_t i, n = 0, shown = 0;
+	int ret;
+
+	if ((ret = parse_opts(argc, argv, "show", opts, usage, &o)) >= 0)
+		return ret;
+	ret = TOOL_EXIT_FAIL;
+	if (optind + 1 != argc) {
+		tool_errorf("trust show takes one FINGERPRINT or SUBJECT argument");
+		return TOOL_EXIT_USAGE;
+	}
+	if (!load_bundle(o.bundle, &cs, 0, NULL))
+		goto out;
+	if (norm_fp(argv[optind], hex) && strlen(hex) >= 8)
+		n = mark_fp(&cs, hex);
+	if (n == 0)
+		n = mark_subject(&cs, argv[optind]);
+	if (n == 0) {
+		tool_errorf("%s: no certificate matches '%s'", o.bundle, argv[optind]);
+		goto out;
+	}
+	if ((out = BIO_new_fp(stdout, BIO_NOCLOSE)) == NULL) {
+		tool_errorf("out of memory");
+		goto out;
+	}
+	for (i = 0; i < cs.n; i++) {
+		if (!cs.v[i].drop)
+			continue;
+		fp_colons(fp, cs.v[i].fp);
+		BIO_printf(out, "%sSHA-256 Fingerprint: %s\n", shown++ ? "\n" : "", fp);
+		if (!X509_print_ex(out, cs.v[i].x, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB, 0)) {
+			tool_errorf("cannot print certificate %zu of %s", i + 1, o.bundle);
+			goto out;
+		}
+	}
+	(void)BIO_flush(out);
+	ret = TOOL_EXIT_OK;
+out:
+	BIO_free(out);
+	certs_free(&cs);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* trust remove                                                        */
+/* ------------------------------------------------------------------ */
+
+int tool_trust_remove(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    TOOL_COMMON_OPTIONS,
+	    BUNDLE_OPT,
+	    {"fingerprint", required_argument, NULL, O_FINGERPRINT},
+	    {"subject", required_argument, NULL, O_SUBJECT},
+	    {"all", no_argument, NULL, O_ALL},
+	    {0}};
+	static const char usage[] =
+	    "usage: p11ca trust remove --bundle FILE (--fingerprint HEX | --subject TEXT "
+	    "[--all])\n\n"
+	    "Removes certificates from the bundle, atomically.  --fingerprint takes a\n"
+	    "SHA-256 fingerprint or a unique prefix of at least 8 hex digits (colons\n"
+	    "optional, any case).  --subject takes a case-insensitive substring of the\n"
+	    "subject; when it matches more than one certificate, --all is needed.\n"
+	    "Nothing matching is an error.\n";
+	struct certs cs = {0};
+	struct topts o;
+	char hex[2 * FP_LEN + 1], fp[3 * FP_LEN];
+	unsigned char *buf = NULL;
+	size_t i, n, distinct, len = 0, start = 0;
+	int ret;
+
+	if ((ret = parse_opts(argc, argv, "remove", opts, usage, &o)) >= 0)
+		return ret;
+	ret = TOOL_EXIT_FAIL;
+	if (optind != argc) {
+		tool_errorf("trust remove takes no arguments (use --fingerprint or --subject)");
+		return TOOL_EXIT_USAGE;
+	}
+	if ((o.fingerprint == NULL) == (o.subject == NULL)) {
+		tool_errorf("trust remove needs one of --fingerprint or --subject");
+		return TOOL_EXIT_USAGE;
+	}
+	if (o.fingerprint != NULL && (!norm_fp(o.fingerprint, hex) || strlen(hex) < 8)) {
+		tool_errorf("--fingerprint '%s': not a SHA-256 fingerprint or a prefix of at "
+		            "least 8 hex digits",
+		            o.fingerprint);
+		return TOOL_EXIT_USAGE;
+	}
+	if (o.subject != NULL && *o.subject == '\0') {
+		tool_errorf("--subject: empty text");
+		return TOOL_EXIT_USAGE;
+	}
+	if (!load_bundle(o.bundle, &cs, 0, NULL))
+		goto out;
+	n = o.fingerprint != NULL ? mark_fp(&cs, hex) : mark_subject(&cs, o.subject);
+	if (n == 0) {
+		tool_errorf("%s: no certificate matches %s '%s'", o.bundle,
+		            o.fingerprint != NULL ? "--fingerprint" : "--subject",
+		            o.fingerprint != NULL ? o.fingerprint : o.subject);
+		goto out;
+	}
+	distinct = distinct_marked(&cs);
+	if (distinct > 1 && o.fingerprint != NULL) {
+		tool_errorf("%s: --fingerprint '%s' matches %zu certificates; give more digits",
+		            o.bundle, o.fingerprint, distinct);
+		goto out;
+	}
+	if (distinct > 1 && !o.all) {
+		tool_errorf("%s: --subject '%s' matches %zu certificates; add --all to remove "
+		            "them all, or use --fingerprint",
+		            o.bundle, o.subject, distinct);
+		goto out;
+	}
+	/* the kept certificates' bytes as they were, comments before them included */
+	if ((buf = malloc(cs.rawlen + 1)) == NULL) {
+		tool_errorf("out of memory");
+		goto out;
+	}
+	for (i = 0; i < cs.n; i++) {
+		if (!cs.v[i].drop) {
+			memcpy(buf + len, cs.raw + start, cs.v[i].end - start);
+			len += cs.v[i].end - start;
+		}
+		start = cs.v[i].end;
+	}
+	memcpy(buf + len, cs.raw + start, cs.rawlen - start);
+	len += cs.rawlen - start;
+	if (tool_write_atomic(o.bundle, buf, len) != TOOL_EXIT_OK)
+		goto out;
+	for (i = 0; i < cs.n; i++)
+		if (cs.v[i].drop) {
+			fp_colons(fp, cs.v[i].fp);
+			printf("removed: %s  %s\n", fp, cs.v[i].subject);
+		}
+	ret = TOOL_EXIT_OK;
+out:
+	free(buf);
+	certs_free(&cs);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* trust reset                                                         */
+/* ------------------------------------------------------------------ */
+
+int tool_trust_reset(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    TOOL_COMMON_OPTIONS, BUNDLE_OPT, {"from", required_argument, NULL, O_FROM}, {0}};
+	static const char usage[] =
+	    "usage: p11ca trust reset --bundle FILE [--from FILE]\n\n"
+	    "Replaces the bundle, atomically, with a copy of the system's default CA\n"
+	    "bundle (" SYSTEM_BUNDLE ") or of --from FILE, which\n"
+	    "must be a well-formed PEM bundle with at least one certificate.\n";
+	struct certs src = {0};
+	struct topts o;
+	int ret;
+
+	if ((ret = parse_opts(argc, argv, "reset", opts, usage, &o)) >= 0)
+		return ret;
+	ret = TOOL_EXIT_FAIL;
+	if (optind != argc) {
+		tool_errorf("trust reset takes no arguments");
+		return TOOL_EXIT_USAGE;
+	}
+	if (o.from == NULL)
+		o.from = SYSTEM_BUNDLE;
+	if (!load_bundle(o.from, &src, 0, NULL))
+		goto out;
+	if (src.n == 0) {
+		tool_errorf("%s: no certificates; the bundle is left as it was", o.from);
+		goto out;
+	}
+	if (tool_write_atomic(o.bundle, src.raw, src.rawlen) != TOOL_EXIT_OK)
+		goto out;
+	printf("%s: reset to %s (%zu certificates)\n", o.bundle, o.from, src.n);
+	ret = TOOL_EXIT_OK;
+out:
+	certs_free(&src);
+	return ret;
+}
