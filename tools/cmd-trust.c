@@ -878,7 +878,7 @@ int tool_trust_reset(int argc, char **argv)
 	}
 	if (tool_write_atomic(o.bundle, src.raw, src.rawlen) != TOOL_EXIT_OK)
 		goto out;
-	printf("%s: reset to %s (%zu certificates)\n", o.bundle, o.from, src.n);
+	printf("%s: reset to %s (%zu certificate%s)\n", o.bundle, o.from, src.n, src.n == 1 ? "" : "s");
 	ret = TOOL_EXIT_OK;
 out:
 	certs_free(&src);
