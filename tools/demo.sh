@@ -145,13 +145,13 @@ run "$p11ca" key delete "$tok;object=signer-ed25519" $pin
 
 step "Done"
 cat <<MSG
-The demo made a SoftHSM2 token, generated RSA-2048, P-256 and Ed25519 keys on it
-(never extractable), refused an 8192-bit key, made a CSR for a cluster peer by the
-deployment guide's rules (and refused a wildcard), checked the issued certificate
-(key, chain, names, EKU) and installed it next to its key, kept a trusted CA bundle,
-listed the objects with their flags,
-signed with each key and had OpenSSL verify every signature, signed with a p11ca key
-through OpenSC's pkcs11-tool, made a certificate with 'openssl req' and served TLS 1.3
-with 'openssl s_server' using the token key through the p11ca provider, measured
-signing speed against the bare PKCS#11 limit, and deleted a key.  Everything is in $work.
+The demo made a SoftHSM2 token and generated RSA-2048, P-256 and Ed25519 keys on it
+(never extractable); refused an 8192-bit key; made a CSR for a cluster peer by the
+deployment guide's rules and refused a wildcard; checked the issued certificate (key,
+chain, names, EKU), installed it next to its key and kept a trusted CA bundle; listed
+the token's objects with their flags; signed with each key and had OpenSSL verify every
+signature; signed with a p11ca key through OpenSC's pkcs11-tool; made a certificate with
+'openssl req' and served TLS 1.3 with 'openssl s_server' on the token key through the
+p11ca provider; measured signing speed against the bare PKCS#11 limit; deleted a key.
+Everything is in $work.
 MSG
