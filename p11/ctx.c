@@ -16,6 +16,7 @@ static void module_free(struct p11ca_module *mod)
 	if (mod->initialised && mod->owned && mod->pid == getpid())
 		(void)mod->fl->C_Finalize(NULL);
 	pthread_mutex_destroy(&mod->lock);
+	pthread_rwlock_destroy(&mod->calls);
 	free(mod->name);
 	free(mod->path);
 	free(mod);
@@ -42,6 +43,14 @@ static CK_RV module_add(p11ca_ctx *ctx, CK_FUNCTION_LIST *fl)
 	mod->name = name;
 	path = name = NULL; /* transferred */
 	pthread_mutex_init(&mod->lock, NULL);
+	{
+		pthread_rwlockattr_t attr;
+		pthread_rwlockattr_init(&attr);
+		(void)pthread_rwlockattr_setkind_np(&attr,
+		                                    PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&mod->calls, &attr);
+		pthread_rwlockattr_destroy(&attr);
+	}
 	ctx->mods[ctx->nmods++] = mod;
 	mod = NULL;
 	rv = CKR_OK;

@@ -35,6 +35,10 @@ struct p11ca_module {
 	unsigned generation;    /* bumped at every (re)initialisation */
 	unsigned fork_gen;      /* fork generation it was initialised in */
 	int owned;              /* our C_Initialize succeeded: ours to finalise */
+	/* Held for reading around every operation on the module's sessions,
+	 * for writing while it is finalised and initialised again, so no
+	 * thread is inside the module then.  Prefers writers. */
+	pthread_rwlock_t calls;
 };
 
 /* Makes sure @mod is initialised in this process (after fork: again).

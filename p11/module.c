@@ -77,6 +77,9 @@ CK_RV p11ca_module_reinit(struct p11ca_module *mod, unsigned seen_gen)
 {
 	CK_RV rv = CKR_OK;
 
+	/* wait until no other thread is inside the module (never called with
+	 * the read side held: p11ca_token_run recovers outside it) */
+	pthread_rwlock_wrlock(&mod->calls);
 	pthread_mutex_lock(&mod->lock);
 	if (mod->generation == seen_gen && mod->pid == getpid()) {
 		/* The module lost its state (HSM restart): start over.  Only its
@@ -93,5 +96,6 @@ CK_RV p11ca_module_reinit(struct p11ca_module *mod, unsigned seen_gen)
 			          p11ca_rv_name(rv));
 	}
 	pthread_mutex_unlock(&mod->lock);
+	pthread_rwlock_unlock(&mod->calls);
 	return rv;
 }

@@ -215,6 +215,7 @@ CK_RV p11ca_token_run(p11ca_token *t, p11ca_key *key, int login, p11ca_op_fn fn,
 		unsigned gen;
 
 		p11ca_err_clear();
+		pthread_rwlock_rdlock(&t->mod->calls);
 		rv = p11ca_pool_get(t, login, &s);
 		gen = s.generation;
 		if (rv == CKR_OK) {
@@ -237,6 +238,7 @@ CK_RV p11ca_token_run(p11ca_token *t, p11ca_key *key, int login, p11ca_op_fn fn,
 			gen = t->mod->generation;
 			pthread_mutex_unlock(&t->mod->lock);
 		}
+		pthread_rwlock_unlock(&t->mod->calls);
 		fault = lost_login ? P11CA_FAULT_LOGIN : p11ca_fault_of(rv);
 		lost_login = 0;
 		if (fault == P11CA_FAULT_NONE || (fault == P11CA_FAULT_OBJECT && key == NULL))
