@@ -33,56 +33,6 @@
 /* ------------------------------------------------------------------ */
 
 /* A whole file in memory (NUL-terminated, the NUL not counted). */
-static unsigned char *read_file(const char *path, size_t *plen)
-{
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-	unsigned char *buf = NULL, *nb;
-	size_t len = 0, cap = 0, n;
-
-	if (f == NULL) {
-		tool_errorf("cannot open %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	for (;;) {
-		if (cap - len < 4096) {
-			cap = cap ? 2 * cap : 16384;
-			if ((nb = realloc(buf, cap + 1)) == NULL) {
-				tool_errorf("out of memory");
-				goto fail;
-			}
-			buf = nb;
-		}
-		n = fread(buf + len, 1, cap - len, f);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	if (ferror(f)) {
-		tool_errorf("cannot read %s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (f != stdin)
-		fclose(f);
-	buf[len] = '\0';
-	*plen = len;
-	return buf;
-fail:
-	if (f != stdin)
-		fclose(f);
-	free(buf);
-	return NULL;
-}
-
-static int is_pem(const unsigned char *buf, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 11 <= len; i++)
-		if (memcmp(buf + i, "-----BEGIN ", 11) == 0)
-			return 1;
-	return 0;
-}
-
 static X509 *d2i_exact(const unsigned char *der, long len)
 {
 	const unsigned char *p = der;
@@ -117,7 +67,7 @@ static STACK_OF(X509) *parse_certs(const unsigned char *buf, size_t len, int *pe
 	    (x = d2i_exact(buf, (long)len)) != NULL)
 		*pem = 0;
 	else
-		*pem = is_pem(buf, len);
+		*pem = tool_is_pem(buf, len);
 	if (!*pem) {
 		if (len == 0) {
 			snprintf(why, whycap, "empty file");
@@ -203,7 +153,7 @@ static STACK_OF(X509) *load_certs(const char *path, int *pem)
 	char why[256];
 	STACK_OF(X509) *certs;
 
-	if ((buf = read_file(path, &len)) == NULL)
+	if ((buf = tool_read_file(path, &len)) == NULL)
 		return NULL;
 	if ((certs = parse_certs(buf, len, pem, why, sizeof(why))) == NULL)
 		tool_errorf("%s: %s", path, why);
@@ -791,11 +741,11 @@ static EVP_PKEY *check_key_file(struct findings *f, const char *path)
 	BIO *bio = NULL;
 	const unsigned char *p;
 
-	if ((buf = read_file(path, &len)) == NULL) {
+	if ((buf = tool_read_file(path, &len)) == NULL) {
 		finding(f, "ERROR", "key %s cannot be read", path);
 		return NULL;
 	}
-	if (is_pem(buf, len)) {
+	if (tool_is_pem(buf, len)) {
 		if (len == 0 || buf[len - 1] != '\n')
 			finding(f, "ERROR",
 			        "key %s does not end with a newline (mobile and remote access "
@@ -1085,7 +1035,7 @@ int tool_cert_check(int argc, char **argv)
 		size_t len;
 		char why[256];
 
-		if ((buf = read_file(cert_file, &len)) == NULL)
+		if ((buf = tool_read_file(cert_file, &len)) == NULL)
 			goto out;
 		certs = parse_certs(buf, len, &pem, why, sizeof(why));
 		free(buf);

@@ -378,6 +378,19 @@ static int subject_parse(struct subject *s, const char *arg)
 /* Building the request                                                */
 /* ------------------------------------------------------------------ */
 
+static X509_NAME *build_name(const struct subject *s);
+
+X509_NAME *tool_parse_dn(const char *arg, int *rc)
+{
+	struct subject s = { 0 };
+	X509_NAME *name = NULL;
+
+	if ((*rc = subject_parse(&s, arg)) == TOOL_EXIT_OK && (name = build_name(&s)) == NULL)
+		*rc = TOOL_EXIT_FAIL;
+	free(s.parsed);
+	return name;
+}
+
 static X509_NAME *build_name(const struct subject *s)
 {
 	X509_NAME *name = X509_NAME_new();
@@ -560,8 +573,8 @@ out:
 /* The command                                                         */
 /* ------------------------------------------------------------------ */
 
-/* Deletes the key pair --new-key made, when the CSR could not be made. */
-static void delete_new_key(const struct tool_common *c, char *uri)
+/* Deletes the key pair --new-key made, when what it was for failed. */
+void tool_delete_new_key(const struct tool_common *c, char *uri)
 {
 	p11ca_ctx *ctx;
 	size_t n = 0;
@@ -578,7 +591,7 @@ static void delete_new_key(const struct tool_common *c, char *uri)
 }
 
 /* Generates --new-key; *puri receives its URI (free()). */
-static int generate_key(const struct tool_common *c, const char *token_uri, const char *type,
+int tool_generate_key(const struct tool_common *c, const char *token_uri, const char *type,
                         const char *label, int force, char **puri)
 {
 	p11ca_ctx *ctx;
@@ -922,7 +935,7 @@ int tool_csr(int argc, char **argv)
 
 	/* the key: generated first when asked for */
 	if (new_key != NULL) {
-		if (generate_key(&c, token_uri, new_key, label, force, &new_uri) != TOOL_EXIT_OK)
+		if (tool_generate_key(&c, token_uri, new_key, label, force, &new_uri) != TOOL_EXIT_OK)
 			goto out;
 		key_uri = new_uri;
 		if (strcmp(out, "-") == 0)
@@ -1005,7 +1018,7 @@ out:
 	EVP_PKEY_free(pkey);
 	tool_ossl_close(libctx);
 	if (new_uri != NULL && ret != TOOL_EXIT_OK)
-		delete_new_key(&c, new_uri);
+		tool_delete_new_key(&c, new_uri);
 	free(new_uri);
 	free(peers);
 	free(uc_names);

@@ -35,6 +35,15 @@ static const struct {
 	{ "trust", "show", tool_trust_show, "show one certificate of a trust bundle" },
 	{ "trust", "remove", tool_trust_remove, "remove certificates from a trust bundle" },
 	{ "trust", "reset", tool_trust_reset, "reset a trust bundle to the system's" },
+	{ "ca", "init", tool_ca_init, "create a CA: key on a token, root or sub-CA CSR" },
+	{ "ca", "set-cert", tool_ca_set_cert, "install a sub-CA's certificate from its parent" },
+	{ "ca", "sign", tool_ca_sign, "issue certificates for CSRs (in parallel)" },
+	{ "ca", "revoke", tool_ca_revoke, "revoke a certificate" },
+	{ "ca", "crl", tool_ca_crl, "publish a CRL signed on the token" },
+	{ "ca", "list", tool_ca_list, "list issued certificates (--json)" },
+	{ "ca", "show", tool_ca_show, "show one issued certificate" },
+	{ "ca", "import-openssl", tool_ca_import_openssl, "import an openssl ca directory" },
+	{ "ca", "export-index", tool_ca_export_index, "write an index.txt for openssl ocsp" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "p11ca.h"
 
@@ -73,6 +74,27 @@ int tool_key_delete(int argc, char **argv);
 int tool_key_sign(int argc, char **argv);
 int tool_key_pubkey(int argc, char **argv);
 int tool_csr(int argc, char **argv);
+/*
+ * cmd-csr.c: a key pair generated on the token at @token_uri (TYPE as
+ * "rsa:3072", "ec:p256"); *puri receives the private key's URI (free()).
+ * tool_delete_new_key() removes it again (both halves) when what it was
+ * made for failed.
+ */
+int tool_generate_key(const struct tool_common *c, const char *token_uri, const char *type,
+                      const char *label, int force, char **puri);
+void tool_delete_new_key(const struct tool_common *c, char *uri);
+/* cmd-csr.c: "/C=GB/O=Example/CN=..." as a name; *rc says why not (NULL). */
+X509_NAME *tool_parse_dn(const char *arg, int *rc);
+/* cmd-ca.c, cmd-ca-records.c */
+int tool_ca_init(int argc, char **argv);
+int tool_ca_set_cert(int argc, char **argv);
+int tool_ca_sign(int argc, char **argv);
+int tool_ca_revoke(int argc, char **argv);
+int tool_ca_crl(int argc, char **argv);
+int tool_ca_list(int argc, char **argv);
+int tool_ca_show(int argc, char **argv);
+int tool_ca_import_openssl(int argc, char **argv);
+int tool_ca_export_index(int argc, char **argv);
 /* cmd-cert.c */
 int tool_cert_show(int argc, char **argv);
 int tool_cert_convert(int argc, char **argv);
@@ -92,5 +114,27 @@ int tool_trust_reset(int argc, char **argv);
  * TOOL_EXIT_FAIL on failure, else TOOL_EXIT_OK.
  */
 int tool_write_atomic(const char *path, const unsigned char *p, size_t len);
+/*
+ * The same in steps, for output written piece by piece: open (a temporary
+ * file beside @path, or standard output for "-"), write, then commit
+ * (@sync: fsync the file and the directory; without it the caller syncs,
+ * e.g. with syncfs() for many files) or abort (the temporary file goes).
+ */
+struct tool_atomic {
+	const char *path, *target;
+	char *real, *tmp;
+	int fd;
+};
+int tool_atomic_open(struct tool_atomic *a, const char *path);
+int tool_atomic_write(struct tool_atomic *a, const unsigned char *p, size_t len);
+int tool_atomic_commit(struct tool_atomic *a, int sync);
+void tool_atomic_abort(struct tool_atomic *a);
+/*
+ * util.c: the whole of @path ("-" = standard input), NUL-terminated
+ * (free()); reports and returns NULL on failure.
+ */
+unsigned char *tool_read_file(const char *path, size_t *plen);
+/* Whether @buf holds a "-----BEGIN " line (PEM rather than DER). */
+int tool_is_pem(const unsigned char *buf, size_t len);
 
 #endif

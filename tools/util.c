@@ -150,6 +150,112 @@ static int write_all(int fd, const unsigned char *p, size_t len)
 	return 1;
 }
 
+void tool_atomic_abort(struct tool_atomic *a)
+{
+	if (a->fd > 1)
+		close(a->fd);
+	if (a->tmp != NULL)
+		(void)unlink(a->tmp);
+	free(a->tmp);
+	free(a->real);
+	memset(a, 0, sizeof(*a));
+	a->fd = -1;
+}
+
+int tool_atomic_open(struct tool_atomic *a, const char *path)
+{
+	struct stat st;
+	int attempt, have_st;
+
+	memset(a, 0, sizeof(*a));
+	a->fd = -1;
+	a->path = path;
+	if (strcmp(path, "-") == 0) {
+		a->fd = 1;
+		return TOOL_EXIT_OK;
+	}
+	if ((a->real = realpath(path, NULL)) != NULL)
+		a->target = a->real;
+	else
+		a->target = path;
+	have_st = stat(a->target, &st) == 0;
+	if ((a->tmp = malloc(strlen(a->target) + 32)) == NULL) {
+		tool_errorf("out of memory");
+		goto fail;
+	}
+	for (attempt = 0; a->fd < 0 && attempt < 100; attempt++) {
+		sprintf(a->tmp, "%s.tmp.%ld.%d", a->target, (long)getpid(), attempt);
+		a->fd = open(a->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, have_st ? 0600 : 0644);
+		if (a->fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (a->fd < 0) {
+		tool_errorf("cannot write %s: %s", path, strerror(errno));
+		free(a->tmp);
+		a->tmp = NULL;
+		goto fail;
+	}
+	if (have_st) {
+		if ((st.st_uid != geteuid() || st.st_gid != getegid()) &&
+		    fchown(a->fd, st.st_uid, st.st_gid) != 0)
+			tool_warnf("%s: cannot keep the owner: %s", path, strerror(errno));
+		if (fchmod(a->fd, st.st_mode & 07777) != 0) {
+			tool_errorf("cannot set the mode of %s: %s", a->tmp, strerror(errno));
+			goto fail;
+		}
+	}
+	return TOOL_EXIT_OK;
+fail:
+	tool_atomic_abort(a);
+	return TOOL_EXIT_FAIL;
+}
+
+int tool_atomic_write(struct tool_atomic *a, const unsigned char *p, size_t len)
+{
+	if (!write_all(a->fd, p, len)) {
+		tool_errorf("cannot write %s: %s", a->tmp != NULL ? a->tmp : a->path, strerror(errno));
+		return TOOL_EXIT_FAIL;
+	}
+	return TOOL_EXIT_OK;
+}
+
+int tool_atomic_commit(struct tool_atomic *a, int sync)
+{
+	char *dircopy = NULL;
+	int dfd, fd = a->fd, bad;
+
+	if (a->tmp == NULL) { /* standard output */
+		a->fd = -1;
+		return TOOL_EXIT_OK;
+	}
+	a->fd = -1;
+	bad = sync && fsync(fd) != 0;
+	if (close(fd) != 0)
+		bad = 1;
+	if (bad) {
+		tool_errorf("cannot write %s: %s", a->tmp, strerror(errno));
+		goto fail;
+	}
+	if (rename(a->tmp, a->target) != 0) {
+		tool_errorf("cannot rename %s to %s: %s", a->tmp, a->target, strerror(errno));
+		goto fail;
+	}
+	free(a->tmp);
+	a->tmp = NULL;
+	/* the rename itself survives a crash once the directory is synced */
+	if (sync && (dircopy = strdup(a->target)) != NULL &&
+	    (dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	free(dircopy);
+	tool_atomic_abort(a);
+	return TOOL_EXIT_OK;
+fail:
+	tool_atomic_abort(a);
+	return TOOL_EXIT_FAIL;
+}
+
 /*
  * Writes @len bytes to @path atomically: a temporary file beside it
  * (created with the umask's permissions), fsync, rename, fsync of the
@@ -157,10 +263,7 @@ static int write_all(int fd, const unsigned char *p, size_t len)
  */
 int tool_write_atomic(const char *path, const unsigned char *p, size_t len)
 {
-	char *real = NULL, *tmp = NULL, *dircopy = NULL;
-	const char *target = path;
-	struct stat st;
-	int fd = -1, ok = 0, dfd, attempt, have_st;
+	struct tool_atomic a;
 
 	if (strcmp(path, "-") == 0) {
 		if (fwrite(p, 1, len, stdout) != len || fflush(stdout) != 0) {
@@ -169,63 +272,61 @@ int tool_write_atomic(const char *path, const unsigned char *p, size_t len)
 		}
 		return TOOL_EXIT_OK;
 	}
-	if ((real = realpath(path, NULL)) != NULL)
-		target = real;
-	have_st = stat(target, &st) == 0;
-	if ((tmp = malloc(strlen(target) + 32)) == NULL) {
-		tool_errorf("out of memory");
-		goto out;
+	if (tool_atomic_open(&a, path) != TOOL_EXIT_OK)
+		return TOOL_EXIT_FAIL;
+	if (tool_atomic_write(&a, p, len) != TOOL_EXIT_OK) {
+		tool_atomic_abort(&a);
+		return TOOL_EXIT_FAIL;
 	}
-	for (attempt = 0; fd < 0 && attempt < 100; attempt++) {
-		sprintf(tmp, "%s.tmp.%ld.%d", target, (long)getpid(), attempt);
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, have_st ? 0600 : 0644);
-		if (fd < 0 && errno != EEXIST)
+	return tool_atomic_commit(&a, 1);
+}
+
+unsigned char *tool_read_file(const char *path, size_t *plen)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	unsigned char *buf = NULL, *nb;
+	size_t len = 0, cap = 0, n;
+
+	if (f == NULL) {
+		tool_errorf("cannot open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		if (cap - len < 4096) {
+			cap = cap ? 2 * cap : 16384;
+			if ((nb = realloc(buf, cap + 1)) == NULL) {
+				tool_errorf("out of memory");
+				goto fail;
+			}
+			buf = nb;
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
 			break;
 	}
-	if (fd < 0) {
-		tool_errorf("cannot write %s: %s", path, strerror(errno));
-		goto out;
+	if (ferror(f)) {
+		tool_errorf("cannot read %s: %s", path, strerror(errno));
+		goto fail;
 	}
-	if (have_st) {
-		if ((st.st_uid != geteuid() || st.st_gid != getegid()) &&
-		    fchown(fd, st.st_uid, st.st_gid) != 0)
-			tool_warnf("%s: cannot keep the owner: %s", path, strerror(errno));
-		if (fchmod(fd, st.st_mode & 07777) != 0) {
-			tool_errorf("cannot set the mode of %s: %s", tmp, strerror(errno));
-			goto out;
-		}
-	}
-	if (!write_all(fd, p, len) || fsync(fd) != 0) {
-		tool_errorf("cannot write %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		tool_errorf("cannot write %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, target) != 0) {
-		tool_errorf("cannot rename %s to %s: %s", tmp, target, strerror(errno));
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
-	/* the rename itself survives a crash once the directory is synced */
-	if ((dircopy = strdup(target)) != NULL &&
-	    (dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
-	ok = 1;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp != NULL) {
-		(void)unlink(tmp);
-		free(tmp);
-	}
-	free(dircopy);
-	free(real);
-	return ok ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
+	if (f != stdin)
+		fclose(f);
+	buf[len] = '\0';
+	*plen = len;
+	return buf;
+fail:
+	if (f != stdin)
+		fclose(f);
+	free(buf);
+	return NULL;
+}
+
+int tool_is_pem(const unsigned char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 11 <= len; i++)
+		if (memcmp(buf + i, "-----BEGIN ", 11) == 0)
+			return 1;
+	return 0;
 }

@@ -1,0 +1,236 @@
+/*
+ * ca-conf.c - D/ca.conf: the CA's settings in OpenSSL configuration syntax
+ * (section [p11ca], read with NCONF).  It names the CA key by its pkcs11:
+ * URI and never holds key material or a PIN.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <openssl/bio.h>
+#include <openssl/conf.h>
+#include <openssl/err.h>
+
+#include "ca.h"
+
+#define SECTION "p11ca"
+#define MAX_CRL_URLS 8
+
+void ca_conf_free(struct ca_conf *conf)
+{
+	size_t i;
+
+	free(conf->dir);
+	free(conf->key);
+	free(conf->module);
+	free(conf->cert);
+	free(conf->db);
+	free(conf->default_profile);
+	free(conf->default_md);
+	for (i = 0; conf->crl_urls != NULL && conf->crl_urls[i] != NULL; i++)
+		free(conf->crl_urls[i]);
+	free(conf->crl_urls);
+	free(conf->ocsp_url);
+	free(conf->ca_issuers_url);
+	memset(conf, 0, sizeof(*conf));
+}
+
+/* @name relative to @dir unless absolute (malloc'ed). */
+static char *in_dir(const char *dir, const char *name)
+{
+	char *p;
+
+	if (name[0] == '/')
+		return strdup(name);
+	if ((p = malloc(strlen(dir) + strlen(name) + 2)) != NULL)
+		sprintf(p, "%s/%s", dir, name);
+	return p;
+}
+
+static int get_str(CONF *cf, const char *name, const char *def, char **out)
+{
+	const char *v = NCONF_get_string(cf, SECTION, name);
+
+	ERR_clear_error(); /* a missing key is not an error */
+	if (v == NULL || *v == '\0')
+		v = def;
+	*out = NULL;
+	if (v != NULL && (*out = strdup(v)) == NULL)
+		return 0;
+	return 1;
+}
+
+static int get_num(CONF *cf, const char *path, const char *name, long def, long *out)
+{
+	const char *v = NCONF_get_string(cf, SECTION, name);
+	char *end;
+
+	ERR_clear_error();
+	*out = def;
+	if (v == NULL || *v == '\0')
+		return 1;
+	errno = 0;
+	*out = strtol(v, &end, 10);
+	if (errno != 0 || *end != '\0' || *out <= 0 || *out > 36500) {
+		tool_errorf("%s: %s = '%s' is not a number of days (1-36500)", path, name, v);
+		return 0;
+	}
+	return 1;
+}
+
+int ca_conf_load(const char *dir, struct ca_conf *conf)
+{
+	CONF *cf = NULL;
+	char *path = NULL, *s = NULL;
+	char name[32];
+	long line = -1;
+	size_t n = 0, i;
+	int ret = TOOL_EXIT_FAIL;
+
+	memset(conf, 0, sizeof(*conf));
+	if ((conf->dir = strdup(dir)) == NULL || (path = in_dir(dir, "ca.conf")) == NULL)
+		goto oom;
+	if ((cf = NCONF_new(NULL)) == NULL)
+		goto oom;
+	if (NCONF_load(cf, path, &line) <= 0) {
+		if (line > 0)
+			tool_errorf("%s: syntax error on line %ld", path, line);
+		else
+			tool_errorf("%s: cannot read it (is %s a CA directory made by 'p11ca ca "
+			            "init'?)",
+			            path, dir);
+		ERR_clear_error();
+		goto out;
+	}
+	if (!get_str(cf, "key", NULL, &conf->key) || !get_str(cf, "module", NULL, &conf->module) ||
+	    !get_str(cf, "certificate", "ca.pem", &s))
+		goto oom;
+	if (conf->key == NULL) {
+		tool_errorf("%s: no 'key' (the CA key's pkcs11: URI) in section [%s]", path, SECTION);
+		goto out;
+	}
+	if (strstr(conf->key, "pin-value=") != NULL) {
+		tool_errorf("%s: the key URI holds a pin-value; keep the PIN out of ca.conf "
+		            "(use pin-source=file:..., --pin-file or P11CA_PIN)",
+		            path);
+		goto out;
+	}
+	if ((conf->cert = in_dir(dir, s)) == NULL)
+		goto oom;
+	free(s);
+	s = NULL;
+	if (!get_str(cf, "database", "ca.db", &s) || (conf->db = in_dir(dir, s)) == NULL)
+		goto oom;
+	if (!get_num(cf, path, "default_days", 365, &conf->default_days) ||
+	    !get_num(cf, path, "crl_days", 7, &conf->crl_days))
+		goto out;
+	if (!get_str(cf, "default_profile", "server-client", &conf->default_profile) ||
+	    !get_str(cf, "default_md", "sha256", &conf->default_md) ||
+	    !get_str(cf, "ocsp_url", NULL, &conf->ocsp_url) ||
+	    !get_str(cf, "ca_issuers_url", NULL, &conf->ca_issuers_url))
+		goto oom;
+	if ((conf->crl_urls = calloc(MAX_CRL_URLS + 1, sizeof(char *))) == NULL)
+		goto oom;
+	for (i = 0; i < MAX_CRL_URLS; i++) {
+		if (i == 0)
+			snprintf(name, sizeof(name), "crl_url");
+		else
+			snprintf(name, sizeof(name), "crl_url.%zu", i);
+		if (!get_str(cf, name, NULL, &s))
+			goto oom;
+		if (s != NULL)
+			conf->crl_urls[n++] = s;
+		s = NULL;
+	}
+	ret = TOOL_EXIT_OK;
+	goto out;
+oom:
+	tool_errorf("out of memory");
+out:
+	free(s);
+	free(path);
+	NCONF_free(cf);
+	if (ret != TOOL_EXIT_OK)
+		ca_conf_free(conf);
+	return ret;
+}
+
+/* Whether @v can be written as an unquoted ca.conf value. */
+static int plain_value(const char *what, const char *v)
+{
+	const char *p;
+
+	for (p = v; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == '"' || *p == '\'' || *p == '\\' || *p == '#' ||
+		    *p == '$') {
+			tool_errorf("%s: '%s' holds a character ca.conf cannot keep (quote, "
+			            "backslash, '#', '$' or a control character)",
+			            what, v);
+			return 0;
+		}
+	return 1;
+}
+
+int ca_conf_write(const struct ca_conf *conf)
+{
+	BIO *mem = NULL;
+	char *path = NULL, *data;
+	long len;
+	size_t i;
+	struct stat st;
+	int ret = TOOL_EXIT_FAIL;
+
+	if (!plain_value("--key", conf->key) ||
+	    (conf->module != NULL && !plain_value("--module", conf->module)) ||
+	    (conf->ocsp_url != NULL && !plain_value("--ocsp-url", conf->ocsp_url)) ||
+	    (conf->ca_issuers_url != NULL && !plain_value("--ca-issuers-url", conf->ca_issuers_url)))
+		return TOOL_EXIT_FAIL;
+	for (i = 0; conf->crl_urls != NULL && conf->crl_urls[i] != NULL; i++)
+		if (!plain_value("--crl-url", conf->crl_urls[i]))
+			return TOOL_EXIT_FAIL;
+	if ((path = in_dir(conf->dir, "ca.conf")) == NULL || (mem = BIO_new(BIO_s_mem())) == NULL) {
+		tool_errorf("out of memory");
+		goto out;
+	}
+	if (stat(path, &st) == 0) {
+		tool_errorf("%s exists already; a CA directory is initialised once", path);
+		goto out;
+	}
+	BIO_printf(mem,
+	           "# p11ca CA configuration (OpenSSL config syntax).  The key stays on the\n"
+	           "# token: this file names it by URI and holds no key material or PIN.\n"
+	           "[ " SECTION " ]\n"
+	           "version = 1\n"
+	           "key = %s\n",
+	           conf->key);
+	if (conf->module != NULL)
+		BIO_printf(mem, "module = %s\n", conf->module);
+	BIO_printf(mem,
+	           "certificate = ca.pem\n"
+	           "database = ca.db\n"
+	           "# defaults of 'p11ca ca sign' and 'p11ca ca crl'\n"
+	           "default_days = %ld\n"
+	           "default_profile = %s\n"
+	           "default_md = %s\n"
+	           "crl_days = %ld\n"
+	           "# URLs put into issued certificates (CRL distribution points, AIA)\n",
+	           conf->default_days, conf->default_profile, conf->default_md, conf->crl_days);
+	for (i = 0; conf->crl_urls != NULL && conf->crl_urls[i] != NULL; i++) {
+		if (i == 0)
+			BIO_printf(mem, "crl_url = %s\n", conf->crl_urls[i]);
+		else
+			BIO_printf(mem, "crl_url.%zu = %s\n", i, conf->crl_urls[i]);
+	}
+	if (conf->ocsp_url != NULL)
+		BIO_printf(mem, "ocsp_url = %s\n", conf->ocsp_url);
+	if (conf->ca_issuers_url != NULL)
+		BIO_printf(mem, "ca_issuers_url = %s\n", conf->ca_issuers_url);
+	len = BIO_get_mem_data(mem, &data);
+	ret = tool_write_atomic(path, (const unsigned char *)data, (size_t)len);
+out:
+	BIO_free(mem);
+	free(path);
+	return ret;
+}

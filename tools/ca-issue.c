@@ -1,0 +1,1101 @@
+/*
+ * ca-issue.c - certificates from CSRs under a profile: the checks a CSR must
+ * pass, the extensions copied from it under an allow-list, random serials,
+ * parallel signing on the token and the one transaction that records a
+ * batch.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/wait.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "ca.h"
+
+/* RSA sizes a CSR may carry: 8192-bit keys break SIP TLS peers */
+#define RSA_MIN_BITS 2048
+#define RSA_MAX_BITS 4096
+/* how often a serial already taken is drawn again (never, in practice) */
+#define SERIAL_RETRIES 8
+
+static const char *const profile_names[] = { "server", "client", "server-client", "ocsp",
+	                                     "sub-ca" };
+
+int ca_profile_parse(const char *name, enum ca_profile *out)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(profile_names) / sizeof(profile_names[0]); i++)
+		if (strcmp(name, profile_names[i]) == 0) {
+			*out = (enum ca_profile)i;
+			return 1;
+		}
+	return 0;
+}
+
+const char *ca_profile_name(enum ca_profile p)
+{
+	return profile_names[p];
+}
+
+/* keyUsage bits (RFC 5280 order) and their openssl-config names */
+static const char *const ku_names[] = { "digitalSignature", "nonRepudiation", "keyEncipherment",
+	                                "dataEncipherment", "keyAgreement",   "keyCertSign",
+	                                "cRLSign",          "encipherOnly",   "decipherOnly" };
+#define KU(bit) (1u << (bit))
+enum { KU_DS = 0, KU_NR, KU_KE, KU_DE, KU_KA, KU_CERT, KU_CRL };
+
+/* What a profile allows a CSR to ask for, and what it gives by default. */
+struct profile_rules {
+	unsigned ku_allowed;
+	const int *eku_allowed; /* NIDs, 0-terminated */
+	const char *eku_default;
+};
+
+static const int eku_server[] = { NID_server_auth, 0 };
+static const int eku_client[] = { NID_client_auth, 0 };
+static const int eku_both[] = { NID_server_auth, NID_client_auth, 0 };
+static const int eku_ocsp[] = { NID_OCSP_sign, 0 };
+static const int eku_subca[] = { NID_server_auth, NID_client_auth, NID_email_protect,
+	                         NID_OCSP_sign,   NID_code_sign,   NID_time_stamp, 0 };
+
+static const struct profile_rules rules[] = {
+	[CA_SERVER] = { KU(KU_DS) | KU(KU_KE) | KU(KU_KA), eku_server, "serverAuth" },
+	[CA_CLIENT] = { KU(KU_DS) | KU(KU_KA), eku_client, "clientAuth" },
+	[CA_SERVER_CLIENT] = { KU(KU_DS) | KU(KU_KE) | KU(KU_KA), eku_both,
+	                       "serverAuth,clientAuth" },
+	[CA_OCSP] = { KU(KU_DS) | KU(KU_NR), eku_ocsp, "OCSPSigning" },
+	[CA_SUB_CA] = { KU(KU_DS) | KU(KU_CERT) | KU(KU_CRL), eku_subca, NULL },
+};
+
+/* ------------------------------------------------------------------ */
+/* Building blocks                                                     */
+/* ------------------------------------------------------------------ */
+
+int ca_random_serial(OSSL_LIB_CTX *libctx, unsigned char *out)
+{
+	if (RAND_bytes_ex(libctx, out, CA_SERIAL_BYTES, 0) != 1) {
+		tool_errorf("no random serial: the random generator failed");
+		return 0;
+	}
+	/* positive, and always CA_SERIAL_BYTES long in DER: 126 random bits */
+	out[0] = (unsigned char)((out[0] & 0x3f) | 0x40);
+	return 1;
+}
+
+static int set_time(ASN1_TIME *(*get)(const X509 *), X509 *x, time_t t)
+{
+	ASN1_TIME *at = get(x);
+
+	return at != NULL && ASN1_TIME_set(at, t) != NULL;
+}
+
+/*
+ * The subject's SubjectPublicKeyInfo copied as it is, without decoding the
+ * key and encoding it again (X509_set_pubkey does both, through OpenSSL 3's
+ * decoder and encoder chains: the most expensive step of issuing).
+ */
+static int copy_spki(X509 *x, const X509_PUBKEY *from)
+{
+	ASN1_OBJECT *alg = NULL, *dup_alg = NULL;
+	const unsigned char *key;
+	unsigned char *key_copy = NULL;
+	X509_ALGOR *algor = NULL;
+	const ASN1_OBJECT *pobj;
+	const void *pval;
+	void *pval_copy = NULL;
+	int keylen, ptype;
+
+	if (!X509_PUBKEY_get0_param(&alg, &key, &keylen, &algor, from))
+		return 0;
+	X509_ALGOR_get0(&pobj, &ptype, &pval, algor);
+	if (ptype == V_ASN1_OBJECT)
+		pval_copy = OBJ_dup(pval);
+	else if (ptype == V_ASN1_SEQUENCE)
+		pval_copy = ASN1_STRING_dup(pval);
+	else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
+		return 0;
+	if ((ptype == V_ASN1_OBJECT || ptype == V_ASN1_SEQUENCE) && pval_copy == NULL)
+		return 0;
+	if ((dup_alg = OBJ_dup(alg)) == NULL || (key_copy = OPENSSL_memdup(key, (size_t)keylen)) == NULL ||
+	    !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), dup_alg, ptype, pval_copy, key_copy,
+	                            keylen)) {
+		ASN1_OBJECT_free(dup_alg);
+		OPENSSL_free(key_copy);
+		if (ptype == V_ASN1_OBJECT)
+			ASN1_OBJECT_free(pval_copy);
+		else
+			ASN1_STRING_free(pval_copy);
+		return 0;
+	}
+	return 1;
+}
+
+X509 *ca_build_cert(OSSL_LIB_CTX *libctx, X509 *issuer, const X509_NAME *subject,
+                    const X509_PUBKEY *spki, EVP_PKEY *pubkey, const unsigned char *serial,
+                    size_t serial_len, time_t not_before, time_t not_after)
+{
+	X509 *x = X509_new_ex(libctx, NULL);
+	BIGNUM *bn = NULL;
+	ASN1_INTEGER *sn = NULL;
+	int ok = 0;
+
+	if (x == NULL || (bn = BN_bin2bn(serial, (int)serial_len, NULL)) == NULL ||
+	    (sn = BN_to_ASN1_INTEGER(bn, NULL)) == NULL)
+		goto out;
+	if (!X509_set_version(x, X509_VERSION_3) || !X509_set_serialNumber(x, sn) ||
+	    !X509_set_subject_name(x, subject) ||
+	    !X509_set_issuer_name(x, issuer != NULL ? X509_get_subject_name(issuer) : subject) ||
+	    !set_time(X509_getm_notBefore, x, not_before) || !set_time(X509_getm_notAfter, x, not_after) ||
+	    !(spki != NULL ? copy_spki(x, spki) : X509_set_pubkey(x, pubkey)))
+		goto out;
+	ok = 1;
+out:
+	BN_free(bn);
+	ASN1_INTEGER_free(sn);
+	if (!ok) {
+		tool_ossl_fail("building the certificate");
+		X509_free(x);
+		x = NULL;
+	}
+	return x;
+}
+
+int ca_add_ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+	int ok;
+
+	X509V3_set_ctx(&v3, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
+	if ((ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value)) == NULL) {
+		tool_ossl_fail(OBJ_nid2ln(nid));
+		return 0;
+	}
+	ok = X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	if (!ok)
+		tool_ossl_fail(OBJ_nid2ln(nid));
+	return ok;
+}
+
+int ca_sign_cert(OSSL_LIB_CTX *libctx, X509 *x, EVP_PKEY *key, const char *md)
+{
+	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+	int ok = 0;
+
+	if (EVP_PKEY_is_a(key, "ED25519") || EVP_PKEY_is_a(key, "ED448"))
+		md = NULL;
+	if (mctx != NULL && EVP_DigestSignInit_ex(mctx, NULL, md, libctx, NULL, key, NULL) == 1 &&
+	    X509_sign_ctx(x, mctx) > 0)
+		ok = 1;
+	EVP_MD_CTX_free(mctx);
+	if (!ok)
+		tool_ossl_fail("signing on the token");
+	return ok;
+}
+
+static int64_t asn1_time(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+/* "DNS:a,IP:1.2.3.4,email:x@y,URI:u" (malloc'ed); NULL without SANs. */
+static char *sans_text(GENERAL_NAMES *gens)
+{
+	BIO *mem;
+	char ip[INET6_ADDRSTRLEN], *out = NULL, *data;
+	long len;
+	int i;
+
+	if (gens == NULL || (mem = BIO_new(BIO_s_mem())) == NULL)
+		return NULL;
+	for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		const char *sep = i > 0 ? "," : "";
+		ASN1_OCTET_STRING *o;
+
+		switch (g->type) {
+		case GEN_DNS:
+			BIO_printf(mem, "%sDNS:%.*s", sep, g->d.dNSName->length, g->d.dNSName->data);
+			break;
+		case GEN_EMAIL:
+			BIO_printf(mem, "%semail:%.*s", sep, g->d.rfc822Name->length,
+			           g->d.rfc822Name->data);
+			break;
+		case GEN_URI:
+			BIO_printf(mem, "%sURI:%.*s", sep, g->d.uniformResourceIdentifier->length,
+			           g->d.uniformResourceIdentifier->data);
+			break;
+		case GEN_IPADD:
+			o = g->d.iPAddress;
+			if (o->length == 4 || o->length == 16) {
+				inet_ntop(o->length == 4 ? AF_INET : AF_INET6, o->data, ip, sizeof(ip));
+				BIO_printf(mem, "%sIP:%s", sep, ip);
+			}
+			break;
+		default:
+			BIO_printf(mem, "%sother", sep);
+			break;
+		}
+	}
+	len = BIO_get_mem_data(mem, &data);
+	if (len > 0 && (out = malloc((size_t)len + 1)) != NULL) {
+		memcpy(out, data, (size_t)len);
+		out[len] = '\0';
+	}
+	BIO_free(mem);
+	return out;
+}
+
+int ca_row_from_cert(X509 *x, struct ca_row *r)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+	GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	unsigned char *der = NULL;
+	char *hex = bn != NULL ? BN_bn2hex(bn) : NULL, *subject = NULL;
+	int len, ok = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->reason = -1;
+	r->status = 'V';
+	if (hex == NULL || strlen(hex) + strlen(hex) % 2 >= sizeof(r->serial) || hex[0] == '-')
+		goto out;
+	/* openssl ca writes an even number of digits */
+	if (strlen(hex) % 2) {
+		r->serial[0] = '0';
+		memcpy(r->serial + 1, hex, strlen(hex) + 1);
+	} else {
+		memcpy(r->serial, hex, strlen(hex) + 1);
+	}
+	if ((subject = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0)) == NULL ||
+	    (r->subject = strdup(subject)) == NULL)
+		goto out;
+	r->sans = sans_text(gens);
+	r->not_before = asn1_time(X509_get0_notBefore(x));
+	r->not_after = asn1_time(X509_get0_notAfter(x));
+	if ((len = i2d_X509(x, &der)) <= 0 || (r->der = malloc((size_t)len)) == NULL)
+		goto out;
+	memcpy(r->der, der, (size_t)len);
+	r->der_len = (size_t)len;
+	ok = 1;
+out:
+	OPENSSL_free(der);
+	OPENSSL_free(subject);
+	OPENSSL_free(hex);
+	BN_free(bn);
+	GENERAL_NAMES_free(gens);
+	if (!ok) {
+		ca_row_free(r);
+		tool_errorf("out of memory");
+	}
+	return ok;
+}
+
+/* ------------------------------------------------------------------ */
+/* CSR checks                                                          */
+/* ------------------------------------------------------------------ */
+
+/* A DNS name as certificates carry it; reports into @why. */
+static int dns_ok(const unsigned char *s, int len, char *why, size_t cap)
+{
+	int i, label = 0;
+
+	if (memchr(s, '*', (size_t)len) != NULL) {
+		snprintf(why, cap, "wildcard name '%.*s' (refused: name every host)", len, s);
+		return 0;
+	}
+	if (len == 0 || len > 253 || s[len - 1] == '.' || s[0] == '.') {
+		snprintf(why, cap, "'%.*s' is not a valid DNS name", len > 256 ? 256 : len, s);
+		return 0;
+	}
+	for (i = 0; i <= len; i++) {
+		if (i == len || s[i] == '.') {
+			if (label == 0 || label > 63 || s[i - 1] == '-' || s[i - label] == '-') {
+				snprintf(why, cap, "'%.*s' is not a valid DNS name (bad label)", len, s);
+				return 0;
+			}
+			label = 0;
+			continue;
+		}
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_')) {
+			snprintf(why, cap, "'%.*s' is not a valid DNS name", len, s);
+			return 0;
+		}
+		label++;
+	}
+	return 1;
+}
+
+static int names_ok(X509_REQ *req, GENERAL_NAMES *gens, char *why, size_t cap)
+{
+	X509_NAME *subj = X509_REQ_get_subject_name(req);
+	int i;
+
+	for (i = 0; i < X509_NAME_entry_count(subj); i++) {
+		ASN1_STRING *v = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i));
+		if (memchr(ASN1_STRING_get0_data(v), '*', (size_t)ASN1_STRING_length(v)) != NULL) {
+			snprintf(why, cap, "wildcard in the subject (refused: name every host)");
+			return 0;
+		}
+	}
+	if (X509_NAME_entry_count(subj) == 0 && sk_GENERAL_NAME_num(gens) <= 0) {
+		snprintf(why, cap, "neither a subject nor a subjectAltName");
+		return 0;
+	}
+	for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		switch (g->type) {
+		case GEN_DNS:
+			if (!dns_ok(g->d.dNSName->data, g->d.dNSName->length, why, cap))
+				return 0;
+			break;
+		case GEN_IPADD:
+			if (g->d.iPAddress->length != 4 && g->d.iPAddress->length != 16) {
+				snprintf(why, cap, "malformed IP address in subjectAltName");
+				return 0;
+			}
+			break;
+		case GEN_EMAIL:
+			if (memchr(g->d.rfc822Name->data, '@', (size_t)g->d.rfc822Name->length) == NULL) {
+				snprintf(why, cap, "malformed email address in subjectAltName");
+				return 0;
+			}
+			break;
+		case GEN_URI:
+			break;
+		default:
+			snprintf(why, cap, "a subjectAltName of a type p11ca does not issue (only "
+			                   "DNS, IP, email, URI)");
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static int key_ok(EVP_PKEY *pk, char *why, size_t cap)
+{
+	char group[64];
+	int bits = EVP_PKEY_get_bits(pk);
+
+	if (EVP_PKEY_is_a(pk, "RSA")) {
+		if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS) {
+			snprintf(why, cap,
+			         "%d-bit RSA key refused (%d to %d bits; 8192-bit keys break SIP TLS "
+			         "peers)",
+			         bits, RSA_MIN_BITS, RSA_MAX_BITS);
+			return 0;
+		}
+		return 1;
+	}
+	if (EVP_PKEY_is_a(pk, "EC")) {
+		if (EVP_PKEY_get_utf8_string_param(pk, "group", group, sizeof(group), NULL) != 1 ||
+		    (strcmp(group, "prime256v1") != 0 && strcmp(group, "secp384r1") != 0 &&
+		     strcmp(group, "secp521r1") != 0)) {
+			snprintf(why, cap, "EC key on a curve p11ca does not issue for (P-256, "
+			                   "P-384, P-521)");
+			return 0;
+		}
+		return 1;
+	}
+	if (EVP_PKEY_is_a(pk, "ED25519"))
+		return 1;
+	snprintf(why, cap, "key type %s refused (RSA, EC or Ed25519)", EVP_PKEY_get0_type_name(pk));
+	return 0;
+}
+
+/* Appends @name to the comma list @buf. */
+static void list_add(char *buf, size_t cap, const char *name)
+{
+	size_t n = strlen(buf);
+
+	snprintf(buf + n, cap - n, "%s%s", n > 0 ? "," : "", name);
+}
+
+/*
+ * keyUsage and extendedKeyUsage for the certificate: the CSR's when within
+ * the profile, else the profile's.  @ku/@eku receive config text ("" for
+ * none).
+ */
+static int usages(X509_REQ *req, STACK_OF(X509_EXTENSION) *exts, EVP_PKEY *pk,
+                  const struct ca_issue_opts *o, char *ku, char *eku, size_t cap, char *why,
+                  size_t whycap)
+{
+	const struct profile_rules *pr = &rules[o->profile];
+	ASN1_BIT_STRING *bits = X509V3_get_d2i(exts, NID_key_usage, NULL, NULL);
+	EXTENDED_KEY_USAGE *ext = X509V3_get_d2i(exts, NID_ext_key_usage, NULL, NULL);
+	char extra[256] = "";
+	size_t i;
+	int j, ok = 0;
+
+	(void)req;
+	snprintf(ku, cap, "critical");
+	if (bits != NULL) {
+		for (i = 0; i < sizeof(ku_names) / sizeof(ku_names[0]); i++) {
+			if (!ASN1_BIT_STRING_get_bit(bits, (int)i))
+				continue;
+			if (!(pr->ku_allowed & KU(i)))
+				list_add(extra, sizeof(extra), ku_names[i]);
+			else
+				list_add(ku, cap, ku_names[i]);
+		}
+		if (extra[0] != '\0') {
+			snprintf(why, whycap, "keyUsage %s is not allowed for profile %s", extra,
+			         ca_profile_name(o->profile));
+			goto out;
+		}
+		if (o->profile == CA_SUB_CA && !ASN1_BIT_STRING_get_bit(bits, KU_CERT)) {
+			snprintf(why, whycap, "keyUsage without keyCertSign for profile sub-ca");
+			goto out;
+		}
+	} else if (o->profile == CA_SUB_CA) {
+		list_add(ku, cap, "digitalSignature,keyCertSign,cRLSign");
+	} else {
+		list_add(ku, cap, "digitalSignature");
+		if (EVP_PKEY_is_a(pk, "RSA") && (pr->ku_allowed & KU(KU_KE)))
+			list_add(ku, cap, "keyEncipherment");
+	}
+	eku[0] = '\0';
+	if (ext != NULL) {
+		for (j = 0; j < sk_ASN1_OBJECT_num(ext); j++) {
+			int nid = OBJ_obj2nid(sk_ASN1_OBJECT_value(ext, j)), k, hit = 0;
+			char oid[80];
+			for (k = 0; pr->eku_allowed[k] != 0; k++)
+				hit |= pr->eku_allowed[k] == nid;
+			if (!hit) {
+				if (nid != NID_undef)
+					snprintf(oid, sizeof(oid), "%s", OBJ_nid2sn(nid));
+				else
+					OBJ_obj2txt(oid, sizeof(oid), sk_ASN1_OBJECT_value(ext, j), 1);
+				list_add(extra, sizeof(extra), oid);
+			} else {
+				list_add(eku, cap, OBJ_nid2sn(nid));
+			}
+		}
+		if (extra[0] != '\0') {
+			snprintf(why, whycap, "extendedKeyUsage %s is not allowed for profile %s", extra,
+			         ca_profile_name(o->profile));
+			goto out;
+		}
+	} else if (pr->eku_default != NULL) {
+		snprintf(eku, cap, "%s", pr->eku_default);
+	}
+	ok = 1;
+out:
+	ASN1_BIT_STRING_free(bits);
+	EXTENDED_KEY_USAGE_free(ext);
+	return ok;
+}
+
+/* What ca_req_load() settled, kept for the build. */
+struct req_plan {
+	char ku[256], eku[256];
+	X509_EXTENSION *san; /* the CSR's, copied as is */
+};
+
+void ca_req_free(struct ca_req *r)
+{
+	X509_REQ_free(r->req);
+	X509_free(r->cert);
+	if (r->plan != NULL) {
+		X509_EXTENSION_free(r->plan->san);
+		free(r->plan);
+	}
+	ca_row_free(&r->row);
+	memset(r, 0, sizeof(*r));
+}
+
+static X509_REQ *parse_req(const unsigned char *buf, size_t len)
+{
+	X509_REQ *req = NULL;
+	BIO *bio;
+	const unsigned char *p = buf;
+
+	if (tool_is_pem(buf, len)) {
+		if ((bio = BIO_new_mem_buf(buf, (int)len)) != NULL)
+			req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+		return req;
+	}
+	req = d2i_X509_REQ(NULL, &p, (long)len);
+	if (req != NULL && p != buf + len) {
+		X509_REQ_free(req);
+		req = NULL;
+	}
+	return req;
+}
+
+int ca_req_load(struct ca *ca, const char *path, const struct ca_issue_opts *opts,
+                struct ca_req *out)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	STACK_OF(X509_EXTENSION) *exts = NULL;
+	GENERAL_NAMES *gens = NULL;
+	BASIC_CONSTRAINTS *bc = NULL;
+	struct req_plan *plan = NULL;
+	EVP_PKEY *pk;
+	char why[400] = "";
+	int i, idx;
+
+	memset(out, 0, sizeof(*out));
+	out->path = path;
+	if ((buf = tool_read_file(path, &len)) == NULL)
+		return TOOL_EXIT_FAIL;
+	if ((out->req = parse_req(buf, len)) == NULL) {
+		snprintf(why, sizeof(why), "not a certificate signing request (PEM or DER), or "
+		                           "truncated");
+		goto bad;
+	}
+	if ((pk = X509_REQ_get0_pubkey(out->req)) == NULL) {
+		snprintf(why, sizeof(why), "its public key cannot be decoded");
+		goto bad;
+	}
+	if (X509_REQ_verify_ex(out->req, pk, ca->libctx, NULL) <= 0) {
+		snprintf(why, sizeof(why), "its signature does not verify (altered or broken CSR)");
+		goto bad;
+	}
+	ERR_clear_error();
+	if (!key_ok(pk, why, sizeof(why)))
+		goto bad;
+	exts = X509_REQ_get_extensions(out->req);
+	gens = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
+	if (!names_ok(out->req, gens, why, sizeof(why)))
+		goto bad;
+	bc = X509V3_get_d2i(exts, NID_basic_constraints, NULL, NULL);
+	if (bc != NULL && bc->ca && opts->profile != CA_SUB_CA) {
+		snprintf(why, sizeof(why), "it asks for CA:TRUE; only --profile sub-ca issues CA "
+		                           "certificates");
+		goto bad;
+	}
+	if ((plan = calloc(1, sizeof(*plan))) == NULL) {
+		tool_errorf("out of memory");
+		goto fail;
+	}
+	if (!usages(out->req, exts, pk, opts, plan->ku, plan->eku, sizeof(plan->ku), why,
+	            sizeof(why)))
+		goto bad;
+	if ((idx = X509v3_get_ext_by_NID(exts, NID_subject_alt_name, -1)) >= 0 &&
+	    (plan->san = X509_EXTENSION_dup(X509v3_get_ext(exts, idx))) == NULL) {
+		tool_errorf("out of memory");
+		goto fail;
+	}
+	for (i = 0; opts->verbose && i < sk_X509_EXTENSION_num(exts); i++) {
+		int nid = OBJ_obj2nid(X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, i)));
+		char oid[80];
+		if (nid == NID_subject_alt_name || nid == NID_key_usage || nid == NID_ext_key_usage ||
+		    nid == NID_basic_constraints)
+			continue;
+		OBJ_obj2txt(oid, sizeof(oid),
+		            X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, i)), 0);
+		tool_warnf("%s: extension %s in the CSR is not copied", path, oid);
+	}
+	out->plan = plan;
+	plan = NULL;
+	free(buf);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	GENERAL_NAMES_free(gens);
+	BASIC_CONSTRAINTS_free(bc);
+	return TOOL_EXIT_OK;
+bad:
+	tool_errorf("%s: %s", path, why);
+fail:
+	ERR_clear_error();
+	free(plan);
+	free(buf);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	GENERAL_NAMES_free(gens);
+	BASIC_CONSTRAINTS_free(bc);
+	X509_REQ_free(out->req);
+	out->req = NULL;
+	return TOOL_EXIT_FAIL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Issuing                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Text of the URLs for the CRL DP / AIA extensions; 0 when none. */
+static int crldp_text(const struct ca_conf *c, char *out, size_t cap)
+{
+	size_t i;
+
+	out[0] = '\0';
+	for (i = 0; c->crl_urls != NULL && c->crl_urls[i] != NULL; i++) {
+		size_t n = strlen(out);
+		snprintf(out + n, cap - n, "%sURI:%s", i > 0 ? "," : "", c->crl_urls[i]);
+	}
+	return out[0] != '\0';
+}
+
+static int aia_text(const struct ca_conf *c, char *out, size_t cap)
+{
+	out[0] = '\0';
+	if (c->ocsp_url != NULL)
+		snprintf(out, cap, "OCSP;URI:%s", c->ocsp_url);
+	if (c->ca_issuers_url != NULL) {
+		size_t n = strlen(out);
+		snprintf(out + n, cap - n, "%scaIssuers;URI:%s", n > 0 ? "," : "", c->ca_issuers_url);
+	}
+	return out[0] != '\0';
+}
+
+/* Builds and signs the certificate for @r with a fresh serial. */
+static X509 *issue_one(struct ca *ca, struct ca_req *r, const struct ca_issue_opts *o)
+{
+	const struct req_plan *plan = r->plan;
+	unsigned char serial[CA_SERIAL_BYTES];
+	char text[2048];
+	time_t now = time(NULL), na;
+	int64_t ca_end = asn1_time(X509_get0_notAfter(ca->cert));
+	X509 *x = NULL;
+
+	na = now + (time_t)o->days * 86400;
+	if (ca_end != 0 && (int64_t)na > ca_end)
+		na = (time_t)ca_end;
+	if (!ca_random_serial(ca->libctx, serial) ||
+	    (x = ca_build_cert(ca->libctx, ca->cert, X509_REQ_get_subject_name(r->req),
+	                       X509_REQ_get_X509_PUBKEY(r->req), NULL, serial, sizeof(serial), now, na)) == NULL)
+		goto fail;
+	if (o->profile == CA_SUB_CA)
+		snprintf(text, sizeof(text), "critical,CA:TRUE,pathlen:%d", o->pathlen);
+	else
+		snprintf(text, sizeof(text), "critical,CA:FALSE");
+	if (!ca_add_ext(x, ca->cert, NID_basic_constraints, text) ||
+	    !ca_add_ext(x, ca->cert, NID_key_usage, plan->ku) ||
+	    (plan->eku[0] != '\0' && !ca_add_ext(x, ca->cert, NID_ext_key_usage, plan->eku)) ||
+	    (plan->san != NULL && !X509_add_ext(x, plan->san, -1)) ||
+	    !ca_add_ext(x, ca->cert, NID_subject_key_identifier, "hash") ||
+	    !ca_add_ext(x, ca->cert, NID_authority_key_identifier, "keyid:always") ||
+	    (o->profile == CA_OCSP && !ca_add_ext(x, ca->cert, NID_id_pkix_OCSP_noCheck, "ignored")) ||
+	    (crldp_text(&ca->conf, text, sizeof(text)) &&
+	     !ca_add_ext(x, ca->cert, NID_crl_distribution_points, text)) ||
+	    (aia_text(&ca->conf, text, sizeof(text)) &&
+	     !ca_add_ext(x, ca->cert, NID_info_access, text)))
+		goto fail;
+	if (!ca_sign_cert(ca->libctx, x, ca->key, o->md))
+		goto fail;
+	return x;
+fail:
+	X509_free(x);
+	return NULL;
+}
+
+/*
+ * Runs @fn for indices 0..@n-1 on up to @threads threads (the caller's
+ * among them).  With @stop, the first failure ends the run.  Returns the
+ * number of failed calls.
+ */
+struct parallel {
+	size_t n, next, failed;
+	int stop;
+	int (*fn)(size_t i, void *arg);
+	void *arg;
+	pthread_mutex_t lock;
+};
+
+static void *parallel_worker(void *p)
+{
+	struct parallel *r = p;
+	size_t i;
+
+	for (;;) {
+		pthread_mutex_lock(&r->lock);
+		i = r->stop && r->failed > 0 ? r->n : r->next++;
+		pthread_mutex_unlock(&r->lock);
+		if (i >= r->n)
+			break;
+		if (r->fn(i, r->arg) != TOOL_EXIT_OK) {
+			pthread_mutex_lock(&r->lock);
+			r->failed++;
+			pthread_mutex_unlock(&r->lock);
+		}
+	}
+	ERR_clear_error();
+	return NULL;
+}
+
+static size_t run_parallel(size_t n, int threads, int stop, int (*fn)(size_t, void *), void *arg)
+{
+	struct parallel r = { n, 0, 0, stop, fn, arg, PTHREAD_MUTEX_INITIALIZER };
+	pthread_t tids[64];
+	size_t nthreads = (size_t)(threads > 0 ? threads : 1), started = 0, i;
+
+	if (nthreads > n)
+		nthreads = n;
+	if (nthreads > sizeof(tids) / sizeof(tids[0]))
+		nthreads = sizeof(tids) / sizeof(tids[0]);
+	for (i = 1; i < nthreads; i++) {
+		if (pthread_create(&tids[started], NULL, parallel_worker, &r) != 0)
+			break;
+		started++;
+	}
+	parallel_worker(&r);
+	for (i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	pthread_mutex_destroy(&r.lock);
+	return r.failed;
+}
+
+struct load_job {
+	struct ca *ca;
+	char **paths;
+	const struct ca_issue_opts *opts;
+	struct ca_req *reqs;
+};
+
+static int load_one(size_t i, void *arg)
+{
+	struct load_job *j = arg;
+
+	return ca_req_load(j->ca, j->paths[i], j->opts, &j->reqs[i]);
+}
+
+size_t ca_req_load_all(struct ca *ca, char **paths, size_t n, const struct ca_issue_opts *opts,
+                       struct ca_req *reqs)
+{
+	struct load_job j = { ca, paths, opts, reqs };
+
+	return run_parallel(n, opts->threads, 0, load_one, &j);
+}
+
+struct issue_job {
+	struct ca *ca;
+	struct ca_req *reqs;
+	const struct ca_issue_opts *opts;
+};
+
+static int issue_job_one(size_t i, void *arg)
+{
+	struct issue_job *j = arg;
+
+	j->reqs[i].cert = issue_one(j->ca, &j->reqs[i], j->opts);
+	return j->reqs[i].cert != NULL ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
+}
+
+/* Fills r->row from r->cert. */
+static int record_of(struct ca_req *r, const struct ca_issue_opts *o)
+{
+	ca_row_free(&r->row);
+	if (!ca_row_from_cert(r->cert, &r->row))
+		return 0;
+	r->row.issued_at = (int64_t)time(NULL);
+	if ((r->row.profile = strdup(ca_profile_name(o->profile))) == NULL) {
+		tool_errorf("out of memory");
+		return 0;
+	}
+	return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Worker processes                                                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Big batches are checked and signed in worker processes, one per CPU:
+ * OpenSSL 3.0's decoders and method stores take shared locks on every
+ * call, so threads in one process contend and scale poorly, while forked
+ * workers share nothing.  Each child inherits the opened CA (libp11ca
+ * re-initialises the module and logs in again after fork), handles every
+ * K-th CSR, and sends back each record: DER and the fields the database
+ * keeps.  The parent alone writes the database and the output.
+ */
+#define FORK_MIN 32
+
+static int put_bytes(FILE *f, const void *p, uint32_t len)
+{
+	return fwrite(&len, sizeof(len), 1, f) == 1 && (len == 0 || fwrite(p, len, 1, f) == 1);
+}
+
+static int put_str(FILE *f, const char *s)
+{
+	uint32_t none = UINT32_MAX;
+
+	if (s == NULL)
+		return fwrite(&none, sizeof(none), 1, f) == 1;
+	return put_bytes(f, s, (uint32_t)strlen(s));
+}
+
+/* The child's work; its exit status says how it went. */
+static int child_run(struct ca *ca, char **paths, size_t n, size_t first, size_t step,
+                     const struct ca_issue_opts *opts, struct ca_req *reqs, int fd)
+{
+	FILE *out = fdopen(fd, "w");
+	size_t i, bad = 0;
+	uint32_t idx;
+
+	if (out == NULL)
+		return 3;
+	/* all checks first: one bad CSR and nothing is signed */
+	for (i = first; i < n; i += step)
+		if (ca_req_load(ca, paths[i], opts, &reqs[i]) != TOOL_EXIT_OK)
+			bad++;
+	if (bad > 0)
+		return 2;
+	for (i = first; i < n; i += step) {
+		struct ca_row *r = &reqs[i].row;
+		if ((reqs[i].cert = issue_one(ca, &reqs[i], opts)) == NULL || !record_of(&reqs[i], opts))
+			return 1;
+		idx = (uint32_t)i;
+		if (fwrite(&idx, sizeof(idx), 1, out) != 1 || !put_str(out, r->serial) ||
+		    !put_str(out, r->subject) || !put_str(out, r->sans) ||
+		    fwrite(&r->not_before, sizeof(r->not_before), 1, out) != 1 ||
+		    fwrite(&r->not_after, sizeof(r->not_after), 1, out) != 1 ||
+		    !put_bytes(out, r->der, (uint32_t)r->der_len))
+			return 1;
+	}
+	return fclose(out) == 0 ? 0 : 1;
+}
+
+/* Reads what a child sent into @buf. */
+struct inbuf {
+	unsigned char *p;
+	size_t len, cap;
+};
+
+static int take(const struct inbuf *b, size_t *off, void *out, size_t n)
+{
+	if (b->len - *off < n)
+		return 0;
+	memcpy(out, b->p + *off, n);
+	*off += n;
+	return 1;
+}
+
+static int take_str(const struct inbuf *b, size_t *off, char **out, size_t *outlen)
+{
+	uint32_t len;
+
+	*out = NULL;
+	if (!take(b, off, &len, sizeof(len)))
+		return 0;
+	if (len == UINT32_MAX)
+		return 1;
+	if (b->len - *off < len || (*out = malloc((size_t)len + 1)) == NULL)
+		return 0;
+	memcpy(*out, b->p + *off, len);
+	(*out)[len] = '\0';
+	*off += len;
+	if (outlen != NULL)
+		*outlen = len;
+	return 1;
+}
+
+static int parse_records(const struct inbuf *b, struct ca_req *reqs, size_t n,
+                         const struct ca_issue_opts *opts)
+{
+	size_t off = 0, len;
+	uint32_t idx;
+	char *serial;
+
+	while (off < b->len) {
+		struct ca_row *r;
+		if (!take(b, &off, &idx, sizeof(idx)) || idx >= n)
+			return 0;
+		r = &reqs[idx].row;
+		ca_row_free(r);
+		r->reason = -1;
+		r->status = 'V';
+		if (!take_str(b, &off, &serial, &len) || serial == NULL || len >= sizeof(r->serial)) {
+			free(serial);
+			return 0;
+		}
+		memcpy(r->serial, serial, len + 1);
+		free(serial);
+		if (!take_str(b, &off, &r->subject, NULL) || r->subject == NULL ||
+		    !take_str(b, &off, &r->sans, NULL) ||
+		    !take(b, &off, &r->not_before, sizeof(r->not_before)) ||
+		    !take(b, &off, &r->not_after, sizeof(r->not_after)) ||
+		    !take_str(b, &off, (char **)&r->der, &r->der_len) || r->der == NULL)
+			return 0;
+		r->issued_at = (int64_t)time(NULL);
+		if ((r->profile = strdup(ca_profile_name(opts->profile))) == NULL)
+			return 0;
+	}
+	return 1;
+}
+
+/* 0 all signed; 2 some CSR refused (reported); 1 failed */
+static int issue_forked(struct ca *ca, char **paths, size_t n, const struct ca_issue_opts *opts,
+                        struct ca_req *reqs, size_t *refused)
+{
+	size_t k = (size_t)opts->threads, w, open_fds, i;
+	pid_t pids[64];
+	int fds[64], status, ret = 0, worst = 0;
+	struct inbuf bufs[64];
+	struct pollfd pfd[64];
+
+	if (k > sizeof(pids) / sizeof(pids[0]))
+		k = sizeof(pids) / sizeof(pids[0]);
+	memset(bufs, 0, sizeof(bufs));
+	fflush(stdout);
+	fflush(stderr);
+	for (w = 0; w < k; w++) {
+		int p[2];
+		if (pipe(p) != 0 || (pids[w] = fork()) < 0) {
+			tool_errorf("cannot start a worker: %s", strerror(errno));
+			k = w;
+			ret = 1;
+			break;
+		}
+		if (pids[w] == 0) {
+			close(p[0]);
+			for (i = 0; i < w; i++)
+				close(fds[i]);
+			_exit(child_run(ca, paths, n, w, k, opts, reqs, p[1]));
+		}
+		close(p[1]);
+		fds[w] = p[0];
+	}
+	/* read every pipe until all are closed */
+	for (open_fds = k; open_fds > 0;) {
+		size_t np = 0;
+		for (w = 0; w < k; w++)
+			if (fds[w] >= 0) {
+				pfd[np].fd = fds[w];
+				pfd[np].events = POLLIN;
+				np++;
+			}
+		if (poll(pfd, (nfds_t)np, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			tool_errorf("waiting for the workers: %s", strerror(errno));
+			ret = 1;
+			break;
+		}
+		for (w = 0; w < k; w++) {
+			ssize_t got;
+			struct inbuf *b = &bufs[w];
+			size_t j;
+			for (j = 0; j < np && pfd[j].fd != fds[w]; j++)
+				;
+			if (fds[w] < 0 || j == np || !(pfd[j].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			if (b->cap - b->len < 65536) {
+				unsigned char *nb = realloc(b->p, b->cap * 2 + 65536);
+				if (nb == NULL) {
+					tool_errorf("out of memory");
+					ret = 1;
+					goto reap;
+				}
+				b->p = nb;
+				b->cap = b->cap * 2 + 65536;
+			}
+			got = read(fds[w], b->p + b->len, b->cap - b->len);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0) {
+				close(fds[w]);
+				fds[w] = -1;
+				open_fds--;
+			} else {
+				b->len += (size_t)got;
+			}
+		}
+	}
+reap:
+	for (w = 0; w < k; w++) {
+		if (fds[w] >= 0)
+			close(fds[w]);
+		if (waitpid(pids[w], &status, 0) < 0 || !WIFEXITED(status))
+			worst = 1;
+		else if (WEXITSTATUS(status) == 2)
+			worst = worst == 1 ? 1 : 2;
+		else if (WEXITSTATUS(status) != 0)
+			worst = 1;
+	}
+	if (ret == 0 && worst != 0)
+		ret = worst;
+	if (ret == 2)
+		*refused = 1;
+	for (w = 0; ret == 0 && w < k; w++)
+		if (!parse_records(&bufs[w], reqs, n, opts)) {
+			tool_errorf("a worker's records are malformed");
+			ret = 1;
+		}
+	for (i = 0; ret == 0 && i < n; i++)
+		if (reqs[i].row.der == NULL) {
+			tool_errorf("a worker lost a record");
+			ret = 1;
+		}
+	for (w = 0; w < k; w++)
+		free(bufs[w].p);
+	return ret;
+}
+
+int ca_issue_batch(struct ca *ca, char **paths, size_t n, const struct ca_issue_opts *opts,
+                   struct ca_req *reqs)
+{
+	struct issue_job j = { ca, reqs, opts };
+	size_t i, bad = 0, refused = 0;
+	int rc, attempt, ret = TOOL_EXIT_FAIL, in_tx = 0;
+
+	if (opts->threads > 1 && n >= FORK_MIN) {
+		rc = issue_forked(ca, paths, n, opts, reqs, &refused);
+		if (rc == 2) {
+			tool_errorf("CSRs refused among %zu; nothing issued", n);
+			goto out;
+		}
+		if (rc != 0)
+			goto out;
+	} else {
+		if ((bad = ca_req_load_all(ca, paths, n, opts, reqs)) > 0) {
+			if (n > 1)
+				tool_errorf("%zu of %zu CSRs refused; nothing issued", bad, n);
+			goto out;
+		}
+		if (run_parallel(n, opts->threads, 1, issue_job_one, &j) > 0)
+			goto out;
+		for (i = 0; i < n; i++)
+			if (!record_of(&reqs[i], opts))
+				goto out;
+	}
+	if (ca_db_begin(ca->db) != TOOL_EXIT_OK)
+		goto out;
+	in_tx = 1;
+	for (i = 0; i < n; i++) {
+		for (attempt = 0;
+		     (rc = ca_db_insert(ca->db, &reqs[i].row)) == 1 && attempt < SERIAL_RETRIES;
+		     attempt++) {
+			/* taken by another certificate: draw again and sign again */
+			X509_free(reqs[i].cert);
+			reqs[i].cert = NULL;
+			if ((reqs[i].req == NULL &&
+			     ca_req_load(ca, paths[i], opts, &reqs[i]) != TOOL_EXIT_OK) ||
+			    (reqs[i].cert = issue_one(ca, &reqs[i], opts)) == NULL ||
+			    !record_of(&reqs[i], opts))
+				goto out;
+		}
+		if (rc != 0) {
+			if (rc == 1)
+				tool_errorf("no free serial after %d draws", SERIAL_RETRIES);
+			goto out;
+		}
+	}
+	if (ca_db_commit(ca->db) != TOOL_EXIT_OK)
+		goto out;
+	in_tx = 0;
+	ret = TOOL_EXIT_OK;
+out:
+	if (in_tx)
+		ca_db_rollback(ca->db);
+	return ret;
+}
