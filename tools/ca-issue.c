@@ -1048,7 +1048,7 @@ int ca_issue_batch(struct ca *ca, char **paths, size_t n, const struct ca_issue_
 	size_t i, bad = 0, refused = 0;
 	int rc, attempt, ret = TOOL_EXIT_FAIL, in_tx = 0;
 
-	if (opts->threads > 1 && n >= FORK_MIN) {
+	if (opts->threads > 1 && opts->forkable && n >= FORK_MIN) {
 		rc = issue_forked(ca, paths, n, opts, reqs, &refused);
 		if (rc == 2) {
 			tool_errorf("CSRs refused among %zu; nothing issued", n);

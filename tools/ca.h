@@ -119,6 +119,7 @@ struct ca_issue_opts {
 	const char *md; /* "sha256" ...; ignored for Ed25519 */
 	int pathlen;    /* sub-ca */
 	int threads;
+	int forkable; /* the PIN comes from no terminal: workers may log in */
 	int verbose;
 };
 

@@ -574,7 +574,9 @@ static void export_help(void)
 	       "Writes the database as an 'openssl ca' index.txt (V/E/R lines with expiry,\n"
 	       "revocation time and reason, serial, subject), which 'openssl ocsp -index'\n"
 	       "serves from: e.g. openssl ocsp -index FILE -CA D/ca.pem -rsigner ocsp.pem\n"
-	       "-rkey KEY -port 8080.  Standard output unless --out.\n");
+	       "-rkey KEY -port 8080.  Standard output unless --out; with --out also\n"
+	       "FILE.attr (unique_subject = no), which openssl needs for a CA that has\n"
+	       "issued two certificates to one subject.\n");
 }
 
 int tool_ca_export_index(int argc, char **argv)
@@ -618,6 +620,22 @@ int tool_ca_export_index(int argc, char **argv)
 		ret = TOOL_EXIT_FAIL;
 	if (ret == TOOL_EXIT_OK)
 		ret = tool_write_atomic(out, (unsigned char *)buf, len);
+	/*
+	 * openssl reads FILE.attr beside the index and otherwise insists on
+	 * unique subjects, which a CA that renews certificates does not have
+	 */
+	if (ret == TOOL_EXIT_OK && strcmp(out, "-") != 0) {
+		static const char attr[] = "unique_subject = no\n";
+		char *attr_path = malloc(strlen(out) + 6);
+		if (attr_path == NULL) {
+			tool_errorf("out of memory");
+			ret = TOOL_EXIT_FAIL;
+		} else {
+			sprintf(attr_path, "%s.attr", out);
+			ret = tool_write_atomic(attr_path, (const unsigned char *)attr, strlen(attr));
+			free(attr_path);
+		}
+	}
 	free(buf);
 	ca_close(&ca);
 	return ret;

@@ -750,6 +750,11 @@ int tool_ca_sign(int argc, char **argv)
 	if (!md_ok(io.md))
 		goto out;
 	io.threads = threads > 0 ? (int)threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (threads == 0 && io.threads > 8)
+		io.threads = 8; /* each worker logs in: spare the HSM */
+	/* worker processes log in again: never with a PIN typed at a prompt */
+	io.forkable = c.pin_file != NULL || getenv("P11CA_PIN") != NULL ||
+	              getenv("P11CA_PIN_FILE") != NULL || strstr(ca.conf.key, "pin-source=") != NULL;
 	io.verbose = c.verbose;
 	if (io.profile == CA_SUB_CA && (ca_pathlen = (int)X509_get_pathlen(ca.cert)) >= 0 &&
 	    io.pathlen >= ca_pathlen) {

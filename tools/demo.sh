@@ -1,5 +1,5 @@
 #!/bin/sh
-# demo.sh BUILD_DIR - what p11ca can do so far, on a throwaway SoftHSM2 token.
+# demo.sh BUILD_DIR - the whole p11ca workflow on a throwaway SoftHSM2 token.
 # Run through `./quickstart demo`.  Every step says what it did; a step that
 # does not give the expected result stops the demo with an error.
 set -eu
@@ -60,15 +60,43 @@ fi
 echo "a wildcard name is refused:"
 cat "$work/err"
 
-step "6. The certificate comes back: check it, install it next to its key, trust its CA"
-echo "(a stand-in CA in software issues it here; p11ca's own CA on the token is the next piece of work)"
-OPENSSL_CONF=/dev/null openssl req -new -x509 -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-	-keyout "$work/testca.key" -subj "/CN=Demo Test CA" -days 30 -out "$work/testca.pem" \
-	-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
-printf 'subjectAltName=DNS:peer1.example.com,DNS:cluster.example.com\nextendedKeyUsage=serverAuth,clientAuth\n' > "$work/ext"
-OPENSSL_CONF=/dev/null openssl x509 -req -in "$work/peer1.csr" -CA "$work/testca.pem" -CAkey "$work/testca.key" \
-	-days 30 -extfile "$work/ext" -out "$work/peer1.pem" 2>/dev/null
-run "$p11ca" trust add --bundle "$work/trust.pem" "$work/testca.pem"
+step "6. A private CA whose key never leaves the token"
+run "$p11ca" ca init --dir "$work/ca" --new-key ec:p384 --label demo-root-ca --token "$tok" $pin \
+	--subject "/C=US/O=Example/CN=Example Demo Root CA" --crl-url http://pki.example.com/root.crl
+OPENSSL_CONF=/dev/null run openssl x509 -in "$work/ca/ca.pem" -noout -subject -ext basicConstraints,keyUsage
+echo "ca.conf names the key by URI (no key material, no PIN):"
+grep '^key' "$work/ca/ca.conf" | sed 's/^/  /'
+echo "it issues the cluster peer's certificate, copying SAN and EKU from the CSR:"
+run "$p11ca" ca sign --dir "$work/ca" $pin "$work/peer1.csr" --out "$work/peer1.pem"
+OPENSSL_CONF=/dev/null run openssl verify -CAfile "$work/ca/ca.pem" "$work/peer1.pem"
+echo "a certificate per peer, three CSRs signed in one call (in parallel):"
+for p in peer2 peer3 peer4; do
+	"$p11ca" csr --new-key ec:p256 --label "$p" --token "$tok" $pin --org Example --fqdn "$p.example.com" \
+		--cluster cluster.example.com --out "$work/$p.csr" > /dev/null
+done
+mkdir -p "$work/issued"
+run "$p11ca" ca sign --dir "$work/ca" $pin --out-dir "$work/issued" "$work/peer2.csr" "$work/peer3.csr" "$work/peer4.csr"
+run "$p11ca" ca list --dir "$work/ca"
+echo "a CSR asking for CA:TRUE is refused, and nothing is recorded:"
+OPENSSL_CONF=/dev/null openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/rogue.key" \
+	-subj /CN=rogue.example.com -addext basicConstraints=critical,CA:TRUE -out "$work/rogue.csr" 2>/dev/null
+if "$p11ca" ca sign --dir "$work/ca" $pin "$work/rogue.csr" > /dev/null 2> "$work/err"; then
+	die "a CA:TRUE request was issued"
+fi
+cat "$work/err"
+revoked=$(ls "$work/issued" | head -n 1)
+run "$p11ca" ca revoke --dir "$work/ca" --cert "$work/issued/$revoked" --reason keyCompromise
+run "$p11ca" ca crl --dir "$work/ca" $pin --out "$work/ca/root.crl"
+OPENSSL_CONF=/dev/null run openssl crl -in "$work/ca/root.crl" -noout -verify -CAfile "$work/ca/ca.pem" -crlnumber
+if OPENSSL_CONF=/dev/null openssl verify -crl_check -CRLfile "$work/ca/root.crl" -CAfile "$work/ca/ca.pem" \
+	"$work/issued/$revoked" > /dev/null 2>&1; then
+	die "the revoked certificate still verifies against the CRL"
+fi
+echo "the revoked certificate fails 'openssl verify -crl_check'; an OCSP responder can serve the database:"
+run "$p11ca" ca export-index --dir "$work/ca" --out "$work/ca/index.txt"
+
+step "7. The certificate comes back: check it, install it next to its key, trust its CA"
+run "$p11ca" trust add --bundle "$work/trust.pem" "$work/ca/ca.pem"
 run "$p11ca" trust list --bundle "$work/trust.pem"
 run "$p11ca" cert check "$work/peer1.pem" --key "$tok;object=expressway-rsa" $pin --bundle "$work/trust.pem" \
 	--fqdn peer1.example.com --cluster cluster.example.com
@@ -78,10 +106,10 @@ echo "and a certificate for the wrong name is caught:"
 "$p11ca" cert check "$work/peer1.pem" --key "$tok;object=expressway-rsa" $pin --bundle "$work/trust.pem" \
 	--fqdn peer2.example.com --cluster cluster.example.com | grep ERROR || die "a wrong name passed the check"
 
-step "7. What is on the token"
+step "8. What is on the token"
 run "$p11ca" key list --token "$tok" $pin
 
-step "8. Signing on the token, verified by OpenSSL with the public key"
+step "9. Signing on the token, verified by OpenSSL with the public key"
 printf 'p11ca demo message\n' > "$work/msg"
 run "$p11ca" key sign --key "$tok;object=expressway-rsa" $pin --in "$work/msg" --out "$work/rsa.sig"
 run openssl dgst -sha256 -verify "$work/rsa.pub.pem" -signature "$work/rsa.sig" "$work/msg"
@@ -90,7 +118,7 @@ run openssl dgst -sha256 -verify "$work/ec.pub.pem" -signature "$work/ec.sig" "$
 run "$p11ca" key sign --key "$tok;object=signer-ed25519" $pin --in "$work/msg" --out "$work/ed.sig"
 run openssl pkeyutl -verify -pubin -inkey "$work/ed.pub.pem" -rawin -in "$work/msg" -sigfile "$work/ed.sig"
 
-step "9. The same key through OpenSC's pkcs11-tool (interop)"
+step "10. The same key through OpenSC's pkcs11-tool (interop)"
 if command -v pkcs11-tool >/dev/null 2>&1; then
 	openssl dgst -sha256 -binary "$work/msg" > "$work/msg.sha256"
 	# the key's CKA_ID, from the URI key gen printed
@@ -103,7 +131,7 @@ if command -v pkcs11-tool >/dev/null 2>&1; then
 	run openssl dgst -sha256 -verify "$work/ec.pub.pem" -signature "$work/ec2.sig" "$work/msg"
 fi
 
-step "10. OpenSSL itself uses the token keys through the p11ca provider"
+step "11. OpenSSL itself uses the token keys through the p11ca provider"
 cat > "$work/openssl.cnf" <<CNF
 openssl_conf = openssl_init
 [openssl_init]
@@ -137,18 +165,21 @@ echo "TLS 1.3 handshake: openssl s_server signed with the token key; s_client (n
 grep -E "^(New|Verify return code)" "$work/s_client.log" | awk '!seen[$0]++ { print "  " $0 }'
 unset OPENSSL_CONF
 
-step "11. Signing speed: bare PKCS#11 vs libp11ca, same token, same run"
+step "12. Signing speed: bare PKCS#11 vs libp11ca, same token, same run"
 run "$p11ca" token bench --token "$tok" $pin --seconds 1
 
-step "12. Cleaning up a key by URI"
+step "13. Cleaning up a key by URI"
 run "$p11ca" key delete "$tok;object=signer-ed25519" $pin
 
 step "Done"
 cat <<MSG
 The demo made a SoftHSM2 token and generated RSA-2048, P-256 and Ed25519 keys on it
 (never extractable); refused an 8192-bit key; made a CSR for a cluster peer by the
-deployment guide's rules and refused a wildcard; checked the issued certificate (key,
-chain, names, EKU), installed it next to its key and kept a trusted CA bundle; listed
+deployment guide's rules and refused a wildcard; ran a private CA with its key on the
+token (a root, the peer's certificate, one per peer in one call, a refused CA:TRUE
+request, a revocation, a CRL openssl verifies, an index for openssl ocsp); checked the
+issued certificate (key, chain, names, EKU), installed it next to its key and kept a
+trusted CA bundle; listed
 the token's objects with their flags; signed with each key and had OpenSSL verify every
 signature; signed with a p11ca key through OpenSC's pkcs11-tool; made a certificate with
 'openssl req' and served TLS 1.3 with 'openssl s_server' on the token key through the
