@@ -123,6 +123,8 @@ int ca_conf_load(const char *dir, struct ca_conf *conf)
 	s = NULL;
 	if (!get_str(cf, "database", "ca.db", &s) || (conf->db = in_dir(dir, s)) == NULL)
 		goto oom;
+	free(s);
+	s = NULL;
 	if (!get_num(cf, path, "default_days", 365, &conf->default_days) ||
 	    !get_num(cf, path, "crl_days", 7, &conf->crl_days))
 		goto out;
