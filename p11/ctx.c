@@ -336,16 +336,13 @@ static void append_candidate(char *buf, size_t cap, p11ca_token *t)
 	         t->info.label, t->info.serial, t->mod->name);
 }
 
-CK_RV p11ca_ctx_find_token(p11ca_ctx *ctx, P11KitUri *uri, const char *uristr,
-                           p11ca_token **ptoken)
+/* The present, initialised tokens @uri matches: how many, the last, their names. */
+static size_t match_tokens(p11ca_ctx *ctx, P11KitUri *uri, p11ca_token **found, char *cands,
+                           size_t cap)
 {
-	p11ca_token *found = NULL;
-	char cands[900] = "";
 	size_t i, nmatch = 0;
-	CK_RV rv;
 
-	if ((rv = p11ca_ctx_refresh(ctx)) != CKR_OK)
-		return rv;
+	cands[0] = '\0';
 	pthread_mutex_lock(&ctx->lock);
 	for (i = 0; i < ctx->ntokens; i++) {
 		p11ca_token *t = ctx->tokens[i];
@@ -354,10 +351,43 @@ CK_RV p11ca_ctx_find_token(p11ca_ctx *ctx, P11KitUri *uri, const char *uristr,
 		if (uri != NULL && !p11ca_uri_match_token(uri, t))
 			continue;
 		nmatch++;
-		found = t;
-		append_candidate(cands, sizeof(cands), t);
+		*found = t;
+		append_candidate(cands, cap, t);
 	}
 	pthread_mutex_unlock(&ctx->lock);
+	return nmatch;
+}
+
+/* Looks for a missing token again this often before saying it is missing. */
+#define FIND_RETRIES 3
+
+CK_RV p11ca_ctx_find_token(p11ca_ctx *ctx, P11KitUri *uri, const char *uristr,
+                           p11ca_token **ptoken)
+{
+	p11ca_token *found = NULL;
+	char cands[900] = "";
+	size_t i, nmatch = 0;
+	unsigned gen;
+	int attempt;
+	CK_RV rv;
+
+	if ((rv = p11ca_ctx_refresh(ctx)) != CKR_OK)
+		return rv;
+	nmatch = match_tokens(ctx, uri, &found, cands, sizeof(cands));
+	for (attempt = 1; nmatch == 0 && attempt <= FIND_RETRIES; attempt++) {
+		/*
+		 * SoftHSM2 leaves out a token whose files another process is
+		 * rewriting at that moment (a login does), and only looks again
+		 * when initialised: wait a little, re-initialise, look again.
+		 */
+		usleep(20000 * (useconds_t)attempt);
+		for (i = 0; i < ctx->nmods; i++)
+			if (p11ca_module_ensure(ctx->mods[i], &gen) == CKR_OK)
+				(void)p11ca_module_reinit(ctx->mods[i], gen);
+		if ((rv = p11ca_ctx_refresh(ctx)) != CKR_OK)
+			return rv;
+		nmatch = match_tokens(ctx, uri, &found, cands, sizeof(cands));
+	}
 	if (nmatch == 0)
 		return p11ca_err(P11CA_R_NOT_FOUND, "no token matches %s (is it plugged in and initialised?)",
 		                 p11ca_uri_safe(uristr));

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 
@@ -133,10 +134,12 @@ P11CA_EXPORT int p11ca_token_has_mechanism(p11ca_token *t, CK_MECHANISM_TYPE mec
  * Logs in on session @s.  Called with t->lock NOT held.  Checks the token's
  * PIN flags first so that a locked or final-try PIN is reported, not hammered.
  */
+#define LOGIN_RETRIES 3
 static CK_RV login_session(p11ca_token *t, CK_SESSION_HANDLE s)
 {
 	char pin[P11CA_PIN_MAX];
 	size_t pinlen = 0;
+	int attempt;
 	CK_RV rv;
 
 	if ((rv = p11ca_token_update_info(t)) != CKR_OK)
@@ -161,6 +164,12 @@ static CK_RV login_session(p11ca_token *t, CK_SESSION_HANDLE s)
 	 * the queue, e.g. a failed unwrap for a wrong PIN: not ours to show */
 	ERR_set_mark();
 	rv = t->mod->fl->C_Login(s, CKU_USER, (CK_UTF8CHAR *)pin, pinlen);
+	/* SoftHSM2 fails a login with a general error while another process
+	 * rewrites the token's files; that is not a PIN try: try again */
+	for (attempt = 1; rv == CKR_GENERAL_ERROR && attempt <= LOGIN_RETRIES; attempt++) {
+		usleep(20000 * (useconds_t)attempt);
+		rv = t->mod->fl->C_Login(s, CKU_USER, (CK_UTF8CHAR *)pin, pinlen);
+	}
 	ERR_pop_to_mark();
 	p11ca_wipe(pin, sizeof(pin));
 	if (rv == CKR_USER_ALREADY_LOGGED_IN)

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -664,6 +665,34 @@ out:
 	return ret;
 }
 
+/* Whether --out's directory or --out-dir is there and writable. */
+static int destination_ok(const char *out, const char *out_dir)
+{
+	struct stat st;
+	char *copy, *d;
+	int ok;
+
+	if (out_dir != NULL) {
+		if (stat(out_dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(out_dir, W_OK | X_OK) != 0) {
+			tool_errorf("--out-dir %s: not a writable directory", out_dir);
+			return 0;
+		}
+		return 1;
+	}
+	if (strcmp(out, "-") == 0 || (stat(out, &st) == 0 && !S_ISREG(st.st_mode)))
+		return 1;
+	if ((copy = strdup(out)) == NULL) {
+		tool_errorf("out of memory");
+		return 0;
+	}
+	d = dirname(copy);
+	ok = stat(d, &st) == 0 && S_ISDIR(st.st_mode) && access(d, W_OK | X_OK) == 0;
+	if (!ok)
+		tool_errorf("--out %s: its directory %s is not a writable directory", out, d);
+	free(copy);
+	return ok;
+}
+
 int tool_ca_sign(int argc, char **argv)
 {
 	enum {
@@ -735,6 +764,9 @@ int tool_ca_sign(int argc, char **argv)
 		return TOOL_EXIT_USAGE;
 	}
 	ret = TOOL_EXIT_FAIL;
+	/* where the certificates go is checked before any is issued */
+	if (!destination_ok(out, out_dir))
+		return TOOL_EXIT_FAIL;
 	if (ca_open(&ca, dir, &c, 1, 1) != TOOL_EXIT_OK)
 		return TOOL_EXIT_FAIL;
 	opened = 1;

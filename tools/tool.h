@@ -108,7 +108,8 @@ int tool_trust_remove(int argc, char **argv);
 int tool_trust_reset(int argc, char **argv);
 /*
  * util.c: writes @len bytes to @path atomically (temporary file beside it,
- * fsync, rename, fsync of the directory); "-" is standard output.  An
+ * fsync, rename, fsync of the directory); "-" is standard output, and a
+ * device or pipe (/dev/null) is written in place, never replaced.  An
  * existing file keeps its mode (and owner when permitted), and a symbolic
  * link is followed.  On failure @path is untouched.  Reports and returns
  * TOOL_EXIT_FAIL on failure, else TOOL_EXIT_OK.

@@ -179,6 +179,14 @@ int tool_atomic_open(struct tool_atomic *a, const char *path)
 	else
 		a->target = path;
 	have_st = stat(a->target, &st) == 0;
+	if (have_st && !S_ISREG(st.st_mode)) {
+		/* a device or a pipe (/dev/null, /dev/stdout) is written, not replaced */
+		if ((a->fd = open(a->target, O_WRONLY | O_CLOEXEC)) < 0) {
+			tool_errorf("cannot write %s: %s", path, strerror(errno));
+			goto fail;
+		}
+		return TOOL_EXIT_OK;
+	}
 	if ((a->tmp = malloc(strlen(a->target) + 32)) == NULL) {
 		tool_errorf("out of memory");
 		goto fail;
@@ -224,8 +232,14 @@ int tool_atomic_commit(struct tool_atomic *a, int sync)
 	char *dircopy = NULL;
 	int dfd, fd = a->fd, bad;
 
-	if (a->tmp == NULL) { /* standard output */
+	if (a->tmp == NULL) { /* standard output, or a device written directly */
 		a->fd = -1;
+		if (fd > 1 && close(fd) != 0) {
+			tool_errorf("cannot write %s: %s", a->path, strerror(errno));
+			tool_atomic_abort(a);
+			return TOOL_EXIT_FAIL;
+		}
+		tool_atomic_abort(a);
 		return TOOL_EXIT_OK;
 	}
 	a->fd = -1;
