@@ -361,7 +361,8 @@ static void import_help(void)
 	       "Imports the records of an 'openssl ca' directory into D's database:\n"
 	       "index.txt (status, expiry, revocation and reason, serial, subject) and the\n"
 	       "certificates from newcerts/SERIAL.pem (a record without its file is\n"
-	       "imported without the certificate, with a warning).  All in one\n"
+	       "imported without the certificate, with a warning), and crlnumber, so that\n"
+	       "CRL numbers go on from there.  All in one\n"
 	       "transaction: a malformed line, or a serial the database has already,\n"
 	       "imports nothing.\n");
 }
@@ -402,6 +403,41 @@ static int import_cert(const char *odir, struct ca_row *r, int lineno)
 	got.der = NULL;
 	ca_row_free(&got);
 	return 1;
+}
+
+/*
+ * openssl ca's crlnumber file holds the next CRL's number (hex): the CRLs
+ * p11ca signs continue from it, never below a number already used.
+ */
+static int import_crl_number(sqlite3 *db, const char *odir)
+{
+	char path[4096], line[64], *end;
+	unsigned long long next;
+	sqlite3_stmt *st = NULL;
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), "%s/crlnumber", odir);
+	if ((f = fopen(path, "r")) == NULL)
+		return TOOL_EXIT_OK;
+	ok = fgets(line, sizeof(line), f) != NULL;
+	fclose(f);
+	line[strcspn(line, "\r\n")] = '\0';
+	next = ok ? strtoull(line, &end, 16) : 0;
+	if (!ok || *end != '\0' || next == 0 || next > INT64_MAX) {
+		tool_errorf("%s: not a CRL number", path);
+		return TOOL_EXIT_FAIL;
+	}
+	ok = sqlite3_prepare_v2(db,
+	                        "UPDATE meta SET value = max(CAST(value AS INTEGER), ?)"
+	                        " WHERE key = 'crl_number'",
+	                        -1, &st, NULL) == SQLITE_OK &&
+	     sqlite3_bind_int64(st, 1, (sqlite3_int64)(next - 1)) == SQLITE_OK &&
+	     sqlite3_step(st) == SQLITE_DONE;
+	if (!ok)
+		tool_errorf("database: the CRL number: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return ok ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
 }
 
 int tool_ca_import_openssl(int argc, char **argv)
@@ -514,6 +550,8 @@ int tool_ca_import_openssl(int argc, char **argv)
 		tool_errorf("cannot read %s", path);
 		goto out;
 	}
+	if (import_crl_number(ca.db, odir) != TOOL_EXIT_OK)
+		goto out;
 	if (ca_db_commit(ca.db) != TOOL_EXIT_OK)
 		goto out;
 	in_tx = 0;

@@ -173,7 +173,8 @@ static void init_help(void)
 	printf("usage: p11ca ca init --dir D (--key URI | --new-key TYPE --token URI\n"
 	       "                     [--label L]) --subject DN [--days N] [--md MD]\n"
 	       "                     [--pathlen N] [--csr FILE [--der]] [--crl-url URL]...\n"
-	       "                     [--ocsp-url URL] [--ca-issuers-url URL] [--force]\n\n"
+	       "                     [--ocsp-url URL] [--ca-issuers-url URL] [--force]\n"
+	       "       p11ca ca init --dir D --key URI --cert CERT [--crl-url URL]...\n\n"
 	       "Creates a CA in directory D (made with mode 0700 when missing): its key on\n"
 	       "a token (an existing one, or TYPE rsa:2048|rsa:3072|rsa:4096|ec:p256|\n"
 	       "ec:p384|ec:p521|ed25519 generated now; rsa:8192 needs --force), D/ca.conf\n"
@@ -185,6 +186,9 @@ static void init_help(void)
 	       "                 (default 3650) of validity, signed with --md (sha256).\n"
 	       "  --csr FILE     a CSR for a subordinate CA (PEM, or DER with --der); once\n"
 	       "                 the parent CA has signed it: p11ca ca set-cert --dir D CERT.\n"
+	       "  --cert CERT    an existing CA moves in: CERT (its certificate, checked\n"
+	       "                 against --key) becomes D/ca.pem; its records follow with\n"
+	       "                 p11ca ca import-openssl.\n"
 	       "--crl-url, --ocsp-url and --ca-issuers-url go into ca.conf and from there\n"
 	       "into every certificate the CA issues.  DN: /C=GB/O=Example/CN=Example CA.\n");
 }
@@ -308,7 +312,7 @@ int tool_ca_init(int argc, char **argv)
 {
 	enum {
 		O_DIR = OPT_FIRST_LOCAL, O_KEY, O_NEW_KEY, O_TOKEN, O_LABEL, O_SUBJECT, O_DAYS, O_MD,
-		O_PATHLEN, O_CSR, O_DER, O_CRL_URL, O_OCSP_URL, O_ISSUERS_URL, O_FORCE
+		O_PATHLEN, O_CSR, O_DER, O_CRL_URL, O_OCSP_URL, O_ISSUERS_URL, O_FORCE, O_CERT
 	};
 	static const struct option opts[] = { TOOL_COMMON_OPTIONS,
 		                               { "dir", required_argument, NULL, O_DIR },
@@ -326,9 +330,11 @@ int tool_ca_init(int argc, char **argv)
 		                               { "ocsp-url", required_argument, NULL, O_OCSP_URL },
 		                               { "ca-issuers-url", required_argument, NULL, O_ISSUERS_URL },
 		                               { "force", no_argument, NULL, O_FORCE },
+		                               { "cert", required_argument, NULL, O_CERT },
 		                               { 0 } };
 	struct tool_common c = { 0 };
 	struct ca_conf conf = { 0 };
+	const char *cert_arg = NULL;
 	const char *dir = NULL, *key_arg = NULL, *new_key = NULL, *token = NULL;
 	const char *label = "p11ca-ca", *subject = NULL, *md = "sha256", *csr = NULL;
 	char *crl_urls[9] = { 0 }, *key_uri = NULL;
@@ -372,6 +378,7 @@ int tool_ca_init(int argc, char **argv)
 		case O_OCSP_URL: conf.ocsp_url = optarg; break;
 		case O_ISSUERS_URL: conf.ca_issuers_url = optarg; break;
 		case O_FORCE: force = 1; break;
+		case O_CERT: cert_arg = optarg; break;
 		case OPT_HELP: init_help(); ret = TOOL_EXIT_OK; goto out;
 		default: goto out;
 		}
@@ -380,9 +387,15 @@ int tool_ca_init(int argc, char **argv)
 		tool_errorf("unexpected argument '%s'", argv[optind]);
 		goto out;
 	}
-	if (dir == NULL || subject == NULL || (key_arg == NULL) == (new_key == NULL)) {
+	if (dir == NULL || (subject == NULL && cert_arg == NULL) ||
+	    (key_arg == NULL) == (new_key == NULL)) {
 		tool_errorf("ca init needs --dir, --subject and one of --key or --new-key "
 		            "(see --help)");
+		goto out;
+	}
+	if (cert_arg != NULL && (key_arg == NULL || csr != NULL || subject != NULL)) {
+		tool_errorf("--cert (an existing CA's certificate) goes with --key, without "
+		            "--subject or --csr");
 		goto out;
 	}
 	if (new_key != NULL && token == NULL) {
@@ -395,7 +408,7 @@ int tool_ca_init(int argc, char **argv)
 	}
 	if (!md_ok(md))
 		goto out;
-	if ((name = tool_parse_dn(subject, &rc)) == NULL) {
+	if (subject != NULL && (name = tool_parse_dn(subject, &rc)) == NULL) {
 		ret = rc;
 		goto out;
 	}
@@ -454,7 +467,22 @@ int tool_ca_init(int argc, char **argv)
 	if (ca_db_create(conf.db) != TOOL_EXIT_OK)
 		goto undo;
 	db_made = 1;
-	if (csr != NULL) {
+	if (cert_arg != NULL) {
+		/* an existing CA (e.g. one openssl ca ran) moves in: its key, its certificate */
+		if ((root = read_cert(libctx, cert_arg)) == NULL)
+			goto undo;
+		if (!key_matches(key, root)) {
+			tool_errorf("%s is not the certificate of --key (another public key)", cert_arg);
+			goto undo;
+		}
+		if (X509_check_ca(root) != 1) {
+			tool_errorf("%s is not a CA certificate (basicConstraints CA:TRUE)", cert_arg);
+			goto undo;
+		}
+		if (write_cert_pem(conf.cert, root) != TOOL_EXIT_OK)
+			goto undo;
+		cert_made = 1;
+	} else if (csr != NULL) {
 		if (write_sub_csr(libctx, key, name, md, pathlen, csr, der) != TOOL_EXIT_OK)
 			goto undo;
 	} else {
@@ -577,14 +605,17 @@ static void sign_help(void)
 	       "  client         EKU clientAuth\n"
 	       "  server-client  EKU serverAuth, clientAuth (mutual TLS)\n"
 	       "  ocsp           EKU OCSPSigning, OCSP no-check\n"
-	       "  sub-ca         CA:TRUE with pathlen --pathlen (default 0), keyCertSign+cRLSign\n"
+	       "  sub-ca         CA:TRUE with pathlen --pathlen (default 0), keyUsage\n"
+	       "                 digitalSignature+keyCertSign+cRLSign unless the CSR asks\n"
 	       "Copied from the CSR: subject, subjectAltName, and keyUsage/extendedKeyUsage\n"
 	       "when within the profile (a usage outside it is an error).  Added: basic\n"
 	       "constraints, subject and authority key identifiers, CRL distribution points\n"
 	       "and AIA (OCSP, caIssuers) from ca.conf.  Serials: 16 random bytes, positive,\n"
 	       "unique.  Validity: now to --days (ca.conf default_days, 365), at most the\n"
-	       "CA's own.  CSRs are signed in parallel (--threads, default: the CPUs); all\n"
-	       "records are committed in one transaction before anything is written.\n"
+	       "CA's own.  CSRs are checked and signed in parallel (--threads, default: the\n"
+	       "CPUs, at most 8; batches of 32 or more in worker processes, each logging in,\n"
+	       "when the PIN comes from a file or the environment rather than a prompt);\n"
+	       "all records are committed in one transaction before anything is written.\n"
 	       "Output: PEM on standard output, or --out FILE (all, concatenated), or\n"
 	       "--out-dir DIR (DIR/SERIAL.pem, or .der with --der).\n");
 }
