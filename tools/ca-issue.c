@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/wait.h>
@@ -108,20 +109,16 @@ static int set_time(ASN1_TIME *(*get)(const X509 *), X509 *x, time_t t)
  * key and encoding it again (X509_set_pubkey does both, through OpenSSL 3's
  * decoder and encoder chains: the most expensive step of issuing).
  */
-static int copy_spki(X509 *x, const X509_PUBKEY *from)
+static int copy_spki(X509 *x, const struct ca_csr *from)
 {
-	ASN1_OBJECT *alg = NULL, *dup_alg = NULL;
-	const unsigned char *key;
+	ASN1_OBJECT *dup_alg = NULL;
 	unsigned char *key_copy = NULL;
-	X509_ALGOR *algor = NULL;
-	const ASN1_OBJECT *pobj;
+	const ASN1_OBJECT *alg;
 	const void *pval;
 	void *pval_copy = NULL;
-	int keylen, ptype;
+	int ptype;
 
-	if (!X509_PUBKEY_get0_param(&alg, &key, &keylen, &algor, from))
-		return 0;
-	X509_ALGOR_get0(&pobj, &ptype, &pval, algor);
+	X509_ALGOR_get0(&alg, &ptype, &pval, from->key_alg);
 	if (ptype == V_ASN1_OBJECT)
 		pval_copy = OBJ_dup(pval);
 	else if (ptype == V_ASN1_SEQUENCE)
@@ -130,9 +127,10 @@ static int copy_spki(X509 *x, const X509_PUBKEY *from)
 		return 0;
 	if ((ptype == V_ASN1_OBJECT || ptype == V_ASN1_SEQUENCE) && pval_copy == NULL)
 		return 0;
-	if ((dup_alg = OBJ_dup(alg)) == NULL || (key_copy = OPENSSL_memdup(key, (size_t)keylen)) == NULL ||
+	if ((dup_alg = OBJ_dup(alg)) == NULL ||
+	    (key_copy = OPENSSL_memdup(from->key_bits, (size_t)from->key_len)) == NULL ||
 	    !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), dup_alg, ptype, pval_copy, key_copy,
-	                            keylen)) {
+	                            from->key_len)) {
 		ASN1_OBJECT_free(dup_alg);
 		OPENSSL_free(key_copy);
 		if (ptype == V_ASN1_OBJECT)
@@ -145,7 +143,7 @@ static int copy_spki(X509 *x, const X509_PUBKEY *from)
 }
 
 X509 *ca_build_cert(OSSL_LIB_CTX *libctx, X509 *issuer, const X509_NAME *subject,
-                    const X509_PUBKEY *spki, EVP_PKEY *pubkey, const unsigned char *serial,
+                    const struct ca_csr *spki, EVP_PKEY *pubkey, const unsigned char *serial,
                     size_t serial_len, time_t not_before, time_t not_after)
 {
 	X509 *x = X509_new_ex(libctx, NULL);
@@ -345,9 +343,8 @@ static int dns_ok(const unsigned char *s, int len, char *why, size_t cap)
 	return 1;
 }
 
-static int names_ok(X509_REQ *req, GENERAL_NAMES *gens, char *why, size_t cap)
+static int names_ok(const X509_NAME *subj, GENERAL_NAMES *gens, char *why, size_t cap)
 {
-	X509_NAME *subj = X509_REQ_get_subject_name(req);
 	int i;
 
 	for (i = 0; i < X509_NAME_entry_count(subj); i++) {
@@ -435,7 +432,7 @@ static void list_add(char *buf, size_t cap, const char *name)
  * the profile, else the profile's.  @ku/@eku receive config text ("" for
  * none).
  */
-static int usages(X509_REQ *req, STACK_OF(X509_EXTENSION) *exts, EVP_PKEY *pk,
+static int usages(const STACK_OF(X509_EXTENSION) *exts, EVP_PKEY *pk,
                   const struct ca_issue_opts *o, char *ku, char *eku, size_t cap, char *why,
                   size_t whycap)
 {
@@ -446,7 +443,6 @@ static int usages(X509_REQ *req, STACK_OF(X509_EXTENSION) *exts, EVP_PKEY *pk,
 	size_t i;
 	int j, ok = 0;
 
-	(void)req;
 	snprintf(ku, cap, "critical");
 	if (bits != NULL) {
 		for (i = 0; i < sizeof(ku_names) / sizeof(ku_names[0]); i++) {
@@ -513,7 +509,7 @@ struct req_plan {
 
 void ca_req_free(struct ca_req *r)
 {
-	X509_REQ_free(r->req);
+	ca_csr_free(&r->csr);
 	X509_free(r->cert);
 	if (r->plan != NULL) {
 		X509_EXTENSION_free(r->plan->san);
@@ -523,36 +519,15 @@ void ca_req_free(struct ca_req *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static X509_REQ *parse_req(const unsigned char *buf, size_t len)
-{
-	X509_REQ *req = NULL;
-	BIO *bio;
-	const unsigned char *p = buf;
-
-	if (tool_is_pem(buf, len)) {
-		if ((bio = BIO_new_mem_buf(buf, (int)len)) != NULL)
-			req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
-		BIO_free(bio);
-		return req;
-	}
-	req = d2i_X509_REQ(NULL, &p, (long)len);
-	if (req != NULL && p != buf + len) {
-		X509_REQ_free(req);
-		req = NULL;
-	}
-	return req;
-}
-
 int ca_req_load(struct ca *ca, const char *path, const struct ca_issue_opts *opts,
                 struct ca_req *out)
 {
 	unsigned char *buf = NULL;
 	size_t len = 0;
-	STACK_OF(X509_EXTENSION) *exts = NULL;
 	GENERAL_NAMES *gens = NULL;
 	BASIC_CONSTRAINTS *bc = NULL;
 	struct req_plan *plan = NULL;
-	EVP_PKEY *pk;
+	const STACK_OF(X509_EXTENSION) *exts;
 	char why[400] = "";
 	int i, idx;
 
@@ -560,25 +535,13 @@ int ca_req_load(struct ca *ca, const char *path, const struct ca_issue_opts *opt
 	out->path = path;
 	if ((buf = tool_read_file(path, &len)) == NULL)
 		return TOOL_EXIT_FAIL;
-	if ((out->req = parse_req(buf, len)) == NULL) {
-		snprintf(why, sizeof(why), "not a certificate signing request (PEM or DER), or "
-		                           "truncated");
+	if (!ca_csr_parse(ca->libctx, buf, len, &out->csr, why, sizeof(why)))
 		goto bad;
-	}
-	if ((pk = X509_REQ_get0_pubkey(out->req)) == NULL) {
-		snprintf(why, sizeof(why), "its public key cannot be decoded");
+	if (!key_ok(out->csr.pkey, why, sizeof(why)))
 		goto bad;
-	}
-	if (X509_REQ_verify_ex(out->req, pk, ca->libctx, NULL) <= 0) {
-		snprintf(why, sizeof(why), "its signature does not verify (altered or broken CSR)");
-		goto bad;
-	}
-	ERR_clear_error();
-	if (!key_ok(pk, why, sizeof(why)))
-		goto bad;
-	exts = X509_REQ_get_extensions(out->req);
+	exts = out->csr.exts;
 	gens = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
-	if (!names_ok(out->req, gens, why, sizeof(why)))
+	if (!names_ok(out->csr.subject, gens, why, sizeof(why)))
 		goto bad;
 	bc = X509V3_get_d2i(exts, NID_basic_constraints, NULL, NULL);
 	if (bc != NULL && bc->ca && opts->profile != CA_SUB_CA) {
@@ -590,7 +553,7 @@ int ca_req_load(struct ca *ca, const char *path, const struct ca_issue_opts *opt
 		tool_errorf("out of memory");
 		goto fail;
 	}
-	if (!usages(out->req, exts, pk, opts, plan->ku, plan->eku, sizeof(plan->ku), why,
+	if (!usages(exts, out->csr.pkey, opts, plan->ku, plan->eku, sizeof(plan->ku), why,
 	            sizeof(why)))
 		goto bad;
 	if ((idx = X509v3_get_ext_by_NID(exts, NID_subject_alt_name, -1)) >= 0 &&
@@ -599,19 +562,18 @@ int ca_req_load(struct ca *ca, const char *path, const struct ca_issue_opts *opt
 		goto fail;
 	}
 	for (i = 0; opts->verbose && i < sk_X509_EXTENSION_num(exts); i++) {
-		int nid = OBJ_obj2nid(X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, i)));
+		ASN1_OBJECT *obj = X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, i));
+		int nid = OBJ_obj2nid(obj);
 		char oid[80];
 		if (nid == NID_subject_alt_name || nid == NID_key_usage || nid == NID_ext_key_usage ||
 		    nid == NID_basic_constraints)
 			continue;
-		OBJ_obj2txt(oid, sizeof(oid),
-		            X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, i)), 0);
+		OBJ_obj2txt(oid, sizeof(oid), obj, 0);
 		tool_warnf("%s: extension %s in the CSR is not copied", path, oid);
 	}
 	out->plan = plan;
-	plan = NULL;
+	out->loaded = 1;
 	free(buf);
-	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	GENERAL_NAMES_free(gens);
 	BASIC_CONSTRAINTS_free(bc);
 	return TOOL_EXIT_OK;
@@ -621,11 +583,9 @@ fail:
 	ERR_clear_error();
 	free(plan);
 	free(buf);
-	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	GENERAL_NAMES_free(gens);
 	BASIC_CONSTRAINTS_free(bc);
-	X509_REQ_free(out->req);
-	out->req = NULL;
+	ca_csr_free(&out->csr);
 	return TOOL_EXIT_FAIL;
 }
 
@@ -672,8 +632,8 @@ static X509 *issue_one(struct ca *ca, struct ca_req *r, const struct ca_issue_op
 	if (ca_end != 0 && (int64_t)na > ca_end)
 		na = (time_t)ca_end;
 	if (!ca_random_serial(ca->libctx, serial) ||
-	    (x = ca_build_cert(ca->libctx, ca->cert, X509_REQ_get_subject_name(r->req),
-	                       X509_REQ_get_X509_PUBKEY(r->req), NULL, serial, sizeof(serial), now, na)) == NULL)
+	    (x = ca_build_cert(ca->libctx, ca->cert, r->csr.subject, &r->csr, NULL, serial,
+	                       sizeof(serial), now, na)) == NULL)
 		goto fail;
 	if (o->profile == CA_SUB_CA)
 		snprintf(text, sizeof(text), "critical,CA:TRUE,pathlen:%d", o->pathlen);
@@ -777,6 +737,8 @@ size_t ca_req_load_all(struct ca *ca, char **paths, size_t n, const struct ca_is
 	return run_parallel(n, opts->threads, 0, load_one, &j);
 }
 
+static int record_of(struct ca_req *r, const struct ca_issue_opts *o);
+
 struct issue_job {
 	struct ca *ca;
 	struct ca_req *reqs;
@@ -788,10 +750,57 @@ static int issue_job_one(size_t i, void *arg)
 	struct issue_job *j = arg;
 
 	j->reqs[i].cert = issue_one(j->ca, &j->reqs[i], j->opts);
-	return j->reqs[i].cert != NULL ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
+	return j->reqs[i].cert != NULL && record_of(&j->reqs[i], j->opts) ? TOOL_EXIT_OK :
+	                                                                       TOOL_EXIT_FAIL;
 }
 
-/* Fills r->row from r->cert. */
+void ca_out_paths(const struct ca_issue_opts *o, const char *serial, char *tmp, char *final,
+                  size_t cap)
+{
+	const char *ext = o->der ? "der" : "pem";
+
+	snprintf(final, cap, "%s/%s.%s", o->out_dir, serial, ext);
+	snprintf(tmp, cap, "%s/%s.%s.tmp.%ld", o->out_dir, serial, ext, o->tmp_tag);
+}
+
+/* The certificate in its temporary file in opts->out_dir (not synced). */
+static int write_tmp(const struct ca_issue_opts *o, const struct ca_row *r)
+{
+	char tmp[4096], final[4096], *data;
+	BIO *mem = NULL;
+	long len;
+	int fd, ok;
+
+	ca_out_paths(o, r->serial, tmp, final, sizeof(tmp));
+	if (o->der) {
+		data = (char *)r->der;
+		len = (long)r->der_len;
+	} else {
+		if ((mem = BIO_new(BIO_s_mem())) == NULL ||
+		    !PEM_write_bio(mem, PEM_STRING_X509, "", r->der, (long)r->der_len)) {
+			BIO_free(mem);
+			tool_errorf("out of memory");
+			return 0;
+		}
+		len = BIO_get_mem_data(mem, &data);
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+		tool_errorf("cannot write %s: %s", tmp, strerror(errno));
+		BIO_free(mem);
+		return 0;
+	}
+	ok = write(fd, data, (size_t)len) == (ssize_t)len;
+	if (close(fd) != 0)
+		ok = 0;
+	if (!ok) {
+		tool_errorf("cannot write %s: %s", tmp, strerror(errno));
+		(void)unlink(tmp);
+	}
+	BIO_free(mem);
+	return ok;
+}
+
+/* Fills r->row from r->cert (and writes its temporary file for --out-dir). */
 static int record_of(struct ca_req *r, const struct ca_issue_opts *o)
 {
 	ca_row_free(&r->row);
@@ -802,7 +811,7 @@ static int record_of(struct ca_req *r, const struct ca_issue_opts *o)
 		tool_errorf("out of memory");
 		return 0;
 	}
-	return 1;
+	return o->out_dir == NULL || write_tmp(o, &r->row);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1051,7 +1060,7 @@ int ca_issue_batch(struct ca *ca, char **paths, size_t n, const struct ca_issue_
 	if (opts->threads > 1 && opts->forkable && n >= FORK_MIN) {
 		rc = issue_forked(ca, paths, n, opts, reqs, &refused);
 		if (rc == 2) {
-			tool_errorf("CSRs refused among %zu; nothing issued", n);
+			tool_errorf("CSRs refused (see above) among %zu; nothing issued", n);
 			goto out;
 		}
 		if (rc != 0)
@@ -1064,9 +1073,6 @@ int ca_issue_batch(struct ca *ca, char **paths, size_t n, const struct ca_issue_
 		}
 		if (run_parallel(n, opts->threads, 1, issue_job_one, &j) > 0)
 			goto out;
-		for (i = 0; i < n; i++)
-			if (!record_of(&reqs[i], opts))
-				goto out;
 	}
 	if (ca_db_begin(ca->db) != TOOL_EXIT_OK)
 		goto out;
@@ -1076,9 +1082,14 @@ int ca_issue_batch(struct ca *ca, char **paths, size_t n, const struct ca_issue_
 		     (rc = ca_db_insert(ca->db, &reqs[i].row)) == 1 && attempt < SERIAL_RETRIES;
 		     attempt++) {
 			/* taken by another certificate: draw again and sign again */
+			if (opts->out_dir != NULL) {
+				char tmp[4096], final[4096];
+				ca_out_paths(opts, reqs[i].row.serial, tmp, final, sizeof(tmp));
+				(void)unlink(tmp);
+			}
 			X509_free(reqs[i].cert);
 			reqs[i].cert = NULL;
-			if ((reqs[i].req == NULL &&
+			if ((!reqs[i].loaded &&
 			     ca_req_load(ca, paths[i], opts, &reqs[i]) != TOOL_EXIT_OK) ||
 			    (reqs[i].cert = issue_one(ca, &reqs[i], opts)) == NULL ||
 			    !record_of(&reqs[i], opts))

@@ -121,13 +121,36 @@ struct ca_issue_opts {
 	int threads;
 	int forkable; /* the PIN comes from no terminal: workers may log in */
 	int verbose;
+	/* --out-dir: each certificate is written beside its final name by
+	 * whoever signed it, and renamed into place once recorded */
+	const char *out_dir;
+	int der;
+	long tmp_tag; /* the issuing process's pid, in the temporary names */
 };
+/* The temporary and the final name of a certificate in opts->out_dir. */
+void ca_out_paths(const struct ca_issue_opts *o, const char *serial, char *tmp, char *final,
+                  size_t cap);
+
+/* ca-csr.c: a request taken apart, its signature checked. */
+struct ca_csr {
+	X509_NAME *subject;
+	X509_ALGOR *key_alg;      /* SubjectPublicKeyInfo's algorithm */
+	unsigned char *key_bits;  /* and its public key bits */
+	int key_len;
+	STACK_OF(X509_EXTENSION) *exts; /* requested, or NULL */
+	EVP_PKEY *pkey;                 /* the public key, for the checks */
+};
+/* Parses a PEM or DER CSR and checks its signature; on failure *why says why. */
+int ca_csr_parse(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len, struct ca_csr *out,
+                 char *why, size_t cap);
+void ca_csr_free(struct ca_csr *c);
 
 /* A CSR checked and ready to be issued. */
 struct req_plan;
 struct ca_req {
 	const char *path;
-	X509_REQ *req;
+	int loaded;
+	struct ca_csr csr;
 	struct req_plan *plan; /* extensions the checks settled (ca-issue.c) */
 	X509 *cert;            /* after ca_issue_batch */
 	struct ca_row row;     /* its record, after ca_issue_batch */
@@ -152,10 +175,10 @@ int ca_issue_batch(struct ca *ca, char **paths, size_t n, const struct ca_issue_
 
 /*
  * Builds a certificate: @issuer NULL = self-signed (the CA's own); the
- * public key copied from @spki (a CSR's), or else from @pubkey.
+ * public key copied from @spki (a CSR's, as it is), or else from @pubkey.
  */
 X509 *ca_build_cert(OSSL_LIB_CTX *libctx, X509 *issuer, const X509_NAME *subject,
-                    const X509_PUBKEY *spki, EVP_PKEY *pubkey, const unsigned char *serial,
+                    const struct ca_csr *spki, EVP_PKEY *pubkey, const unsigned char *serial,
                     size_t serial_len, time_t not_before, time_t not_after);
 /* Adds extension @nid given as openssl-config text ("critical,CA:TRUE"). */
 int ca_add_ext(X509 *x, X509 *issuer, int nid, const char *value);

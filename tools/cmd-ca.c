@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -620,80 +621,73 @@ static void sign_help(void)
 	       "--out-dir DIR (DIR/SERIAL.pem, or .der with --der).\n");
 }
 
-/* The issued certificates to their destinations. */
-static int write_issued(struct ca_req *reqs, size_t n, const char *out, const char *out_dir,
-                        int der)
+/* Removes this run's temporary files from --out-dir (nothing is issued). */
+static void drop_tmp(const struct ca_issue_opts *io)
+{
+	char suffix[64], path[4096];
+	struct dirent *e;
+	size_t n, sl;
+	DIR *d;
+
+	if (io->out_dir == NULL || (d = opendir(io->out_dir)) == NULL)
+		return;
+	sl = (size_t)snprintf(suffix, sizeof(suffix), ".tmp.%ld", io->tmp_tag);
+	while ((e = readdir(d)) != NULL) {
+		n = strlen(e->d_name);
+		if (n > sl && strcmp(e->d_name + n - sl, suffix) == 0) {
+			snprintf(path, sizeof(path), "%s/%s", io->out_dir, e->d_name);
+			(void)unlink(path);
+		}
+	}
+	closedir(d);
+}
+
+/*
+ * The issued certificates to their destinations: --out-dir's temporary
+ * files (written by the signers) renamed into place, or all into --out /
+ * standard output (atomically, synced).
+ */
+static int write_issued(const struct ca_issue_opts *io, struct ca_req *reqs, size_t n,
+                        const char *out)
 {
 	BIO *mem = NULL;
-	char *data, path[4096];
+	char *data, tmp[4096], final[4096];
 	long len;
 	size_t i;
-	int ret = TOOL_EXIT_FAIL, dfd = -1;
-	struct tool_atomic *files = NULL;
-	char **paths = NULL;
+	int ret;
 
-	if (out_dir == NULL) {
-		if (der)
+	if (io->out_dir == NULL) {
+		if (io->der)
 			return tool_write_atomic(out, reqs[0].row.der, reqs[0].row.der_len);
-		if ((mem = BIO_new(BIO_s_mem())) == NULL)
-			goto oom;
+		if ((mem = BIO_new(BIO_s_mem())) == NULL) {
+			tool_errorf("out of memory");
+			return TOOL_EXIT_FAIL;
+		}
 		for (i = 0; i < n; i++)
-			if (!PEM_write_bio(mem, PEM_STRING_X509, "", reqs[i].row.der, (long)reqs[i].row.der_len))
-				goto oom;
+			if (!PEM_write_bio(mem, PEM_STRING_X509, "", reqs[i].row.der,
+			                   (long)reqs[i].row.der_len)) {
+				tool_errorf("out of memory");
+				BIO_free(mem);
+				return TOOL_EXIT_FAIL;
+			}
 		len = BIO_get_mem_data(mem, &data);
 		ret = tool_write_atomic(out, (unsigned char *)data, (size_t)len);
 		BIO_free(mem);
 		return ret;
 	}
-	/* many files: written, synced once for all, then renamed into place */
-	if ((files = calloc(n, sizeof(*files))) == NULL || (paths = calloc(n, sizeof(char *))) == NULL)
-		goto oom;
-	for (i = 0; i < n; i++)
-		files[i].fd = -1;
+	/*
+	 * Not synced: the database is the record and was committed durably;
+	 * a file a power cut spoils comes back with 'p11ca ca show --pem'.
+	 * (syncfs() would wait for every dirty page of the file system.)
+	 */
 	for (i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "%s/%s.%s", out_dir, reqs[i].row.serial, der ? "der" : "pem");
-		if ((paths[i] = strdup(path)) == NULL)
-			goto oom;
-		if (tool_atomic_open(&files[i], paths[i]) != TOOL_EXIT_OK)
-			goto out;
-		if (der) {
-			if (tool_atomic_write(&files[i], reqs[i].row.der, reqs[i].row.der_len) != TOOL_EXIT_OK)
-				goto out;
-		} else {
-			if ((mem = BIO_new(BIO_s_mem())) == NULL ||
-			    !PEM_write_bio(mem, PEM_STRING_X509, "", reqs[i].row.der, (long)reqs[i].row.der_len))
-				goto oom;
-			len = BIO_get_mem_data(mem, &data);
-			if (tool_atomic_write(&files[i], (unsigned char *)data, (size_t)len) != TOOL_EXIT_OK)
-				goto out;
-			BIO_free(mem);
-			mem = NULL;
+		ca_out_paths(io, reqs[i].row.serial, tmp, final, sizeof(tmp));
+		if (rename(tmp, final) != 0) {
+			tool_errorf("cannot rename %s to %s: %s", tmp, final, strerror(errno));
+			return TOOL_EXIT_FAIL;
 		}
 	}
-	if ((dfd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || syncfs(dfd) != 0) {
-		tool_errorf("cannot sync %s: %s", out_dir, strerror(errno));
-		goto out;
-	}
-	for (i = 0; i < n; i++)
-		if (tool_atomic_commit(&files[i], 0) != TOOL_EXIT_OK)
-			goto out;
-	(void)fsync(dfd);
-	ret = TOOL_EXIT_OK;
-	goto out;
-oom:
-	tool_errorf("out of memory");
-out:
-	for (i = 0; files != NULL && i < n; i++)
-		if (files[i].fd >= 0)
-			tool_atomic_abort(&files[i]);
-	for (i = 0; paths != NULL && i < n; i++)
-		free(paths[i]);
-	free(paths);
-	free(files);
-	if (dfd >= 0)
-		close(dfd);
-	BIO_free(mem);
-	return ret;
+	return TOOL_EXIT_OK;
 }
 
 /* Whether --out's directory or --out-dir is there and writable. */
@@ -833,14 +827,21 @@ int tool_ca_sign(int argc, char **argv)
 		goto out;
 	}
 	/* every CSR is checked before any is issued */
-	if (ca_issue_batch(&ca, argv + optind, n, &io, reqs) != TOOL_EXIT_OK)
+	io.out_dir = out_dir;
+	io.der = der;
+	io.tmp_tag = (long)getpid();
+	if (ca_issue_batch(&ca, argv + optind, n, &io, reqs) != TOOL_EXIT_OK) {
+		drop_tmp(&io);
 		goto out;
+	}
 	for (i = 0; c.verbose && i < n; i++)
 		fprintf(stderr, "issued %s %s\n", reqs[i].row.serial, reqs[i].row.subject);
-	if ((ret = write_issued(reqs, n, out, out_dir, der)) != TOOL_EXIT_OK)
+	if ((ret = write_issued(&io, reqs, n, out)) != TOOL_EXIT_OK) {
+		drop_tmp(&io);
 		tool_errorf("the certificates are recorded in %s: 'p11ca ca show --pem' gives "
 		            "them back",
 		            ca.conf.db);
+	}
 out:
 	for (i = 0; reqs != NULL && i < n; i++)
 		ca_req_free(&reqs[i]);
