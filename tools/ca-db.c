@@ -35,6 +35,10 @@ static const char schema[] =
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
 	"INSERT INTO meta VALUES ('crl_number', '0');";
 
+/* The insert statement, prepared once per connection (inserts come from one thread). */
+static sqlite3 *insert_db;
+static sqlite3_stmt *insert_st;
+
 static int db_fail(sqlite3 *db, const char *what)
 {
 	tool_errorf("database: %s: %s", what, db != NULL ? sqlite3_errmsg(db) : "out of memory");
@@ -117,6 +121,11 @@ fail:
 
 void ca_db_close(sqlite3 *db)
 {
+	if (db != NULL && insert_db == db) {
+		sqlite3_finalize(insert_st);
+		insert_st = NULL;
+		insert_db = NULL;
+	}
 	sqlite3_close(db);
 }
 
@@ -145,17 +154,24 @@ static void bind_time(sqlite3_stmt *st, int i, int64_t t)
 
 int ca_db_insert(sqlite3 *db, const struct ca_row *r)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	int rc, ret = -1;
 
-	if (sqlite3_prepare_v2(db,
-	                       "INSERT INTO certs(serial, subject, sans, not_before, not_after, status,"
-	                       " revoked_at, reason, invalidity, profile, issued_at, der)"
-	                       " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-	                       -1, &st, NULL) != SQLITE_OK) {
-		db_fail(db, "preparing an insert");
-		goto out;
+	if (insert_db != db) {
+		sqlite3_finalize(insert_st);
+		insert_st = NULL;
+		insert_db = NULL;
+		if (sqlite3_prepare_v3(db,
+		                       "INSERT INTO certs(serial, subject, sans, not_before, not_after,"
+		                       " status, revoked_at, reason, invalidity, profile, issued_at, der)"
+		                       " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+		                       -1, SQLITE_PREPARE_PERSISTENT, &insert_st, NULL) != SQLITE_OK) {
+			db_fail(db, "preparing an insert");
+			return -1;
+		}
+		insert_db = db;
 	}
+	st = insert_st;
 	sqlite3_bind_text(st, 1, r->serial, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, r->subject, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, r->sans, -1, SQLITE_STATIC);
@@ -177,8 +193,8 @@ int ca_db_insert(sqlite3 *db, const struct ca_row *r)
 		ret = 1;
 	else
 		db_fail(db, "inserting a certificate");
-out:
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 	return ret;
 }
 

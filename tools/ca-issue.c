@@ -9,7 +9,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <sys/wait.h>
 #include <stdlib.h>
@@ -820,12 +821,12 @@ static int record_of(struct ca_req *r, const struct ca_issue_opts *o)
 
 /*
  * Big batches are checked and signed in worker processes, one per CPU:
- * OpenSSL 3.0's decoders and method stores take shared locks on every
- * call, so threads in one process contend and scale poorly, while forked
- * workers share nothing.  Each child inherits the opened CA (libp11ca
- * re-initialises the module and logs in again after fork), handles every
- * K-th CSR, and sends back each record: DER and the fields the database
- * keeps.  The parent alone writes the database and the output.
+ * OpenSSL 3.0's method stores take shared locks on every call, so threads
+ * in one process contend and scale poorly, while forked workers share
+ * nothing.  Each child inherits the opened CA (libp11ca re-initialises the
+ * module and logs in again after fork), handles every K-th CSR, and hands
+ * back each record: DER and the fields the database keeps.  The parent
+ * takes a share too, then alone writes the database.
  */
 #define FORK_MIN 32
 
@@ -843,16 +844,17 @@ static int put_str(FILE *f, const char *s)
 	return put_bytes(f, s, (uint32_t)strlen(s));
 }
 
-/* The child's work; its exit status says how it went. */
-static int child_run(struct ca *ca, char **paths, size_t n, size_t first, size_t step,
-                     const struct ca_issue_opts *opts, struct ca_req *reqs, int fd)
+/*
+ * One worker's share, every @step-th request from @first: all checked,
+ * then all signed.  Returns 0, 2 when a request was refused (reported), 1
+ * on another failure.  With @out (a child) the records are written there.
+ */
+static int share_run(struct ca *ca, char **paths, size_t n, size_t first, size_t step,
+                     const struct ca_issue_opts *opts, struct ca_req *reqs, FILE *out)
 {
-	FILE *out = fdopen(fd, "w");
 	size_t i, bad = 0;
 	uint32_t idx;
 
-	if (out == NULL)
-		return 3;
 	/* all checks first: one bad CSR and nothing is signed */
 	for (i = first; i < n; i += step)
 		if (ca_req_load(ca, paths[i], opts, &reqs[i]) != TOOL_EXIT_OK)
@@ -863,6 +865,8 @@ static int child_run(struct ca *ca, char **paths, size_t n, size_t first, size_t
 		struct ca_row *r = &reqs[i].row;
 		if ((reqs[i].cert = issue_one(ca, &reqs[i], opts)) == NULL || !record_of(&reqs[i], opts))
 			return 1;
+		if (out == NULL)
+			continue;
 		idx = (uint32_t)i;
 		if (fwrite(&idx, sizeof(idx), 1, out) != 1 || !put_str(out, r->serial) ||
 		    !put_str(out, r->subject) || !put_str(out, r->sans) ||
@@ -871,7 +875,22 @@ static int child_run(struct ca *ca, char **paths, size_t n, size_t first, size_t
 		    !put_bytes(out, r->der, (uint32_t)r->der_len))
 			return 1;
 	}
-	return fclose(out) == 0 ? 0 : 1;
+	return 0;
+}
+
+/* A child's exit status: its share's outcome, its records in @fd. */
+static int child_run(struct ca *ca, char **paths, size_t n, size_t first, size_t step,
+                     const struct ca_issue_opts *opts, struct ca_req *reqs, int fd)
+{
+	FILE *out = fdopen(fd, "w");
+	int rc;
+
+	if (out == NULL)
+		return 1;
+	rc = share_run(ca, paths, n, first, step, opts, reqs, out);
+	if (fclose(out) != 0 && rc == 0)
+		rc = 1;
+	return rc;
 }
 
 /* Reads what a child sent into @buf. */
@@ -942,111 +961,85 @@ static int parse_records(const struct inbuf *b, struct ca_req *reqs, size_t n,
 	return 1;
 }
 
-/* 0 all signed; 2 some CSR refused (reported); 1 failed */
-static int issue_forked(struct ca *ca, char **paths, size_t n, const struct ca_issue_opts *opts,
-                        struct ca_req *reqs, size_t *refused)
+/* The whole of @fd (a child's memfd) from its start. */
+static int read_all(int fd, struct inbuf *b)
 {
-	size_t k = (size_t)opts->threads, w, open_fds, i;
+	struct stat st;
+	ssize_t got;
+
+	if (fstat(fd, &st) != 0 || lseek(fd, 0, SEEK_SET) != 0 ||
+	    (b->p = malloc((size_t)st.st_size + 1)) == NULL)
+		return 0;
+	b->cap = (size_t)st.st_size;
+	while (b->len < b->cap) {
+		got = read(fd, b->p + b->len, b->cap - b->len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return 0;
+		b->len += (size_t)got;
+	}
+	return 1;
+}
+
+/*
+ * The batch in @k workers: the calling process takes one share itself (its
+ * session is logged in already) and forks k-1 children for the others; each
+ * child writes its records into a memory file the parent reads when it has
+ * exited.  0 all signed; 2 some CSR refused (reported); 1 failed.
+ */
+static int issue_forked(struct ca *ca, char **paths, size_t n, const struct ca_issue_opts *opts,
+                        struct ca_req *reqs)
+{
+	size_t k = (size_t)opts->threads, w, i;
 	pid_t pids[64];
-	int fds[64], status, ret = 0, worst = 0;
-	struct inbuf bufs[64];
-	struct pollfd pfd[64];
+	int fds[64], status, ret = 0, rc;
+	struct inbuf buf;
 
 	if (k > sizeof(pids) / sizeof(pids[0]))
 		k = sizeof(pids) / sizeof(pids[0]);
-	memset(bufs, 0, sizeof(bufs));
 	fflush(stdout);
 	fflush(stderr);
-	for (w = 0; w < k; w++) {
-		int p[2];
-		if (pipe(p) != 0 || (pids[w] = fork()) < 0) {
+	for (w = 1; w < k; w++) {
+		pids[w] = -1;
+		if ((fds[w] = memfd_create("p11ca-batch", MFD_CLOEXEC)) < 0 || (pids[w] = fork()) < 0) {
 			tool_errorf("cannot start a worker: %s", strerror(errno));
+			if (fds[w] >= 0)
+				close(fds[w]);
 			k = w;
 			ret = 1;
 			break;
 		}
-		if (pids[w] == 0) {
-			close(p[0]);
-			for (i = 0; i < w; i++)
-				close(fds[i]);
-			_exit(child_run(ca, paths, n, w, k, opts, reqs, p[1]));
-		}
-		close(p[1]);
-		fds[w] = p[0];
+		if (pids[w] == 0)
+			_exit(child_run(ca, paths, n, w, k, opts, reqs, fds[w]));
 	}
-	/* read every pipe until all are closed */
-	for (open_fds = k; open_fds > 0;) {
-		size_t np = 0;
-		for (w = 0; w < k; w++)
-			if (fds[w] >= 0) {
-				pfd[np].fd = fds[w];
-				pfd[np].events = POLLIN;
-				np++;
-			}
-		if (poll(pfd, (nfds_t)np, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			tool_errorf("waiting for the workers: %s", strerror(errno));
+	/* the parent's own share, while the children do theirs */
+	if (ret == 0)
+		ret = share_run(ca, paths, n, 0, k, opts, reqs, NULL);
+	for (w = 1; w < k; w++) {
+		while ((rc = (int)waitpid(pids[w], &status, 0)) < 0 && errno == EINTR)
+			;
+		if (rc < 0 || !WIFEXITED(status))
+			rc = 1;
+		else
+			rc = WEXITSTATUS(status);
+		if (rc == 2 && ret != 1)
+			ret = 2;
+		else if (rc != 0)
 			ret = 1;
-			break;
-		}
-		for (w = 0; w < k; w++) {
-			ssize_t got;
-			struct inbuf *b = &bufs[w];
-			size_t j;
-			for (j = 0; j < np && pfd[j].fd != fds[w]; j++)
-				;
-			if (fds[w] < 0 || j == np || !(pfd[j].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			if (b->cap - b->len < 65536) {
-				unsigned char *nb = realloc(b->p, b->cap * 2 + 65536);
-				if (nb == NULL) {
-					tool_errorf("out of memory");
-					ret = 1;
-					goto reap;
-				}
-				b->p = nb;
-				b->cap = b->cap * 2 + 65536;
-			}
-			got = read(fds[w], b->p + b->len, b->cap - b->len);
-			if (got < 0 && errno == EINTR)
-				continue;
-			if (got <= 0) {
-				close(fds[w]);
-				fds[w] = -1;
-				open_fds--;
-			} else {
-				b->len += (size_t)got;
-			}
-		}
-	}
-reap:
-	for (w = 0; w < k; w++) {
-		if (fds[w] >= 0)
-			close(fds[w]);
-		if (waitpid(pids[w], &status, 0) < 0 || !WIFEXITED(status))
-			worst = 1;
-		else if (WEXITSTATUS(status) == 2)
-			worst = worst == 1 ? 1 : 2;
-		else if (WEXITSTATUS(status) != 0)
-			worst = 1;
-	}
-	if (ret == 0 && worst != 0)
-		ret = worst;
-	if (ret == 2)
-		*refused = 1;
-	for (w = 0; ret == 0 && w < k; w++)
-		if (!parse_records(&bufs[w], reqs, n, opts)) {
+		memset(&buf, 0, sizeof(buf));
+		if (ret == 0 && (!read_all(fds[w], &buf) || !parse_records(&buf, reqs, n, opts))) {
 			tool_errorf("a worker's records are malformed");
 			ret = 1;
 		}
+		free(buf.p);
+		close(fds[w]);
+	}
 	for (i = 0; ret == 0 && i < n; i++)
 		if (reqs[i].row.der == NULL) {
 			tool_errorf("a worker lost a record");
 			ret = 1;
 		}
-	for (w = 0; w < k; w++)
-		free(bufs[w].p);
 	return ret;
 }
 
@@ -1054,11 +1047,11 @@ int ca_issue_batch(struct ca *ca, char **paths, size_t n, const struct ca_issue_
                    struct ca_req *reqs)
 {
 	struct issue_job j = { ca, reqs, opts };
-	size_t i, bad = 0, refused = 0;
+	size_t i, bad = 0;
 	int rc, attempt, ret = TOOL_EXIT_FAIL, in_tx = 0;
 
 	if (opts->threads > 1 && opts->forkable && n >= FORK_MIN) {
-		rc = issue_forked(ca, paths, n, opts, reqs, &refused);
+		rc = issue_forked(ca, paths, n, opts, reqs);
 		if (rc == 2) {
 			tool_errorf("CSRs refused (see above) among %zu; nothing issued", n);
 			goto out;
