@@ -164,9 +164,12 @@ static CK_RV login_session(p11ca_token *t, CK_SESSION_HANDLE s)
 	 * the queue, e.g. a failed unwrap for a wrong PIN: not ours to show */
 	ERR_set_mark();
 	rv = t->mod->fl->C_Login(s, CKU_USER, (CK_UTF8CHAR *)pin, pinlen);
-	/* SoftHSM2 fails a login with a general error while another process
-	 * rewrites the token's files; that is not a PIN try: try again */
-	for (attempt = 1; rv == CKR_GENERAL_ERROR && attempt <= LOGIN_RETRIES; attempt++) {
+	/* SoftHSM2 fails a login with a general error, or "PIN not
+	 * initialised", while another process rewrites the token's files;
+	 * that is not a PIN try: try again */
+	for (attempt = 1;
+	     (rv == CKR_GENERAL_ERROR || rv == CKR_USER_PIN_NOT_INITIALIZED) && attempt <= LOGIN_RETRIES;
+	     attempt++) {
 		usleep(20000 * (useconds_t)attempt);
 		rv = t->mod->fl->C_Login(s, CKU_USER, (CK_UTF8CHAR *)pin, pinlen);
 	}

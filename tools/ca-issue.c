@@ -9,7 +9,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <pthread.h>
 #include <sys/wait.h>
@@ -335,7 +337,7 @@ static int dns_ok(const unsigned char *s, int len, char *why, size_t cap)
 			continue;
 		}
 		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_')) {
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-')) {
 			snprintf(why, cap, "'%.*s' is not a valid DNS name", len, s);
 			return 0;
 		}
@@ -764,8 +766,11 @@ void ca_out_paths(const struct ca_issue_opts *o, const char *serial, char *tmp, 
 	snprintf(tmp, cap, "%s/%s.%s.tmp.%ld", o->out_dir, serial, ext, o->tmp_tag);
 }
 
-/* The certificate in its temporary file in opts->out_dir (not synced). */
-static int write_tmp(const struct ca_issue_opts *o, const struct ca_row *r)
+/*
+ * The certificate as opts->out_dir/SERIAL.pem (or .der): a temporary file
+ * renamed into place, not synced (the database is the durable record).
+ */
+static int write_out(const struct ca_issue_opts *o, const struct ca_row *r)
 {
 	char tmp[4096], final[4096], *data;
 	BIO *mem = NULL;
@@ -793,15 +798,37 @@ static int write_tmp(const struct ca_issue_opts *o, const struct ca_row *r)
 	ok = write(fd, data, (size_t)len) == (ssize_t)len;
 	if (close(fd) != 0)
 		ok = 0;
+	if (ok && rename(tmp, final) != 0)
+		ok = 0;
 	if (!ok) {
-		tool_errorf("cannot write %s: %s", tmp, strerror(errno));
+		tool_errorf("cannot write %s: %s", final, strerror(errno));
 		(void)unlink(tmp);
 	}
 	BIO_free(mem);
 	return ok;
 }
 
-/* Fills r->row from r->cert (and writes its temporary file for --out-dir). */
+struct out_job {
+	const struct ca_issue_opts *opts;
+	struct ca_req *reqs;
+};
+
+static int out_one(size_t i, void *arg)
+{
+	struct out_job *j = arg;
+
+	return write_out(j->opts, &j->reqs[i].row) ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
+}
+
+size_t ca_write_out_dir(const struct ca_issue_opts *opts, struct ca_req *reqs, size_t n)
+{
+	struct out_job j = { opts, reqs };
+
+	/* file creation is the slow part on some file systems: in parallel */
+	return run_parallel(n, opts->threads, 0, out_one, &j);
+}
+
+/* Fills r->row from r->cert. */
 static int record_of(struct ca_req *r, const struct ca_issue_opts *o)
 {
 	ca_row_free(&r->row);
@@ -812,7 +839,7 @@ static int record_of(struct ca_req *r, const struct ca_issue_opts *o)
 		tool_errorf("out of memory");
 		return 0;
 	}
-	return o->out_dir == NULL || write_tmp(o, &r->row);
+	return 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -994,6 +1021,7 @@ static int issue_forked(struct ca *ca, char **paths, size_t n, const struct ca_i
 	size_t k = (size_t)opts->threads, w, i;
 	pid_t pids[64];
 	int fds[64], status, ret = 0, rc;
+	pid_t parent = getpid();
 	struct inbuf buf;
 
 	if (k > sizeof(pids) / sizeof(pids[0]))
@@ -1010,8 +1038,12 @@ static int issue_forked(struct ca *ca, char **paths, size_t n, const struct ca_i
 			ret = 1;
 			break;
 		}
-		if (pids[w] == 0)
+		if (pids[w] == 0) {
+			/* a worker ends with its parent, even a parent killed with -9 */
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+				_exit(1);
 			_exit(child_run(ca, paths, n, w, k, opts, reqs, fds[w]));
+		}
 	}
 	/* the parent's own share, while the children do theirs */
 	if (ret == 0)
@@ -1075,11 +1107,6 @@ int ca_issue_batch(struct ca *ca, char **paths, size_t n, const struct ca_issue_
 		     (rc = ca_db_insert(ca->db, &reqs[i].row)) == 1 && attempt < SERIAL_RETRIES;
 		     attempt++) {
 			/* taken by another certificate: draw again and sign again */
-			if (opts->out_dir != NULL) {
-				char tmp[4096], final[4096];
-				ca_out_paths(opts, reqs[i].row.serial, tmp, final, sizeof(tmp));
-				(void)unlink(tmp);
-			}
 			X509_free(reqs[i].cert);
 			reqs[i].cert = NULL;
 			if ((!reqs[i].loaded &&

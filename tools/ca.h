@@ -121,15 +121,21 @@ struct ca_issue_opts {
 	int threads;
 	int forkable; /* the PIN comes from no terminal: workers may log in */
 	int verbose;
-	/* --out-dir: each certificate is written beside its final name by
-	 * whoever signed it, and renamed into place once recorded */
+	/* --out-dir: where ca_write_out_dir() puts the certificates */
 	const char *out_dir;
 	int der;
 	long tmp_tag; /* the issuing process's pid, in the temporary names */
 };
+struct ca_req;
 /* The temporary and the final name of a certificate in opts->out_dir. */
 void ca_out_paths(const struct ca_issue_opts *o, const char *serial, char *tmp, char *final,
                   size_t cap);
+/*
+ * Writes the recorded certificates into opts->out_dir, in parallel; only
+ * ever after the commit, so that no signed certificate exists on disk that
+ * the database does not know.  Returns how many could not be written.
+ */
+size_t ca_write_out_dir(const struct ca_issue_opts *opts, struct ca_req *reqs, size_t n);
 
 /* ca-csr.c: a request taken apart, its signature checked. */
 struct ca_csr {

@@ -643,15 +643,15 @@ static void drop_tmp(const struct ca_issue_opts *io)
 }
 
 /*
- * The issued certificates to their destinations: --out-dir's temporary
- * files (written by the signers) renamed into place, or all into --out /
- * standard output (atomically, synced).
+ * The issued certificates, once recorded, to their destinations: a file
+ * each in --out-dir, or all into --out / standard output (atomically,
+ * synced).
  */
 static int write_issued(const struct ca_issue_opts *io, struct ca_req *reqs, size_t n,
                         const char *out)
 {
 	BIO *mem = NULL;
-	char *data, tmp[4096], final[4096];
+	char *data;
 	long len;
 	size_t i;
 	int ret;
@@ -678,16 +678,8 @@ static int write_issued(const struct ca_issue_opts *io, struct ca_req *reqs, siz
 	/*
 	 * Not synced: the database is the record and was committed durably;
 	 * a file a power cut spoils comes back with 'p11ca ca show --pem'.
-	 * (syncfs() would wait for every dirty page of the file system.)
 	 */
-	for (i = 0; i < n; i++) {
-		ca_out_paths(io, reqs[i].row.serial, tmp, final, sizeof(tmp));
-		if (rename(tmp, final) != 0) {
-			tool_errorf("cannot rename %s to %s: %s", tmp, final, strerror(errno));
-			return TOOL_EXIT_FAIL;
-		}
-	}
-	return TOOL_EXIT_OK;
+	return ca_write_out_dir(io, reqs, n) == 0 ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
 }
 
 /* Whether --out's directory or --out-dir is there and writable. */
@@ -830,10 +822,8 @@ int tool_ca_sign(int argc, char **argv)
 	io.out_dir = out_dir;
 	io.der = der;
 	io.tmp_tag = (long)getpid();
-	if (ca_issue_batch(&ca, argv + optind, n, &io, reqs) != TOOL_EXIT_OK) {
-		drop_tmp(&io);
+	if (ca_issue_batch(&ca, argv + optind, n, &io, reqs) != TOOL_EXIT_OK)
 		goto out;
-	}
 	for (i = 0; c.verbose && i < n; i++)
 		fprintf(stderr, "issued %s %s\n", reqs[i].row.serial, reqs[i].row.subject);
 	if ((ret = write_issued(&io, reqs, n, out)) != TOOL_EXIT_OK) {
