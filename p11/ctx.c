@@ -358,6 +358,25 @@ static size_t match_tokens(p11ca_ctx *ctx, P11KitUri *uri, p11ca_token **found, 
 	return nmatch;
 }
 
+/* Whether none of our tokens on @mod has a session open. */
+static int module_idle(p11ca_ctx *ctx, struct p11ca_module *mod)
+{
+	size_t i;
+	int idle = 1;
+
+	pthread_mutex_lock(&ctx->lock);
+	for (i = 0; idle && i < ctx->ntokens; i++) {
+		p11ca_token *t = ctx->tokens[i];
+		if (t->mod != mod)
+			continue;
+		pthread_mutex_lock(&t->lock);
+		idle = t->nopen == 0;
+		pthread_mutex_unlock(&t->lock);
+	}
+	pthread_mutex_unlock(&ctx->lock);
+	return idle;
+}
+
 /* Looks for a missing token again this often before saying it is missing. */
 #define FIND_RETRIES 3
 
@@ -377,12 +396,15 @@ CK_RV p11ca_ctx_find_token(p11ca_ctx *ctx, P11KitUri *uri, const char *uristr,
 	for (attempt = 1; nmatch == 0 && attempt <= FIND_RETRIES; attempt++) {
 		/*
 		 * SoftHSM2 leaves out a token whose files another process is
-		 * rewriting at that moment (a login does), and only looks again
-		 * when initialised: wait a little, re-initialise, look again.
+		 * rewriting at that moment (a login does) and only looks again
+		 * when initialised: wait a little, initialise again the modules
+		 * that are ours and have no session open (so nobody's work is
+		 * lost: a process that is only starting), look again.
 		 */
 		usleep(20000 * (useconds_t)attempt);
 		for (i = 0; i < ctx->nmods; i++)
-			if (p11ca_module_ensure(ctx->mods[i], &gen) == CKR_OK)
+			if (ctx->mods[i]->owned && module_idle(ctx, ctx->mods[i]) &&
+			    p11ca_module_ensure(ctx->mods[i], &gen) == CKR_OK)
 				(void)p11ca_module_reinit(ctx->mods[i], gen);
 		if ((rv = p11ca_ctx_refresh(ctx)) != CKR_OK)
 			return rv;
