@@ -9,12 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
 #include <pthread.h>
-#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -575,7 +570,6 @@ int ca_req_load(struct ca *ca, const char *path, const struct ca_issue_opts *opt
 		tool_warnf("%s: extension %s in the CSR is not copied", path, oid);
 	}
 	out->plan = plan;
-	out->loaded = 1;
 	free(buf);
 	GENERAL_NAMES_free(gens);
 	BASIC_CONSTRAINTS_free(bc);
@@ -842,239 +836,6 @@ static int record_of(struct ca_req *r, const struct ca_issue_opts *o)
 	return 1;
 }
 
-/* ------------------------------------------------------------------ */
-/* Worker processes                                                    */
-/* ------------------------------------------------------------------ */
-
-/*
- * Big batches are checked and signed in worker processes, one per CPU:
- * OpenSSL 3.0's method stores take shared locks on every call, so threads
- * in one process contend and scale poorly, while forked workers share
- * nothing.  Each child inherits the opened CA (libp11ca re-initialises the
- * module and logs in again after fork), handles every K-th CSR, and hands
- * back each record: DER and the fields the database keeps.  The parent
- * takes a share too, then alone writes the database.
- */
-#define FORK_MIN 32
-
-static int put_bytes(FILE *f, const void *p, uint32_t len)
-{
-	return fwrite(&len, sizeof(len), 1, f) == 1 && (len == 0 || fwrite(p, len, 1, f) == 1);
-}
-
-static int put_str(FILE *f, const char *s)
-{
-	uint32_t none = UINT32_MAX;
-
-	if (s == NULL)
-		return fwrite(&none, sizeof(none), 1, f) == 1;
-	return put_bytes(f, s, (uint32_t)strlen(s));
-}
-
-/*
- * One worker's share, every @step-th request from @first: all checked,
- * then all signed.  Returns 0, 2 when a request was refused (reported), 1
- * on another failure.  With @out (a child) the records are written there.
- */
-static int share_run(struct ca *ca, char **paths, size_t n, size_t first, size_t step,
-                     const struct ca_issue_opts *opts, struct ca_req *reqs, FILE *out)
-{
-	size_t i, bad = 0;
-	uint32_t idx;
-
-	/* all checks first: one bad CSR and nothing is signed */
-	for (i = first; i < n; i += step)
-		if (ca_req_load(ca, paths[i], opts, &reqs[i]) != TOOL_EXIT_OK)
-			bad++;
-	if (bad > 0)
-		return 2;
-	for (i = first; i < n; i += step) {
-		struct ca_row *r = &reqs[i].row;
-		if ((reqs[i].cert = issue_one(ca, &reqs[i], opts)) == NULL || !record_of(&reqs[i], opts))
-			return 1;
-		if (out == NULL)
-			continue;
-		idx = (uint32_t)i;
-		if (fwrite(&idx, sizeof(idx), 1, out) != 1 || !put_str(out, r->serial) ||
-		    !put_str(out, r->subject) || !put_str(out, r->sans) ||
-		    fwrite(&r->not_before, sizeof(r->not_before), 1, out) != 1 ||
-		    fwrite(&r->not_after, sizeof(r->not_after), 1, out) != 1 ||
-		    !put_bytes(out, r->der, (uint32_t)r->der_len))
-			return 1;
-	}
-	return 0;
-}
-
-/* A child's exit status: its share's outcome, its records in @fd. */
-static int child_run(struct ca *ca, char **paths, size_t n, size_t first, size_t step,
-                     const struct ca_issue_opts *opts, struct ca_req *reqs, int fd)
-{
-	FILE *out = fdopen(fd, "w");
-	int rc;
-
-	if (out == NULL)
-		return 1;
-	rc = share_run(ca, paths, n, first, step, opts, reqs, out);
-	if (fclose(out) != 0 && rc == 0)
-		rc = 1;
-	return rc;
-}
-
-/* Reads what a child sent into @buf. */
-struct inbuf {
-	unsigned char *p;
-	size_t len, cap;
-};
-
-static int take(const struct inbuf *b, size_t *off, void *out, size_t n)
-{
-	if (b->len - *off < n)
-		return 0;
-	memcpy(out, b->p + *off, n);
-	*off += n;
-	return 1;
-}
-
-static int take_str(const struct inbuf *b, size_t *off, char **out, size_t *outlen)
-{
-	uint32_t len;
-
-	*out = NULL;
-	if (!take(b, off, &len, sizeof(len)))
-		return 0;
-	if (len == UINT32_MAX)
-		return 1;
-	if (b->len - *off < len || (*out = malloc((size_t)len + 1)) == NULL)
-		return 0;
-	memcpy(*out, b->p + *off, len);
-	(*out)[len] = '\0';
-	*off += len;
-	if (outlen != NULL)
-		*outlen = len;
-	return 1;
-}
-
-static int parse_records(const struct inbuf *b, struct ca_req *reqs, size_t n,
-                         const struct ca_issue_opts *opts)
-{
-	size_t off = 0, len;
-	uint32_t idx;
-	char *serial;
-
-	while (off < b->len) {
-		struct ca_row *r;
-		if (!take(b, &off, &idx, sizeof(idx)) || idx >= n)
-			return 0;
-		r = &reqs[idx].row;
-		ca_row_free(r);
-		r->reason = -1;
-		r->status = 'V';
-		if (!take_str(b, &off, &serial, &len) || serial == NULL || len >= sizeof(r->serial)) {
-			free(serial);
-			return 0;
-		}
-		memcpy(r->serial, serial, len + 1);
-		free(serial);
-		if (!take_str(b, &off, &r->subject, NULL) || r->subject == NULL ||
-		    !take_str(b, &off, &r->sans, NULL) ||
-		    !take(b, &off, &r->not_before, sizeof(r->not_before)) ||
-		    !take(b, &off, &r->not_after, sizeof(r->not_after)) ||
-		    !take_str(b, &off, (char **)&r->der, &r->der_len) || r->der == NULL)
-			return 0;
-		r->issued_at = (int64_t)time(NULL);
-		if ((r->profile = strdup(ca_profile_name(opts->profile))) == NULL)
-			return 0;
-	}
-	return 1;
-}
-
-/* The whole of @fd (a child's memfd) from its start. */
-static int read_all(int fd, struct inbuf *b)
-{
-	struct stat st;
-	ssize_t got;
-
-	if (fstat(fd, &st) != 0 || lseek(fd, 0, SEEK_SET) != 0 ||
-	    (b->p = malloc((size_t)st.st_size + 1)) == NULL)
-		return 0;
-	b->cap = (size_t)st.st_size;
-	while (b->len < b->cap) {
-		got = read(fd, b->p + b->len, b->cap - b->len);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			return 0;
-		b->len += (size_t)got;
-	}
-	return 1;
-}
-
-/*
- * The batch in @k workers: the calling process takes one share itself (its
- * session is logged in already) and forks k-1 children for the others; each
- * child writes its records into a memory file the parent reads when it has
- * exited.  0 all signed; 2 some CSR refused (reported); 1 failed.
- */
-static int issue_forked(struct ca *ca, char **paths, size_t n, const struct ca_issue_opts *opts,
-                        struct ca_req *reqs)
-{
-	size_t k = (size_t)opts->threads, w, i;
-	pid_t pids[64];
-	int fds[64], status, ret = 0, rc;
-	pid_t parent = getpid();
-	struct inbuf buf;
-
-	if (k > sizeof(pids) / sizeof(pids[0]))
-		k = sizeof(pids) / sizeof(pids[0]);
-	fflush(stdout);
-	fflush(stderr);
-	for (w = 1; w < k; w++) {
-		pids[w] = -1;
-		if ((fds[w] = memfd_create("p11ca-batch", MFD_CLOEXEC)) < 0 || (pids[w] = fork()) < 0) {
-			tool_errorf("cannot start a worker: %s", strerror(errno));
-			if (fds[w] >= 0)
-				close(fds[w]);
-			k = w;
-			ret = 1;
-			break;
-		}
-		if (pids[w] == 0) {
-			/* a worker ends with its parent, even a parent killed with -9 */
-			if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-				_exit(1);
-			_exit(child_run(ca, paths, n, w, k, opts, reqs, fds[w]));
-		}
-	}
-	/* the parent's own share, while the children do theirs */
-	if (ret == 0)
-		ret = share_run(ca, paths, n, 0, k, opts, reqs, NULL);
-	for (w = 1; w < k; w++) {
-		while ((rc = (int)waitpid(pids[w], &status, 0)) < 0 && errno == EINTR)
-			;
-		if (rc < 0 || !WIFEXITED(status))
-			rc = 1;
-		else
-			rc = WEXITSTATUS(status);
-		if (rc == 2 && ret != 1)
-			ret = 2;
-		else if (rc != 0)
-			ret = 1;
-		memset(&buf, 0, sizeof(buf));
-		if (ret == 0 && (!read_all(fds[w], &buf) || !parse_records(&buf, reqs, n, opts))) {
-			tool_errorf("a worker's records are malformed");
-			ret = 1;
-		}
-		free(buf.p);
-		close(fds[w]);
-	}
-	for (i = 0; ret == 0 && i < n; i++)
-		if (reqs[i].row.der == NULL) {
-			tool_errorf("a worker lost a record");
-			ret = 1;
-		}
-	return ret;
-}
-
 int ca_issue_batch(struct ca *ca, char **paths, size_t n, const struct ca_issue_opts *opts,
                    struct ca_req *reqs)
 {
@@ -1082,23 +843,18 @@ int ca_issue_batch(struct ca *ca, char **paths, size_t n, const struct ca_issue_
 	size_t i, bad = 0;
 	int rc, attempt, ret = TOOL_EXIT_FAIL, in_tx = 0;
 
-	if (opts->threads > 1 && opts->forkable && n >= FORK_MIN) {
-		rc = issue_forked(ca, paths, n, opts, reqs);
-		if (rc == 2) {
-			tool_errorf("CSRs refused (see above) among %zu; nothing issued", n);
-			goto out;
-		}
-		if (rc != 0)
-			goto out;
-	} else {
-		if ((bad = ca_req_load_all(ca, paths, n, opts, reqs)) > 0) {
-			if (n > 1)
-				tool_errorf("%zu of %zu CSRs refused; nothing issued", bad, n);
-			goto out;
-		}
-		if (run_parallel(n, opts->threads, 1, issue_job_one, &j) > 0)
-			goto out;
+	/*
+	 * Checked and signed by threads: with the requests taken apart by
+	 * ca-csr.c (no decoder chains), OpenSSL's shared locks no longer
+	 * serialise them, and one login serves all.
+	 */
+	if ((bad = ca_req_load_all(ca, paths, n, opts, reqs)) > 0) {
+		if (n > 1)
+			tool_errorf("%zu of %zu CSRs refused; nothing issued", bad, n);
+		goto out;
 	}
+	if (run_parallel(n, opts->threads, 1, issue_job_one, &j) > 0)
+		goto out;
 	if (ca_db_begin(ca->db) != TOOL_EXIT_OK)
 		goto out;
 	in_tx = 1;
@@ -1109,9 +865,7 @@ int ca_issue_batch(struct ca *ca, char **paths, size_t n, const struct ca_issue_
 			/* taken by another certificate: draw again and sign again */
 			X509_free(reqs[i].cert);
 			reqs[i].cert = NULL;
-			if ((!reqs[i].loaded &&
-			     ca_req_load(ca, paths[i], opts, &reqs[i]) != TOOL_EXIT_OK) ||
-			    (reqs[i].cert = issue_one(ca, &reqs[i], opts)) == NULL ||
+			if ((reqs[i].cert = issue_one(ca, &reqs[i], opts)) == NULL ||
 			    !record_of(&reqs[i], opts))
 				goto out;
 		}

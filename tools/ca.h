@@ -119,7 +119,6 @@ struct ca_issue_opts {
 	const char *md; /* "sha256" ...; ignored for Ed25519 */
 	int pathlen;    /* sub-ca */
 	int threads;
-	int forkable; /* the PIN comes from no terminal: workers may log in */
 	int verbose;
 	/* --out-dir: where ca_write_out_dir() puts the certificates */
 	const char *out_dir;
@@ -155,7 +154,6 @@ void ca_csr_free(struct ca_csr *c);
 struct req_plan;
 struct ca_req {
 	const char *path;
-	int loaded;
 	struct ca_csr csr;
 	struct req_plan *plan; /* extensions the checks settled (ca-issue.c) */
 	X509 *cert;            /* after ca_issue_batch */
@@ -171,10 +169,10 @@ size_t ca_req_load_all(struct ca *ca, char **paths, size_t n, const struct ca_is
                        struct ca_req *reqs);
 /*
  * Checks the CSRs at @paths and issues them: checked and signed in
- * parallel (worker processes for big batches), then all recorded in one
+ * parallel threads, then all recorded in one
  * transaction (a taken serial is drawn again).  Nothing is recorded unless
  * every CSR passed and everything was.  @reqs (n, zeroed) receive the
- * records (row; cert only when signed in this process).
+ * records (cert and row).
  */
 int ca_issue_batch(struct ca *ca, char **paths, size_t n, const struct ca_issue_opts *opts,
                    struct ca_req *reqs);

@@ -614,9 +614,8 @@ static void sign_help(void)
 	       "and AIA (OCSP, caIssuers) from ca.conf.  Serials: 16 random bytes, positive,\n"
 	       "unique.  Validity: now to --days (ca.conf default_days, 365), at most the\n"
 	       "CA's own.  CSRs are checked and signed in parallel (--threads, default: the\n"
-	       "CPUs, at most 8; batches of 32 or more in worker processes, each logging in,\n"
-	       "when the PIN comes from a file or the environment rather than a prompt);\n"
-	       "all records are committed in one transaction before anything is written.\n"
+	       "CPUs, at most 8; one login, a session each); all records are committed in\n"
+	       "one transaction before anything is written.\n"
 	       "Output: PEM on standard output, or --out FILE (all, concatenated), or\n"
 	       "--out-dir DIR (DIR/SERIAL.pem, or .der with --der).\n");
 }
@@ -800,10 +799,7 @@ int tool_ca_sign(int argc, char **argv)
 		goto out;
 	io.threads = threads > 0 ? (int)threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (threads == 0 && io.threads > 8)
-		io.threads = 8; /* each worker logs in: spare the HSM */
-	/* worker processes log in again: never with a PIN typed at a prompt */
-	io.forkable = c.pin_file != NULL || getenv("P11CA_PIN") != NULL ||
-	              getenv("P11CA_PIN_FILE") != NULL || strstr(ca.conf.key, "pin-source=") != NULL;
+		io.threads = 8; /* sessions the HSM keeps open for us */
 	io.verbose = c.verbose;
 	if (io.profile == CA_SUB_CA && (ca_pathlen = (int)X509_get_pathlen(ca.cert)) >= 0 &&
 	    io.pathlen >= ca_pathlen) {
