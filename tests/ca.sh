@@ -585,7 +585,7 @@ for bad in garbage.csr badsig.der wild.csr catrue.csr rsa8192.csr; do
 	grep -Eq "plain\.csr|peer1\.csr|ed\.csr" "$WORK/err" &&
 		fail "a good CSR was named: $(cat "$WORK/err")"
 done
-# a big batch (checked and signed by worker processes) with one bad CSR
+# a big batch (checked and signed in parallel threads) with one bad CSR
 set --
 i=0
 while [ $i -lt 40 ]; do
@@ -1111,7 +1111,7 @@ for pct in 5 10 20 35 50 70 100 $((_r % 100 + 5)); do
 	kill -9 "$pid" 2> /dev/null || true
 	rc=0
 	wait "$pid" 2> /dev/null || rc=$?
-	# the workers do not outlive their parent by long
+	# no child process outlives the killed command by long
 	t=0
 	for w in $workers; do
 		while kill -0 "$w" 2> /dev/null; do
