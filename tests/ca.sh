@@ -870,13 +870,35 @@ _want=$(($(date +%s) + 86400))
 # ---------------------------------------------------------------------
 ASAN_OPTIONS=$ASAN_FAST
 
-step "import-openssl: a real openssl ca directory"
+step "import-openssl: a real openssl ca directory (its key on the token, through the provider)"
 O=$WORK/ossl
 mkdir -p "$O/newcerts"
 : > "$O/index.txt"
 echo 1000 > "$O/serial"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$O/ca.key" \
-	-subj "/CN=Old Software CA" -days 30 -out "$O/ca.pem" 2> /dev/null
+echo 0A > "$O/crlnumber"
+# openssl itself reaches the token key through the p11ca provider
+cat > "$O/provider.cnf" << EOF
+openssl_conf = openssl_init
+[openssl_init]
+providers = provider_sect
+[provider_sect]
+default = default_sect
+p11ca = p11ca_sect
+[default_sect]
+activate = 1
+[p11ca_sect]
+module = $top_builddir/.libs/p11ca.so
+p11ca-module = $MODULE
+p11ca-pin-file = $PIN_FILE
+p11ca-pin-prompt = no
+activate = 1
+EOF
+"$P11CA" key gen --module "$MODULE" --pin-file "$PIN_FILE" --token "$TOK" --label oldca \
+	--type ec:p256 > /dev/null || fail "key gen oldca"
+OLDKEY="$TOK;object=oldca;type=private"
+OPENSSL_CONF=$O/provider.cnf openssl req -x509 -key "$OLDKEY" -subj "/CN=Old Token CA" -days 30 \
+	-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+	-out "$O/ca.pem" > "$WORK/ossl.out" 2>&1 || fail "openssl req -x509 on the token: $(cat "$WORK/ossl.out")"
 cat > "$O/openssl.cnf" << EOF
 [ ca ]
 default_ca = CA_default
@@ -885,8 +907,8 @@ dir = $O
 database = \$dir/index.txt
 new_certs_dir = \$dir/newcerts
 certificate = \$dir/ca.pem
-private_key = \$dir/ca.key
 serial = \$dir/serial
+crlnumber = \$dir/crlnumber
 default_md = sha256
 default_days = 30
 policy = policy_any
@@ -898,18 +920,25 @@ EOF
 swcsr old1 "/CN=old1.example.com" -addext "subjectAltName=DNS:old1.example.com"
 swcsr old2 "/CN=old2.example.com"
 for i in 1 2; do
-	openssl ca -batch -config "$O/openssl.cnf" -notext -in "$SW/old$i.csr" -out "$WORK/old$i.pem" \
-		> "$WORK/ossl.out" 2>&1 || {
+	OPENSSL_CONF=$O/provider.cnf openssl ca -batch -config "$O/openssl.cnf" -keyfile "$OLDKEY" -notext \
+		-in "$SW/old$i.csr" -out "$WORK/old$i.pem" > "$WORK/ossl.out" 2>&1 || {
 		cat "$WORK/ossl.out" >&2
 		fail "openssl ca cannot issue old$i"
 	}
 done
-openssl ca -config "$O/openssl.cnf" -revoke "$WORK/old1.pem" -crl_reason keyCompromise \
-	> "$WORK/ossl.out" 2>&1 || fail "openssl ca -revoke: $(cat "$WORK/ossl.out")"
+OPENSSL_CONF=$O/provider.cnf openssl ca -config "$O/openssl.cnf" -keyfile "$OLDKEY" \
+	-revoke "$WORK/old1.pem" -crl_reason keyCompromise > "$WORK/ossl.out" 2>&1 ||
+	fail "openssl ca -revoke: $(cat "$WORK/ossl.out")"
 [ "$(cut -f1,4 "$O/index.txt" | tr '\t\n' ': ')" = "R:1000 V:1001 " ] ||
 	fail "openssl ca index: $(cat "$O/index.txt")"
+# another CA's records are refused, whole
+X=$WORK/other
+run_ok ca init --dir "$X" --new-key ec:p256 --token "$TOK" --label other --subject "/CN=Other CA"
+refuse 1 "not issued by this CA" "$X" import-openssl --dir "$X" "$O"
+# the same CA moves in: its key and certificate, then its records
 I=$WORK/imported
-run_ok ca init --dir "$I" --new-key ec:p256 --token "$TOK" --label imported --subject "/CN=New CA"
+run_ok ca init --dir "$I" --key "$OLDKEY" --cert "$O/ca.pem"
+openssl x509 -in "$O/ca.pem" | cmp -s - "$I/ca.pem" || fail "init --cert: ca.pem is not the old CA's"
 run_ok ca import-openssl --dir "$I" "$O"
 grep -q "2" "$WORK/out" "$WORK/err" || fail "import-openssl did not say how many: $(cat "$WORK/out" "$WORK/err")"
 json_list "$I" > /dev/null
@@ -919,6 +948,12 @@ grep -q "^1001 valid None " "$WORK/list.txt" || fail "imported 1001: $(cat "$WOR
 run_ok ca show --dir "$I" 1001 --der
 openssl x509 -in "$WORK/old2.pem" -outform DER | cmp -s - "$WORK/out" ||
 	fail "imported 1001: not the certificate openssl ca issued"
+# CRL numbers go on from openssl's crlnumber (0A, the next one)
+run_ok ca crl --dir "$I" --out "$WORK/imported.crl"
+[ "$(openssl crl -in "$WORK/imported.crl" -noout -crlnumber)" = "crlNumber=0x0A" ] ||
+	fail "imported CA's first CRL: $(openssl crl -in "$WORK/imported.crl" -noout -crlnumber)"
+openssl crl -in "$WORK/imported.crl" -noout -verify -CAfile "$O/ca.pem" 2>&1 | grep -q "verify OK" ||
+	fail "the imported CA's CRL does not verify with the old certificate"
 # importing again, a malformed line: the whole import refused
 refuse 1 "1000|1001" "$I" import-openssl --dir "$I" "$O"
 O2=$WORK/ossl2

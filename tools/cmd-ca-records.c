@@ -361,14 +361,18 @@ static void import_help(void)
 	       "Imports the records of an 'openssl ca' directory into D's database:\n"
 	       "index.txt (status, expiry, revocation and reason, serial, subject) and the\n"
 	       "certificates from newcerts/SERIAL.pem (a record without its file is\n"
-	       "imported without the certificate, with a warning), and crlnumber, so that\n"
+	       "imported without the certificate, with a warning; one another CA issued\n"
+	       "is refused), and crlnumber, so that\n"
 	       "CRL numbers go on from there.  All in one\n"
 	       "transaction: a malformed line, or a serial the database has already,\n"
 	       "imports nothing.\n");
 }
 
-/* newcerts/SERIAL.pem of the openssl ca directory, into @r; 0 if absent. */
-static int import_cert(const char *odir, struct ca_row *r, int lineno)
+/*
+ * newcerts/SERIAL.pem of the openssl ca directory, into @r; 0 if absent.
+ * It must have been issued by @cacert (names and signature), when known.
+ */
+static int import_cert(const char *odir, X509 *cacert, struct ca_row *r, int lineno)
 {
 	char path[4096];
 	struct ca_row got;
@@ -383,6 +387,13 @@ static int import_cert(const char *odir, struct ca_row *r, int lineno)
 	if (x == NULL) {
 		ERR_clear_error();
 		tool_errorf("%s: not a PEM certificate", path);
+		return -1;
+	}
+	if (cacert != NULL && (X509_check_issued(cacert, x) != X509_V_OK ||
+	                       X509_verify(x, X509_get0_pubkey(cacert)) <= 0)) {
+		ERR_clear_error();
+		tool_errorf("%s was not issued by this CA (its certificate); nothing imported", path);
+		X509_free(x);
 		return -1;
 	}
 	if (!ca_row_from_cert(x, &got)) {
@@ -531,7 +542,7 @@ int tool_ca_import_openssl(int argc, char **argv)
 		}
 		r.subject = f[5];
 		r.issued_at = (int64_t)time(NULL);
-		if ((k = import_cert(odir, &r, lineno)) < 0)
+		if ((k = import_cert(odir, ca.cert, &r, lineno)) < 0)
 			goto out;
 		if (k == 0)
 			nocert++;
