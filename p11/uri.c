@@ -58,20 +58,50 @@ static int find_unknown(const char *str, char *out, size_t cap)
 	return 0;
 }
 
+/*
+ * Whether the attribute name at @p (up to '=') is "pin-value", percent-
+ * encoded or not; *plen receives the length of the name and its '='.
+ */
+static int is_pin_value(const char *p, size_t *plen)
+{
+	static const char want[] = "pin-value";
+	size_t i = 0, k = 0;
+	int c;
+
+	while (p[i] != '\0' && p[i] != '=' && p[i] != '&' && k < sizeof(want)) {
+		c = (unsigned char)p[i];
+		if (c == '%' && isxdigit((unsigned char)p[i + 1]) && isxdigit((unsigned char)p[i + 2])) {
+			char hex[3] = { p[i + 1], p[i + 2], '\0' };
+			c = (int)strtol(hex, NULL, 16);
+			i += 3;
+		} else {
+			i++;
+		}
+		if (k >= sizeof(want) - 1 || tolower(c) != want[k])
+			return 0;
+		k++;
+	}
+	if (p[i] != '=' || k != sizeof(want) - 1)
+		return 0;
+	*plen = i + 1;
+	return 1;
+}
+
 P11CA_EXPORT char *p11ca_uri_redact(const char *uri, char *buf, size_t cap)
 {
-	size_t o = 0;
+	size_t o = 0, namelen;
 	const char *p = uri;
 
 	if (cap == 0)
 		return buf;
 	while (p != NULL && *p != '\0' && o + 1 < cap) {
-		/* pin-value is a query attribute: "?pin-value=" or "&pin-value=";
-		 * in the query only '&' ends a value */
-		if ((*p == '?' || *p == '&') && strncasecmp(p + 1, "pin-value=", 10) == 0) {
+		/* pin-value is a query attribute: "?pin-value=" or "&pin-value="
+		 * (its name perhaps percent-encoded); in the query only '&' ends
+		 * a value */
+		if ((*p == '?' || *p == '&') && is_pin_value(p + 1, &namelen)) {
 			size_t n = (size_t)snprintf(buf + o, cap - o, "%cpin-value=***", *p);
 			o = o + n < cap ? o + n : cap - 1;
-			p += 11;
+			p += 1 + namelen;
 			p += strcspn(p, "&");
 			continue;
 		}

@@ -111,7 +111,7 @@ int ca_conf_load(const char *dir, struct ca_conf *conf)
 		tool_errorf("%s: no 'key' (the CA key's pkcs11: URI) in section [%s]", path, SECTION);
 		goto out;
 	}
-	if (strstr(conf->key, "pin-value=") != NULL) {
+	if (tool_uri_has_pin_value(conf->key)) {
 		tool_errorf("%s: the key URI holds a pin-value; keep the PIN out of ca.conf "
 		            "(use pin-source=file:..., --pin-file or P11CA_PIN)",
 		            path);

@@ -304,6 +304,14 @@ int ca_crl_write(struct ca *ca, const char *md, long days, int der, const char *
 	/* the entries, straight from the revoked index */
 	if (ca_db_foreach_revoked(ca->db, add_entry, &e) != TOOL_EXIT_OK)
 		goto out;
+	/* the destination first: a CRL number is not spent on a file that cannot be */
+	if ((o = calloc(1, sizeof(*o))) == NULL) {
+		tool_errorf("out of memory");
+		goto out;
+	}
+	o->file.fd = -1;
+	if (tool_atomic_open(&o->file, path) != TOOL_EXIT_OK)
+		goto out;
 	if (ca_db_next_crl_number(ca->db, number) != TOOL_EXIT_OK)
 		goto out;
 	/* TBSCertList = head | SEQUENCE OF entries | tail */
@@ -359,13 +367,8 @@ int ca_crl_write(struct ca *ca, const char *md, long days, int der, const char *
 	put(&sigpart, "", 1);
 	put(&sigpart, sig, sig_len);
 	put_hdr(&outer, 0x30, tbs_hdr.len + tbs_len + sigpart.len);
-	if (sigpart.oom || outer.oom || (o = calloc(1, sizeof(*o))) == NULL) {
+	if (sigpart.oom || outer.oom) {
 		tool_errorf("out of memory");
-		goto out;
-	}
-	if (tool_atomic_open(&o->file, path) != TOOL_EXIT_OK) {
-		free(o);
-		o = NULL;
 		goto out;
 	}
 	if (!der) {

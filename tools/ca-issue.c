@@ -272,8 +272,16 @@ int ca_row_from_cert(X509 *x, struct ca_row *r)
 	memset(r, 0, sizeof(*r));
 	r->reason = -1;
 	r->status = 'V';
-	if (hex == NULL || strlen(hex) + strlen(hex) % 2 >= sizeof(r->serial) || hex[0] == '-')
+	if (hex == NULL)
 		goto out;
+	if (strlen(hex) + strlen(hex) % 2 >= sizeof(r->serial) || hex[0] == '-') {
+		tool_errorf("serial %.48s%s is negative or longer than 20 bytes (RFC 5280)", hex,
+		            strlen(hex) > 48 ? "..." : "");
+		OPENSSL_free(hex);
+		BN_free(bn);
+		GENERAL_NAMES_free(gens);
+		return 0;
+	}
 	/* openssl ca writes an even number of digits */
 	if (strlen(hex) % 2) {
 		r->serial[0] = '0';
@@ -370,12 +378,20 @@ static int names_ok(const X509_NAME *subj, GENERAL_NAMES *gens, char *why, size_
 			}
 			break;
 		case GEN_EMAIL:
-			if (memchr(g->d.rfc822Name->data, '@', (size_t)g->d.rfc822Name->length) == NULL) {
+			if (memchr(g->d.rfc822Name->data, '@', (size_t)g->d.rfc822Name->length) == NULL ||
+			    memchr(g->d.rfc822Name->data, ',', (size_t)g->d.rfc822Name->length) != NULL) {
 				snprintf(why, cap, "malformed email address in subjectAltName");
 				return 0;
 			}
 			break;
 		case GEN_URI:
+			/* a comma would read as two names in the records and listings */
+			if (memchr(g->d.uniformResourceIdentifier->data, ',',
+			           (size_t)g->d.uniformResourceIdentifier->length) != NULL) {
+				snprintf(why, cap, "a URI in subjectAltName holds a comma; p11ca does not "
+				                   "issue it");
+				return 0;
+			}
 			break;
 		default:
 			snprintf(why, cap, "a subjectAltName of a type p11ca does not issue (only "
@@ -454,6 +470,17 @@ static int usages(const STACK_OF(X509_EXTENSION) *exts, EVP_PKEY *pk,
 		if (extra[0] != '\0') {
 			snprintf(why, whycap, "keyUsage %s is not allowed for profile %s", extra,
 			         ca_profile_name(o->profile));
+			goto out;
+		}
+		/* what the key can do: encipherment is RSA's, agreement not EdDSA's */
+		if (!EVP_PKEY_is_a(pk, "RSA") &&
+		    (ASN1_BIT_STRING_get_bit(bits, KU_KE) || ASN1_BIT_STRING_get_bit(bits, KU_DE))) {
+			snprintf(why, whycap, "keyUsage keyEncipherment/dataEncipherment for a %s key",
+			         EVP_PKEY_get0_type_name(pk));
+			goto out;
+		}
+		if (EVP_PKEY_is_a(pk, "ED25519") && ASN1_BIT_STRING_get_bit(bits, KU_KA)) {
+			snprintf(why, whycap, "keyUsage keyAgreement for an Ed25519 key");
 			goto out;
 		}
 		if (o->profile == CA_SUB_CA && !ASN1_BIT_STRING_get_bit(bits, KU_CERT)) {
@@ -559,6 +586,9 @@ int ca_req_load(struct ca *ca, const char *path, const struct ca_issue_opts *opt
 		tool_errorf("out of memory");
 		goto fail;
 	}
+	/* with an empty subject the names are all in the SAN: critical (RFC 5280 4.2.1.6) */
+	if (plan->san != NULL && X509_NAME_entry_count(out->csr.subject) == 0)
+		X509_EXTENSION_set_critical(plan->san, 1);
 	for (i = 0; opts->verbose && i < sk_X509_EXTENSION_num(exts); i++) {
 		ASN1_OBJECT *obj = X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, i));
 		int nid = OBJ_obj2nid(obj);
@@ -615,6 +645,34 @@ static int aia_text(const struct ca_conf *c, char *out, size_t cap)
 	return out[0] != '\0';
 }
 
+/*
+ * authorityKeyIdentifier: the CA's subject key identifier, or (a CA
+ * certificate from elsewhere may have none) the SHA-1 of its public key,
+ * as RFC 5280 section 4.2.1.2 suggests.
+ */
+static int add_aki(X509 *x, X509 *cacert)
+{
+	const ASN1_OCTET_STRING *skid = X509_get0_subject_key_id(cacert);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	AUTHORITY_KEYID *akid;
+	int ok = 0;
+
+	if ((akid = AUTHORITY_KEYID_new()) == NULL || (akid->keyid = ASN1_OCTET_STRING_new()) == NULL)
+		goto out;
+	if (skid != NULL)
+		ok = ASN1_OCTET_STRING_set(akid->keyid, skid->data, skid->length);
+	else
+		ok = X509_pubkey_digest(cacert, EVP_sha1(), md, &mdlen) &&
+		     ASN1_OCTET_STRING_set(akid->keyid, md, (int)mdlen);
+	ok = ok && X509_add1_ext_i2d(x, NID_authority_key_identifier, akid, 0, X509V3_ADD_DEFAULT) == 1;
+out:
+	AUTHORITY_KEYID_free(akid);
+	if (!ok)
+		tool_ossl_fail("authority key identifier");
+	return ok;
+}
+
 /* Builds and signs the certificate for @r with a fresh serial. */
 static X509 *issue_one(struct ca *ca, struct ca_req *r, const struct ca_issue_opts *o)
 {
@@ -641,7 +699,7 @@ static X509 *issue_one(struct ca *ca, struct ca_req *r, const struct ca_issue_op
 	    (plan->eku[0] != '\0' && !ca_add_ext(x, ca->cert, NID_ext_key_usage, plan->eku)) ||
 	    (plan->san != NULL && !X509_add_ext(x, plan->san, -1)) ||
 	    !ca_add_ext(x, ca->cert, NID_subject_key_identifier, "hash") ||
-	    !ca_add_ext(x, ca->cert, NID_authority_key_identifier, "keyid:always") ||
+	    !add_aki(x, ca->cert) ||
 	    (o->profile == CA_OCSP && !ca_add_ext(x, ca->cert, NID_id_pkix_OCSP_noCheck, "ignored")) ||
 	    (crldp_text(&ca->conf, text, sizeof(text)) &&
 	     !ca_add_ext(x, ca->cert, NID_crl_distribution_points, text)) ||

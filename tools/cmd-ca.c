@@ -342,7 +342,7 @@ int tool_ca_init(int argc, char **argv)
 	size_t ncrl = 0;
 	long days = 3650;
 	int opt, ret = TOOL_EXIT_USAGE, der = 0, force = 0, pathlen = -1, rc;
-	int db_made = 0, cert_made = 0;
+	int db_made = 0, cert_made = 0, dir_made = 0, csr_made = 0;
 	X509_NAME *name = NULL;
 	OSSL_LIB_CTX *libctx = NULL;
 	EVP_PKEY *key = NULL;
@@ -414,13 +414,15 @@ int tool_ca_init(int argc, char **argv)
 		goto out;
 	}
 	ret = TOOL_EXIT_FAIL;
-	if (key_arg != NULL && strstr(key_arg, "pin-value=") != NULL) {
+	if (key_arg != NULL && tool_uri_has_pin_value(key_arg)) {
 		tool_errorf("--key: the URI holds a pin-value, which ca.conf would keep; use "
 		            "pin-source=file:..., --pin-file or P11CA_PIN");
 		goto out;
 	}
 	/* the directory, and nothing of a CA in it yet */
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+	if (mkdir(dir, 0700) == 0)
+		dir_made = 1;
+	else if (errno != EEXIST) {
 		tool_errorf("cannot create %s: %s", dir, strerror(errno));
 		goto out;
 	}
@@ -486,6 +488,7 @@ int tool_ca_init(int argc, char **argv)
 	} else if (csr != NULL) {
 		if (write_sub_csr(libctx, key, name, md, pathlen, csr, der) != TOOL_EXIT_OK)
 			goto undo;
+		csr_made = strcmp(csr, "-") != 0;
 	} else {
 		if ((root = make_root(libctx, key, name, days, md, pathlen)) == NULL ||
 		    write_cert_pem(conf.cert, root) != TOOL_EXIT_OK)
@@ -505,9 +508,15 @@ int tool_ca_init(int argc, char **argv)
 	goto out;
 undo:
 	init_undo(&conf, db_made, cert_made);
+	if (csr_made)
+		(void)unlink(csr);
+	if (dir_made && conf.dir != NULL)
+		(void)rmdir(conf.dir); /* only when empty again */
 	if (key_uri != NULL)
 		tool_delete_new_key(&c, key_uri);
 out:
+	if (ret != TOOL_EXIT_OK && dir_made && conf.dir == NULL)
+		(void)rmdir(dir);
 	X509_free(root);
 	EVP_PKEY_free(key);
 	if (libctx != NULL)
@@ -795,8 +804,10 @@ int tool_ca_sign(int argc, char **argv)
 	}
 	io.days = days > 0 ? days : ca.conf.default_days;
 	io.md = md != NULL ? md : ca.conf.default_md;
-	if (!md_ok(io.md))
+	if (!md_ok(io.md)) {
+		ret = md != NULL ? TOOL_EXIT_USAGE : TOOL_EXIT_FAIL;
 		goto out;
+	}
 	io.threads = threads > 0 ? (int)threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (threads == 0 && io.threads > 8)
 		io.threads = 8; /* sessions the HSM keeps open for us */
@@ -871,8 +882,8 @@ static int parse_date(const char *s, int64_t *out)
 /* A serial as given ("0x", colons, any case) in the database's form. */
 int ca_serial_normalise(const char *in, char *out)
 {
-	size_t n = 0, i;
-	char digits[CA_SERIAL_MAX + 1];
+	size_t n = 0, i, start;
+	char digits[CA_SERIAL_MAX + 2];
 
 	if (strncasecmp(in, "0x", 2) == 0)
 		in += 2;
@@ -888,9 +899,15 @@ int ca_serial_normalise(const char *in, char *out)
 	if (n == 0)
 		return 0;
 	digits[n] = '\0';
-	if (n % 2)
-		*out++ = '0';
-	memcpy(out, digits, n + 1);
+	/* whole bytes, then by value: no leading zero bytes ("00" for zero) */
+	if (n % 2) {
+		memmove(digits + 1, digits, n + 1);
+		digits[0] = '0';
+		n++;
+	}
+	for (start = 0; n - start > 2 && digits[start] == '0' && digits[start + 1] == '0'; start += 2)
+		;
+	memcpy(out, digits + start, n - start + 1);
 	return 1;
 }
 
@@ -932,6 +949,12 @@ int tool_ca_revoke(int argc, char **argv)
 		case O_INVALIDITY:
 			if (!parse_date(optarg, &invalidity)) {
 				tool_errorf("--invalidity-date '%s': YYYYMMDDHHMMSSZ or YYYY-MM-DD",
+				            optarg);
+				return TOOL_EXIT_USAGE;
+			}
+			if (invalidity > (int64_t)time(NULL)) {
+				tool_errorf("--invalidity-date '%s' is in the future: it says when the "
+				            "key was (or may have been) compromised",
 				            optarg);
 				return TOOL_EXIT_USAGE;
 			}

@@ -60,6 +60,9 @@ void tool_json_str(FILE *f, const char *s);
 /* Lowercase hex of @len bytes into @out (2*len+1). */
 void tool_hex(char *out, const unsigned char *p, size_t len);
 
+/* Whether @uri holds a pin-value attribute (in any spelling). */
+int tool_uri_has_pin_value(const char *uri);
+
 /* Removes a "type=..." attribute from @uri in place (names the whole pair). */
 void tool_uri_drop_type(char *uri);
 

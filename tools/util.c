@@ -14,26 +14,36 @@
 
 static int verbose;
 
+/* "p11ca: " PREFIX message "\n" in one write: lines of threads never mix. */
+static void message(const char *prefix, const char *fmt, va_list ap)
+{
+	char line[2048];
+	int n = snprintf(line, sizeof(line), "p11ca: %s", prefix);
+
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return;
+	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	n = (int)strlen(line);
+	line[n] = '\n';
+	(void)fwrite(line, 1, (size_t)n + 1, stderr);
+}
+
 void tool_errorf(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("p11ca: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	message("", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void tool_warnf(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("p11ca: warning: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	message("warning: ", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 int tool_fail(const char *what, CK_RV rv)
@@ -343,4 +353,18 @@ int tool_is_pem(const unsigned char *buf, size_t len)
 		if (memcmp(buf + i, "-----BEGIN ", 11) == 0)
 			return 1;
 	return 0;
+}
+
+int tool_uri_has_pin_value(const char *uri)
+{
+	size_t cap = strlen(uri) + 32;
+	char *buf = malloc(cap);
+	int has;
+
+	if (buf == NULL)
+		return 1; /* say so rather than keep it */
+	/* the redaction knows every spelling of the attribute */
+	has = strcmp(p11ca_uri_redact(uri, buf, cap), uri) != 0;
+	free(buf);
+	return has;
 }
