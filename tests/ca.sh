@@ -619,6 +619,14 @@ refuse 1 "unknown attribute 'bogus'" "$WORK/root-bogus" sign --dir "$WORK/root-b
 rm -rf "$WORK/root-bogus"
 
 # ---------------------------------------------------------------------
+# an empty subject: the names are all in the SAN, which is then critical
+# (a CA of its own: the listings below count the root's certificates)
+run_ok ca init --dir "$WORK/es" --new-key ec:p256 --token "$TOK" --label es --subject "/CN=ES"
+swcsr nosubj "/" -addext "subjectAltName=DNS:nosubj.example.com"
+run_ok ca sign --dir "$WORK/es" "$SW/nosubj.csr" --out "$WORK/nosubj.pem"
+openssl x509 -in "$WORK/nosubj.pem" -noout -text | grep -q "Subject Alternative Name: critical" ||
+	fail "empty subject: the SAN is not critical"
+
 step "list and show"
 N_ROOT=$(db_count "$R")
 run_ok ca list --dir "$R"
@@ -657,6 +665,12 @@ refuse 1 "." "$R" revoke --dir "$R" --serial "$EXP2" --reason keyCompromise
 refuse 1 "." "$R" revoke --dir "$R" --serial 0123456789ABCDEF
 refuse any "." "$R" revoke --dir "$R" --serial "$EXP1" --reason frobnicated
 refuse any "." "$R" revoke --dir "$R" --serial "$EXP1" --invalidity-date yesterday
+refuse 2 "future" "$R" revoke --dir "$R" --serial "$EXP1" --invalidity-date 2099-01-01
+# serials are read by value: case, 0x, colons, leading zero bytes
+run_ok ca show --dir "$R" "0x0000$(echo "$EXP1" | tr 'A-F' 'a-f')"
+grep -q "^serial: *$EXP1$" "$WORK/out" || fail "show by value: $(head -1 "$WORK/out")"
+# an unwritable CRL destination spends no CRL number
+refuse 1 "." "$R" crl --dir "$R" --out "$WORK/no/such/dir/crl.pem"
 
 run_ok ca crl --dir "$R" --out "$WORK/crl1.pem"
 head -1 "$WORK/crl1.pem" | grep -q "^-----BEGIN X509 CRL-----$" || fail "ca crl: not PEM"
