@@ -32,6 +32,8 @@
 # Needs sqlite3 (the CLI) and, for memory figures, GNU time (/usr/bin/time)
 # or python3.
 set -eu
+# openssl.cnf writers shared with the tests and the demo
+. "$(dirname "$0")/../tests/openssl-cnf.sh"
 rows=${BENCH_CA_ROWS:-1000000}
 batch=${BENCH_CA_BATCH:-300}
 runs=${BENCH_CA_RUNS:-3}
@@ -152,19 +154,7 @@ echo "p11ca ca bench: $(nproc) cores, OpenSSL $(openssl version | cut -d' ' -f2)
 
 (
 	umask 077
-	cat > "$dir/engine.cnf" << EOF
-openssl_conf = openssl_init
-[openssl_init]
-engines = engine_sect
-[engine_sect]
-pkcs11 = pkcs11_sect
-[pkcs11_sect]
-engine_id = pkcs11
-dynamic_path = $engine
-MODULE_PATH = $SOFTHSM_MODULE
-PIN = $(cat "$pin_file")
-init = 0
-EOF
+	openssl_cnf_engine "$engine" "$SOFTHSM_MODULE" "$pin_file" > "$dir/engine.cnf"
 )
 
 # ---- the two CAs: key on the token made by p11ca, one certificate for both ----

@@ -19,6 +19,8 @@
 # P11CA_BENCH_RUNS (3), P11CA_BENCH_TARGET (0.95), P11CA_BENCH_CA_TYPE (rsa:2048),
 # P11CA_BENCH_KEEP (keep the work directory), TMPDIR (default /dev/shm).
 set -eu
+# openssl.cnf writers shared with the tests and the demo
+. "$(dirname "$0")/../tests/openssl-cnf.sh"
 seconds=${1:-8}
 ncerts=${P11CA_BENCH_CERTS:-300}
 runs=${P11CA_BENCH_RUNS:-3}
@@ -59,40 +61,13 @@ for k in ca:$ca_type rsa:rsa:2048 ec:ec:p256; do
 	"$P11CA" key gen --module "$SOFTHSM_MODULE" --token "$tok" --pin-file "$pin_file" \
 		--label "${k%%:*}" --type "${k#*:}" > /dev/null || fail "key gen ${k%%:*}"
 done
-cat > "$dir/p11ca.cnf" << EOF
-openssl_conf = openssl_init
-[openssl_init]
-providers = provider_sect
-[provider_sect]
-default = default_sect
-p11ca = p11ca_sect
-[default_sect]
-activate = 1
-[p11ca_sect]
-module = $P11CA_PROVIDER
-p11ca-module = $SOFTHSM_MODULE
-p11ca-pin-file = $pin_file
-p11ca-pin-prompt = no
-activate = 1
-EOF
+openssl_cnf_provider "$P11CA_PROVIDER" "$SOFTHSM_MODULE" "$pin_file" > "$dir/p11ca.cnf"
 have_engine=0
 if [ -f "$engine" ]; then
 	have_engine=1
 	(
 		umask 077
-		cat > "$dir/engine.cnf" << EOF
-openssl_conf = openssl_init
-[openssl_init]
-engines = engine_sect
-[engine_sect]
-pkcs11 = pkcs11_sect
-[pkcs11_sect]
-engine_id = pkcs11
-dynamic_path = $engine
-MODULE_PATH = $SOFTHSM_MODULE
-PIN = $(cat "$pin_file")
-init = 0
-EOF
+		openssl_cnf_engine "$engine" "$SOFTHSM_MODULE" "$pin_file" > "$dir/engine.cnf"
 	)
 fi
 

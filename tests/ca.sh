@@ -241,16 +241,9 @@ token_copy() {
 	echo "$WORK/tokcopy-$1/softhsm2.conf"
 }
 
-# dump_rows DIR DEST: every row's certificate as DEST/N.pem; checks in Python that
-# each row's DER is a certificate whose serial is the row's serial; prints
-# the number of rows
-dump_rows() {
-	rm -rf "$2"
-	mkdir -p "$2"
-	sqlite3 "$1/ca.db" "select serial, hex(der) from certs" > "$2/rows" ||
-		fail "$1/ca.db: cannot read the rows"
-	python3 -c '
-import base64, binascii, sys
+# PY_CERT_SERIAL: Python that reads a certificate's serial from its DER
+# (cert_serial(der), uppercase hex, minimal), for the checks below
+PY_CERT_SERIAL='import base64, binascii, os, sys
 def tlv(b, i):
     tag, l = b[i], b[i + 1]
     i += 2
@@ -277,6 +270,17 @@ def cert_serial(der):
         assert v[1] >= 0x80, "serial not minimally encoded"
         v = v[1:]
     return binascii.hexlify(v).decode().upper()
+'
+
+# dump_rows DIR DEST: every row's certificate as DEST/N.pem; checks in Python that
+# each row's DER is a certificate whose serial is the row's serial; prints
+# the number of rows
+dump_rows() {
+	rm -rf "$2"
+	mkdir -p "$2"
+	sqlite3 "$1/ca.db" "select serial, hex(der) from certs" > "$2/rows" ||
+		fail "$1/ca.db: cannot read the rows"
+	python3 -c "$PY_CERT_SERIAL"'
 dest, n, bad = sys.argv[1], 0, 0
 for line in open(dest + "/rows"):
     serial, hexder = line.rstrip("\n").split("|")
@@ -891,22 +895,7 @@ mkdir -p "$O/newcerts"
 echo 1000 > "$O/serial"
 echo 0A > "$O/crlnumber"
 # openssl itself reaches the token key through the p11ca provider
-cat > "$O/provider.cnf" << EOF
-openssl_conf = openssl_init
-[openssl_init]
-providers = provider_sect
-[provider_sect]
-default = default_sect
-p11ca = p11ca_sect
-[default_sect]
-activate = 1
-[p11ca_sect]
-module = $top_builddir/.libs/p11ca.so
-p11ca-module = $MODULE
-p11ca-pin-file = $PIN_FILE
-p11ca-pin-prompt = no
-activate = 1
-EOF
+openssl_cnf_provider "$top_builddir/.libs/p11ca.so" "$MODULE" "$PIN_FILE" > "$O/provider.cnf"
 "$P11CA" key gen --module "$MODULE" --pin-file "$PIN_FILE" --token "$TOK" --label oldca \
 	--type ec:p256 > /dev/null || fail "key gen oldca"
 OLDKEY="$TOK;object=oldca;type=private"
@@ -1030,29 +1019,11 @@ fi
 	fail "concurrent issuance did not write 200 certificates"
 [ "$(ls "$WORK"/conc-out? | grep '\.pem$' | sort -u | wc -l)" -eq 200 ] || fail "not 200 distinct file names"
 # each file's serial, read from the certificate, is its name (one process for all)
-python3 -c '
-import base64, os, sys
-def tlv(b, i):
-    tag, l = b[i], b[i + 1]
-    i += 2
-    if l & 0x80:
-        n = l & 0x7f
-        l = int.from_bytes(b[i:i + n], "big")
-        i += n
-    return tag, i, l
+python3 -c "$PY_CERT_SERIAL"'
 for path in sys.argv[1:]:
     text = open(path).read()
     body = text.split("-----BEGIN CERTIFICATE-----")[1].split("-----END CERTIFICATE-----")[0]
-    der = base64.b64decode(body)
-    tag, i, l = tlv(der, 0)
-    tag, i, l = tlv(der, i)               # tbsCertificate
-    tag, j, l = tlv(der, i)
-    if tag == 0xa0:                       # [0] version
-        i = j + l
-        tag, j, l = tlv(der, i)
-    assert tag == 0x02, path
-    serial = der[j:j + l].hex().upper().lstrip("0")
-    serial = serial if len(serial) % 2 == 0 else "0" + serial
+    serial = cert_serial(base64.b64decode(body))
     name = os.path.basename(path)[:-len(".pem")]
     assert serial == name, "%s holds serial %s" % (path, serial)
     print("serial=" + serial)

@@ -14,6 +14,8 @@ MODULE=${SOFTHSM_MODULE:-softhsm2}
 unset P11CA_PIN P11CA_SO_PIN P11CA_NEW_PIN P11CA_PIN_FILE P11CA_MODULE P11CA_EMULATE_PSS
 unset OPENSSL_CONF OPENSSL_ENGINES
 
+. "$top_srcdir/tests/openssl-cnf.sh"
+
 fail() {
 	echo "FAIL: $*" >&2
 	exit 1

@@ -17,19 +17,7 @@ fi
 ecnf=$dir/engine.cnf
 (
 	umask 077
-	cat > "$ecnf" << EOF
-openssl_conf = openssl_init
-[openssl_init]
-engines = engine_sect
-[engine_sect]
-pkcs11 = pkcs11_sect
-[pkcs11_sect]
-engine_id = pkcs11
-dynamic_path = $engine
-MODULE_PATH = $SOFTHSM_MODULE
-PIN = $(cat "$pin_file")
-init = 0
-EOF
+	openssl_cnf_engine "$engine" "$SOFTHSM_MODULE" "$pin_file" > "$ecnf"
 )
 eng() {
 	OPENSSL_CONF=$ecnf openssl "$@"

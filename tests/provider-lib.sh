@@ -61,25 +61,13 @@ tok=$P11CA_TOKEN_URI
 pin_file=$P11CA_PIN_FILE
 
 # ---- openssl configurations ----
+. "$top_srcdir/tests/openssl-cnf.sh"
 # write_cnf FILE [pin-file|env]: default + p11ca; with "env" the PIN comes
 # from P11CA_PIN (exported by the caller) instead of p11ca-pin-file.
 write_cnf() {
-	{
-		echo "openssl_conf = openssl_init"
-		echo "[openssl_init]"
-		echo "providers = provider_sect"
-		echo "[provider_sect]"
-		echo "default = default_sect"
-		echo "p11ca = p11ca_sect"
-		echo "[default_sect]"
-		echo "activate = 1"
-		echo "[p11ca_sect]"
-		echo "module = $P11CA_PROVIDER"
-		echo "p11ca-module = $module"
-		[ "${2:-pin-file}" = env ] || echo "p11ca-pin-file = $pin_file"
-		echo "p11ca-pin-prompt = no"
-		echo "activate = 1"
-	} > "$1"
+	_pf=$pin_file
+	[ "${2:-pin-file}" != env ] || _pf=""
+	openssl_cnf_provider "$P11CA_PROVIDER" "$module" "$_pf" > "$1"
 }
 cnf=$dir/p11ca.cnf
 write_cnf "$cnf"

@@ -77,21 +77,11 @@ static size_t hdr_size(size_t n)
 /* UTCTime through 2049, GeneralizedTime after (or always with @gen). */
 static void put_time(struct dbuf *b, int64_t t, int gen)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-	char s[64];
+	char s[CA_TIME_ASN1_MAX];
+	size_t n = ca_time_asn1(t, gen, s, sizeof(s));
 
-	gmtime_r(&tt, &tm);
-	if (!gen && tm.tm_year >= 50 && tm.tm_year < 150) {
-		snprintf(s, sizeof(s), "%02d%02d%02d%02d%02d%02dZ", tm.tm_year % 100, tm.tm_mon + 1,
-		         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-		put_hdr(b, 0x17, 13);
-		put(b, s, 13);
-	} else {
-		strftime(s, sizeof(s), "%Y%m%d%H%M%SZ", &tm);
-		put_hdr(b, 0x18, 15);
-		put(b, s, 15);
-	}
+	put_hdr(b, n == 13 ? 0x17 : 0x18, n);
+	put(b, s, n);
 }
 
 static int hex_digit(int c)

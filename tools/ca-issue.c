@@ -650,12 +650,13 @@ static int aia_text(const struct ca_conf *c, char *out, size_t cap)
  * certificate from elsewhere may have none) the SHA-1 of its public key,
  * as RFC 5280 section 4.2.1.2 suggests.
  */
-static int add_aki(X509 *x, X509 *cacert)
+static X509_EXTENSION *make_aki(X509 *cacert)
 {
 	const ASN1_OCTET_STRING *skid = X509_get0_subject_key_id(cacert);
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	AUTHORITY_KEYID *akid;
+	X509_EXTENSION *ext = NULL;
 	int ok = 0;
 
 	if ((akid = AUTHORITY_KEYID_new()) == NULL || (akid->keyid = ASN1_OCTET_STRING_new()) == NULL)
@@ -665,47 +666,86 @@ static int add_aki(X509 *x, X509 *cacert)
 	else
 		ok = X509_pubkey_digest(cacert, EVP_sha1(), md, &mdlen) &&
 		     ASN1_OCTET_STRING_set(akid->keyid, md, (int)mdlen);
-	ok = ok && X509_add1_ext_i2d(x, NID_authority_key_identifier, akid, 0, X509V3_ADD_DEFAULT) == 1;
+	if (ok)
+		ext = X509V3_EXT_i2d(NID_authority_key_identifier, 0, akid);
 out:
 	AUTHORITY_KEYID_free(akid);
-	if (!ok)
-		tool_ossl_fail("authority key identifier");
-	return ok;
+	return ext;
 }
 
-/* Builds and signs the certificate for @r with a fresh serial. */
-static X509 *issue_one(struct ca *ca, struct ca_req *r, const struct ca_issue_opts *o)
-{
-	const struct req_plan *plan = r->plan;
-	unsigned char serial[CA_SERIAL_BYTES];
-	char text[2048];
-	time_t now = time(NULL), na;
-	int64_t ca_end = asn1_time(X509_get0_notAfter(ca->cert));
-	X509 *x = NULL;
+/*
+ * What every certificate of a batch carries alike, made once rather than
+ * parsed from text for each: basic constraints, AKI, OCSP no-check, CRL
+ * distribution points, AIA; and the end of the CA's own validity.
+ */
+struct batch_exts {
+	X509_EXTENSION *bc, *aki, *nocheck, *crldp, *aia;
+	int64_t ca_end;
+};
 
-	na = now + (time_t)o->days * 86400;
-	if (ca_end != 0 && (int64_t)na > ca_end)
-		na = (time_t)ca_end;
-	if (!ca_random_serial(ca->libctx, serial) ||
-	    (x = ca_build_cert(ca->libctx, ca->cert, r->csr.subject, &r->csr, NULL, serial,
-	                       sizeof(serial), now, na)) == NULL)
-		goto fail;
+static void batch_exts_free(struct batch_exts *b)
+{
+	X509_EXTENSION_free(b->bc);
+	X509_EXTENSION_free(b->aki);
+	X509_EXTENSION_free(b->nocheck);
+	X509_EXTENSION_free(b->crldp);
+	X509_EXTENSION_free(b->aia);
+	memset(b, 0, sizeof(*b));
+}
+
+static int batch_exts_make(struct ca *ca, const struct ca_issue_opts *o, struct batch_exts *b)
+{
+	char text[2048];
+
+	memset(b, 0, sizeof(*b));
+	b->ca_end = asn1_time(X509_get0_notAfter(ca->cert));
 	if (o->profile == CA_SUB_CA)
 		snprintf(text, sizeof(text), "critical,CA:TRUE,pathlen:%d", o->pathlen);
 	else
 		snprintf(text, sizeof(text), "critical,CA:FALSE");
-	if (!ca_add_ext(x, ca->cert, NID_basic_constraints, text) ||
-	    !ca_add_ext(x, ca->cert, NID_key_usage, plan->ku) ||
+	if ((b->bc = X509V3_EXT_conf_nid(NULL, NULL, NID_basic_constraints, text)) == NULL ||
+	    (b->aki = make_aki(ca->cert)) == NULL ||
+	    (o->profile == CA_OCSP &&
+	     (b->nocheck = X509V3_EXT_conf_nid(NULL, NULL, NID_id_pkix_OCSP_noCheck, "ignored")) ==
+	             NULL) ||
+	    (crldp_text(&ca->conf, text, sizeof(text)) &&
+	     (b->crldp = X509V3_EXT_conf_nid(NULL, NULL, NID_crl_distribution_points, text)) == NULL) ||
+	    (aia_text(&ca->conf, text, sizeof(text)) &&
+	     (b->aia = X509V3_EXT_conf_nid(NULL, NULL, NID_info_access, text)) == NULL)) {
+		tool_ossl_fail("the extensions of ca.conf");
+		batch_exts_free(b);
+		return 0;
+	}
+	return 1;
+}
+
+/* Builds and signs the certificate for @r with a fresh serial. */
+static X509 *issue_one(struct ca *ca, struct ca_req *r, const struct ca_issue_opts *o,
+                       const struct batch_exts *b)
+{
+	const struct req_plan *plan = r->plan;
+	unsigned char serial[CA_SERIAL_BYTES];
+	time_t now = time(NULL), na;
+	X509 *x = NULL;
+
+	na = now + (time_t)o->days * 86400;
+	if (b->ca_end != 0 && (int64_t)na > b->ca_end)
+		na = (time_t)b->ca_end;
+	if (!ca_random_serial(ca->libctx, serial) ||
+	    (x = ca_build_cert(ca->libctx, ca->cert, r->csr.subject, &r->csr, NULL, serial,
+	                       sizeof(serial), now, na)) == NULL)
+		goto fail;
+	/* X509_add_ext copies: the shared extensions are only read */
+	if (!X509_add_ext(x, b->bc, -1) || !ca_add_ext(x, ca->cert, NID_key_usage, plan->ku) ||
 	    (plan->eku[0] != '\0' && !ca_add_ext(x, ca->cert, NID_ext_key_usage, plan->eku)) ||
 	    (plan->san != NULL && !X509_add_ext(x, plan->san, -1)) ||
 	    !ca_add_ext(x, ca->cert, NID_subject_key_identifier, "hash") ||
-	    !add_aki(x, ca->cert) ||
-	    (o->profile == CA_OCSP && !ca_add_ext(x, ca->cert, NID_id_pkix_OCSP_noCheck, "ignored")) ||
-	    (crldp_text(&ca->conf, text, sizeof(text)) &&
-	     !ca_add_ext(x, ca->cert, NID_crl_distribution_points, text)) ||
-	    (aia_text(&ca->conf, text, sizeof(text)) &&
-	     !ca_add_ext(x, ca->cert, NID_info_access, text)))
+	    !X509_add_ext(x, b->aki, -1) || (b->nocheck != NULL && !X509_add_ext(x, b->nocheck, -1)) ||
+	    (b->crldp != NULL && !X509_add_ext(x, b->crldp, -1)) ||
+	    (b->aia != NULL && !X509_add_ext(x, b->aia, -1))) {
+		tool_ossl_fail("the certificate's extensions");
 		goto fail;
+	}
 	if (!ca_sign_cert(ca->libctx, x, ca->key, o->md))
 		goto fail;
 	return x;
@@ -784,8 +824,9 @@ static int load_one(size_t i, void *arg)
 	return ca_req_load(j->ca, j->paths[i], j->opts, &j->reqs[i]);
 }
 
-size_t ca_req_load_all(struct ca *ca, char **paths, size_t n, const struct ca_issue_opts *opts,
-                       struct ca_req *reqs)
+/* ca_req_load() for each of @paths, in parallel; returns how many failed. */
+static size_t ca_req_load_all(struct ca *ca, char **paths, size_t n,
+                              const struct ca_issue_opts *opts, struct ca_req *reqs)
 {
 	struct load_job j = { ca, paths, opts, reqs };
 
@@ -798,13 +839,14 @@ struct issue_job {
 	struct ca *ca;
 	struct ca_req *reqs;
 	const struct ca_issue_opts *opts;
+	const struct batch_exts *exts;
 };
 
 static int issue_job_one(size_t i, void *arg)
 {
 	struct issue_job *j = arg;
 
-	j->reqs[i].cert = issue_one(j->ca, &j->reqs[i], j->opts);
+	j->reqs[i].cert = issue_one(j->ca, &j->reqs[i], j->opts, j->exts);
 	return j->reqs[i].cert != NULL && record_of(&j->reqs[i], j->opts) ? TOOL_EXIT_OK :
 	                                                                       TOOL_EXIT_FAIL;
 }
@@ -897,9 +939,13 @@ static int record_of(struct ca_req *r, const struct ca_issue_opts *o)
 int ca_issue_batch(struct ca *ca, char **paths, size_t n, const struct ca_issue_opts *opts,
                    struct ca_req *reqs)
 {
-	struct issue_job j = { ca, reqs, opts };
+	struct batch_exts exts;
+	struct issue_job j = { ca, reqs, opts, &exts };
 	size_t i, bad = 0;
 	int rc, attempt, ret = TOOL_EXIT_FAIL, in_tx = 0;
+
+	if (!batch_exts_make(ca, opts, &exts))
+		return TOOL_EXIT_FAIL;
 
 	/*
 	 * Checked and signed by threads: with the requests taken apart by
@@ -923,7 +969,7 @@ int ca_issue_batch(struct ca *ca, char **paths, size_t n, const struct ca_issue_
 			/* taken by another certificate: draw again and sign again */
 			X509_free(reqs[i].cert);
 			reqs[i].cert = NULL;
-			if ((reqs[i].cert = issue_one(ca, &reqs[i], opts)) == NULL ||
+			if ((reqs[i].cert = issue_one(ca, &reqs[i], opts, &exts)) == NULL ||
 			    !record_of(&reqs[i], opts))
 				goto out;
 		}
@@ -940,5 +986,6 @@ int ca_issue_batch(struct ca *ca, char **paths, size_t n, const struct ca_issue_
 out:
 	if (in_tx)
 		ca_db_rollback(ca->db);
+	batch_exts_free(&exts);
 	return ret;
 }

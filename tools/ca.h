@@ -164,9 +164,6 @@ struct ca_req {
 int ca_req_load(struct ca *ca, const char *path, const struct ca_issue_opts *opts,
                 struct ca_req *out);
 void ca_req_free(struct ca_req *r);
-/* ca_req_load() for each of @paths, in parallel; returns how many failed. */
-size_t ca_req_load_all(struct ca *ca, char **paths, size_t n, const struct ca_issue_opts *opts,
-                       struct ca_req *reqs);
 /*
  * Checks the CSRs at @paths and issues them: checked and signed in
  * parallel threads, then all recorded in one
@@ -200,6 +197,14 @@ int ca_crl_write(struct ca *ca, const char *md, long days, int der, const char *
 /* cmd-ca.c: a serial as typed ("0x", colons, any case) as the database
  * keeps it (uppercase, even length) into @out (CA_SERIAL_MAX); 0 if not hex. */
 int ca_serial_normalise(const char *in, char *out);
+
+/*
+ * ca-db.c: @t as ASN.1 text: UTCTime (YYMMDDHHMMSSZ) for 1950-2049, else
+ * or with @generalized GeneralizedTime (YYYYMMDDHHMMSSZ), into @out
+ * (CA_TIME_ASN1_MAX); returns its length, 13 or 15.
+ */
+#define CA_TIME_ASN1_MAX 64
+size_t ca_time_asn1(int64_t t, int generalized, char *out, size_t cap);
 
 /* Times: "YYYY-MM-DDTHH:MM:SSZ" into @out (21 bytes). */
 void ca_time_iso(int64_t t, char *out);

@@ -321,19 +321,6 @@ static int parse_index_time(const char *s, int64_t *out)
 	return ok;
 }
 
-static void index_time(int64_t v, int generalized, char *out, size_t cap)
-{
-	time_t t = (time_t)v;
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	if (generalized || tm.tm_year >= 150 || tm.tm_year < 50)
-		strftime(out, cap, "%Y%m%d%H%M%SZ", &tm);
-	else /* UTCTime, as openssl ca writes */
-		snprintf(out, cap, "%02d%02d%02d%02d%02d%02dZ", tm.tm_year % 100, tm.tm_mon + 1,
-		         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
 /* openssl ca's names of the reasons it writes (apps/ca.c) */
 static int openssl_reason(const char *name, int *code, int *with_time)
 {
@@ -597,11 +584,11 @@ static int export_one(const struct ca_row *r, void *arg)
 	struct export_state *st = arg;
 	char exp[64], rev[160] = "", inv[64];
 
-	index_time(r->not_after, 0, exp, sizeof(exp));
+	ca_time_asn1(r->not_after, 0, exp, sizeof(exp));
 	if (r->status == 'R') {
-		index_time(r->revoked_at, 0, rev, sizeof(rev));
+		ca_time_asn1(r->revoked_at, 0, rev, sizeof(rev));
 		if (r->invalidity != 0 && (r->reason == 1 || r->reason == 2)) {
-			index_time(r->invalidity, 1, inv, sizeof(inv));
+			ca_time_asn1(r->invalidity, 1, inv, sizeof(inv));
 			snprintf(rev + strlen(rev), sizeof(rev) - strlen(rev), ",%s,%s",
 			         r->reason == 1 ? "keyTime" : "CAkeyTime", inv);
 		} else if (r->reason == 2) {

@@ -5,7 +5,6 @@
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -25,35 +24,17 @@
 /* Opening a CA                                                        */
 /* ------------------------------------------------------------------ */
 
-static X509 *read_cert(OSSL_LIB_CTX *libctx, const char *path)
+/* The (first) certificate in @path, PEM or DER; reports why not. */
+static X509 *read_cert(const char *path)
 {
-	unsigned char *buf;
-	size_t len;
-	X509 *x = X509_new_ex(libctx, NULL), *got = NULL;
-	BIO *bio = NULL;
-	const unsigned char *p;
+	STACK_OF(X509) *certs;
+	X509 *x;
+	int pem;
 
-	if (x == NULL || (buf = tool_read_file(path, &len)) == NULL) {
-		X509_free(x);
+	if ((certs = tool_load_certs(path, &pem)) == NULL)
 		return NULL;
-	}
-	if (tool_is_pem(buf, len)) {
-		if ((bio = BIO_new_mem_buf(buf, (int)len)) != NULL)
-			got = PEM_read_bio_X509(bio, &x, NULL, NULL);
-	} else {
-		p = buf;
-		got = d2i_X509(&x, &p, (long)len);
-		if (got != NULL && p != buf + len)
-			got = NULL;
-	}
-	BIO_free(bio);
-	free(buf);
-	if (got == NULL) {
-		ERR_clear_error();
-		tool_errorf("%s: not a certificate (PEM or DER), or truncated", path);
-		X509_free(x);
-		return NULL;
-	}
+	x = sk_X509_shift(certs);
+	sk_X509_pop_free(certs, X509_free);
 	return x;
 }
 
@@ -89,7 +70,7 @@ int ca_open(struct ca *ca, const char *dir, const struct tool_common *c, int nee
 	if (need_key && (ca->libctx = tool_ossl_open(&ca->common)) == NULL)
 		goto fail;
 	if (file_exists(ca->conf.cert)) {
-		if ((ca->cert = read_cert(ca->libctx, ca->conf.cert)) == NULL)
+		if ((ca->cert = read_cert(ca->conf.cert)) == NULL)
 			goto fail;
 	} else if (need_cert) {
 		tool_errorf("%s: no CA certificate yet (a sub-CA gets it with 'p11ca ca set-cert')",
@@ -472,7 +453,7 @@ int tool_ca_init(int argc, char **argv)
 	db_made = 1;
 	if (cert_arg != NULL) {
 		/* an existing CA (e.g. one openssl ca ran) moves in: its key, its certificate */
-		if ((root = read_cert(libctx, cert_arg)) == NULL)
+		if ((root = read_cert(cert_arg)) == NULL)
 			goto undo;
 		if (!key_matches(key, root)) {
 			tool_errorf("%s is not the certificate of --key (another public key)", cert_arg);
@@ -574,7 +555,7 @@ int tool_ca_set_cert(int argc, char **argv)
 		tool_errorf("%s exists already", ca.conf.cert);
 		goto out;
 	}
-	if ((x = read_cert(ca.libctx, argv[optind])) == NULL)
+	if ((x = read_cert(argv[optind])) == NULL)
 		goto out;
 	if (!key_matches(ca.key, x)) {
 		tool_errorf("%s is not the certificate of the CA key (another public key)",
@@ -627,27 +608,6 @@ static void sign_help(void)
 	       "one transaction before anything is written.\n"
 	       "Output: PEM on standard output, or --out FILE (all, concatenated), or\n"
 	       "--out-dir DIR (DIR/SERIAL.pem, or .der with --der).\n");
-}
-
-/* Removes this run's temporary files from --out-dir (nothing is issued). */
-static void drop_tmp(const struct ca_issue_opts *io)
-{
-	char suffix[64], path[4096];
-	struct dirent *e;
-	size_t n, sl;
-	DIR *d;
-
-	if (io->out_dir == NULL || (d = opendir(io->out_dir)) == NULL)
-		return;
-	sl = (size_t)snprintf(suffix, sizeof(suffix), ".tmp.%ld", io->tmp_tag);
-	while ((e = readdir(d)) != NULL) {
-		n = strlen(e->d_name);
-		if (n > sl && strcmp(e->d_name + n - sl, suffix) == 0) {
-			snprintf(path, sizeof(path), "%s/%s", io->out_dir, e->d_name);
-			(void)unlink(path);
-		}
-	}
-	closedir(d);
 }
 
 /*
@@ -834,7 +794,6 @@ int tool_ca_sign(int argc, char **argv)
 	for (i = 0; c.verbose && i < n; i++)
 		fprintf(stderr, "issued %s %s\n", reqs[i].row.serial, reqs[i].row.subject);
 	if ((ret = write_issued(&io, reqs, n, out)) != TOOL_EXIT_OK) {
-		drop_tmp(&io);
 		tool_errorf("the certificates are recorded in %s: 'p11ca ca show --pem' gives "
 		            "them back",
 		            ca.conf.db);
@@ -972,7 +931,7 @@ int tool_ca_revoke(int argc, char **argv)
 		return TOOL_EXIT_USAGE;
 	}
 	if (cert != NULL) {
-		if ((x = read_cert(NULL, cert)) == NULL)
+		if ((x = read_cert(cert)) == NULL)
 			return TOOL_EXIT_FAIL;
 		rc = ca_row_from_cert(x, &row);
 		X509_free(x);

@@ -145,8 +145,7 @@ fail:
 	return NULL;
 }
 
-/* Reads @path's certificates, reporting failures as "p11ca: PATH: ...". */
-static STACK_OF(X509) *load_certs(const char *path, int *pem)
+STACK_OF(X509) *tool_load_certs(const char *path, int *pem)
 {
 	unsigned char *buf;
 	size_t len;
@@ -541,7 +540,7 @@ int tool_cert_show(int argc, char **argv)
 		return TOOL_EXIT_USAGE;
 	}
 	ret = TOOL_EXIT_FAIL;
-	if ((certs = load_certs(argv[optind], &pem)) == NULL)
+	if ((certs = tool_load_certs(argv[optind], &pem)) == NULL)
 		goto out;
 	if (text && (out = BIO_new_fp(stdout, BIO_NOCLOSE)) == NULL)
 		goto oom;
@@ -633,7 +632,7 @@ int tool_cert_convert(int argc, char **argv)
 		tool_errorf("unknown --to '%s' (pem or der)", to);
 		return TOOL_EXIT_USAGE;
 	}
-	if ((certs = load_certs(argv[optind], &pem)) == NULL)
+	if ((certs = tool_load_certs(argv[optind], &pem)) == NULL)
 		goto out;
 	der = to != NULL ? strcasecmp(to, "der") == 0 : pem;
 	if (der && sk_X509_num(certs) > 1) {
@@ -1160,7 +1159,7 @@ int tool_cert_check(int argc, char **argv)
 		if (!sk_X509_push(untrusted, sk_X509_value(certs, (int)i)))
 			goto oom;
 	if (chain_file != NULL) {
-		if ((more = load_certs(chain_file, &pem)) == NULL)
+		if ((more = tool_load_certs(chain_file, &pem)) == NULL)
 			finding(&f, "ERROR", "--chain %s cannot be used", chain_file);
 		for (i = 0; more != NULL && i < (size_t)sk_X509_num(more); i++)
 			if (!sk_X509_push(untrusted, sk_X509_value(more, (int)i)))
@@ -1240,7 +1239,7 @@ int tool_cert_install(int argc, char **argv)
 		tool_errorf("--key must be a pkcs11: URI");
 		return TOOL_EXIT_USAGE;
 	}
-	if ((certs = load_certs(argv[optind], &pem)) == NULL)
+	if ((certs = tool_load_certs(argv[optind], &pem)) == NULL)
 		goto out;
 	x = sk_X509_value(certs, 0);
 	if (sk_X509_num(certs) > 1)

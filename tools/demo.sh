@@ -22,6 +22,7 @@ run() {
 	"$@"
 }
 die() { echo "demo: $*" >&2; exit 1; }
+. "$top/tests/openssl-cnf.sh"
 
 rm -rf "$work"
 mkdir -p "$work"
@@ -132,21 +133,7 @@ if command -v pkcs11-tool >/dev/null 2>&1; then
 fi
 
 step "11. OpenSSL itself uses the token keys through the p11ca provider"
-cat > "$work/openssl.cnf" <<CNF
-openssl_conf = openssl_init
-[openssl_init]
-providers = provider_sect
-[provider_sect]
-default = default_sect
-p11ca = p11ca_sect
-[default_sect]
-activate = 1
-[p11ca_sect]
-module = $build/.libs/p11ca.so
-p11ca-module = softhsm2
-p11ca-pin-file = $P11CA_PIN_FILE
-activate = 1
-CNF
+openssl_cnf_provider "$build/.libs/p11ca.so" softhsm2 "$P11CA_PIN_FILE" > "$work/openssl.cnf"
 echo "an openssl.cnf that loads the provider: $work/openssl.cnf (the PIN comes from a file it names)"
 export OPENSSL_CONF="$work/openssl.cnf"
 run openssl req -new -x509 -days 30 -key "$tok;object=expressway-ec" -subj /CN=localhost \

@@ -99,6 +99,11 @@ int tool_ca_show(int argc, char **argv);
 int tool_ca_import_openssl(int argc, char **argv);
 int tool_ca_export_index(int argc, char **argv);
 /* cmd-cert.c */
+/*
+ * @path's certificates (PEM, every CERTIFICATE block; or one DER; *pem says
+ * which), reporting failures as "p11ca: PATH: ..." (NULL).
+ */
+STACK_OF(X509) *tool_load_certs(const char *path, int *pem);
 int tool_cert_show(int argc, char **argv);
 int tool_cert_convert(int argc, char **argv);
 int tool_cert_check(int argc, char **argv);
