@@ -12,6 +12,8 @@
 #include <openssl/x509.h>
 
 #include "tool.h"
+#include "pki.h"
+#include "csr.h"
 
 /* Schema version of ca.db (PRAGMA user_version). */
 #define CA_DB_VERSION 1
@@ -136,20 +138,6 @@ void ca_out_paths(const struct ca_issue_opts *o, const char *serial, char *tmp, 
  */
 size_t ca_write_out_dir(const struct ca_issue_opts *opts, struct ca_req *reqs, size_t n);
 
-/* ca-csr.c: a request taken apart, its signature checked. */
-struct ca_csr {
-	X509_NAME *subject;
-	X509_ALGOR *key_alg;      /* SubjectPublicKeyInfo's algorithm */
-	unsigned char *key_bits;  /* and its public key bits */
-	int key_len;
-	STACK_OF(X509_EXTENSION) *exts; /* requested, or NULL */
-	EVP_PKEY *pkey;                 /* the public key, for the checks */
-};
-/* Parses a PEM or DER CSR and checks its signature; on failure *why says why. */
-int ca_csr_parse(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len, struct ca_csr *out,
-                 char *why, size_t cap);
-void ca_csr_free(struct ca_csr *c);
-
 /* A CSR checked and ready to be issued. */
 struct req_plan;
 struct ca_req {
@@ -197,16 +185,5 @@ int ca_crl_write(struct ca *ca, const char *md, long days, int der, const char *
 /* cmd-ca.c: a serial as typed ("0x", colons, any case) as the database
  * keeps it (uppercase, even length) into @out (CA_SERIAL_MAX); 0 if not hex. */
 int ca_serial_normalise(const char *in, char *out);
-
-/*
- * ca-db.c: @t as ASN.1 text: UTCTime (YYMMDDHHMMSSZ) for 1950-2049, else
- * or with @generalized GeneralizedTime (YYYYMMDDHHMMSSZ), into @out
- * (CA_TIME_ASN1_MAX); returns its length, 13 or 15.
- */
-#define CA_TIME_ASN1_MAX 64
-size_t ca_time_asn1(int64_t t, int generalized, char *out, size_t cap);
-
-/* Times: "YYYY-MM-DDTHH:MM:SSZ" into @out (21 bytes). */
-void ca_time_iso(int64_t t, char *out);
 
 #endif

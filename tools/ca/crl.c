@@ -77,8 +77,8 @@ static size_t hdr_size(size_t n)
 /* UTCTime through 2049, GeneralizedTime after (or always with @gen). */
 static void put_time(struct dbuf *b, int64_t t, int gen)
 {
-	char s[CA_TIME_ASN1_MAX];
-	size_t n = ca_time_asn1(t, gen, s, sizeof(s));
+	char s[PKI_TIME_ASN1_MAX];
+	size_t n = pki_time_asn1(t, gen, s, sizeof(s));
 
 	put_hdr(b, n == 13 ? 0x17 : 0x18, n);
 	put(b, s, n);

@@ -49,7 +49,7 @@ static void json_time(const char *key, int64_t t)
 		printf("null");
 		return;
 	}
-	ca_time_iso(t, iso);
+	pki_time_iso(t, iso);
 	printf("\"%s\"", iso);
 }
 
@@ -97,7 +97,7 @@ static int list_one(const struct ca_row *r, void *arg)
 		printf("%s\n  ", st->first ? "" : ",");
 		json_row(r, st->now);
 	} else {
-		ca_time_iso(r->not_after, iso);
+		pki_time_iso(r->not_after, iso);
 		printf("%-32s  %-7s  %s  %s\n", r->serial, status_name(r, st->now), iso, r->subject);
 	}
 	st->first = 0;
@@ -196,16 +196,16 @@ static void show_text(const struct ca_row *r, X509 *x)
 	printf("status:     %s\n", status_name(r, now));
 	printf("subject:    %s\n", r->subject);
 	printf("sans:       %s\n", r->sans != NULL ? r->sans : "(none)");
-	ca_time_iso(r->not_before, iso);
+	pki_time_iso(r->not_before, iso);
 	printf("not before: %s\n", iso);
-	ca_time_iso(r->not_after, iso);
+	pki_time_iso(r->not_after, iso);
 	printf("not after:  %s\n", iso);
 	if (r->status == 'R') {
-		ca_time_iso(r->revoked_at, iso);
+		pki_time_iso(r->revoked_at, iso);
 		printf("revoked:    %s (%s)\n", iso,
 		       ca_reason_name(r->reason) != NULL ? ca_reason_name(r->reason) : "unspecified");
 		if (r->invalidity != 0) {
-			ca_time_iso(r->invalidity, iso);
+			pki_time_iso(r->invalidity, iso);
 			printf("invalidity: %s\n", iso);
 		}
 	}
@@ -584,11 +584,11 @@ static int export_one(const struct ca_row *r, void *arg)
 	struct export_state *st = arg;
 	char exp[64], rev[160] = "", inv[64];
 
-	ca_time_asn1(r->not_after, 0, exp, sizeof(exp));
+	pki_time_asn1(r->not_after, 0, exp, sizeof(exp));
 	if (r->status == 'R') {
-		ca_time_asn1(r->revoked_at, 0, rev, sizeof(rev));
+		pki_time_asn1(r->revoked_at, 0, rev, sizeof(rev));
 		if (r->invalidity != 0 && (r->reason == 1 || r->reason == 2)) {
-			ca_time_asn1(r->invalidity, 1, inv, sizeof(inv));
+			pki_time_asn1(r->invalidity, 1, inv, sizeof(inv));
 			snprintf(rev + strlen(rev), sizeof(rev) - strlen(rev), ",%s,%s",
 			         r->reason == 1 ? "keyTime" : "CAkeyTime", inv);
 		} else if (r->reason == 2) {
