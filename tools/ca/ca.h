@@ -1,26 +1,36 @@
 /*
- * ca.h - the private CA behind "p11ca ca": its configuration (ca-conf.c),
- * its SQLite database (ca-db.c), certificate issuance (ca-issue.c) and
- * CRLs (ca-crl.c).  Prefix ca_.  Functions that report return TOOL_EXIT_*
- * and have printed one line saying what went wrong.
+ * ca.h - the CA library (prefix ca_): a private CA whose key stays on a
+ * PKCS#11 token.  Its configuration (conf.c), opening a CA (ca.c), making
+ * a new one (init.c), profiles and the checks a CSR must pass (profile.c,
+ * check.c), building and signing certificates (build.c), issuing a batch
+ * (issue.c), CRLs (crl.c, crl.h), CRLReason names (reason.c).  Records are
+ * kept through the database interface (db/db.h).
+ *
+ * Results follow tools/common/result.h: RES_OK, or a RES_* code with the
+ * calling thread's message.  Nothing here prints, exits or reads argv.
+ * Inputs are bytes (CSRs, certificates) and outputs are objects, bytes or
+ * write callbacks; the only files touched are the CA directory's own
+ * (ca.conf, the CA certificate, the database) when a CA is opened.
+ * Objects handed out are the caller's (the matching *_free/_close).
  */
-#ifndef P11CA_TOOL_CA_H
-#define P11CA_TOOL_CA_H
+#ifndef P11CA_CA_H
+#define P11CA_CA_H
 
 #include <stdint.h>
-#include <sqlite3.h>
+#include <time.h>
 #include <openssl/x509.h>
 
-#include "tool.h"
+#include "db.h"
 #include "pki.h"
 #include "csr.h"
+#include "crl.h"
 
-/* Schema version of ca.db (PRAGMA user_version). */
-#define CA_DB_VERSION 1
-/* Serials p11ca draws: this many random bytes, top bit clear (positive). */
+/* Serials p11ca draws: this many random bytes, top bits 01 (positive, full length). */
 #define CA_SERIAL_BYTES 16
 /* Longest serial text kept (20 octets in hex, RFC 5280) plus NUL. */
-#define CA_SERIAL_MAX 41
+#define CA_SERIAL_MAX CADB_SERIAL_MAX
+/* Most CRL distribution point URLs in ca.conf. */
+#define CA_MAX_CRL_URLS 8
 
 /* D/ca.conf, section [p11ca].  Strings owned (ca_conf_free). */
 struct ca_conf {
@@ -28,7 +38,7 @@ struct ca_conf {
 	char *key;       /* the CA key's pkcs11: URI */
 	char *module;    /* module name or path, or NULL */
 	char *cert;      /* path of the CA certificate (made absolute) */
-	char *db;        /* path of the database (made absolute) */
+	char *db;        /* location of the database (a path made absolute, or "sqlite:...") */
 	long default_days;
 	char *default_profile;
 	char *default_md;
@@ -38,152 +48,135 @@ struct ca_conf {
 	char *ca_issuers_url;
 };
 
+/* Parses ca.conf's text (@len bytes) of the CA in @dir (for relative paths; @name in messages). */
+int ca_conf_parse(const char *text, size_t len, const char *dir, const char *name,
+                  struct ca_conf *conf);
+/* ca.conf's text for @conf (free()); RES_BAD_INPUT for a value the syntax cannot hold. */
+int ca_conf_format(const struct ca_conf *conf, char **ptext, size_t *plen);
+void ca_conf_free(struct ca_conf *conf);
+
 /* An opened CA: configuration, certificate, key on the token, database. */
 struct ca {
 	struct ca_conf conf;
-	struct tool_common common; /* module as configured unless --module */
-	X509 *cert;                /* NULL until a sub-CA has its certificate */
-	OSSL_LIB_CTX *libctx;
-	EVP_PKEY *key; /* through the p11ca provider */
-	sqlite3 *db;
+	X509 *cert;            /* NULL until a sub-CA has its certificate */
+	OSSL_LIB_CTX *libctx;  /* its own, with the p11ca provider configured for this CA */
+	EVP_PKEY *key;         /* through the p11ca provider; NULL unless need_key */
+	struct cadb *db;
 };
 
-/* ca-conf.c */
-int ca_conf_load(const char *dir, struct ca_conf *conf);
-/* Writes D/ca.conf for a new CA (atomically; refuses to replace one). */
-int ca_conf_write(const struct ca_conf *conf);
-void ca_conf_free(struct ca_conf *conf);
+struct ca_open_opts {
+	const char *module;   /* overrides ca.conf's module; NULL: ca.conf's */
+	const char *pin_file; /* NULL: the URI's pin-source, P11CA_PIN, the terminal */
+	int need_key;         /* load the key (and check it is the certificate's) */
+	int need_cert;        /* a CA without its certificate yet is an error */
+};
 
 /*
- * cmd-ca.c helpers shared by the verbs: ca_open() loads D/ca.conf, the
- * certificate (when @need_cert), the database and (when @need_key) the key,
- * checking the key matches the certificate.  ca_close() releases all.
+ * Opens the CA in directory @dir: ca.conf, its certificate, its database
+ * and (with need_key) its key.  *pca is the caller's (ca_close).  Two CAs
+ * may be open in one process and used from two threads at once (each by
+ * one thread at a time).
  */
-int ca_open(struct ca *ca, const char *dir, const struct tool_common *c, int need_key,
-            int need_cert);
+int ca_open(const char *dir, const struct ca_open_opts *o, struct ca **pca);
 void ca_close(struct ca *ca);
+/* Whether @key (on the token) is the key of @x: the same SubjectPublicKeyInfo. */
+int ca_key_matches(EVP_PKEY *key, X509 *x);
+/* RES_OK when @x can be this CA's certificate: @key's, CA:TRUE, keyCertSign when KU present. */
+int ca_cert_fits(EVP_PKEY *key, X509 *x);
+/* "sha256", "sha384", "sha512"; anything else (SHA-1 too) RES_POLICY. */
+int ca_md_ok(const char *md);
 
-/* One certificate's record. */
-struct ca_row {
-	char serial[CA_SERIAL_MAX]; /* uppercase hex */
-	char *subject;              /* "/C=../CN=.." */
-	char *sans;                 /* "DNS:a,IP:1.2.3.4", or NULL */
-	int64_t not_before, not_after;
-	char status; /* 'V' or 'R' ('E' is derived from not_after) */
-	int64_t revoked_at, invalidity; /* 0 = none */
-	int reason;                     /* CRLReason, -1 = none */
-	char *profile;
-	int64_t issued_at;
-	unsigned char *der; /* NULL for an imported record without a certificate */
-	size_t der_len;
-};
-void ca_row_free(struct ca_row *r);
+/* ---- profiles (profile.c) ------------------------------------------ */
 
-/* ca-db.c */
-int ca_db_create(const char *path);
-int ca_db_open(const char *path, sqlite3 **pdb);
-void ca_db_close(sqlite3 *db);
-/* BEGIN IMMEDIATE (waits for other writers), COMMIT, ROLLBACK */
-int ca_db_begin(sqlite3 *db);
-int ca_db_commit(sqlite3 *db);
-void ca_db_rollback(sqlite3 *db);
-/* 0 inserted, 1 the serial is taken, -1 failed (reported) */
-int ca_db_insert(sqlite3 *db, const struct ca_row *r);
-/* 0 found, 1 no such serial, -1 failed (reported) */
-int ca_db_get(sqlite3 *db, const char *serial, struct ca_row *r);
-/* 0 revoked, 1 no such serial, 2 already revoked, -1 failed */
-int ca_db_revoke(sqlite3 *db, const char *serial, int64_t when, int reason, int64_t invalidity);
-/*
- * Calls @cb for each record with status @status ('V', 'R', 'E' for valid
- * but past not_after at @now, or 0 for all), in serial order, without the
- * DER unless @with_der.  A non-zero return of @cb stops and is returned.
- */
-typedef int (*ca_row_cb)(const struct ca_row *r, void *arg);
-int ca_db_foreach(sqlite3 *db, char status, int64_t now, int with_der, ca_row_cb cb, void *arg);
-/* The revoked entries a CRL lists (serial, revoked_at, reason, invalidity). */
-int ca_db_foreach_revoked(sqlite3 *db, ca_row_cb cb, void *arg);
-/* Increments and returns the CRL number (its own transaction). */
-int ca_db_next_crl_number(sqlite3 *db, int64_t *out);
-
-/* Reason names (RFC 5280 CRLReason); NULL for an unknown code. */
-const char *ca_reason_name(int code);
-/* Code of a name (case-insensitive), -1 if unknown. */
-int ca_reason_code(const char *name);
-
-/* ca-issue.c: profiles */
 enum ca_profile { CA_SERVER, CA_CLIENT, CA_SERVER_CLIENT, CA_OCSP, CA_SUB_CA };
+/* RES_BAD_INPUT for an unknown name. */
 int ca_profile_parse(const char *name, enum ca_profile *out);
 const char *ca_profile_name(enum ca_profile p);
+
+/* ---- issuing (check.c, build.c, issue.c) --------------------------- */
 
 struct ca_issue_opts {
 	enum ca_profile profile;
 	long days;
 	const char *md; /* "sha256" ...; ignored for Ed25519 */
 	int pathlen;    /* sub-ca */
-	int threads;
-	int verbose;
-	/* --out-dir: where ca_write_out_dir() puts the certificates */
-	const char *out_dir;
-	int der;
-	long tmp_tag; /* the issuing process's pid, in the temporary names */
+	int threads;    /* checking and signing threads, 1 or more */
 };
-struct ca_req;
-/* The temporary and the final name of a certificate in opts->out_dir. */
-void ca_out_paths(const struct ca_issue_opts *o, const char *serial, char *tmp, char *final,
-                  size_t cap);
-/*
- * Writes the recorded certificates into opts->out_dir, in parallel; only
- * ever after the commit, so that no signed certificate exists on disk that
- * the database does not know.  Returns how many could not be written.
- */
-size_t ca_write_out_dir(const struct ca_issue_opts *opts, struct ca_req *reqs, size_t n);
 
-/* A CSR checked and ready to be issued. */
-struct req_plan;
+struct ca_plan;
+/* One request of a batch: CSR bytes in; the certificate and its record out. */
 struct ca_req {
-	const char *path;
-	struct ca_csr csr;
-	struct req_plan *plan; /* extensions the checks settled (ca-issue.c) */
-	X509 *cert;            /* after ca_issue_batch */
-	struct ca_row row;     /* its record, after ca_issue_batch */
+	/* in: set by the caller, only read */
+	const char *name;              /* for messages (a file name) */
+	const unsigned char *csr;      /* PEM or DER */
+	size_t csr_len;
+	/* out */
+	int rc;                        /* RES_OK, or why this request failed */
+	char msg[512];                 /* its message ("" when fine) */
+	char not_copied[256];          /* CSR extensions not copied (comma list, "" none) */
+	X509 *cert;
+	struct cadb_row row;           /* its record (serial, subject, SANs, DER ...) */
+	/* private */
+	struct ca_csr parsed;
+	struct ca_plan *plan;
 };
-
-/* Parses and checks @path (PEM or DER CSR) for @opts; reports why not. */
-int ca_req_load(struct ca *ca, const char *path, const struct ca_issue_opts *opts,
-                struct ca_req *out);
 void ca_req_free(struct ca_req *r);
-/*
- * Checks the CSRs at @paths and issues them: checked and signed in
- * parallel threads, then all recorded in one
- * transaction (a taken serial is drawn again).  Nothing is recorded unless
- * every CSR passed and everything was.  @reqs (n, zeroed) receive the
- * records (cert and row).
- */
-int ca_issue_batch(struct ca *ca, char **paths, size_t n, const struct ca_issue_opts *opts,
-                   struct ca_req *reqs);
 
 /*
- * Builds a certificate: @issuer NULL = self-signed (the CA's own); the
- * public key copied from @spki (a CSR's, as it is), or else from @pubkey.
+ * Checks each request for @o (signature, key, names under the one name
+ * policy, CA:TRUE only with CA_SUB_CA, usages within the profile), and only
+ * when every one passes signs them all on the token (threads) and records
+ * them in one transaction (a serial taken meanwhile is drawn and signed
+ * again).  Nothing is recorded unless all are.  Each request's rc/msg say
+ * how it went; the result says the batch's (RES_POLICY/RES_BAD_INPUT: some
+ * request refused, with "N of M CSRs refused" for a batch).
  */
-X509 *ca_build_cert(OSSL_LIB_CTX *libctx, X509 *issuer, const X509_NAME *subject,
-                    const struct ca_csr *spki, EVP_PKEY *pubkey, const unsigned char *serial,
-                    size_t serial_len, time_t not_before, time_t not_after);
+int ca_issue(struct ca *ca, const struct ca_issue_opts *o, struct ca_req *reqs, size_t n);
+/* Checks one request alone (no signing); sets r->rc/msg too. */
+int ca_req_check(struct ca *ca, const struct ca_issue_opts *o, struct ca_req *r);
+
+/*
+ * A certificate: @issuer NULL = self-signed (the CA's own); the public key
+ * copied from @spki (a CSR's, as it is) or else from @pubkey.
+ */
+int ca_build_cert(OSSL_LIB_CTX *libctx, X509 *issuer, const X509_NAME *subject,
+                  const struct ca_csr *spki, EVP_PKEY *pubkey, const unsigned char *serial,
+                  size_t serial_len, time_t not_before, time_t not_after, X509 **px);
 /* Adds extension @nid given as openssl-config text ("critical,CA:TRUE"). */
 int ca_add_ext(X509 *x, X509 *issuer, int nid, const char *value);
-/* Signs @x with the CA key and digest @md (NULL for EdDSA). */
+/* Signs @x with @key and digest @md (NULL for EdDSA). */
 int ca_sign_cert(OSSL_LIB_CTX *libctx, X509 *x, EVP_PKEY *key, const char *md);
-/* Random positive serial of CA_SERIAL_BYTES bytes. */
+/* A random positive serial of CA_SERIAL_BYTES bytes. */
 int ca_random_serial(OSSL_LIB_CTX *libctx, unsigned char *out);
-/* Record fields from a certificate (subject, SANs, validity, serial, DER). */
-int ca_row_from_cert(X509 *x, struct ca_row *r);
+/* A record's fields from a certificate (serial, subject, SANs, validity, DER). */
+int ca_row_from_cert(X509 *x, struct cadb_row *r);
 
-/* ca-crl.c: writes the CRL for @ca to @path (PEM unless @der). */
-int ca_crl_write(struct ca *ca, const char *md, long days, int der, const char *path,
-                 int64_t *number, size_t *count);
+/* ---- a new CA (init.c) --------------------------------------------- */
 
-/* cmd-ca.c: a serial as typed ("0x", colons, any case) as the database
- * keeps it (uppercase, even length) into @out (CA_SERIAL_MAX); 0 if not hex. */
-int ca_serial_normalise(const char *in, char *out);
+/* The self-signed root for @key: CA:TRUE (pathlen unless < 0), KU keyCertSign+cRLSign, SKI, AKI. */
+int ca_make_root(OSSL_LIB_CTX *libctx, EVP_PKEY *key, const X509_NAME *name, long days,
+                 const char *md, int pathlen, X509 **px);
+/* A sub-CA's CSR for @key: CA:TRUE (pathlen unless < 0) and keyCertSign+cRLSign requested. */
+int ca_make_sub_csr(OSSL_LIB_CTX *libctx, EVP_PKEY *key, const X509_NAME *name, const char *md,
+                    int pathlen, X509_REQ **preq);
+
+/* ---- revocation and CRLs (ca.c) ------------------------------------ */
+
+/* RES_NOT_FOUND: no such serial; RES_ALREADY: revoked before. */
+int ca_revoke(struct ca *ca, const char *serial, int64_t when, int reason, int64_t invalidity);
+/*
+ * The CRL of every revoked certificate, signed on the token, written to
+ * @out piece by piece (PEM with @pem): the next CRL number is taken and the
+ * revoked set read in one write transaction (one snapshot), committed only
+ * once @out took the whole CRL, so a failed write spends no number and a
+ * higher number never lists less than a lower one.
+ */
+int ca_crl(struct ca *ca, const char *md, long days, int pem, ca_write_fn out, void *outarg,
+           int64_t *pnumber, size_t *pcount);
+
+/* Reason names (RFC 5280 CRLReason); NULL for an unknown code. */
+const char *ca_reason_name(int code);
+/* Code of a name (case-insensitive), -1 if unknown. */
+int ca_reason_code(const char *name);
 
 #endif

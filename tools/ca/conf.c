@@ -1,5 +1,5 @@
 /*
- * ca-conf.c - D/ca.conf: the CA's settings in OpenSSL configuration syntax
+ * conf.c - D/ca.conf: the CA's settings in OpenSSL configuration syntax
  * (section [p11ca], read with NCONF).  It names the CA key by its pkcs11:
  * URI and never holds key material or a PIN.
  */
@@ -8,15 +8,16 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <openssl/bio.h>
 #include <openssl/conf.h>
 #include <openssl/err.h>
 
+#include "p11ca.h"
+
 #include "ca.h"
+#include "result.h"
 
 #define SECTION "p11ca"
-#define MAX_CRL_URLS 8
 
 void ca_conf_free(struct ca_conf *conf)
 {
@@ -74,68 +75,82 @@ static int get_num(CONF *cf, const char *path, const char *name, long def, long 
 	errno = 0;
 	*out = strtol(v, &end, 10);
 	if (errno != 0 || *end != '\0' || *out <= 0 || *out > 36500) {
-		tool_errorf("%s: %s = '%s' is not a number of days (1-36500)", path, name, v);
+		res_set(RES_BAD_INPUT, "%s: %s = '%s' is not a number of days (1-36500)", path,
+		        name, v);
 		return 0;
 	}
 	return 1;
 }
 
-int ca_conf_load(const char *dir, struct ca_conf *conf)
+/* Whether @uri holds a pin-value in any spelling (the redaction knows them all). */
+static int has_pin_value(const char *uri)
+{
+	char buf[4096];
+
+	if (strlen(uri) + 32 > sizeof(buf))
+		return 1; /* say so rather than keep it */
+	return strcmp(p11ca_uri_redact(uri, buf, sizeof(buf)), uri) != 0;
+}
+
+int ca_conf_parse(const char *text, size_t len, const char *dir, const char *path,
+                  struct ca_conf *conf)
 {
 	CONF *cf = NULL;
-	char *path = NULL, *s = NULL;
+	BIO *mem = NULL;
+	char *s = NULL;
 	char name[32];
 	long line = -1;
 	size_t n = 0, i;
-	int ret = TOOL_EXIT_FAIL;
+	int ret = RES_NOMEM;
 
 	memset(conf, 0, sizeof(*conf));
-	if ((conf->dir = strdup(dir)) == NULL || (path = in_dir(dir, "ca.conf")) == NULL)
+	if ((conf->dir = strdup(dir)) == NULL || (cf = NCONF_new(NULL)) == NULL ||
+	    (mem = BIO_new_mem_buf(text, (int)len)) == NULL)
 		goto oom;
-	if ((cf = NCONF_new(NULL)) == NULL)
-		goto oom;
-	if (NCONF_load(cf, path, &line) <= 0) {
-		if (line > 0)
-			tool_errorf("%s: syntax error on line %ld", path, line);
-		else
-			tool_errorf("%s: cannot read it (is %s a CA directory made by 'p11ca ca "
-			            "init'?)",
-			            path, dir);
+	if (NCONF_load_bio(cf, mem, &line) <= 0) {
 		ERR_clear_error();
+		ret = res_set(RES_BAD_INPUT, "%s: syntax error on line %ld", path, line);
 		goto out;
 	}
 	if (!get_str(cf, "key", NULL, &conf->key) || !get_str(cf, "module", NULL, &conf->module) ||
 	    !get_str(cf, "certificate", "ca.pem", &s))
 		goto oom;
 	if (conf->key == NULL) {
-		tool_errorf("%s: no 'key' (the CA key's pkcs11: URI) in section [%s]", path, SECTION);
+		ret = res_set(RES_BAD_INPUT, "%s: no 'key' (the CA key's pkcs11: URI) in section [%s]",
+		              path, SECTION);
 		goto out;
 	}
-	if (tool_uri_has_pin_value(conf->key)) {
-		tool_errorf("%s: the key URI holds a pin-value; keep the PIN out of ca.conf "
-		            "(use pin-source=file:..., --pin-file or P11CA_PIN)",
-		            path);
+	if (has_pin_value(conf->key)) {
+		ret = res_set(RES_POLICY,
+		              "%s: the key URI holds a pin-value; keep the PIN out of ca.conf "
+		              "(use pin-source=file:..., --pin-file or P11CA_PIN)",
+		              path);
 		goto out;
 	}
 	if ((conf->cert = in_dir(dir, s)) == NULL)
 		goto oom;
 	free(s);
 	s = NULL;
-	if (!get_str(cf, "database", "ca.db", &s) || (conf->db = in_dir(dir, s)) == NULL)
+	if (!get_str(cf, "database", "ca.db", &s))
+		goto oom;
+	/* a location with a scheme ("sqlite:...") is kept as it is */
+	if ((conf->db = strchr(s, ':') != NULL ? strdup(s) : in_dir(dir, s)) == NULL)
 		goto oom;
 	free(s);
 	s = NULL;
 	if (!get_num(cf, path, "default_days", 365, &conf->default_days) ||
-	    !get_num(cf, path, "crl_days", 7, &conf->crl_days))
+	    !get_num(cf, path, "crl_days", 7, &conf->crl_days)) {
+		ret = RES_BAD_INPUT;
 		goto out;
+	}
 	if (!get_str(cf, "default_profile", "server-client", &conf->default_profile) ||
 	    !get_str(cf, "default_md", "sha256", &conf->default_md) ||
 	    !get_str(cf, "ocsp_url", NULL, &conf->ocsp_url) ||
 	    !get_str(cf, "ca_issuers_url", NULL, &conf->ca_issuers_url))
 		goto oom;
-	if ((conf->crl_urls = calloc(MAX_CRL_URLS + 1, sizeof(char *))) == NULL)
+	if ((conf->crl_urls = calloc(CA_MAX_CRL_URLS + 1, sizeof(char *))) == NULL)
 		goto oom;
-	for (i = 0; i < MAX_CRL_URLS; i++) {
+	for (i = 0; i < CA_MAX_CRL_URLS; i++) {
 		if (i == 0)
 			snprintf(name, sizeof(name), "crl_url");
 		else
@@ -146,15 +161,15 @@ int ca_conf_load(const char *dir, struct ca_conf *conf)
 			conf->crl_urls[n++] = s;
 		s = NULL;
 	}
-	ret = TOOL_EXIT_OK;
+	ret = RES_OK;
 	goto out;
 oom:
-	tool_errorf("out of memory");
+	ret = res_set(RES_NOMEM, "out of memory");
 out:
 	free(s);
-	free(path);
+	BIO_free(mem);
 	NCONF_free(cf);
-	if (ret != TOOL_EXIT_OK)
+	if (ret != RES_OK)
 		ca_conf_free(conf);
 	return ret;
 }
@@ -167,39 +182,34 @@ static int plain_value(const char *what, const char *v)
 	for (p = v; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20 || *p == '"' || *p == '\'' || *p == '\\' || *p == '#' ||
 		    *p == '$') {
-			tool_errorf("%s: '%s' holds a character ca.conf cannot keep (quote, "
-			            "backslash, '#', '$' or a control character)",
-			            what, v);
+			res_set(RES_BAD_INPUT,
+			        "%s: '%s' holds a character ca.conf cannot keep (quote, "
+			        "backslash, '#', '$' or a control character)",
+			        what, v);
 			return 0;
 		}
 	return 1;
 }
 
-int ca_conf_write(const struct ca_conf *conf)
+int ca_conf_format(const struct ca_conf *conf, char **ptext, size_t *plen)
 {
 	BIO *mem = NULL;
-	char *path = NULL, *data;
+	char *data;
 	long len;
 	size_t i;
-	struct stat st;
-	int ret = TOOL_EXIT_FAIL;
+	int ret = RES_NOMEM;
 
+	*ptext = NULL;
 	if (!plain_value("--key", conf->key) ||
 	    (conf->module != NULL && !plain_value("--module", conf->module)) ||
 	    (conf->ocsp_url != NULL && !plain_value("--ocsp-url", conf->ocsp_url)) ||
 	    (conf->ca_issuers_url != NULL && !plain_value("--ca-issuers-url", conf->ca_issuers_url)))
-		return TOOL_EXIT_FAIL;
+		return RES_BAD_INPUT;
 	for (i = 0; conf->crl_urls != NULL && conf->crl_urls[i] != NULL; i++)
 		if (!plain_value("--crl-url", conf->crl_urls[i]))
-			return TOOL_EXIT_FAIL;
-	if ((path = in_dir(conf->dir, "ca.conf")) == NULL || (mem = BIO_new(BIO_s_mem())) == NULL) {
-		tool_errorf("out of memory");
+			return RES_BAD_INPUT;
+	if ((mem = BIO_new(BIO_s_mem())) == NULL)
 		goto out;
-	}
-	if (stat(path, &st) == 0) {
-		tool_errorf("%s exists already; a CA directory is initialised once", path);
-		goto out;
-	}
 	BIO_printf(mem,
 	           "# p11ca CA configuration (OpenSSL config syntax).  The key stays on the\n"
 	           "# token: this file names it by URI and holds no key material or PIN.\n"
@@ -230,9 +240,13 @@ int ca_conf_write(const struct ca_conf *conf)
 	if (conf->ca_issuers_url != NULL)
 		BIO_printf(mem, "ca_issuers_url = %s\n", conf->ca_issuers_url);
 	len = BIO_get_mem_data(mem, &data);
-	ret = tool_write_atomic(path, (const unsigned char *)data, (size_t)len);
+	if (len <= 0 || (*ptext = malloc((size_t)len + 1)) == NULL)
+		goto out;
+	memcpy(*ptext, data, (size_t)len);
+	(*ptext)[len] = '\0';
+	*plen = (size_t)len;
+	ret = RES_OK;
 out:
 	BIO_free(mem);
-	free(path);
-	return ret;
+	return ret == RES_OK ? RES_OK : res_set(ret, "out of memory");
 }

@@ -1,0 +1,312 @@
+/*
+ * cmd-ca-sign.c - p11ca ca sign: CSR files read, issued by the CA library
+ * in one batch, and the certificates written once recorded: to standard
+ * output or --out (atomically), or a file each in --out-dir.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/pem.h>
+
+#include "cmd-ca.h"
+#include "parallel.h"
+
+static void sign_help(void)
+{
+	printf("usage: p11ca ca sign --dir D [--profile P] [--days N] [--md MD]\n"
+	       "                     [--pathlen N] [--out FILE | --out-dir DIR] [--der]\n"
+	       "                     [--threads N] CSR...\n\n"
+	       "Issues a certificate for each CSR (PEM or DER), signed on the token.  Every\n"
+	       "CSR is checked before anything is issued: its signature, its key (RSA\n"
+	       "2048-4096, EC P-256/384/521, Ed25519), its names (valid, no wildcards), no\n"
+	       "CA:TRUE unless --profile sub-ca; one bad CSR and nothing is issued.\n\n"
+	       "Profiles (default from ca.conf, else server-client):\n"
+	       "  server         EKU serverAuth\n"
+	       "  client         EKU clientAuth\n"
+	       "  server-client  EKU serverAuth, clientAuth (mutual TLS)\n"
+	       "  ocsp           EKU OCSPSigning, OCSP no-check\n"
+	       "  sub-ca         CA:TRUE with pathlen --pathlen (default 0), keyUsage\n"
+	       "                 digitalSignature+keyCertSign+cRLSign unless the CSR asks\n"
+	       "Copied from the CSR: subject, subjectAltName, and keyUsage/extendedKeyUsage\n"
+	       "when within the profile (a usage outside it is an error).  Added: basic\n"
+	       "constraints, subject and authority key identifiers, CRL distribution points\n"
+	       "and AIA (OCSP, caIssuers) from ca.conf.  Serials: 16 random bytes, positive,\n"
+	       "unique.  Validity: now to --days (ca.conf default_days, 365), at most the\n"
+	       "CA's own.  CSRs are checked and signed in parallel (--threads, default: the\n"
+	       "CPUs, at most 8; one login, a session each); all records are committed in\n"
+	       "one transaction before anything is written.\n"
+	       "Output: PEM on standard output, or --out FILE (all, concatenated), or\n"
+	       "--out-dir DIR (DIR/SERIAL.pem, or .der with --der).\n");
+}
+
+/* --out-dir: a file each, SERIAL.pem or SERIAL.der */
+struct out_dir {
+	const char *dir;
+	int der;
+	struct ca_req *reqs;
+};
+
+/*
+ * The certificate as DIR/SERIAL.pem (or .der): a temporary file renamed
+ * into place, not synced (the database is the durable record; a file a
+ * power cut spoils comes back with 'p11ca ca show --pem').
+ */
+static int write_one(size_t i, void *arg)
+{
+	struct out_dir *o = arg;
+	const struct cadb_row *r = &o->reqs[i].row;
+	const char *ext = o->der ? "der" : "pem";
+	char tmp[4096], final[4096], *data;
+	BIO *mem = NULL;
+	long len;
+	int fd, ok;
+
+	snprintf(final, sizeof(final), "%s/%s.%s", o->dir, r->serial, ext);
+	snprintf(tmp, sizeof(tmp), "%s/%s.%s.tmp.%ld", o->dir, r->serial, ext, (long)getpid());
+	if (o->der) {
+		data = (char *)r->der;
+		len = (long)r->der_len;
+	} else {
+		if ((mem = BIO_new(BIO_s_mem())) == NULL ||
+		    !PEM_write_bio(mem, PEM_STRING_X509, "", r->der, (long)r->der_len)) {
+			BIO_free(mem);
+			tool_errorf("out of memory");
+			return 1;
+		}
+		len = BIO_get_mem_data(mem, &data);
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0) {
+		tool_errorf("cannot write %s: %s", tmp, strerror(errno));
+		BIO_free(mem);
+		return 1;
+	}
+	ok = write(fd, data, (size_t)len) == (ssize_t)len;
+	if (close(fd) != 0)
+		ok = 0;
+	if (ok && rename(tmp, final) != 0)
+		ok = 0;
+	if (!ok) {
+		tool_errorf("cannot write %s: %s", final, strerror(errno));
+		(void)unlink(tmp);
+	}
+	BIO_free(mem);
+	return !ok;
+}
+
+/*
+ * The issued certificates, once recorded, to their destinations: a file
+ * each in @out_dir (in parallel: file creation is the slow part on some
+ * file systems), or all into @out / standard output (atomically, synced).
+ */
+static int write_issued(struct ca_req *reqs, size_t n, const char *out, const char *out_dir,
+                        int der, int threads)
+{
+	struct out_dir o = { out_dir, der, reqs };
+	BIO *mem = NULL;
+	char *data;
+	long len;
+	size_t i;
+	int ret;
+
+	if (out_dir != NULL)
+		return parallel_run(n, threads, 0, write_one, &o) == 0 ? TOOL_EXIT_OK :
+		                                                          TOOL_EXIT_FAIL;
+	if (der)
+		return tool_write_atomic(out, reqs[0].row.der, reqs[0].row.der_len);
+	if ((mem = BIO_new(BIO_s_mem())) == NULL) {
+		tool_errorf("out of memory");
+		return TOOL_EXIT_FAIL;
+	}
+	for (i = 0; i < n; i++)
+		if (!PEM_write_bio(mem, PEM_STRING_X509, "", reqs[i].row.der,
+		                   (long)reqs[i].row.der_len)) {
+			tool_errorf("out of memory");
+			BIO_free(mem);
+			return TOOL_EXIT_FAIL;
+		}
+	len = BIO_get_mem_data(mem, &data);
+	ret = tool_write_atomic(out, (unsigned char *)data, (size_t)len);
+	BIO_free(mem);
+	return ret;
+}
+
+/* Whether --out's directory or --out-dir is there and writable. */
+static int destination_ok(const char *out, const char *out_dir)
+{
+	struct stat st;
+	char *copy, *d;
+	int ok;
+
+	if (out_dir != NULL) {
+		if (stat(out_dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(out_dir, W_OK | X_OK) != 0) {
+			tool_errorf("--out-dir %s: not a writable directory", out_dir);
+			return 0;
+		}
+		return 1;
+	}
+	if (strcmp(out, "-") == 0 || (stat(out, &st) == 0 && !S_ISREG(st.st_mode)))
+		return 1;
+	if ((copy = strdup(out)) == NULL) {
+		tool_errorf("out of memory");
+		return 0;
+	}
+	d = dirname(copy);
+	ok = stat(d, &st) == 0 && S_ISDIR(st.st_mode) && access(d, W_OK | X_OK) == 0;
+	if (!ok)
+		tool_errorf("--out %s: its directory %s is not a writable directory", out, d);
+	free(copy);
+	return ok;
+}
+
+int tool_ca_sign(int argc, char **argv)
+{
+	enum {
+		O_DIR = OPT_FIRST_LOCAL, O_PROFILE, O_DAYS, O_MD, O_PATHLEN, O_OUT, O_OUT_DIR, O_DER,
+		O_THREADS
+	};
+	static const struct option opts[] = { TOOL_COMMON_OPTIONS,
+		                               { "dir", required_argument, NULL, O_DIR },
+		                               { "profile", required_argument, NULL, O_PROFILE },
+		                               { "days", required_argument, NULL, O_DAYS },
+		                               { "md", required_argument, NULL, O_MD },
+		                               { "pathlen", required_argument, NULL, O_PATHLEN },
+		                               { "out", required_argument, NULL, O_OUT },
+		                               { "out-dir", required_argument, NULL, O_OUT_DIR },
+		                               { "der", no_argument, NULL, O_DER },
+		                               { "threads", required_argument, NULL, O_THREADS },
+		                               { 0 } };
+	struct tool_common c = { 0 };
+	struct ca *ca = NULL;
+	struct ca_issue_opts io = { 0 };
+	struct ca_req *reqs = NULL;
+	const char *dir = NULL, *profile = NULL, *md = NULL, *out = "-", *out_dir = NULL;
+	long days = 0, threads = 0;
+	size_t n = 0, i;
+	int opt, ret = TOOL_EXIT_USAGE, der = 0, ca_pathlen, rc;
+	char *end;
+
+	io.pathlen = 0;
+	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
+		if (tool_common_opt(&c, opt, optarg))
+			continue;
+		switch (opt) {
+		case O_DIR: dir = optarg; break;
+		case O_PROFILE: profile = optarg; break;
+		case O_DAYS:
+			if (!tool_parse_days("--days", optarg, &days))
+				return TOOL_EXIT_USAGE;
+			break;
+		case O_MD: md = optarg; break;
+		case O_PATHLEN:
+			if (!tool_parse_pathlen(optarg, &io.pathlen))
+				return TOOL_EXIT_USAGE;
+			break;
+		case O_OUT: out = optarg; break;
+		case O_OUT_DIR: out_dir = optarg; break;
+		case O_DER: der = 1; break;
+		case O_THREADS:
+			threads = strtol(optarg, &end, 10);
+			if (*end != '\0' || threads < 1 || threads > 64) {
+				tool_errorf("--threads '%s': 1 to 64", optarg);
+				return TOOL_EXIT_USAGE;
+			}
+			break;
+		case OPT_HELP: sign_help(); return TOOL_EXIT_OK;
+		default: return TOOL_EXIT_USAGE;
+		}
+	}
+	n = (size_t)(argc - optind);
+	if (dir == NULL || n == 0) {
+		tool_errorf("ca sign needs --dir D and at least one CSR file");
+		return TOOL_EXIT_USAGE;
+	}
+	if (out_dir != NULL && strcmp(out, "-") != 0) {
+		tool_errorf("--out and --out-dir exclude each other");
+		return TOOL_EXIT_USAGE;
+	}
+	if (der && out_dir == NULL && n > 1) {
+		tool_errorf("--der with several CSRs needs --out-dir (one DER file each)");
+		return TOOL_EXIT_USAGE;
+	}
+	ret = TOOL_EXIT_FAIL;
+	/* where the certificates go is checked before any is issued */
+	if (!destination_ok(out, out_dir))
+		return TOOL_EXIT_FAIL;
+	if ((ca = tool_ca_open(dir, &c, 1, 1)) == NULL)
+		return TOOL_EXIT_FAIL;
+	if (ca_profile_parse(profile != NULL ? profile : ca->conf.default_profile, &io.profile) !=
+	    RES_OK) {
+		if (profile == NULL)
+			res_prefix(RES_BAD_INPUT, "ca.conf default_profile");
+		tool_report(RES_BAD_INPUT);
+		ret = profile != NULL ? TOOL_EXIT_USAGE : TOOL_EXIT_FAIL;
+		goto out;
+	}
+	io.days = days > 0 ? days : ca->conf.default_days;
+	io.md = md != NULL ? md : ca->conf.default_md;
+	if (ca_md_ok(io.md) != RES_OK) {
+		tool_report(RES_POLICY);
+		ret = md != NULL ? TOOL_EXIT_USAGE : TOOL_EXIT_FAIL;
+		goto out;
+	}
+	io.threads = threads > 0 ? (int)threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (threads == 0 && io.threads > 8)
+		io.threads = 8; /* sessions the HSM keeps open for us */
+	if (io.profile == CA_SUB_CA && (ca_pathlen = (int)X509_get_pathlen(ca->cert)) >= 0 &&
+	    io.pathlen >= ca_pathlen) {
+		if (ca_pathlen == 0)
+			tool_errorf("the CA's pathlen is 0: it cannot issue sub-CAs");
+		else
+			tool_errorf("--pathlen %d: must be below the CA's own pathlen %d", io.pathlen,
+			            ca_pathlen);
+		goto out;
+	}
+	if ((reqs = calloc(n, sizeof(*reqs))) == NULL) {
+		tool_errorf("out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		reqs[i].name = argv[optind + (int)i];
+		if ((reqs[i].csr = tool_read_file(reqs[i].name, &reqs[i].csr_len)) == NULL)
+			goto out;
+	}
+	/* every CSR is checked before any is issued */
+	if ((rc = ca_issue(ca, &io, reqs, n)) != RES_OK) {
+		size_t bad = 0;
+		for (i = 0; i < n; i++)
+			if (reqs[i].rc != RES_OK) {
+				tool_errorf("%s: %s", reqs[i].name, reqs[i].msg);
+				bad++;
+			}
+		/* the batch's own line: "N of M refused", or what failed beyond the CSRs */
+		if (bad == 0 || n > 1)
+			tool_report(rc);
+		goto out;
+	}
+	for (i = 0; c.verbose && i < n; i++) {
+		if (reqs[i].not_copied[0] != '\0')
+			tool_warnf("%s: extensions %s in the CSR are not copied", reqs[i].name,
+			           reqs[i].not_copied);
+		fprintf(stderr, "issued %s %s\n", reqs[i].row.serial, reqs[i].row.subject);
+	}
+	if ((ret = write_issued(reqs, n, out, out_dir, der, (int)io.threads)) != TOOL_EXIT_OK) {
+		tool_errorf("the certificates are recorded in %s: 'p11ca ca show --pem' gives "
+		            "them back",
+		            ca->conf.db);
+	}
+out:
+	for (i = 0; reqs != NULL && i < n; i++) {
+		free((void *)reqs[i].csr);
+		ca_req_free(&reqs[i]);
+	}
+	free(reqs);
+	ca_close(ca);
+	return ret;
+}
+
