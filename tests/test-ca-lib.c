@@ -1,0 +1,239 @@
+/*
+ * test-ca-lib.c - the CA library without the command line: two CAs, each on
+ * its own SoftHSM2 token with its own PIN file, open in one process and
+ * issuing from two threads at once.  Nothing in the libraries is
+ * process-wide (no environment, no static statement or flag), so each
+ * thread's certificates come from its own CA key and land in its own
+ * database.  The CAs are made with the p11ca command (as a user would);
+ * everything after that is library calls.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "ca.h"
+#include "result.h"
+#include "unit-helpers.h"
+
+#define ROUNDS 6
+#define BATCH 5
+
+struct side {
+	char label[16], dir[600], pin_file[700];
+	struct ca *ca;
+	int issued, failed;
+	char why[600];
+	unsigned char *csr_pem[BATCH];
+	size_t csr_len[BATCH];
+};
+
+static struct uh_token tok;
+static struct side sides[2];
+
+/* Runs the shell command @cmd; 0 when it exits 0. */
+static int sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* A PEM CSR for a fresh software P-256 key, CN and DNS SAN @host. */
+static unsigned char *make_csr(const char *host, size_t *plen)
+{
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509_REQ *req = X509_REQ_new();
+	X509_NAME *name = X509_NAME_new();
+	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+	X509_EXTENSION *san;
+	BIO *mem = BIO_new(BIO_s_mem());
+	char text[300], *data;
+	unsigned char *out = NULL;
+	long len;
+
+	snprintf(text, sizeof(text), "DNS:%s", host);
+	san = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, text);
+	if (key != NULL && req != NULL && name != NULL && exts != NULL && san != NULL &&
+	    mem != NULL &&
+	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)host, -1,
+	                               -1, 0) &&
+	    X509_REQ_set_subject_name(req, name) && X509_REQ_set_pubkey(req, key) &&
+	    sk_X509_EXTENSION_push(exts, san) && (san = NULL, X509_REQ_add_extensions(req, exts)) &&
+	    X509_REQ_sign(req, key, EVP_sha256()) > 0 && PEM_write_bio_X509_REQ(mem, req) &&
+	    (len = BIO_get_mem_data(mem, &data)) > 0 && (out = malloc((size_t)len)) != NULL) {
+		memcpy(out, data, (size_t)len);
+		*plen = (size_t)len;
+	}
+	X509_EXTENSION_free(san);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	X509_NAME_free(name);
+	X509_REQ_free(req);
+	EVP_PKEY_free(key);
+	BIO_free(mem);
+	return out;
+}
+
+static int count_row(const struct cadb_row *r, void *arg)
+{
+	(void)r;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	char top[1024];
+	int i, rc;
+
+	(void)state;
+	if ((rc = uh_token_make(&tok)) != 0)
+		return rc == UH_SKIP ? -1 : rc; /* no SoftHSM2 is a failure here, not a skip */
+	snprintf(top, sizeof(top), "%s", uh_top_builddir());
+	for (i = 0; i < 2; i++) {
+		struct side *s = &sides[i];
+		snprintf(s->label, sizeof(s->label), "ca%d", i + 1);
+		snprintf(s->dir, sizeof(s->dir), "%s/%s", tok.dir, s->label);
+		snprintf(s->pin_file, sizeof(s->pin_file), "%s/pin-%s", tok.dir, s->label);
+		/* a token of its own with a PIN of its own: only the right PIN file opens it */
+		if (sh("printf '%s\\n' > '%s' && SOFTHSM2_CONF='%s' softhsm2-util --init-token "
+		       "--free --label %s --pin %s --so-pin so%s >/dev/null",
+		       i == 0 ? "1111aa" : "2222bb", s->pin_file, tok.conf, s->label,
+		       i == 0 ? "1111aa" : "2222bb", s->label) != 0 ||
+		    sh("SOFTHSM2_CONF='%s' '%s/p11ca' ca init --module '%s' --pin-file '%s' "
+		       "--dir '%s' --new-key ec:p256 --token pkcs11:token=%s --label key "
+		       "--subject '/O=p11ca test/CN=CA %d' </dev/null",
+		       tok.conf, top, uh_softhsm_module(), s->pin_file, s->dir, s->label, i + 1) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	int i, j;
+
+	(void)state;
+	for (i = 0; i < 2; i++)
+		for (j = 0; j < BATCH; j++)
+			free(sides[i].csr_pem[j]);
+	uh_token_remove(&tok);
+	return 0;
+}
+
+/* One thread: ROUNDS batches of BATCH CSRs through its own CA. */
+static void *issue_rounds(void *arg)
+{
+	struct side *s = arg;
+	struct ca_issue_opts o = { CA_SERVER_CLIENT, 30, "sha256", 0, 2 };
+	struct ca_req reqs[BATCH];
+	int round, j, rc;
+
+	for (round = 0; round < ROUNDS; round++) {
+		memset(reqs, 0, sizeof(reqs));
+		for (j = 0; j < BATCH; j++) {
+			reqs[j].name = "csr";
+			reqs[j].csr = s->csr_pem[j];
+			reqs[j].csr_len = s->csr_len[j];
+		}
+		rc = ca_issue(s->ca, &o, reqs, BATCH);
+		if (rc != RES_OK) {
+			s->failed++;
+			snprintf(s->why, sizeof(s->why), "%s", res_message());
+		} else {
+			for (j = 0; j < BATCH; j++) {
+				/* issued by this thread's CA: its name, its key */
+				if (X509_NAME_cmp(X509_get_issuer_name(reqs[j].cert),
+				                  X509_get_subject_name(s->ca->cert)) != 0 ||
+				    X509_verify(reqs[j].cert, X509_get0_pubkey(s->ca->cert)) != 1)
+					s->failed++;
+				else
+					s->issued++;
+			}
+		}
+		for (j = 0; j < BATCH; j++)
+			ca_req_free(&reqs[j]);
+	}
+	return NULL;
+}
+
+static void test_two_cas_two_threads(void **state)
+{
+	pthread_t tids[2];
+	char host[64];
+	int i, j, rows;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		struct ca_open_opts o = { uh_softhsm_module(), sides[i].pin_file, 1, 1 };
+		if (ca_open(sides[i].dir, &o, &sides[i].ca) != RES_OK)
+			fail_msg("ca_open %s: %s", sides[i].dir, res_message());
+		for (j = 0; j < BATCH; j++) {
+			snprintf(host, sizeof(host), "host%d.%s.example.com", j, sides[i].label);
+			sides[i].csr_pem[j] = make_csr(host, &sides[i].csr_len[j]);
+			assert_non_null(sides[i].csr_pem[j]);
+		}
+	}
+	/* the two keys are different keys on different tokens */
+	assert_int_not_equal(ca_key_matches(sides[0].ca->key, sides[1].ca->cert), 1);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&tids[i], NULL, issue_rounds, &sides[i]), 0);
+	for (i = 0; i < 2; i++)
+		pthread_join(tids[i], NULL);
+	for (i = 0; i < 2; i++) {
+		if (sides[i].failed != 0)
+			fail_msg("CA %d: %d failures (%s)", i + 1, sides[i].failed, sides[i].why);
+		assert_int_equal(sides[i].issued, ROUNDS * BATCH);
+		rows = 0;
+		assert_int_equal(cadb_foreach(sides[i].ca->db, CADB_ALL, 0, 0, count_row, &rows),
+		                 RES_OK);
+		assert_int_equal(rows, ROUNDS * BATCH);
+		ca_close(sides[i].ca);
+		sides[i].ca = NULL;
+	}
+}
+
+/* A wrong PIN file for one CA fails that CA alone, with a message, and no output. */
+static void test_wrong_pin_one_ca(void **state)
+{
+	struct ca_open_opts good = { uh_softhsm_module(), sides[1].pin_file, 1, 1 };
+	struct ca_open_opts bad = { uh_softhsm_module(), sides[1].pin_file, 1, 1 };
+	struct ca *a = NULL, *b = NULL;
+
+	(void)state;
+	/* CA 1 with CA 2's PIN file */
+	assert_int_not_equal(ca_open(sides[0].dir, &bad, &a), RES_OK);
+	assert_null(a);
+	assert_true(res_message()[0] != '\0');
+	assert_false(uh_contains(res_message(), "2222bb"));
+	/* CA 2 is unaffected */
+	assert_int_equal(ca_open(sides[1].dir, &good, &b), RES_OK);
+	ca_close(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_two_cas_two_threads),
+		cmocka_unit_test(test_wrong_pin_one_ca),
+	};
+
+	return cmocka_run_group_tests_name("ca-lib", tests, setup, teardown);
+}
