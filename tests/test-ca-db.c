@@ -282,6 +282,100 @@ static void test_migrate_v1(void **state)
 	(void)state;
 }
 
+/*
+ * A SAN that fails half-way through an insert (a trigger refuses it) takes
+ * the certificate's row with it, alone and inside the caller's transaction.
+ */
+static void test_insert_atomic(void **state)
+{
+	static const char *const sans[] = { "DNS:ok.example", "DNS:boom", NULL };
+	static const char *const good[] = { "DNS:ok.example", NULL };
+	struct cadb *db = NULL;
+	struct cadb_row r, got;
+	char location[1024];
+
+	assert_int_equal(sq_location("atomic", location, sizeof(location)), 0);
+	assert_int_equal(cadb_create(location), RES_OK);
+	assert_int_equal(sq_raw_exec(location, "CREATE TRIGGER boom BEFORE INSERT ON cert_sans"
+	                                       " WHEN new.value = 'boom'"
+	                                       " BEGIN SELECT RAISE(ABORT, 'boom refused'); END;"),
+	                 0);
+	assert_int_equal(cadb_open(location, &db), RES_OK);
+	bt_row(&r, "5E01", 'V', 1900000000, sans, 0);
+	assert_int_equal(cadb_insert(db, &r), RES_DB);
+	assert_non_null(strstr(res_message(), "boom refused"));
+	assert_int_equal(cadb_get(db, "5E01", &got), RES_NOT_FOUND);
+	assert_int_equal(cadb_in_transaction(db), 0);
+	assert_int_equal(cadb_begin(db), RES_OK);
+	bt_insert(db, "5E02", 'V', 1900000000, good, 0);
+	assert_int_equal(cadb_insert(db, &r), RES_DB);
+	assert_non_null(strstr(res_message(), "boom refused"));
+	assert_int_equal(cadb_in_transaction(db), 1);
+	assert_int_equal(cadb_commit(db), RES_OK);
+	cadb_close(db);
+	cadb_row_free(&r);
+	assert_query(location, "SELECT group_concat(serial) FROM certs", "5E02");
+	assert_query(location, "SELECT count(*) FROM cert_sans WHERE serial = '5E01'", "0");
+	sq_drop(location);
+	(void)state;
+}
+
+struct opener {
+	const char *location;
+	pthread_barrier_t *go;
+	int ret, nsans;
+	char msg[256];
+};
+
+static void *open_v1(void *arg)
+{
+	struct opener *o = arg;
+	struct cadb *db = NULL;
+	struct cadb_row r;
+
+	pthread_barrier_wait(o->go);
+	if ((o->ret = cadb_open(o->location, &db)) == RES_OK &&
+	    (o->ret = cadb_get(db, "4F01", &r)) == RES_OK) {
+		o->nsans = (int)r.nsans;
+		cadb_row_free(&r);
+	}
+	snprintf(o->msg, sizeof(o->msg), "%s", res_message());
+	cadb_close(db);
+	return NULL;
+}
+
+/* Two processes' worth of connections opening one version-1 database at once: one migrates. */
+static void test_migrate_v1_concurrent(void **state)
+{
+	pthread_barrier_t go;
+	struct opener o[3];
+	pthread_t t[3];
+	char location[1024];
+	int i;
+
+	assert_int_equal(sq_location("v1-race", location, sizeof(location)), 0);
+	make_v1(location, v1_rows);
+	assert_int_equal(pthread_barrier_init(&go, NULL, 3), 0);
+	for (i = 0; i < 3; i++) {
+		memset(&o[i], 0, sizeof(o[i]));
+		o[i].location = location;
+		o[i].go = &go;
+		assert_int_equal(pthread_create(&t[i], NULL, open_v1, &o[i]), 0);
+	}
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		if (o[i].ret != RES_OK)
+			fail_msg("opener %d: %s: %s", i, res_name(o[i].ret), o[i].msg);
+		assert_int_equal(o[i].nsans, 7);
+	}
+	pthread_barrier_destroy(&go);
+	assert_query(location, "PRAGMA user_version", "2");
+	assert_query(location, "SELECT count(*) FROM cert_sans", "9");
+	assert_true(sq_integrity_ok(location));
+	sq_drop(location);
+	(void)state;
+}
+
 /* The bytes of @path, malloc'ed, into *plen. */
 static unsigned char *slurp(const char *path, size_t *plen)
 {
@@ -377,8 +471,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		BATTERY_TESTS,
+		cmocka_unit_test(test_insert_atomic),
 		cmocka_unit_test(test_migrate_v1),
 		cmocka_unit_test(test_migrate_v1_fails),
+		cmocka_unit_test(test_migrate_v1_concurrent),
 		cmocka_unit_test(test_not_a_ca_db),
 	};
 	const char *base = getenv("TMPDIR");

@@ -172,6 +172,24 @@ static int stmt_run(struct sq *s, enum stmt_id id, const char *what)
 	return ret;
 }
 
+/*
+ * The same on a failure path: the message stays the first failure's (what
+ * went wrong, not that undoing it went wrong too).
+ */
+static int stmt_undo(struct sq *s, enum stmt_id id)
+{
+	sqlite3_stmt *st = s->st[id];
+	int rc;
+
+	if (st == NULL || sqlite3_stmt_busy(st)) {
+		if (sqlite3_prepare_v3(s->db, stmt_sql[id], -1, 0, &st, NULL) != SQLITE_OK)
+			return RES_DB;
+	}
+	rc = sqlite3_step(st);
+	stmt_put(s, id, st);
+	return rc == SQLITE_DONE ? RES_OK : RES_DB;
+}
+
 /* "sqlite:PATH" or PATH into PATH */
 static const char *sq_path(const char *location)
 {
@@ -281,7 +299,7 @@ static void sq_rollback(void *state)
 
 	/* an error may have ended the transaction already */
 	if (!sqlite3_get_autocommit(s->db))
-		stmt_run(s, ST_ROLLBACK, "rolling back");
+		stmt_undo(s, ST_ROLLBACK);
 }
 
 static void bind_time(sqlite3_stmt *st, int i, int64_t t)
@@ -356,11 +374,11 @@ static int sq_insert(void *state, const struct cadb_row *r)
 		return ret;
 	if ((ret = insert_cert(s, r)) == RES_OK)
 		ret = insert_sans(s, r);
-	if (ret != RES_OK)
-		stmt_run(s, ST_ROLLBACK_TO, "undoing an insert");
+	if (ret == RES_OK)
+		return stmt_run(s, ST_RELEASE, "finishing an insert");
 	/* RELEASE after ROLLBACK TO: the savepoint goes, the caller's transaction stays */
-	if (stmt_run(s, ST_RELEASE, "finishing an insert") != RES_OK && ret == RES_OK)
-		ret = RES_DB;
+	stmt_undo(s, ST_ROLLBACK_TO);
+	stmt_undo(s, ST_RELEASE);
 	return ret;
 }
 
