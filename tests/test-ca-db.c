@@ -119,7 +119,8 @@ static int sq_revoked_walk_indexed(const char *location)
 		goto out;
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		len = strlen(plan);
-		snprintf(plan + len, sizeof(plan) - len, "%s;", (const char *)sqlite3_column_text(st, 3));
+		snprintf(plan + len, sizeof(plan) - len, "%s;",
+		         (const char *)sqlite3_column_text(st, 3));
 	}
 	/* "SCAN certs USING COVERING INDEX certs_revoked;", no sort step */
 	ok = strstr(plan, "USING COVERING INDEX certs_revoked") != NULL &&
@@ -223,16 +224,24 @@ static void assert_v1_row(struct cadb *db, const char *serial, const char *subje
 	else
 		assert_string_equal(r.profile, profile);
 	assert_int_equal(r.der_len, der_len);
+	/* v1_rows' DER: 30 82 00 .. with the serial's last digit last (0x05 for the long one) */
 	if (der_len > 0)
-		assert_int_equal(r.der[der_len - 1], der_len == 8 ? 0x05 : (unsigned char)serial[3] - '0');
+		assert_int_equal(r.der[der_len - 1],
+		                 der_len == 8 ? 0x05 : (unsigned char)(serial[3] - '0'));
 	cadb_row_free(&r);
 }
 
 static void test_migrate_v1(void **state)
 {
 	static const char *const sans1[] = {
-		"DNS:a.example", "IP:192.0.2.7", "email:x@example.com",
-		"URI:https://example.com/p?a=1,b=2", "IP:2001:db8::7", "other", "DNS:b.example", NULL,
+		"DNS:a.example",
+		"IP:192.0.2.7",
+		"email:x@example.com",
+		"URI:https://example.com/p?a=1,b=2",
+		"IP:2001:db8::7",
+		"other",
+		"DNS:b.example",
+		NULL,
 	};
 	static const char *const sans2[] = { "DNS:r.example", NULL };
 	static const char *const sans5[] = { "email:y@example.com", NULL };
@@ -248,8 +257,10 @@ static void test_migrate_v1(void **state)
 	assert_int_equal(cadb_open(location, &db), RES_OK);
 	assert_int_equal(cadb_schema_version(db, &v), RES_OK);
 	assert_int_equal(v, 2);
-	assert_v1_row(db, "4F01", "/CN=valid, with comma", sans1, 'V', 0, -1, 0, "server-client", 8);
-	assert_v1_row(db, "4F02", "/CN=revoked", sans2, 'R', 1700100000, 1, 1700050000, "server", 4);
+	assert_v1_row(db, "4F01", "/CN=valid, with comma", sans1, 'V', 0, -1, 0, "server-client",
+	              8);
+	assert_v1_row(db, "4F02", "/CN=revoked", sans2, 'R', 1700100000, 1, 1700050000, "server",
+	              4);
 	assert_v1_row(db, "4F03", "/CN=expired", none, 'V', 0, -1, 0, "client", 4);
 	assert_v1_row(db, "4F04", "/CN=imported", none, 'V', 0, -1, 0, NULL, 0);
 	assert_v1_row(db, "4F05", "/CN=revoked-imported", sans5, 'R', 1700200000, 0, 0, NULL, 0);
@@ -262,8 +273,8 @@ static void test_migrate_v1(void **state)
 	cadb_close(db);
 	/* on disk: version 2, the old table gone, the SANs in their table */
 	assert_query(location, "PRAGMA user_version", "2");
-	assert_query(location, "SELECT count(*) FROM pragma_table_info('certs') WHERE name = 'sans'",
-	             "0");
+	assert_query(location,
+	             "SELECT count(*) FROM pragma_table_info('certs') WHERE name = 'sans'", "0");
 	assert_query(location, "SELECT count(*) FROM sqlite_master WHERE name = 'certs_v1'", "0");
 	assert_query(location, "SELECT count(*) FROM cert_sans", "9");
 	assert_query(location, "SELECT value FROM cert_sans WHERE serial = '4F01' AND pos = 3",
@@ -272,7 +283,8 @@ static void test_migrate_v1(void **state)
 	assert_true(sq_revoked_walk_indexed(location));
 	/* opened again: nothing migrates twice, the CRL number goes on */
 	assert_int_equal(cadb_open(location, &db), RES_OK);
-	assert_v1_row(db, "4F01", "/CN=valid, with comma", sans1, 'V', 0, -1, 0, "server-client", 8);
+	assert_v1_row(db, "4F01", "/CN=valid, with comma", sans1, 'V', 0, -1, 0, "server-client",
+	              8);
 	assert_int_equal(cadb_next_crl_number(db, &n), RES_OK);
 	assert_int_equal(n, 9);
 	cadb_close(db);

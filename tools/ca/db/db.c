@@ -31,7 +31,8 @@ static int pick(const char *location, const struct cadb_ops **pops)
 
 	if (location == NULL || *location == '\0')
 		return res_set(RES_BAD_INPUT, "database: no location");
-	if ((location[0] >= 'a' && location[0] <= 'z') || (location[0] >= 'A' && location[0] <= 'Z'))
+	if ((location[0] >= 'a' && location[0] <= 'z') ||
+	    (location[0] >= 'A' && location[0] <= 'Z'))
 		n = 1 + strspn(location + 1, "abcdefghijklmnopqrstuvwxyz"
 		                             "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
 	if (n == 0 || location[n] != ':') {
@@ -44,8 +45,9 @@ static int pick(const char *location, const struct cadb_ops **pops)
 			*pops = backends[i];
 			return RES_OK;
 		}
-	return res_set(RES_BAD_INPUT, "database %s: unknown scheme \"%.*s\" (this release has sqlite)",
-	               location, (int)n, location);
+	return res_set(RES_BAD_INPUT,
+	               "database %s: unknown scheme \"%.*s\" (this release has sqlite)", location,
+	               (int)n, location);
 }
 
 int cadb_create(const char *location)

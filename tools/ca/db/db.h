@@ -147,7 +147,7 @@ void cadb_rollback(struct cadb *db);
  * already, RES_BAD_INPUT for a record without serial, subject or status V/R.
  */
 int cadb_insert(struct cadb *db, const struct cadb_row *r);
-/* RES_NOT_FOUND for no such serial; @r is the caller's on RES_OK (cadb_row_free), empty otherwise. */
+/* RES_NOT_FOUND for no such serial; @r is the caller's on RES_OK (cadb_row_free), else empty. */
 int cadb_get(struct cadb *db, const char *serial, struct cadb_row *r);
 /*
  * Revokes in a transaction of its own when none is open (begin..commit).

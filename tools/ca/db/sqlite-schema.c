@@ -128,7 +128,8 @@ static int v1_copy_sans(sqlite3 *db)
 	                       "SELECT serial, sans FROM certs_v1"
 	                       " WHERE sans IS NOT NULL AND sans <> ''",
 	                       -1, &sel, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "INSERT INTO cert_sans(serial, pos, type, value) VALUES (?,?,?,?)",
+	    sqlite3_prepare_v2(db,
+	                       "INSERT INTO cert_sans(serial, pos, type, value) VALUES (?,?,?,?)",
 	                       -1, &ins, NULL) != SQLITE_OK) {
 		ret = cadb_sq_fail(db, "preparing the copy of the SANs");
 		goto out;

@@ -554,7 +554,8 @@ static int sq_foreach_revoked(void *state, cadb_row_cb cb, void *arg)
 		v = sqlite3_column_text(st, 0);
 		snprintf(r.serial, sizeof(r.serial), "%s", v != NULL ? (const char *)v : "");
 		r.revoked_at = col_time(st, 1);
-		r.reason = sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 2);
+		r.reason = sqlite3_column_type(st, 2) == SQLITE_NULL ? -1
+		                                                     : sqlite3_column_int(st, 2);
 		r.invalidity = col_time(st, 3);
 		if ((ret = cb(&r, arg)) != 0)
 			goto out;
