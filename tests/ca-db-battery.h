@@ -405,10 +405,20 @@ static int bt_nested(const struct cadb_row *r, void *arg)
 	if ((ret = cadb_get(db, r->serial, &got)) != RES_OK)
 		return ret;
 	cadb_row_free(&got);
+	/* a write of its own transaction, on a row walked already */
+	if (strcmp(r->serial, "0C") == 0 &&
+	    (ret = cadb_revoke(db, "0A", 1700003000, 1, 0)) != RES_OK)
+		return ret;
 	/* the same walk inside the walk */
 	if ((ret = cadb_foreach(db, CADB_ALL, 0, 0, bt_collect, &w)) != RES_OK)
 		return ret;
 	return w.n == 7 ? RES_OK : RES_FAIL;
+}
+
+/* Revokes each row walked, in the caller's transaction. */
+static int bt_nested_tx(const struct cadb_row *r, void *arg)
+{
+	return cadb_revoke(arg, r->serial, 1700004000, 0, 0);
 }
 
 static void test_foreach_nested(void **state)
@@ -417,6 +427,13 @@ static void test_foreach_nested(void **state)
 
 	bt_fill_statuses(f->db);
 	assert_int_equal(cadb_foreach(f->db, CADB_ALL, 0, 0, bt_nested, f->db), RES_OK);
+	bt_walk(f->db, CADB_REVOKED, 0, 0, "0A 0B 1F");
+	/* the same inside the caller's transaction */
+	assert_int_equal(cadb_begin(f->db), RES_OK);
+	assert_int_equal(cadb_foreach(f->db, CADB_VALID, 1800000000, 0, bt_nested_tx, f->db),
+	                 RES_OK);
+	assert_int_equal(cadb_commit(f->db), RES_OK);
+	bt_walk(f->db, CADB_REVOKED, 0, 0, "0A 0B 0C 0D 0E 1F");
 }
 
 static int bt_revoked_fields(const struct cadb_row *r, void *arg)
