@@ -335,26 +335,38 @@ echo "(a) extensions of a p11ca certificate: $(extlist "$dir/p11ca.$big.sample.p
 # ---- (b) one certificate with $rows already issued ----
 # the database: $rows rows in one transaction with the sqlite3 CLI, serials
 # drawn as p11ca draws them (16 random bytes, top bits 01), each row with the
-# DER of a real certificate p11ca issued (a sample from (a)); the rows are
-# marked profile 'server' (the bench itself issues server-client)
+# DER of a real certificate p11ca issued (a sample from (a)) and one DNS SAN
+# (schema version 2: a row of cert_sans, its type apart from its value); the
+# rows are marked profile 'server' (the bench itself issues server-client).
+# The serials are drawn into a temporary table first and both tables filled
+# from it in serial order, so that each B-tree grows at its end (the drawn
+# serials, about 50 MB for a million, stay in memory).
 rm -rf "$dir"/out.*
 db=$dir/$big.ca/ca.db
 openssl x509 -in "$dir/p11ca.$big.sample.pem" -outform DER -out "$dir/sample.der"
 t_now=$(date +%s)
 start=$(now)
+v=$(sqlite3 "$db" 'PRAGMA user_version')
+[ "$v" = 2 ] || fail "$db: schema version $v; the bench fills version 2"
 sqlite3 -batch "$db" > /dev/null << EOF || fail "filling the database"
 PRAGMA synchronous = OFF;
+PRAGMA temp_store = MEMORY;
 CREATE TEMP TABLE sample AS SELECT readfile('$dir/sample.der') AS der;
-BEGIN;
+CREATE TEMP TABLE fill(serial TEXT PRIMARY KEY, i INTEGER NOT NULL) WITHOUT ROWID;
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $rows)
-INSERT INTO certs (serial, subject, sans, not_before, not_after, status, revoked_at, reason,
+INSERT INTO temp.fill (serial, i)
+SELECT printf('%02X', 64 + abs(random()) % 64) || upper(hex(randomblob(15))), i FROM n;
+BEGIN;
+INSERT INTO certs (serial, subject, not_before, not_after, status, revoked_at, reason,
                    invalidity, profile, issued_at, der)
-SELECT printf('%02X', 64 + abs(random()) % 64) || upper(hex(randomblob(15))),
-       '/CN=host' || i || '.example.com', 'DNS:host' || i || '.example.com',
+SELECT serial, '/CN=host' || i || '.example.com',
        $t_now - 86400 * 30 - i % 86400, $t_now + 86400 * 335 - i % 86400, 'V',
        NULL, NULL, NULL, 'server', $t_now - 86400 * 30 - i % 86400, sample.der
-FROM n, sample;
+FROM temp.fill, sample ORDER BY serial;
+INSERT INTO cert_sans (serial, pos, type, value)
+SELECT serial, 0, 'DNS', 'host' || i || '.example.com' FROM temp.fill ORDER BY serial;
 COMMIT;
+DROP TABLE temp.fill;
 PRAGMA wal_checkpoint(TRUNCATE);
 EOF
 n=$(sqlite3 "$db" "SELECT count(*), sum(length(der)) FROM certs WHERE profile = 'server'")

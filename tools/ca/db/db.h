@@ -10,6 +10,14 @@
  * thread at a time; every prepared statement belongs to its connection.
  * Strings and buffers a function hands out are the caller's (cadb_row_free,
  * free()); what the caller passes in is only read.
+ *
+ * Transactions: cadb_begin .. cadb_commit (or cadb_rollback) groups writes.
+ * A write called with no transaction open (cadb_insert, cadb_revoke,
+ * cadb_next_crl_number, cadb_set_crl_number) runs in a transaction of its
+ * own, committed before it returns; inside the caller's transaction a write
+ * that fails changes nothing and leaves the transaction open, for the
+ * caller to commit or roll back.  Backends' write operations always run
+ * inside a transaction (db.c makes sure of it).
  */
 #ifndef P11CA_CADB_H
 #define P11CA_CADB_H
@@ -40,8 +48,25 @@ struct cadb_row {
 void cadb_row_free(struct cadb_row *r);
 /* Adds a copy of @san ("DNS:a") to r->sans; RES_OK or RES_NOMEM. */
 int cadb_row_add_san(struct cadb_row *r, const char *san);
+/*
+ * For backends that keep a SAN's type apart from its value: adds
+ * "TYPE:VALUE" (just VALUE for type "other") to r->sans, the inverse of
+ * cadb_san_split(); RES_OK or RES_NOMEM.
+ */
+int cadb_row_add_san_typed(struct cadb_row *r, const char *type, const char *value);
+/*
+ * The type of @san: "DNS", "IP", "email" or "URI" with *pvalue after the
+ * "TYPE:" prefix, or "other" (anything else, e.g. "other" or "RID:1.2")
+ * with *pvalue the whole of @san.  Both point into static or @san's memory.
+ */
+const char *cadb_san_split(const char *san, const char **pvalue);
 
-/* Called for each record; a non-zero return stops the walk and is returned. */
+/*
+ * Called for each record; a non-zero return stops the walk and is returned
+ * as the walk's result.  @r and what it points to last until the callback
+ * returns.  The callback may use the same connection (a lookup, a write in
+ * the caller's transaction); rows it changes may or may not be walked.
+ */
 typedef int (*cadb_row_cb)(const struct cadb_row *r, void *arg);
 
 /* Selection of cadb_foreach(). */
@@ -57,6 +82,10 @@ struct cadb;
 /*
  * A backend.  @state is what its open() made.  Every operation returns a
  * result.h code; the ones named here are the results callers act on.
+ * create() and open() get the location as the caller gave it ("sqlite:PATH"
+ * or PATH; "postgresql://..." for a backend whose scheme is "postgresql"):
+ * the backend reads its own syntax.  insert, revoke, next_crl_number and
+ * set_crl_number are only called inside begin() .. commit()/rollback().
  */
 struct cadb_ops {
 	const char *scheme; /* "sqlite" */
@@ -69,9 +98,9 @@ struct cadb_ops {
 	int (*begin)(void *state);
 	int (*commit)(void *state);
 	void (*rollback)(void *state);
-	/* RES_TAKEN: the serial is there already (nothing written) */
+	/* RES_TAKEN: the serial is there already; on any failure nothing is written */
 	int (*insert)(void *state, const struct cadb_row *r);
-	/* RES_NOT_FOUND: no such serial */
+	/* RES_NOT_FOUND: no such serial; @r is filled on RES_OK, left empty otherwise */
 	int (*get)(void *state, const char *serial, struct cadb_row *r);
 	/* RES_NOT_FOUND, RES_ALREADY (revoked before); inside the caller's transaction */
 	int (*revoke)(void *state, const char *serial, int64_t when, int reason, int64_t invalidity);
@@ -95,24 +124,48 @@ extern const struct cadb_ops cadb_sqlite_ops;
 
 /* Creates an empty database at @location ("sqlite:PATH" or PATH). */
 int cadb_create(const char *location);
-/* Opens @location; *pdb is the caller's (cadb_close). */
+/*
+ * Opens @location; *pdb is the caller's (cadb_close).  RES_NOT_FOUND when
+ * there is no database, RES_BAD_INPUT for an unknown scheme, RES_VERSION
+ * for a schema newer than CADB_VERSION (or not a CA database).  An older
+ * schema is migrated first, all or nothing.
+ */
 int cadb_open(const char *location, struct cadb **pdb);
+/* Closes @db (NULL is fine), rolling back a transaction left open. */
 void cadb_close(struct cadb *db);
 /* The backend's name ("sqlite"). */
 const char *cadb_backend(const struct cadb *db);
 
+/* Opens a write transaction (RES_FAIL if one is open); waits for other writers. */
 int cadb_begin(struct cadb *db);
+/* Commits; when that fails the transaction is rolled back (closed either way). */
 int cadb_commit(struct cadb *db);
+/* Rolls back the open transaction (none: nothing). */
 void cadb_rollback(struct cadb *db);
+/*
+ * Inserts @r with its SANs, all or nothing: RES_TAKEN for a serial there
+ * already, RES_BAD_INPUT for a record without serial, subject or status V/R.
+ */
 int cadb_insert(struct cadb *db, const struct cadb_row *r);
+/* RES_NOT_FOUND for no such serial; @r is the caller's on RES_OK (cadb_row_free), else empty. */
 int cadb_get(struct cadb *db, const char *serial, struct cadb_row *r);
-/* Revokes in a transaction of its own when none is open (begin..commit). */
+/*
+ * Revokes in a transaction of its own when none is open (begin..commit).
+ * RES_NOT_FOUND, RES_ALREADY (revoked before: nothing changed).  A reason
+ * of -1 stores none; @invalidity 0 none.
+ */
 int cadb_revoke(struct cadb *db, const char *serial, int64_t when, int reason,
                 int64_t invalidity);
 int cadb_foreach(struct cadb *db, enum cadb_status status, int64_t now, int with_der,
                  cadb_row_cb cb, void *arg);
 int cadb_foreach_revoked(struct cadb *db, cadb_row_cb cb, void *arg);
+/*
+ * The CRL number plus one, stored and put in *out (1, 2, 3.. on a new
+ * database); in the caller's transaction, so that it is spent only when
+ * the caller commits, else in one of its own.
+ */
 int cadb_next_crl_number(struct cadb *db, int64_t *out);
+/* Stores @value (>= 0) as the CRL number (the next is @value + 1); transactions as above. */
 int cadb_set_crl_number(struct cadb *db, int64_t value);
 int cadb_schema_version(struct cadb *db, int *out);
 /* Whether a write transaction is open on @db (cadb_begin without commit/rollback). */
