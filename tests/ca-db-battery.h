@@ -505,6 +505,10 @@ static void test_crl_number(void **state)
 	cadb_close(db2);
 	assert_int_equal(cadb_next_crl_number(f->db, &n), RES_OK);
 	assert_int_equal(n, 43);
+	/* never lowered */
+	assert_int_equal(cadb_set_crl_number(f->db, 5), RES_OK);
+	assert_int_equal(cadb_next_crl_number(f->db, &n), RES_OK);
+	assert_int_equal(n, 44);
 }
 
 static void test_rollback(void **state)

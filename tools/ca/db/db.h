@@ -114,7 +114,10 @@ struct cadb_ops {
 	int (*foreach_revoked)(void *state, cadb_row_cb cb, void *arg);
 	/* increments and returns the CRL number; inside the caller's transaction */
 	int (*next_crl_number)(void *state, int64_t *out);
-	/* sets the CRL number (an import carries an older CA's on); inside a transaction */
+	/*
+	 * raises the CRL number to @value when it is lower (an import carries an
+	 * older CA's on); never lowers it: CRL numbers only go up
+	 */
 	int (*set_crl_number)(void *state, int64_t value);
 	/* the schema version of the open database (CADB_VERSION once opened) */
 	int (*schema_version)(void *state, int *out);

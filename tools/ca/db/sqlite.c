@@ -71,7 +71,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 		      " invalidity = ?4 WHERE serial = ?1 AND status = 'V'",
 	[ST_STATUS] = "SELECT status FROM certs WHERE serial = ?",
 	[ST_CRL_GET] = "SELECT value FROM meta WHERE key = 'crl_number'",
-	[ST_CRL_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES ('crl_number', ?)",
+	/* raised, never lowered: CRL numbers only go up */
+	[ST_CRL_SET] = "INSERT INTO meta(key, value) VALUES ('crl_number', ?1) ON CONFLICT(key) DO "
+	               "UPDATE SET value = max(CAST(value AS INTEGER), excluded.value)",
 	[ST_VERSION] = "PRAGMA user_version",
 	[ST_REVOKED] = cadb_sq_revoked_sql,
 	[ST_LIST_ALL + 0] = LIST("", ""),
