@@ -20,7 +20,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "ca.h"
+#include "csr.h"
+#include "result.h"
 
 /* hostile variants per sample request */
 #define MUTATIONS 4000
@@ -121,7 +122,6 @@ static int openssl_accepts(const unsigned char *der, size_t len)
 static void test_samples_read_alike(void **state)
 {
 	struct ca_csr c;
-	char why[400];
 	size_t i;
 
 	(void)state;
@@ -132,9 +132,9 @@ static void test_samples_read_alike(void **state)
 		unsigned char *a = NULL, *b = NULL;
 		int alen, blen;
 
-		why[0] = '\0';
-		if (!ca_csr_parse(NULL, samples[i].der, (size_t)samples[i].len, &c, why, sizeof(why)))
-			fail_msg("%s: refused: %s", samples[i].what, why);
+		res_clear();
+		if (ca_csr_parse(NULL, samples[i].der, (size_t)samples[i].len, &c) != RES_OK)
+			fail_msg("%s: refused: %s", samples[i].what, res_message());
 		assert_int_equal(X509_NAME_cmp(c.subject, X509_REQ_get_subject_name(req)), 0);
 		/* no extensions: an empty list or none at all */
 		assert_int_equal(c.exts != NULL ? sk_X509_EXTENSION_num(c.exts) : 0,
@@ -157,7 +157,6 @@ static void test_samples_read_alike(void **state)
 static void test_pem_reads_as_der(void **state)
 {
 	struct ca_csr c;
-	char why[400];
 	BIO *mem = BIO_new(BIO_s_mem());
 	char *data;
 	long len;
@@ -165,15 +164,70 @@ static void test_pem_reads_as_der(void **state)
 	(void)state;
 	assert_true(PEM_write_bio(mem, PEM_STRING_X509_REQ, "", samples[0].der, samples[0].len));
 	len = BIO_get_mem_data(mem, &data);
-	assert_int_equal(ca_csr_parse(NULL, (unsigned char *)data, (size_t)len, &c, why, sizeof(why)), 1);
+	assert_int_equal(ca_csr_parse(NULL, (unsigned char *)data, (size_t)len, &c), RES_OK);
 	ca_csr_free(&c);
 	/* a certificate in PEM is not a request */
 	BIO_reset(mem);
 	assert_true(PEM_write_bio(mem, PEM_STRING_X509, "", samples[0].der, samples[0].len));
 	len = BIO_get_mem_data(mem, &data);
-	assert_int_equal(ca_csr_parse(NULL, (unsigned char *)data, (size_t)len, &c, why, sizeof(why)), 0);
-	assert_non_null(strstr(why, "not a certificate signing request"));
+	assert_int_equal(ca_csr_parse(NULL, (unsigned char *)data, (size_t)len, &c), RES_BAD_INPUT);
+	assert_non_null(strstr(res_message(), "not a certificate signing request"));
+	/* and *out is left zeroed: ca_csr_free on it is harmless */
+	assert_null(c.subject);
+	assert_null(c.pkey);
+	ca_csr_free(&c);
 	BIO_free(mem);
+}
+
+/* @s with its signatureAlgorithm replaced by @nid (parameters @ptype), re-encoded. */
+static int swap_sigalg(const struct sample *s, int nid, int ptype, unsigned char **pder)
+{
+	const unsigned char *p = s->der;
+	X509_REQ *req = d2i_X509_REQ(NULL, &p, s->len);
+	const X509_ALGOR *alg;
+	int len;
+
+	assert_non_null(req);
+	X509_REQ_get0_signature(req, NULL, &alg);
+	assert_true(X509_ALGOR_set0((X509_ALGOR *)alg, OBJ_nid2obj(nid), ptype, NULL));
+	*pder = NULL;
+	len = i2d_X509_REQ(req, pder); /* the signed part as it was (kept encoding) */
+	assert_true(len > 0);
+	X509_REQ_free(req);
+	return len;
+}
+
+/*
+ * A valid signature under an algorithm of another key type (an RSA
+ * signature labelled ECDSA or EdDSA, an ECDSA one labelled RSA): OpenSSL
+ * refuses these, so the fast path must too (it accepted them before).
+ */
+static void test_sigalg_of_another_key_type(void **state)
+{
+	static const struct {
+		size_t sample;
+		int nid, ptype;
+	} swaps[] = {
+		{ 2, NID_ecdsa_with_SHA256, V_ASN1_UNDEF }, /* RSA key, PKCS#1 signature */
+		{ 2, NID_ED25519, V_ASN1_UNDEF },
+		{ 0, NID_sha256WithRSAEncryption, V_ASN1_NULL }, /* P-256 key */
+		{ 0, NID_sha256WithRSAEncryption, V_ASN1_UNDEF },
+		{ 3, NID_ecdsa_with_SHA256, V_ASN1_UNDEF }, /* Ed25519 key */
+	};
+	struct ca_csr c;
+	unsigned char *der;
+	size_t i;
+	int len;
+
+	(void)state;
+	for (i = 0; i < sizeof(swaps) / sizeof(swaps[0]); i++) {
+		len = swap_sigalg(&samples[swaps[i].sample], swaps[i].nid, swaps[i].ptype, &der);
+		assert_false(openssl_accepts(der, (size_t)len));
+		if (ca_csr_parse(NULL, der, (size_t)len, &c) != RES_BAD_INPUT)
+			fail_msg("%s labelled %s: accepted", samples[swaps[i].sample].what,
+			         OBJ_nid2sn(swaps[i].nid));
+		OPENSSL_free(der);
+	}
 }
 
 /* A small deterministic generator: the same variants in every run. */
@@ -215,15 +269,15 @@ static void test_hostile_variants(void **state)
 {
 	unsigned char buf[4096];
 	struct ca_csr c;
-	char why[400];
 	size_t i, m, len, accepted = 0, refused = 0;
+	int ret;
 
 	(void)state;
 	for (i = 0; i < nsamples; i++) {
 		for (m = 0; m < MUTATIONS; m++) {
 			len = mutate(&samples[i], buf, sizeof(buf));
-			why[0] = '\0';
-			if (ca_csr_parse(NULL, buf, len, &c, why, sizeof(why))) {
+			res_clear();
+			if ((ret = ca_csr_parse(NULL, buf, len, &c)) == RES_OK) {
 				/* accepted: whole, and OpenSSL agrees it is a valid request */
 				assert_non_null(c.subject);
 				assert_non_null(c.pkey);
@@ -234,9 +288,10 @@ static void test_hostile_variants(void **state)
 				ca_csr_free(&c);
 				accepted++;
 			} else {
-				/* refused with a reason on one line */
-				assert_true(why[0] != '\0');
-				assert_null(strchr(why, '\n'));
+				/* refused as bad input, with a reason on one line */
+				assert_int_equal(ret, RES_BAD_INPUT);
+				assert_true(res_message()[0] != '\0');
+				assert_null(strchr(res_message(), '\n'));
 				refused++;
 			}
 		}
@@ -253,6 +308,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_samples_read_alike),
 		cmocka_unit_test(test_pem_reads_as_der),
+		cmocka_unit_test(test_sigalg_of_another_key_type),
 		cmocka_unit_test(test_hostile_variants),
 	};
 

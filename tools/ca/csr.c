@@ -1,5 +1,5 @@
 /*
- * ca-csr.c - a PKCS#10 request taken apart for issuing: its subject, its
+ * csr.c - a PKCS#10 request taken apart for issuing: its subject, its
  * SubjectPublicKeyInfo as raw bytes, its requested extensions, its
  * signature checked.
  *
@@ -8,10 +8,12 @@
  * common requests (RSA, EC P-256/384/521, Ed25519 keys signed with SHA-2
  * or EdDSA) are walked here with ASN1_get_object and their key is built
  * from its parameters; anything else goes through d2i_X509_REQ.  Both
- * paths end in the same struct ca_csr.
+ * paths end in the same struct ca_csr.  The fast path accepts nothing the
+ * general one would refuse (tests/test-csr-parse.c, tests/fuzz/csr_fuzzer.c).
  */
 #include "config.h"
 
+#include <limits.h>
 #include <string.h>
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
@@ -22,10 +24,24 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "ca.h"
+#include "csr.h"
+#include "result.h"
 
 /* Keys and signature checks come from the default provider, never the token's. */
 #define PROPQ "provider=default"
+
+static const char not_a_csr[] = "not a certificate signing request (PEM or DER), or truncated";
+
+/* Whether @buf holds a "-----BEGIN " line (PEM rather than DER). */
+static int is_pem(const unsigned char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 11 <= len; i++)
+		if (buf[i] == '-' && memcmp(buf + i, "-----BEGIN ", 11) == 0)
+			return 1;
+	return 0;
+}
 
 void ca_csr_free(struct ca_csr *c)
 {
@@ -105,8 +121,14 @@ static int find_extensions(const struct tlv *attrs, STACK_OF(X509_EXTENSION) **o
 			return 0;
 		nid = OBJ_obj2nid(obj);
 		ASN1_OBJECT_free(obj);
-		if (nid != NID_ext_req && nid != NID_ms_ext_req)
+		if (nid != NID_ext_req && nid != NID_ms_ext_req) {
+			/* SET OF ANY: whole elements, as d2i_X509_REQ wants them */
+			q = set.content;
+			while (q < set.next)
+				if (!tlv_read(&q, set.next, &val))
+					return 0;
 			continue;
+		}
 		if (*out != NULL) /* asked twice: which one would be meant? */
 			return 0;
 		q = set.content;
@@ -203,21 +225,31 @@ static EVP_PKEY *fast_key(OSSL_LIB_CTX *libctx, const X509_ALGOR *alg, const uns
 	return NULL;
 }
 
-/* The digest of a signature algorithm on the fast path ("" for EdDSA). */
-static const char *fast_digest(const X509_ALGOR *alg)
+/*
+ * The digest of a signature algorithm on the fast path ("" for EdDSA) and
+ * the key type it needs (*pkey_nid); NULL when not on the fast path.
+ */
+static const char *fast_digest(const X509_ALGOR *alg, int *pkey_nid)
 {
 	const ASN1_OBJECT *aobj;
-	int ptype;
+	int ptype, rsa_params, ec_params;
 
 	X509_ALGOR_get0(&aobj, &ptype, NULL, alg);
+	rsa_params = ptype == V_ASN1_NULL || ptype == V_ASN1_UNDEF;
+	ec_params = ptype == V_ASN1_UNDEF;
+	*pkey_nid = NID_rsaEncryption;
 	switch (OBJ_obj2nid(aobj)) {
-	case NID_sha256WithRSAEncryption: return ptype == V_ASN1_NULL || ptype == V_ASN1_UNDEF ? "SHA256" : NULL;
-	case NID_sha384WithRSAEncryption: return ptype == V_ASN1_NULL || ptype == V_ASN1_UNDEF ? "SHA384" : NULL;
-	case NID_sha512WithRSAEncryption: return ptype == V_ASN1_NULL || ptype == V_ASN1_UNDEF ? "SHA512" : NULL;
-	case NID_ecdsa_with_SHA256: return ptype == V_ASN1_UNDEF ? "SHA256" : NULL;
-	case NID_ecdsa_with_SHA384: return ptype == V_ASN1_UNDEF ? "SHA384" : NULL;
-	case NID_ecdsa_with_SHA512: return ptype == V_ASN1_UNDEF ? "SHA512" : NULL;
-	case NID_ED25519: return ptype == V_ASN1_UNDEF ? "" : NULL;
+	case NID_sha256WithRSAEncryption: return rsa_params ? "SHA256" : NULL;
+	case NID_sha384WithRSAEncryption: return rsa_params ? "SHA384" : NULL;
+	case NID_sha512WithRSAEncryption: return rsa_params ? "SHA512" : NULL;
+	default: break;
+	}
+	*pkey_nid = NID_X9_62_id_ecPublicKey;
+	switch (OBJ_obj2nid(aobj)) {
+	case NID_ecdsa_with_SHA256: return ec_params ? "SHA256" : NULL;
+	case NID_ecdsa_with_SHA384: return ec_params ? "SHA384" : NULL;
+	case NID_ecdsa_with_SHA512: return ec_params ? "SHA512" : NULL;
+	case NID_ED25519: *pkey_nid = NID_ED25519; return ec_params ? "" : NULL;
 	default: return NULL;
 	}
 }
@@ -237,43 +269,44 @@ static int verify(OSSL_LIB_CTX *libctx, EVP_PKEY *pk, const char *md, const unsi
 
 /* The general path: d2i_X509_REQ and X509_REQ_verify_ex. */
 static int parse_general(OSSL_LIB_CTX *libctx, const unsigned char *der, size_t len,
-                         struct ca_csr *out, char *why, size_t cap)
+                         struct ca_csr *out)
 {
 	const unsigned char *p = der, *bits;
-	X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)len);
+	X509_REQ *req = NULL;
 	X509_ALGOR *alg;
 	ASN1_OBJECT *aobj;
-	int ok = 0, blen;
+	int ret = RES_BAD_INPUT, blen;
 
-	if (req == NULL || p != der + len) {
-		snprintf(why, cap, "not a certificate signing request (PEM or DER), or truncated");
+	if (len > LONG_MAX || (req = d2i_X509_REQ(NULL, &p, (long)len)) == NULL ||
+	    p != der + len) {
+		res_set(ret, "%s", not_a_csr);
 		goto out;
 	}
 	if ((out->pkey = X509_REQ_get_pubkey(req)) == NULL) {
-		snprintf(why, cap, "its public key is of a kind p11ca cannot read");
+		res_set(ret, "its public key is of a kind p11ca cannot read");
 		goto out;
 	}
 	if (X509_REQ_verify_ex(req, out->pkey, libctx, PROPQ) <= 0) {
-		snprintf(why, cap, "its signature does not verify (altered or broken CSR)");
+		res_set(ret, "its signature does not verify (altered or broken CSR)");
 		goto out;
 	}
 	if (!X509_PUBKEY_get0_param(&aobj, &bits, &blen, &alg, X509_REQ_get_X509_PUBKEY(req)) ||
 	    (out->key_alg = X509_ALGOR_dup(alg)) == NULL ||
 	    (out->key_bits = OPENSSL_memdup(bits, (size_t)blen)) == NULL ||
 	    (out->subject = X509_NAME_dup(X509_REQ_get_subject_name(req))) == NULL) {
-		snprintf(why, cap, "out of memory");
+		ret = res_set(RES_NOMEM, "out of memory");
 		goto out;
 	}
 	out->key_len = blen;
 	out->exts = X509_REQ_get_extensions(req);
-	ok = 1;
+	ret = RES_OK;
 out:
 	X509_REQ_free(req);
-	return ok;
+	return ret;
 }
 
 int ca_csr_parse(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t buflen,
-                 struct ca_csr *out, char *why, size_t cap)
+                 struct ca_csr *out)
 {
 	unsigned char *der = NULL;
 	const unsigned char *p, *end, *q, *bits, *sig;
@@ -281,18 +314,21 @@ int ca_csr_parse(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t buflen,
 	struct tlv outer, info, version, name, spki, alg, keybits, attrs, sigalg, sigbits;
 	X509_ALGOR *sig_alg = NULL;
 	const char *md;
-	int other = 0, ok = 0;
+	int other = 0, ret = RES_BAD_INPUT, pkey_nid;
 	char *pem_name = NULL, *header = NULL;
 	BIO *bio = NULL;
 
 	memset(out, 0, sizeof(*out));
-	if (tool_is_pem(buf, buflen)) {
+	if (buflen > INT_MAX) {
+		res_set(ret, "%s", not_a_csr);
+		goto out;
+	}
+	if (is_pem(buf, buflen)) {
 		if ((bio = BIO_new_mem_buf(buf, (int)buflen)) == NULL ||
 		    PEM_read_bio(bio, &pem_name, &header, &der, &len) != 1 ||
 		    (strcmp(pem_name, PEM_STRING_X509_REQ) != 0 &&
 		     strcmp(pem_name, PEM_STRING_X509_REQ_OLD) != 0)) {
-			snprintf(why, cap, "not a certificate signing request (PEM or DER), or "
-			                   "truncated");
+			res_set(ret, "%s", not_a_csr);
 			goto out;
 		}
 		p = der;
@@ -328,48 +364,53 @@ int ca_csr_parse(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t buflen,
 	}
 	q = sigalg.start;
 	if ((sig_alg = d2i_X509_ALGOR(NULL, &q, sigalg.next - sigalg.start)) == NULL ||
-	    (md = fast_digest(sig_alg)) == NULL)
+	    (md = fast_digest(sig_alg, &pkey_nid)) == NULL)
 		goto general;
 	q = alg.start;
 	if ((out->key_alg = d2i_X509_ALGOR(NULL, &q, alg.next - alg.start)) == NULL)
 		goto general;
+	/* a signature algorithm for another kind of key: OpenSSL refuses it there */
+	{
+		const ASN1_OBJECT *kobj;
+		X509_ALGOR_get0(&kobj, NULL, NULL, out->key_alg);
+		if (OBJ_obj2nid(kobj) != pkey_nid)
+			goto general;
+	}
 	if ((out->pkey = fast_key(libctx, out->key_alg, bits, bitslen, &other)) == NULL) {
 		if (other)
 			goto general;
-		ERR_clear_error();
-		snprintf(why, cap, "its public key is malformed");
+		res_set(ret, "its public key is malformed");
 		goto out;
 	}
 	if (!verify(libctx, out->pkey, md, info.start, (size_t)(info.next - info.start), sig,
 	            (size_t)siglen)) {
-		ERR_clear_error();
-		snprintf(why, cap, "its signature does not verify (altered or broken CSR)");
+		res_set(ret, "its signature does not verify (altered or broken CSR)");
 		goto out;
 	}
 	q = name.start;
 	if ((out->subject = d2i_X509_NAME(NULL, &q, name.next - name.start)) == NULL ||
 	    q != name.next) {
-		snprintf(why, cap, "its subject is malformed");
+		res_set(ret, "its subject is malformed");
 		goto out;
 	}
 	if (!find_extensions(&attrs, &out->exts)) {
-		snprintf(why, cap, "its requested extensions are malformed");
+		res_set(ret, "its requested extensions are malformed");
 		goto out;
 	}
 	if ((out->key_bits = OPENSSL_memdup(bits, (size_t)bitslen)) == NULL) {
-		snprintf(why, cap, "out of memory");
+		ret = res_set(RES_NOMEM, "out of memory");
 		goto out;
 	}
 	out->key_len = (int)bitslen;
-	ok = 1;
+	ret = RES_OK;
 	goto out;
 general:
 	/* not the common shape: OpenSSL's own parser and checks decide */
 	ca_csr_free(out);
 	ERR_clear_error();
-	ok = parse_general(libctx, p, (size_t)len, out, why, cap);
+	ret = parse_general(libctx, p, (size_t)len, out);
 out:
-	if (!ok)
+	if (ret != RES_OK)
 		ca_csr_free(out);
 	ERR_clear_error();
 	X509_ALGOR_free(sig_alg);
@@ -377,5 +418,5 @@ out:
 	OPENSSL_free(header);
 	OPENSSL_free(der);
 	BIO_free(bio);
-	return ok;
+	return ret;
 }
