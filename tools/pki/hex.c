@@ -32,9 +32,10 @@ static int serial_text(const unsigned char *b, size_t n, char *out)
 
 int pki_serial_normalise(const char *in, char *out)
 {
+	/* digits[0] is a '0' put in front of an odd number of digits */
 	char digits[2 * SERIAL_OCTETS + 2];
 	unsigned char bin[SERIAL_OCTETS];
-	size_t n = 0, i, start = 0, blen = 0;
+	size_t n = 0, i, zeros = 0, blen = 0;
 	int rc;
 
 	if (strncasecmp(in, "0x", 2) == 0)
@@ -46,25 +47,21 @@ int pki_serial_normalise(const char *in, char *out)
 		if (!isxdigit((unsigned char)in[i]))
 			return res_set(RES_BAD_INPUT, "serial '%.64s' is not hexadecimal", in);
 		if (n == 0 && in[i] == '0') {
-			start++;
+			zeros++;
 			continue;
 		}
-		if (n == sizeof(digits) - 2)
+		if (n == 2 * SERIAL_OCTETS)
 			return res_set(RES_BAD_INPUT, "serial '%.64s%s' is longer than %d octets "
 			                              "(RFC 5280)",
 			               in, strlen(in) > 64 ? "..." : "", SERIAL_OCTETS);
-		digits[n++] = in[i];
+		digits[1 + n++] = in[i];
 	}
-	if (n == 0 && start == 0)
+	if (n == 0 && zeros == 0)
 		return res_set(RES_BAD_INPUT, "empty serial");
-	/* whole bytes */
-	digits[n] = '\0';
-	if (n % 2) {
-		memmove(digits + 1, digits, n + 1);
-		digits[0] = '0';
-		n++;
-	}
-	if (n > 0 && OPENSSL_hexstr2buf_ex(bin, sizeof(bin), &blen, digits, '\0') != 1)
+	digits[0] = '0';
+	digits[1 + n] = '\0';
+	/* whole bytes, through OpenSSL's hex decoder */
+	if (n > 0 && OPENSSL_hexstr2buf_ex(bin, sizeof(bin), &blen, digits + 1 - n % 2, '\0') != 1)
 		return res_ossl(RES_BAD_INPUT, "serial '%.64s'", in);
 	if ((rc = serial_text(bin, blen, out)) != RES_OK)
 		return res_prefix(rc, "serial '%.64s'", in);
