@@ -1,7 +1,6 @@
 /* cmd-csr.c - p11ca csr: a certificate signing request signed on the token. */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +19,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "pki.h"
+#include "result.h"
 #include "tool.h"
 
 /* Microsoft certificate template name (szOID_ENROLL_CERTTYPE_EXTENSION) */
@@ -55,139 +56,45 @@ struct subject {
 };
 
 /* ------------------------------------------------------------------ */
-/* Name checks                                                         */
+/* Name checks: the PKI library's one name policy                      */
 /* ------------------------------------------------------------------ */
 
-static int has_wildcard(const char *s)
-{
-	return strchr(s, '*') != NULL;
-}
-
 /*
- * How a message names a value: "--san dns:NAME" for an option whose text
- * ends in ':', else "WHAT 'NAME'".
+ * Whether @name passes the name policy as a @type name; reports when not.
+ * @what names the option ("--fqdn", "--san dns:").  An IP address given as
+ * a DNS name gets the option that takes it.
  */
-static const char *name_of(char *buf, size_t cap, const char *what, const char *name)
+static int name_ok(const char *what, enum pki_name_type type, const char *name)
 {
-	size_t n = strlen(what);
+	size_t len = strlen(name), wlen = strlen(what);
+	int rc = pki_name_check(type, name, len, type == PKI_NAME_IP ? PKI_NAME_IP_TEXT : 0);
+	char msg[1024], lbl[320];
 
-	snprintf(buf, cap, n > 0 && what[n - 1] == ':' ? "%s%.260s" : "%s '%.260s'", what, name);
-	return buf;
-}
-
-static int wildcard_refused(const char *what, const char *name)
-{
-	char lbl[320];
-
-	tool_errorf("%s: wildcard names are refused (Expressway and SIP TLS peers do not "
-	            "accept them); name every host",
-	            name_of(lbl, sizeof(lbl), what, name));
+	if (rc == RES_OK)
+		return 1;
+	snprintf(msg, sizeof(msg), "%s", res_message());
+	/* "--san dns:NAME" for an option ending in ':', else the option alone */
+	snprintf(lbl, sizeof(lbl), "%s%.260s", what, wlen > 0 && what[wlen - 1] == ':' ? name : "");
+	if (type == PKI_NAME_DNS &&
+	    pki_name_check(PKI_NAME_IP, name, len, PKI_NAME_IP_TEXT) == RES_OK)
+		tool_errorf("%s: %s; give it as --san ip:%s", lbl, msg, name);
+	else
+		tool_errorf("%s: %s", lbl, msg);
 	return 0;
 }
 
-static int looks_like_ip(const char *s)
-{
-	unsigned char buf[16];
-
-	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
-}
-
-/*
- * An FQDN as certificates carry it: at least two labels, each 1-63
- * letters, digits or hyphens, not starting or ending with a hyphen, at most
- * 253 characters, no trailing dot, not an IP address.  Reports and returns
- * 0 when @name is not one; @what names the option in the message.
- */
 static int check_fqdn(const char *what, const char *name)
 {
-	size_t len = strlen(name), labels = 0, i, n;
-	const char *p = name;
-	char lbl[320];
-
-	if (has_wildcard(name))
-		return wildcard_refused(what, name);
-	name_of(lbl, sizeof(lbl), what, name);
-	if (len == 0) {
-		tool_errorf("empty name in %s", what);
-		return 0;
-	}
-	if (looks_like_ip(name)) {
-		tool_errorf("%s is an IP address, not an FQDN; give it as --san ip:%s", lbl, name);
-		return 0;
-	}
-	if (len > 253) {
-		tool_errorf("%s is not a valid FQDN: longer than 253 characters", lbl);
-		return 0;
-	}
-	if (name[len - 1] == '.') {
-		tool_errorf("%s is not a valid FQDN: trailing dot (certificates name hosts "
-		            "without it)",
-		            lbl);
-		return 0;
-	}
-	for (;;) {
-		n = strcspn(p, ".");
-		if (n == 0) {
-			tool_errorf("%s is not a valid FQDN: empty label", lbl);
-			return 0;
-		}
-		if (n > 63) {
-			tool_errorf("%s is not a valid FQDN: a label is longer than 63 characters",
-			            lbl);
-			return 0;
-		}
-		for (i = 0; i < n; i++) {
-			unsigned char ch = (unsigned char)p[i];
-			if (!(isascii(ch) && (isalnum(ch) || ch == '-'))) {
-				tool_errorf("%s is not a valid FQDN: label '%.*s' has a "
-				            "character other than a letter, digit or hyphen",
-				            lbl, (int)n, p);
-				return 0;
-			}
-		}
-		if (p[0] == '-' || p[n - 1] == '-') {
-			tool_errorf("%s is not a valid FQDN: label '%.*s' starts or ends with "
-			            "a hyphen",
-			            lbl, (int)n, p);
-			return 0;
-		}
-		labels++;
-		if (p[n] == '\0')
-			break;
-		p += n + 1;
-	}
-	if (labels < 2) {
-		tool_errorf("%s is not a valid FQDN: it needs a domain (host.example.com)", lbl);
-		return 0;
-	}
-	for (i = 0; p[i] != '\0'; i++)
-		if (!isdigit((unsigned char)p[i]))
-			return 1;
-	tool_errorf("%s is not a valid FQDN: the top-level label '%s' is all digits", lbl, p);
-	return 0;
+	return name_ok(what, PKI_NAME_DNS, name);
 }
 
-/* local@fqdn, the local part 1-64 printable ASCII characters. */
-static int check_email(const char *what, const char *addr)
+/* A CN that need not be a host name (a client's) may still not be a wildcard. */
+static int check_no_wildcard(const char *what, const char *name)
 {
-	const char *at = strrchr(addr, '@'), *p;
-	char lbl[320], dwhat[340];
-
-	if (has_wildcard(addr))
-		return wildcard_refused(what, addr);
-	name_of(lbl, sizeof(lbl), what, addr);
-	if (at == NULL || at == addr || at - addr > 64) {
-		tool_errorf("%s is not an e-mail address (local@domain)", lbl);
-		return 0;
-	}
-	for (p = addr; p < at; p++)
-		if (!isascii((unsigned char)*p) || !isgraph((unsigned char)*p) ||
-		    strchr("@<>,;\"", *p)) {
-			tool_errorf("%s: the local part has a character not allowed there", lbl);
-			return 0;
-		}
-	snprintf(dwhat, sizeof(dwhat), "%s: domain", lbl);
-	return check_fqdn(dwhat, at + 1);
+	if (pki_name_check(PKI_NAME_DNS, name, strlen(name), 0) != RES_POLICY)
+		return 1;
+	tool_errorf("%s: %s", what, res_message());
+	return 0;
 }
 
 /* A subject value: not empty, no control characters, valid UTF-8 left to OpenSSL. */
@@ -859,13 +766,11 @@ int tool_csr(int argc, char **argv)
 			goto out;
 	}
 	if ((email = subject_get(&subj, NID_pkcs9_emailAddress)) != NULL &&
-	    !check_email("subject emailAddress", email))
+	    !name_ok("subject emailAddress", PKI_NAME_EMAIL, email))
 		goto out;
 	if ((cn = subject_get(&subj, NID_commonName)) != NULL) {
-		if (has_wildcard(cn)) {
-			wildcard_refused("CN", cn);
+		if (!check_no_wildcard("CN", cn))
 			goto out;
-		}
 		if (server && !check_fqdn("CN", cn))
 			goto out;
 		if (strlen(cn) > 64) {
@@ -897,26 +802,15 @@ int tool_csr(int argc, char **argv)
 			goto oom;
 	for (i = 0; i < sans.n; i++) {
 		const char *v = sans.v[i].value;
-		ASN1_OCTET_STRING *ip;
+		static const enum pki_name_type type_of[] = { [SAN_DNS] = PKI_NAME_DNS,
+			                                      [SAN_IP] = PKI_NAME_IP,
+			                                      [SAN_EMAIL] = PKI_NAME_EMAIL };
+		static const char *const what_of[] = { [SAN_DNS] = "--san dns:",
+			                               [SAN_IP] = "--san ip:",
+			                               [SAN_EMAIL] = "--san email:" };
 
-		switch (sans.v[i].type) {
-		case SAN_DNS:
-			if (!check_fqdn("--san dns:", v))
-				goto out;
-			break;
-		case SAN_EMAIL:
-			if (!check_email("--san email:", v))
-				goto out;
-			break;
-		case SAN_IP:
-			if ((ip = a2i_IPADDRESS(v)) == NULL) {
-				ERR_clear_error();
-				tool_errorf("--san ip:%s is not an IPv4 or IPv6 address", v);
-				goto out;
-			}
-			ASN1_OCTET_STRING_free(ip);
-			break;
-		}
+		if (!name_ok(what_of[sans.v[i].type], type_of[sans.v[i].type], v))
+			goto out;
 		if (!san_add(&all, sans.v[i].type, v))
 			goto oom;
 	}

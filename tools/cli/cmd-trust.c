@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <jansson.h>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -19,6 +20,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "pki.h"
+#include "result.h"
 #include "tool.h"
 
 /* What `trust reset` installs without --from (Debian's ca-certificates). */
@@ -30,8 +33,8 @@
 /* One certificate of a bundle or an input file. */
 struct tcert {
 	X509 *x;
-	unsigned char fp[FP_LEN];
-	char fphex[2 * FP_LEN + 1]; /* lowercase, no colons */
+	char fphex[2 * FP_LEN + 1]; /* SHA-256, lowercase, no colons */
+	char fp[3 * FP_LEN];        /* AB:CD:... as `openssl x509 -fingerprint` */
 	char *subject;              /* RFC 2253, UTF-8 */
 	size_t end;                 /* bundle: offset just past its END line */
 	int drop;                   /* remove: this one goes */
@@ -62,29 +65,15 @@ static void certs_free(struct certs *cs)
 /* A name as one RFC 2253 line (UTF-8 kept); malloc'ed, NULL when out of memory. */
 static char *name_str(const X509_NAME *name)
 {
-	BIO *b = BIO_new(BIO_s_mem());
-	char *s = NULL, *p;
-	long n;
+	char *s = NULL;
 
-	if (b == NULL)
-		return NULL;
-	if (X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) < 0)
-		goto out;
-	n = BIO_get_mem_data(b, &p);
-	if (n < 0 || (s = malloc((size_t)n + 1)) == NULL)
-		goto out;
-	memcpy(s, p, (size_t)n);
-	s[n] = '\0';
-out:
-	BIO_free(b);
-	return s;
+	return pki_name_rfc2253(name, &s) == RES_OK ? s : NULL;
 }
 
 /* Appends @x (taking it) to @cs; returns 0 when out of memory (and frees @x). */
 static int certs_push(struct certs *cs, X509 *x, size_t end)
 {
 	struct tcert *t;
-	unsigned int len = 0;
 
 	if (cs->n == cs->cap) {
 		size_t cap = cs->cap ? 2 * cs->cap : 16;
@@ -96,9 +85,9 @@ static int certs_push(struct certs *cs, X509 *x, size_t end)
 	}
 	t = &cs->v[cs->n];
 	memset(t, 0, sizeof(*t));
-	if (!X509_digest(x, EVP_sha256(), t->fp, &len) || len != FP_LEN)
+	if (pki_fingerprint(x, "SHA256", 0, t->fphex, sizeof(t->fphex)) != RES_OK ||
+	    pki_fingerprint(x, "SHA256", 1, t->fp, sizeof(t->fp)) != RES_OK)
 		goto oom;
-	tool_hex(t->fphex, t->fp, FP_LEN);
 	if ((t->subject = name_str(X509_get_subject_name(x))) == NULL)
 		goto oom;
 	t->x = x;
@@ -165,26 +154,6 @@ out:
 	return ok;
 }
 
-/* The first (innermost) OpenSSL reason queued, or @dflt. */
-static const char *ossl_reason(const char *dflt)
-{
-	unsigned long e = ERR_peek_error(); /* the first: the most specific */
-	const char *r = e ? ERR_reason_error_string(e) : NULL;
-
-	return r != NULL ? r : dflt;
-}
-
-/* Whether @len bytes at @p hold @needle. */
-static int has_str(const unsigned char *p, size_t len, const char *needle)
-{
-	size_t n = strlen(needle), i;
-
-	for (i = 0; i + n <= len; i++)
-		if (memcmp(p + i, needle, n) == 0)
-			return 1;
-	return 0;
-}
-
 /* Only blank lines and '#' comments. */
 static int blank_or_comments(const unsigned char *p, size_t len)
 {
@@ -204,157 +173,85 @@ static int blank_or_comments(const unsigned char *p, size_t len)
 }
 
 /*
- * Parses the PEM certificates in @cs->raw, recording where each ends.
- * Text between blocks (comments) is allowed; a block that does not decode,
- * or a BEGIN/END line left over after the last certificate, is an error.
+ * Takes the certificates in @cs->raw through the PKI library's loader,
+ * recording where each ends.  Text between blocks (comments) is allowed; a
+ * block that does not decode, or a BEGIN/END line left over after the last
+ * certificate, is an error.
  */
-static int parse_pem(const char *path, struct certs *cs)
+static int parse_certs(const char *path, struct certs *cs, int *ppem)
 {
-	BIO *b = NULL;
-	X509 *x;
-	char *rest;
-	long left;
-	size_t end = 0;
-	int ok = 0;
+	STACK_OF(X509) *certs = NULL;
+	size_t *ends = NULL;
+	int ok = 0, i;
 
-	if (cs->rawlen == 0)
-		return 1;
-	if (cs->rawlen > INT_MAX) {
-		tool_errorf("%s: too large", path);
+	if (pki_load_certs_at(cs->raw, cs->rawlen, &certs, &ends, ppem) != RES_OK) {
+		tool_errorf("%s: %s", path, res_message());
 		return 0;
 	}
-	if ((b = BIO_new_mem_buf(cs->raw, (int)cs->rawlen)) == NULL) {
-		tool_errorf("out of memory");
-		return 0;
-	}
-	ERR_clear_error();
-	for (;;) {
-		x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-		if (x == NULL) {
-			unsigned long e = ERR_peek_last_error();
-			if (ERR_GET_LIB(e) == ERR_LIB_PEM &&
-			    ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
-				break;
-			tool_errorf("%s: certificate %zu: malformed or truncated PEM (%s)", path,
-			            cs->n + 1, ossl_reason("cannot decode"));
-			goto out;
-		}
-		left = BIO_get_mem_data(b, &rest);
-		end = cs->rawlen - (size_t)(left > 0 ? left : 0);
-		if (!certs_push(cs, x, end)) {
+	for (i = 0; i < sk_X509_num(certs); i++) {
+		if (!X509_up_ref(sk_X509_value(certs, i)) ||
+		    !certs_push(cs, sk_X509_value(certs, i), ends[i])) {
 			tool_errorf("out of memory");
 			goto out;
 		}
 	}
-	if (has_str(cs->raw + end, cs->rawlen - end, "-----BEGIN ") ||
-	    has_str(cs->raw + end, cs->rawlen - end, "-----END ")) {
-		tool_errorf("%s: certificate %zu: malformed or truncated PEM (a BEGIN or END "
-		            "line without its block)",
-		            path, cs->n + 1);
-		goto out;
-	}
 	ok = 1;
 out:
-	ERR_clear_error();
-	BIO_free(b);
+	free(ends);
+	sk_X509_pop_free(certs, X509_free);
 	return ok;
 }
 
 /* A bundle: PEM certificates, or empty.  Missing is empty when @missing_ok. */
 static int load_bundle(const char *path, struct certs *cs, int missing_ok, int *missing)
 {
-	if (!read_file(path, cs, missing_ok, missing) || !parse_pem(path, cs))
+	int pem = 0;
+
+	if (!read_file(path, cs, missing_ok, missing))
 		return 0;
-	if (cs->n == 0 && !blank_or_comments(cs->raw, cs->rawlen)) {
+	if (blank_or_comments(cs->raw, cs->rawlen))
+		return 1;
+	if (!pki_is_pem(cs->raw, cs->rawlen)) {
 		tool_errorf("%s: not a PEM certificate bundle", path);
 		return 0;
 	}
-	return 1;
+	return parse_certs(path, cs, &pem);
 }
 
 /* An input file: PEM (one or more certificates) or one DER certificate. */
 static int load_input(const char *path, struct certs *cs)
 {
-	const unsigned char *p;
-	X509 *x;
+	int pem;
 
-	if (!read_file(path, cs, 0, NULL))
-		return 0;
-	if (has_str(cs->raw, cs->rawlen, "-----BEGIN ")) {
-		if (!parse_pem(path, cs))
-			return 0;
-		if (cs->n == 0) {
-			tool_errorf("%s: no certificate in the PEM file", path);
-			return 0;
-		}
-		return 1;
-	}
-	if (cs->rawlen == 0) {
-		tool_errorf("%s: empty file", path);
-		return 0;
-	}
-	ERR_clear_error();
-	p = cs->raw;
-	x = d2i_X509(NULL, &p, (long)cs->rawlen);
-	if (x == NULL) {
-		tool_errorf("%s: not a PEM or DER certificate (%s)", path,
-		            ossl_reason("cannot decode"));
-		ERR_clear_error();
-		return 0;
-	}
-	if ((size_t)(p - cs->raw) != cs->rawlen) {
-		X509_free(x);
-		tool_errorf("%s: %zu bytes of trailing data after the DER certificate", path,
-		            cs->rawlen - (size_t)(p - cs->raw));
-		return 0;
-	}
-	if (!certs_push(cs, x, cs->rawlen)) {
-		tool_errorf("out of memory");
-		return 0;
-	}
-	return 1;
+	return read_file(path, cs, 0, NULL) && parse_certs(path, cs, &pem);
 }
 
 /* ------------------------------------------------------------------ */
 /* Output helpers                                                      */
 /* ------------------------------------------------------------------ */
 
-/* AB:CD:... (as `openssl x509 -fingerprint`) into @out (3*FP_LEN). */
-static void fp_colons(char *out, const unsigned char *fp)
-{
-	static const char digits[] = "0123456789ABCDEF";
-	size_t i;
-
-	for (i = 0; i < FP_LEN; i++) {
-		out[3 * i] = digits[fp[i] >> 4];
-		out[3 * i + 1] = digits[fp[i] & 15];
-		out[3 * i + 2] = i + 1 < FP_LEN ? ':' : '\0';
-	}
-}
-
 /* notAfter as YYYY-MM-DDTHH:MM:SSZ; whether it has passed in *@expired. */
 static void not_after(const X509 *x, char *out, size_t cap, int *expired)
 {
 	const ASN1_TIME *t = X509_get0_notAfter(x);
-	struct tm tm;
+	int64_t v = pki_asn1_time_get(t);
+	char iso[PKI_TIME_ISO_MAX];
 
-	if (t == NULL || !ASN1_TIME_to_tm(t, &tm) ||
-	    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, cap, "unknown");
+	pki_time_iso(v, iso);
+	snprintf(out, cap, "%s", v != 0 ? iso : "unknown");
 	*expired = t != NULL && X509_cmp_current_time(t) < 0;
 }
 
 /* Plain-text one-line summary of a certificate. */
 static int print_line(const struct tcert *t)
 {
-	char fp[3 * FP_LEN], when[32], *issuer;
+	char when[32], *issuer;
 	int expired;
 
 	if ((issuer = name_str(X509_get_issuer_name(t->x))) == NULL)
 		return 0;
-	fp_colons(fp, t->fp);
 	not_after(t->x, when, sizeof(when), &expired);
-	printf("%s  %s%s  subject=%s  issuer=%s\n", fp, when, expired ? " EXPIRED" : "", t->subject,
+	printf("%s  %s%s  subject=%s  issuer=%s\n", t->fp, when, expired ? " EXPIRED" : "", t->subject,
 	       issuer);
 	free(issuer);
 	return 1;
@@ -408,7 +305,7 @@ static size_t distinct_marked(const struct certs *cs)
 		if (!cs->v[i].drop)
 			continue;
 		for (j = 0; j < i; j++)
-			if (cs->v[j].drop && memcmp(cs->v[j].fp, cs->v[i].fp, FP_LEN) == 0)
+			if (cs->v[j].drop && strcmp(cs->v[j].fphex, cs->v[i].fphex) == 0)
 				break;
 		if (j == i)
 			n++;
@@ -506,12 +403,12 @@ static int parse_opts(int argc, char **argv, const char *verb, const struct opti
 /* trust add                                                           */
 /* ------------------------------------------------------------------ */
 
-static int in_set(const struct certs *cs, size_t upto, const unsigned char *fp)
+static int in_set(const struct certs *cs, size_t upto, const char *fphex)
 {
 	size_t i;
 
 	for (i = 0; i < upto; i++)
-		if (memcmp(cs->v[i].fp, fp, FP_LEN) == 0)
+		if (strcmp(cs->v[i].fphex, fphex) == 0)
 			return 1;
 	return 0;
 }
@@ -529,7 +426,7 @@ int tool_trust_add(int argc, char **argv)
 	struct certs bundle = {0}, add = {0}, in;
 	struct topts o;
 	BIO *b = NULL;
-	char *pem, fp[3 * FP_LEN];
+	char *pem;
 	unsigned char *buf = NULL;
 	size_t i, j, nnew = 0, len;
 	long pemlen;
@@ -581,9 +478,8 @@ int tool_trust_add(int argc, char **argv)
 		goto oom;
 	for (i = 0; i < add.n; i++) {
 		struct tcert *t = &add.v[i];
-		fp_colons(fp, t->fp);
-		if (in_set(&bundle, bundle.n, t->fp) || in_set(&add, i, t->fp)) {
-			printf("already present: %s  %s\n", fp, t->subject);
+		if (in_set(&bundle, bundle.n, t->fphex) || in_set(&add, i, t->fphex)) {
+			printf("already present: %s  %s\n", t->fp, t->subject);
 			t->drop = 1;
 			continue;
 		}
@@ -613,10 +509,8 @@ int tool_trust_add(int argc, char **argv)
 			goto out;
 	}
 	for (i = 0; i < add.n; i++)
-		if (!add.v[i].drop) {
-			fp_colons(fp, add.v[i].fp);
-			printf("added: %s  %s\n", fp, add.v[i].subject);
-		}
+		if (!add.v[i].drop)
+			printf("added: %s  %s\n", add.v[i].fp, add.v[i].subject);
 	ret = TOOL_EXIT_OK;
 	goto out;
 oom:
@@ -645,6 +539,7 @@ int tool_trust_list(int argc, char **argv)
 	struct certs cs = {0};
 	struct topts o;
 	char when[32], *issuer;
+	json_t *arr = NULL;
 	size_t i;
 	int ret, expired;
 
@@ -657,10 +552,13 @@ int tool_trust_list(int argc, char **argv)
 	}
 	if (!load_bundle(o.bundle, &cs, 0, NULL))
 		goto out;
-	if (o.json)
-		printf("[");
+	/* JSON is printed whole at the end: on a failure stdout holds nothing */
+	if (o.json && (arr = json_array()) == NULL)
+		goto oom;
 	for (i = 0; i < cs.n; i++) {
 		const struct tcert *t = &cs.v[i];
+		json_t *obj;
+
 		if (!o.json) {
 			if (!print_line(t))
 				goto oom;
@@ -669,21 +567,24 @@ int tool_trust_list(int argc, char **argv)
 		if ((issuer = name_str(X509_get_issuer_name(t->x))) == NULL)
 			goto oom;
 		not_after(t->x, when, sizeof(when), &expired);
-		printf("%s\n  {\"fingerprint\": \"%s\", \"subject\": ", i ? "," : "", t->fphex);
-		tool_json_str(stdout, t->subject);
-		printf(", \"issuer\": ");
-		tool_json_str(stdout, issuer);
-		printf(", \"not_after\": \"%s\", \"expired\": %s}", when,
-		       expired ? "true" : "false");
+		obj = json_pack("{s:s, s:s, s:s, s:s, s:b}", "fingerprint", t->fphex, "subject",
+		                t->subject, "issuer", issuer, "not_after", when, "expired", expired);
 		free(issuer);
+		if (obj == NULL || json_array_append_new(arr, obj) != 0)
+			goto oom;
 	}
-	if (o.json)
-		printf("%s]\n", cs.n ? "\n" : "");
+	if (o.json && (json_dumpf(arr, stdout, JSON_INDENT(2)) != 0 || putchar('\n') == EOF))
+		goto oom;
+	if (fflush(stdout) != 0) {
+		tool_errorf("cannot write the listing");
+		goto out;
+	}
 	ret = TOOL_EXIT_OK;
 	goto out;
 oom:
 	tool_errorf("out of memory");
 out:
+	json_decref(arr);
 	certs_free(&cs);
 	return ret;
 }
@@ -702,7 +603,7 @@ int tool_trust_show(int argc, char **argv)
 	    "any case), else a case-insensitive substring of the subject.\n";
 	struct certs cs = {0};
 	struct topts o;
-	char hex[2 * FP_LEN + 1], fp[3 * FP_LEN];
+	char hex[2 * FP_LEN + 1];
 	BIO *out = NULL;
 	size_t i, n = 0, shown = 0;
 	int ret;
@@ -731,8 +632,7 @@ int tool_trust_show(int argc, char **argv)
 	for (i = 0; i < cs.n; i++) {
 		if (!cs.v[i].drop)
 			continue;
-		fp_colons(fp, cs.v[i].fp);
-		BIO_printf(out, "%sSHA-256 Fingerprint: %s\n", shown++ ? "\n" : "", fp);
+		BIO_printf(out, "%sSHA-256 Fingerprint: %s\n", shown++ ? "\n" : "", cs.v[i].fp);
 		if (!X509_print_ex(out, cs.v[i].x, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB, 0)) {
 			tool_errorf("cannot print certificate %zu of %s", i + 1, o.bundle);
 			goto out;
@@ -769,7 +669,7 @@ int tool_trust_remove(int argc, char **argv)
 	    "Nothing matching is an error.\n";
 	struct certs cs = {0};
 	struct topts o;
-	char hex[2 * FP_LEN + 1], fp[3 * FP_LEN];
+	char hex[2 * FP_LEN + 1];
 	unsigned char *buf = NULL;
 	size_t i, n, distinct, len = 0, start = 0;
 	int ret;
@@ -833,10 +733,8 @@ int tool_trust_remove(int argc, char **argv)
 	if (tool_write_atomic(o.bundle, buf, len) != TOOL_EXIT_OK)
 		goto out;
 	for (i = 0; i < cs.n; i++)
-		if (cs.v[i].drop) {
-			fp_colons(fp, cs.v[i].fp);
-			printf("removed: %s  %s\n", fp, cs.v[i].subject);
-		}
+		if (cs.v[i].drop)
+			printf("removed: %s  %s\n", cs.v[i].fp, cs.v[i].subject);
 	ret = TOOL_EXIT_OK;
 out:
 	free(buf);

@@ -45,6 +45,14 @@ int pki_is_pem(const unsigned char *buf, size_t len);
  * malformed one.
  */
 int pki_load_certs(const unsigned char *buf, size_t len, STACK_OF(X509) **pcerts, int *ppem);
+/*
+ * As pki_load_certs, and *@pends (the caller's, free()) receives for each
+ * certificate the offset in @buf just past its PEM END line (@len for DER):
+ * what a bundle editor needs to keep the bytes, comments included, of the
+ * certificates it keeps.  (Added by the PKI library.)
+ */
+int pki_load_certs_at(const unsigned char *buf, size_t len, STACK_OF(X509) **pcerts,
+                      size_t **pends, int *ppem);
 /* The first certificate of @buf. */
 int pki_load_cert(const unsigned char *buf, size_t len, X509 **px);
 /* A CSR, PEM or DER (not its signature: see ca/csr.h for the checked read). */
@@ -74,6 +82,14 @@ int pki_name_check(enum pki_name_type type, const void *value, size_t len, unsig
  * wildcard anywhere; SAN types DNS, IP, email, URI only; at least one name.
  */
 int pki_names_check(const X509_NAME *subject, const GENERAL_NAMES *sans);
+/*
+ * The same with @flags: PKI_NAMES_CN_ANY leaves a CN alone when there is no
+ * SAN (a CA's or a person's name, "Example Issuing CA", "Jane Doe"); the
+ * wildcard and SAN rules still apply.  pki_names_check is @flags 0.
+ * (Added by the PKI library.)
+ */
+#define PKI_NAMES_CN_ANY 0x1
+int pki_names_check_ex(const X509_NAME *subject, const GENERAL_NAMES *sans, unsigned flags);
 
 /* ---- SAN text (names.c) -------------------------------------------- */
 
@@ -84,6 +100,11 @@ int pki_cert_sans(const X509 *x, char ***psans, size_t *pn);
 void pki_strv_free(char **v);
 /* The subject as "/C=GB/O=Example/CN=x" (escaped; free()). */
 int pki_name_oneline(const X509_NAME *name, char **pout);
+/*
+ * A name as one RFC 2253 line, "CN=x,O=Example,C=GB", UTF-8 kept (free()),
+ * as `cert show` and `trust list` print it.  (Added by the PKI library.)
+ */
+int pki_name_rfc2253(const X509_NAME *name, char **pout);
 
 /* ---- times (time.c) ------------------------------------------------ */
 

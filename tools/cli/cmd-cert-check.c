@@ -1,0 +1,534 @@
+/*
+ * cmd-cert-check.c - p11ca cert check: what an appliance checks when a
+ * server certificate is uploaded, one finding a line.  Names go through the
+ * PKI library's one name policy, the chain through pki_verify_chain.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+#include "cmd-cert.h"
+#include "result.h"
+
+struct findings {
+	int errors, warnings;
+};
+
+static void finding(struct findings *f, const char *sev, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void finding(struct findings *f, const char *sev, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (strcmp(sev, "ERROR") == 0)
+		f->errors++;
+	else if (strcmp(sev, "WARN") == 0)
+		f->warnings++;
+	printf("%s: ", sev);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+/* No passphrase prompt, ever: an encrypted key is a finding, not a question. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf, (void)size, (void)rwflag, (void)u;
+	return -1;
+}
+
+/* Checks a key FILE and returns it (NULL when it cannot be used). */
+static EVP_PKEY *check_key_file(struct findings *f, const char *path)
+{
+	unsigned char *buf;
+	size_t len;
+	EVP_PKEY *pk = NULL;
+	BIO *bio = NULL;
+	const unsigned char *p;
+
+	if ((buf = tool_read_file(path, &len)) == NULL) {
+		finding(f, "ERROR", "key %s cannot be read", path);
+		return NULL;
+	}
+	if (pki_is_pem(buf, len)) {
+		if (len == 0 || buf[len - 1] != '\n')
+			finding(f, "ERROR",
+			        "key %s does not end with a newline (mobile and remote access "
+			        "fails with such a key file)",
+			        path);
+		else
+			finding(f, "OK", "key %s ends with a newline", path);
+		if (strstr((char *)buf, "-----BEGIN ENCRYPTED PRIVATE KEY-----") != NULL ||
+		    strstr((char *)buf, "Proc-Type: 4,ENCRYPTED") != NULL) {
+			finding(f, "ERROR",
+			        "key %s is passphrase-protected; the appliance needs it without a "
+			        "passphrase (openssl pkey -in KEY -out PLAIN)",
+			        path);
+			goto out;
+		}
+		finding(f, "OK", "key %s is not passphrase-protected", path);
+		if ((bio = BIO_new_mem_buf(buf, (int)len)) != NULL)
+			pk = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	} else {
+		finding(f, "WARN", "key %s is not PEM; the appliance takes PEM key files", path);
+		p = buf;
+		pk = d2i_AutoPrivateKey(NULL, &p, (long)len);
+	}
+	if (pk == NULL)
+		finding(f, "ERROR", "key %s does not hold a private key that can be loaded", path);
+	else
+		finding(f, "OK", "key %s loads (%s, %d bits)", path, EVP_PKEY_get0_type_name(pk),
+		        EVP_PKEY_get_bits(pk));
+out:
+	ERR_clear_error();
+	BIO_free(bio);
+	free(buf);
+	return pk;
+}
+
+/* The CN, or NULL; malloc'ed UTF-8. */
+static char *get_cn(X509 *x)
+{
+	X509_NAME *n = X509_get_subject_name(x);
+	int i = X509_NAME_get_index_by_NID(n, NID_commonName, -1);
+	unsigned char *utf8 = NULL;
+	char *cn = NULL;
+	int len;
+
+	if (i < 0)
+		return NULL;
+	len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i)));
+	if (len >= 0 && (cn = malloc((size_t)len + 1)) != NULL) {
+		memcpy(cn, utf8, (size_t)len);
+		cn[len] = '\0';
+	}
+	OPENSSL_free(utf8);
+	return cn;
+}
+
+/* Whether DNS:@name is one of @sans. */
+static int san_has(const struct strs *sans, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sans->n; i++)
+		if (strncmp(sans->v[i], "DNS:", 4) == 0 && strcasecmp(sans->v[i] + 4, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* The leaf's names under the one name policy (pki_name_check, pki_names_check). */
+static void check_names(struct findings *f, X509 *leaf, const char *cn)
+{
+	GENERAL_NAMES *gens = X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL, NULL);
+	int i, bad = 0, rc;
+	char text[1024];
+
+	if (cn != NULL && strchr(cn, '*') != NULL) {
+		finding(f, "ERROR", "CN '%s' is a wildcard; wildcard certificates are not supported",
+		        cn);
+		bad = 1;
+	}
+	for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		const ASN1_STRING *s;
+		enum pki_name_type t;
+
+		switch (g->type) {
+		case GEN_DNS: t = PKI_NAME_DNS, s = g->d.dNSName; break;
+		case GEN_IPADD: t = PKI_NAME_IP, s = g->d.iPAddress; break;
+		case GEN_EMAIL: t = PKI_NAME_EMAIL, s = g->d.rfc822Name; break;
+		case GEN_URI: t = PKI_NAME_URI, s = g->d.uniformResourceIdentifier; break;
+		default: continue; /* pki_names_check below reports the type */
+		}
+		rc = pki_name_check(t, ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s), 0);
+		if (rc == RES_OK)
+			continue;
+		bad = 1;
+		if (pki_san_text(g, text, sizeof(text)) != RES_OK)
+			snprintf(text, sizeof(text), "(unprintable)");
+		if (rc == RES_POLICY)
+			finding(f, "ERROR",
+			        "SAN %s is a wildcard; wildcard certificates are not supported", text);
+		else
+			finding(f, "ERROR", "SAN %s: %s", text, res_message());
+	}
+	if (!bad) {
+		if (pki_names_check(X509_get_subject_name(leaf), gens) != RES_OK)
+			finding(f, "ERROR", "names: %s", res_message());
+		else
+			finding(f, "OK", "no wildcard names; the names follow the name policy");
+	}
+	GENERAL_NAMES_free(gens);
+}
+
+/* The validity window of @x at @at. */
+static void check_validity(struct findings *f, X509 *x, const char *what, time_t at, int leaf)
+{
+	char nb[32], na[32];
+	int days = 0, secs = 0;
+	ASN1_TIME *t = ASN1_TIME_set(NULL, at);
+
+	cert_time_string(X509_get0_notBefore(x), nb, sizeof(nb));
+	cert_time_string(X509_get0_notAfter(x), na, sizeof(na));
+	if (X509_cmp_time(X509_get0_notBefore(x), &at) > 0)
+		finding(f, "ERROR", "%s is not valid yet (from %s)", what, nb);
+	else if (X509_cmp_time(X509_get0_notAfter(x), &at) < 0)
+		finding(f, "ERROR", "%s expired on %s", what, na);
+	else if (t != NULL && ASN1_TIME_diff(&days, &secs, t, X509_get0_notAfter(x)) == 1 &&
+	         days < EXPIRY_WARN_DAYS)
+		finding(f, "WARN", "%s expires in %d day%s (%s)", what, days, days == 1 ? "" : "s",
+		        na);
+	else if (leaf)
+		finding(f, "OK", "%s is valid from %s to %s", what, nb, na);
+	ASN1_TIME_free(t);
+}
+
+/* "issuer is not a CA, bad signature" for the bits of @flags. */
+static void flag_names(unsigned flags, char *out, size_t cap)
+{
+	unsigned bit;
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (bit = 1; bit != 0 && bit <= PKI_E_OTHER; bit <<= 1)
+		if (flags & bit) {
+			snprintf(out + n, cap - n, "%s%s", n ? ", " : "", pki_elem_flag_name(bit));
+			n = strlen(out);
+		}
+}
+
+/* What a chain element is called in findings. */
+static void elem_what(const struct pki_chain_result *r, size_t i, char *out, size_t cap)
+{
+	char *n = NULL;
+
+	if (i == 0) {
+		snprintf(out, cap, "the certificate");
+		return;
+	}
+	if (pki_name_rfc2253(X509_get_subject_name(r->elems[i].cert), &n) != RES_OK)
+		n = NULL;
+	snprintf(out, cap, "CA certificate '%s'", n != NULL ? n : "?");
+	free(n);
+}
+
+/* The flags that break the chain itself (validity, strength, usage are findings of their own). */
+#define CHAIN_FLAGS                                                                            \
+	(PKI_E_BAD_SIGNATURE | PKI_E_NOT_CA | PKI_E_PATHLEN | PKI_E_NO_ISSUER |               \
+	 PKI_E_UNTRUSTED_ROOT | PKI_E_OTHER)
+
+/* The chain from @leaf to a certificate of @bundle, from pki_verify_chain's result. */
+static void check_chain(struct findings *f, X509 *leaf, STACK_OF(X509) *untrusted,
+                        const char *bundle, time_t at)
+{
+	struct pki_verify_opts o = { .at = (int64_t)at };
+	struct pki_chain_result *r = NULL;
+	STACK_OF(X509) *trusted = NULL;
+	char why[512], what[512], names[256];
+	size_t i;
+	int pem, nid;
+
+	if ((trusted = cert_read(bundle, &pem, why, sizeof(why))) == NULL) {
+		finding(f, "ERROR", "trust bundle %s cannot be read%s%s", bundle,
+		        why[0] != '\0' ? ": " : "", why);
+		return;
+	}
+	if (pki_verify_chain(NULL, leaf, untrusted, trusted, &o, &r) != RES_OK) {
+		finding(f, "ERROR", "the chain cannot be checked: %s", res_message());
+		goto out;
+	}
+	for (i = 0; i < r->n; i++)
+		if (r->elems[i].flags & CHAIN_FLAGS)
+			break;
+	if (i < r->n && (r->elems[i].flags & PKI_E_NO_ISSUER))
+		finding(f, "ERROR",
+		        "chain incomplete: the issuer of certificate %zu is neither in --chain nor "
+		        "in the trust bundle %s (%s)",
+		        i, bundle, X509_verify_cert_error_string(r->elems[i].x509_error));
+	else if (i < r->n) {
+		flag_names(r->elems[i].flags & CHAIN_FLAGS, names, sizeof(names));
+		finding(f, "ERROR", "chain does not verify at certificate %zu: %s (%s)", i, names,
+		        X509_verify_cert_error_string(r->elems[i].x509_error));
+	} else if (!r->elems[r->n - 1].trusted)
+		finding(f, "ERROR", "chain does not end at a CA in %s", bundle);
+	else
+		finding(f, "OK", "chain complete: %zu certificate%s up to a CA in %s", r->n,
+		        r->n == 1 ? "" : "s", bundle);
+	for (i = 0; i < r->n; i++) {
+		const struct pki_chain_elem *e = &r->elems[i];
+
+		elem_what(r, i, what, sizeof(what));
+		if (i > 0)
+			check_validity(f, e->cert, what, at, 0);
+		if (e->flags & PKI_E_WEAK_DIGEST) {
+			nid = NID_undef;
+			if (X509_get_signature_info(e->cert, &nid, NULL, NULL, NULL) != 1)
+				nid = NID_undef;
+			finding(f, "WARN", "%s is signed with %s, which is weak", what,
+			        nid != NID_undef ? OBJ_nid2sn(nid) : "a weak digest");
+		}
+		if (e->flags & PKI_E_WEAK_KEY)
+			finding(f, "WARN",
+			        "%s has a weak key (RSA under 2048 bits, or an unusual curve)", what);
+	}
+out:
+	ERR_clear_error();
+	pki_chain_result_free(r);
+	sk_X509_pop_free(trusted, X509_free);
+}
+
+static void check_help(void)
+{
+	printf("usage: p11ca cert check CERT [--key URI|FILE] [--chain FILE] [--bundle FILE]\n"
+	       "                        [--fqdn FQDN [--cluster FQDN [--peer FQDN]...]]\n"
+	       "                        [--at DATE]\n\n"
+	       "Checks what an appliance (Expressway) checks when a server certificate is\n"
+	       "uploaded, one line per finding, \"OK:\", \"WARN:\" or \"ERROR:\"; exit 1 on\n"
+	       "any ERROR.  CERT is PEM (more certificates after the first are taken as\n"
+	       "chain) or DER.\n\n"
+	       "  --key URI|FILE   the private key: a pkcs11: URI (--module, --pin-file)\n"
+	       "                   or a PEM file, which must end with a newline and not\n"
+	       "                   be passphrase-protected; it must match the certificate\n"
+	       "  --chain FILE     intermediate CA certificates (untrusted)\n"
+	       "  --bundle FILE    trusted CA certificates (default " DEFAULT_BUNDLE ")\n"
+	       "  --fqdn F         CN = F and DNS:F in the SAN\n"
+	       "  --cluster C      DNS:C in the SAN (the CN may be C)\n"
+	       "  --peer P         (repeatable) DNS:P in the SAN\n"
+	       "  --at DATE        check the chain and validity windows at DATE (UTC):\n"
+	       "                   YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ, \"YYYY-MM-DD HH:MM:SS\",\n"
+	       "                   YYYYMMDDHHMMSSZ or now\n\n"
+	       "Also: an RSA key above %d bits is an error (SIP TLS zones fail with\n"
+	       "8192-bit keys); the extended key usage must have serverAuth and\n"
+	       "clientAuth; no wildcard names, and every name an FQDN (p11ca's name\n"
+	       "policy); the certificate and its CAs must be inside their validity\n"
+	       "windows (a warning under %d days left); SHA-1 signatures and weak keys\n"
+	       "are warned about.\n",
+	       RSA_MAX_BITS, EXPIRY_WARN_DAYS);
+}
+
+/* The key given with --key against the certificate's. */
+static void check_key(struct findings *f, const struct tool_common *c, const char *key,
+                      X509 *leaf, const struct cert_info *ci, p11ca_ctx **pctx,
+                      p11ca_key **ptkey, EVP_PKEY **ppk)
+{
+	EVP_PKEY *cpk = X509_get0_pubkey(leaf);
+	char why[512];
+
+	if (key != NULL) {
+		if (cert_is_pkcs11_uri(key)) {
+			if ((*ppk = cert_token_public(c, key, pctx, ptkey, why, sizeof(why))) == NULL)
+				finding(f, "ERROR", "--key: %s", why);
+		} else
+			*ppk = check_key_file(f, key);
+		if (*ppk != NULL && cpk != NULL) {
+			if (EVP_PKEY_eq(*ppk, cpk) == 1)
+				finding(f, "OK", "the key matches the certificate");
+			else
+				finding(f, "ERROR", "the key does not match the certificate (%s)",
+				        key);
+		}
+		ERR_clear_error();
+	}
+	if (cpk == NULL)
+		finding(f, "ERROR", "the certificate's public key cannot be decoded");
+	else if (EVP_PKEY_is_a(cpk, "RSA") && ci->bits > RSA_MAX_BITS)
+		finding(f, "ERROR",
+		        "RSA-%d key: SIP TLS zones may fail to become active with keys above %d "
+		        "bits; use a %d-bit key",
+		        ci->bits, RSA_MAX_BITS, RSA_MAX_BITS);
+	else
+		finding(f, "OK", "key %s, %d bits", ci->key, ci->bits);
+}
+
+/* The extended key usage and basic constraints of a server certificate. */
+static void check_usage(struct findings *f, X509 *leaf, const struct cert_info *ci)
+{
+	uint32_t xku = X509_get_extended_key_usage(leaf);
+
+	if (!ci->has_eku)
+		finding(f, "WARN", "no extended key usage extension: give the certificate "
+		                   "serverAuth and clientAuth explicitly");
+	else if ((xku & XKU_SSL_SERVER) && (xku & XKU_SSL_CLIENT))
+		finding(f, "OK", "extended key usage has serverAuth and clientAuth");
+	else
+		finding(f, "ERROR",
+		        "extended key usage lacks %s%s%s (a server certificate needs TLS Web "
+		        "Server Authentication and TLS Web Client Authentication)",
+		        (xku & XKU_SSL_SERVER) ? "" : "serverAuth",
+		        !(xku & XKU_SSL_SERVER) && !(xku & XKU_SSL_CLIENT) ? " and " : "",
+		        (xku & XKU_SSL_CLIENT) ? "" : "clientAuth");
+	if (X509_check_ca(leaf) > 0 && ci->bc[0] != '\0' && strncmp(ci->bc, "CA:TRUE", 7) == 0)
+		finding(f, "WARN", "the certificate is a CA certificate (%s)", ci->bc);
+}
+
+/* --fqdn, --cluster, --peer against the CN and the SAN. */
+static void check_wanted(struct findings *f, const struct cert_info *ci, const char *cn,
+                         const char *fqdn, const char *cluster, const char **peers,
+                         size_t npeers)
+{
+	const char *want[2] = { fqdn, cluster };
+	const char *opt_name[2] = { "--fqdn", "--cluster" };
+	size_t k;
+
+	if (fqdn != NULL) {
+		if (cn != NULL && (strcasecmp(cn, fqdn) == 0 ||
+		                   (cluster != NULL && strcasecmp(cn, cluster) == 0)))
+			finding(f, "OK", "CN '%s' fits --fqdn%s", cn, cluster ? "/--cluster" : "");
+		else
+			finding(f, "ERROR", "CN is '%s', not the FQDN %s", cn ? cn : "(none)", fqdn);
+	}
+	for (k = 0; k < 2 + npeers; k++) {
+		const char *w = k < 2 ? want[k] : peers[k - 2];
+		if (w == NULL)
+			continue;
+		if (san_has(&ci->sans, w))
+			finding(f, "OK", "SAN has DNS:%s", w);
+		else if (k == 0 && cluster == NULL && npeers == 0 && ci->sans.n == 0)
+			finding(f, "WARN",
+			        "no SAN: current TLS clients check only the SAN; add DNS:%s", w);
+		else
+			finding(f, "ERROR", "SAN lacks DNS:%s (%s)", w, k < 2 ? opt_name[k] : "--peer");
+	}
+}
+
+int tool_cert_check(int argc, char **argv)
+{
+	enum { O_KEY = OPT_FIRST_LOCAL, O_CHAIN, O_BUNDLE, O_FQDN, O_CLUSTER, O_PEER, O_AT };
+	static const struct option opts[] = { TOOL_COMMON_OPTIONS,
+		                               { "key", required_argument, NULL, O_KEY },
+		                               { "chain", required_argument, NULL, O_CHAIN },
+		                               { "bundle", required_argument, NULL, O_BUNDLE },
+		                               { "fqdn", required_argument, NULL, O_FQDN },
+		                               { "cluster", required_argument, NULL, O_CLUSTER },
+		                               { "peer", required_argument, NULL, O_PEER },
+		                               { "at", required_argument, NULL, O_AT },
+		                               { 0 } };
+	struct tool_common c = { 0 };
+	const char *key = NULL, *chain_file = NULL, *bundle = DEFAULT_BUNDLE, *fqdn = NULL;
+	const char *cluster = NULL, *at_arg = NULL, *cert_file, **peers = NULL, **np;
+	size_t npeers = 0, i;
+	int opt, ret = TOOL_EXIT_USAGE, pem;
+	int64_t at64;
+	time_t at = time(NULL);
+	struct findings f = { 0 };
+	struct cert_info ci;
+	STACK_OF(X509) *certs = NULL, *untrusted = NULL, *more = NULL;
+	X509 *leaf;
+	EVP_PKEY *pk = NULL;
+	p11ca_ctx *ctx = NULL;
+	p11ca_key *tkey = NULL;
+	char *cn = NULL, why[512];
+
+	memset(&ci, 0, sizeof(ci));
+	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
+		if (tool_common_opt(&c, opt, optarg))
+			continue;
+		switch (opt) {
+		case O_KEY: key = optarg; break;
+		case O_CHAIN: chain_file = optarg; break;
+		case O_BUNDLE: bundle = optarg; break;
+		case O_FQDN: fqdn = optarg; break;
+		case O_CLUSTER: cluster = optarg; break;
+		case O_AT: at_arg = optarg; break;
+		case O_PEER:
+			if ((np = realloc(peers, (npeers + 1) * sizeof(*np))) == NULL) {
+				tool_errorf("out of memory");
+				ret = TOOL_EXIT_FAIL;
+				goto out;
+			}
+			peers = np;
+			peers[npeers++] = optarg;
+			break;
+		case OPT_HELP: check_help(); ret = TOOL_EXIT_OK; goto out;
+		default: goto out;
+		}
+	}
+	if (optind + 1 != argc) {
+		tool_errorf("cert check needs one CERT (see --help)");
+		goto out;
+	}
+	if (at_arg != NULL) {
+		if (pki_time_parse(at_arg, &at64) != RES_OK) {
+			tool_errorf("--at '%s' is not a date (YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ, "
+			            "\"YYYY-MM-DD HH:MM:SS\", YYYYMMDDHHMMSSZ or now; UTC)",
+			            at_arg);
+			goto out;
+		}
+		at = (time_t)at64;
+	}
+	cert_file = argv[optind];
+	ret = TOOL_EXIT_FAIL;
+
+	/* the certificate file */
+	if ((certs = cert_read(cert_file, &pem, why, sizeof(why))) == NULL) {
+		if (why[0] == '\0')
+			goto out; /* not readable: reported */
+		finding(&f, "ERROR", "%s: %s", cert_file, why);
+		goto done;
+	}
+	leaf = sk_X509_value(certs, 0);
+	if (pem)
+		finding(&f, "OK", "%s: well-formed PEM, %d certificate%s", cert_file,
+		        sk_X509_num(certs), sk_X509_num(certs) == 1 ? "" : "s");
+	else
+		finding(&f, "WARN", "%s is DER; the appliance takes PEM (p11ca cert convert)",
+		        cert_file);
+	if (!cert_info_get(leaf, at, &ci))
+		goto out;
+
+	check_key(&f, &c, key, leaf, &ci, &ctx, &tkey, &pk);
+	check_usage(&f, leaf, &ci);
+	cn = get_cn(leaf);
+	check_names(&f, leaf, cn);
+	check_wanted(&f, &ci, cn, fqdn, cluster, peers, npeers);
+
+	/* chain and validity */
+	if ((untrusted = sk_X509_new_null()) == NULL)
+		goto oom;
+	for (i = 1; i < (size_t)sk_X509_num(certs); i++)
+		if (!sk_X509_push(untrusted, sk_X509_value(certs, (int)i)))
+			goto oom;
+	if (chain_file != NULL) {
+		if ((more = tool_load_certs(chain_file, &pem)) == NULL)
+			finding(&f, "ERROR", "--chain %s cannot be used", chain_file);
+		for (i = 0; more != NULL && i < (size_t)sk_X509_num(more); i++)
+			if (!sk_X509_push(untrusted, sk_X509_value(more, (int)i)))
+				goto oom;
+	}
+	check_chain(&f, leaf, untrusted, bundle, at);
+	check_validity(&f, leaf, "the certificate", at, 1);
+done:
+	printf("%d error%s, %d warning%s\n", f.errors, f.errors == 1 ? "" : "s", f.warnings,
+	       f.warnings == 1 ? "" : "s");
+	ret = f.errors > 0 ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
+	if (fflush(stdout) != 0)
+		ret = TOOL_EXIT_FAIL;
+	goto out;
+oom:
+	tool_errorf("out of memory");
+out:
+	free(cn);
+	cert_info_free(&ci);
+	EVP_PKEY_free(pk);
+	p11ca_key_free(tkey);
+	p11ca_ctx_free(ctx);
+	sk_X509_free(untrusted);
+	sk_X509_pop_free(more, X509_free);
+	sk_X509_pop_free(certs, X509_free);
+	free(peers);
+	return ret;
+}

@@ -1,0 +1,185 @@
+/* cmd-cert-show.c - p11ca cert show: a certificate file summarised. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <jansson.h>
+#include <openssl/bio.h>
+#include <openssl/x509.h>
+
+#include "cmd-cert.h"
+
+static void print_list(const char *label, const struct strs *l, int present)
+{
+	size_t i;
+
+	printf("%-20s", label);
+	if (!present)
+		printf(" (none)");
+	for (i = 0; i < l->n; i++)
+		printf("%s%s", i ? ", " : " ", l->v[i]);
+	putchar('\n');
+}
+
+static void print_info(const struct cert_info *ci)
+{
+	printf("%-20s %s\n", "Subject:", ci->subject);
+	printf("%-20s %s\n", "Issuer:", ci->issuer);
+	printf("%-20s %s\n", "Serial:", ci->serial);
+	printf("%-20s %s\n", "Not before:", ci->not_before);
+	printf("%-20s %s (%s", "Not after:", ci->not_after, ci->status);
+	if (strcmp(ci->status, "valid") == 0)
+		printf(", %ld day%s left", ci->days_left, ci->days_left == 1 ? "" : "s");
+	printf(")\n");
+	print_list("Subject alt names:", &ci->sans, ci->sans.n > 0);
+	print_list("Extended key usage:", &ci->eku, ci->has_eku);
+	print_list("Key usage:", &ci->ku, ci->has_ku);
+	printf("%-20s %s\n", "Basic constraints:", ci->bc[0] ? ci->bc : "(none)");
+	printf("%-20s %s, %d bits\n", "Public key:", ci->key, ci->bits);
+	printf("%-20s %s\n", "Signature:", ci->sigalg);
+	printf("%-20s %s\n", "SHA-256 fingerprint:", ci->sha256);
+	printf("%-20s %s\n", "SHA-1 fingerprint:", ci->sha1);
+}
+
+/* Sets @key of @obj to @v (taken); 0 when out of memory. */
+static int put(json_t *obj, const char *key, json_t *v)
+{
+	return v != NULL && json_object_set_new(obj, key, v) == 0;
+}
+
+static json_t *json_strs(const struct strs *l)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a != NULL && i < l->n; i++)
+		if (json_array_append_new(a, json_string(l->v[i])) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+/* One certificate as a JSON object (NULL when out of memory). */
+static json_t *info_json(const struct cert_info *ci)
+{
+	json_t *o = json_object();
+
+	if (o == NULL)
+		return NULL;
+	if (put(o, "subject", json_string(ci->subject)) &&
+	    put(o, "issuer", json_string(ci->issuer)) &&
+	    put(o, "serial", json_string(ci->serial)) &&
+	    put(o, "not_before", json_string(ci->not_before)) &&
+	    put(o, "not_after", json_string(ci->not_after)) &&
+	    put(o, "status", json_string(ci->status)) &&
+	    put(o, "days_left", json_integer(ci->days_left)) &&
+	    put(o, "subject_alt_names", json_strs(&ci->sans)) &&
+	    put(o, "extended_key_usage", json_strs(&ci->eku)) &&
+	    put(o, "key_usage", json_strs(&ci->ku)) &&
+	    put(o, "basic_constraints", json_string(ci->bc)) &&
+	    put(o, "key_type", json_string(ci->key)) &&
+	    put(o, "key_bits", json_integer(ci->bits)) &&
+	    put(o, "signature_algorithm", json_string(ci->sigalg)) &&
+	    put(o, "sha256_fingerprint", json_string(ci->sha256)) &&
+	    put(o, "sha1_fingerprint", json_string(ci->sha1)))
+		return o;
+	json_decref(o);
+	return NULL;
+}
+
+static void show_help(void)
+{
+	printf("usage: p11ca cert show FILE [--text] [--json]\n\n"
+	       "Summarises the certificates in FILE (PEM, possibly several, or DER;\n"
+	       "detected): subject, issuer, serial, validity, subject alternative names,\n"
+	       "extended key usage, key usage, basic constraints, public key, signature\n"
+	       "algorithm, SHA-256 and SHA-1 fingerprints.  --text prints OpenSSL's full\n"
+	       "decoding instead; --json a JSON array with one object per certificate.\n");
+}
+
+int tool_cert_show(int argc, char **argv)
+{
+	enum { O_TEXT = OPT_FIRST_LOCAL, O_JSON };
+	static const struct option opts[] = { TOOL_COMMON_OPTIONS,
+		                               { "text", no_argument, NULL, O_TEXT },
+		                               { "json", no_argument, NULL, O_JSON },
+		                               { 0 } };
+	struct tool_common c = { 0 };
+	int opt, ret = TOOL_EXIT_USAGE, text = 0, json = 0, pem, i;
+	STACK_OF(X509) *certs = NULL;
+	BIO *out = NULL;
+	json_t *arr = NULL;
+	time_t now = time(NULL);
+
+	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
+		if (tool_common_opt(&c, opt, optarg))
+			continue;
+		switch (opt) {
+		case O_TEXT: text = 1; break;
+		case O_JSON: json = 1; break;
+		case OPT_HELP: show_help(); return TOOL_EXIT_OK;
+		default: return TOOL_EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc) {
+		tool_errorf("cert show needs one FILE (see --help)");
+		return TOOL_EXIT_USAGE;
+	}
+	if (text && json) {
+		tool_errorf("--text and --json do not go together");
+		return TOOL_EXIT_USAGE;
+	}
+	ret = TOOL_EXIT_FAIL;
+	if ((certs = tool_load_certs(argv[optind], &pem)) == NULL)
+		goto out;
+	if (text && (out = BIO_new_fp(stdout, BIO_NOCLOSE)) == NULL)
+		goto oom;
+	/* JSON is printed whole at the end: on a failure stdout holds nothing */
+	if (json && (arr = json_array()) == NULL)
+		goto oom;
+	for (i = 0; i < sk_X509_num(certs); i++) {
+		X509 *x = sk_X509_value(certs, i);
+		struct cert_info ci;
+		json_t *o;
+
+		if (text) {
+			if (i > 0)
+				putchar('\n');
+			fflush(stdout);
+			if (X509_print_ex(out, x, XN_FLAG_ONELINE, 0) != 1) {
+				tool_ossl_fail("printing the certificate");
+				goto out;
+			}
+			(void)BIO_flush(out);
+			continue;
+		}
+		if (!cert_info_get(x, now, &ci)) {
+			cert_info_free(&ci);
+			goto out;
+		}
+		if (json) {
+			o = info_json(&ci);
+			cert_info_free(&ci);
+			if (o == NULL || json_array_append_new(arr, o) != 0)
+				goto oom;
+			continue;
+		}
+		if (sk_X509_num(certs) > 1)
+			printf("%sCertificate %d of %d\n", i ? "\n" : "", i + 1, sk_X509_num(certs));
+		print_info(&ci);
+		cert_info_free(&ci);
+	}
+	if (json && (json_dumpf(arr, stdout, JSON_INDENT(2)) != 0 || putchar('\n') == EOF))
+		goto oom;
+	ret = fflush(stdout) == 0 ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
+	goto out;
+oom:
+	tool_errorf("out of memory");
+out:
+	json_decref(arr);
+	BIO_free(out);
+	sk_X509_pop_free(certs, X509_free);
+	return ret;
+}

@@ -1,0 +1,64 @@
+/*
+ * cmd-cert.h - what the `cert` verbs share (cmd-cert-common.c): reading a
+ * certificate file, one certificate's summary, token keys.  The verbs are
+ * cmd-cert-show.c, cmd-cert-convert.c, cmd-cert-check.c, cmd-cert-install.c.
+ */
+#ifndef P11CA_CMD_CERT_H
+#define P11CA_CMD_CERT_H
+
+#include <time.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "pki.h"
+#include "tool.h"
+
+/* RSA above this breaks SIP TLS zones (the deployment guide) */
+#define RSA_MAX_BITS 4096
+/* a certificate expiring sooner than this is reported (WARN) */
+#define EXPIRY_WARN_DAYS 30
+#define DEFAULT_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+
+/* A list of strings; v is NULL-terminated when not NULL. */
+struct strs {
+	char **v;
+	size_t n;
+};
+void strs_free(struct strs *l);
+
+/* Everything `cert show` prints about one certificate. */
+struct cert_info {
+	char *subject, *issuer; /* RFC 2253 */
+	char serial[128];
+	char not_before[PKI_TIME_ISO_MAX + 16], not_after[PKI_TIME_ISO_MAX + 16];
+	char bc[64], key[80], sigalg[80];
+	const char *status;
+	int bits, has_eku, has_ku;
+	long days_left;
+	struct strs sans, eku, ku;
+	char sha256[PKI_FP_MAX], sha1[PKI_FP_MAX];
+};
+
+/* Fills @ci for @x as of @now (0: out of memory, reported); info_free() either way. */
+int cert_info_get(X509 *x, time_t now, struct cert_info *ci);
+void cert_info_free(struct cert_info *ci);
+/* "2026-11-24T19:00:00Z", or "(invalid time)". */
+void cert_time_string(const ASN1_TIME *t, char *out, size_t cap);
+
+/*
+ * @path's certificates through pki_load_certs; NULL with a one-line
+ * reason in @why (or, when @why is NULL, reported as "p11ca: PATH: ...").
+ */
+STACK_OF(X509) *cert_read(const char *path, int *pem, char *why, size_t cap);
+
+/* Whether @s is a pkcs11: URI. */
+int cert_is_pkcs11_uri(const char *s);
+/*
+ * The public half of token key @uri (through libp11ca).  *pctx and *pkey
+ * keep the context and key for the caller (install stores on them).  On
+ * failure a one-line reason is in @why.
+ */
+EVP_PKEY *cert_token_public(const struct tool_common *c, const char *uri, p11ca_ctx **pctx,
+                            p11ca_key **pkey, char *why, size_t cap);
+
+#endif
