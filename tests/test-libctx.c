@@ -34,13 +34,13 @@
 #include "result.h"
 #include "unit-helpers.h"
 
-#define LABEL_B "p11ca-libctx-b"
-#define PIN_B "libctx-b-user-pin"
+#define LABEL_B  "p11ca-libctx-b"
+#define PIN_B    "libctx-b-user-pin"
 #define SO_PIN_B "libctx-b-so-pin"
-#define ROUNDS 8 /* loads and signatures per thread */
+#define ROUNDS   8 /* loads and signatures per thread */
 
 static struct {
-	struct uh_token tok;   /* token A (softhsm-conf/mktoken), and the SoftHSM2 directory */
+	struct uh_token tok; /* token A (softhsm-conf/mktoken), and the SoftHSM2 directory */
 	char pin_file_b[600];
 	char fault_module[600];
 	char uri_a[256], uri_b[256];
@@ -136,7 +136,8 @@ static int sign_and_verify(OSSL_LIB_CTX *libctx, EVP_PKEY *key, EVP_PKEY *pub)
 	if (!ok)
 		return 0;
 	md = EVP_MD_CTX_new();
-	ok = md != NULL && EVP_DigestVerifyInit_ex(md, NULL, "SHA256", NULL, NULL, pub, NULL) == 1 &&
+	ok = md != NULL &&
+	     EVP_DigestVerifyInit_ex(md, NULL, "SHA256", NULL, NULL, pub, NULL) == 1 &&
 	     EVP_DigestVerify(md, sig, siglen, msg, sizeof(msg)) == 1;
 	EVP_MD_CTX_free(md);
 	return ok;
@@ -168,8 +169,8 @@ struct job {
 	const char *uri;
 	EVP_PKEY *pub;
 	pthread_barrier_t *start;
-	int good;           /* rounds that loaded, signed and verified */
-	char why[300];      /* the first failure */
+	int good;      /* rounds that loaded, signed and verified */
+	char why[300]; /* the first failure */
 };
 
 static void *run_job(void *arg)
@@ -198,8 +199,8 @@ static void test_two_contexts_two_threads(void **state)
 {
 	pthread_barrier_t start;
 	struct job jobs[2] = {
-		{ T.libctx_a, T.uri_a, T.pub_a, &start, 0, "" },
-		{ T.libctx_b, T.uri_b, T.pub_b, &start, 0, "" },
+	    {T.libctx_a, T.uri_a, T.pub_a, &start, 0, ""},
+	    {T.libctx_b, T.uri_b, T.pub_b, &start, 0, ""},
 	};
 	pthread_t th[2];
 	int i;
@@ -275,11 +276,11 @@ static void test_no_pin_in_message(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_each_context_alone),
-		cmocka_unit_test(test_two_contexts_two_threads),
-		cmocka_unit_test(test_module_is_per_context),
-		cmocka_unit_test(test_configure_refused_once_used),
-		cmocka_unit_test(test_no_pin_in_message),
+	    cmocka_unit_test(test_each_context_alone),
+	    cmocka_unit_test(test_two_contexts_two_threads),
+	    cmocka_unit_test(test_module_is_per_context),
+	    cmocka_unit_test(test_configure_refused_once_used),
+	    cmocka_unit_test(test_no_pin_in_message),
 	};
 	int r;
 
