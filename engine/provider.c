@@ -83,6 +83,46 @@ out:
 	return p11;
 }
 
+/* Replaces *@pfield with a copy of @value (NULL or "" clears it); 0 on OOM. */
+static int set_string(char **pfield, const char *value)
+{
+	char *copy = NULL;
+
+	if (value != NULL && *value != '\0' && (copy = strdup(value)) == NULL)
+		return 0;
+	free(*pfield);
+	*pfield = copy;
+	return 1;
+}
+
+int p11ca_prov_configure(OSSL_PROVIDER *oprov, const char *module, const char *pin_file)
+{
+	struct p11ca_prov *prov;
+	int ret = RET_OSSL_ERR;
+
+	if (oprov == NULL || strcmp(OSSL_PROVIDER_get0_name(oprov), P11CA_PROV_NAME) != 0 ||
+	    (prov = OSSL_PROVIDER_get0_provider_ctx(oprov)) == NULL) {
+		ERR_raise_data(ERR_LIB_PROV, ERR_R_PASSED_INVALID_ARGUMENT,
+		               "not a loaded p11ca provider");
+		return RET_OSSL_ERR;
+	}
+	pthread_mutex_lock(&prov->lock);
+	if (prov->p11 != NULL) {
+		/* keys and sessions of the old configuration are out there */
+		P11CA_PROV_RAISE(prov, P11CA_PROV_R_BAD_PARAM,
+		                 "the p11ca provider is in use: configure it before its first use");
+		goto out;
+	}
+	if (!set_string(&prov->module, module) || !set_string(&prov->pin_file, pin_file)) {
+		P11CA_PROV_RAISE(prov, P11CA_PROV_R_OPENSSL, "out of memory");
+		goto out;
+	}
+	ret = RET_OSSL_OK;
+out:
+	pthread_mutex_unlock(&prov->lock);
+	return ret;
+}
+
 /* ---- algorithms: fixed from load on, whatever the token ---- */
 
 #define ALG(names, fns) { names, "provider=" P11CA_PROV_NAME, fns, NULL }

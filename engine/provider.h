@@ -12,6 +12,7 @@
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/provider.h>
 
 #include "p11ca.h"
 
@@ -80,6 +81,17 @@ const char *p11ca_prov_message(CK_RV rv);
  * p11ca-pin-prompt, or the environment P11CA_MODULE, P11CA_PIN_FILE, P11CA_PIN.
  */
 OSSL_provider_init_fn p11ca_prov_init;
+
+/*
+ * Configures one loaded instance of the provider (@prov, from
+ * OSSL_PROVIDER_load() of the built-in "p11ca" in a library context) with
+ * @module (NULL: every module p11-kit knows) and @pin_file (NULL: none),
+ * replacing what openssl.cnf or the environment said: two library contexts
+ * in one process can so name two modules.  The strings are copied.  Only
+ * before the instance's first use: once its libp11ca context exists the
+ * call is refused.  Returns 1, or 0 with an error on OpenSSL's stack.
+ */
+int p11ca_prov_configure(OSSL_PROVIDER *prov, const char *module, const char *pin_file);
 
 /* The libp11ca context, created on first use from the configuration. */
 p11ca_ctx *p11ca_prov_p11(struct p11ca_prov *prov);

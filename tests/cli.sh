@@ -95,6 +95,16 @@ for label, (kind, bits) in want.items():
     assert pub[0]["sensitive"] is None, pub
 assert len(objs) == 2 * len(want), objs
 EOF
+# a failure leaves no half document on stdout
+expect_fail 1 "no token matches" p11ca key list --token "pkcs11:token=no-such-token" --pin-file "$PIN_FILE" --json
+[ -s "$WORK/out" ] && fail "key list --json wrote despite failing: $(cat "$WORK/out")"
+run_ok p11ca token list --json
+python3 -c '
+import json, sys
+toks = json.load(open(sys.argv[1]))
+assert [t for t in toks if t["label"] == "cli-a" and "initialized" in t["flags"].split(",")], toks
+assert all(isinstance(t["slot"], int) and t["uri"].startswith("pkcs11:") for t in toks), toks
+' "$WORK/out" || fail "token list --json: $(cat "$WORK/out")"
 # without a PIN the public halves still list
 run_ok env -u P11CA_PIN setsid -w "$P11CA" key list --module "$MODULE" --token "$TOK" --json < /dev/null
 python3 -c '

@@ -7,6 +7,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <strings.h>
+#include <jansson.h>
 
 #include "tool.h"
 
@@ -36,61 +37,68 @@ static int write_pubkey(p11ca_key *key, const char *path)
 	return TOOL_EXIT_OK;
 }
 
+enum { O_TOKEN = OPT_FIRST_LOCAL, O_LABEL, O_TYPE, O_FORCE, O_DECRYPT, O_PUBOUT, O_JSON, O_IN,
+       O_OUT, O_ALG, O_DIGEST, O_KEY };
+
+struct gen_opts {
+	const char *token_uri, *label, *type, *pubout;
+	unsigned flags;
+};
+
+static int gen_opt(int id, const char *arg, void *data)
+{
+	struct gen_opts *o = data;
+
+	switch (id) {
+	case O_TOKEN: o->token_uri = arg; break;
+	case O_LABEL: o->label = arg; break;
+	case O_TYPE: o->type = arg; break;
+	case O_FORCE: o->flags |= P11CA_GEN_FORCE; break;
+	case O_DECRYPT: o->flags |= P11CA_GEN_DECRYPT; break;
+	case O_PUBOUT: o->pubout = arg; break;
+	default: return TOOL_EXIT_USAGE;
+	}
+	return TOOL_EXIT_OK;
+}
+
 int tool_key_gen(int argc, char **argv)
 {
-	enum { O_TOKEN = OPT_FIRST_LOCAL, O_LABEL, O_TYPE, O_FORCE, O_DECRYPT, O_PUBOUT };
-	static const struct option opts[] = { TOOL_COMMON_OPTIONS,
-		                               { "token", required_argument, NULL, O_TOKEN },
-		                               { "label", required_argument, NULL, O_LABEL },
-		                               { "type", required_argument, NULL, O_TYPE },
-		                               { "force", no_argument, NULL, O_FORCE },
-		                               { "decrypt", no_argument, NULL, O_DECRYPT },
-		                               { "pubout", required_argument, NULL, O_PUBOUT },
-		                               { 0 } };
+	static const struct tool_opt opts[] = {
+		{ "token", required_argument, O_TOKEN },  { "label", required_argument, O_LABEL },
+		{ "type", required_argument, O_TYPE },    { "force", no_argument, O_FORCE },
+		{ "decrypt", no_argument, O_DECRYPT },    { "pubout", required_argument, O_PUBOUT },
+		{ NULL, 0, 0 },
+	};
+	static const char help[] =
+		"usage: p11ca key gen [--token URI] --label NAME [--type TYPE]\n"
+		"                     [--decrypt] [--force] [--pubout FILE]\n\n"
+		"Generates a key pair on the token.  TYPE: rsa:2048 (default), rsa:3072,\n"
+		"rsa:4096, ec:p256, ec:p384, ec:p521, ed25519.  RSA above 4096 bits needs\n"
+		"--force: 8192-bit keys break SIP TLS peers.  The private key is sensitive,\n"
+		"never extractable, and signs; --decrypt also lets an RSA key decrypt.\n"
+		"CKA_ID is the SHA-1 of the public key (the certificate's SKI).\n"
+		"Prints the key's pkcs11: URI; --pubout writes the public key (PEM).\n";
 	struct tool_common c = { 0 };
-	const char *token_uri = NULL, *label = NULL, *type = "rsa:2048", *pubout = NULL;
-	unsigned flags = 0;
-	int opt, ret = TOOL_EXIT_FAIL;
+	struct gen_opts o = { .type = "rsa:2048" };
+	int r, ret = TOOL_EXIT_FAIL;
 	p11ca_ctx *ctx = NULL;
 	p11ca_token *tok;
 	p11ca_key *key = NULL;
 	CK_RV rv;
 
-	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
-		if (tool_common_opt(&c, opt, optarg))
-			continue;
-		switch (opt) {
-		case O_TOKEN: token_uri = optarg; break;
-		case O_LABEL: label = optarg; break;
-		case O_TYPE: type = optarg; break;
-		case O_FORCE: flags |= P11CA_GEN_FORCE; break;
-		case O_DECRYPT: flags |= P11CA_GEN_DECRYPT; break;
-		case O_PUBOUT: pubout = optarg; break;
-		case OPT_HELP:
-			printf("usage: p11ca key gen [--token URI] --label NAME [--type TYPE]\n"
-			       "                     [--decrypt] [--force] [--pubout FILE]\n\n"
-			       "Generates a key pair on the token.  TYPE: rsa:2048 (default), rsa:3072,\n"
-			       "rsa:4096, ec:p256, ec:p384, ec:p521, ed25519.  RSA above 4096 bits needs\n"
-			       "--force: 8192-bit keys break SIP TLS peers.  The private key is sensitive,\n"
-			       "never extractable, and signs; --decrypt also lets an RSA key decrypt.\n"
-			       "CKA_ID is the SHA-1 of the public key (the certificate's SKI).\n"
-			       "Prints the key's pkcs11: URI; --pubout writes the public key (PEM).\n");
-			return TOOL_EXIT_OK;
-		default:
-			return TOOL_EXIT_USAGE;
-		}
-	}
-	if (label == NULL || optind != argc) {
+	if ((r = tool_parse(argc, argv, opts, help, &c, gen_opt, &o)) != TOOL_PARSE_GO)
+		return r;
+	if (o.label == NULL || optind != argc) {
 		tool_errorf("key gen needs --label (see --help)");
 		return TOOL_EXIT_USAGE;
 	}
 	if ((ctx = tool_ctx_open(&c)) == NULL)
 		goto out;
-	if ((rv = p11ca_token_find(ctx, token_uri, &tok)) != CKR_OK) {
+	if ((rv = p11ca_token_find(ctx, o.token_uri, &tok)) != CKR_OK) {
 		tool_fail("--token", rv);
 		goto out;
 	}
-	if ((rv = p11ca_key_generate(tok, type, label, flags, &key)) != CKR_OK) {
+	if ((rv = p11ca_key_generate(tok, o.type, o.label, o.flags, &key)) != CKR_OK) {
 		tool_fail("key gen", rv);
 		goto out;
 	}
@@ -101,10 +109,11 @@ int tool_key_gen(int argc, char **argv)
 		tool_hex(hex, id, idlen > 64 ? 64 : idlen);
 		printf("%s\n", uri ? uri : "");
 		if (c.verbose)
-			fprintf(stderr, "p11ca: generated %s key '%s', id %s\n", type, label, hex);
+			fprintf(stderr, "p11ca: generated %s key '%s', id %s\n", o.type, o.label,
+			        hex);
 		free(uri);
 	}
-	ret = pubout ? write_pubkey(key, pubout) : TOOL_EXIT_OK;
+	ret = o.pubout ? write_pubkey(key, o.pubout) : TOOL_EXIT_OK;
 out:
 	p11ca_key_free(key);
 	p11ca_ctx_free(ctx);
@@ -126,14 +135,53 @@ static const char *tri(int v)
 	return v < 0 ? "-" : v ? "yes" : "no";
 }
 
-static void json_tri(const char *name, int v)
+/* A string member; a label that is not UTF-8 shows with '?' (JSON wants UTF-8). */
+static int json_set_text(json_t *obj, const char *name, const char *s)
 {
-	printf(", \"%s\": %s", name, v < 0 ? "null" : v ? "true" : "false");
+	char buf[256];
+
+	return json_object_set_new(obj, name, json_string(tool_text_utf8(s, buf, sizeof(buf))));
 }
 
-static int list_token(p11ca_token *t, int json, int *first)
+/* true, false, or null when the token did not say */
+static json_t *json_tri(int v)
+{
+	return v < 0 ? json_null() : json_boolean(v);
+}
+
+/* One object of a listing as JSON (NULL: no memory). */
+static json_t *object_json(p11ca_token *t, const struct p11ca_object_info *o, const char *hex)
+{
+	json_t *j = json_object();
+	int bad;
+
+	if (j == NULL)
+		return NULL;
+	/* the order of the members is the order they print in */
+	bad = json_set_text(j, "token", p11ca_token_get_info(t)->label) ||
+	      json_object_set_new(j, "class", json_string(class_name(o->klass))) ||
+	      json_object_set_new(j, "type", json_string(kind_name(o->kind))) ||
+	      json_object_set_new(j, "bits", json_integer(o->bits)) ||
+	      json_set_text(j, "label", o->label) ||
+	      json_object_set_new(j, "id", json_string(hex)) ||
+	      json_object_set_new(j, "sensitive", json_tri(o->sensitive)) ||
+	      json_object_set_new(j, "extractable", json_tri(o->extractable)) ||
+	      json_object_set_new(j, "always_sensitive", json_tri(o->always_sensitive)) ||
+	      json_object_set_new(j, "never_extractable", json_tri(o->never_extractable)) ||
+	      json_object_set_new(j, "local", json_tri(o->local)) ||
+	      json_set_text(j, "uri", o->uri ? o->uri : "");
+	if (bad) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* Lists @t's objects: as text to stdout, or into @json (an array) when given. */
+static int list_token(p11ca_token *t, json_t *json)
 {
 	struct p11ca_object_info *objs = NULL;
+	int ret = TOOL_EXIT_FAIL;
 	size_t n = 0, i;
 	CK_RV rv;
 
@@ -142,82 +190,85 @@ static int list_token(p11ca_token *t, int json, int *first)
 	for (i = 0; i < n; i++) {
 		struct p11ca_object_info *o = &objs[i];
 		char hex[2 * 64 + 1];
+
 		tool_hex(hex, o->id, o->id_len);
-		if (json) {
-			printf("%s\n  {\"token\": ", *first ? "" : ",");
-			tool_json_str(stdout, p11ca_token_get_info(t)->label);
-			printf(", \"class\": \"%s\", \"type\": \"%s\", \"bits\": %d, \"label\": ",
-			       class_name(o->klass), kind_name(o->kind), o->bits);
-			tool_json_str(stdout, o->label);
-			printf(", \"id\": \"%s\"", hex);
-			json_tri("sensitive", o->sensitive);
-			json_tri("extractable", o->extractable);
-			json_tri("always_sensitive", o->always_sensitive);
-			json_tri("never_extractable", o->never_extractable);
-			json_tri("local", o->local);
-			printf(", \"uri\": ");
-			tool_json_str(stdout, o->uri ? o->uri : "");
-			printf("}");
-		} else {
-			printf("%-7s %-7s %5d  %-24s id=%s\n", class_name(o->klass), kind_name(o->kind),
-			       o->bits, o->label, hex);
-			if (o->klass == CKO_PRIVATE_KEY)
-				printf("        sensitive=%s extractable=%s always-sensitive=%s "
-				       "never-extractable=%s local=%s\n",
-				       tri(o->sensitive), tri(o->extractable), tri(o->always_sensitive),
-				       tri(o->never_extractable), tri(o->local));
-			printf("        %s\n", o->uri ? o->uri : "");
+		if (json != NULL) {
+			if (json_array_append_new(json, object_json(t, o, hex)) != 0) {
+				tool_errorf("out of memory");
+				goto out;
+			}
+			continue;
 		}
-		*first = 0;
+		printf("%-7s %-7s %5d  %-24s id=%s\n", class_name(o->klass), kind_name(o->kind),
+		       o->bits, o->label, hex);
+		if (o->klass == CKO_PRIVATE_KEY)
+			printf("        sensitive=%s extractable=%s always-sensitive=%s "
+			       "never-extractable=%s local=%s\n",
+			       tri(o->sensitive), tri(o->extractable), tri(o->always_sensitive),
+			       tri(o->never_extractable), tri(o->local));
+		printf("        %s\n", o->uri ? o->uri : "");
 	}
+	ret = TOOL_EXIT_OK;
+out:
 	p11ca_object_list_free(objs, n);
+	return ret;
+}
+
+struct list_opts {
+	const char *token_uri;
+	int json;
+};
+
+static int list_opt(int id, const char *arg, void *data)
+{
+	struct list_opts *o = data;
+
+	switch (id) {
+	case O_TOKEN: o->token_uri = arg; break;
+	case O_JSON: o->json = 1; break;
+	default: return TOOL_EXIT_USAGE;
+	}
 	return TOOL_EXIT_OK;
 }
 
 int tool_key_list(int argc, char **argv)
 {
-	enum { O_TOKEN = OPT_FIRST_LOCAL, O_JSON };
-	static const struct option opts[] = { TOOL_COMMON_OPTIONS,
-		                               { "token", required_argument, NULL, O_TOKEN },
-		                               { "json", no_argument, NULL, O_JSON },
-		                               { 0 } };
+	static const struct tool_opt opts[] = {
+		{ "token", required_argument, O_TOKEN },
+		{ "json", no_argument, O_JSON },
+		{ NULL, 0, 0 },
+	};
+	static const char help[] =
+		"usage: p11ca key list [--token URI] [--json]\n\n"
+		"Lists keys and certificates with their flags and URIs, on one token or\n"
+		"on every token.  Private keys show only after login.\n";
 	struct tool_common c = { 0 };
-	const char *token_uri = NULL;
-	int opt, json = 0, first = 1, ret = TOOL_EXIT_FAIL;
+	struct list_opts o = { 0 };
+	int r, ret = TOOL_EXIT_FAIL;
 	p11ca_ctx *ctx = NULL;
 	p11ca_token *tok;
+	json_t *json = NULL;
 	size_t i, n;
 	CK_RV rv;
 
-	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
-		if (tool_common_opt(&c, opt, optarg))
-			continue;
-		switch (opt) {
-		case O_TOKEN: token_uri = optarg; break;
-		case O_JSON: json = 1; break;
-		case OPT_HELP:
-			printf("usage: p11ca key list [--token URI] [--json]\n\n"
-			       "Lists keys and certificates with their flags and URIs, on one token or\n"
-			       "on every token.  Private keys show only after login.\n");
-			return TOOL_EXIT_OK;
-		default:
-			return TOOL_EXIT_USAGE;
-		}
-	}
+	if ((r = tool_parse(argc, argv, opts, help, &c, list_opt, &o)) != TOOL_PARSE_GO)
+		return r;
 	if (optind != argc) {
 		tool_errorf("key list takes no arguments");
 		return TOOL_EXIT_USAGE;
 	}
+	if (o.json && (json = json_array()) == NULL) {
+		tool_errorf("out of memory");
+		goto out;
+	}
 	if ((ctx = tool_ctx_open(&c)) == NULL)
 		goto out;
-	if (json)
-		printf("[");
-	if (token_uri != NULL) {
-		if ((rv = p11ca_token_find(ctx, token_uri, &tok)) != CKR_OK) {
+	if (o.token_uri != NULL) {
+		if ((rv = p11ca_token_find(ctx, o.token_uri, &tok)) != CKR_OK) {
 			tool_fail("--token", rv);
 			goto out;
 		}
-		ret = list_token(tok, json, &first);
+		ret = list_token(tok, json);
 	} else {
 		ret = TOOL_EXIT_OK;
 		n = p11ca_token_count(ctx);
@@ -225,38 +276,37 @@ int tool_key_list(int argc, char **argv)
 			tok = p11ca_token_at(ctx, i);
 			if (!(p11ca_token_get_info(tok)->flags & CKF_TOKEN_INITIALIZED))
 				continue;
-			if (list_token(tok, json, &first) != TOOL_EXIT_OK)
+			/* a token that fails is reported; the others still list */
+			if (list_token(tok, json) != TOOL_EXIT_OK)
 				ret = TOOL_EXIT_FAIL;
 		}
 	}
-	if (json)
-		printf("%s]\n", first ? "" : "\n");
+	/* one document, written at once: what listed, even when a token failed */
+	if (json != NULL && (json_dumpf(json, stdout, JSON_INDENT(2)) != 0 || putchar('\n') == EOF)) {
+		tool_errorf("cannot write the listing");
+		ret = TOOL_EXIT_FAIL;
+	}
 out:
+	json_decref(json);
 	p11ca_ctx_free(ctx);
 	return ret;
 }
 
 int tool_key_delete(int argc, char **argv)
 {
-	static const struct option opts[] = { TOOL_COMMON_OPTIONS, { 0 } };
+	static const char help[] =
+		"usage: p11ca key delete URI\n\n"
+		"Deletes every object the pkcs11: URI names on one token.  Without\n"
+		"type= that is the private key, public key and certificate sharing\n"
+		"the label/id.  The URI must have object= or id=.\n";
 	struct tool_common c = { 0 };
 	p11ca_ctx *ctx;
 	size_t n = 0;
-	int opt;
+	int r;
 	CK_RV rv;
 
-	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
-		if (tool_common_opt(&c, opt, optarg))
-			continue;
-		if (opt == OPT_HELP) {
-			printf("usage: p11ca key delete URI\n\n"
-			       "Deletes every object the pkcs11: URI names on one token.  Without\n"
-			       "type= that is the private key, public key and certificate sharing\n"
-			       "the label/id.  The URI must have object= or id=.\n");
-			return TOOL_EXIT_OK;
-		}
-		return TOOL_EXIT_USAGE;
-	}
+	if ((r = tool_parse(argc, argv, NULL, help, &c, NULL, NULL)) != TOOL_PARSE_GO)
+		return r;
 	if (optind + 1 != argc) {
 		tool_errorf("key delete needs exactly one pkcs11: URI");
 		return TOOL_EXIT_USAGE;
@@ -300,84 +350,89 @@ static unsigned char *read_all(const char *path, size_t *plen)
 	return buf;
 }
 
+struct sign_opts {
+	const char *key_uri, *in, *out, *alg, *digest;
+};
+
+static int sign_opt(int id, const char *arg, void *data)
+{
+	struct sign_opts *o = data;
+
+	switch (id) {
+	case O_KEY: o->key_uri = arg; break;
+	case O_IN: o->in = arg; break;
+	case O_OUT: o->out = arg; break;
+	case O_ALG: o->alg = arg; break;
+	case O_DIGEST: o->digest = arg; break;
+	default: return TOOL_EXIT_USAGE;
+	}
+	return TOOL_EXIT_OK;
+}
+
 int tool_key_sign(int argc, char **argv)
 {
-	enum { O_KEY = OPT_FIRST_LOCAL, O_IN, O_OUT, O_ALG, O_DIGEST };
-	static const struct option opts[] = { TOOL_COMMON_OPTIONS,
-		                               { "key", required_argument, NULL, O_KEY },
-		                               { "in", required_argument, NULL, O_IN },
-		                               { "out", required_argument, NULL, O_OUT },
-		                               { "alg", required_argument, NULL, O_ALG },
-		                               { "digest", required_argument, NULL, O_DIGEST },
-		                               { 0 } };
+	static const struct tool_opt opts[] = {
+		{ "key", required_argument, O_KEY },  { "in", required_argument, O_IN },
+		{ "out", required_argument, O_OUT },  { "alg", required_argument, O_ALG },
+		{ "digest", required_argument, O_DIGEST },
+		{ NULL, 0, 0 },
+	};
+	static const char help[] =
+		"usage: p11ca key sign --key URI --out FILE [--in FILE]\n"
+		"                      [--alg pkcs1|pss|ecdsa|eddsa] [--digest sha256]\n\n"
+		"Signs the file (default stdin) with the token key, through the p11ca\n"
+		"OpenSSL provider loaded in-process.  The signature is what `openssl dgst\n"
+		"-verify` checks (DER for ECDSA; `pkeyutl -verify -rawin` for Ed25519).\n"
+		"--alg defaults to the key's natural scheme; SHA-1 only when named.\n";
 	struct tool_common c = { 0 };
-	const char *key_uri = NULL, *in = "-", *out = NULL, *alg = NULL, *digest = "sha256";
+	struct sign_opts o = { .in = "-", .digest = "sha256" };
 	unsigned char *msg = NULL, *sig = NULL;
 	size_t msglen = 0, siglen = 0;
-	int opt, ret = TOOL_EXIT_FAIL, eddsa;
+	int r, ret = TOOL_EXIT_FAIL, eddsa;
 	OSSL_LIB_CTX *libctx = NULL;
 	EVP_PKEY *pkey = NULL;
 	EVP_MD_CTX *mdctx = NULL;
 	EVP_PKEY_CTX *pctx = NULL;
 	FILE *f = NULL;
 
-	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
-		if (tool_common_opt(&c, opt, optarg))
-			continue;
-		switch (opt) {
-		case O_KEY: key_uri = optarg; break;
-		case O_IN: in = optarg; break;
-		case O_OUT: out = optarg; break;
-		case O_ALG: alg = optarg; break;
-		case O_DIGEST: digest = optarg; break;
-		case OPT_HELP:
-			printf("usage: p11ca key sign --key URI --out FILE [--in FILE]\n"
-			       "                      [--alg pkcs1|pss|ecdsa|eddsa] [--digest sha256]\n\n"
-			       "Signs the file (default stdin) with the token key, through the p11ca\n"
-			       "OpenSSL provider loaded in-process.  The signature is what `openssl dgst\n"
-			       "-verify` checks (DER for ECDSA; `pkeyutl -verify -rawin` for Ed25519).\n"
-			       "--alg defaults to the key's natural scheme; SHA-1 only when named.\n");
-			return TOOL_EXIT_OK;
-		default:
-			return TOOL_EXIT_USAGE;
-		}
-	}
-	if (key_uri == NULL || out == NULL || optind != argc) {
+	if ((r = tool_parse(argc, argv, opts, help, &c, sign_opt, &o)) != TOOL_PARSE_GO)
+		return r;
+	if (o.key_uri == NULL || o.out == NULL || optind != argc) {
 		tool_errorf("key sign needs --key and --out (see --help)");
 		return TOOL_EXIT_USAGE;
 	}
-	if (alg != NULL && strcmp(alg, "pkcs1") != 0 && strcmp(alg, "pss") != 0 &&
-	    strcmp(alg, "ecdsa") != 0 && strcmp(alg, "eddsa") != 0) {
-		tool_errorf("unknown --alg '%s'", alg);
+	if (o.alg != NULL && strcmp(o.alg, "pkcs1") != 0 && strcmp(o.alg, "pss") != 0 &&
+	    strcmp(o.alg, "ecdsa") != 0 && strcmp(o.alg, "eddsa") != 0) {
+		tool_errorf("unknown --alg '%s'", o.alg);
 		return TOOL_EXIT_USAGE;
 	}
-	if (EVP_get_digestbyname(digest) == NULL) {
-		tool_errorf("unknown digest '%s'", digest);
+	if (EVP_get_digestbyname(o.digest) == NULL) {
+		tool_errorf("unknown digest '%s'", o.digest);
 		return TOOL_EXIT_USAGE;
 	}
-	if (strcasecmp(digest, "sha1") == 0 || strcasecmp(digest, "sha-1") == 0)
+	if (strcasecmp(o.digest, "sha1") == 0 || strcasecmp(o.digest, "sha-1") == 0)
 		tool_warnf("SHA-1 signatures are weak; use only for legacy peers");
 	if ((libctx = tool_ossl_open(&c)) == NULL)
 		goto out;
-	if ((pkey = tool_ossl_load_key(libctx, key_uri)) == NULL) {
+	if ((pkey = tool_ossl_load_key(libctx, o.key_uri)) == NULL) {
 		tool_ossl_fail("--key");
 		goto out;
 	}
 	eddsa = EVP_PKEY_is_a(pkey, "ED25519");
-	if ((alg != NULL && (strcmp(alg, "eddsa") == 0) != eddsa) ||
-	    (alg != NULL && strcmp(alg, "ecdsa") == 0 && !EVP_PKEY_is_a(pkey, "EC")) ||
-	    (alg != NULL && (strcmp(alg, "pss") == 0 || strcmp(alg, "pkcs1") == 0) &&
+	if ((o.alg != NULL && (strcmp(o.alg, "eddsa") == 0) != eddsa) ||
+	    (o.alg != NULL && strcmp(o.alg, "ecdsa") == 0 && !EVP_PKEY_is_a(pkey, "EC")) ||
+	    (o.alg != NULL && (strcmp(o.alg, "pss") == 0 || strcmp(o.alg, "pkcs1") == 0) &&
 	     !EVP_PKEY_is_a(pkey, "RSA"))) {
-		tool_errorf("--alg %s does not fit this key", alg);
+		tool_errorf("--alg %s does not fit this key", o.alg);
 		goto out;
 	}
-	if ((msg = read_all(in, &msglen)) == NULL) {
-		tool_errorf("cannot read %s", in);
+	if ((msg = read_all(o.in, &msglen)) == NULL) {
+		tool_errorf("cannot read %s", o.in);
 		goto out;
 	}
 	if ((mdctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestSignInit_ex(mdctx, &pctx, eddsa ? NULL : digest, libctx, NULL, pkey, NULL) != 1 ||
-	    (alg != NULL && strcmp(alg, "pss") == 0 &&
+	    EVP_DigestSignInit_ex(mdctx, &pctx, eddsa ? NULL : o.digest, libctx, NULL, pkey, NULL) != 1 ||
+	    (o.alg != NULL && strcmp(o.alg, "pss") == 0 &&
 	     (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
 	      EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) <= 0)) ||
 	    EVP_DigestSign(mdctx, NULL, &siglen, msg, msglen) != 1 ||
@@ -386,8 +441,8 @@ int tool_key_sign(int argc, char **argv)
 		tool_ossl_fail("key sign");
 		goto out;
 	}
-	if ((f = fopen(out, "wb")) == NULL || fwrite(sig, 1, siglen, f) != siglen) {
-		tool_errorf("cannot write %s", out);
+	if ((f = fopen(o.out, "wb")) == NULL || fwrite(sig, 1, siglen, f) != siglen) {
+		tool_errorf("cannot write %s", o.out);
 		goto out;
 	}
 	ret = TOOL_EXIT_OK;
@@ -402,32 +457,31 @@ out:
 	return ret;
 }
 
+static int pubkey_opt(int id, const char *arg, void *data)
+{
+	if (id != O_OUT)
+		return TOOL_EXIT_USAGE;
+	*(const char **)data = arg;
+	return TOOL_EXIT_OK;
+}
+
 int tool_key_pubkey(int argc, char **argv)
 {
-	enum { O_OUT = OPT_FIRST_LOCAL };
-	static const struct option opts[] = { TOOL_COMMON_OPTIONS,
-		                               { "out", required_argument, NULL, O_OUT }, { 0 } };
+	static const struct tool_opt opts[] = {
+		{ "out", required_argument, O_OUT },
+		{ NULL, 0, 0 },
+	};
+	static const char help[] = "usage: p11ca key pubkey URI [--out FILE]\n\n"
+	                           "Writes the public key of the private key URI names, as PEM.\n";
 	struct tool_common c = { 0 };
 	const char *out = "-";
 	p11ca_ctx *ctx = NULL;
 	p11ca_key *key = NULL;
-	int opt, ret = TOOL_EXIT_FAIL;
+	int r, ret = TOOL_EXIT_FAIL;
 	CK_RV rv;
 
-	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
-		if (tool_common_opt(&c, opt, optarg))
-			continue;
-		if (opt == O_OUT) {
-			out = optarg;
-			continue;
-		}
-		if (opt == OPT_HELP) {
-			printf("usage: p11ca key pubkey URI [--out FILE]\n\n"
-			       "Writes the public key of the private key URI names, as PEM.\n");
-			return TOOL_EXIT_OK;
-		}
-		return TOOL_EXIT_USAGE;
-	}
+	if ((r = tool_parse(argc, argv, opts, help, &c, pubkey_opt, &out)) != TOOL_PARSE_GO)
+		return r;
 	if (optind + 1 != argc) {
 		tool_errorf("key pubkey needs exactly one pkcs11: URI");
 		return TOOL_EXIT_USAGE;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <jansson.h>
 #include <openssl/crypto.h>
 
 #include "tool.h"
@@ -35,76 +36,104 @@ static void flag_words(CK_FLAGS f, char *buf, size_t cap)
 	}
 }
 
+enum { O_JSON = OPT_FIRST_LOCAL, O_SLOT, O_LABEL, O_SO_PIN_FILE, O_TOKEN, O_THREADS,
+       O_SECONDS, O_KEY, O_TYPES, O_NEW_PIN_FILE };
+
+/* One token as JSON (NULL: no memory). */
+static json_t *token_json(const struct p11ca_token_info *ti, const char *flags, const char *uri)
+{
+	char buf[4][64];
+	json_t *j = json_object();
+
+	if (j == NULL)
+		return NULL;
+	/* the token's strings are whatever bytes it holds: UTF-8 or '?' */
+	if (json_object_set_new(j, "label", json_string(tool_text_utf8(ti->label, buf[0], 64))) ||
+	    json_object_set_new(j, "manufacturer",
+	                        json_string(tool_text_utf8(ti->manufacturer, buf[1], 64))) ||
+	    json_object_set_new(j, "model", json_string(tool_text_utf8(ti->model, buf[2], 64))) ||
+	    json_object_set_new(j, "serial", json_string(tool_text_utf8(ti->serial, buf[3], 64))) ||
+	    json_object_set_new(j, "slot", json_integer((json_int_t)ti->slot_id)) ||
+	    json_object_set_new(j, "module", json_string(tool_text_utf8(ti->module_name, buf[0], 64))) ||
+	    json_object_set_new(j, "flags", json_string(flags)) ||
+	    json_object_set_new(j, "uri", json_string(uri != NULL ? uri : ""))) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+static int list_opt(int id, const char *arg, void *data)
+{
+	if (id != O_JSON)
+		return TOOL_EXIT_USAGE;
+	*(int *)data = 1;
+	return TOOL_EXIT_OK;
+}
+
 int tool_token_list(int argc, char **argv)
 {
-	static const struct option opts[] = { TOOL_COMMON_OPTIONS, { "json", no_argument, NULL, 'j' },
-		                               { 0 } };
+	static const struct tool_opt opts[] = {
+		{ "json", no_argument, O_JSON },
+		{ NULL, 0, 0 },
+	};
+	static const char help[] = "usage: p11ca token list [--module NAME|PATH] [--json]\n\n"
+	                           "Lists the tokens of every p11-kit module (or --module's) with their\n"
+	                           "flags and a pkcs11: URI for each.\n";
 	struct tool_common c = { 0 };
 	p11ca_ctx *ctx;
-	int opt, json = 0;
+	json_t *json = NULL;
+	int r, json_wanted = 0, ret = TOOL_EXIT_FAIL;
 	size_t i, n;
 
-	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
-		if (tool_common_opt(&c, opt, optarg))
-			continue;
-		if (opt == 'j') {
-			json = 1;
-			continue;
-		}
-		if (opt == OPT_HELP) {
-			printf("usage: p11ca token list [--module NAME|PATH] [--json]\n\n"
-			       "Lists the tokens of every p11-kit module (or --module's) with their\n"
-			       "flags and a pkcs11: URI for each.\n");
-			return TOOL_EXIT_OK;
-		}
-		return TOOL_EXIT_USAGE;
-	}
+	if ((r = tool_parse(argc, argv, opts, help, &c, list_opt, &json_wanted)) != TOOL_PARSE_GO)
+		return r;
 	if (optind != argc) {
 		tool_errorf("token list takes no arguments");
 		return TOOL_EXIT_USAGE;
 	}
 	if ((ctx = tool_ctx_open(&c)) == NULL)
 		return TOOL_EXIT_FAIL;
+	if (json_wanted && (json = json_array()) == NULL)
+		goto nomem;
 	n = p11ca_token_count(ctx);
-	if (json)
-		printf("[");
 	for (i = 0; i < n; i++) {
 		p11ca_token *t = p11ca_token_at(ctx, i);
 		const struct p11ca_token_info *ti = p11ca_token_get_info(t);
 		char flags[256], *uri = p11ca_token_uri(t);
 
 		flag_words(ti->flags, flags, sizeof(flags));
-		if (json) {
-			printf("%s\n  {\"label\": ", i ? "," : "");
-			tool_json_str(stdout, ti->label);
-			printf(", \"manufacturer\": ");
-			tool_json_str(stdout, ti->manufacturer);
-			printf(", \"model\": ");
-			tool_json_str(stdout, ti->model);
-			printf(", \"serial\": ");
-			tool_json_str(stdout, ti->serial);
-			printf(", \"slot\": %lu, \"module\": ", (unsigned long)ti->slot_id);
-			tool_json_str(stdout, ti->module_name);
-			printf(", \"flags\": ");
-			tool_json_str(stdout, flags);
-			printf(", \"uri\": ");
-			tool_json_str(stdout, uri ? uri : "");
-			printf("}");
-		} else {
-			printf("%s\n  manufacturer: %s\n  model:        %s\n  serial:       %s\n"
-			       "  slot:         %lu\n  module:       %s\n  flags:        %s\n  uri:          %s\n",
-			       (ti->flags & CKF_TOKEN_INITIALIZED) ? ti->label : "(not initialised: see token init)",
-			       ti->manufacturer, ti->model, ti->serial,
-			       (unsigned long)ti->slot_id, ti->module_name, flags, uri ? uri : "");
+		if (json != NULL) {
+			r = json_array_append_new(json, token_json(ti, flags, uri));
+			free(uri);
+			if (r != 0)
+				goto nomem;
+			continue;
 		}
+		printf("%s\n  manufacturer: %s\n  model:        %s\n  serial:       %s\n"
+		       "  slot:         %lu\n  module:       %s\n  flags:        %s\n  uri:          %s\n",
+		       (ti->flags & CKF_TOKEN_INITIALIZED) ? ti->label : "(not initialised: see token init)",
+		       ti->manufacturer, ti->model, ti->serial,
+		       (unsigned long)ti->slot_id, ti->module_name, flags, uri ? uri : "");
 		free(uri);
 	}
-	if (json)
-		printf("%s]\n", n ? "\n" : "");
-	else if (n == 0)
+	if (json != NULL) {
+		/* one document, written at once */
+		if (json_dumpf(json, stdout, JSON_INDENT(2)) != 0 || putchar('\n') == EOF) {
+			tool_errorf("cannot write the listing");
+			goto out;
+		}
+	} else if (n == 0) {
 		tool_warnf("no tokens found");
+	}
+	ret = TOOL_EXIT_OK;
+	goto out;
+nomem:
+	tool_errorf("out of memory");
+out:
+	json_decref(json);
 	p11ca_ctx_free(ctx);
-	return TOOL_EXIT_OK;
+	return ret;
 }
 
 /* A secret from a file, an environment variable, or the terminal. */
@@ -133,71 +162,75 @@ static int get_secret(const char *file, const char *env, const char *prompt, cha
 	return 0;
 }
 
+struct init_opts {
+	const char *label, *so_file;
+	unsigned long slot;
+	int have_slot;
+};
+
+static int init_opt(int id, const char *arg, void *data)
+{
+	struct init_opts *o = data;
+	char *end;
+
+	switch (id) {
+	case O_SLOT:
+		o->slot = strtoul(arg, &end, 0);
+		if (*end != '\0' || end == arg) {
+			tool_errorf("--slot needs a number");
+			return TOOL_EXIT_USAGE;
+		}
+		o->have_slot = 1;
+		break;
+	case O_LABEL: o->label = arg; break;
+	case O_SO_PIN_FILE: o->so_file = arg; break;
+	default: return TOOL_EXIT_USAGE;
+	}
+	return TOOL_EXIT_OK;
+}
+
 int tool_token_init(int argc, char **argv)
 {
-	enum { O_SLOT = OPT_FIRST_LOCAL, O_LABEL, O_SO_PIN_FILE };
-	static const struct option opts[] = { TOOL_COMMON_OPTIONS,
-		                               { "slot", required_argument, NULL, O_SLOT },
-		                               { "label", required_argument, NULL, O_LABEL },
-		                               { "so-pin-file", required_argument, NULL, O_SO_PIN_FILE },
-		                               { 0 } };
+	static const struct tool_opt opts[] = {
+		{ "slot", required_argument, O_SLOT },
+		{ "label", required_argument, O_LABEL },
+		{ "so-pin-file", required_argument, O_SO_PIN_FILE },
+		{ NULL, 0, 0 },
+	};
+	static const char help[] =
+		"usage: p11ca token init --module NAME|PATH --slot N --label LABEL\n"
+		"                        [--so-pin-file FILE] [--pin-file FILE]\n\n"
+		"Initialises the token in slot N (erasing it) and sets its user PIN.\n"
+		"The SO PIN comes from --so-pin-file, P11CA_SO_PIN or a prompt; the user\n"
+		"PIN from --pin-file, P11CA_PIN or a prompt.  PINs are never arguments.\n";
 	struct tool_common c = { 0 };
-	const char *label = NULL, *so_file = NULL;
+	struct init_opts o = { 0 };
 	char so_pin[P11CA_PIN_MAX], pin[P11CA_PIN_MAX];
-	unsigned long slot = 0;
-	int opt, have_slot = 0, ret = TOOL_EXIT_FAIL;
+	int r, ret = TOOL_EXIT_FAIL;
 	p11ca_ctx *ctx = NULL;
-	char *end;
 	CK_RV rv;
 
 	so_pin[0] = pin[0] = '\0';
-	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
-		if (tool_common_opt(&c, opt, optarg))
-			continue;
-		switch (opt) {
-		case O_SLOT:
-			slot = strtoul(optarg, &end, 0);
-			if (*end != '\0' || end == optarg) {
-				tool_errorf("--slot needs a number");
-				return TOOL_EXIT_USAGE;
-			}
-			have_slot = 1;
-			break;
-		case O_LABEL:
-			label = optarg;
-			break;
-		case O_SO_PIN_FILE:
-			so_file = optarg;
-			break;
-		case OPT_HELP:
-			printf("usage: p11ca token init --module NAME|PATH --slot N --label LABEL\n"
-			       "                        [--so-pin-file FILE] [--pin-file FILE]\n\n"
-			       "Initialises the token in slot N (erasing it) and sets its user PIN.\n"
-			       "The SO PIN comes from --so-pin-file, P11CA_SO_PIN or a prompt; the user\n"
-			       "PIN from --pin-file, P11CA_PIN or a prompt.  PINs are never arguments.\n");
-			return TOOL_EXIT_OK;
-		default:
-			return TOOL_EXIT_USAGE;
-		}
-	}
-	if (!have_slot || label == NULL || optind != argc) {
+	if ((r = tool_parse(argc, argv, opts, help, &c, init_opt, &o)) != TOOL_PARSE_GO)
+		return r;
+	if (!o.have_slot || o.label == NULL || optind != argc) {
 		tool_errorf("token init needs --slot and --label (see --help)");
 		return TOOL_EXIT_USAGE;
 	}
-	if (get_secret(so_file, "P11CA_SO_PIN", "SO PIN: ", so_pin, sizeof(so_pin)) != 0 ||
+	if (get_secret(o.so_file, "P11CA_SO_PIN", "SO PIN: ", so_pin, sizeof(so_pin)) != 0 ||
 	    get_secret(c.pin_file, "P11CA_PIN", "new user PIN: ", pin, sizeof(pin)) != 0)
 		goto out;
 	c.pin_file = NULL; /* used above; the context needs none */
 	if ((ctx = tool_ctx_open(&c)) == NULL)
 		goto out;
-	rv = p11ca_token_init(ctx, (CK_SLOT_ID)slot, so_pin, label, pin);
+	rv = p11ca_token_init(ctx, (CK_SLOT_ID)o.slot, so_pin, o.label, pin);
 	OPENSSL_cleanse(so_pin, sizeof(so_pin));
 	OPENSSL_cleanse(pin, sizeof(pin));
 	if (rv != CKR_OK) {
 		tool_fail("token init", rv);
 		goto out;
 	}
-	printf("initialised token '%s'\n", label);
+	printf("initialised token '%s'\n", o.label);
 	ret = TOOL_EXIT_OK;
 out:
 	OPENSSL_cleanse(so_pin, sizeof(so_pin));
@@ -223,60 +256,72 @@ static int bench_one(p11ca_key *key, const char *name, int threads, double secon
 	return TOOL_EXIT_OK;
 }
 
-int tool_token_bench(int argc, char **argv)
-{
-	enum { O_TOKEN = OPT_FIRST_LOCAL, O_THREADS, O_SECONDS, O_KEY, O_TYPES };
-	static const struct option opts[] = { TOOL_COMMON_OPTIONS,
-		                               { "token", required_argument, NULL, O_TOKEN },
-		                               { "threads", required_argument, NULL, O_THREADS },
-		                               { "seconds", required_argument, NULL, O_SECONDS },
-		                               { "key", required_argument, NULL, O_KEY },
-		                               { "types", required_argument, NULL, O_TYPES },
-		                               { 0 } };
-	struct tool_common c = { 0 };
-	const char *token_uri = NULL, *key_uri = NULL, *types = "rsa:2048,ec:p256";
-	int opt, threads = 0, ret = TOOL_EXIT_FAIL, th;
-	double seconds = 4.0;
-	p11ca_ctx *ctx = NULL;
-	p11ca_token *tok = NULL;
-	char *end, *list = NULL, *save = NULL, *type;
-	CK_RV rv;
+struct bench_opts {
+	const char *token_uri, *key_uri, *types;
+	int threads;
+	double seconds;
+};
 
-	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
-		if (tool_common_opt(&c, opt, optarg))
-			continue;
-		switch (opt) {
-		case O_TOKEN: token_uri = optarg; break;
-		case O_KEY: key_uri = optarg; break;
-		case O_TYPES: types = optarg; break;
-		case O_THREADS:
-			threads = (int)strtol(optarg, &end, 10);
-			if (*end || threads < 1 || threads > 64) {
-				tool_errorf("--threads needs 1..64");
-				return TOOL_EXIT_USAGE;
-			}
-			break;
-		case O_SECONDS:
-			seconds = strtod(optarg, &end);
-			if (*end || seconds <= 0 || seconds > 3600) {
-				tool_errorf("--seconds needs a positive number");
-				return TOOL_EXIT_USAGE;
-			}
-			break;
-		case OPT_HELP:
-			printf("usage: p11ca token bench [--token URI | --key URI] [--threads N]\n"
-			       "                         [--seconds S] [--types rsa:2048,ec:p256]\n\n"
-			       "Signs SHA-256 digests for S seconds per key (default 4) through a bare\n"
-			       "PKCS#11 C_SignInit+C_Sign loop and through libp11ca, in alternating\n"
-			       "rounds on the same token, and prints both rates and their ratio\n"
-			       "(*the median of the rounds' ratios, robust to bursts of other load).\n"
-			       "Without --key it makes a temporary key of each type and deletes it\n"
-			       "afterwards.  Without --threads it runs with 1 and 2 threads.\n");
-			return TOOL_EXIT_OK;
-		default:
+static int bench_opt(int id, const char *arg, void *data)
+{
+	struct bench_opts *o = data;
+	char *end;
+
+	switch (id) {
+	case O_TOKEN: o->token_uri = arg; break;
+	case O_KEY: o->key_uri = arg; break;
+	case O_TYPES: o->types = arg; break;
+	case O_THREADS:
+		o->threads = (int)strtol(arg, &end, 10);
+		if (*end || o->threads < 1 || o->threads > 64) {
+			tool_errorf("--threads needs 1..64");
 			return TOOL_EXIT_USAGE;
 		}
+		break;
+	case O_SECONDS:
+		o->seconds = strtod(arg, &end);
+		if (*end || o->seconds <= 0 || o->seconds > 3600) {
+			tool_errorf("--seconds needs a positive number");
+			return TOOL_EXIT_USAGE;
+		}
+		break;
+	default: return TOOL_EXIT_USAGE;
 	}
+	return TOOL_EXIT_OK;
+}
+
+int tool_token_bench(int argc, char **argv)
+{
+	static const struct tool_opt opts[] = {
+		{ "token", required_argument, O_TOKEN },
+		{ "threads", required_argument, O_THREADS },
+		{ "seconds", required_argument, O_SECONDS },
+		{ "key", required_argument, O_KEY },
+		{ "types", required_argument, O_TYPES },
+		{ NULL, 0, 0 },
+	};
+	static const char help[] =
+		"usage: p11ca token bench [--token URI | --key URI] [--threads N]\n"
+		"                         [--seconds S] [--types rsa:2048,ec:p256]\n\n"
+		"Signs SHA-256 digests for S seconds per key (default 4) through a bare\n"
+		"PKCS#11 C_SignInit+C_Sign loop and through libp11ca, in alternating\n"
+		"rounds on the same token, and prints both rates and their ratio\n"
+		"(*the median of the rounds' ratios, robust to bursts of other load).\n"
+		"Without --key it makes a temporary key of each type and deletes it\n"
+		"afterwards.  Without --threads it runs with 1 and 2 threads.\n";
+	struct tool_common c = { 0 };
+	struct bench_opts o = { .types = "rsa:2048,ec:p256", .seconds = 4.0 };
+	int r, ret = TOOL_EXIT_FAIL, th, threads;
+	double seconds;
+	p11ca_ctx *ctx = NULL;
+	p11ca_token *tok = NULL;
+	char *list = NULL, *save = NULL, *type;
+	CK_RV rv;
+
+	if ((r = tool_parse(argc, argv, opts, help, &c, bench_opt, &o)) != TOOL_PARSE_GO)
+		return r;
+	threads = o.threads;
+	seconds = o.seconds;
 	if (optind != argc) {
 		tool_errorf("token bench takes no arguments");
 		return TOOL_EXIT_USAGE;
@@ -285,9 +330,9 @@ int tool_token_bench(int argc, char **argv)
 		goto out;
 	printf("%-10s %7s %12s %12s %8s %8s\n", "key", "threads", "raw sig/s", "p11ca sig/s",
 	       "ratio*", "badsig");
-	if (key_uri != NULL) {
+	if (o.key_uri != NULL) {
 		p11ca_key *key = NULL;
-		if ((rv = p11ca_key_find(ctx, key_uri, &key)) != CKR_OK) {
+		if ((rv = p11ca_key_find(ctx, o.key_uri, &key)) != CKR_OK) {
 			tool_fail("--key", rv);
 			goto out;
 		}
@@ -297,17 +342,17 @@ int tool_token_bench(int argc, char **argv)
 		p11ca_key_free(key);
 		goto out;
 	}
-	if ((rv = p11ca_token_find(ctx, token_uri, &tok)) != CKR_OK) {
+	if ((rv = p11ca_token_find(ctx, o.token_uri, &tok)) != CKR_OK) {
 		tool_fail("--token", rv);
 		goto out;
 	}
-	if ((list = strdup(types)) == NULL)
+	if ((list = strdup(o.types)) == NULL)
 		goto out;
 	ret = TOOL_EXIT_OK;
 	for (type = strtok_r(list, ",", &save); type != NULL && ret == TOOL_EXIT_OK;
 	     type = strtok_r(NULL, ",", &save)) {
 		p11ca_key *key = NULL;
-		char label[64], *uri;
+		char label[64], *uri, *pair;
 		size_t ndel = 0;
 
 		snprintf(label, sizeof(label), "p11ca-bench-%s-%ld", type, (long)getpid());
@@ -320,10 +365,10 @@ int tool_token_bench(int argc, char **argv)
 		uri = p11ca_key_get_uri(key);
 		p11ca_key_free(key);
 		/* delete the temporary pair by its id so nothing stays behind */
-		if (uri != NULL)
-			tool_uri_drop_type(uri);
-		if (uri == NULL || p11ca_object_delete(ctx, uri, &ndel) != CKR_OK)
+		pair = tool_uri_without_type(uri);
+		if (pair == NULL || p11ca_object_delete(ctx, pair, &ndel) != CKR_OK)
 			tool_warnf("could not delete temporary key '%s'", label);
+		free(pair);
 		free(uri);
 	}
 out:
@@ -332,49 +377,56 @@ out:
 	return ret;
 }
 
+struct change_pin_opts {
+	const char *token_uri, *new_file;
+};
+
+static int change_pin_opt(int id, const char *arg, void *data)
+{
+	struct change_pin_opts *o = data;
+
+	switch (id) {
+	case O_TOKEN: o->token_uri = arg; break;
+	case O_NEW_PIN_FILE: o->new_file = arg; break;
+	default: return TOOL_EXIT_USAGE;
+	}
+	return TOOL_EXIT_OK;
+}
+
 int tool_token_change_pin(int argc, char **argv)
 {
-	enum { O_TOKEN = OPT_FIRST_LOCAL, O_NEW_PIN_FILE };
-	static const struct option opts[] = { TOOL_COMMON_OPTIONS,
-		                               { "token", required_argument, NULL, O_TOKEN },
-		                               { "new-pin-file", required_argument, NULL, O_NEW_PIN_FILE },
-		                               { 0 } };
+	static const struct tool_opt opts[] = {
+		{ "token", required_argument, O_TOKEN },
+		{ "new-pin-file", required_argument, O_NEW_PIN_FILE },
+		{ NULL, 0, 0 },
+	};
+	static const char help[] =
+		"usage: p11ca token change-pin [--token URI] [--pin-file FILE]\n"
+		"                              [--new-pin-file FILE]\n\n"
+		"Changes the user PIN.  The current PIN comes from --pin-file, P11CA_PIN\n"
+		"or a prompt; the new one from --new-pin-file, P11CA_NEW_PIN or a prompt.\n";
 	struct tool_common c = { 0 };
-	const char *token_uri = NULL, *new_file = NULL;
+	struct change_pin_opts o = { 0 };
 	char old_pin[P11CA_PIN_MAX], new_pin[P11CA_PIN_MAX];
-	int opt, ret = TOOL_EXIT_FAIL;
+	int r, ret = TOOL_EXIT_FAIL;
 	p11ca_ctx *ctx = NULL;
 	p11ca_token *tok;
 	CK_RV rv;
 
 	old_pin[0] = new_pin[0] = '\0';
-	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
-		if (tool_common_opt(&c, opt, optarg))
-			continue;
-		switch (opt) {
-		case O_TOKEN: token_uri = optarg; break;
-		case O_NEW_PIN_FILE: new_file = optarg; break;
-		case OPT_HELP:
-			printf("usage: p11ca token change-pin [--token URI] [--pin-file FILE]\n"
-			       "                              [--new-pin-file FILE]\n\n"
-			       "Changes the user PIN.  The current PIN comes from --pin-file, P11CA_PIN\n"
-			       "or a prompt; the new one from --new-pin-file, P11CA_NEW_PIN or a prompt.\n");
-			return TOOL_EXIT_OK;
-		default:
-			return TOOL_EXIT_USAGE;
-		}
-	}
+	if ((r = tool_parse(argc, argv, opts, help, &c, change_pin_opt, &o)) != TOOL_PARSE_GO)
+		return r;
 	if (optind != argc) {
 		tool_errorf("token change-pin takes no arguments");
 		return TOOL_EXIT_USAGE;
 	}
 	if (get_secret(c.pin_file, "P11CA_PIN", "current user PIN: ", old_pin, sizeof(old_pin)) != 0 ||
-	    get_secret(new_file, "P11CA_NEW_PIN", "new user PIN: ", new_pin, sizeof(new_pin)) != 0)
+	    get_secret(o.new_file, "P11CA_NEW_PIN", "new user PIN: ", new_pin, sizeof(new_pin)) != 0)
 		goto out;
 	c.pin_file = NULL;
 	if ((ctx = tool_ctx_open(&c)) == NULL)
 		goto out;
-	if ((rv = p11ca_token_find(ctx, token_uri, &tok)) != CKR_OK) {
+	if ((rv = p11ca_token_find(ctx, o.token_uri, &tok)) != CKR_OK) {
 		tool_fail("--token", rv);
 		goto out;
 	}

@@ -36,6 +36,36 @@ enum { OPT_MODULE = 0x100, OPT_PIN_FILE, OPT_VERBOSE, OPT_HELP, OPT_FIRST_LOCAL 
 /* Handles a common option; returns 1 if @opt was one. */
 int tool_common_opt(struct tool_common *c, int opt, const char *arg);
 
+/*
+ * Table-driven options: a command lists its own options (ids from
+ * OPT_FIRST_LOCAL on, the table ends with { NULL }) and handles them in one
+ * switch; --module, --pin-file, --verbose/-v and --help are added here.
+ */
+struct tool_opt {
+	const char *name; /* long name, without "--" */
+	int has_arg;      /* no_argument, required_argument, optional_argument */
+	int id;           /* >= OPT_FIRST_LOCAL: what the handler's switch sees */
+};
+/*
+ * Takes one local option (@arg its argument or NULL) into @data, the
+ * command's options.  Returns TOOL_EXIT_OK, or an exit status to stop
+ * with (TOOL_EXIT_USAGE after printing why).
+ */
+typedef int tool_opt_fn(int id, const char *arg, void *data);
+/* tool_parse(): the options are in, the command runs (operands from optind). */
+#define TOOL_PARSE_GO (-1)
+/*
+ * Parses @argv (argv[0] is the command's name, for getopt's messages)
+ * against the common options and @local, filling @c and calling @handle
+ * for each local option.  Operands may come between options; they start at
+ * optind afterwards.  Returns TOOL_PARSE_GO, or the exit status to return
+ * at once: TOOL_EXIT_OK after printing @help (--help) to stdout,
+ * TOOL_EXIT_USAGE for an unknown option or a missing argument (getopt
+ * printed the message), or what @handle returned.
+ */
+int tool_parse(int argc, char **argv, const struct tool_opt *local, const char *help,
+               struct tool_common *c, tool_opt_fn *handle, void *data);
+
 /* Messages to stderr, prefixed "p11ca: " / "p11ca: warning: ". */
 void tool_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void tool_warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -55,16 +85,37 @@ void tool_ossl_close(OSSL_LIB_CTX *libctx);
 EVP_PKEY *tool_ossl_load_key(OSSL_LIB_CTX *libctx, const char *uri);
 int tool_ossl_fail(const char *what);
 
-/* JSON string output (escaped, with quotes). */
+/*
+ * JSON string output (escaped, with quotes), for commands that print JSON
+ * piece by piece; a command with --json had better build a json_t
+ * (libjansson) and dump it once, so that a failure leaves no half document.
+ */
 void tool_json_str(FILE *f, const char *s);
-/* Lowercase hex of @len bytes into @out (2*len+1). */
+/*
+ * @s when it is valid UTF-8 (what a JSON string must be), else a copy in
+ * @buf (capacity @cap, cut to fit) with every byte above 0x7f as '?': a
+ * token's label is whatever bytes the token holds.
+ */
+const char *tool_text_utf8(const char *s, char *buf, size_t cap);
+/* Lowercase hex of @len bytes into @out (2*len+1), through OpenSSL. */
 void tool_hex(char *out, const unsigned char *p, size_t len);
 
 /* Whether @uri holds a pin-value attribute (in any spelling). */
 int tool_uri_has_pin_value(const char *uri);
 
-/* Removes a "type=..." attribute from @uri in place (names the whole pair). */
-void tool_uri_drop_type(char *uri);
+/*
+ * @uri without its object type (type=, however spelt or percent-encoded),
+ * so that it names every class of object with that id/label: parsed and
+ * written again by p11-kit.  A new string (free(); it keeps a pin-value if
+ * @uri had one), or NULL for a malformed URI or no memory.
+ */
+char *tool_uri_without_type(const char *uri);
+/*
+ * The same in place.  WARNING: p11-kit may percent-encode more than @uri
+ * did, so the result can be longer: then @uri is left as it was and 0 is
+ * returned (1 when the type is gone).  Prefer tool_uri_without_type().
+ */
+int tool_uri_drop_type(char *uri);
 
 /* Subcommand entry points: argv[0] is the subcommand name. */
 int tool_token_list(int argc, char **argv);

@@ -1,6 +1,7 @@
 /* util.c - messages, the context every subcommand opens, output helpers. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -9,10 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
+#include <p11-kit/uri.h>
 
 #include "tool.h"
-
-static int verbose;
 
 /* "p11ca: " PREFIX message "\n" in one write: lines of threads never mix. */
 static void message(const char *prefix, const char *fmt, va_list ap)
@@ -69,18 +70,63 @@ int tool_common_opt(struct tool_common *c, int opt, const char *arg)
 	case OPT_VERBOSE:
 	case 'v':
 		c->verbose = 1;
-		verbose = 1;
 		return 1;
 	default:
 		return 0;
 	}
 }
 
+static const struct tool_opt common_opts[] = {
+	{ "module", required_argument, OPT_MODULE },
+	{ "pin-file", required_argument, OPT_PIN_FILE },
+	{ "verbose", no_argument, OPT_VERBOSE },
+	{ "help", no_argument, OPT_HELP },
+};
+#define NCOMMON (sizeof(common_opts) / sizeof(common_opts[0]))
+
+int tool_parse(int argc, char **argv, const struct tool_opt *local, const char *help,
+               struct tool_common *c, tool_opt_fn *handle, void *data)
+{
+	struct option *opts;
+	size_t n = 0, i;
+	int opt, ret = TOOL_PARSE_GO;
+
+	while (local != NULL && local[n].name != NULL)
+		n++;
+	if ((opts = calloc(NCOMMON + n + 1, sizeof(*opts))) == NULL) {
+		tool_errorf("out of memory");
+		return TOOL_EXIT_FAIL;
+	}
+	for (i = 0; i < NCOMMON + n; i++) {
+		const struct tool_opt *o = i < NCOMMON ? &common_opts[i] : &local[i - NCOMMON];
+		opts[i].name = o->name;
+		opts[i].has_arg = o->has_arg;
+		opts[i].val = o->id;
+	}
+	optind = 0; /* glibc: start afresh, whoever parsed before */
+	while (ret == TOOL_PARSE_GO &&
+	       (opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
+		if (tool_common_opt(c, opt, optarg))
+			continue;
+		if (opt == OPT_HELP) {
+			fputs(help, stdout);
+			ret = TOOL_EXIT_OK;
+		} else if (opt < OPT_FIRST_LOCAL || handle == NULL) {
+			ret = TOOL_EXIT_USAGE; /* getopt said why */
+		} else {
+			int r = handle(opt, optarg, data);
+			if (r != TOOL_EXIT_OK)
+				ret = r;
+		}
+	}
+	free(opts);
+	return ret;
+}
+
+/* The log of libp11ca, shown with --verbose; @data is the stream. */
 static void log_cb(void *data, const char *msg)
 {
-	(void)data;
-	if (verbose)
-		fprintf(stderr, "p11ca: %s\n", msg);
+	fprintf(data, "p11ca: %s\n", msg);
 }
 
 p11ca_ctx *tool_ctx_open(const struct tool_common *c)
@@ -93,7 +139,8 @@ p11ca_ctx *tool_ctx_open(const struct tool_common *c)
 		tool_fail("loading modules", rv);
 		return NULL;
 	}
-	p11ca_ctx_set_log(ctx, log_cb, NULL);
+	if (c->verbose)
+		p11ca_ctx_set_log(ctx, log_cb, stderr);
 	if (c->pin_file != NULL && (rv = p11ca_ctx_set_pin_file(ctx, c->pin_file)) != CKR_OK) {
 		tool_fail("--pin-file", rv);
 		p11ca_ctx_free(ctx);
@@ -119,31 +166,91 @@ void tool_json_str(FILE *f, const char *s)
 
 void tool_hex(char *out, const unsigned char *p, size_t len)
 {
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
+	char *q;
 
-	for (i = 0; i < len; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
+	/* OpenSSL writes uppercase; listings and ids have always been lowercase */
+	if (OPENSSL_buf2hexstr_ex(out, 2 * len + 1, NULL, p, len, '\0') != 1) {
+		out[0] = '\0';
+		return;
 	}
-	out[2 * len] = '\0';
+	for (q = out; *q != '\0'; q++)
+		*q = (char)tolower((unsigned char)*q);
 }
 
-void tool_uri_drop_type(char *uri)
+/* Length of the UTF-8 sequence at @p as RFC 3629 allows it, 0 if none. */
+static size_t utf8_seq(const unsigned char *p)
 {
-	char *p = strstr(uri, "type=");
-	size_t len;
+	unsigned long v;
+	size_t n, i;
 
-	while (p != NULL && p[-1] != ';' && p[-1] != ':')
-		p = strstr(p + 1, "type=");
-	if (p == NULL)
-		return;
-	len = strcspn(p, ";?");
-	if (p[len] == ';')
-		len++; /* also the separator after it */
-	else if (p[-1] == ';')
-		p--, len++; /* last attribute: the separator before it */
-	memmove(p, p + len, strlen(p + len) + 1);
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, v = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, v = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, v = p[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80) /* also the terminating NUL */
+			return 0;
+		v = (v << 6) | (p[i] & 0x3f);
+	}
+	if ((n == 3 && v < 0x800) || (n == 4 && (v < 0x10000 || v > 0x10ffff)) ||
+	    (v >= 0xd800 && v <= 0xdfff))
+		return 0; /* overlong, beyond Unicode, or a surrogate */
+	return n;
+}
+
+const char *tool_text_utf8(const char *s, char *buf, size_t cap)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n, o = 0;
+
+	while (*p != '\0' && (n = utf8_seq(p)) != 0)
+		p += n;
+	if (*p == '\0')
+		return s;
+	for (p = (const unsigned char *)s; *p != '\0' && o + 1 < cap; p++)
+		buf[o++] = *p < 0x80 ? (char)*p : '?';
+	buf[o] = '\0';
+	return buf;
+}
+
+char *tool_uri_without_type(const char *uri)
+{
+	P11KitUri *parsed;
+	const char *pv;
+	char *out = NULL;
+
+	if (uri == NULL || (parsed = p11_kit_uri_new()) == NULL)
+		return NULL;
+	/* p11-kit decodes the value, however it is spelt, and writes the URI back */
+	if (p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, parsed) == P11_KIT_URI_OK) {
+		(void)p11_kit_uri_clear_attribute(parsed, CKA_CLASS);
+		if (p11_kit_uri_format(parsed, P11_KIT_URI_FOR_ANY, &out) != P11_KIT_URI_OK)
+			out = NULL;
+	}
+	/* p11-kit frees a pin-value without wiping it */
+	if ((pv = p11_kit_uri_get_pin_value(parsed)) != NULL)
+		OPENSSL_cleanse((char *)pv, strlen(pv));
+	p11_kit_uri_free(parsed);
+	return out;
+}
+
+int tool_uri_drop_type(char *uri)
+{
+	char *s = tool_uri_without_type(uri);
+	int done = s != NULL && strlen(s) <= strlen(uri);
+
+	if (done)
+		memcpy(uri, s, strlen(s) + 1);
+	if (s != NULL)
+		OPENSSL_cleanse(s, strlen(s)); /* it may hold a pin-value */
+	free(s);
+	return done;
 }
 
 static int write_all(int fd, const unsigned char *p, size_t len)
