@@ -141,8 +141,9 @@ expect_subject() {
 
 # db_state DIR: a checksum of everything in DIR/ca.db
 db_state() {
-	sqlite3 "$1/ca.db" "select serial, subject, sans, not_before, not_after, status,
+	sqlite3 "$1/ca.db" "select serial, subject, not_before, not_after, status,
 		revoked_at, reason, invalidity, profile, issued_at, hex(der) from certs order by serial;
+		select serial, pos, type, value from cert_sans order by serial, pos;
 		select key, value from meta order by key;" | cksum
 }
 
@@ -374,7 +375,7 @@ grep -Eq "^default_days *= *365" "$R/ca.conf" || fail "ca.conf: default_days"
 grep -Eq "^crl_url.* = *http://crl.example.com/root.crl" "$R/ca.conf" || fail "ca.conf: crl_url"
 grep -qi "pin-value" "$R/ca.conf" && fail "ca.conf holds a pin-value"
 grep -qF "$PIN" "$R/ca.conf" && fail "ca.conf holds the PIN"
-[ "$(sqlite3 "$R/ca.db" 'pragma user_version')" = 1 ] || fail "ca.db: user_version is not 1"
+[ "$(sqlite3 "$R/ca.db" 'pragma user_version')" = 2 ] || fail "ca.db: user_version is not 2"
 [ "$(sqlite3 "$R/ca.db" 'pragma journal_mode')" = wal ] || fail "ca.db is not in WAL mode"
 [ "$(db_count "$R")" = 0 ] || fail "a new CA's database is not empty"
 run_ok ca list --dir "$R" --json

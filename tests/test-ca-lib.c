@@ -31,7 +31,7 @@
 #define BATCH 5
 
 struct side {
-	char label[16], dir[600], pin_file[700];
+	char label[16], dir[1200], pin_file[1200];
 	struct ca *ca;
 	int issued, failed;
 	char why[600];
@@ -110,8 +110,8 @@ static int setup(void **state)
 	for (i = 0; i < 2; i++) {
 		struct side *s = &sides[i];
 		snprintf(s->label, sizeof(s->label), "ca%d", i + 1);
-		snprintf(s->dir, sizeof(s->dir), "%s/%s", tok.dir, s->label);
-		snprintf(s->pin_file, sizeof(s->pin_file), "%s/pin-%s", tok.dir, s->label);
+		snprintf(s->dir, sizeof(s->dir), "%.500s/%.15s", tok.dir, s->label);
+		snprintf(s->pin_file, sizeof(s->pin_file), "%.500s/pin-%.15s", tok.dir, s->label);
 		/* a token of its own with a PIN of its own: only the right PIN file opens it */
 		if (sh("printf '%s\\n' > '%s' && SOFTHSM2_CONF='%s' softhsm2-util --init-token "
 		       "--free --label %s --pin %s --so-pin so%s >/dev/null",
@@ -186,7 +186,7 @@ static void test_two_cas_two_threads(void **state)
 		if (ca_open(sides[i].dir, &o, &sides[i].ca) != RES_OK)
 			fail_msg("ca_open %s: %s", sides[i].dir, res_message());
 		for (j = 0; j < BATCH; j++) {
-			snprintf(host, sizeof(host), "host%d.%s.example.com", j, sides[i].label);
+			snprintf(host, sizeof(host), "host%d.%.8s.example.com", j, sides[i].label);
 			sides[i].csr_pem[j] = make_csr(host, &sides[i].csr_len[j]);
 			assert_non_null(sides[i].csr_pem[j]);
 		}
