@@ -93,14 +93,23 @@ static int check(struct ca *ca, const struct ca_issue_opts *o, struct ca_req *r)
 		goto out;
 	exts = r->parsed.exts;
 	gens = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
-	if ((rc = pki_names_check(r->parsed.subject, gens)) != RES_OK)
-		goto out;
+	/* a CA certificate first: it is refused whatever its names */
 	bc = X509V3_get_d2i(exts, NID_basic_constraints, NULL, NULL);
 	if (bc != NULL && bc->ca && o->profile != CA_SUB_CA) {
 		rc = res_set(RES_POLICY, "it asks for CA:TRUE; only --profile sub-ca issues CA "
 		                         "certificates");
 		goto out;
 	}
+	/*
+	 * A server's CN names its host when there is no SAN (the one name
+	 * policy checks it as a DNS name); a CA, an OCSP signer or a client
+	 * may be named by anything in its CN.
+	 */
+	if ((rc = pki_names_check_ex(r->parsed.subject, gens,
+	                             o->profile == CA_SERVER || o->profile == CA_SERVER_CLIENT ?
+	                                     0 :
+	                                     PKI_NAMES_CN_ANY)) != RES_OK)
+		goto out;
 	if ((plan = calloc(1, sizeof(*plan))) == NULL) {
 		rc = res_set(RES_NOMEM, "out of memory");
 		goto out;

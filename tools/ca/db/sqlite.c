@@ -73,7 +73,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_CRL_GET] = "SELECT value FROM meta WHERE key = 'crl_number'",
 	/* raised, never lowered: CRL numbers only go up */
 	[ST_CRL_SET] = "INSERT INTO meta(key, value) VALUES ('crl_number', ?1) ON CONFLICT(key) DO "
-	               "UPDATE SET value = max(CAST(value AS INTEGER), excluded.value)",
+	               "UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
 	[ST_VERSION] = "PRAGMA user_version",
 	[ST_REVOKED] = cadb_sq_revoked_sql,
 	[ST_LIST_ALL + 0] = LIST("", ""),
