@@ -230,6 +230,81 @@ static void test_sigalg_of_another_key_type(void **state)
 	}
 }
 
+/* @tag, @len, @content appended at *pp (DER, lengths under 64 KiB). */
+static void der_put(unsigned char **pp, int tag, const unsigned char *content, size_t len)
+{
+	unsigned char *p = *pp;
+
+	*p++ = (unsigned char)tag;
+	if (len < 0x80) {
+		*p++ = (unsigned char)len;
+	} else if (len < 0x100) {
+		*p++ = 0x81;
+		*p++ = (unsigned char)len;
+	} else {
+		*p++ = 0x82;
+		*p++ = (unsigned char)(len >> 8);
+		*p++ = (unsigned char)len;
+	}
+	memmove(p, content, len);
+	*pp = p + len;
+}
+
+/*
+ * An attribute of another type than extensionRequest whose value is no
+ * whole ANY for OpenSSL (a constructed NumericString holding a SEQUENCE),
+ * in a request whose signature verifies: OpenSSL refuses it, and so must
+ * the fast path (it only checked the value was a TLV; found by csr_fuzzer).
+ */
+static void test_attribute_value_not_any(void **state)
+{
+	static const unsigned char attr[] = {
+		0x30, 0x0c, 0x06, 0x03, 0x2a, 0x03, 0x04,    /* 1.2.3.4 */
+		0x31, 0x05, 0x32, 0x03, 0x30, 0x01, 0x00, /* SET { [NumericString, constructed] } */
+	};
+	static const unsigned char ed25519[] = { 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70 };
+	EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	X509_NAME *name = X509_NAME_new();
+	unsigned char body[1024], info[1100], req[1300], sig[64], *p, *q, *spki = NULL,
+	                                                               *subj = NULL;
+	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+	size_t siglen = sizeof(sig), infolen;
+	struct ca_csr c;
+	int spkilen, subjlen;
+
+	(void)state;
+	assert_non_null(pk);
+	assert_true(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+	                                       (const unsigned char *)"a.example", -1, -1, 0));
+	assert_true((subjlen = i2d_X509_NAME(name, &subj)) > 0);
+	assert_true((spkilen = i2d_PUBKEY(pk, &spki)) > 0);
+	p = body;
+	der_put(&p, V_ASN1_INTEGER, (const unsigned char *)"", 1);
+	memcpy(p, subj, (size_t)subjlen), p += subjlen;
+	memcpy(p, spki, (size_t)spkilen), p += spkilen;
+	der_put(&p, 0xa0, attr, sizeof(attr));
+	q = info;
+	der_put(&q, 0x30, body, (size_t)(p - body));
+	infolen = (size_t)(q - info);
+	assert_int_equal(EVP_DigestSignInit(mctx, NULL, NULL, NULL, pk), 1);
+	assert_int_equal(EVP_DigestSign(mctx, sig, &siglen, info, infolen), 1);
+	/* CertificationRequest ::= SEQUENCE { info, Ed25519, BIT STRING } */
+	p = body;
+	memcpy(p, info, infolen), p += infolen;
+	memcpy(p, ed25519, sizeof(ed25519)), p += sizeof(ed25519);
+	*p++ = 0x03, *p++ = (unsigned char)(siglen + 1), *p++ = 0;
+	memcpy(p, sig, siglen), p += siglen;
+	q = req;
+	der_put(&q, 0x30, body, (size_t)(p - body));
+	assert_false(openssl_accepts(req, (size_t)(q - req)));
+	assert_int_equal(ca_csr_parse(NULL, req, (size_t)(q - req), &c), RES_BAD_INPUT);
+	OPENSSL_free(subj);
+	OPENSSL_free(spki);
+	EVP_MD_CTX_free(mctx);
+	X509_NAME_free(name);
+	EVP_PKEY_free(pk);
+}
+
 /* A small deterministic generator: the same variants in every run. */
 static unsigned long rng = 88172645463325252UL;
 static unsigned long next_rand(void)
@@ -309,6 +384,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_samples_read_alike),
 		cmocka_unit_test(test_pem_reads_as_der),
 		cmocka_unit_test(test_sigalg_of_another_key_type),
+		cmocka_unit_test(test_attribute_value_not_any),
 		cmocka_unit_test(test_hostile_variants),
 	};
 

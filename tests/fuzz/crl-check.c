@@ -106,10 +106,12 @@ X509 *crl_check_make_ca(EVP_PKEY *key, const char *md, int with_skid)
 	                                (const unsigned char *)"CRL test CA \xc3\xa9", -1, -1, 0) ||
 	    !X509_set_subject_name(x, name) || !X509_set_issuer_name(x, name) ||
 	    X509_gmtime_adj(X509_getm_notBefore(x), 0) == NULL ||
-	    X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 365) == NULL || !X509_set_pubkey(x, key))
+	    X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 365) == NULL ||
+	    !X509_set_pubkey(x, key))
 		goto out;
 	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-	if ((ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, "critical,CA:TRUE")) == NULL)
+	if ((ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, "critical,CA:TRUE")) ==
+	    NULL)
 		goto out;
 	ok = X509_add_ext(x, ext, -1);
 	X509_EXTENSION_free(ext);
@@ -117,7 +119,8 @@ X509 *crl_check_make_ca(EVP_PKEY *key, const char *md, int with_skid)
 		goto out;
 	ok = 0;
 	if (with_skid) {
-		if ((ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_key_identifier, "hash")) == NULL)
+		if ((ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_key_identifier, "hash")) ==
+		    NULL)
 			goto out;
 		ok = X509_add_ext(x, ext, -1);
 		X509_EXTENSION_free(ext);
@@ -179,7 +182,8 @@ static const char *time_is(const ASN1_TIME *t, int64_t want, int gen, const char
 }
 
 /* The extension's value re-encoded (@der, @len of i2d) is its contents, byte for byte. */
-static const char *same_der(const X509_EXTENSION *ext, unsigned char *der, int len, const char *what)
+static const char *same_der(const X509_EXTENSION *ext, unsigned char *der, int len,
+                            const char *what)
 {
 	const ASN1_OCTET_STRING *v = X509_EXTENSION_get_data((X509_EXTENSION *)ext);
 	int same = len > 0 && len == ASN1_STRING_length(v) &&
@@ -349,7 +353,8 @@ const char *crl_check_der(const unsigned char *der, size_t len, const struct ca_
 	q = tbs;
 	ASN1_get_object(&q, &l, &tag, &cls, (long)tbslen); /* read above */
 	if ((ASN1_get_object(&q, &l, &tag, &cls, (long)(tbs + tbslen - q)) & 0x80) ||
-	    tag != V_ASN1_INTEGER || (q += l, (inner_alg = d2i_X509_ALGOR(NULL, &q, (long)(tbs + tbslen - q))) == NULL) ||
+	    tag != V_ASN1_INTEGER ||
+	    (q += l, (inner_alg = d2i_X509_ALGOR(NULL, &q, (long)(tbs + tbslen - q))) == NULL) ||
 	    X509_ALGOR_cmp(outer_alg, inner_alg) != 0) {
 		why = say("two signature algorithms");
 		goto out;
@@ -362,8 +367,10 @@ const char *crl_check_der(const unsigned char *der, size_t len, const struct ca_
 		why = say("issuer is not the CA's subject");
 		goto out;
 	}
-	if ((why = time_is(X509_CRL_get0_lastUpdate(crl), p->this_update, 0, "thisUpdate")) != NULL ||
-	    (why = time_is(X509_CRL_get0_nextUpdate(crl), p->next_update, 0, "nextUpdate")) != NULL ||
+	if ((why = time_is(X509_CRL_get0_lastUpdate(crl), p->this_update, 0, "thisUpdate")) !=
+	        NULL ||
+	    (why = time_is(X509_CRL_get0_nextUpdate(crl), p->next_update, 0, "nextUpdate")) !=
+	        NULL ||
 	    (why = check_exts(crl, p)) != NULL)
 		goto out;
 	revoked = X509_CRL_get_REVOKED(crl);
@@ -372,7 +379,8 @@ const char *crl_check_der(const unsigned char *der, size_t len, const struct ca_
 		goto out;
 	}
 	for (i = 0; i < n; i++)
-		if ((why = check_entry(sk_X509_REVOKED_value(revoked, (int)i), &rows[i], i)) != NULL)
+		if ((why = check_entry(sk_X509_REVOKED_value(revoked, (int)i), &rows[i], i)) !=
+		    NULL)
 			goto out;
 out:
 	X509_ALGOR_free(inner_alg);

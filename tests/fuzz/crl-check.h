@@ -22,7 +22,8 @@ struct crl_check_rows {
 };
 int crl_check_walk(void *src, cadb_row_cb cb, void *cbarg);
 
-/* A ca_write_fn appending to a buffer; fails once @fail_after bytes would be exceeded (0: never). */
+/* A ca_write_fn appending to a buffer; fails once @fail_after bytes would be exceeded (0: never).
+ */
 struct crl_check_sink {
 	unsigned char *p;
 	size_t len, cap;
@@ -36,7 +37,8 @@ void crl_check_sink_free(struct crl_check_sink *s);
 int crl_check_entry_valid(const struct cadb_row *r);
 int crl_check_params_valid(const struct ca_crl_params *p);
 
-/* A self-signed CA certificate for @key (with a subjectKeyIdentifier when @with_skid); NULL on failure. */
+/* A self-signed CA certificate for @key (with a subjectKeyIdentifier when @with_skid); NULL on
+ * failure. */
 X509 *crl_check_make_ca(EVP_PKEY *key, const char *md, int with_skid);
 
 /*

@@ -43,7 +43,7 @@ for f in csr crl; do
 	rc=$?
 	done_line=$(grep -E '^Done [0-9]+ runs' "$tmp/$f.log" | tail -1)
 	if [ $rc -eq 0 ] && [ -n "$done_line" ]; then
-		echo "PASS: ${f}_fuzzer: $done_line"
+		echo "PASS: ${f}_fuzzer: $done_line; $(grep -E "^${f}_fuzzer: " "$tmp/$f.log" | tail -1)"
 	else
 		echo "FAIL: ${f}_fuzzer (exit status $rc):"
 		tail -40 "$tmp/$f.log"

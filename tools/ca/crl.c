@@ -148,10 +148,10 @@ static int reason_ok(int reason)
 	return reason >= -1 && reason <= 10 && reason != 7;
 }
 
-static const unsigned char oid_reason[] = { 0x06, 0x03, 0x55, 0x1d, 0x15 };
-static const unsigned char oid_invalidity[] = { 0x06, 0x03, 0x55, 0x1d, 0x18 };
-static const unsigned char oid_aki[] = { 0x06, 0x03, 0x55, 0x1d, 0x23 };
-static const unsigned char oid_crl_number[] = { 0x06, 0x03, 0x55, 0x1d, 0x14 };
+static const unsigned char oid_reason[] = {0x06, 0x03, 0x55, 0x1d, 0x15};
+static const unsigned char oid_invalidity[] = {0x06, 0x03, 0x55, 0x1d, 0x18};
+static const unsigned char oid_aki[] = {0x06, 0x03, 0x55, 0x1d, 0x23};
+static const unsigned char oid_crl_number[] = {0x06, 0x03, 0x55, 0x1d, 0x14};
 
 struct entries {
 	struct dbuf body; /* the entries' DER, one after the other */
@@ -182,7 +182,8 @@ static int add_entry(const struct cadb_row *r, void *arg)
 	in->len = 0;
 	if (!put_serial(in, r->serial, sizeof(r->serial))) {
 		serial_text(r->serial, sizeof(r->serial), text, sizeof(text));
-		return res_set(RES_BAD_INPUT, "revoked entry %zu: malformed serial '%s' (1-40 hex digits)",
+		return res_set(RES_BAD_INPUT,
+		               "revoked entry %zu: malformed serial '%s' (1-40 hex digits)",
 		               e->count + 1, text);
 	}
 	if (!reason_ok(r->reason))
@@ -190,7 +191,8 @@ static int add_entry(const struct cadb_row *r, void *arg)
 		               e->count + 1, r->reason);
 	if (!time_ok(r->revoked_at) || (r->invalidity != 0 && !time_ok(r->invalidity)))
 		return res_set(RES_BAD_INPUT,
-		               "revoked entry %zu: a date outside the years 1000 to 9999", e->count + 1);
+		               "revoked entry %zu: a date outside the years 1000 to 9999",
+		               e->count + 1);
 	if (!put_time(in, r->revoked_at, 0))
 		return res_set(RES_BAD_INPUT, "revoked entry %zu: unencodable date", e->count + 1);
 	/* crlEntryExtensions: reasonCode 12 bytes, invalidityDate 26 (GeneralizedTime) */
@@ -211,7 +213,8 @@ static int add_entry(const struct cadb_row *r, void *arg)
 		if (r->invalidity != 0) {
 			n = 0;
 			ext[n++] = 0x30, ext[n++] = 24;
-			memcpy(ext + n, oid_invalidity, sizeof(oid_invalidity)), n += sizeof(oid_invalidity);
+			memcpy(ext + n, oid_invalidity, sizeof(oid_invalidity)),
+			    n += sizeof(oid_invalidity);
 			ext[n++] = 0x04, ext[n++] = 17;
 			put(in, ext, n);
 			if (!put_time(in, r->invalidity, 1))
@@ -234,7 +237,7 @@ static int crl_exts(struct dbuf *b, X509 *issuer, int64_t number)
 	unsigned char md[EVP_MAX_MD_SIZE], num[9];
 	const unsigned char *kid;
 	unsigned int kidlen;
-	struct dbuf e = { 0 }, aki = { 0 };
+	struct dbuf e = {0}, aki = {0};
 	size_t nl = 0;
 	int i, ret = RES_NOMEM;
 
@@ -331,7 +334,7 @@ static int sign_failed(EVP_PKEY *key, const char *what)
 static int sign(EVP_MD_CTX *mctx, EVP_PKEY *key, int oneshot, const struct dbuf *parts,
                 size_t nparts, unsigned char **psig, size_t *psiglen)
 {
-	struct dbuf all = { 0 };
+	struct dbuf all = {0};
 	unsigned char *sig = NULL;
 	size_t i, len = 0;
 	int ret = RES_NOMEM;
@@ -345,7 +348,8 @@ static int sign(EVP_MD_CTX *mctx, EVP_PKEY *key, int oneshot, const struct dbuf 
 			goto out;
 		}
 		if (EVP_DigestSign(mctx, NULL, &len, all.p, all.len) != 1 ||
-		    (sig = malloc(len)) == NULL || EVP_DigestSign(mctx, sig, &len, all.p, all.len) != 1) {
+		    (sig = malloc(len)) == NULL ||
+		    EVP_DigestSign(mctx, sig, &len, all.p, all.len) != 1) {
 			ret = sig == NULL && len > 0 ? res_set(RES_NOMEM, "out of memory")
 			                             : sign_failed(key, "signing the CRL");
 			goto out;
@@ -383,11 +387,12 @@ out:
 int ca_crl_encode(const struct ca_crl_params *p, ca_revoked_walk walk, void *src, ca_write_fn outfn,
                   void *outarg, size_t *pcount)
 {
-	static const char begin[] = "-----BEGIN X509 CRL-----\n", end[] = "-----END X509 CRL-----\n";
-	struct entries e = { { 0 }, { 0 }, 0 };
-	struct dbuf parts[4] = { { 0 } }; /* tbs header, head, entries, tail */
+	static const char begin[] = "-----BEGIN X509 CRL-----\n",
+	                  end[] = "-----END X509 CRL-----\n";
+	struct entries e = {{0}, {0}, 0};
+	struct dbuf parts[4] = {{0}}; /* tbs header, head, entries, tail */
 	struct dbuf *tbs_hdr = &parts[0], *head = &parts[1], *tail = &parts[3];
-	struct dbuf sigpart = { 0 }, outer = { 0 };
+	struct dbuf sigpart = {0}, outer = {0};
 	unsigned char algid[256], *issuer = NULL, *sig = NULL;
 	size_t algid_len, sig_len = 0, tbs_len, i;
 	const char *md = p->md;

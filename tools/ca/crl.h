@@ -29,7 +29,8 @@ typedef int (*ca_write_fn)(void *arg, const unsigned char *p, size_t len);
 typedef int (*ca_revoked_walk)(void *src, cadb_row_cb cb, void *cbarg);
 
 struct ca_crl_params {
-	OSSL_LIB_CTX *libctx; /* signs in this context (the token key's provider, or a software key in tests) */
+	OSSL_LIB_CTX *libctx; /* signs in this context (the token key's provider, or a software key
+	                         in tests) */
 	X509 *issuer;         /* the CA certificate: issuer name, AKI */
 	EVP_PKEY *key;        /* the CA key */
 	const char *md;       /* "sha256"...; ignored for Ed25519 */

@@ -121,14 +121,18 @@ static int find_extensions(const struct tlv *attrs, STACK_OF(X509_EXTENSION) **o
 			return 0;
 		nid = OBJ_obj2nid(obj);
 		ASN1_OBJECT_free(obj);
-		if (nid != NID_ext_req && nid != NID_ms_ext_req) {
-			/* SET OF ANY: whole elements, as d2i_X509_REQ wants them */
-			q = set.content;
-			while (q < set.next)
-				if (!tlv_read(&q, set.next, &val))
-					return 0;
-			continue;
+		/* SET OF ANY: each value as d2i_X509_REQ reads it (found by csr_fuzzer) */
+		q = set.content;
+		while (q < set.next) {
+			const unsigned char *v = q;
+			ASN1_TYPE *any = d2i_ASN1_TYPE(NULL, &v, set.next - q);
+			if (any == NULL)
+				return 0;
+			ASN1_TYPE_free(any);
+			q = v;
 		}
+		if (nid != NID_ext_req && nid != NID_ms_ext_req)
+			continue;
 		if (*out != NULL) /* asked twice: which one would be meant? */
 			return 0;
 		q = set.content;
@@ -186,8 +190,8 @@ static EVP_PKEY *ec_key(OSSL_LIB_CTX *libctx, const char *group, const unsigned 
 	EVP_PKEY *pk = NULL;
 
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0);
-	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)point,
-	                                              (size_t)len);
+	params[1] =
+	    OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)point, (size_t)len);
 	params[2] = OSSL_PARAM_construct_end();
 	if ((ctx = EVP_PKEY_CTX_new_from_name(libctx, "EC", PROPQ)) == NULL ||
 	    EVP_PKEY_fromdata_init(ctx) != 1 ||
@@ -216,7 +220,8 @@ static EVP_PKEY *fast_key(OSSL_LIB_CTX *libctx, const X509_ALGOR *alg, const uns
 		return rsa_key(libctx, bits, len);
 	if (nid == NID_X9_62_id_ecPublicKey && ptype == V_ASN1_OBJECT) {
 		curve = OBJ_obj2nid(pval);
-		if (curve == NID_X9_62_prime256v1 || curve == NID_secp384r1 || curve == NID_secp521r1)
+		if (curve == NID_X9_62_prime256v1 || curve == NID_secp384r1 ||
+		    curve == NID_secp521r1)
 			return ec_key(libctx, OBJ_nid2sn(curve), bits, len);
 	}
 	if (nid == NID_ED25519 && ptype == V_ASN1_UNDEF)
@@ -239,18 +244,28 @@ static const char *fast_digest(const X509_ALGOR *alg, int *pkey_nid)
 	ec_params = ptype == V_ASN1_UNDEF;
 	*pkey_nid = NID_rsaEncryption;
 	switch (OBJ_obj2nid(aobj)) {
-	case NID_sha256WithRSAEncryption: return rsa_params ? "SHA256" : NULL;
-	case NID_sha384WithRSAEncryption: return rsa_params ? "SHA384" : NULL;
-	case NID_sha512WithRSAEncryption: return rsa_params ? "SHA512" : NULL;
-	default: break;
+	case NID_sha256WithRSAEncryption:
+		return rsa_params ? "SHA256" : NULL;
+	case NID_sha384WithRSAEncryption:
+		return rsa_params ? "SHA384" : NULL;
+	case NID_sha512WithRSAEncryption:
+		return rsa_params ? "SHA512" : NULL;
+	default:
+		break;
 	}
 	*pkey_nid = NID_X9_62_id_ecPublicKey;
 	switch (OBJ_obj2nid(aobj)) {
-	case NID_ecdsa_with_SHA256: return ec_params ? "SHA256" : NULL;
-	case NID_ecdsa_with_SHA384: return ec_params ? "SHA384" : NULL;
-	case NID_ecdsa_with_SHA512: return ec_params ? "SHA512" : NULL;
-	case NID_ED25519: *pkey_nid = NID_ED25519; return ec_params ? "" : NULL;
-	default: return NULL;
+	case NID_ecdsa_with_SHA256:
+		return ec_params ? "SHA256" : NULL;
+	case NID_ecdsa_with_SHA384:
+		return ec_params ? "SHA384" : NULL;
+	case NID_ecdsa_with_SHA512:
+		return ec_params ? "SHA512" : NULL;
+	case NID_ED25519:
+		*pkey_nid = NID_ED25519;
+		return ec_params ? "" : NULL;
+	default:
+		return NULL;
 	}
 }
 
@@ -261,7 +276,8 @@ static int verify(OSSL_LIB_CTX *libctx, EVP_PKEY *pk, const char *md, const unsi
 	int ok;
 
 	ok = mctx != NULL &&
-	     EVP_DigestVerifyInit_ex(mctx, NULL, *md != '\0' ? md : NULL, libctx, PROPQ, pk, NULL) == 1 &&
+	     EVP_DigestVerifyInit_ex(mctx, NULL, *md != '\0' ? md : NULL, libctx, PROPQ, pk,
+	                             NULL) == 1 &&
 	     EVP_DigestVerify(mctx, sig, siglen, tbs, tbslen) == 1;
 	EVP_MD_CTX_free(mctx);
 	return ok;
@@ -277,8 +293,7 @@ static int parse_general(OSSL_LIB_CTX *libctx, const unsigned char *der, size_t 
 	ASN1_OBJECT *aobj;
 	int ret = RES_BAD_INPUT, blen;
 
-	if (len > LONG_MAX || (req = d2i_X509_REQ(NULL, &p, (long)len)) == NULL ||
-	    p != der + len) {
+	if (len > LONG_MAX || (req = d2i_X509_REQ(NULL, &p, (long)len)) == NULL || p != der + len) {
 		res_set(ret, "%s", not_a_csr);
 		goto out;
 	}
@@ -305,8 +320,7 @@ out:
 	return ret;
 }
 
-int ca_csr_parse(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t buflen,
-                 struct ca_csr *out)
+int ca_csr_parse(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t buflen, struct ca_csr *out)
 {
 	unsigned char *der = NULL;
 	const unsigned char *p, *end, *q, *bits, *sig;
@@ -351,9 +365,9 @@ int ca_csr_parse(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t buflen,
 	q = info.content;
 	if (!tlv_expect(&q, info.next, &version, V_ASN1_INTEGER, 0) || version.len != 1 ||
 	    version.content[0] != 0 || !tlv_expect(&q, info.next, &name, V_ASN1_SEQUENCE, 1) ||
-	    !tlv_expect(&q, info.next, &spki, V_ASN1_SEQUENCE, 1) || !tlv_read(&q, info.next, &attrs) ||
-	    attrs.cls != V_ASN1_CONTEXT_SPECIFIC || attrs.tag != 0 || !attrs.constructed ||
-	    q != info.next)
+	    !tlv_expect(&q, info.next, &spki, V_ASN1_SEQUENCE, 1) ||
+	    !tlv_read(&q, info.next, &attrs) || attrs.cls != V_ASN1_CONTEXT_SPECIFIC ||
+	    attrs.tag != 0 || !attrs.constructed || q != info.next)
 		goto general;
 	{
 		const unsigned char *s = spki.content;

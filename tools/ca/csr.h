@@ -16,11 +16,11 @@
 /* A request taken apart, its signature checked.  Every member is owned (ca_csr_free). */
 struct ca_csr {
 	X509_NAME *subject;
-	X509_ALGOR *key_alg;      /* SubjectPublicKeyInfo's algorithm */
-	unsigned char *key_bits;  /* and its public key bits */
+	X509_ALGOR *key_alg;     /* SubjectPublicKeyInfo's algorithm */
+	unsigned char *key_bits; /* and its public key bits */
 	int key_len;
 	STACK_OF(X509_EXTENSION) *exts; /* requested, or NULL */
-	EVP_PKEY *pkey;                 /* the public key, for the checks */
+	EVP_PKEY *pkey;                  /* the public key, for the checks */
 };
 
 /*
