@@ -17,6 +17,14 @@ int tool_report(int rc)
 	return TOOL_EXIT_FAIL;
 }
 
+int tool_ca_dir_opt(int id, const char *arg, void *data)
+{
+	if (id != TOOL_CA_O_DIR)
+		return TOOL_EXIT_USAGE;
+	*(const char **)data = arg;
+	return 0;
+}
+
 struct ca *tool_ca_open(const char *dir, const struct tool_common *c, int need_key, int need_cert)
 {
 	struct ca_open_opts o = { c->module, c->pin_file, need_key, need_cert };

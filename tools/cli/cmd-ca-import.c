@@ -53,18 +53,16 @@ static int openssl_reason(const char *name, int *code, int *with_time)
 	return 1;
 }
 
-static void import_help(void)
-{
-	printf("usage: p11ca ca import-openssl --dir D OPENSSL_CA_DIR\n\n"
-	       "Imports the records of an 'openssl ca' directory into D's database:\n"
-	       "index.txt (status, expiry, revocation and reason, serial, subject) and the\n"
-	       "certificates from newcerts/SERIAL.pem (a record without its file is\n"
-	       "imported without the certificate, with a warning; one another CA issued\n"
-	       "is refused), and crlnumber, so that\n"
-	       "CRL numbers go on from there.  All in one\n"
-	       "transaction: a malformed line, or a serial the database has already,\n"
-	       "imports nothing.\n");
-}
+static const char import_help[] =
+	"usage: p11ca ca import-openssl --dir D OPENSSL_CA_DIR\n\n"
+	"Imports the records of an 'openssl ca' directory into D's database:\n"
+	"index.txt (status, expiry, revocation and reason, serial, subject) and the\n"
+	"certificates from newcerts/SERIAL.pem (a record without its file is\n"
+	"imported without the certificate, with a warning; one another CA issued\n"
+	"is refused), and crlnumber, so that\n"
+	"CRL numbers go on from there.  All in one\n"
+	"transaction: a malformed line, or a serial the database has already,\n"
+	"imports nothing.\n";
 
 /*
  * newcerts/SERIAL.pem of the openssl ca directory, into @r; 0 if absent.
@@ -145,29 +143,20 @@ static int import_crl_number(struct cadb *db, const char *odir)
 
 int tool_ca_import_openssl(int argc, char **argv)
 {
-	enum { O_DIR = OPT_FIRST_LOCAL };
-	static const struct option opts[] = { TOOL_COMMON_OPTIONS,
-		                               { "dir", required_argument, NULL, O_DIR },
-		                               { 0 } };
+	static const struct tool_opt opts[] = { TOOL_CA_DIR_OPT, { NULL, 0, 0 } };
 	struct tool_common c = { 0 };
 	struct ca *ca = NULL;
 	const char *dir = NULL, *odir;
 	char path[4096], *line = NULL, *f[6], *p, *rest;
 	size_t cap = 0, n, nocert = 0, count = 0;
-	int opt, ret, lineno = 0, in_tx = 0, rc, k, with_time;
+	int ret, lineno = 0, in_tx = 0, rc, k, with_time;
 	ssize_t len;
 	FILE *in = NULL;
 	struct cadb_row r;
 
-	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
-		if (tool_common_opt(&c, opt, optarg))
-			continue;
-		switch (opt) {
-		case O_DIR: dir = optarg; break;
-		case OPT_HELP: import_help(); return TOOL_EXIT_OK;
-		default: return TOOL_EXIT_USAGE;
-		}
-	}
+	if ((ret = tool_parse(argc, argv, opts, import_help, &c, tool_ca_dir_opt, &dir)) !=
+	    TOOL_PARSE_GO)
+		return ret;
 	if (optind + 1 != argc) {
 		tool_errorf("ca import-openssl needs --dir D and the openssl ca directory");
 		return TOOL_EXIT_USAGE;
@@ -314,42 +303,53 @@ static int export_one(const struct cadb_row *r, void *arg)
 	return ferror(st->out) ? res_set(RES_IO, "cannot write the index") : 0;
 }
 
-static void export_help(void)
+static const char export_help[] =
+	"usage: p11ca ca export-index --dir D [--out FILE]\n\n"
+	"Writes the database as an 'openssl ca' index.txt (V/E/R lines with expiry,\n"
+	"revocation time and reason, serial, subject), which 'openssl ocsp -index'\n"
+	"serves from: e.g. openssl ocsp -index FILE -CA D/ca.pem -rsigner ocsp.pem\n"
+	"-rkey KEY -port 8080.  Standard output unless --out; with --out also\n"
+	"FILE.attr (unique_subject = no), which openssl needs for a CA that has\n"
+	"issued two certificates to one subject.\n";
+
+enum { O_OUT = TOOL_CA_O_FIRST };
+
+struct export_args {
+	const char *dir, *out;
+};
+
+static int export_opt(int id, const char *arg, void *data)
 {
-	printf("usage: p11ca ca export-index --dir D [--out FILE]\n\n"
-	       "Writes the database as an 'openssl ca' index.txt (V/E/R lines with expiry,\n"
-	       "revocation time and reason, serial, subject), which 'openssl ocsp -index'\n"
-	       "serves from: e.g. openssl ocsp -index FILE -CA D/ca.pem -rsigner ocsp.pem\n"
-	       "-rkey KEY -port 8080.  Standard output unless --out; with --out also\n"
-	       "FILE.attr (unique_subject = no), which openssl needs for a CA that has\n"
-	       "issued two certificates to one subject.\n");
+	struct export_args *a = data;
+
+	switch (id) {
+	case TOOL_CA_O_DIR: a->dir = arg; break;
+	case O_OUT: a->out = arg; break;
+	default: return TOOL_EXIT_USAGE;
+	}
+	return 0;
 }
 
 int tool_ca_export_index(int argc, char **argv)
 {
-	enum { O_DIR = OPT_FIRST_LOCAL, O_OUT };
-	static const struct option opts[] = { TOOL_COMMON_OPTIONS,
-		                               { "dir", required_argument, NULL, O_DIR },
-		                               { "out", required_argument, NULL, O_OUT },
-		                               { 0 } };
+	static const struct tool_opt opts[] = {
+		TOOL_CA_DIR_OPT,
+		{ "out", required_argument, O_OUT },
+		{ NULL, 0, 0 },
+	};
 	struct tool_common c = { 0 };
+	struct export_args a = { NULL, "-" };
 	struct ca *ca;
 	struct export_state st = { NULL, (int64_t)time(NULL) };
-	const char *dir = NULL, *out = "-";
+	const char *dir, *out;
 	char *buf = NULL;
 	size_t len = 0;
-	int opt, ret;
+	int ret;
 
-	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
-		if (tool_common_opt(&c, opt, optarg))
-			continue;
-		switch (opt) {
-		case O_DIR: dir = optarg; break;
-		case O_OUT: out = optarg; break;
-		case OPT_HELP: export_help(); return TOOL_EXIT_OK;
-		default: return TOOL_EXIT_USAGE;
-		}
-	}
+	if ((ret = tool_parse(argc, argv, opts, export_help, &c, export_opt, &a)) != TOOL_PARSE_GO)
+		return ret;
+	dir = a.dir;
+	out = a.out;
 	if (optind != argc) {
 		tool_errorf("unexpected argument '%s'", argv[optind]);
 		return TOOL_EXIT_USAGE;

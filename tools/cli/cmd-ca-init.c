@@ -71,30 +71,28 @@ out:
 	return ret;
 }
 
-static void init_help(void)
-{
-	printf("usage: p11ca ca init --dir D (--key URI | --new-key TYPE --token URI\n"
-	       "                     [--label L]) --subject DN [--days N] [--md MD]\n"
-	       "                     [--pathlen N] [--csr FILE [--der]] [--crl-url URL]...\n"
-	       "                     [--ocsp-url URL] [--ca-issuers-url URL] [--force]\n"
-	       "       p11ca ca init --dir D --key URI --cert CERT [--crl-url URL]...\n\n"
-	       "Creates a CA in directory D (made with mode 0700 when missing): its key on\n"
-	       "a token (an existing one, or TYPE rsa:2048|rsa:3072|rsa:4096|ec:p256|\n"
-	       "ec:p384|ec:p521|ed25519 generated now; rsa:8192 needs --force), D/ca.conf\n"
-	       "(OpenSSL config syntax; names the key by URI, holds no key material or\n"
-	       "PIN), the database D/ca.db and:\n"
-	       "  without --csr  D/ca.pem, a self-signed root: basicConstraints critical\n"
-	       "                 CA:TRUE (pathlen with --pathlen), keyUsage critical\n"
-	       "                 keyCertSign+cRLSign, subject key identifier; --days\n"
-	       "                 (default 3650) of validity, signed with --md (sha256).\n"
-	       "  --csr FILE     a CSR for a subordinate CA (PEM, or DER with --der); once\n"
-	       "                 the parent CA has signed it: p11ca ca set-cert --dir D CERT.\n"
-	       "  --cert CERT    an existing CA moves in: CERT (its certificate, checked\n"
-	       "                 against --key) becomes D/ca.pem; its records follow with\n"
-	       "                 p11ca ca import-openssl.\n"
-	       "--crl-url, --ocsp-url and --ca-issuers-url go into ca.conf and from there\n"
-	       "into every certificate the CA issues.  DN: /C=GB/O=Example/CN=Example CA.\n");
-}
+static const char init_help[] =
+	"usage: p11ca ca init --dir D (--key URI | --new-key TYPE --token URI\n"
+	"                     [--label L]) --subject DN [--days N] [--md MD]\n"
+	"                     [--pathlen N] [--csr FILE [--der]] [--crl-url URL]...\n"
+	"                     [--ocsp-url URL] [--ca-issuers-url URL] [--force]\n"
+	"       p11ca ca init --dir D --key URI --cert CERT [--crl-url URL]...\n\n"
+	"Creates a CA in directory D (made with mode 0700 when missing): its key on\n"
+	"a token (an existing one, or TYPE rsa:2048|rsa:3072|rsa:4096|ec:p256|\n"
+	"ec:p384|ec:p521|ed25519 generated now; rsa:8192 needs --force), D/ca.conf\n"
+	"(OpenSSL config syntax; names the key by URI, holds no key material or\n"
+	"PIN), the database D/ca.db and:\n"
+	"  without --csr  D/ca.pem, a self-signed root: basicConstraints critical\n"
+	"                 CA:TRUE (pathlen with --pathlen), keyUsage critical\n"
+	"                 keyCertSign+cRLSign, subject key identifier; --days\n"
+	"                 (default 3650) of validity, signed with --md (sha256).\n"
+	"  --csr FILE     a CSR for a subordinate CA (PEM, or DER with --der); once\n"
+	"                 the parent CA has signed it: p11ca ca set-cert --dir D CERT.\n"
+	"  --cert CERT    an existing CA moves in: CERT (its certificate, checked\n"
+	"                 against --key) becomes D/ca.pem; its records follow with\n"
+	"                 p11ca ca import-openssl.\n"
+	"--crl-url, --ocsp-url and --ca-issuers-url go into ca.conf and from there\n"
+	"into every certificate the CA issues.  DN: /C=GB/O=Example/CN=Example CA.\n";
 
 /* Removes what a failed init made (best effort). */
 static void init_undo(const struct ca_conf *conf, int db_made, int cert_made)
@@ -112,39 +110,79 @@ static void init_undo(const struct ca_conf *conf, int db_made, int cert_made)
 		(void)unlink(conf->cert);
 }
 
+enum {
+	O_DIR = TOOL_CA_O_DIR, O_KEY = TOOL_CA_O_FIRST, O_NEW_KEY, O_TOKEN, O_LABEL, O_SUBJECT, O_DAYS, O_MD,
+	O_PATHLEN, O_CSR, O_DER, O_CRL_URL, O_OCSP_URL, O_ISSUERS_URL, O_FORCE, O_CERT
+};
+
+/* ca init's options */
+struct init_args {
+	const char *dir, *key_arg, *new_key, *token, *label, *subject, *md, *csr, *cert_arg;
+	const char *ocsp_url, *issuers_url;
+	char *crl_urls[CA_MAX_CRL_URLS + 1];
+	size_t ncrl;
+	long days;
+	int der, force, pathlen;
+};
+
+static int init_opt(int id, const char *arg, void *data)
+{
+	struct init_args *a = data;
+
+	switch (id) {
+	case O_DIR: a->dir = arg; break;
+	case O_KEY: a->key_arg = arg; break;
+	case O_NEW_KEY: a->new_key = arg; break;
+	case O_TOKEN: a->token = arg; break;
+	case O_LABEL: a->label = arg; break;
+	case O_SUBJECT: a->subject = arg; break;
+	case O_DAYS: return tool_parse_days("--days", arg, &a->days) ? 0 : TOOL_EXIT_USAGE;
+	case O_MD: a->md = arg; break;
+	case O_PATHLEN: return tool_parse_pathlen(arg, &a->pathlen) ? 0 : TOOL_EXIT_USAGE;
+	case O_CSR: a->csr = arg; break;
+	case O_DER: a->der = 1; break;
+	case O_CRL_URL:
+		if (a->ncrl == CA_MAX_CRL_URLS) {
+			tool_errorf("at most %d --crl-url", CA_MAX_CRL_URLS);
+			return TOOL_EXIT_USAGE;
+		}
+		a->crl_urls[a->ncrl++] = (char *)arg;
+		break;
+	case O_OCSP_URL: a->ocsp_url = arg; break;
+	case O_ISSUERS_URL: a->issuers_url = arg; break;
+	case O_FORCE: a->force = 1; break;
+	case O_CERT: a->cert_arg = arg; break;
+	default: return TOOL_EXIT_USAGE;
+	}
+	return 0;
+}
+
 int tool_ca_init(int argc, char **argv)
 {
-	enum {
-		O_DIR = OPT_FIRST_LOCAL, O_KEY, O_NEW_KEY, O_TOKEN, O_LABEL, O_SUBJECT, O_DAYS, O_MD,
-		O_PATHLEN, O_CSR, O_DER, O_CRL_URL, O_OCSP_URL, O_ISSUERS_URL, O_FORCE, O_CERT
+	static const struct tool_opt opts[] = {
+		TOOL_CA_DIR_OPT,
+		{ "key", required_argument, O_KEY },
+		{ "new-key", required_argument, O_NEW_KEY },
+		{ "token", required_argument, O_TOKEN },
+		{ "label", required_argument, O_LABEL },
+		{ "subject", required_argument, O_SUBJECT },
+		{ "days", required_argument, O_DAYS },
+		{ "md", required_argument, O_MD },
+		{ "pathlen", required_argument, O_PATHLEN },
+		{ "csr", required_argument, O_CSR },
+		{ "der", no_argument, O_DER },
+		{ "crl-url", required_argument, O_CRL_URL },
+		{ "ocsp-url", required_argument, O_OCSP_URL },
+		{ "ca-issuers-url", required_argument, O_ISSUERS_URL },
+		{ "force", no_argument, O_FORCE },
+		{ "cert", required_argument, O_CERT },
+		{ NULL, 0, 0 },
 	};
-	static const struct option opts[] = { TOOL_COMMON_OPTIONS,
-		                               { "dir", required_argument, NULL, O_DIR },
-		                               { "key", required_argument, NULL, O_KEY },
-		                               { "new-key", required_argument, NULL, O_NEW_KEY },
-		                               { "token", required_argument, NULL, O_TOKEN },
-		                               { "label", required_argument, NULL, O_LABEL },
-		                               { "subject", required_argument, NULL, O_SUBJECT },
-		                               { "days", required_argument, NULL, O_DAYS },
-		                               { "md", required_argument, NULL, O_MD },
-		                               { "pathlen", required_argument, NULL, O_PATHLEN },
-		                               { "csr", required_argument, NULL, O_CSR },
-		                               { "der", no_argument, NULL, O_DER },
-		                               { "crl-url", required_argument, NULL, O_CRL_URL },
-		                               { "ocsp-url", required_argument, NULL, O_OCSP_URL },
-		                               { "ca-issuers-url", required_argument, NULL, O_ISSUERS_URL },
-		                               { "force", no_argument, NULL, O_FORCE },
-		                               { "cert", required_argument, NULL, O_CERT },
-		                               { 0 } };
 	struct tool_common c = { 0 };
+	struct init_args a = { .label = "p11ca-ca", .md = "sha256", .days = 3650, .pathlen = -1 };
 	struct ca_conf conf = { 0 };
-	const char *cert_arg = NULL;
-	const char *dir = NULL, *key_arg = NULL, *new_key = NULL, *token = NULL;
-	const char *label = "p11ca-ca", *subject = NULL, *md = "sha256", *csr = NULL;
-	char *crl_urls[9] = { 0 }, *key_uri = NULL;
-	size_t ncrl = 0;
-	long days = 3650;
-	int opt, ret = TOOL_EXIT_USAGE, der = 0, force = 0, pathlen = -1, rc;
+	char *key_uri = NULL;
+	int ret = TOOL_EXIT_USAGE, rc;
 	int db_made = 0, cert_made = 0, dir_made = 0, csr_made = 0;
 	X509_NAME *name = NULL;
 	OSSL_LIB_CTX *libctx = NULL;
@@ -152,95 +190,63 @@ int tool_ca_init(int argc, char **argv)
 	X509 *root = NULL;
 	X509_REQ *req = NULL;
 
-	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
-		if (tool_common_opt(&c, opt, optarg))
-			continue;
-		switch (opt) {
-		case O_DIR: dir = optarg; break;
-		case O_KEY: key_arg = optarg; break;
-		case O_NEW_KEY: new_key = optarg; break;
-		case O_TOKEN: token = optarg; break;
-		case O_LABEL: label = optarg; break;
-		case O_SUBJECT: subject = optarg; break;
-		case O_DAYS:
-			if (!tool_parse_days("--days", optarg, &days))
-				goto out;
-			break;
-		case O_MD: md = optarg; break;
-		case O_PATHLEN:
-			if (!tool_parse_pathlen(optarg, &pathlen))
-				goto out;
-			break;
-		case O_CSR: csr = optarg; break;
-		case O_DER: der = 1; break;
-		case O_CRL_URL:
-			if (ncrl == 8) {
-				tool_errorf("at most 8 --crl-url");
-				goto out;
-			}
-			crl_urls[ncrl++] = optarg;
-			break;
-		case O_OCSP_URL: conf.ocsp_url = optarg; break;
-		case O_ISSUERS_URL: conf.ca_issuers_url = optarg; break;
-		case O_FORCE: force = 1; break;
-		case O_CERT: cert_arg = optarg; break;
-		case OPT_HELP: init_help(); ret = TOOL_EXIT_OK; goto out;
-		default: goto out;
-		}
-	}
+	if ((rc = tool_parse(argc, argv, opts, init_help, &c, init_opt, &a)) != TOOL_PARSE_GO)
+		return rc;
+	conf.ocsp_url = (char *)a.ocsp_url;
+	conf.ca_issuers_url = (char *)a.issuers_url;
 	if (optind != argc) {
 		tool_errorf("unexpected argument '%s'", argv[optind]);
 		goto out;
 	}
-	if (dir == NULL || (subject == NULL && cert_arg == NULL) ||
-	    (key_arg == NULL) == (new_key == NULL)) {
+	if (a.dir == NULL || (a.subject == NULL && a.cert_arg == NULL) ||
+	    (a.key_arg == NULL) == (a.new_key == NULL)) {
 		tool_errorf("ca init needs --dir, --subject and one of --key or --new-key "
 		            "(see --help)");
 		goto out;
 	}
-	if (cert_arg != NULL && (key_arg == NULL || csr != NULL || subject != NULL)) {
+	if (a.cert_arg != NULL && (a.key_arg == NULL || a.csr != NULL || a.subject != NULL)) {
 		tool_errorf("--cert (an existing CA's certificate) goes with --key, without "
 		            "--subject or --csr");
 		goto out;
 	}
-	if (new_key != NULL && token == NULL) {
+	if (a.new_key != NULL && a.token == NULL) {
 		tool_errorf("--new-key needs --token URI (the token to generate on)");
 		goto out;
 	}
-	if (der && csr == NULL) {
+	if (a.der && a.csr == NULL) {
 		tool_errorf("--der applies to --csr only (ca.pem is PEM)");
 		goto out;
 	}
-	if (ca_md_ok(md) != RES_OK) {
+	if (ca_md_ok(a.md) != RES_OK) {
 		tool_report(RES_POLICY);
 		goto out;
 	}
-	if (subject != NULL && (name = tool_parse_dn(subject, &rc)) == NULL) {
+	if (a.subject != NULL && (name = tool_parse_dn(a.subject, &rc)) == NULL) {
 		ret = rc;
 		goto out;
 	}
 	ret = TOOL_EXIT_FAIL;
-	if (key_arg != NULL && tool_uri_has_pin_value(key_arg)) {
+	if (a.key_arg != NULL && tool_uri_has_pin_value(a.key_arg)) {
 		tool_errorf("--key: the URI holds a pin-value, which ca.conf would keep; use "
 		            "pin-source=file:..., --pin-file or P11CA_PIN");
 		goto out;
 	}
 	/* the directory, and nothing of a CA in it yet */
-	if (mkdir(dir, 0700) == 0)
+	if (mkdir(a.dir, 0700) == 0)
 		dir_made = 1;
 	else if (errno != EEXIST) {
-		tool_errorf("cannot create %s: %s", dir, strerror(errno));
+		tool_errorf("cannot create %s: %s", a.dir, strerror(errno));
 		goto out;
 	}
-	conf.key = (char *)key_arg;
+	conf.key = (char *)a.key_arg;
 	conf.module = (char *)c.module;
 	conf.default_days = 365;
 	conf.default_profile = (char *)"server-client";
-	conf.default_md = (char *)md;
+	conf.default_md = (char *)a.md;
 	conf.crl_days = 7;
-	conf.crl_urls = crl_urls;
-	if ((conf.dir = realpath(dir, NULL)) == NULL) {
-		tool_errorf("%s: %s", dir, strerror(errno));
+	conf.crl_urls = a.crl_urls;
+	if ((conf.dir = realpath(a.dir, NULL)) == NULL) {
+		tool_errorf("%s: %s", a.dir, strerror(errno));
 		goto out;
 	}
 	if ((conf.db = malloc(strlen(conf.dir) + 16)) == NULL ||
@@ -256,13 +262,13 @@ int tool_ca_init(int argc, char **argv)
 		if (file_exists(confpath) || file_exists(conf.db) || file_exists(conf.cert)) {
 			tool_errorf("%s holds a CA already (ca.conf, ca.db or ca.pem); a CA "
 			            "directory is initialised once",
-			            dir);
+			            a.dir);
 			goto out;
 		}
 	}
 	/* everything that can be checked is; now the key */
-	if (new_key != NULL) {
-		if (tool_generate_key(&c, token, new_key, label, force, &key_uri) != TOOL_EXIT_OK)
+	if (a.new_key != NULL) {
+		if (tool_generate_key(&c, a.token, a.new_key, a.label, a.force, &key_uri) != TOOL_EXIT_OK)
 			goto out;
 		conf.key = key_uri;
 	}
@@ -273,25 +279,25 @@ int tool_ca_init(int argc, char **argv)
 	if (tool_report(cadb_create(conf.db)) != TOOL_EXIT_OK)
 		goto undo;
 	db_made = 1;
-	if (cert_arg != NULL) {
+	if (a.cert_arg != NULL) {
 		/* an existing CA (e.g. one openssl ca ran) moves in: its key, its certificate */
-		if ((root = tool_read_cert(cert_arg)) == NULL)
+		if ((root = tool_read_cert(a.cert_arg)) == NULL)
 			goto undo;
 		if ((rc = ca_cert_fits(key, root)) != RES_OK) {
-			tool_report(res_prefix(rc, "%s (with --key)", cert_arg));
+			tool_report(res_prefix(rc, "%s (with --key)", a.cert_arg));
 			goto undo;
 		}
 		if (tool_write_cert_pem(conf.cert, root) != TOOL_EXIT_OK)
 			goto undo;
 		cert_made = 1;
-	} else if (csr != NULL) {
-		if (tool_report(ca_make_sub_csr(libctx, key, name, md, pathlen, &req)) !=
+	} else if (a.csr != NULL) {
+		if (tool_report(ca_make_sub_csr(libctx, key, name, a.md, a.pathlen, &req)) !=
 		            TOOL_EXIT_OK ||
-		    write_req(csr, req, der) != TOOL_EXIT_OK)
+		    write_req(a.csr, req, a.der) != TOOL_EXIT_OK)
 			goto undo;
-		csr_made = strcmp(csr, "-") != 0;
+		csr_made = strcmp(a.csr, "-") != 0;
 	} else {
-		if (tool_report(ca_make_root(libctx, key, name, days, md, pathlen, &root)) !=
+		if (tool_report(ca_make_root(libctx, key, name, a.days, a.md, a.pathlen, &root)) !=
 		            TOOL_EXIT_OK ||
 		    tool_write_cert_pem(conf.cert, root) != TOOL_EXIT_OK)
 			goto undo;
@@ -300,25 +306,25 @@ int tool_ca_init(int argc, char **argv)
 	/* ca.conf last: its presence says the CA is complete */
 	if (write_conf(&conf) != TOOL_EXIT_OK)
 		goto undo;
-	if (csr != NULL)
+	if (a.csr != NULL)
 		fprintf(stderr, "p11ca: CA in %s; its CSR is in %s: have the parent CA sign it "
 		                "(profile sub-ca), then run p11ca ca set-cert --dir %s CERT\n",
-		        dir, csr, dir);
+		        a.dir, a.csr, a.dir);
 	else if (c.verbose)
-		fprintf(stderr, "p11ca: root CA in %s (ca.pem, ca.conf, ca.db)\n", dir);
+		fprintf(stderr, "p11ca: root CA in %s (ca.pem, ca.conf, ca.db)\n", a.dir);
 	ret = TOOL_EXIT_OK;
 	goto out;
 undo:
 	init_undo(&conf, db_made, cert_made);
 	if (csr_made)
-		(void)unlink(csr);
+		(void)unlink(a.csr);
 	if (dir_made && conf.dir != NULL)
 		(void)rmdir(conf.dir); /* only when empty again */
 	if (key_uri != NULL)
 		tool_delete_new_key(&c, key_uri);
 out:
 	if (ret != TOOL_EXIT_OK && dir_made && conf.dir == NULL)
-		(void)rmdir(dir);
+		(void)rmdir(a.dir);
 	X509_free(root);
 	X509_REQ_free(req);
 	EVP_PKEY_free(key);
@@ -334,35 +340,24 @@ out:
 
 /* ca set-cert */
 
-static void set_cert_help(void)
-{
-	printf("usage: p11ca ca set-cert --dir D CERT\n\n"
-	       "Installs the certificate a parent CA issued for the CSR of 'p11ca ca init\n"
-	       "--csr' as D/ca.pem, after checking it: the key on the token is its key,\n"
-	       "basicConstraints CA:TRUE, keyUsage keyCertSign (when present).\n");
-}
+static const char set_cert_help[] =
+	"usage: p11ca ca set-cert --dir D CERT\n\n"
+	"Installs the certificate a parent CA issued for the CSR of 'p11ca ca init\n"
+	"--csr' as D/ca.pem, after checking it: the key on the token is its key,\n"
+	"basicConstraints CA:TRUE, keyUsage keyCertSign (when present).\n";
 
 int tool_ca_set_cert(int argc, char **argv)
 {
-	enum { O_DIR = OPT_FIRST_LOCAL };
-	static const struct option opts[] = { TOOL_COMMON_OPTIONS,
-		                               { "dir", required_argument, NULL, O_DIR },
-		                               { 0 } };
+	static const struct tool_opt opts[] = { TOOL_CA_DIR_OPT, { NULL, 0, 0 } };
 	struct tool_common c = { 0 };
 	struct ca *ca = NULL;
 	const char *dir = NULL;
-	int opt, ret = TOOL_EXIT_USAGE, rc;
+	int ret, rc;
 	X509 *x = NULL;
 
-	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
-		if (tool_common_opt(&c, opt, optarg))
-			continue;
-		switch (opt) {
-		case O_DIR: dir = optarg; break;
-		case OPT_HELP: set_cert_help(); return TOOL_EXIT_OK;
-		default: return TOOL_EXIT_USAGE;
-		}
-	}
+	if ((ret = tool_parse(argc, argv, opts, set_cert_help, &c, tool_ca_dir_opt, &dir)) !=
+	    TOOL_PARSE_GO)
+		return ret;
 	if (dir == NULL || optind + 1 != argc) {
 		tool_errorf("ca set-cert needs --dir D and one certificate file");
 		return TOOL_EXIT_USAGE;

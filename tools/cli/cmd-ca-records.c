@@ -113,63 +113,76 @@ static int list_one(const struct cadb_row *r, void *arg)
 	return 0;
 }
 
-static void list_help(void)
+static const char list_help[] =
+	"usage: p11ca ca list --dir D [--status valid|revoked|expired|all] [--json]\n\n"
+	"Lists the certificates the CA issued (or imported), in serial order: serial,\n"
+	"status, end of validity and subject; --json for an array of objects with\n"
+	"every field (serial, status, subject, sans, not_before, not_after,\n"
+	"revoked_at, reason, invalidity_date, profile).\n";
+
+enum { O_STATUS = TOOL_CA_O_FIRST, O_JSON, O_PEM, O_DER };
+
+/* ca list's and ca show's options */
+struct records_args {
+	const char *dir;
+	enum cadb_status status;
+	int form; /* O_JSON, O_PEM, O_DER or 0 for text */
+};
+
+static int records_opt(int id, const char *arg, void *data)
 {
-	printf("usage: p11ca ca list --dir D [--status valid|revoked|expired|all] [--json]\n\n"
-	       "Lists the certificates the CA issued (or imported), in serial order: serial,\n"
-	       "status, end of validity and subject; --json for an array of objects with\n"
-	       "every field (serial, status, subject, sans, not_before, not_after,\n"
-	       "revoked_at, reason, invalidity_date, profile).\n");
+	struct records_args *a = data;
+
+	switch (id) {
+	case TOOL_CA_O_DIR: a->dir = arg; break;
+	case O_STATUS:
+		if (strcmp(arg, "valid") == 0)
+			a->status = CADB_VALID;
+		else if (strcmp(arg, "revoked") == 0)
+			a->status = CADB_REVOKED;
+		else if (strcmp(arg, "expired") == 0)
+			a->status = CADB_EXPIRED;
+		else if (strcmp(arg, "all") == 0)
+			a->status = CADB_ALL;
+		else {
+			tool_errorf("--status '%s': valid, revoked, expired or all", arg);
+			return TOOL_EXIT_USAGE;
+		}
+		break;
+	case O_JSON:
+	case O_PEM:
+	case O_DER: a->form = id; break;
+	default: return TOOL_EXIT_USAGE;
+	}
+	return 0;
 }
 
 int tool_ca_list(int argc, char **argv)
 {
-	enum { O_DIR = OPT_FIRST_LOCAL, O_STATUS, O_JSON };
-	static const struct option opts[] = { TOOL_COMMON_OPTIONS,
-		                               { "dir", required_argument, NULL, O_DIR },
-		                               { "status", required_argument, NULL, O_STATUS },
-		                               { "json", no_argument, NULL, O_JSON },
-		                               { 0 } };
+	static const struct tool_opt opts[] = {
+		TOOL_CA_DIR_OPT,
+		{ "status", required_argument, O_STATUS },
+		{ "json", no_argument, O_JSON },
+		{ NULL, 0, 0 },
+	};
 	struct tool_common c = { 0 };
+	struct records_args a = { 0 };
 	struct ca *ca;
 	struct list_state st = { 0, NULL, (int64_t)time(NULL) };
-	const char *dir = NULL;
-	enum cadb_status status = CADB_ALL;
-	int opt, ret, rc;
+	int ret, rc;
 
-	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
-		if (tool_common_opt(&c, opt, optarg))
-			continue;
-		switch (opt) {
-		case O_DIR: dir = optarg; break;
-		case O_STATUS:
-			if (strcmp(optarg, "valid") == 0)
-				status = CADB_VALID;
-			else if (strcmp(optarg, "revoked") == 0)
-				status = CADB_REVOKED;
-			else if (strcmp(optarg, "expired") == 0)
-				status = CADB_EXPIRED;
-			else if (strcmp(optarg, "all") == 0)
-				status = CADB_ALL;
-			else {
-				tool_errorf("--status '%s': valid, revoked, expired or all", optarg);
-				return TOOL_EXIT_USAGE;
-			}
-			break;
-		case O_JSON: st.json = 1; break;
-		case OPT_HELP: list_help(); return TOOL_EXIT_OK;
-		default: return TOOL_EXIT_USAGE;
-		}
-	}
+	if ((ret = tool_parse(argc, argv, opts, list_help, &c, records_opt, &a)) != TOOL_PARSE_GO)
+		return ret;
+	st.json = a.form == O_JSON;
 	if (optind != argc) {
 		tool_errorf("unexpected argument '%s'", argv[optind]);
 		return TOOL_EXIT_USAGE;
 	}
-	if (dir == NULL) {
+	if (a.dir == NULL) {
 		tool_errorf("--dir D is required");
 		return TOOL_EXIT_USAGE;
 	}
-	if ((ca = tool_ca_open(dir, &c, 0, 0)) == NULL)
+	if ((ca = tool_ca_open(a.dir, &c, 0, 0)) == NULL)
 		return TOOL_EXIT_FAIL;
 	if (st.json && (st.array = json_array()) == NULL) {
 		ca_close(ca);
@@ -177,7 +190,7 @@ int tool_ca_list(int argc, char **argv)
 	}
 	if (!st.json)
 		printf("%-32s  %-7s  %-20s  %s\n", "serial", "status", "not_after", "subject");
-	rc = cadb_foreach(ca->db, status, st.now, 0, list_one, &st);
+	rc = cadb_foreach(ca->db, a.status, st.now, 0, list_one, &st);
 	if (rc != RES_OK) {
 		json_decref(st.array);
 		ret = tool_report(rc);
@@ -195,12 +208,10 @@ int tool_ca_list(int argc, char **argv)
 
 /* ca show */
 
-static void show_help(void)
-{
-	printf("usage: p11ca ca show --dir D SERIAL [--json | --pem | --der]\n\n"
-	       "One record of the database: its fields and a summary of the certificate;\n"
-	       "--json the fields as an object; --pem or --der the certificate itself.\n");
-}
+static const char show_help[] =
+	"usage: p11ca ca show --dir D SERIAL [--json | --pem | --der]\n\n"
+	"One record of the database: its fields and a summary of the certificate;\n"
+	"--json the fields as an object; --pem or --der the certificate itself.\n";
 
 static void show_text(const struct cadb_row *r, X509 *x)
 {
@@ -248,32 +259,24 @@ static void show_text(const struct cadb_row *r, X509 *x)
 
 int tool_ca_show(int argc, char **argv)
 {
-	enum { O_DIR = OPT_FIRST_LOCAL, O_JSON, O_PEM, O_DER };
-	static const struct option opts[] = { TOOL_COMMON_OPTIONS,
-		                               { "dir", required_argument, NULL, O_DIR },
-		                               { "json", no_argument, NULL, O_JSON },
-		                               { "pem", no_argument, NULL, O_PEM },
-		                               { "der", no_argument, NULL, O_DER },
-		                               { 0 } };
+	static const struct tool_opt opts[] = {
+		TOOL_CA_DIR_OPT,
+		{ "json", no_argument, O_JSON },
+		{ "pem", no_argument, O_PEM },
+		{ "der", no_argument, O_DER },
+		{ NULL, 0, 0 },
+	};
 	struct tool_common c = { 0 };
+	struct records_args a = { 0 };
 	struct ca *ca;
 	struct cadb_row r = { 0 };
-	const char *dir = NULL;
 	char serial[CA_SERIAL_MAX];
-	int opt, ret, form = 0, rc;
+	int ret, rc;
 	const unsigned char *p;
 	X509 *x = NULL;
 
-	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
-		if (tool_common_opt(&c, opt, optarg))
-			continue;
-		switch (opt) {
-		case O_DIR: dir = optarg; break;
-		case O_JSON: case O_PEM: case O_DER: form = opt; break;
-		case OPT_HELP: show_help(); return TOOL_EXIT_OK;
-		default: return TOOL_EXIT_USAGE;
-		}
-	}
+	if ((ret = tool_parse(argc, argv, opts, show_help, &c, records_opt, &a)) != TOOL_PARSE_GO)
+		return ret;
 	if (optind + 1 != argc) {
 		tool_errorf("ca show needs one SERIAL");
 		return TOOL_EXIT_USAGE;
@@ -282,11 +285,11 @@ int tool_ca_show(int argc, char **argv)
 		tool_errorf("'%s' is not a hexadecimal serial", argv[optind]);
 		return TOOL_EXIT_USAGE;
 	}
-	if (dir == NULL) {
+	if (a.dir == NULL) {
 		tool_errorf("--dir D is required");
 		return TOOL_EXIT_USAGE;
 	}
-	if ((ca = tool_ca_open(dir, &c, 0, 0)) == NULL)
+	if ((ca = tool_ca_open(a.dir, &c, 0, 0)) == NULL)
 		return TOOL_EXIT_FAIL;
 	ret = TOOL_EXIT_FAIL;
 	if ((rc = cadb_get(ca->db, serial, &r)) != RES_OK) {
@@ -300,17 +303,17 @@ int tool_ca_show(int argc, char **argv)
 		p = r.der;
 		x = d2i_X509(NULL, &p, (long)r.der_len);
 	}
-	if ((form == O_PEM || form == O_DER) && x == NULL) {
+	if ((a.form == O_PEM || a.form == O_DER) && x == NULL) {
 		tool_errorf("serial %s: the database holds no certificate for it (imported "
 		            "without its file)",
 		            serial);
 		goto out;
 	}
-	if (form == O_PEM)
+	if (a.form == O_PEM)
 		ret = PEM_write_X509(stdout, x) ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
-	else if (form == O_DER)
+	else if (a.form == O_DER)
 		ret = tool_write_atomic("-", r.der, r.der_len);
-	else if (form == O_JSON) {
+	else if (a.form == O_JSON) {
 		ret = json_print(json_row(&r, (int64_t)time(NULL)));
 	} else {
 		show_text(&r, x);

@@ -17,33 +17,31 @@
 #include "cmd-ca.h"
 #include "parallel.h"
 
-static void sign_help(void)
-{
-	printf("usage: p11ca ca sign --dir D [--profile P] [--days N] [--md MD]\n"
-	       "                     [--pathlen N] [--out FILE | --out-dir DIR] [--der]\n"
-	       "                     [--threads N] CSR...\n\n"
-	       "Issues a certificate for each CSR (PEM or DER), signed on the token.  Every\n"
-	       "CSR is checked before anything is issued: its signature, its key (RSA\n"
-	       "2048-4096, EC P-256/384/521, Ed25519), its names (valid, no wildcards), no\n"
-	       "CA:TRUE unless --profile sub-ca; one bad CSR and nothing is issued.\n\n"
-	       "Profiles (default from ca.conf, else server-client):\n"
-	       "  server         EKU serverAuth\n"
-	       "  client         EKU clientAuth\n"
-	       "  server-client  EKU serverAuth, clientAuth (mutual TLS)\n"
-	       "  ocsp           EKU OCSPSigning, OCSP no-check\n"
-	       "  sub-ca         CA:TRUE with pathlen --pathlen (default 0), keyUsage\n"
-	       "                 digitalSignature+keyCertSign+cRLSign unless the CSR asks\n"
-	       "Copied from the CSR: subject, subjectAltName, and keyUsage/extendedKeyUsage\n"
-	       "when within the profile (a usage outside it is an error).  Added: basic\n"
-	       "constraints, subject and authority key identifiers, CRL distribution points\n"
-	       "and AIA (OCSP, caIssuers) from ca.conf.  Serials: 16 random bytes, positive,\n"
-	       "unique.  Validity: now to --days (ca.conf default_days, 365), at most the\n"
-	       "CA's own.  CSRs are checked and signed in parallel (--threads, default: the\n"
-	       "CPUs, at most 8; one login, a session each); all records are committed in\n"
-	       "one transaction before anything is written.\n"
-	       "Output: PEM on standard output, or --out FILE (all, concatenated), or\n"
-	       "--out-dir DIR (DIR/SERIAL.pem, or .der with --der).\n");
-}
+static const char sign_help[] =
+	"usage: p11ca ca sign --dir D [--profile P] [--days N] [--md MD]\n"
+	"                     [--pathlen N] [--out FILE | --out-dir DIR] [--der]\n"
+	"                     [--threads N] CSR...\n\n"
+	"Issues a certificate for each CSR (PEM or DER), signed on the token.  Every\n"
+	"CSR is checked before anything is issued: its signature, its key (RSA\n"
+	"2048-4096, EC P-256/384/521, Ed25519), its names (valid, no wildcards), no\n"
+	"CA:TRUE unless --profile sub-ca; one bad CSR and nothing is issued.\n\n"
+	"Profiles (default from ca.conf, else server-client):\n"
+	"  server         EKU serverAuth\n"
+	"  client         EKU clientAuth\n"
+	"  server-client  EKU serverAuth, clientAuth (mutual TLS)\n"
+	"  ocsp           EKU OCSPSigning, OCSP no-check\n"
+	"  sub-ca         CA:TRUE with pathlen --pathlen (default 0), keyUsage\n"
+	"                 digitalSignature+keyCertSign+cRLSign unless the CSR asks\n"
+	"Copied from the CSR: subject, subjectAltName, and keyUsage/extendedKeyUsage\n"
+	"when within the profile (a usage outside it is an error).  Added: basic\n"
+	"constraints, subject and authority key identifiers, CRL distribution points\n"
+	"and AIA (OCSP, caIssuers) from ca.conf.  Serials: 16 random bytes, positive,\n"
+	"unique.  Validity: now to --days (ca.conf default_days, 365), at most the\n"
+	"CA's own.  CSRs are checked and signed in parallel (--threads, default: the\n"
+	"CPUs, at most 8; one login, a session each); all records are committed in\n"
+	"one transaction before anything is written.\n"
+	"Output: PEM on standard output, or --out FILE (all, concatenated), or\n"
+	"--out-dir DIR (DIR/SERIAL.pem, or .der with --der).\n";
 
 /* --out-dir: a file each, SERIAL.pem or SERIAL.der */
 struct out_dir {
@@ -164,99 +162,102 @@ static int destination_ok(const char *out, const char *out_dir)
 	return ok;
 }
 
+enum { O_PROFILE = TOOL_CA_O_FIRST, O_DAYS, O_MD, O_PATHLEN, O_OUT, O_OUT_DIR, O_DER, O_THREADS };
+
+/* ca sign's options */
+struct sign_args {
+	const char *dir, *profile, *md, *out, *out_dir;
+	long days, threads;
+	int der, pathlen;
+};
+
+static int sign_opt(int id, const char *arg, void *data)
+{
+	struct sign_args *a = data;
+	char *end;
+
+	switch (id) {
+	case TOOL_CA_O_DIR: a->dir = arg; break;
+	case O_PROFILE: a->profile = arg; break;
+	case O_DAYS: return tool_parse_days("--days", arg, &a->days) ? 0 : TOOL_EXIT_USAGE;
+	case O_MD: a->md = arg; break;
+	case O_PATHLEN: return tool_parse_pathlen(arg, &a->pathlen) ? 0 : TOOL_EXIT_USAGE;
+	case O_OUT: a->out = arg; break;
+	case O_OUT_DIR: a->out_dir = arg; break;
+	case O_DER: a->der = 1; break;
+	case O_THREADS:
+		a->threads = strtol(arg, &end, 10);
+		if (*end != '\0' || a->threads < 1 || a->threads > 64) {
+			tool_errorf("--threads '%s': 1 to 64", arg);
+			return TOOL_EXIT_USAGE;
+		}
+		break;
+	default: return TOOL_EXIT_USAGE;
+	}
+	return 0;
+}
+
 int tool_ca_sign(int argc, char **argv)
 {
-	enum {
-		O_DIR = OPT_FIRST_LOCAL, O_PROFILE, O_DAYS, O_MD, O_PATHLEN, O_OUT, O_OUT_DIR, O_DER,
-		O_THREADS
+	static const struct tool_opt opts[] = {
+		TOOL_CA_DIR_OPT,
+		{ "profile", required_argument, O_PROFILE },
+		{ "days", required_argument, O_DAYS },
+		{ "md", required_argument, O_MD },
+		{ "pathlen", required_argument, O_PATHLEN },
+		{ "out", required_argument, O_OUT },
+		{ "out-dir", required_argument, O_OUT_DIR },
+		{ "der", no_argument, O_DER },
+		{ "threads", required_argument, O_THREADS },
+		{ NULL, 0, 0 },
 	};
-	static const struct option opts[] = { TOOL_COMMON_OPTIONS,
-		                               { "dir", required_argument, NULL, O_DIR },
-		                               { "profile", required_argument, NULL, O_PROFILE },
-		                               { "days", required_argument, NULL, O_DAYS },
-		                               { "md", required_argument, NULL, O_MD },
-		                               { "pathlen", required_argument, NULL, O_PATHLEN },
-		                               { "out", required_argument, NULL, O_OUT },
-		                               { "out-dir", required_argument, NULL, O_OUT_DIR },
-		                               { "der", no_argument, NULL, O_DER },
-		                               { "threads", required_argument, NULL, O_THREADS },
-		                               { 0 } };
 	struct tool_common c = { 0 };
+	struct sign_args a = { .out = "-" };
 	struct ca *ca = NULL;
 	struct ca_issue_opts io = { 0 };
 	struct ca_req *reqs = NULL;
-	const char *dir = NULL, *profile = NULL, *md = NULL, *out = "-", *out_dir = NULL;
-	long days = 0, threads = 0;
 	size_t n = 0, i;
-	int opt, ret = TOOL_EXIT_USAGE, der = 0, ca_pathlen, rc;
-	char *end;
+	int ret = TOOL_EXIT_USAGE, ca_pathlen, rc;
 
-	io.pathlen = 0;
-	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
-		if (tool_common_opt(&c, opt, optarg))
-			continue;
-		switch (opt) {
-		case O_DIR: dir = optarg; break;
-		case O_PROFILE: profile = optarg; break;
-		case O_DAYS:
-			if (!tool_parse_days("--days", optarg, &days))
-				return TOOL_EXIT_USAGE;
-			break;
-		case O_MD: md = optarg; break;
-		case O_PATHLEN:
-			if (!tool_parse_pathlen(optarg, &io.pathlen))
-				return TOOL_EXIT_USAGE;
-			break;
-		case O_OUT: out = optarg; break;
-		case O_OUT_DIR: out_dir = optarg; break;
-		case O_DER: der = 1; break;
-		case O_THREADS:
-			threads = strtol(optarg, &end, 10);
-			if (*end != '\0' || threads < 1 || threads > 64) {
-				tool_errorf("--threads '%s': 1 to 64", optarg);
-				return TOOL_EXIT_USAGE;
-			}
-			break;
-		case OPT_HELP: sign_help(); return TOOL_EXIT_OK;
-		default: return TOOL_EXIT_USAGE;
-		}
-	}
+	if ((rc = tool_parse(argc, argv, opts, sign_help, &c, sign_opt, &a)) != TOOL_PARSE_GO)
+		return rc;
+	io.pathlen = a.pathlen;
 	n = (size_t)(argc - optind);
-	if (dir == NULL || n == 0) {
+	if (a.dir == NULL || n == 0) {
 		tool_errorf("ca sign needs --dir D and at least one CSR file");
 		return TOOL_EXIT_USAGE;
 	}
-	if (out_dir != NULL && strcmp(out, "-") != 0) {
+	if (a.out_dir != NULL && strcmp(a.out, "-") != 0) {
 		tool_errorf("--out and --out-dir exclude each other");
 		return TOOL_EXIT_USAGE;
 	}
-	if (der && out_dir == NULL && n > 1) {
+	if (a.der && a.out_dir == NULL && n > 1) {
 		tool_errorf("--der with several CSRs needs --out-dir (one DER file each)");
 		return TOOL_EXIT_USAGE;
 	}
 	ret = TOOL_EXIT_FAIL;
 	/* where the certificates go is checked before any is issued */
-	if (!destination_ok(out, out_dir))
+	if (!destination_ok(a.out, a.out_dir))
 		return TOOL_EXIT_FAIL;
-	if ((ca = tool_ca_open(dir, &c, 1, 1)) == NULL)
+	if ((ca = tool_ca_open(a.dir, &c, 1, 1)) == NULL)
 		return TOOL_EXIT_FAIL;
-	if (ca_profile_parse(profile != NULL ? profile : ca->conf.default_profile, &io.profile) !=
+	if (ca_profile_parse(a.profile != NULL ? a.profile : ca->conf.default_profile, &io.profile) !=
 	    RES_OK) {
-		if (profile == NULL)
+		if (a.profile == NULL)
 			res_prefix(RES_BAD_INPUT, "ca.conf default_profile");
 		tool_report(RES_BAD_INPUT);
-		ret = profile != NULL ? TOOL_EXIT_USAGE : TOOL_EXIT_FAIL;
+		ret = a.profile != NULL ? TOOL_EXIT_USAGE : TOOL_EXIT_FAIL;
 		goto out;
 	}
-	io.days = days > 0 ? days : ca->conf.default_days;
-	io.md = md != NULL ? md : ca->conf.default_md;
+	io.days = a.days > 0 ? a.days : ca->conf.default_days;
+	io.md = a.md != NULL ? a.md : ca->conf.default_md;
 	if (ca_md_ok(io.md) != RES_OK) {
 		tool_report(RES_POLICY);
-		ret = md != NULL ? TOOL_EXIT_USAGE : TOOL_EXIT_FAIL;
+		ret = a.md != NULL ? TOOL_EXIT_USAGE : TOOL_EXIT_FAIL;
 		goto out;
 	}
-	io.threads = threads > 0 ? (int)threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-	if (threads == 0 && io.threads > 8)
+	io.threads = a.threads > 0 ? (int)a.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (a.threads == 0 && io.threads > 8)
 		io.threads = 8; /* sessions the HSM keeps open for us */
 	if (io.profile == CA_SUB_CA && (ca_pathlen = (int)X509_get_pathlen(ca->cert)) >= 0 &&
 	    io.pathlen >= ca_pathlen) {
@@ -295,7 +296,7 @@ int tool_ca_sign(int argc, char **argv)
 			           reqs[i].not_copied);
 		fprintf(stderr, "issued %s %s\n", reqs[i].row.serial, reqs[i].row.subject);
 	}
-	if ((ret = write_issued(reqs, n, out, out_dir, der, (int)io.threads)) != TOOL_EXIT_OK) {
+	if ((ret = write_issued(reqs, n, a.out, a.out_dir, a.der, (int)io.threads)) != TOOL_EXIT_OK) {
 		tool_errorf("the certificates are recorded in %s: 'p11ca ca show --pem' gives "
 		            "them back",
 		            ca->conf.db);

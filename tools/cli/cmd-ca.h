@@ -10,6 +10,12 @@
 #include "result.h"
 #include "tool.h"
 
+/* --dir D, which every ca verb takes: its id, and the first id a verb's own options use. */
+enum { TOOL_CA_O_DIR = OPT_FIRST_LOCAL, TOOL_CA_O_FIRST };
+#define TOOL_CA_DIR_OPT { "dir", required_argument, TOOL_CA_O_DIR }
+/* tool_parse() handler of a verb whose only option is --dir: @data is a const char **. */
+int tool_ca_dir_opt(int id, const char *arg, void *data);
+
 /*
  * Prints the calling thread's library message (result.h) as one error line
  * and returns the exit status for @rc: TOOL_EXIT_OK for RES_OK, else
