@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/prctl.h>
 
+#include "cmd-ca.h"
+#include "cmd-ca.h"
 #include "tool.h"
 
 static const struct {

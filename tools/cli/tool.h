@@ -86,12 +86,6 @@ EVP_PKEY *tool_ossl_load_key(OSSL_LIB_CTX *libctx, const char *uri);
 int tool_ossl_fail(const char *what);
 
 /*
- * JSON string output (escaped, with quotes), for commands that print JSON
- * piece by piece; a command with --json had better build a json_t
- * (libjansson) and dump it once, so that a failure leaves no half document.
- */
-void tool_json_str(FILE *f, const char *s);
-/*
  * @s when it is valid UTF-8 (what a JSON string must be), else a copy in
  * @buf (capacity @cap, cut to fit) with every byte above 0x7f as '?': a
  * token's label is whatever bytes the token holds.
@@ -139,16 +133,7 @@ int tool_generate_key(const struct tool_common *c, const char *token_uri, const 
 void tool_delete_new_key(const struct tool_common *c, char *uri);
 /* cmd-csr.c: "/C=GB/O=Example/CN=..." as a name; *rc says why not (NULL). */
 X509_NAME *tool_parse_dn(const char *arg, int *rc);
-/* cmd-ca.c, cmd-ca-records.c */
-int tool_ca_init(int argc, char **argv);
-int tool_ca_set_cert(int argc, char **argv);
-int tool_ca_sign(int argc, char **argv);
-int tool_ca_revoke(int argc, char **argv);
-int tool_ca_crl(int argc, char **argv);
-int tool_ca_list(int argc, char **argv);
-int tool_ca_show(int argc, char **argv);
-int tool_ca_import_openssl(int argc, char **argv);
-int tool_ca_export_index(int argc, char **argv);
+/* the ca verbs: cmd-ca.h */
 /* cmd-cert.c */
 /*
  * @path's certificates (PEM, every CERTIFICATE block; or one DER; *pem says
@@ -194,7 +179,5 @@ void tool_atomic_abort(struct tool_atomic *a);
  * (free()); reports and returns NULL on failure.
  */
 unsigned char *tool_read_file(const char *path, size_t *plen);
-/* Whether @buf holds a "-----BEGIN " line (PEM rather than DER). */
-int tool_is_pem(const unsigned char *buf, size_t len);
 
 #endif

@@ -149,21 +149,6 @@ p11ca_ctx *tool_ctx_open(const struct tool_common *c)
 	return ctx;
 }
 
-void tool_json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
 void tool_hex(char *out, const unsigned char *p, size_t len)
 {
 	char *q;
@@ -450,16 +435,6 @@ fail:
 		fclose(f);
 	free(buf);
 	return NULL;
-}
-
-int tool_is_pem(const unsigned char *buf, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 11 <= len; i++)
-		if (memcmp(buf + i, "-----BEGIN ", 11) == 0)
-			return 1;
-	return 0;
 }
 
 int tool_uri_has_pin_value(const char *uri)
