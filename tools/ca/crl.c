@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/provider.h>
 #include <openssl/x509v3.h>
@@ -106,32 +107,26 @@ static int put_time(struct dbuf *b, int64_t t, int gen)
 	return 1;
 }
 
-static int hex_digit(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* DER INTEGER of a non-negative number of 1-40 hex digits in @hex (@cap bytes); 0 if malformed. */
+/*
+ * DER INTEGER of a non-negative number of 1-40 hex digits in @hex (@cap
+ * bytes); 0 if malformed.  The digits are read by OpenSSL
+ * (OPENSSL_hexstr2buf_ex, which allocates nothing), an odd count with a
+ * leading zero put before them.
+ */
 static int put_serial(struct dbuf *b, const char *hex, size_t cap)
 {
 	unsigned char v[CADB_SERIAL_MAX / 2 + 2];
-	size_t n = strnlen(hex, cap), nb = (n + 1) / 2, i, start;
-	int d;
+	char digits[CADB_SERIAL_MAX + 2];
+	size_t n = strnlen(hex, cap), nb = 0, start;
 
-	if (n == 0 || n >= cap || n > 2 * (sizeof(v) - 2))
+	if (n == 0 || n >= cap || n > CADB_SERIAL_MAX - 1 || strspn(hex, "0123456789abcdefABCDEF") < n)
 		return 0;
-	memset(v, 0, sizeof(v)); /* v[0] stays 0: room for a sign byte */
-	for (i = 0; i < n; i++) {
-		if ((d = hex_digit((unsigned char)hex[n - 1 - i])) < 0)
-			return 0;
-		v[nb - i / 2] |= (unsigned char)(i % 2 ? d << 4 : d);
-	}
+	digits[0] = '0';
+	memcpy(digits + 1, hex, n);
+	digits[n + 1] = '\0';
+	v[0] = 0; /* room for a sign byte */
+	if (OPENSSL_hexstr2buf_ex(v + 1, sizeof(v) - 1, &nb, digits + (n % 2 ? 0 : 1), '\0') != 1)
+		return 0;
 	/* minimal: no leading zero bytes, but one when the sign bit is set */
 	for (start = 1; start < nb && v[start] == 0; start++)
 		;
