@@ -291,35 +291,6 @@ out:
 	sk_X509_pop_free(trusted, X509_free);
 }
 
-static void check_help(void)
-{
-	printf("usage: p11ca cert check CERT [--key URI|FILE] [--chain FILE] [--bundle FILE]\n"
-	       "                        [--fqdn FQDN [--cluster FQDN [--peer FQDN]...]]\n"
-	       "                        [--at DATE]\n\n"
-	       "Checks what an appliance (Expressway) checks when a server certificate is\n"
-	       "uploaded, one line per finding, \"OK:\", \"WARN:\" or \"ERROR:\"; exit 1 on\n"
-	       "any ERROR.  CERT is PEM (more certificates after the first are taken as\n"
-	       "chain) or DER.\n\n"
-	       "  --key URI|FILE   the private key: a pkcs11: URI (--module, --pin-file)\n"
-	       "                   or a PEM file, which must end with a newline and not\n"
-	       "                   be passphrase-protected; it must match the certificate\n"
-	       "  --chain FILE     intermediate CA certificates (untrusted)\n"
-	       "  --bundle FILE    trusted CA certificates (default " DEFAULT_BUNDLE ")\n"
-	       "  --fqdn F         CN = F and DNS:F in the SAN\n"
-	       "  --cluster C      DNS:C in the SAN (the CN may be C)\n"
-	       "  --peer P         (repeatable) DNS:P in the SAN\n"
-	       "  --at DATE        check the chain and validity windows at DATE (UTC):\n"
-	       "                   YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ, \"YYYY-MM-DD HH:MM:SS\",\n"
-	       "                   YYYYMMDDHHMMSSZ or now\n\n"
-	       "Also: an RSA key above %d bits is an error (SIP TLS zones fail with\n"
-	       "8192-bit keys); the extended key usage must have serverAuth and\n"
-	       "clientAuth; no wildcard names, and every name an FQDN (p11ca's name\n"
-	       "policy); the certificate and its CAs must be inside their validity\n"
-	       "windows (a warning under %d days left); SHA-1 signatures and weak keys\n"
-	       "are warned about.\n",
-	       RSA_MAX_BITS, EXPIRY_WARN_DAYS);
-}
-
 /* The key given with --key against the certificate's. */
 static void check_key(struct findings *f, const struct tool_common *c, const char *key,
                       X509 *leaf, const struct cert_info *ci, p11ca_ctx **pctx,
@@ -405,23 +376,83 @@ static void check_wanted(struct findings *f, const struct cert_info *ci, const c
 	}
 }
 
+enum { O_KEY = OPT_FIRST_LOCAL, O_CHAIN, O_BUNDLE, O_FQDN, O_CLUSTER, O_PEER, O_AT };
+
+struct check_opts {
+	const char *key, *chain_file, *bundle, *fqdn, *cluster, *at;
+	const char **peers;
+	size_t npeers;
+};
+
+static int check_opt(int id, const char *arg, void *data)
+{
+	struct check_opts *o = data;
+	const char **np;
+
+	switch (id) {
+	case O_KEY: o->key = arg; break;
+	case O_CHAIN: o->chain_file = arg; break;
+	case O_BUNDLE: o->bundle = arg; break;
+	case O_FQDN: o->fqdn = arg; break;
+	case O_CLUSTER: o->cluster = arg; break;
+	case O_AT: o->at = arg; break;
+	case O_PEER:
+		if ((np = realloc(o->peers, (o->npeers + 1) * sizeof(*np))) == NULL) {
+			tool_errorf("out of memory");
+			return TOOL_EXIT_FAIL;
+		}
+		o->peers = np;
+		o->peers[o->npeers++] = arg;
+		break;
+	default: return TOOL_EXIT_USAGE;
+	}
+	return TOOL_EXIT_OK;
+}
+
 int tool_cert_check(int argc, char **argv)
 {
-	enum { O_KEY = OPT_FIRST_LOCAL, O_CHAIN, O_BUNDLE, O_FQDN, O_CLUSTER, O_PEER, O_AT };
-	static const struct option opts[] = { TOOL_COMMON_OPTIONS,
-		                               { "key", required_argument, NULL, O_KEY },
-		                               { "chain", required_argument, NULL, O_CHAIN },
-		                               { "bundle", required_argument, NULL, O_BUNDLE },
-		                               { "fqdn", required_argument, NULL, O_FQDN },
-		                               { "cluster", required_argument, NULL, O_CLUSTER },
-		                               { "peer", required_argument, NULL, O_PEER },
-		                               { "at", required_argument, NULL, O_AT },
-		                               { 0 } };
+	static const struct tool_opt opts[] = {
+		{ "key", required_argument, O_KEY },
+		{ "chain", required_argument, O_CHAIN },
+		{ "bundle", required_argument, O_BUNDLE },
+		{ "fqdn", required_argument, O_FQDN },
+		{ "cluster", required_argument, O_CLUSTER },
+		{ "peer", required_argument, O_PEER },
+		{ "at", required_argument, O_AT },
+		{ NULL, 0, 0 },
+	};
+	static const char help[] =
+		"usage: p11ca cert check CERT [--key URI|FILE] [--chain FILE] [--bundle FILE]\n"
+		"                        [--fqdn FQDN [--cluster FQDN [--peer FQDN]...]]\n"
+		"                        [--at DATE]\n\n"
+		"Checks what an appliance (Expressway) checks when a server certificate is\n"
+		"uploaded, one line per finding, \"OK:\", \"WARN:\" or \"ERROR:\"; exit 1 on\n"
+		"any ERROR.  CERT is PEM (more certificates after the first are taken as\n"
+		"chain) or DER.\n\n"
+		"  --key URI|FILE   the private key: a pkcs11: URI (--module, --pin-file)\n"
+		"                   or a PEM file, which must end with a newline and not\n"
+		"                   be passphrase-protected; it must match the certificate\n"
+		"  --chain FILE     intermediate CA certificates (untrusted)\n"
+		"  --bundle FILE    trusted CA certificates (default " DEFAULT_BUNDLE ")\n"
+		"  --fqdn F         CN = F and DNS:F in the SAN\n"
+		"  --cluster C      DNS:C in the SAN (the CN may be C)\n"
+		"  --peer P         (repeatable) DNS:P in the SAN\n"
+		"  --at DATE        check the chain and validity windows at DATE (UTC):\n"
+		"                   YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ, \"YYYY-MM-DD HH:MM:SS\",\n"
+		"                   YYYYMMDDHHMMSSZ or now\n\n"
+		"Also: an RSA key above " CERT_TEXT(RSA_MAX_BITS) " bits is an error "
+		"(SIP TLS zones fail with\n"
+		"8192-bit keys); the extended key usage must have serverAuth and\n"
+		"clientAuth; no wildcard names, and every name an FQDN (p11ca's name\n"
+		"policy); the certificate and its CAs must be inside their validity\n"
+		"windows (a warning under " CERT_TEXT(EXPIRY_WARN_DAYS) " days left); "
+		"SHA-1 signatures and weak keys\n"
+		"are warned about.\n";
 	struct tool_common c = { 0 };
-	const char *key = NULL, *chain_file = NULL, *bundle = DEFAULT_BUNDLE, *fqdn = NULL;
-	const char *cluster = NULL, *at_arg = NULL, *cert_file, **peers = NULL, **np;
-	size_t npeers = 0, i;
-	int opt, ret = TOOL_EXIT_USAGE, pem;
+	struct check_opts o = { .bundle = DEFAULT_BUNDLE };
+	const char *cert_file;
+	size_t i;
+	int r, ret = TOOL_EXIT_USAGE, pem;
 	int64_t at64;
 	time_t at = time(NULL);
 	struct findings f = { 0 };
@@ -434,38 +465,19 @@ int tool_cert_check(int argc, char **argv)
 	char *cn = NULL, why[512];
 
 	memset(&ci, 0, sizeof(ci));
-	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
-		if (tool_common_opt(&c, opt, optarg))
-			continue;
-		switch (opt) {
-		case O_KEY: key = optarg; break;
-		case O_CHAIN: chain_file = optarg; break;
-		case O_BUNDLE: bundle = optarg; break;
-		case O_FQDN: fqdn = optarg; break;
-		case O_CLUSTER: cluster = optarg; break;
-		case O_AT: at_arg = optarg; break;
-		case O_PEER:
-			if ((np = realloc(peers, (npeers + 1) * sizeof(*np))) == NULL) {
-				tool_errorf("out of memory");
-				ret = TOOL_EXIT_FAIL;
-				goto out;
-			}
-			peers = np;
-			peers[npeers++] = optarg;
-			break;
-		case OPT_HELP: check_help(); ret = TOOL_EXIT_OK; goto out;
-		default: goto out;
-		}
+	if ((r = tool_parse(argc, argv, opts, help, &c, check_opt, &o)) != TOOL_PARSE_GO) {
+		ret = r;
+		goto out;
 	}
 	if (optind + 1 != argc) {
 		tool_errorf("cert check needs one CERT (see --help)");
 		goto out;
 	}
-	if (at_arg != NULL) {
-		if (pki_time_parse(at_arg, &at64) != RES_OK) {
+	if (o.at != NULL) {
+		if (pki_time_parse(o.at, &at64) != RES_OK) {
 			tool_errorf("--at '%s' is not a date (YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ, "
 			            "\"YYYY-MM-DD HH:MM:SS\", YYYYMMDDHHMMSSZ or now; UTC)",
-			            at_arg);
+			            o.at);
 			goto out;
 		}
 		at = (time_t)at64;
@@ -490,11 +502,11 @@ int tool_cert_check(int argc, char **argv)
 	if (!cert_info_get(leaf, at, &ci))
 		goto out;
 
-	check_key(&f, &c, key, leaf, &ci, &ctx, &tkey, &pk);
+	check_key(&f, &c, o.key, leaf, &ci, &ctx, &tkey, &pk);
 	check_usage(&f, leaf, &ci);
 	cn = get_cn(leaf);
 	check_names(&f, leaf, cn);
-	check_wanted(&f, &ci, cn, fqdn, cluster, peers, npeers);
+	check_wanted(&f, &ci, cn, o.fqdn, o.cluster, o.peers, o.npeers);
 
 	/* chain and validity */
 	if ((untrusted = sk_X509_new_null()) == NULL)
@@ -502,14 +514,14 @@ int tool_cert_check(int argc, char **argv)
 	for (i = 1; i < (size_t)sk_X509_num(certs); i++)
 		if (!sk_X509_push(untrusted, sk_X509_value(certs, (int)i)))
 			goto oom;
-	if (chain_file != NULL) {
-		if ((more = tool_load_certs(chain_file, &pem)) == NULL)
-			finding(&f, "ERROR", "--chain %s cannot be used", chain_file);
+	if (o.chain_file != NULL) {
+		if ((more = tool_load_certs(o.chain_file, &pem)) == NULL)
+			finding(&f, "ERROR", "--chain %s cannot be used", o.chain_file);
 		for (i = 0; more != NULL && i < (size_t)sk_X509_num(more); i++)
 			if (!sk_X509_push(untrusted, sk_X509_value(more, (int)i)))
 				goto oom;
 	}
-	check_chain(&f, leaf, untrusted, bundle, at);
+	check_chain(&f, leaf, untrusted, o.bundle, at);
 	check_validity(&f, leaf, "the certificate", at, 1);
 done:
 	printf("%d error%s, %d warning%s\n", f.errors, f.errors == 1 ? "" : "s", f.warnings,
@@ -529,6 +541,6 @@ out:
 	sk_X509_free(untrusted);
 	sk_X509_pop_free(more, X509_free);
 	sk_X509_pop_free(certs, X509_free);
-	free(peers);
+	free(o.peers);
 	return ret;
 }

@@ -8,38 +8,38 @@
 
 #include "cmd-cert.h"
 
-static void convert_help(void)
+enum { O_TO = OPT_FIRST_LOCAL };
+
+static int convert_opt(int id, const char *arg, void *data)
 {
-	printf("usage: p11ca cert convert IN OUT [--to pem|der]\n\n"
-	       "Converts a certificate between PEM and DER.  The input format is\n"
-	       "detected; by default the output is the other one.  A PEM file with\n"
-	       "several certificates converts to PEM only (DER holds one).  OUT is\n"
-	       "written atomically; \"-\" is standard output.\n");
+	if (id != O_TO)
+		return TOOL_EXIT_USAGE;
+	*(const char **)data = arg;
+	return TOOL_EXIT_OK;
 }
 
 int tool_cert_convert(int argc, char **argv)
 {
-	enum { O_TO = OPT_FIRST_LOCAL };
-	static const struct option opts[] = { TOOL_COMMON_OPTIONS,
-		                               { "to", required_argument, NULL, O_TO },
-		                               { 0 } };
+	static const struct tool_opt opts[] = {
+		{ "to", required_argument, O_TO },
+		{ NULL, 0, 0 },
+	};
+	static const char help[] =
+		"usage: p11ca cert convert IN OUT [--to pem|der]\n\n"
+		"Converts a certificate between PEM and DER.  The input format is\n"
+		"detected; by default the output is the other one.  A PEM file with\n"
+		"several certificates converts to PEM only (DER holds one).  OUT is\n"
+		"written atomically; \"-\" is standard output.\n";
 	struct tool_common c = { 0 };
 	const char *to = NULL;
-	int opt, ret = TOOL_EXIT_FAIL, pem, der, i;
+	int r, ret = TOOL_EXIT_FAIL, pem, der, i;
 	STACK_OF(X509) *certs = NULL;
 	BIO *bio = NULL;
 	unsigned char *data;
 	long n;
 
-	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
-		if (tool_common_opt(&c, opt, optarg))
-			continue;
-		switch (opt) {
-		case O_TO: to = optarg; break;
-		case OPT_HELP: convert_help(); return TOOL_EXIT_OK;
-		default: return TOOL_EXIT_USAGE;
-		}
-	}
+	if ((r = tool_parse(argc, argv, opts, help, &c, convert_opt, &to)) != TOOL_PARSE_GO)
+		return r;
 	if (optind + 2 != argc) {
 		tool_errorf("cert convert needs IN and OUT (see --help)");
 		return TOOL_EXIT_USAGE;

@@ -8,24 +8,31 @@
 
 #include "cmd-cert.h"
 
-static void install_help(void)
+enum { O_KEY = OPT_FIRST_LOCAL };
+
+static int install_opt(int id, const char *arg, void *data)
 {
-	printf("usage: p11ca cert install --key URI CERT\n\n"
-	       "Stores the certificate in CERT (PEM or DER; the first one of a PEM file)\n"
-	       "on the token next to its key, with the key's CKA_ID and label, after\n"
-	       "checking that the certificate's public key is the key's.  Prints the\n"
-	       "stored certificate's URI.\n");
+	if (id != O_KEY)
+		return TOOL_EXIT_USAGE;
+	*(const char **)data = arg;
+	return TOOL_EXIT_OK;
 }
 
 int tool_cert_install(int argc, char **argv)
 {
-	enum { O_KEY = OPT_FIRST_LOCAL };
-	static const struct option opts[] = { TOOL_COMMON_OPTIONS,
-		                               { "key", required_argument, NULL, O_KEY },
-		                               { 0 } };
+	static const struct tool_opt opts[] = {
+		{ "key", required_argument, O_KEY },
+		{ NULL, 0, 0 },
+	};
+	static const char help[] =
+		"usage: p11ca cert install --key URI CERT\n\n"
+		"Stores the certificate in CERT (PEM or DER; the first one of a PEM file)\n"
+		"on the token next to its key, with the key's CKA_ID and label, after\n"
+		"checking that the certificate's public key is the key's.  Prints the\n"
+		"stored certificate's URI.\n";
 	struct tool_common c = { 0 };
 	const char *key = NULL;
-	int opt, ret = TOOL_EXIT_FAIL, pem;
+	int r, ret = TOOL_EXIT_FAIL, pem;
 	STACK_OF(X509) *certs = NULL;
 	EVP_PKEY *pub = NULL;
 	p11ca_ctx *ctx = NULL;
@@ -37,15 +44,8 @@ int tool_cert_install(int argc, char **argv)
 	X509 *x;
 	CK_RV rv;
 
-	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
-		if (tool_common_opt(&c, opt, optarg))
-			continue;
-		switch (opt) {
-		case O_KEY: key = optarg; break;
-		case OPT_HELP: install_help(); return TOOL_EXIT_OK;
-		default: return TOOL_EXIT_USAGE;
-		}
-	}
+	if ((r = tool_parse(argc, argv, opts, help, &c, install_opt, &key)) != TOOL_PARSE_GO)
+		return r;
 	if (optind + 1 != argc || key == NULL) {
 		tool_errorf("cert install needs --key URI and one CERT (see --help)");
 		return TOOL_EXIT_USAGE;

@@ -89,62 +89,69 @@ static json_t *info_json(const struct cert_info *ci)
 	return NULL;
 }
 
-static void show_help(void)
+enum { O_TEXT = OPT_FIRST_LOCAL, O_JSON };
+
+struct show_opts {
+	int text, json;
+};
+
+static int show_opt(int id, const char *arg, void *data)
 {
-	printf("usage: p11ca cert show FILE [--text] [--json]\n\n"
-	       "Summarises the certificates in FILE (PEM, possibly several, or DER;\n"
-	       "detected): subject, issuer, serial, validity, subject alternative names,\n"
-	       "extended key usage, key usage, basic constraints, public key, signature\n"
-	       "algorithm, SHA-256 and SHA-1 fingerprints.  --text prints OpenSSL's full\n"
-	       "decoding instead; --json a JSON array with one object per certificate.\n");
+	struct show_opts *o = data;
+
+	switch (id) {
+	case O_TEXT: o->text = 1; break;
+	case O_JSON: o->json = 1; break;
+	default: return TOOL_EXIT_USAGE;
+	}
+	return TOOL_EXIT_OK;
 }
 
 int tool_cert_show(int argc, char **argv)
 {
-	enum { O_TEXT = OPT_FIRST_LOCAL, O_JSON };
-	static const struct option opts[] = { TOOL_COMMON_OPTIONS,
-		                               { "text", no_argument, NULL, O_TEXT },
-		                               { "json", no_argument, NULL, O_JSON },
-		                               { 0 } };
+	static const struct tool_opt opts[] = {
+		{ "text", no_argument, O_TEXT },
+		{ "json", no_argument, O_JSON },
+		{ NULL, 0, 0 },
+	};
+	static const char help[] =
+		"usage: p11ca cert show FILE [--text] [--json]\n\n"
+		"Summarises the certificates in FILE (PEM, possibly several, or DER;\n"
+		"detected): subject, issuer, serial, validity, subject alternative names,\n"
+		"extended key usage, key usage, basic constraints, public key, signature\n"
+		"algorithm, SHA-256 and SHA-1 fingerprints.  --text prints OpenSSL's full\n"
+		"decoding instead; --json a JSON array with one object per certificate.\n";
 	struct tool_common c = { 0 };
-	int opt, ret = TOOL_EXIT_USAGE, text = 0, json = 0, pem, i;
+	struct show_opts o = { 0 };
+	int r, ret = TOOL_EXIT_FAIL, pem, i;
 	STACK_OF(X509) *certs = NULL;
 	BIO *out = NULL;
 	json_t *arr = NULL;
 	time_t now = time(NULL);
 
-	while ((opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
-		if (tool_common_opt(&c, opt, optarg))
-			continue;
-		switch (opt) {
-		case O_TEXT: text = 1; break;
-		case O_JSON: json = 1; break;
-		case OPT_HELP: show_help(); return TOOL_EXIT_OK;
-		default: return TOOL_EXIT_USAGE;
-		}
-	}
+	if ((r = tool_parse(argc, argv, opts, help, &c, show_opt, &o)) != TOOL_PARSE_GO)
+		return r;
 	if (optind + 1 != argc) {
 		tool_errorf("cert show needs one FILE (see --help)");
 		return TOOL_EXIT_USAGE;
 	}
-	if (text && json) {
+	if (o.text && o.json) {
 		tool_errorf("--text and --json do not go together");
 		return TOOL_EXIT_USAGE;
 	}
-	ret = TOOL_EXIT_FAIL;
 	if ((certs = tool_load_certs(argv[optind], &pem)) == NULL)
 		goto out;
-	if (text && (out = BIO_new_fp(stdout, BIO_NOCLOSE)) == NULL)
+	if (o.text && (out = BIO_new_fp(stdout, BIO_NOCLOSE)) == NULL)
 		goto oom;
 	/* JSON is printed whole at the end: on a failure stdout holds nothing */
-	if (json && (arr = json_array()) == NULL)
+	if (o.json && (arr = json_array()) == NULL)
 		goto oom;
 	for (i = 0; i < sk_X509_num(certs); i++) {
 		X509 *x = sk_X509_value(certs, i);
 		struct cert_info ci;
-		json_t *o;
+		json_t *obj;
 
-		if (text) {
+		if (o.text) {
 			if (i > 0)
 				putchar('\n');
 			fflush(stdout);
@@ -159,10 +166,10 @@ int tool_cert_show(int argc, char **argv)
 			cert_info_free(&ci);
 			goto out;
 		}
-		if (json) {
-			o = info_json(&ci);
+		if (o.json) {
+			obj = info_json(&ci);
 			cert_info_free(&ci);
-			if (o == NULL || json_array_append_new(arr, o) != 0)
+			if (obj == NULL || json_array_append_new(arr, obj) != 0)
 				goto oom;
 			continue;
 		}
@@ -171,7 +178,7 @@ int tool_cert_show(int argc, char **argv)
 		print_info(&ci);
 		cert_info_free(&ci);
 	}
-	if (json && (json_dumpf(arr, stdout, JSON_INDENT(2)) != 0 || putchar('\n') == EOF))
+	if (o.json && (json_dumpf(arr, stdout, JSON_INDENT(2)) != 0 || putchar('\n') == EOF))
 		goto oom;
 	ret = fflush(stdout) == 0 ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
 	goto out;

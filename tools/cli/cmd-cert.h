@@ -18,6 +18,9 @@
 /* a certificate expiring sooner than this is reported (WARN) */
 #define EXPIRY_WARN_DAYS 30
 #define DEFAULT_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+/* a number above as text, for the help */
+#define CERT_TEXT_(x) #x
+#define CERT_TEXT(x)  CERT_TEXT_(x)
 
 /* A list of strings; v is NULL-terminated when not NULL. */
 struct strs {

@@ -339,7 +339,7 @@ static size_t mark_subject(struct certs *cs, const char *sub)
 }
 
 /* ------------------------------------------------------------------ */
-/* Option parsing shared by the verbs                                  */
+/* Options: one handler for the verbs, each with its own table         */
 /* ------------------------------------------------------------------ */
 
 struct topts {
@@ -347,57 +347,30 @@ struct topts {
 	int json, all;
 };
 
-/*
- * getopt_long over @longopts; fills @o.  Returns -1 to go on, else the
- * exit code (help printed: 0, usage error: 2).
- */
-static int parse_opts(int argc, char **argv, const char *verb, const struct option *longopts,
-                      const char *usage, struct topts *o)
+static int trust_opt(int id, const char *arg, void *data)
 {
-	struct tool_common c = {0};
-	int opt;
+	struct topts *o = data;
 
-	memset(o, 0, sizeof(*o));
-	while ((opt = getopt_long(argc, argv, TOOL_SHORT, longopts, NULL)) != -1) {
-		if (tool_common_opt(&c, opt, optarg))
-			continue;
-		switch (opt) {
-		case O_BUNDLE:
-			o->bundle = optarg;
-			break;
-		case O_JSON:
-			o->json = 1;
-			break;
-		case O_FINGERPRINT:
-			o->fingerprint = optarg;
-			break;
-		case O_SUBJECT:
-			o->subject = optarg;
-			break;
-		case O_ALL:
-			o->all = 1;
-			break;
-		case O_FROM:
-			o->from = optarg;
-			break;
-		case OPT_HELP:
-			fputs(usage, stdout);
-			return TOOL_EXIT_OK;
-		default:
-			return TOOL_EXIT_USAGE;
-		}
+	switch (id) {
+	case O_BUNDLE: o->bundle = arg; break;
+	case O_JSON: o->json = 1; break;
+	case O_FINGERPRINT: o->fingerprint = arg; break;
+	case O_SUBJECT: o->subject = arg; break;
+	case O_ALL: o->all = 1; break;
+	case O_FROM: o->from = arg; break;
+	default: return TOOL_EXIT_USAGE;
 	}
-	if (o->bundle == NULL || *o->bundle == '\0') {
-		tool_errorf("trust %s: --bundle FILE is required", verb);
-		return TOOL_EXIT_USAGE;
-	}
-	return -1;
+	return TOOL_EXIT_OK;
 }
 
-#define BUNDLE_OPT                                                                                 \
-	{                                                                                          \
-		"bundle", required_argument, NULL, O_BUNDLE                                        \
-	}
+/* Every verb needs --bundle; reports and returns 0 when it is missing or empty. */
+static int bundle_given(const char *verb, const struct topts *o)
+{
+	if (o->bundle != NULL && *o->bundle != '\0')
+		return 1;
+	tool_errorf("trust %s: --bundle FILE is required", verb);
+	return 0;
+}
 
 /* ------------------------------------------------------------------ */
 /* trust add                                                           */
@@ -415,7 +388,10 @@ static int in_set(const struct certs *cs, size_t upto, const char *fphex)
 
 int tool_trust_add(int argc, char **argv)
 {
-	static const struct option opts[] = {TOOL_COMMON_OPTIONS, BUNDLE_OPT, {0}};
+	static const struct tool_opt opts[] = {
+		{ "bundle", required_argument, O_BUNDLE },
+		{ NULL, 0, 0 },
+	};
 	static const char usage[] =
 	    "usage: p11ca trust add --bundle FILE CERT...\n\n"
 	    "Appends CA certificates (PEM, several per file, or DER) to the PEM bundle\n"
@@ -423,18 +399,21 @@ int tool_trust_add(int argc, char **argv)
 	    "SHA-256 fingerprint) is reported and skipped.  A certificate without\n"
 	    "basicConstraints CA:TRUE is refused, and then nothing is added.  The\n"
 	    "bundle is replaced atomically.\n";
+	struct tool_common c = { 0 };
 	struct certs bundle = {0}, add = {0}, in;
-	struct topts o;
+	struct topts o = { 0 };
 	BIO *b = NULL;
 	char *pem;
 	unsigned char *buf = NULL;
 	size_t i, j, nnew = 0, len;
 	long pemlen;
-	int ret, missing = 0, expired;
+	int r, ret, missing = 0, expired;
 	char when[32];
 
-	if ((ret = parse_opts(argc, argv, "add", opts, usage, &o)) >= 0)
-		return ret;
+	if ((r = tool_parse(argc, argv, opts, usage, &c, trust_opt, &o)) != TOOL_PARSE_GO)
+		return r;
+	if (!bundle_given("add", &o))
+		return TOOL_EXIT_USAGE;
 	ret = TOOL_EXIT_FAIL;
 	if (optind == argc) {
 		tool_errorf("trust add: no certificate file given");
@@ -529,22 +508,28 @@ out:
 
 int tool_trust_list(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    TOOL_COMMON_OPTIONS, BUNDLE_OPT, {"json", no_argument, NULL, O_JSON}, {0}};
+	static const struct tool_opt opts[] = {
+		{ "bundle", required_argument, O_BUNDLE },
+		{ "json", no_argument, O_JSON },
+		{ NULL, 0, 0 },
+	};
 	static const char usage[] =
 	    "usage: p11ca trust list --bundle FILE [--json]\n\n"
 	    "Lists the bundle's certificates, one a line: SHA-256 fingerprint, notAfter\n"
 	    "(EXPIRED when past), subject and issuer (RFC 2253).  --json prints an array\n"
 	    "of objects: fingerprint (lowercase hex), subject, issuer, not_after, expired.\n";
+	struct tool_common c = { 0 };
 	struct certs cs = {0};
-	struct topts o;
+	struct topts o = { 0 };
 	char when[32], *issuer;
 	json_t *arr = NULL;
 	size_t i;
-	int ret, expired;
+	int r, ret, expired;
 
-	if ((ret = parse_opts(argc, argv, "list", opts, usage, &o)) >= 0)
-		return ret;
+	if ((r = tool_parse(argc, argv, opts, usage, &c, trust_opt, &o)) != TOOL_PARSE_GO)
+		return r;
+	if (!bundle_given("list", &o))
+		return TOOL_EXIT_USAGE;
 	ret = TOOL_EXIT_FAIL;
 	if (optind != argc) {
 		tool_errorf("trust list takes no arguments");
@@ -595,21 +580,27 @@ out:
 
 int tool_trust_show(int argc, char **argv)
 {
-	static const struct option opts[] = {TOOL_COMMON_OPTIONS, BUNDLE_OPT, {0}};
+	static const struct tool_opt opts[] = {
+		{ "bundle", required_argument, O_BUNDLE },
+		{ NULL, 0, 0 },
+	};
 	static const char usage[] =
 	    "usage: p11ca trust show --bundle FILE FINGERPRINT|SUBJECT-SUBSTRING\n\n"
 	    "Prints the matching certificates in full.  The argument is a SHA-256\n"
 	    "fingerprint or a prefix of one (at least 8 hex digits, colons optional,\n"
 	    "any case), else a case-insensitive substring of the subject.\n";
+	struct tool_common c = { 0 };
 	struct certs cs = {0};
-	struct topts o;
+	struct topts o = { 0 };
 	char hex[2 * FP_LEN + 1];
 	BIO *out = NULL;
 	size_t i, n = 0, shown = 0;
-	int ret;
+	int r, ret;
 
-	if ((ret = parse_opts(argc, argv, "show", opts, usage, &o)) >= 0)
-		return ret;
+	if ((r = tool_parse(argc, argv, opts, usage, &c, trust_opt, &o)) != TOOL_PARSE_GO)
+		return r;
+	if (!bundle_given("show", &o))
+		return TOOL_EXIT_USAGE;
 	ret = TOOL_EXIT_FAIL;
 	if (optind + 1 != argc) {
 		tool_errorf("trust show takes one FINGERPRINT or SUBJECT argument");
@@ -652,13 +643,13 @@ out:
 
 int tool_trust_remove(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    TOOL_COMMON_OPTIONS,
-	    BUNDLE_OPT,
-	    {"fingerprint", required_argument, NULL, O_FINGERPRINT},
-	    {"subject", required_argument, NULL, O_SUBJECT},
-	    {"all", no_argument, NULL, O_ALL},
-	    {0}};
+	static const struct tool_opt opts[] = {
+		{ "bundle", required_argument, O_BUNDLE },
+		{ "fingerprint", required_argument, O_FINGERPRINT },
+		{ "subject", required_argument, O_SUBJECT },
+		{ "all", no_argument, O_ALL },
+		{ NULL, 0, 0 },
+	};
 	static const char usage[] =
 	    "usage: p11ca trust remove --bundle FILE (--fingerprint HEX | --subject TEXT "
 	    "[--all])\n\n"
@@ -667,15 +658,18 @@ int tool_trust_remove(int argc, char **argv)
 	    "optional, any case).  --subject takes a case-insensitive substring of the\n"
 	    "subject; when it matches more than one certificate, --all is needed.\n"
 	    "Nothing matching is an error.\n";
+	struct tool_common c = { 0 };
 	struct certs cs = {0};
-	struct topts o;
+	struct topts o = { 0 };
 	char hex[2 * FP_LEN + 1];
 	unsigned char *buf = NULL;
 	size_t i, n, distinct, len = 0, start = 0;
-	int ret;
+	int r, ret;
 
-	if ((ret = parse_opts(argc, argv, "remove", opts, usage, &o)) >= 0)
-		return ret;
+	if ((r = tool_parse(argc, argv, opts, usage, &c, trust_opt, &o)) != TOOL_PARSE_GO)
+		return r;
+	if (!bundle_given("remove", &o))
+		return TOOL_EXIT_USAGE;
 	ret = TOOL_EXIT_FAIL;
 	if (optind != argc) {
 		tool_errorf("trust remove takes no arguments (use --fingerprint or --subject)");
@@ -748,19 +742,25 @@ out:
 
 int tool_trust_reset(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    TOOL_COMMON_OPTIONS, BUNDLE_OPT, {"from", required_argument, NULL, O_FROM}, {0}};
+	static const struct tool_opt opts[] = {
+		{ "bundle", required_argument, O_BUNDLE },
+		{ "from", required_argument, O_FROM },
+		{ NULL, 0, 0 },
+	};
 	static const char usage[] =
 	    "usage: p11ca trust reset --bundle FILE [--from FILE]\n\n"
 	    "Replaces the bundle, atomically, with a copy of the system's default CA\n"
 	    "bundle (" SYSTEM_BUNDLE ") or of --from FILE, which\n"
 	    "must be a well-formed PEM bundle with at least one certificate.\n";
+	struct tool_common c = { 0 };
 	struct certs src = {0};
-	struct topts o;
-	int ret;
+	struct topts o = { 0 };
+	int r, ret;
 
-	if ((ret = parse_opts(argc, argv, "reset", opts, usage, &o)) >= 0)
-		return ret;
+	if ((r = tool_parse(argc, argv, opts, usage, &c, trust_opt, &o)) != TOOL_PARSE_GO)
+		return r;
+	if (!bundle_given("reset", &o))
+		return TOOL_EXIT_USAGE;
 	ret = TOOL_EXIT_FAIL;
 	if (optind != argc) {
 		tool_errorf("trust reset takes no arguments");
