@@ -61,19 +61,6 @@ static void test_uri_without_type(void **state)
 	without_type(NULL, NULL);
 }
 
-static void test_uri_drop_type_in_place(void **state)
-{
-	char uri[] = "pkcs11:token=t;object=k;type=private";
-	char longer[] = "pkcs11:object=a:b:c:d:e:f:g;type=cert";
-
-	(void)state;
-	assert_int_equal(tool_uri_drop_type(uri), 1);
-	assert_string_equal(uri, "pkcs11:token=t;object=k");
-	/* p11-kit writes each ':' as %3A: no room, left as it was */
-	assert_int_equal(tool_uri_drop_type(longer), 0);
-	assert_string_equal(longer, "pkcs11:object=a:b:c:d:e:f:g;type=cert");
-}
-
 static void test_text_utf8(void **state)
 {
 	char buf[32];
@@ -182,7 +169,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_hex),
 	    cmocka_unit_test(test_uri_without_type),
-	    cmocka_unit_test(test_uri_drop_type_in_place),
 	    cmocka_unit_test(test_text_utf8),
 	    cmocka_unit_test(test_parse),
 	};

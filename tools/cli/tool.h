@@ -104,12 +104,6 @@ int tool_uri_has_pin_value(const char *uri);
  * @uri had one), or NULL for a malformed URI or no memory.
  */
 char *tool_uri_without_type(const char *uri);
-/*
- * The same in place.  WARNING: p11-kit may percent-encode more than @uri
- * did, so the result can be longer: then @uri is left as it was and 0 is
- * returned (1 when the type is gone).  Prefer tool_uri_without_type().
- */
-int tool_uri_drop_type(char *uri);
 
 /* Subcommand entry points: argv[0] is the subcommand name. */
 int tool_token_list(int argc, char **argv);
@@ -123,7 +117,7 @@ int tool_key_sign(int argc, char **argv);
 int tool_key_pubkey(int argc, char **argv);
 int tool_csr(int argc, char **argv);
 /*
- * cmd-csr.c: a key pair generated on the token at @token_uri (TYPE as
+ * cmd-csr-newkey.c: a key pair generated on the token at @token_uri (TYPE as
  * "rsa:3072", "ec:p256"); *puri receives the private key's URI (free()).
  * tool_delete_new_key() removes it again (both halves) when what it was
  * made for failed.
@@ -131,7 +125,7 @@ int tool_csr(int argc, char **argv);
 int tool_generate_key(const struct tool_common *c, const char *token_uri, const char *type,
                       const char *label, int force, char **puri);
 void tool_delete_new_key(const struct tool_common *c, char *uri);
-/* cmd-csr.c: "/C=GB/O=Example/CN=..." as a name; *rc says why not (NULL). */
+/* cmd-csr-names.c: "/C=GB/O=Example/CN=..." as a name; *rc says why not (NULL). */
 X509_NAME *tool_parse_dn(const char *arg, int *rc);
 /* the ca verbs: cmd-ca.h */
 /* cmd-cert.c */

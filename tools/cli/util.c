@@ -225,19 +225,6 @@ char *tool_uri_without_type(const char *uri)
 	return out;
 }
 
-int tool_uri_drop_type(char *uri)
-{
-	char *s = tool_uri_without_type(uri);
-	int done = s != NULL && strlen(s) <= strlen(uri);
-
-	if (done)
-		memcpy(uri, s, strlen(s) + 1);
-	if (s != NULL)
-		OPENSSL_cleanse(s, strlen(s)); /* it may hold a pin-value */
-	free(s);
-	return done;
-}
-
 static int write_all(int fd, const unsigned char *p, size_t len)
 {
 	while (len > 0) {
