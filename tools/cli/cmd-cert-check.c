@@ -144,18 +144,11 @@ static void check_names(struct findings *f, X509 *leaf, const char *cn)
 	}
 	for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
 		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-		const ASN1_STRING *s;
-		enum pki_name_type t;
 
-		switch (g->type) {
-		case GEN_DNS: t = PKI_NAME_DNS, s = g->d.dNSName; break;
-		case GEN_IPADD: t = PKI_NAME_IP, s = g->d.iPAddress; break;
-		case GEN_EMAIL: t = PKI_NAME_EMAIL, s = g->d.rfc822Name; break;
-		case GEN_URI: t = PKI_NAME_URI, s = g->d.uniformResourceIdentifier; break;
-		default: continue; /* pki_names_check below reports the type */
-		}
-		rc = pki_name_check(t, ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s), 0);
-		if (rc == RES_OK)
+		if (g->type != GEN_DNS && g->type != GEN_IPADD && g->type != GEN_EMAIL &&
+		    g->type != GEN_URI)
+			continue; /* pki_names_check below reports the type */
+		if ((rc = pki_san_check(g)) == RES_OK)
 			continue;
 		bad = 1;
 		if (pki_san_text(g, text, sizeof(text)) != RES_OK)

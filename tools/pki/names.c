@@ -262,6 +262,23 @@ static int check_cn(const ASN1_STRING *v)
 	return rc;
 }
 
+int pki_san_check(const GENERAL_NAME *g)
+{
+	const ASN1_STRING *s;
+	enum pki_name_type t;
+
+	switch (g->type) {
+	case GEN_DNS: t = PKI_NAME_DNS, s = g->d.dNSName; break;
+	case GEN_IPADD: t = PKI_NAME_IP, s = g->d.iPAddress; break;
+	case GEN_EMAIL: t = PKI_NAME_EMAIL, s = g->d.rfc822Name; break;
+	case GEN_URI: t = PKI_NAME_URI, s = g->d.uniformResourceIdentifier; break;
+	default:
+		return res_set(RES_POLICY, "a subjectAltName of a type p11ca does not issue "
+		                           "(only DNS, IP, email, URI)");
+	}
+	return pki_name_check(t, ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s), 0);
+}
+
 int pki_names_check_ex(const X509_NAME *subject, const GENERAL_NAMES *sans, unsigned flags)
 {
 	int i, n = subject != NULL ? X509_NAME_entry_count(subject) : 0;
@@ -281,24 +298,9 @@ int pki_names_check_ex(const X509_NAME *subject, const GENERAL_NAMES *sans, unsi
 	}
 	if (n == 0 && nsans == 0)
 		return res_set(RES_BAD_INPUT, "neither a subject nor a subjectAltName");
-	for (i = 0; i < nsans; i++) {
-		const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
-		const ASN1_STRING *s;
-		enum pki_name_type t;
-
-		switch (g->type) {
-		case GEN_DNS: t = PKI_NAME_DNS, s = g->d.dNSName; break;
-		case GEN_IPADD: t = PKI_NAME_IP, s = g->d.iPAddress; break;
-		case GEN_EMAIL: t = PKI_NAME_EMAIL, s = g->d.rfc822Name; break;
-		case GEN_URI: t = PKI_NAME_URI, s = g->d.uniformResourceIdentifier; break;
-		default:
-			return res_set(RES_POLICY, "a subjectAltName of a type p11ca does not issue "
-			                           "(only DNS, IP, email, URI)");
-		}
-		if ((rc = pki_name_check(t, ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s),
-		                         0)) != RES_OK)
+	for (i = 0; i < nsans; i++)
+		if ((rc = pki_san_check(sk_GENERAL_NAME_value(sans, i))) != RES_OK)
 			return res_prefix(rc, "subjectAltName");
-	}
 	if (nsans == 0 && !(flags & PKI_NAMES_CN_ANY)) {
 		int found = 0;
 

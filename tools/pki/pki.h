@@ -82,6 +82,8 @@ int pki_name_check(enum pki_name_type type, const void *value, size_t len, unsig
  * wildcard anywhere; SAN types DNS, IP, email, URI only; at least one name.
  */
 int pki_names_check(const X509_NAME *subject, const GENERAL_NAMES *sans);
+/* One SAN under the policy (RES_POLICY too for a type p11ca does not issue). */
+int pki_san_check(const GENERAL_NAME *g);
 /*
  * The same with @flags: PKI_NAMES_CN_ANY leaves a CN alone when there is no
  * SAN (a CA's or a person's name, "Example Issuing CA", "Jane Doe"); the
