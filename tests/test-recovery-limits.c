@@ -1,0 +1,312 @@
+/*
+ * test-recovery-limits.c - what libp11ca does not retry, or must wait
+ * for, with faults injected by tests/fault-module.c on a real SoftHSM2
+ * token: (g) faults that do not go away; (h) the token gone for good; (i),
+ * (j) the PIN policy; (k) no sessions to give; (l) fork; and a bigger key
+ * through an HSM restart.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "recovery-fixture.h"
+
+/* ---- (g): faults that do not go away ---- */
+
+static void test_persistent_fault(void **state)
+{
+	static const CK_RV faults[] = {
+		CKR_SESSION_HANDLE_INVALID, CKR_SESSION_CLOSED, CKR_USER_NOT_LOGGED_IN,
+		CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT, CKR_DEVICE_ERROR,
+		CKR_CRYPTOKI_NOT_INITIALIZED, CKR_OBJECT_HANDLE_INVALID, CKR_KEY_HANDLE_INVALID,
+		CKR_GENERAL_ERROR, CKR_FUNCTION_FAILED, CKR_DEVICE_MEMORY, CKR_OPERATION_ACTIVE,
+	};
+	struct fx *f = *state;
+	size_t i;
+
+	gen_key(f, NULL);
+	for (i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+		fm.reset_calls();
+		fm.set("C_Sign", faults[i], -1);
+		assert_sign_fails(f, faults[i]);
+		/* one try and at most one repair of each kind */
+		if (CALLS("C_Sign") < 1 || CALLS("C_Sign") > 3) {
+			print_error("%s: C_Sign called %u times\n", p11ca_rv_name(faults[i]),
+			            CALLS("C_Sign"));
+			fail();
+		}
+		assert_true(CALLS("C_Initialize") <= 1);
+		assert_message_has(p11ca_rv_name(faults[i]));
+		/* and once the fault is gone, signing works again */
+		fm.clear();
+		assert_signs(f);
+	}
+}
+
+/* ---- (h): the token is gone for good ---- */
+
+static void test_token_gone(void **state)
+{
+	struct fx *f = *state;
+	p11ca_token *t2 = NULL;
+
+	gen_key(f, NULL);
+	fm.set("C_GetTokenInfo", CKR_TOKEN_NOT_PRESENT, -1);
+	fm.set("C_OpenSession", CKR_TOKEN_NOT_PRESENT, -1);
+	fm.set_flags("C_SignInit", CKR_DEVICE_REMOVED, -1, FAULT_REAL);
+	{
+		int verified;
+		CK_RV rv = sign_once(f->key, f->pub, &verified);
+		assert_true(rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_DEVICE_REMOVED);
+		assert_message_has("not present");
+		assert_message_has("p11ca-test");
+		assert_true(CALLS("C_SignInit") <= 2);
+		/* again, now without any session left */
+		rv = sign_once(f->key, f->pub, &verified);
+		assert_true(rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_DEVICE_REMOVED);
+		assert_message_has("not present");
+		assert_true(CALLS("C_SignInit") <= 3);
+		assert_true(CALLS("C_OpenSession") <= 3);
+	}
+	/* it is not found either */
+	assert_int_equal(p11ca_token_find(f->ctx, f->tok.uri, &t2), P11CA_R_NOT_FOUND);
+
+	/* plugged in again */
+	fm.clear();
+	assert_signs(f);
+	assert_int_equal(p11ca_token_find(f->ctx, f->tok.uri, &t2), CKR_OK);
+	assert_ptr_equal(t2, f->t);
+}
+
+/* ---- (i), (j): PIN policy ---- */
+
+static void test_pin_locked(void **state)
+{
+	struct fx *f = *state;
+	p11ca_key *key = NULL;
+
+	fm.token_flags(CKF_USER_PIN_LOCKED);
+	assert_int_equal(p11ca_token_login(f->t), P11CA_R_PIN_LOCKED);
+	assert_message_has("locked");
+	assert_int_equal(CALLS("C_Login"), 0);
+	/* nothing that needs a login tries it */
+	assert_int_equal(p11ca_key_generate(f->t, "ec:p256", "k", 0, &key), P11CA_R_PIN_LOCKED);
+	assert_null(key);
+	assert_int_equal(CALLS("C_Login"), 0);
+
+	/* the module saying so at C_Login is the same thing */
+	fm.token_flags(0);
+	fm.set("C_Login", CKR_PIN_LOCKED, 1);
+	assert_int_equal(p11ca_token_login(f->t), P11CA_R_PIN_LOCKED);
+	assert_int_equal(CALLS("C_Login"), 1);
+
+	/* unlocked */
+	assert_int_equal(p11ca_token_login(f->t), CKR_OK);
+	assert_int_equal(CALLS("C_Login"), 2);
+}
+
+static void test_wrong_pin(void **state)
+{
+	struct fx *f = *state;
+	char wrong[700];
+	CK_RV rv;
+
+	snprintf(wrong, sizeof(wrong), "%s/wrong-pin", f->tok.dir);
+	assert_int_equal(uh_write_file(wrong, "not-the-pin-4711\n", 17), 0);
+	assert_int_equal(p11ca_ctx_set_pin_file(f->ctx, wrong), CKR_OK);
+
+	rv = p11ca_token_login(f->t);
+	assert_int_equal(rv, CKR_PIN_INCORRECT);
+	assert_int_equal(CALLS("C_Login"), 1);
+	assert_message_has("wrong PIN");
+	assert_false(uh_contains(p11ca_error_message(), "not-the-pin-4711"));
+
+	/* not tried again, not even with another PIN file */
+	assert_int_equal(p11ca_token_login(f->t), P11CA_R_PIN_FAILED);
+	assert_int_equal(CALLS("C_Login"), 1);
+	assert_int_equal(p11ca_ctx_set_pin_file(f->ctx, f->tok.pin_file), CKR_OK);
+	assert_int_equal(p11ca_token_login(f->t), P11CA_R_PIN_FAILED);
+	assert_int_equal(p11ca_key_generate(f->t, "ec:p256", "k", 0, NULL), P11CA_R_PIN_FAILED);
+	assert_int_equal(CALLS("C_Login"), 1);
+	assert_false(log_has(f, "not-the-pin-4711"));
+
+	/* a new context with the right PIN works (one failure did not lock it) */
+	close_ctx(f);
+	assert_int_equal(open_ctx(f, f->tok.pin_file), CKR_OK);
+	assert_int_equal(p11ca_token_login(f->t), CKR_OK);
+	assert_int_equal(CALLS("C_Login"), 2);
+	gen_key(f, NULL);
+	assert_signs(f);
+}
+
+/* ---- (k): the token has no sessions to give ---- */
+
+static void test_session_count_none_open(void **state)
+{
+	struct fx *f = *state;
+	p11ca_key *key = NULL;
+
+	fm.set("C_OpenSession", CKR_SESSION_COUNT, -1);
+	assert_int_equal(p11ca_token_login(f->t), CKR_SESSION_COUNT);
+	assert_message_has("CKR_SESSION_COUNT");
+	assert_message_has("p11ca-test");
+	/* no waiting for a session that nobody will return */
+	assert_int_equal(CALLS("C_OpenSession"), 1);
+	assert_int_equal(p11ca_key_generate(f->t, "ec:p256", "k", 0, &key), CKR_SESSION_COUNT);
+	assert_message_has("CKR_SESSION_COUNT");
+	assert_int_equal(CALLS("C_OpenSession"), 2);
+
+	fm.clear();
+	gen_key(f, NULL);
+	assert_signs(f);
+}
+
+struct signer {
+	struct fx *f;
+	CK_RV rv;
+	int verified;
+	int done;
+	char message[256];
+};
+
+static void *signer_main(void *arg)
+{
+	struct signer *sg = arg;
+
+	sg->rv = sign_once(sg->f->key, sg->f->pub, &sg->verified);
+	snprintf(sg->message, sizeof(sg->message), "%s", p11ca_error_message());
+	__atomic_store_n(&sg->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static void test_session_count_waits(void **state)
+{
+	struct fx *f = *state;
+	struct signer sg;
+	struct p11ca_session s;
+	unsigned opens_while_waiting;
+	int i, done_while_waiting;
+	pthread_t th;
+
+	gen_key(f, NULL);
+	/* the only session is lent out, and the token will not open another */
+	assert_int_equal(p11ca_pool_get(f->t, 1, &s), CKR_OK);
+	fm.set("C_OpenSession", CKR_SESSION_COUNT, -1);
+	memset(&sg, 0, sizeof(sg));
+	sg.f = f;
+	assert_int_equal(pthread_create(&th, NULL, signer_main, &sg), 0);
+	for (i = 0; i < 1000 && CALLS("C_OpenSession") == 0; i++)
+		sleep_ms(10);
+	sleep_ms(300);
+	/* look, then give the session back and join before asserting
+	 * anything: a failed assertion must not leave the thread running */
+	opens_while_waiting = CALLS("C_OpenSession");
+	done_while_waiting = __atomic_load_n(&sg.done, __ATOMIC_ACQUIRE);
+	p11ca_pool_put(f->t, &s, CKR_OK);
+	assert_int_equal(pthread_join(th, NULL), 0);
+
+	/* it waited, without failing and without hammering C_OpenSession */
+	assert_int_equal(opens_while_waiting, 1);
+	assert_false(done_while_waiting);
+	if (sg.rv != CKR_OK)
+		print_error("signer: %s %s\n", p11ca_rv_name(sg.rv), sg.message);
+	assert_int_equal(sg.rv, CKR_OK);
+	assert_true(sg.verified);
+	assert_int_equal(CALLS("C_OpenSession"), 1);
+	assert_int_equal(CALLS("C_Sign"), 1);
+}
+
+/* ---- (l): fork ---- */
+
+static int child_signs(struct fx *f)
+{
+	unsigned init_before = CALLS("C_Initialize");
+	int verified = 0, i;
+
+	for (i = 0; i < 3; i++) {
+		if (sign_once(f->key, f->pub, &verified) != CKR_OK) {
+			fprintf(stderr, "child: signing failed: %s\n", p11ca_error_message());
+			return 2;
+		}
+		if (!verified) {
+			fprintf(stderr, "child: signature does not verify\n");
+			return 3;
+		}
+	}
+	/* the child initialised the module for itself */
+	if (CALLS("C_Initialize") != init_before + 1) {
+		fprintf(stderr, "child: C_Initialize called %u times\n",
+		        CALLS("C_Initialize") - init_before);
+		return 4;
+	}
+	return 0;
+}
+
+static void test_fork(void **state)
+{
+	struct fx *f = *state;
+	int status = 0, i;
+	pid_t pid;
+
+	gen_key(f, NULL);
+	assert_signs(f);
+	for (i = 0; i < 2; i++) {
+		fflush(NULL);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0)
+			_exit(child_signs(f));
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+		/* the parent's sessions and login survived the child */
+		fm.reset_calls();
+		assert_signs(f);
+		assert_int_equal(CALLS("C_Initialize"), 0);
+		assert_int_equal(CALLS("C_Login"), 0);
+	}
+}
+
+/* ---- a bigger key through the same path ---- */
+
+static void test_rsa_restart(void **state)
+{
+	struct fx *f = *state;
+
+	gen_key(f, "rsa:2048");
+	fm.set_flags("C_Sign", CKR_DEVICE_ERROR, 1, FAULT_REAL);
+	assert_signs(f);
+	assert_int_equal(CALLS("C_Initialize"), 1);
+	fm.set_flags("C_SignInit", CKR_SESSION_HANDLE_INVALID, 1, FAULT_REAL);
+	assert_signs(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		RECOVERY_TEST(test_persistent_fault),
+		RECOVERY_TEST(test_token_gone),
+		RECOVERY_TEST(test_pin_locked),
+		RECOVERY_TEST(test_wrong_pin),
+		RECOVERY_TEST(test_session_count_none_open),
+		RECOVERY_TEST(test_session_count_waits),
+		RECOVERY_TEST(test_fork),
+		RECOVERY_TEST(test_rsa_restart),
+	};
+
+	return RECOVERY_RUN("test-recovery-limits", tests);
+}
