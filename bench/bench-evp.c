@@ -42,7 +42,7 @@ static struct {
 	const char *provider_dir, *module, *token, *pin_file, *label;
 	int threads;
 	double seconds;
-} opt = {.threads = 1, .seconds = 4.0};
+} opt = { .threads = 1, .seconds = 4.0 };
 
 static CK_FUNCTION_LIST *fl;
 static CK_SLOT_ID slot;
@@ -314,8 +314,8 @@ int main(int argc, char **argv)
 		0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20,
 	};
 	/* clang-format on */
-	unsigned long count[NMODES] = {0};
-	double elapsed[NMODES] = {0}, rate[NMODES];
+	unsigned long count[NMODES] = { 0 };
+	double elapsed[NMODES] = { 0 }, rate[NMODES];
 	unsigned char *der = NULL;
 	const unsigned char *p;
 	char uri[512];
@@ -323,29 +323,14 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'P':
-			opt.provider_dir = optarg;
-			break;
-		case 'm':
-			opt.module = optarg;
-			break;
-		case 't':
-			opt.token = optarg;
-			break;
-		case 'p':
-			opt.pin_file = optarg;
-			break;
-		case 'l':
-			opt.label = optarg;
-			break;
-		case 'n':
-			opt.threads = atoi(optarg);
-			break;
-		case 's':
-			opt.seconds = atof(optarg);
-			break;
-		default:
-			return 2;
+		case 'P': opt.provider_dir = optarg; break;
+		case 'm': opt.module = optarg; break;
+		case 't': opt.token = optarg; break;
+		case 'p': opt.pin_file = optarg; break;
+		case 'l': opt.label = optarg; break;
+		case 'n': opt.threads = atoi(optarg); break;
+		case 's': opt.seconds = atof(optarg); break;
+		default: return 2;
 		}
 	}
 	if (opt.provider_dir == NULL || opt.module == NULL || opt.token == NULL ||

@@ -103,8 +103,8 @@ static int rsa_set_ctx_params(void *ctx, const OSSL_PARAM params[])
 		} else if (!OSSL_PARAM_get_int(p, &pad)) {
 			return RET_OSSL_ERR;
 		}
-		if (pad != RSA_PKCS1_PADDING && pad != RSA_PKCS1_OAEP_PADDING && pad != RSA_NO_PADDING &&
-		    pad != RSA_PKCS1_WITH_TLS_PADDING)
+		if (pad != RSA_PKCS1_PADDING && pad != RSA_PKCS1_OAEP_PADDING &&
+		    pad != RSA_NO_PADDING && pad != RSA_PKCS1_WITH_TLS_PADDING)
 			return RET_OSSL_ERR;
 		c->pad = pad;
 	}
@@ -157,7 +157,8 @@ static int rsa_get_ctx_params(void *ctx, OSSL_PARAM params[])
 	if (p != NULL && p->data_type != OSSL_PARAM_UTF8_STRING && !OSSL_PARAM_set_int(p, c->pad))
 		return RET_OSSL_ERR;
 	p = OSSL_PARAM_locate(params, OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST);
-	if (p != NULL && !OSSL_PARAM_set_utf8_string(p, c->oaep_md ? EVP_MD_get0_name(c->oaep_md) : "SHA1"))
+	if (p != NULL &&
+	    !OSSL_PARAM_set_utf8_string(p, c->oaep_md ? EVP_MD_get0_name(c->oaep_md) : "SHA1"))
 		return RET_OSSL_ERR;
 	return RET_OSSL_OK;
 }
@@ -180,7 +181,8 @@ static int rsa_init(struct rsactx *c, void *provkey, const OSSL_PARAM params[], 
 	if (k == NULL || k->type != P11CA_PK_RSA)
 		return RET_OSSL_ERR;
 	if (need_private && k->key == NULL) {
-		P11CA_PROV_RAISE(c->prov, P11CA_PROV_R_NO_PRIVATE, "this key has no private half on a token");
+		P11CA_PROV_RAISE(c->prov, P11CA_PROV_R_NO_PRIVATE,
+		                 "this key has no private half on a token");
 		return RET_OSSL_ERR;
 	}
 	p11ca_prov_key_free(c->key);
@@ -276,7 +278,8 @@ static int rsa_encrypt(void *ctx, unsigned char *out, size_t *outlen, size_t out
 	if (c->pad == RSA_PKCS1_OAEP_PADDING && c->label != NULL) {
 		/* the context takes the copy */
 		unsigned char *l = OPENSSL_memdup(c->label, c->label_len);
-		if (l == NULL || EVP_PKEY_CTX_set0_rsa_oaep_label(pctx, l, (int)c->label_len) <= 0) {
+		if (l == NULL ||
+		    EVP_PKEY_CTX_set0_rsa_oaep_label(pctx, l, (int)c->label_len) <= 0) {
 			OPENSSL_free(l);
 			goto out;
 		}

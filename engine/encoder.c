@@ -60,8 +60,8 @@ static int priv_does_selection(void *provctx, int selection)
 /* Asked to write a private key out: say clearly why that cannot be. */
 DECL_DISPATCH_FUNC(encoder, priv, encode);
 static int priv_encode(void *ctx, OSSL_CORE_BIO *cout, const void *obj_raw,
-                       const OSSL_PARAM obj_abstract[], int selection,
-                       OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg)
+                       const OSSL_PARAM obj_abstract[], int selection, OSSL_PASSPHRASE_CALLBACK *cb,
+                       void *cbarg)
 {
 	struct encctx *c = ctx;
 
@@ -73,8 +73,8 @@ static int priv_encode(void *ctx, OSSL_CORE_BIO *cout, const void *obj_raw,
 
 DECL_DISPATCH_FUNC(encoder, enc, encode);
 static int enc_encode(void *ctx, OSSL_CORE_BIO *cout, const void *obj_raw,
-                      const OSSL_PARAM obj_abstract[], int selection,
-                      OSSL_PASSPHRASE_CALLBACK *cb, void *cbarg)
+                      const OSSL_PARAM obj_abstract[], int selection, OSSL_PASSPHRASE_CALLBACK *cb,
+                      void *cbarg)
 {
 	struct encctx *c = ctx;
 	const struct p11ca_prov_key *k = obj_raw;
@@ -87,22 +87,20 @@ static int enc_encode(void *ctx, OSSL_CORE_BIO *cout, const void *obj_raw,
 		char *uri = k->key ? p11ca_key_get_uri(k->key) : NULL;
 		P11CA_PROV_RAISE(c->prov, P11CA_PROV_R_NOT_FOUND,
 		                 "no public key for %s on its token (no public-key object, "
-		                 "CKA_PUBLIC_KEY_INFO or certificate with its id)", uri ? uri : "this key");
+		                 "CKA_PUBLIC_KEY_INFO or certificate with its id)",
+		                 uri ? uri : "this key");
 		free(uri);
 		return RET_OSSL_ERR;
 	}
 	if ((out = BIO_new_from_core_bio(c->prov->corectx, cout)) == NULL)
 		return RET_OSSL_ERR;
 	switch (c->out) {
-	case ENC_DER:
-		ok = i2d_PUBKEY_bio(out, k->pub) == 1;
-		break;
-	case ENC_PEM:
-		ok = PEM_write_bio_PUBKEY(out, k->pub) == 1;
-		break;
+	case ENC_DER: ok = i2d_PUBKEY_bio(out, k->pub) == 1; break;
+	case ENC_PEM: ok = PEM_write_bio_PUBKEY(out, k->pub) == 1; break;
 	case ENC_TEXT:
 		ok = BIO_printf(out, "%s key%s\n", p11ca_prov_key_type_name(k->type),
-		                k->key ? " (private half on a PKCS#11 token, not extractable)" : "") > 0 &&
+		                k->key ? " (private half on a PKCS#11 token, not extractable)"
+		                       : "") > 0 &&
 		     EVP_PKEY_print_public(out, k->pub, 0, NULL) == 1;
 		if (ok && k->key != NULL) {
 			char *uri = p11ca_key_get_uri(k->key);
@@ -115,18 +113,18 @@ static int enc_encode(void *ctx, OSSL_CORE_BIO *cout, const void *obj_raw,
 	return ok ? RET_OSSL_OK : RET_OSSL_ERR;
 }
 
-#define ENCODER(name, OUT, sel, enc)                                             \
-	DECL_DISPATCH_FUNC(encoder, name, newctx);                               \
-	static void *name##_newctx(void *provctx)                                \
-	{                                                                        \
-		return enc_newctx(provctx, OUT);                                 \
-	}                                                                        \
-	const OSSL_DISPATCH p11ca_prov_##name##_encoder_functions[] = {          \
-		{ OSSL_FUNC_ENCODER_NEWCTX, (void (*)(void))name##_newctx },     \
-		{ OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))enc_freectx },      \
-		{ OSSL_FUNC_ENCODER_DOES_SELECTION, (void (*)(void))sel },       \
-		{ OSSL_FUNC_ENCODER_ENCODE, (void (*)(void))enc },               \
-		{ 0, NULL },                                                     \
+#define ENCODER(name, OUT, sel, enc)                                                               \
+	DECL_DISPATCH_FUNC(encoder, name, newctx);                                                 \
+	static void *name##_newctx(void *provctx)                                                  \
+	{                                                                                          \
+		return enc_newctx(provctx, OUT);                                                   \
+	}                                                                                          \
+	const OSSL_DISPATCH p11ca_prov_##name##_encoder_functions[] = {                            \
+		{ OSSL_FUNC_ENCODER_NEWCTX, (void (*)(void))name##_newctx },                       \
+		{ OSSL_FUNC_ENCODER_FREECTX, (void (*)(void))enc_freectx },                        \
+		{ OSSL_FUNC_ENCODER_DOES_SELECTION, (void (*)(void))sel },                         \
+		{ OSSL_FUNC_ENCODER_ENCODE, (void (*)(void))enc },                                 \
+		{ 0, NULL },                                                                       \
 	}
 
 ENCODER(spki_der, ENC_DER, enc_does_selection, enc_encode);

@@ -112,7 +112,8 @@ static int km_has(const void *keydata, int selection)
 		return 0;
 	if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) && k->key == NULL)
 		return 0;
-	if ((selection & (OSSL_KEYMGMT_SELECT_PUBLIC_KEY | OSSL_KEYMGMT_SELECT_DOMAIN_PARAMETERS)) &&
+	if ((selection &
+	     (OSSL_KEYMGMT_SELECT_PUBLIC_KEY | OSSL_KEYMGMT_SELECT_DOMAIN_PARAMETERS)) &&
 	    k->pub == NULL)
 		return 0;
 	return 1;
@@ -171,9 +172,10 @@ static int km_match(const void *a, const void *b, int selection)
 static int token_params(struct p11ca_prov_key *k, OSSL_PARAM params[])
 {
 	int bits = p11ca_key_get_bits(k->key);
-	int sec = k->type == P11CA_PK_RSA || k->type == P11CA_PK_RSA_PSS ? BN_security_bits(bits, -1)
-	          : k->type == P11CA_PK_ED25519                         ? 128
-	                                                                : bits / 2;
+	int sec = k->type == P11CA_PK_RSA || k->type == P11CA_PK_RSA_PSS
+	              ? BN_security_bits(bits, -1)
+	          : k->type == P11CA_PK_ED25519 ? 128
+	                                        : bits / 2;
 	OSSL_PARAM *p;
 
 	if ((p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_BITS)) != NULL &&
@@ -351,50 +353,50 @@ static void *km_dup(const void *keydata, int selection)
 
 /* ---- per key type dispatch tables ---- */
 
-#define KEYMGMT(name, TYPE, opname)                                                            \
-	DECL_DISPATCH_FUNC(keymgmt, name, new);                                                \
-	static void *name##_new(void *provctx)                                                 \
-	{                                                                                      \
-		return km_new(provctx, TYPE);                                                  \
-	}                                                                                      \
-	DECL_DISPATCH_FUNC(keymgmt, name, load);                                               \
-	static void *name##_load(const void *reference, size_t size)                           \
-	{                                                                                      \
-		return km_load(reference, size, TYPE);                                         \
-	}                                                                                      \
-	DECL_DISPATCH_FUNC(keymgmt, name, gettable_params);                                    \
-	static const OSSL_PARAM *name##_gettable_params(void *provctx)                         \
-	{                                                                                      \
-		return km_gettable(TYPE);                                                      \
-	}                                                                                      \
-	DECL_DISPATCH_FUNC(keymgmt, name, import_types);                                       \
-	static const OSSL_PARAM *name##_import_types(int selection)                            \
-	{                                                                                      \
-		return km_types(TYPE);                                                         \
-	}                                                                                      \
-	DECL_DISPATCH_FUNC(keymgmt, name, query_operation_name);                               \
-	static const char *name##_query_operation_name(int operation_id)                       \
-	{                                                                                      \
-		return operation_id == OSSL_OP_SIGNATURE || operation_id == OSSL_OP_ASYM_CIPHER \
-		               ? opname                                                      \
-		               : p11ca_prov_key_type_name(TYPE);                             \
-	}                                                                                      \
-	const OSSL_DISPATCH p11ca_prov_##name##_keymgmt_functions[] = {                        \
-		{ OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))name##_new },                         \
-		{ OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))km_free },                           \
-		{ OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))name##_load },                       \
-		{ OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))km_get_params },               \
-		{ OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))name##_gettable_params }, \
-		{ OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))km_has },                             \
-		{ OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))km_match },                         \
-		{ OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))km_import },                       \
-		{ OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))name##_import_types },       \
-		{ OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))km_export },                       \
-		{ OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))name##_import_types },       \
-		{ OSSL_FUNC_KEYMGMT_DUP, (void (*)(void))km_dup },                             \
-		{ OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME,                                      \
-		  (void (*)(void))name##_query_operation_name },                               \
-		{ 0, NULL },                                                                   \
+#define KEYMGMT(name, TYPE, opname)                                                                \
+	DECL_DISPATCH_FUNC(keymgmt, name, new);                                                    \
+	static void *name##_new(void *provctx)                                                     \
+	{                                                                                          \
+		return km_new(provctx, TYPE);                                                      \
+	}                                                                                          \
+	DECL_DISPATCH_FUNC(keymgmt, name, load);                                                   \
+	static void *name##_load(const void *reference, size_t size)                               \
+	{                                                                                          \
+		return km_load(reference, size, TYPE);                                             \
+	}                                                                                          \
+	DECL_DISPATCH_FUNC(keymgmt, name, gettable_params);                                        \
+	static const OSSL_PARAM *name##_gettable_params(void *provctx)                             \
+	{                                                                                          \
+		return km_gettable(TYPE);                                                          \
+	}                                                                                          \
+	DECL_DISPATCH_FUNC(keymgmt, name, import_types);                                           \
+	static const OSSL_PARAM *name##_import_types(int selection)                                \
+	{                                                                                          \
+		return km_types(TYPE);                                                             \
+	}                                                                                          \
+	DECL_DISPATCH_FUNC(keymgmt, name, query_operation_name);                                   \
+	static const char *name##_query_operation_name(int operation_id)                           \
+	{                                                                                          \
+		return operation_id == OSSL_OP_SIGNATURE || operation_id == OSSL_OP_ASYM_CIPHER    \
+		           ? opname                                                                \
+		           : p11ca_prov_key_type_name(TYPE);                                       \
+	}                                                                                          \
+	const OSSL_DISPATCH p11ca_prov_##name##_keymgmt_functions[] = {                            \
+		{ OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))name##_new },                             \
+		{ OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))km_free },                               \
+		{ OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))name##_load },                           \
+		{ OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))km_get_params },                   \
+		{ OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))name##_gettable_params },     \
+		{ OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))km_has },                                 \
+		{ OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))km_match },                             \
+		{ OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))km_import },                           \
+		{ OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))name##_import_types },           \
+		{ OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))km_export },                           \
+		{ OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))name##_import_types },           \
+		{ OSSL_FUNC_KEYMGMT_DUP, (void (*)(void))km_dup },                                 \
+		{ OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME,                                          \
+		  (void (*)(void))name##_query_operation_name },                                   \
+		{ 0, NULL },                                                                       \
 	}
 
 KEYMGMT(rsa, P11CA_PK_RSA, P11CA_PROV_OP_RSA);

@@ -125,7 +125,10 @@ out:
 
 /* ---- algorithms: fixed from load on, whatever the token ---- */
 
-#define ALG(names, fns) { names, "provider=" P11CA_PROV_NAME, fns, NULL }
+#define ALG(names, fns)                                                                            \
+	{                                                                                          \
+		names, "provider=" P11CA_PROV_NAME, fns, NULL                                      \
+	}
 static const OSSL_ALGORITHM keymgmt_algs[] = {
 	ALG("RSA:rsaEncryption:1.2.840.113549.1.1.1", p11ca_prov_rsa_keymgmt_functions),
 	ALG("RSA-PSS:RSASSA-PSS:1.2.840.113549.1.1.10", p11ca_prov_rsapss_keymgmt_functions),
@@ -150,27 +153,28 @@ static const OSSL_ALGORITHM asym_cipher_algs[] = {
 	ALG(P11CA_PROV_OP_RSA, p11ca_prov_rsa_asym_cipher_functions),
 	{ NULL, NULL, NULL, NULL },
 };
-#define ENC(names, out, fns) { names, "provider=" P11CA_PROV_NAME ",output=" out, fns, NULL }
+#define ENC(names, out, fns)                                                                       \
+	{                                                                                          \
+		names, "provider=" P11CA_PROV_NAME ",output=" out, fns, NULL                       \
+	}
 #define SPKI ",structure=SubjectPublicKeyInfo"
-#define PKI ",structure=PrivateKeyInfo"
+#define PKI  ",structure=PrivateKeyInfo"
 #define EPKI ",structure=EncryptedPrivateKeyInfo"
-#define TSP ",structure=type-specific"
+#define TSP  ",structure=type-specific"
 /* per key type: public key out, text, and a clear refusal to write the private key */
-#define ENCODERS(names)                                                        \
-	ENC(names, "der" SPKI, p11ca_prov_spki_der_encoder_functions),          \
-	ENC(names, "pem" SPKI, p11ca_prov_spki_pem_encoder_functions),          \
-	ENC(names, "text", p11ca_prov_text_encoder_functions),                  \
-	ENC(names, "der" PKI, p11ca_prov_priv_encoder_functions),               \
-	ENC(names, "pem" PKI, p11ca_prov_priv_encoder_functions),               \
-	ENC(names, "der" EPKI, p11ca_prov_priv_encoder_functions),              \
-	ENC(names, "pem" EPKI, p11ca_prov_priv_encoder_functions),              \
-	ENC(names, "der" TSP, p11ca_prov_priv_encoder_functions),               \
-	ENC(names, "pem" TSP, p11ca_prov_priv_encoder_functions)
+#define ENCODERS(names)                                                                            \
+	ENC(names, "der" SPKI, p11ca_prov_spki_der_encoder_functions),                             \
+	    ENC(names, "pem" SPKI, p11ca_prov_spki_pem_encoder_functions),                         \
+	    ENC(names, "text", p11ca_prov_text_encoder_functions),                                 \
+	    ENC(names, "der" PKI, p11ca_prov_priv_encoder_functions),                              \
+	    ENC(names, "pem" PKI, p11ca_prov_priv_encoder_functions),                              \
+	    ENC(names, "der" EPKI, p11ca_prov_priv_encoder_functions),                             \
+	    ENC(names, "pem" EPKI, p11ca_prov_priv_encoder_functions),                             \
+	    ENC(names, "der" TSP, p11ca_prov_priv_encoder_functions),                              \
+	    ENC(names, "pem" TSP, p11ca_prov_priv_encoder_functions)
 static const OSSL_ALGORITHM encoder_algs[] = {
-	ENCODERS("RSA:rsaEncryption"),
-	ENCODERS("RSA-PSS:RSASSA-PSS"),
-	ENCODERS("EC:id-ecPublicKey"),
-	ENCODERS("ED25519"),
+	ENCODERS("RSA:rsaEncryption"), ENCODERS("RSA-PSS:RSASSA-PSS"),
+	ENCODERS("EC:id-ecPublicKey"), ENCODERS("ED25519"),
 	{ NULL, NULL, NULL, NULL },
 };
 static const OSSL_ALGORITHM store_algs[] = {
@@ -339,12 +343,8 @@ int p11ca_prov_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
 	pthread_mutex_init(&prov->lock, NULL);
 	for (; in->function_id != 0; in++) {
 		switch (in->function_id) {
-		case OSSL_FUNC_CORE_GET_PARAMS:
-			get_params = OSSL_FUNC_core_get_params(in);
-			break;
-		case OSSL_FUNC_CORE_GET_LIBCTX:
-			get_libctx = OSSL_FUNC_core_get_libctx(in);
-			break;
+		case OSSL_FUNC_CORE_GET_PARAMS: get_params = OSSL_FUNC_core_get_params(in); break;
+		case OSSL_FUNC_CORE_GET_LIBCTX: get_libctx = OSSL_FUNC_core_get_libctx(in); break;
 		case OSSL_FUNC_CORE_NEW_ERROR:
 			prov->core_new_error = OSSL_FUNC_core_new_error(in);
 			break;
@@ -354,8 +354,7 @@ int p11ca_prov_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
 		case OSSL_FUNC_CORE_VSET_ERROR:
 			prov->core_vset_error = OSSL_FUNC_core_vset_error(in);
 			break;
-		default:
-			break;
+		default: break;
 		}
 	}
 	if (prov->core_new_error == NULL || prov->core_set_error_debug == NULL ||

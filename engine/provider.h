@@ -22,30 +22,29 @@
 #define P11CA_PROV_PROPQ "provider!=p11ca"
 
 /* Names of our signature and asymmetric-cipher implementations. */
-#define P11CA_PROV_OP_RSA "P11CA-RSA"
-#define P11CA_PROV_OP_ECDSA "P11CA-ECDSA"
+#define P11CA_PROV_OP_RSA     "P11CA-RSA"
+#define P11CA_PROV_OP_ECDSA   "P11CA-ECDSA"
 #define P11CA_PROV_OP_ED25519 "P11CA-ED25519"
 
-#define RET_OSSL_OK 1
+#define RET_OSSL_OK  1
 #define RET_OSSL_ERR 0
 
 /* Declares a callback against OpenSSL's own typedef (wrong signature = compile error). */
-#define DECL_DISPATCH_FUNC(type, prefix, name) \
-	static OSSL_FUNC_##type##_##name##_fn prefix##_##name
+#define DECL_DISPATCH_FUNC(type, prefix, name) static OSSL_FUNC_##type##_##name##_fn prefix##_##name
 
 #define P11CA_PROV_MD_CACHE 4
 
 /* provider context */
 struct p11ca_prov {
 	const OSSL_CORE_HANDLE *handle;
-	OSSL_LIB_CTX *libctx;          /* the application's (borrowed) */
-	OSSL_LIB_CTX *corectx;         /* ours, only for BIOs from the core */
-	pthread_mutex_t lock;          /* p11 creation */
-	p11ca_ctx *p11;                /* created on first use */
-	char *module;                  /* config: p11ca-module */
-	char *pin_file;                /* config: p11ca-pin-file */
-	int allow_prompt;              /* config: p11ca-pin-prompt */
-	EVP_MD *md_cache[4];           /* P11CA_PROV_MD_CACHE; see signature.c */
+	OSSL_LIB_CTX *libctx;  /* the application's (borrowed) */
+	OSSL_LIB_CTX *corectx; /* ours, only for BIOs from the core */
+	pthread_mutex_t lock;  /* p11 creation */
+	p11ca_ctx *p11;        /* created on first use */
+	char *module;          /* config: p11ca-module */
+	char *pin_file;        /* config: p11ca-pin-file */
+	int allow_prompt;      /* config: p11ca-pin-prompt */
+	EVP_MD *md_cache[4];   /* P11CA_PROV_MD_CACHE; see signature.c */
 	OSSL_FUNC_core_new_error_fn *core_new_error;
 	OSSL_FUNC_core_set_error_debug_fn *core_set_error_debug;
 	OSSL_FUNC_core_vset_error_fn *core_vset_error;
@@ -53,22 +52,22 @@ struct p11ca_prov {
 
 /* Our reason codes (OSSL_FUNC_provider_get_reason_strings). */
 enum {
-	P11CA_PROV_R_TOKEN = 1,     /* a PKCS#11 failure; the text says what */
-	P11CA_PROV_R_NO_PRIVATE,    /* key has no private half on a token */
-	P11CA_PROV_R_BAD_PARAM,     /* unsupported or malformed parameter */
-	P11CA_PROV_R_NOT_FOUND,     /* nothing at the URI */
-	P11CA_PROV_R_AMBIGUOUS,     /* several objects at the URI */
-	P11CA_PROV_R_OPENSSL,       /* an OpenSSL call failed */
+	P11CA_PROV_R_TOKEN = 1,       /* a PKCS#11 failure; the text says what */
+	P11CA_PROV_R_NO_PRIVATE,      /* key has no private half on a token */
+	P11CA_PROV_R_BAD_PARAM,       /* unsupported or malformed parameter */
+	P11CA_PROV_R_NOT_FOUND,       /* nothing at the URI */
+	P11CA_PROV_R_AMBIGUOUS,       /* several objects at the URI */
+	P11CA_PROV_R_OPENSSL,         /* an OpenSSL call failed */
 	P11CA_PROV_R_NOT_EXTRACTABLE, /* private key material asked for */
 };
 
 /* Raises an error on OpenSSL's stack, with file/line/function. */
 void p11ca_prov_raise(struct p11ca_prov *prov, int reason, const char *file, int line,
                       const char *func, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-#define P11CA_PROV_RAISE(prov, reason, ...) \
+#define P11CA_PROV_RAISE(prov, reason, ...)                                                        \
 	p11ca_prov_raise((prov), (reason), __FILE__, __LINE__, __func__, __VA_ARGS__)
 /* Raises the libp11ca error that @rv and p11ca_error_message() describe. */
-#define P11CA_PROV_RAISE_RV(prov, rv) \
+#define P11CA_PROV_RAISE_RV(prov, rv)                                                              \
 	P11CA_PROV_RAISE((prov), p11ca_prov_reason(rv), "%s", p11ca_prov_message(rv))
 int p11ca_prov_reason(CK_RV rv);
 const char *p11ca_prov_message(CK_RV rv);
@@ -101,11 +100,11 @@ p11ca_ctx *p11ca_prov_p11(struct p11ca_prov *prov);
 enum p11ca_prov_keytype { P11CA_PK_RSA = 1, P11CA_PK_RSA_PSS, P11CA_PK_EC, P11CA_PK_ED25519 };
 
 struct p11ca_prov_key {
-	int refs;                      /* atomic */
+	int refs; /* atomic */
 	struct p11ca_prov *prov;
 	enum p11ca_prov_keytype type;
-	p11ca_key *key;                /* private half on a token, or NULL */
-	EVP_PKEY *pub;                 /* public half (another provider's key) */
+	p11ca_key *key; /* private half on a token, or NULL */
+	EVP_PKEY *pub;  /* public half (another provider's key) */
 };
 
 /* New key of @type; @key and @pub are taken over (may be NULL). */

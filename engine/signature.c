@@ -20,14 +20,14 @@ struct sigctx {
 	struct p11ca_prov *prov;
 	enum sig_kind kind;
 	struct p11ca_prov_key *key;
-	int verify;                /* initialised for verification */
-	EVP_MD *md;                /* NULL: none set (raw input) */
-	EVP_MD *mgf1_md;           /* NULL: same as md */
-	int pad;                   /* RSA_PKCS1_PADDING, RSA_PKCS1_PSS_PADDING, RSA_NO_PADDING */
-	int saltlen;               /* >= 0, or RSA_PSS_SALTLEN_DIGEST/AUTO/MAX */
-	EVP_MD_CTX *mdctx;         /* digest-sign: the running hash */
-	EVP_MD_CTX *vmdctx;        /* digest-verify, delegated */
-	int in_digest;             /* digest_sign/verify_init was used */
+	int verify;         /* initialised for verification */
+	EVP_MD *md;         /* NULL: none set (raw input) */
+	EVP_MD *mgf1_md;    /* NULL: same as md */
+	int pad;            /* RSA_PKCS1_PADDING, RSA_PKCS1_PSS_PADDING, RSA_NO_PADDING */
+	int saltlen;        /* >= 0, or RSA_PSS_SALTLEN_DIGEST/AUTO/MAX */
+	EVP_MD_CTX *mdctx;  /* digest-sign: the running hash */
+	EVP_MD_CTX *vmdctx; /* digest-verify, delegated */
+	int in_digest;      /* digest_sign/verify_init was used */
 };
 
 static void *sig_newctx(void *provctx, const char *propq, enum sig_kind kind)
@@ -93,7 +93,7 @@ fail:
 static EVP_MD *cached_md(struct p11ca_prov *prov, const char *name)
 {
 	static const char *const names[P11CA_PROV_MD_CACHE] = { "SHA256", "SHA384", "SHA512",
-		                                                 "SHA224" };
+		                                                "SHA224" };
 	EVP_MD *md, *expected = NULL;
 	int i;
 
@@ -168,17 +168,20 @@ static int sig_set_ctx_params(void *ctx, const OSSL_PARAM params[])
 		if (p->data_type == OSSL_PARAM_UTF8_STRING) {
 			const char *s = p->data;
 			pad = strcmp(s, OSSL_PKEY_RSA_PAD_MODE_PKCSV15) == 0 ? RSA_PKCS1_PADDING
-			      : strcmp(s, OSSL_PKEY_RSA_PAD_MODE_PSS) == 0  ? RSA_PKCS1_PSS_PADDING
-			      : strcmp(s, OSSL_PKEY_RSA_PAD_MODE_NONE) == 0 ? RSA_NO_PADDING
-			                                                    : 0;
+			      : strcmp(s, OSSL_PKEY_RSA_PAD_MODE_PSS) == 0   ? RSA_PKCS1_PSS_PADDING
+			      : strcmp(s, OSSL_PKEY_RSA_PAD_MODE_NONE) == 0  ? RSA_NO_PADDING
+			                                                     : 0;
 		} else if (!OSSL_PARAM_get_int(p, &pad)) {
 			return RET_OSSL_ERR;
 		}
-		if (pad != RSA_PKCS1_PADDING && pad != RSA_PKCS1_PSS_PADDING && pad != RSA_NO_PADDING) {
-			P11CA_PROV_RAISE(c->prov, P11CA_PROV_R_BAD_PARAM, "unsupported RSA padding %d", pad);
+		if (pad != RSA_PKCS1_PADDING && pad != RSA_PKCS1_PSS_PADDING &&
+		    pad != RSA_NO_PADDING) {
+			P11CA_PROV_RAISE(c->prov, P11CA_PROV_R_BAD_PARAM,
+			                 "unsupported RSA padding %d", pad);
 			return RET_OSSL_ERR;
 		}
-		if (c->key != NULL && c->key->type == P11CA_PK_RSA_PSS && pad != RSA_PKCS1_PSS_PADDING)
+		if (c->key != NULL && c->key->type == P11CA_PK_RSA_PSS &&
+		    pad != RSA_PKCS1_PSS_PADDING)
 			return RET_OSSL_ERR;
 		c->pad = pad;
 	}
@@ -197,7 +200,8 @@ static int sig_set_ctx_params(void *ctx, const OSSL_PARAM params[])
 				char *end;
 				long v = strtol(s, &end, 10);
 				/* -1 digest, -2 auto, -3 max, as OpenSSL takes them */
-				if (*s == '\0' || *end != '\0' || v < RSA_PSS_SALTLEN_MAX || v > 65535) {
+				if (*s == '\0' || *end != '\0' || v < RSA_PSS_SALTLEN_MAX ||
+				    v > 65535) {
 					P11CA_PROV_RAISE(c->prov, P11CA_PROV_R_BAD_PARAM,
 					                 "unsupported RSA-PSS salt length '%s'", s);
 					return RET_OSSL_ERR;
@@ -214,11 +218,13 @@ static int sig_set_ctx_params(void *ctx, const OSSL_PARAM params[])
 	p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_MGF1_DIGEST);
 	if (p != NULL) {
 		const char *name = NULL;
-		const OSSL_PARAM *pp = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_MGF1_PROPERTIES);
+		const OSSL_PARAM *pp =
+		    OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_MGF1_PROPERTIES);
 		const char *mprops = NULL;
 		if (pp != NULL && !OSSL_PARAM_get_utf8_string_ptr(pp, &mprops))
 			return RET_OSSL_ERR;
-		if (!OSSL_PARAM_get_utf8_string_ptr(p, &name) || !set_md(c, &c->mgf1_md, name, mprops))
+		if (!OSSL_PARAM_get_utf8_string_ptr(p, &name) ||
+		    !set_md(c, &c->mgf1_md, name, mprops))
 			return RET_OSSL_ERR;
 	}
 	return RET_OSSL_OK;
@@ -233,8 +239,9 @@ static const EVP_MD *eff_md(const struct sigctx *c)
 static int resolved_saltlen(const struct sigctx *c)
 {
 	int hlen = c->md ? EVP_MD_get_size(c->md) : 0;
-	int bits = c->key && c->key->key ? p11ca_key_get_bits(c->key->key)
-	                                 : (c->key && c->key->pub ? EVP_PKEY_get_bits(c->key->pub) : 0);
+	int bits = c->key && c->key->key
+	               ? p11ca_key_get_bits(c->key->key)
+	               : (c->key && c->key->pub ? EVP_PKEY_get_bits(c->key->pub) : 0);
 	int max = (bits - 1 + 7) / 8 - hlen - 2;
 
 	if (c->saltlen == RSA_PSS_SALTLEN_DIGEST)
@@ -255,8 +262,8 @@ static int algorithm_id(struct sigctx *c, unsigned char **pder)
 	if (c->kind == SIG_ED25519) {
 		X509_ALGOR_set0(alg, OBJ_nid2obj(NID_ED25519), V_ASN1_UNDEF, NULL);
 	} else if (c->kind == SIG_ECDSA) {
-		if (c->md == NULL ||
-		    !OBJ_find_sigid_by_algs(&sig_nid, EVP_MD_get_type(c->md), NID_X9_62_id_ecPublicKey))
+		if (c->md == NULL || !OBJ_find_sigid_by_algs(&sig_nid, EVP_MD_get_type(c->md),
+		                                             NID_X9_62_id_ecPublicKey))
 			goto out;
 		X509_ALGOR_set0(alg, OBJ_nid2obj(sig_nid), V_ASN1_UNDEF, NULL);
 	} else if (c->pad == RSA_PKCS1_PADDING) {
@@ -286,7 +293,8 @@ static int algorithm_id(struct sigctx *c, unsigned char **pder)
 			if (ASN1_item_pack(mgfmd, ASN1_ITEM_rptr(X509_ALGOR), &os) == NULL ||
 			    (pss->maskGenAlgorithm = X509_ALGOR_new()) == NULL)
 				goto pss_out;
-			X509_ALGOR_set0(pss->maskGenAlgorithm, OBJ_nid2obj(NID_mgf1), V_ASN1_SEQUENCE, os);
+			X509_ALGOR_set0(pss->maskGenAlgorithm, OBJ_nid2obj(NID_mgf1),
+			                V_ASN1_SEQUENCE, os);
 			os = NULL;
 		}
 		if (salt != 20) {
@@ -299,7 +307,7 @@ static int algorithm_id(struct sigctx *c, unsigned char **pder)
 		X509_ALGOR_set0(alg, OBJ_nid2obj(NID_rsassaPss), V_ASN1_SEQUENCE, os);
 		os = NULL;
 		ok = 1;
-pss_out:
+	pss_out:
 		ASN1_STRING_free(os);
 		X509_ALGOR_free(mgfmd);
 		RSA_PSS_PARAMS_free(pss);
@@ -338,8 +346,8 @@ static int sig_get_ctx_params(void *ctx, OSSL_PARAM params[])
 	if (p != NULL) {
 		if (p->data_type == OSSL_PARAM_UTF8_STRING) {
 			const char *s = c->pad == RSA_PKCS1_PSS_PADDING ? OSSL_PKEY_RSA_PAD_MODE_PSS
-			                : c->pad == RSA_NO_PADDING      ? OSSL_PKEY_RSA_PAD_MODE_NONE
-			                                                : OSSL_PKEY_RSA_PAD_MODE_PKCSV15;
+			                : c->pad == RSA_NO_PADDING ? OSSL_PKEY_RSA_PAD_MODE_NONE
+			                                           : OSSL_PKEY_RSA_PAD_MODE_PKCSV15;
 			if (!OSSL_PARAM_set_utf8_string(p, s))
 				return RET_OSSL_ERR;
 		} else if (!OSSL_PARAM_set_int(p, c->pad)) {
@@ -409,7 +417,8 @@ static int sig_init(struct sigctx *c, void *provkey, const OSSL_PARAM params[], 
 	struct p11ca_prov_key *k = provkey;
 
 	if (k != NULL) {
-		int ok = c->kind == SIG_RSA     ? (k->type == P11CA_PK_RSA || k->type == P11CA_PK_RSA_PSS)
+		int ok = c->kind == SIG_RSA
+		             ? (k->type == P11CA_PK_RSA || k->type == P11CA_PK_RSA_PSS)
 		         : c->kind == SIG_ECDSA ? k->type == P11CA_PK_EC
 		                                : k->type == P11CA_PK_ED25519;
 		if (!ok)
@@ -456,25 +465,26 @@ static int sig_sign_raw(struct sigctx *c, unsigned char *sig, size_t *siglen, si
 			                 : c->saltlen < 0                     ? -2
 			                                                      : c->saltlen;
 			if (sp.md == NULL) {
-				P11CA_PROV_RAISE(c->prov, P11CA_PROV_R_BAD_PARAM, "RSA-PSS needs a digest");
+				P11CA_PROV_RAISE(c->prov, P11CA_PROV_R_BAD_PARAM,
+				                 "RSA-PSS needs a digest");
 				return RET_OSSL_ERR;
 			}
 		} else if (c->pad == RSA_PKCS1_PADDING) {
 			sp.alg = P11CA_SIG_RSA_PKCS1;
 		} else {
-			P11CA_PROV_RAISE(c->prov, P11CA_PROV_R_BAD_PARAM, "raw RSA signing is not offered");
+			P11CA_PROV_RAISE(c->prov, P11CA_PROV_R_BAD_PARAM,
+			                 "raw RSA signing is not offered");
 			return RET_OSSL_ERR;
 		}
 		break;
-	case SIG_ECDSA:
-		sp.alg = P11CA_SIG_ECDSA;
-		break;
+	case SIG_ECDSA: sp.alg = P11CA_SIG_ECDSA; break;
 	case SIG_ED25519:
 		sp.alg = P11CA_SIG_EDDSA;
 		sp.md = NULL;
 		break;
 	}
-	if (sp.md != NULL && sp.alg != P11CA_SIG_ECDSA && (size_t)EVP_MD_get_size(sp.md) != tbslen) {
+	if (sp.md != NULL && sp.alg != P11CA_SIG_ECDSA &&
+	    (size_t)EVP_MD_get_size(sp.md) != tbslen) {
 		P11CA_PROV_RAISE(c->prov, P11CA_PROV_R_BAD_PARAM, "input is not a %s digest",
 		                 EVP_MD_get0_name(sp.md));
 		return RET_OSSL_ERR;
@@ -526,8 +536,9 @@ static int sig_digest_init(struct sigctx *c, const char *mdname, void *provkey,
 		EVP_PKEY_CTX *pctx = NULL;
 		EVP_MD_CTX_free(c->vmdctx);
 		if ((c->vmdctx = EVP_MD_CTX_new()) == NULL ||
-		    EVP_DigestVerifyInit_ex(c->vmdctx, &pctx, c->md ? EVP_MD_get0_name(c->md) : NULL,
-		                            c->prov->libctx, P11CA_PROV_PROPQ, c->key->pub, NULL) != 1)
+		    EVP_DigestVerifyInit_ex(c->vmdctx, &pctx,
+		                            c->md ? EVP_MD_get0_name(c->md) : NULL, c->prov->libctx,
+		                            P11CA_PROV_PROPQ, c->key->pub, NULL) != 1)
 			return RET_OSSL_ERR;
 		if (c->kind == SIG_RSA) {
 			if (EVP_PKEY_CTX_set_rsa_padding(pctx, c->pad) <= 0)
@@ -590,8 +601,8 @@ static int sig_digest_sign(void *ctx, unsigned char *sig, size_t *siglen, size_t
 /* ---- verification, by the public half in another provider ---- */
 
 DECL_DISPATCH_FUNC(signature, sig, verify);
-static int sig_verify(void *ctx, const unsigned char *sig, size_t siglen,
-                      const unsigned char *tbs, size_t tbslen)
+static int sig_verify(void *ctx, const unsigned char *sig, size_t siglen, const unsigned char *tbs,
+                      size_t tbslen)
 {
 	struct sigctx *c = ctx;
 	EVP_PKEY_CTX *pctx;
@@ -645,73 +656,76 @@ static int sig_digest_verify(void *ctx, const unsigned char *sig, size_t siglen,
 
 /* ---- per algorithm tables ---- */
 
-#define SIGNATURE(name, KIND, extra)                                                          \
-	DECL_DISPATCH_FUNC(signature, name, newctx);                                          \
-	static void *name##_newctx(void *provctx, const char *propq)                          \
-	{                                                                                     \
-		return sig_newctx(provctx, propq, KIND);                                      \
-	}                                                                                     \
-	DECL_DISPATCH_FUNC(signature, name, sign_init);                                       \
-	static __attribute__((unused)) int name##_sign_init(void *ctx, void *provkey, const OSSL_PARAM params[])      \
-	{                                                                                     \
-		return sig_init(ctx, provkey, params, 0);                                      \
-	}                                                                                     \
-	DECL_DISPATCH_FUNC(signature, name, verify_init);                                     \
-	static __attribute__((unused)) int name##_verify_init(void *ctx, void *provkey, const OSSL_PARAM params[])    \
-	{                                                                                     \
-		return sig_init(ctx, provkey, params, 1);                                      \
-	}                                                                                     \
-	DECL_DISPATCH_FUNC(signature, name, digest_sign_init);                                \
-	static int name##_digest_sign_init(void *ctx, const char *mdname, void *provkey,      \
-	                                   const OSSL_PARAM params[])                         \
-	{                                                                                     \
-		return sig_digest_init(ctx, mdname, provkey, params, 0);                       \
-	}                                                                                     \
-	DECL_DISPATCH_FUNC(signature, name, digest_verify_init);                              \
-	static int name##_digest_verify_init(void *ctx, const char *mdname, void *provkey,    \
-	                                     const OSSL_PARAM params[])                       \
-	{                                                                                     \
-		return sig_digest_init(ctx, mdname, provkey, params, 1);                       \
-	}                                                                                     \
-	DECL_DISPATCH_FUNC(signature, name, gettable_ctx_params);                             \
-	static const OSSL_PARAM *name##_gettable_ctx_params(void *ctx, void *provctx)         \
-	{                                                                                     \
-		return sig_gettable(KIND);                                                    \
-	}                                                                                     \
-	DECL_DISPATCH_FUNC(signature, name, settable_ctx_params);                             \
-	static const OSSL_PARAM *name##_settable_ctx_params(void *ctx, void *provctx)         \
-	{                                                                                     \
-		return sig_settable(KIND);                                                    \
-	}                                                                                     \
-	const OSSL_DISPATCH p11ca_prov_##name##_signature_functions[] = {                     \
-		{ OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))name##_newctx },                \
-		{ OSSL_FUNC_SIGNATURE_FREECTX, (void (*)(void))sig_freectx },                 \
-		{ OSSL_FUNC_SIGNATURE_DUPCTX, (void (*)(void))sig_dupctx },                   \
+#define SIGNATURE(name, KIND, extra)                                                               \
+	DECL_DISPATCH_FUNC(signature, name, newctx);                                               \
+	static void *name##_newctx(void *provctx, const char *propq)                               \
+	{                                                                                          \
+		return sig_newctx(provctx, propq, KIND);                                           \
+	}                                                                                          \
+	DECL_DISPATCH_FUNC(signature, name, sign_init);                                            \
+	static __attribute__((unused)) int name##_sign_init(void *ctx, void *provkey,              \
+	                                                    const OSSL_PARAM params[])             \
+	{                                                                                          \
+		return sig_init(ctx, provkey, params, 0);                                          \
+	}                                                                                          \
+	DECL_DISPATCH_FUNC(signature, name, verify_init);                                          \
+	static __attribute__((unused)) int name##_verify_init(void *ctx, void *provkey,            \
+	                                                      const OSSL_PARAM params[])           \
+	{                                                                                          \
+		return sig_init(ctx, provkey, params, 1);                                          \
+	}                                                                                          \
+	DECL_DISPATCH_FUNC(signature, name, digest_sign_init);                                     \
+	static int name##_digest_sign_init(void *ctx, const char *mdname, void *provkey,           \
+	                                   const OSSL_PARAM params[])                              \
+	{                                                                                          \
+		return sig_digest_init(ctx, mdname, provkey, params, 0);                           \
+	}                                                                                          \
+	DECL_DISPATCH_FUNC(signature, name, digest_verify_init);                                   \
+	static int name##_digest_verify_init(void *ctx, const char *mdname, void *provkey,         \
+	                                     const OSSL_PARAM params[])                            \
+	{                                                                                          \
+		return sig_digest_init(ctx, mdname, provkey, params, 1);                           \
+	}                                                                                          \
+	DECL_DISPATCH_FUNC(signature, name, gettable_ctx_params);                                  \
+	static const OSSL_PARAM *name##_gettable_ctx_params(void *ctx, void *provctx)              \
+	{                                                                                          \
+		return sig_gettable(KIND);                                                         \
+	}                                                                                          \
+	DECL_DISPATCH_FUNC(signature, name, settable_ctx_params);                                  \
+	static const OSSL_PARAM *name##_settable_ctx_params(void *ctx, void *provctx)              \
+	{                                                                                          \
+		return sig_settable(KIND);                                                         \
+	}                                                                                          \
+	const OSSL_DISPATCH p11ca_prov_##name##_signature_functions[] = {                          \
+		{ OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))name##_newctx },                     \
+		{ OSSL_FUNC_SIGNATURE_FREECTX, (void (*)(void))sig_freectx },                      \
+		{ OSSL_FUNC_SIGNATURE_DUPCTX, (void (*)(void))sig_dupctx },                        \
 		{ OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT, (void (*)(void))name##_digest_sign_init }, \
-		{ OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_INIT,                                     \
-		  (void (*)(void))name##_digest_verify_init },                                \
-		{ OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, (void (*)(void))sig_get_ctx_params },   \
-		{ OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS,                                    \
-		  (void (*)(void))name##_gettable_ctx_params },                               \
-		{ OSSL_FUNC_SIGNATURE_SET_CTX_PARAMS, (void (*)(void))sig_set_ctx_params },   \
-		{ OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS,                                    \
-		  (void (*)(void))name##_settable_ctx_params },                               \
-		extra { 0, NULL },                                                            \
+		{ OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_INIT,                                          \
+		  (void (*)(void))name##_digest_verify_init },                                     \
+		{ OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, (void (*)(void))sig_get_ctx_params },        \
+		{ OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS,                                         \
+		  (void (*)(void))name##_gettable_ctx_params },                                    \
+		{ OSSL_FUNC_SIGNATURE_SET_CTX_PARAMS, (void (*)(void))sig_set_ctx_params },        \
+		{ OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS,                                         \
+		  (void (*)(void))name##_settable_ctx_params },                                    \
+		extra{ 0, NULL },                                                                  \
 	}
 
 /* OpenSSL takes init and its operation in pairs: Ed25519 has no plain sign */
-#define STREAMING(name)                                                                     \
-	{ OSSL_FUNC_SIGNATURE_SIGN_INIT, (void (*)(void))name##_sign_init },                    \
-	{ OSSL_FUNC_SIGNATURE_VERIFY_INIT, (void (*)(void))name##_verify_init },                \
-	{ OSSL_FUNC_SIGNATURE_SIGN, (void (*)(void))sig_sign },                                 \
-	{ OSSL_FUNC_SIGNATURE_VERIFY, (void (*)(void))sig_verify },                             \
-	{ OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE, (void (*)(void))sig_digest_sign_update },     \
-	{ OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL, (void (*)(void))sig_digest_sign_final },       \
-	{ OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_UPDATE, (void (*)(void))sig_digest_verify_update }, \
-	{ OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_FINAL, (void (*)(void))sig_digest_verify_final },
-#define ONESHOT                                                                \
-	{ OSSL_FUNC_SIGNATURE_DIGEST_SIGN, (void (*)(void))sig_digest_sign },      \
-	{ OSSL_FUNC_SIGNATURE_DIGEST_VERIFY, (void (*)(void))sig_digest_verify },
+#define STREAMING(name)                                                                            \
+	{ OSSL_FUNC_SIGNATURE_SIGN_INIT, (void (*)(void))name##_sign_init },                       \
+	    { OSSL_FUNC_SIGNATURE_VERIFY_INIT, (void (*)(void))name##_verify_init },               \
+	    { OSSL_FUNC_SIGNATURE_SIGN, (void (*)(void))sig_sign },                                \
+	    { OSSL_FUNC_SIGNATURE_VERIFY, (void (*)(void))sig_verify },                            \
+	    { OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE, (void (*)(void))sig_digest_sign_update },    \
+	    { OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL, (void (*)(void))sig_digest_sign_final },      \
+	    { OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_UPDATE,                                            \
+	      (void (*)(void))sig_digest_verify_update },                                          \
+	    { OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_FINAL, (void (*)(void))sig_digest_verify_final },
+#define ONESHOT                                                                                    \
+	{ OSSL_FUNC_SIGNATURE_DIGEST_SIGN, (void (*)(void))sig_digest_sign },                      \
+	    { OSSL_FUNC_SIGNATURE_DIGEST_VERIFY, (void (*)(void))sig_digest_verify },
 
 SIGNATURE(rsa, SIG_RSA, STREAMING(rsa));
 SIGNATURE(ecdsa, SIG_ECDSA, STREAMING(ecdsa));

@@ -16,8 +16,8 @@
 struct store_ctx {
 	struct p11ca_prov *prov;
 	char *uri;
-	int expect;                 /* OSSL_STORE_INFO_* or 0 */
-	int loaded;                 /* lookup done */
+	int expect; /* OSSL_STORE_INFO_* or 0 */
+	int loaded; /* lookup done */
 	int failed;
 	struct p11ca_found *found;
 	size_t count, next;
@@ -113,8 +113,8 @@ static int do_lookup(struct store_ctx *sc)
 			if (sc->found[i].klass != k)
 				continue;
 			if (strlen(names) + strlen(sc->found[i].label) + 4 < sizeof(names))
-				snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s'%s'",
-				         names[0] ? ", " : "", sc->found[i].label);
+				snprintf(names + strlen(names), sizeof(names) - strlen(names),
+				         "%s'%s'", names[0] ? ", " : "", sc->found[i].label);
 		}
 		char safe[600];
 		P11CA_PROV_RAISE(sc->prov, P11CA_PROV_R_AMBIGUOUS,
@@ -142,7 +142,8 @@ static int emit_der(OSSL_CALLBACK *cb, void *cbarg, int type, const char *data_t
 	if (structure != NULL)
 		params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_STRUCTURE,
 		                                               (char *)structure, 0);
-	params[n++] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA, der, (size_t)derlen);
+	params[n++] =
+	    OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA, der, (size_t)derlen);
 	params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DESC, (char *)desc, 0);
 	params[n] = OSSL_PARAM_construct_end();
 	ret = cb(params, cbarg);
@@ -150,8 +151,7 @@ static int emit_der(OSSL_CALLBACK *cb, void *cbarg, int type, const char *data_t
 	return ret;
 }
 
-static int emit_private(struct store_ctx *sc, struct p11ca_found *f, OSSL_CALLBACK *cb,
-                        void *cbarg)
+static int emit_private(struct store_ctx *sc, struct p11ca_found *f, OSSL_CALLBACK *cb, void *cbarg)
 {
 	struct p11ca_prov_key *pk, **nk;
 	EVP_PKEY *pub = NULL;
@@ -179,8 +179,8 @@ static int emit_private(struct store_ctx *sc, struct p11ca_found *f, OSSL_CALLBA
 		return emit_der(cb, cbarg, OSSL_OBJECT_PKEY, NULL, "SubjectPublicKeyInfo", der, len,
 		                f->label);
 	}
-	pk = p11ca_prov_key_new(sc->prov, p11ca_prov_keytype_of(f->key, pub),
-	                        p11ca_key_ref(f->key), pub);
+	pk = p11ca_prov_key_new(sc->prov, p11ca_prov_keytype_of(f->key, pub), p11ca_key_ref(f->key),
+	                        pub);
 	if (pk == NULL)
 		return 0;
 	nk = realloc(sc->keys, (sc->nkeys + 1) * sizeof(*nk));
@@ -220,8 +220,7 @@ static int p11ca_store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *obj
 		int len;
 
 		switch (f->klass) {
-		case CKO_PRIVATE_KEY:
-			return emit_private(sc, f, object_cb, object_cbarg);
+		case CKO_PRIVATE_KEY: return emit_private(sc, f, object_cb, object_cbarg);
 		case CKO_PUBLIC_KEY:
 			/* the private key already stands for the pair */
 			if (have_private)
@@ -235,10 +234,9 @@ static int p11ca_store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *obj
 			len = i2d_X509(f->cert, &der);
 			if (len <= 0)
 				return RET_OSSL_ERR;
-			return emit_der(object_cb, object_cbarg, OSSL_OBJECT_CERT, "CERTIFICATE", NULL,
-			                der, len, f->label);
-		default:
-			continue;
+			return emit_der(object_cb, object_cbarg, OSSL_OBJECT_CERT, "CERTIFICATE",
+			                NULL, der, len, f->label);
+		default: continue;
 		}
 	}
 	return RET_OSSL_OK;

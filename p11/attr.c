@@ -32,20 +32,18 @@ CK_RV p11ca_attr_get(p11ca_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
 	return CKR_OK;
 }
 
-int p11ca_attr_bool(p11ca_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
-                    CK_ATTRIBUTE_TYPE type)
+int p11ca_attr_bool(p11ca_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type)
 {
 	CK_BBOOL v = CK_FALSE;
 	CK_ATTRIBUTE a = { type, &v, sizeof(v) };
 
-	if (t->mod->fl->C_GetAttributeValue(s, h, &a, 1) != CKR_OK ||
-	    a.ulValueLen != sizeof(v))
+	if (t->mod->fl->C_GetAttributeValue(s, h, &a, 1) != CKR_OK || a.ulValueLen != sizeof(v))
 		return -1;
 	return v ? 1 : 0;
 }
 
-CK_RV p11ca_find_objects(p11ca_token *t, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl,
-                         CK_ULONG n, CK_OBJECT_HANDLE **phandles, CK_ULONG *pcount)
+CK_RV p11ca_find_objects(p11ca_token *t, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                         CK_OBJECT_HANDLE **phandles, CK_ULONG *pcount)
 {
 	CK_FUNCTION_LIST *fl = t->mod->fl;
 	CK_OBJECT_HANDLE *all = NULL, *na;

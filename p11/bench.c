@@ -9,7 +9,7 @@
 
 struct bench_thread {
 	p11ca_key *key;
-	int raw;                 /* 1: bare loop, 0: library */
+	int raw; /* 1: bare loop, 0: library */
 	double seconds;
 	unsigned long count;
 	unsigned char last_sig[1200]; /* verified after the timed part */
@@ -66,13 +66,15 @@ static void *bench_main(void *arg)
 
 	if (bt->raw) {
 		/* logged in already (login state is per application) */
-		bt->rv = fl->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
+		bt->rv =
+		    fl->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
 		if (bt->rv != CKR_OK)
 			return NULL;
 		while (now() < end) {
 			CK_ULONG len = sizeof(sig);
 			if ((bt->rv = fl->C_SignInit(s, &mech, bt->key->handle)) != CKR_OK ||
-			    (bt->rv = fl->C_Sign(s, (CK_BYTE *)bt->raw_in, bt->raw_inlen, sig, &len)) != CKR_OK)
+			    (bt->rv = fl->C_Sign(s, (CK_BYTE *)bt->raw_in, bt->raw_inlen, sig,
+			                         &len)) != CKR_OK)
 				break;
 			bt->count++;
 		}
@@ -81,7 +83,8 @@ static void *bench_main(void *arg)
 	}
 	while (now() < end) {
 		size_t len = sizeof(sig);
-		bt->rv = p11ca_key_sign_digest(bt->key, &bt->params, bt->dgst, bt->dgstlen, sig, &len);
+		bt->rv =
+		    p11ca_key_sign_digest(bt->key, &bt->params, bt->dgst, bt->dgstlen, sig, &len);
 		if (bt->rv != CKR_OK)
 			break;
 		/* keep a sample; it is checked outside the timed part */
@@ -123,7 +126,8 @@ static CK_RV run_round(struct bench_thread *proto, int threads, int raw, double 
 	}
 	*pelapsed += now() - start;
 	for (i = 0; i < threads; i++)
-		if (!raw && bt[i].count > 0 && !verify_sig(&bt[i], bt[i].last_sig, bt[i].last_siglen))
+		if (!raw && bt[i].count > 0 &&
+		    !verify_sig(&bt[i], bt[i].last_sig, bt[i].last_siglen))
 			(*pbad)++;
 	free(bt);
 	return rv;
@@ -152,7 +156,8 @@ P11CA_EXPORT CK_RV p11ca_bench_sign(p11ca_key *key, int threads, double seconds,
 	memset(res, 0, sizeof(*res));
 	memset(&proto, 0, sizeof(proto));
 	if (threads < 1 || seconds <= 0)
-		return p11ca_err(CKR_ARGUMENTS_BAD, "bench needs at least one thread and some time");
+		return p11ca_err(CKR_ARGUMENTS_BAD,
+		                 "bench needs at least one thread and some time");
 	memset(dgst, 0x5a, sizeof(dgst));
 	proto.key = key;
 	proto.dgst = dgst;
@@ -162,7 +167,8 @@ P11CA_EXPORT CK_RV p11ca_bench_sign(p11ca_key *key, int threads, double seconds,
 	switch (key->kind) {
 	case P11CA_KEY_RSA:
 		proto.params.alg = P11CA_SIG_RSA_PKCS1;
-		if ((rv = p11ca_digest_info(EVP_sha256(), dgst, sizeof(dgst), dinfo, &dinfolen)) != CKR_OK)
+		if ((rv = p11ca_digest_info(EVP_sha256(), dgst, sizeof(dgst), dinfo, &dinfolen)) !=
+		    CKR_OK)
 			return rv;
 		proto.raw_in = dinfo;
 		proto.raw_inlen = dinfolen;
@@ -181,13 +187,13 @@ P11CA_EXPORT CK_RV p11ca_bench_sign(p11ca_key *key, int threads, double seconds,
 		proto.raw_inlen = sizeof(dgst);
 		proto.raw_mech = CKM_EDDSA;
 		break;
-	default:
-		return p11ca_err(P11CA_R_UNSUPPORTED, "cannot bench this key type");
+	default: return p11ca_err(P11CA_R_UNSUPPORTED, "cannot bench this key type");
 	}
 	if ((rv = p11ca_key_get_public(key, &proto.pub)) != CKR_OK)
 		return rv;
 	/* warm up: logs in, fills the pool, makes sure the handle is fresh */
-	if ((rv = p11ca_key_sign_digest(key, &proto.params, dgst, sizeof(dgst), sig, &siglen)) != CKR_OK)
+	if ((rv = p11ca_key_sign_digest(key, &proto.params, dgst, sizeof(dgst), sig, &siglen)) !=
+	    CKR_OK)
 		goto out;
 	for (r = 0; r < rounds; r++) {
 		/* alternate which side goes first so drift hits both alike; a
@@ -199,7 +205,8 @@ P11CA_EXPORT CK_RV p11ca_bench_sign(p11ca_key *key, int threads, double seconds,
 			int raw = k == 0 ? first_raw : !first_raw;
 			rv = run_round(&proto, threads, raw, seconds / (2 * rounds),
 			               raw ? &res->raw_count : &res->lib_count,
-			               raw ? &bad_raw : &res->verify_failures, raw ? &raw_time : &lib_time);
+			               raw ? &bad_raw : &res->verify_failures,
+			               raw ? &raw_time : &lib_time);
 		}
 		if (rv != CKR_OK)
 			break;

@@ -97,8 +97,9 @@ P11CA_EXPORT CK_RV p11ca_ctx_new(const char *module, p11ca_ctx **pctx)
 	} else {
 		ctx->kit_modules = p11_kit_modules_load(NULL, P11_KIT_MODULE_UNMANAGED);
 		if (ctx->kit_modules == NULL) {
-			rv = p11ca_err(P11CA_R_MODULE, "cannot load the p11-kit module registry: %s",
-			               p11_kit_message() ? p11_kit_message() : "unknown error");
+			rv =
+			    p11ca_err(P11CA_R_MODULE, "cannot load the p11-kit module registry: %s",
+			              p11_kit_message() ? p11_kit_message() : "unknown error");
 			goto out;
 		}
 		for (i = 0; ctx->kit_modules[i] != NULL; i++) {
@@ -123,7 +124,8 @@ P11CA_EXPORT CK_RV p11ca_ctx_new(const char *module, p11ca_ctx **pctx)
 				char *name = p11_kit_module_get_name(ctx->kit_modules[i]);
 				if (name != NULL) {
 					if (names[0])
-						strncat(names, ", ", sizeof(names) - strlen(names) - 1);
+						strncat(names, ", ",
+						        sizeof(names) - strlen(names) - 1);
 					strncat(names, name, sizeof(names) - strlen(names) - 1);
 				}
 				free(name);
@@ -332,8 +334,8 @@ static void append_candidate(char *buf, size_t cap, p11ca_token *t)
 {
 	size_t len = strlen(buf);
 
-	snprintf(buf + len, cap - len, "%s'%s' (serial %s, %s)", len ? ", " : "",
-	         t->info.label, t->info.serial, t->mod->name);
+	snprintf(buf + len, cap - len, "%s'%s' (serial %s, %s)", len ? ", " : "", t->info.label,
+	         t->info.serial, t->mod->name);
 }
 
 /* The present, initialised tokens @uri matches: how many, the last, their names. */
@@ -380,8 +382,7 @@ static int module_idle(p11ca_ctx *ctx, struct p11ca_module *mod)
 /* Looks for a missing token again this often before saying it is missing. */
 #define FIND_RETRIES 3
 
-CK_RV p11ca_ctx_find_token(p11ca_ctx *ctx, P11KitUri *uri, const char *uristr,
-                           p11ca_token **ptoken)
+CK_RV p11ca_ctx_find_token(p11ca_ctx *ctx, P11KitUri *uri, const char *uristr, p11ca_token **ptoken)
 {
 	p11ca_token *found = NULL;
 	char cands[900] = "";
@@ -411,10 +412,12 @@ CK_RV p11ca_ctx_find_token(p11ca_ctx *ctx, P11KitUri *uri, const char *uristr,
 		nmatch = match_tokens(ctx, uri, &found, cands, sizeof(cands));
 	}
 	if (nmatch == 0)
-		return p11ca_err(P11CA_R_NOT_FOUND, "no token matches %s (is it plugged in and initialised?)",
+		return p11ca_err(P11CA_R_NOT_FOUND,
+		                 "no token matches %s (is it plugged in and initialised?)",
 		                 p11ca_uri_safe(uristr));
 	if (nmatch > 1)
-		return p11ca_err(P11CA_R_AMBIGUOUS, "%s matches %zu tokens: %s; add token= or serial=",
+		return p11ca_err(P11CA_R_AMBIGUOUS,
+		                 "%s matches %zu tokens: %s; add token= or serial=",
 		                 p11ca_uri_safe(uristr), nmatch, cands);
 	if (uri != NULL) {
 		const char *pv = p11_kit_uri_get_pin_value(uri);
@@ -425,7 +428,8 @@ CK_RV p11ca_ctx_find_token(p11ca_ctx *ctx, P11KitUri *uri, const char *uristr,
 			found->pin_failed = 0;
 		if (pv != NULL) {
 			if (found->uri_pin_value != NULL)
-				OPENSSL_clear_free(found->uri_pin_value, strlen(found->uri_pin_value));
+				OPENSSL_clear_free(found->uri_pin_value,
+				                   strlen(found->uri_pin_value));
 			found->uri_pin_value = strdup(pv);
 		}
 		if (ps != NULL) {

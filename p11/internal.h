@@ -26,15 +26,15 @@ void p11ca_log(p11ca_ctx *ctx, const char *fmt, ...) __attribute__((format(print
 /* ---- modules (module.c) ---- */
 
 struct p11ca_module {
-	CK_FUNCTION_LIST *fl;   /* unmanaged function list from p11-kit */
-	char *name;             /* registry name or file name */
+	CK_FUNCTION_LIST *fl; /* unmanaged function list from p11-kit */
+	char *name;           /* registry name or file name */
 	char *path;
-	pthread_mutex_t lock;   /* protects initialised/pid/generation */
+	pthread_mutex_t lock; /* protects initialised/pid/generation */
 	int initialised;
-	pid_t pid;              /* process that initialised it */
-	unsigned generation;    /* bumped at every (re)initialisation */
-	unsigned fork_gen;      /* fork generation it was initialised in */
-	int owned;              /* our C_Initialize succeeded: ours to finalise */
+	pid_t pid;           /* process that initialised it */
+	unsigned generation; /* bumped at every (re)initialisation */
+	unsigned fork_gen;   /* fork generation it was initialised in */
+	int owned;           /* our C_Initialize succeeded: ours to finalise */
 	/* Held for reading around every operation on the module's sessions,
 	 * for writing while it is finalised and initialised again, so no
 	 * thread is inside the module then.  Prefers writers. */
@@ -57,15 +57,15 @@ struct p11ca_token {
 	struct p11ca_token_info info;
 	int present;
 
-	pthread_mutex_t lock;   /* pool, login state, mechanisms */
-	pthread_cond_t cond;    /* a session came back to the pool */
+	pthread_mutex_t lock; /* pool, login state, mechanisms */
+	pthread_cond_t cond;  /* a session came back to the pool */
 	CK_SESSION_HANDLE *idle;
 	size_t nidle, idle_cap;
-	size_t nopen;           /* sessions open in this generation (idle + lent) */
-	size_t max_open;        /* 0 = no limit known yet */
-	unsigned generation;    /* module generation the pool belongs to */
+	size_t nopen;        /* sessions open in this generation (idle + lent) */
+	size_t max_open;     /* 0 = no limit known yet */
+	unsigned generation; /* module generation the pool belongs to */
 	int logged_in;
-	int pin_failed;         /* a PIN was refused: never retried automatically */
+	int pin_failed; /* a PIN was refused: never retried automatically */
 	int login_in_progress;
 
 	CK_MECHANISM_TYPE *mechs;
@@ -105,11 +105,11 @@ CK_RV p11ca_token_login_session(p11ca_token *t, CK_SESSION_HANDLE s);
 /* Recovery classes of a CK_RV. */
 enum p11ca_fault {
 	P11CA_FAULT_NONE = 0,
-	P11CA_FAULT_SESSION,  /* session handle invalid / closed */
-	P11CA_FAULT_LOGIN,    /* user not logged in */
-	P11CA_FAULT_TOKEN,    /* device removed / token not present */
-	P11CA_FAULT_MODULE,   /* module not initialised / device error */
-	P11CA_FAULT_OBJECT,   /* object or key handle invalid */
+	P11CA_FAULT_SESSION, /* session handle invalid / closed */
+	P11CA_FAULT_LOGIN,   /* user not logged in */
+	P11CA_FAULT_TOKEN,   /* device removed / token not present */
+	P11CA_FAULT_MODULE,  /* module not initialised / device error */
+	P11CA_FAULT_OBJECT,  /* object or key handle invalid */
 };
 enum p11ca_fault p11ca_fault_of(CK_RV rv);
 
@@ -158,7 +158,7 @@ struct p11ca_ctx {
 	CK_FUNCTION_LIST *kit_single;   /* or p11_kit_module_load */
 	struct p11ca_module **mods;
 	size_t nmods;
-	pthread_mutex_t lock;           /* token list */
+	pthread_mutex_t lock; /* token list */
 	p11ca_token **tokens;
 	size_t ntokens, tokens_cap;
 	int refreshed;
@@ -166,7 +166,7 @@ struct p11ca_ctx {
 	int allow_prompt;
 	p11ca_log_fn log_fn;
 	void *log_data;
-	OSSL_LIB_CTX *libctx;           /* for public keys and certificates */
+	OSSL_LIB_CTX *libctx; /* for public keys and certificates */
 	char *propq;
 };
 
@@ -177,10 +177,10 @@ CK_RV p11ca_ctx_find_token(p11ca_ctx *ctx, P11KitUri *uri, const char *uristr,
 /* ---- keys and objects (key.c, object.c) ---- */
 
 struct p11ca_key {
-	int refs;                 /* atomic */
+	int refs; /* atomic */
 	p11ca_token *token;
-	pthread_mutex_t lock;     /* the cached public key */
-	CK_OBJECT_HANDLE handle;  /* atomic loads/stores: read on every signature */
+	pthread_mutex_t lock;    /* the cached public key */
+	CK_OBJECT_HANDLE handle; /* atomic loads/stores: read on every signature */
 	unsigned handle_generation;
 	CK_KEY_TYPE key_type;
 	enum p11ca_key_kind kind;
@@ -190,8 +190,8 @@ struct p11ca_key {
 	char *label;
 	int can_decrypt;
 	int always_authenticate;
-	const char *group;        /* EC: static group name */
-	EVP_PKEY *pub;            /* cached public half, under lock */
+	const char *group; /* EC: static group name */
+	EVP_PKEY *pub;     /* cached public half, under lock */
 };
 
 /* Builds a key object for private key @h found on session @s. */
@@ -208,18 +208,18 @@ CK_RV p11ca_attr_get(p11ca_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
 int p11ca_attr_bool(p11ca_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
                     CK_ATTRIBUTE_TYPE type);
 /* C_FindObjects* over @tmpl; *phandles freed with free(). */
-CK_RV p11ca_find_objects(p11ca_token *t, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl,
-                         CK_ULONG n, CK_OBJECT_HANDLE **phandles, CK_ULONG *pcount);
+CK_RV p11ca_find_objects(p11ca_token *t, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                         CK_OBJECT_HANDLE **phandles, CK_ULONG *pcount);
 
 /* ---- key generation templates (keygen.c) ---- */
 
 struct p11ca_keyspec {
 	enum p11ca_key_kind kind;
-	int bits;                     /* RSA modulus / EC field */
-	const char *curve;            /* OpenSSL group name for EC */
-	const unsigned char *params;  /* DER CKA_EC_PARAMS */
+	int bits;                    /* RSA modulus / EC field */
+	const char *curve;           /* OpenSSL group name for EC */
+	const unsigned char *params; /* DER CKA_EC_PARAMS */
 	size_t params_len;
-	CK_ULONG modulus_bits;        /* CKA_MODULUS_BITS storage for the template */
+	CK_ULONG modulus_bits; /* CKA_MODULUS_BITS storage for the template */
 };
 /* Parses "rsa:2048", "ec:p256", "ed25519" ...; refuses RSA > 4096 without
  * P11CA_GEN_FORCE and RSA < 2048 always. */
@@ -230,8 +230,7 @@ CK_RV p11ca_keyspec_parse(const char *type, unsigned flags, struct p11ca_keyspec
  * into @spec, @label, @id and static data. */
 void p11ca_keygen_templates(const struct p11ca_keyspec *spec, const char *label,
                             const unsigned char *id, size_t id_len, unsigned flags,
-                            CK_ATTRIBUTE *pub, CK_ULONG *npub, CK_ATTRIBUTE *priv,
-                            CK_ULONG *npriv);
+                            CK_ATTRIBUTE *pub, CK_ULONG *npub, CK_ATTRIBUTE *priv, CK_ULONG *npriv);
 
 /* ---- public keys (pubkey.c) ---- */
 

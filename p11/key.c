@@ -77,8 +77,9 @@ CK_RV p11ca_key_from_handle(p11ca_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDL
 		key->kind = P11CA_KEY_EC;
 		if (p11ca_attr_get(t, s, h, CKA_EC_PARAMS, &v, &vlen) == CKR_OK &&
 		    (key->group = p11ca_ec_params_group(v, vlen, &key->bits)) == NULL) {
-			rv = p11ca_err(P11CA_R_UNSUPPORTED, "key '%s' is on an unsupported EC curve",
-			               key->label ? key->label : "");
+			rv =
+			    p11ca_err(P11CA_R_UNSUPPORTED, "key '%s' is on an unsupported EC curve",
+			              key->label ? key->label : "");
 		}
 		break;
 	case CKK_EC_EDWARDS:
@@ -91,7 +92,8 @@ CK_RV p11ca_key_from_handle(p11ca_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDL
 	}
 	free(v);
 	if (rv == CKR_OK && key->bits == 0)
-		rv = p11ca_err(P11CA_R_UNSUPPORTED, "the size of key '%s' cannot be read from the token",
+		rv = p11ca_err(P11CA_R_UNSUPPORTED,
+		               "the size of key '%s' cannot be read from the token",
 		               key->label ? key->label : "");
 	if (rv != CKR_OK) {
 		p11ca_key_free(key);
@@ -148,7 +150,8 @@ P11CA_EXPORT CK_RV p11ca_key_find(p11ca_ctx *ctx, const char *uristr, p11ca_key 
 		*pkey = found[0].key;
 		found[0].key = NULL; /* transferred */
 	} else if (n == 0) {
-		rv = p11ca_err(P11CA_R_NOT_FOUND, "no private key matches %s", p11ca_uri_safe(uristr));
+		rv = p11ca_err(P11CA_R_NOT_FOUND, "no private key matches %s",
+		               p11ca_uri_safe(uristr));
 	} else {
 		for (i = 0; i < n && i < 8; i++) {
 			size_t len = strlen(cands), idlen, j;
@@ -160,7 +163,8 @@ P11CA_EXPORT CK_RV p11ca_key_find(p11ca_ctx *ctx, const char *uristr, p11ca_key 
 				snprintf(cands + len, sizeof(cands) - len, "%02x", id[j]);
 			}
 		}
-		rv = p11ca_err(P11CA_R_AMBIGUOUS, "%s matches %zu private keys: %s; add object= or id=",
+		rv = p11ca_err(P11CA_R_AMBIGUOUS,
+		               "%s matches %zu private keys: %s; add object= or id=",
 		               p11ca_uri_safe(uristr), n, cands);
 	}
 	p11ca_found_free(found, n);
@@ -213,18 +217,15 @@ P11CA_EXPORT char *p11ca_key_get_uri(const p11ca_key *key)
 P11CA_EXPORT size_t p11ca_key_max_signature_size(const p11ca_key *key)
 {
 	switch (key->kind) {
-	case P11CA_KEY_RSA:
-		return (size_t)(key->bits + 7) / 8;
+	case P11CA_KEY_RSA: return (size_t)(key->bits + 7) / 8;
 	case P11CA_KEY_EC: {
 		/* SEQUENCE { INTEGER r, INTEGER s }: each at most the order's
 		 * bytes plus a 0x00 (what OpenSSL's ECDSA_size says: 72/104/139) */
 		size_t n = (size_t)key->bits / 8 + 1, seq = 2 * (2 + n);
 		return seq + (seq < 128 ? 2 : 3);
 	}
-	case P11CA_KEY_ED25519:
-		return 64;
-	default:
-		return 0;
+	case P11CA_KEY_ED25519: return 64;
+	default: return 0;
 	}
 }
 
@@ -265,10 +266,8 @@ static int pub_fits(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *key, EVP_PKE
 		                                      sizeof(group), &glen) == 1 &&
 		       strcmp(group, key->group) == 0;
 	}
-	case P11CA_KEY_ED25519:
-		return EVP_PKEY_is_a(pub, "ED25519");
-	default:
-		return 0;
+	case P11CA_KEY_ED25519: return EVP_PKEY_is_a(pub, "ED25519");
+	default: return 0;
 	}
 }
 
@@ -288,7 +287,8 @@ static CK_RV public_op(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *key, void
 
 	*ppub = NULL;
 	/* 1. CKA_PUBLIC_KEY_INFO on the private key itself */
-	if (p11ca_attr_get(t, s, key->handle, CKA_PUBLIC_KEY_INFO, &v, &vlen) == CKR_OK && vlen > 0) {
+	if (p11ca_attr_get(t, s, key->handle, CKA_PUBLIC_KEY_INFO, &v, &vlen) == CKR_OK &&
+	    vlen > 0) {
 		p = v;
 		cand = d2i_PUBKEY_ex(NULL, &p, (long)vlen, t->ctx->libctx, t->ctx->propq);
 		if (cand != NULL && pub_fits(t, s, key, cand)) {
@@ -415,8 +415,8 @@ static CK_RV store_cert_op(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *key, 
 		rv = t->mod->fl->C_CreateObject(s, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &h);
 	}
 	if (rv != CKR_OK && p11ca_fault_of(rv) == P11CA_FAULT_NONE)
-		rv = p11ca_err(rv, "storing the certificate on token '%s' failed: %s", t->info.label,
-		               p11ca_rv_name(rv));
+		rv = p11ca_err(rv, "storing the certificate on token '%s' failed: %s",
+		               t->info.label, p11ca_rv_name(rv));
 out:
 	OPENSSL_free(der);
 	OPENSSL_free(subj);
@@ -472,16 +472,17 @@ static CK_RV label_in_use(p11ca_token *t, CK_SESSION_HANDLE s, const char *label
 		return rv;
 	free(hs);
 	if (n > 0)
-		return p11ca_err(P11CA_R_LABEL_EXISTS,
-		                 "label '%s' is already used on token '%s'; pick another or delete it first",
-		                 label, t->info.label);
+		return p11ca_err(
+		    P11CA_R_LABEL_EXISTS,
+		    "label '%s' is already used on token '%s'; pick another or delete it first",
+		    label, t->info.label);
 	return CKR_OK;
 }
 
 static CK_RV gen_op(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *unused, void *data)
 {
-	static const unsigned char ed25519_name[] = { 0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd', 's',
-		                                      '2', '5', '5', '1', '9' };
+	static const unsigned char ed25519_name[] = { 0x13, 0x0c, 'e', 'd', 'w', 'a', 'r',
+		                                      'd',  's',  '2', '5', '5', '1', '9' };
 	struct gen_op *op = data;
 	CK_FUNCTION_LIST *fl = t->mod->fl;
 	CK_ATTRIBUTE pub[P11CA_TMPL_MAX], priv[P11CA_TMPL_MAX];
@@ -508,8 +509,8 @@ static CK_RV gen_op(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *unused, void
 		mech.mechanism = CKM_EC_KEY_PAIR_GEN;
 	else if (op->spec.kind == P11CA_KEY_ED25519)
 		mech.mechanism = CKM_EC_EDWARDS_KEY_PAIR_GEN;
-	p11ca_keygen_templates(&op->spec, op->label, tmpid, sizeof(op->tmpid), op->flags, pub, &npub,
-	                       priv, &npriv);
+	p11ca_keygen_templates(&op->spec, op->label, tmpid, sizeof(op->tmpid), op->flags, pub,
+	                       &npub, priv, &npriv);
 	rv = fl->C_GenerateKeyPair(s, &mech, pub, npub, priv, npriv, &hpub, &hpriv);
 	if (op->spec.kind == P11CA_KEY_ED25519 &&
 	    (rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_CURVE_NOT_SUPPORTED ||
@@ -517,14 +518,14 @@ static CK_RV gen_op(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *unused, void
 		/* older modules want the curve by name */
 		op->spec.params = ed25519_name;
 		op->spec.params_len = sizeof(ed25519_name);
-		p11ca_keygen_templates(&op->spec, op->label, tmpid, sizeof(op->tmpid), op->flags, pub,
-		                       &npub, priv, &npriv);
+		p11ca_keygen_templates(&op->spec, op->label, tmpid, sizeof(op->tmpid), op->flags,
+		                       pub, &npub, priv, &npriv);
 		rv = fl->C_GenerateKeyPair(s, &mech, pub, npub, priv, npriv, &hpub, &hpriv);
 	}
 	if (rv != CKR_OK) {
 		if (p11ca_fault_of(rv) == P11CA_FAULT_NONE)
-			rv = p11ca_err(rv, "generating the key on token '%s' failed: %s", t->info.label,
-			               p11ca_rv_name(rv));
+			rv = p11ca_err(rv, "generating the key on token '%s' failed: %s",
+			               t->info.label, p11ca_rv_name(rv));
 		return rv;
 	}
 	/* CKA_ID := SHA-1 of the public key, the future certificate's SKI */
@@ -538,7 +539,8 @@ static CK_RV gen_op(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *unused, void
 			goto fail;
 		if ((rv = fl->C_SetAttributeValue(s, hpub, &a, 1)) != CKR_OK ||
 		    (rv = fl->C_SetAttributeValue(s, hpriv, &a, 1)) != CKR_OK) {
-			rv = p11ca_err(rv, "cannot set CKA_ID on the new key: %s", p11ca_rv_name(rv));
+			rv = p11ca_err(rv, "cannot set CKA_ID on the new key: %s",
+			               p11ca_rv_name(rv));
 			goto fail;
 		}
 	}

@@ -8,7 +8,9 @@
 #include "internal.h"
 
 /* DER OIDs used as CKA_EC_PARAMS */
-static const unsigned char oid_p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+static const unsigned char oid_p256[] = {
+	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07
+};
 static const unsigned char oid_p384[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };
 static const unsigned char oid_p521[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23 };
 static const unsigned char oid_ed25519[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
@@ -52,12 +54,15 @@ CK_RV p11ca_keyspec_parse(const char *type, unsigned flags, struct p11ca_keyspec
 		if (!isdigit((unsigned char)type[4]) || *end != '\0' || bits <= 0)
 			return p11ca_err(P11CA_R_BAD_KEY_TYPE, "bad RSA key size in '%s'", type);
 		if (bits < 2048)
-			return p11ca_err(P11CA_R_BAD_KEY_TYPE, "RSA keys below 2048 bits are not secure; refused");
-		if (bits > 4096 && !(flags & P11CA_GEN_FORCE))
 			return p11ca_err(P11CA_R_BAD_KEY_TYPE,
-			                 "RSA-%ld refused: keys above 4096 bits (such as 8192) break SIP TLS "
-			                 "peers and certificate upload on conferencing servers; use --force to "
-			                 "make one anyway", bits);
+			                 "RSA keys below 2048 bits are not secure; refused");
+		if (bits > 4096 && !(flags & P11CA_GEN_FORCE))
+			return p11ca_err(
+			    P11CA_R_BAD_KEY_TYPE,
+			    "RSA-%ld refused: keys above 4096 bits (such as 8192) break SIP TLS "
+			    "peers and certificate upload on conferencing servers; use --force to "
+			    "make one anyway",
+			    bits);
 		if (bits > 16384 || bits % 8 != 0)
 			return p11ca_err(P11CA_R_BAD_KEY_TYPE, "bad RSA key size %ld", bits);
 		spec->kind = P11CA_KEY_RSA;
@@ -88,7 +93,8 @@ CK_RV p11ca_keyspec_parse(const char *type, unsigned flags, struct p11ca_keyspec
 	}
 	return p11ca_err(P11CA_R_BAD_KEY_TYPE,
 	                 "unknown key type '%s' (rsa:2048, rsa:3072, rsa:4096, ec:p256, ec:p384, "
-	                 "ec:p521, ed25519)", type);
+	                 "ec:p521, ed25519)",
+	                 type);
 }
 
 static CK_BBOOL ck_true = CK_TRUE;
@@ -97,18 +103,17 @@ static CK_OBJECT_CLASS ck_pub = CKO_PUBLIC_KEY;
 static CK_OBJECT_CLASS ck_priv = CKO_PRIVATE_KEY;
 static CK_BYTE rsa_e[] = { 0x01, 0x00, 0x01 };
 
-#define ADD(tmpl, n, t, p, l)                                                              \
-	do {                                                                               \
-		(tmpl)[*(n)].type = (t);                                                   \
-		(tmpl)[*(n)].pValue = (void *)(p);                                         \
-		(tmpl)[*(n)].ulValueLen = (l);                                             \
-		(*(n))++;                                                                  \
+#define ADD(tmpl, n, t, p, l)                                                                      \
+	do {                                                                                       \
+		(tmpl)[*(n)].type = (t);                                                           \
+		(tmpl)[*(n)].pValue = (void *)(p);                                                 \
+		(tmpl)[*(n)].ulValueLen = (l);                                                     \
+		(*(n))++;                                                                          \
 	} while (0)
 
 void p11ca_keygen_templates(const struct p11ca_keyspec *spec, const char *label,
                             const unsigned char *id, size_t id_len, unsigned flags,
-                            CK_ATTRIBUTE *pub, CK_ULONG *npub, CK_ATTRIBUTE *priv,
-                            CK_ULONG *npriv)
+                            CK_ATTRIBUTE *pub, CK_ULONG *npub, CK_ATTRIBUTE *priv, CK_ULONG *npriv)
 {
 	CK_BBOOL *decrypt = (flags & P11CA_GEN_DECRYPT) ? &ck_true : &ck_false;
 	size_t label_len = label ? strlen(label) : 0;

@@ -8,7 +8,7 @@
 #include "internal.h"
 
 struct lookup_op {
-	CK_ATTRIBUTE tmpl[3];   /* label, id from the URI; class set per pass */
+	CK_ATTRIBUTE tmpl[3]; /* label, id from the URI; class set per pass */
 	CK_ULONG n;
 	unsigned classes;
 	struct p11ca_found *found;
@@ -63,8 +63,10 @@ static CK_RV lookup_class(p11ca_token *t, CK_SESSION_HANDLE s, struct lookup_op 
 				if (f->cert == NULL || d2i_X509(&f->cert, &p, (long)vlen) == NULL) {
 					X509_free(f->cert);
 					f->cert = NULL;
-					rv = p11ca_err(P11CA_R_CRYPTO, "certificate '%s' on token '%s' is not valid DER",
-					               f->label, t->info.label);
+					rv = p11ca_err(
+					    P11CA_R_CRYPTO,
+					    "certificate '%s' on token '%s' is not valid DER",
+					    f->label, t->info.label);
 				}
 			}
 			free(v);
@@ -120,12 +122,13 @@ P11CA_EXPORT CK_RV p11ca_lookup(p11ca_ctx *ctx, const char *uristr, unsigned cla
 	    a->ulValueLen == sizeof(CK_OBJECT_CLASS)) {
 		CK_OBJECT_CLASS k = *(CK_OBJECT_CLASS *)a->pValue;
 		if (classes == P11CA_LOOKUP_PRIVATE && k != CKO_PRIVATE_KEY) {
-			rv = p11ca_err(P11CA_R_BAD_URI, "%s does not name a private key (type=private)",
+			rv = p11ca_err(P11CA_R_BAD_URI,
+			               "%s does not name a private key (type=private)",
 			               p11ca_uri_safe(uristr));
 			goto out;
 		}
-		classes &= k == CKO_PRIVATE_KEY  ? P11CA_LOOKUP_PRIVATE
-		           : k == CKO_PUBLIC_KEY ? P11CA_LOOKUP_PUBLIC
+		classes &= k == CKO_PRIVATE_KEY   ? P11CA_LOOKUP_PRIVATE
+		           : k == CKO_PUBLIC_KEY  ? P11CA_LOOKUP_PUBLIC
 		           : k == CKO_CERTIFICATE ? P11CA_LOOKUP_CERT
 		                                  : 0;
 	}
@@ -134,7 +137,8 @@ P11CA_EXPORT CK_RV p11ca_lookup(p11ca_ctx *ctx, const char *uristr, unsigned cla
 	op.n = p11ca_uri_object_template(uri, op.tmpl, 0);
 	op.classes = classes;
 	if (classes != 0)
-		rv = p11ca_token_run(t, NULL, (classes & P11CA_LOOKUP_PRIVATE) != 0, lookup_op, &op);
+		rv =
+		    p11ca_token_run(t, NULL, (classes & P11CA_LOOKUP_PRIVATE) != 0, lookup_op, &op);
 	if (rv != CKR_OK) {
 		p11ca_found_free(op.found, op.count);
 		goto out;

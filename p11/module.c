@@ -44,7 +44,7 @@ CK_RV p11ca_module_ensure(struct p11ca_module *mod, unsigned *pgen)
 	/* fast path: initialised in this process, nothing forked since */
 	if (__atomic_load_n(&mod->initialised, __ATOMIC_ACQUIRE) &&
 	    __atomic_load_n(&mod->fork_gen, __ATOMIC_ACQUIRE) ==
-	            __atomic_load_n(&fork_generation, __ATOMIC_ACQUIRE)) {
+	        __atomic_load_n(&fork_generation, __ATOMIC_ACQUIRE)) {
 		if (pgen != NULL)
 			*pgen = __atomic_load_n(&mod->generation, __ATOMIC_ACQUIRE);
 		return CKR_OK;
@@ -59,7 +59,8 @@ CK_RV p11ca_module_ensure(struct p11ca_module *mod, unsigned *pgen)
 		if (rv == CKR_OK) {
 			mod->pid = pid;
 			__atomic_add_fetch(&mod->generation, 1, __ATOMIC_RELEASE);
-			__atomic_store_n(&mod->fork_gen, __atomic_load_n(&fork_generation, __ATOMIC_ACQUIRE),
+			__atomic_store_n(&mod->fork_gen,
+			                 __atomic_load_n(&fork_generation, __ATOMIC_ACQUIRE),
 			                 __ATOMIC_RELEASE);
 			__atomic_store_n(&mod->initialised, 1, __ATOMIC_RELEASE);
 		} else {

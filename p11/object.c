@@ -73,7 +73,8 @@ static void fill_object(p11ca_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
 
 static CK_RV list_op(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *unused, void *data)
 {
-	static const CK_OBJECT_CLASS classes[] = { CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKO_CERTIFICATE };
+	static const CK_OBJECT_CLASS classes[] = { CKO_PRIVATE_KEY, CKO_PUBLIC_KEY,
+		                                   CKO_CERTIFICATE };
 	struct list_op *op = data;
 	size_t c;
 	CK_RV rv = CKR_OK;
@@ -177,7 +178,8 @@ P11CA_EXPORT CK_RV p11ca_object_delete(p11ca_ctx *ctx, const char *uristr, size_
 		return rv;
 	if (p11_kit_uri_get_attribute(uri, CKA_LABEL) == NULL &&
 	    p11_kit_uri_get_attribute(uri, CKA_ID) == NULL) {
-		rv = p11ca_err(P11CA_R_BAD_URI, "refusing to delete: %s names no object= or id=", p11ca_uri_safe(uristr));
+		rv = p11ca_err(P11CA_R_BAD_URI, "refusing to delete: %s names no object= or id=",
+		               p11ca_uri_safe(uristr));
 		goto out;
 	}
 	if ((rv = p11ca_ctx_find_token(ctx, uri, uristr, &t)) != CKR_OK)
@@ -185,8 +187,8 @@ P11CA_EXPORT CK_RV p11ca_object_delete(p11ca_ctx *ctx, const char *uristr, size_
 	op.n = p11ca_uri_object_template(uri, op.tmpl, 1);
 	rv = p11ca_token_run(t, NULL, 1, delete_op, &op);
 	if (rv == CKR_OK && op.deleted == 0)
-		rv = p11ca_err(P11CA_R_NOT_FOUND, "nothing matches %s on token '%s'", p11ca_uri_safe(uristr),
-		               t->info.label);
+		rv = p11ca_err(P11CA_R_NOT_FOUND, "nothing matches %s on token '%s'",
+		               p11ca_uri_safe(uristr), t->info.label);
 	else if (rv != CKR_OK && p11ca_error_message()[0] == '\0')
 		p11ca_err(rv, "deleting objects failed: %s", p11ca_rv_name(rv));
 	if (pcount != NULL)

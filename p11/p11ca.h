@@ -29,18 +29,18 @@ extern "C" {
 #endif
 
 /* p11ca-specific results, in the vendor-defined CK_RV range. */
-#define P11CA_R_BASE            (CKR_VENDOR_DEFINED | 0x50434100UL)
-#define P11CA_R_BAD_URI         (P11CA_R_BASE + 1) /* malformed URI or unknown attribute */
-#define P11CA_R_NOT_FOUND       (P11CA_R_BASE + 2) /* nothing matched */
-#define P11CA_R_AMBIGUOUS       (P11CA_R_BASE + 3) /* several tokens or objects matched */
-#define P11CA_R_NO_PIN          (P11CA_R_BASE + 4) /* no PIN source available */
-#define P11CA_R_PIN_FAILED      (P11CA_R_BASE + 5) /* PIN already refused once; not retried */
-#define P11CA_R_PIN_LOCKED      (P11CA_R_BASE + 6) /* token reports the user PIN locked */
-#define P11CA_R_BAD_KEY_TYPE    (P11CA_R_BASE + 7) /* unknown or refused key type */
-#define P11CA_R_LABEL_EXISTS    (P11CA_R_BASE + 8) /* label already used on the token */
-#define P11CA_R_MODULE          (P11CA_R_BASE + 9) /* module cannot be found or loaded */
-#define P11CA_R_UNSUPPORTED     (P11CA_R_BASE + 10) /* operation not possible with this key/token */
-#define P11CA_R_CRYPTO          (P11CA_R_BASE + 11) /* an OpenSSL operation failed */
+#define P11CA_R_BASE         (CKR_VENDOR_DEFINED | 0x50434100UL)
+#define P11CA_R_BAD_URI      (P11CA_R_BASE + 1)  /* malformed URI or unknown attribute */
+#define P11CA_R_NOT_FOUND    (P11CA_R_BASE + 2)  /* nothing matched */
+#define P11CA_R_AMBIGUOUS    (P11CA_R_BASE + 3)  /* several tokens or objects matched */
+#define P11CA_R_NO_PIN       (P11CA_R_BASE + 4)  /* no PIN source available */
+#define P11CA_R_PIN_FAILED   (P11CA_R_BASE + 5)  /* PIN already refused once; not retried */
+#define P11CA_R_PIN_LOCKED   (P11CA_R_BASE + 6)  /* token reports the user PIN locked */
+#define P11CA_R_BAD_KEY_TYPE (P11CA_R_BASE + 7)  /* unknown or refused key type */
+#define P11CA_R_LABEL_EXISTS (P11CA_R_BASE + 8)  /* label already used on the token */
+#define P11CA_R_MODULE       (P11CA_R_BASE + 9)  /* module cannot be found or loaded */
+#define P11CA_R_UNSUPPORTED  (P11CA_R_BASE + 10) /* operation not possible with this key/token */
+#define P11CA_R_CRYPTO       (P11CA_R_BASE + 11) /* an OpenSSL operation failed */
 
 /**
  * p11ca_error_message:
@@ -112,13 +112,13 @@ void p11ca_ctx_set_log(p11ca_ctx *ctx, p11ca_log_fn fn, void *data);
 typedef struct p11ca_token p11ca_token;
 
 struct p11ca_token_info {
-	char label[33];        /* blank padding removed, NUL terminated */
+	char label[33]; /* blank padding removed, NUL terminated */
 	char manufacturer[33];
 	char model[17];
 	char serial[17];
-	CK_FLAGS flags;        /* CKF_TOKEN_INITIALIZED, CKF_LOGIN_REQUIRED, CKF_USER_PIN_* ... */
+	CK_FLAGS flags; /* CKF_TOKEN_INITIALIZED, CKF_LOGIN_REQUIRED, CKF_USER_PIN_* ... */
 	CK_SLOT_ID slot_id;
-	const char *module_name;  /* registry name, or the module's file name */
+	const char *module_name; /* registry name, or the module's file name */
 	const char *module_path;
 };
 
@@ -171,8 +171,8 @@ int p11ca_token_has_mechanism(p11ca_token *token, CK_MECHANISM_TYPE mech);
  * C_InitToken on @slot_id of the context's only (or first) module with @so_pin
  * and @label, then sets the user PIN to @user_pin.  PINs are not kept.
  */
-CK_RV p11ca_token_init(p11ca_ctx *ctx, CK_SLOT_ID slot_id, const char *so_pin,
-                       const char *label, const char *user_pin);
+CK_RV p11ca_token_init(p11ca_ctx *ctx, CK_SLOT_ID slot_id, const char *so_pin, const char *label,
+                       const char *user_pin);
 
 /** p11ca_token_change_pin: C_SetPIN for the user, logging in with @old_pin. */
 CK_RV p11ca_token_change_pin(p11ca_token *token, const char *old_pin, const char *new_pin);
@@ -191,8 +191,8 @@ enum p11ca_key_kind {
 };
 
 /* Flags for p11ca_key_generate(). */
-#define P11CA_GEN_FORCE   0x1u  /* allow RSA sizes above 4096 */
-#define P11CA_GEN_DECRYPT 0x2u  /* also allow decryption (TLS 1.2 RSA kex, CMS) */
+#define P11CA_GEN_FORCE   0x1u /* allow RSA sizes above 4096 */
+#define P11CA_GEN_DECRYPT 0x2u /* also allow decryption (TLS 1.2 RSA kex, CMS) */
 
 /**
  * p11ca_key_generate:
@@ -205,8 +205,8 @@ enum p11ca_key_kind {
  * CKA_EXTRACTABLE, CKA_SIGN; CKA_ID is the SHA-1 of the public key (the
  * subjectKeyIdentifier a certificate for it will carry).
  */
-CK_RV p11ca_key_generate(p11ca_token *token, const char *type, const char *label,
-                         unsigned flags, p11ca_key **pkey);
+CK_RV p11ca_key_generate(p11ca_token *token, const char *type, const char *label, unsigned flags,
+                         p11ca_key **pkey);
 
 /**
  * p11ca_key_find:
@@ -219,7 +219,7 @@ void p11ca_key_free(p11ca_key *key);
 p11ca_key *p11ca_key_ref(p11ca_key *key);
 
 enum p11ca_key_kind p11ca_key_get_kind(const p11ca_key *key);
-int p11ca_key_get_bits(const p11ca_key *key);          /* modulus or field size */
+int p11ca_key_get_bits(const p11ca_key *key); /* modulus or field size */
 /* OpenSSL group name of an EC key ("prime256v1", ...), else NULL. */
 const char *p11ca_key_get_group(const p11ca_key *key);
 const char *p11ca_key_get_label(const p11ca_key *key);
@@ -241,8 +241,8 @@ int p11ca_key_can_decrypt(const p11ca_key *key);
 
 /* Object listing */
 struct p11ca_object_info {
-	CK_OBJECT_CLASS klass;        /* CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKO_CERTIFICATE */
-	CK_KEY_TYPE key_type;         /* for keys */
+	CK_OBJECT_CLASS klass; /* CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKO_CERTIFICATE */
+	CK_KEY_TYPE key_type;  /* for keys */
 	enum p11ca_key_kind kind;
 	int bits;
 	char label[128];
@@ -251,7 +251,7 @@ struct p11ca_object_info {
 	/* attribute flags: -1 when the token did not say */
 	int sensitive, extractable, always_sensitive, never_extractable, local;
 	int private_, token_;
-	char *uri;                    /* owned by the array */
+	char *uri; /* owned by the array */
 };
 
 /**
@@ -274,9 +274,9 @@ CK_RV p11ca_object_delete(p11ca_ctx *ctx, const char *uri, size_t *pcount);
 /* What p11ca_lookup() found: exactly one of key, pub, cert is set. */
 struct p11ca_found {
 	CK_OBJECT_CLASS klass;
-	p11ca_key *key;      /* CKO_PRIVATE_KEY: a reference (p11ca_key_free) */
-	EVP_PKEY *pub;       /* CKO_PUBLIC_KEY: the key (EVP_PKEY_free) */
-	X509 *cert;          /* CKO_CERTIFICATE (X509_free) */
+	p11ca_key *key; /* CKO_PRIVATE_KEY: a reference (p11ca_key_free) */
+	EVP_PKEY *pub;  /* CKO_PUBLIC_KEY: the key (EVP_PKEY_free) */
+	X509 *cert;     /* CKO_CERTIFICATE (X509_free) */
 	char label[128];
 };
 
@@ -292,8 +292,8 @@ struct p11ca_found {
  * keys are asked for.  An empty result is CKR_OK with *pcount 0.  *pfound is
  * freed with p11ca_found_free().
  */
-CK_RV p11ca_lookup(p11ca_ctx *ctx, const char *uri, unsigned classes,
-                   struct p11ca_found **pfound, size_t *pcount);
+CK_RV p11ca_lookup(p11ca_ctx *ctx, const char *uri, unsigned classes, struct p11ca_found **pfound,
+                   size_t *pcount);
 void p11ca_found_free(struct p11ca_found *found, size_t count);
 
 /**
@@ -308,17 +308,17 @@ CK_RV p11ca_key_store_certificate(p11ca_key *key, X509 *cert);
 /* ------------------------------------------------------------------ */
 
 enum p11ca_sig_alg {
-	P11CA_SIG_RSA_PKCS1 = 1,  /* PKCS#1 v1.5 */
-	P11CA_SIG_RSA_PSS,        /* RSASSA-PSS, MGF1 with the same digest */
-	P11CA_SIG_ECDSA,          /* output is a DER ECDSA-Sig-Value */
-	P11CA_SIG_EDDSA,          /* pure Ed25519 over the message */
+	P11CA_SIG_RSA_PKCS1 = 1, /* PKCS#1 v1.5 */
+	P11CA_SIG_RSA_PSS,       /* RSASSA-PSS, MGF1 with the same digest */
+	P11CA_SIG_ECDSA,         /* output is a DER ECDSA-Sig-Value */
+	P11CA_SIG_EDDSA,         /* pure Ed25519 over the message */
 };
 
 struct p11ca_sig_params {
 	enum p11ca_sig_alg alg;
-	const EVP_MD *md;   /* digest of the input (NULL for EdDSA, or raw RSA PKCS#1) */
-	int pss_saltlen;    /* RSA-PSS: salt length in bytes; -1 = digest length,
-	                       -2 = the largest that fits */
+	const EVP_MD *md;      /* digest of the input (NULL for EdDSA, or raw RSA PKCS#1) */
+	int pss_saltlen;       /* RSA-PSS: salt length in bytes; -1 = digest length,
+	                          -2 = the largest that fits */
 	const EVP_MD *mgf1_md; /* RSA-PSS: MGF1 digest; NULL = same as md */
 };
 
@@ -334,8 +334,8 @@ struct p11ca_sig_params {
  * forces that path (for tests).
  */
 CK_RV p11ca_key_sign_digest(p11ca_key *key, const struct p11ca_sig_params *params,
-                            const unsigned char *dgst, size_t dgstlen,
-                            unsigned char *sig, size_t *psiglen);
+                            const unsigned char *dgst, size_t dgstlen, unsigned char *sig,
+                            size_t *psiglen);
 
 /**
  * p11ca_key_sign_message:
@@ -344,8 +344,8 @@ CK_RV p11ca_key_sign_digest(p11ca_key *key, const struct p11ca_sig_params *param
  * p11ca_key_sign_digest().
  */
 CK_RV p11ca_key_sign_message(p11ca_key *key, const struct p11ca_sig_params *params,
-                             const unsigned char *msg, size_t msglen,
-                             unsigned char *sig, size_t *psiglen);
+                             const unsigned char *msg, size_t msglen, unsigned char *sig,
+                             size_t *psiglen);
 
 /** p11ca_key_max_signature_size: upper bound for a signature (DER for ECDSA). */
 size_t p11ca_key_max_signature_size(const p11ca_key *key);
@@ -369,8 +369,7 @@ CK_RV p11ca_pubkey_key_id(EVP_PKEY *pub, unsigned char id[20]);
 enum p11ca_dec_pad { P11CA_DEC_PKCS1 = 1, P11CA_DEC_OAEP, P11CA_DEC_RAW };
 CK_RV p11ca_key_decrypt(p11ca_key *key, enum p11ca_dec_pad pad, const EVP_MD *oaep_md,
                         const EVP_MD *mgf1_md, const unsigned char *label, size_t label_len,
-                        const unsigned char *in, size_t inlen, unsigned char *out,
-                        size_t *poutlen);
+                        const unsigned char *in, size_t inlen, unsigned char *out, size_t *poutlen);
 
 /* ------------------------------------------------------------------ */
 /* Helpers shared with the provider and the tool                       */
@@ -407,11 +406,11 @@ CK_RV p11ca_ecdsa_raw_to_der(const unsigned char *raw, size_t rawlen, unsigned c
 /* ------------------------------------------------------------------ */
 
 struct p11ca_bench_result {
-	double raw_per_sec;   /* bare C_SignInit+C_Sign loop, one session per thread */
-	double lib_per_sec;   /* p11ca_key_sign_digest() through the session pool */
+	double raw_per_sec; /* bare C_SignInit+C_Sign loop, one session per thread */
+	double lib_per_sec; /* p11ca_key_sign_digest() through the session pool */
 	unsigned long raw_count, lib_count;
 	unsigned long verify_failures; /* library signatures that did not verify */
-	double ratio;         /* median over the rounds of library/raw rates */
+	double ratio;                  /* median over the rounds of library/raw rates */
 };
 
 /**
@@ -424,8 +423,7 @@ struct p11ca_bench_result {
  * over all rounds; the ratio is the median of the rounds' own ratios, so a
  * burst of unrelated load during one round does not decide it.
  */
-CK_RV p11ca_bench_sign(p11ca_key *key, int threads, double seconds,
-                       struct p11ca_bench_result *res);
+CK_RV p11ca_bench_sign(p11ca_key *key, int threads, double seconds, struct p11ca_bench_result *res);
 
 #ifdef __cplusplus
 }

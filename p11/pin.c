@@ -21,13 +21,15 @@ P11CA_EXPORT CK_RV p11ca_pin_read_file(const char *path, char *buf, size_t cap, 
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
-		return p11ca_err(P11CA_R_NO_PIN, "cannot read PIN file %s: %s", path, strerror(errno));
+		return p11ca_err(P11CA_R_NO_PIN, "cannot read PIN file %s: %s", path,
+		                 strerror(errno));
 	while (len < sizeof(tmp)) {
 		r = read(fd, tmp + len, sizeof(tmp) - len);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			rv = p11ca_err(P11CA_R_NO_PIN, "cannot read PIN file %s: %s", path, strerror(errno));
+			rv = p11ca_err(P11CA_R_NO_PIN, "cannot read PIN file %s: %s", path,
+			               strerror(errno));
 			goto out;
 		}
 		if (r == 0)
@@ -65,14 +67,17 @@ CK_RV p11ca_pin_source_path(const char *source, char *path, size_t cap)
 		if (strncmp(p, "localhost/", 10) == 0)
 			p += 9;
 		else if (*p != '/')
-			return p11ca_err(P11CA_R_BAD_URI, "pin-source '%.40s' names another host", source);
+			return p11ca_err(P11CA_R_BAD_URI, "pin-source '%.40s' names another host",
+			                 source);
 	} else if (strncmp(p, "file:", 5) == 0) {
 		p += 5;
 	} else if (strchr(p, ':') != NULL) {
-		return p11ca_err(P11CA_R_BAD_URI, "unsupported pin-source '%.40s': use file:/path", source);
+		return p11ca_err(P11CA_R_BAD_URI, "unsupported pin-source '%.40s': use file:/path",
+		                 source);
 	}
 	if (*p != '/' || strlen(p) >= cap)
-		return p11ca_err(P11CA_R_BAD_URI, "pin-source '%.40s' is not an absolute file path", source);
+		return p11ca_err(P11CA_R_BAD_URI, "pin-source '%.40s' is not an absolute file path",
+		                 source);
 	strcpy(path, p);
 	return CKR_OK;
 }
@@ -183,16 +188,19 @@ CK_RV p11ca_pin_fetch(p11ca_token *t, char *buf, size_t *plen)
 
 	/* 4. ask, when a person is there */
 	if (!t->ctx->allow_prompt)
-		return p11ca_err(P11CA_R_NO_PIN,
-		                 "token '%s' needs a PIN: use pin-source= in the URI, --pin-file or P11CA_PIN",
-		                 t->info.label);
+		return p11ca_err(
+		    P11CA_R_NO_PIN,
+		    "token '%s' needs a PIN: use pin-source= in the URI, --pin-file or P11CA_PIN",
+		    t->info.label);
 	{
 		char prompt[96];
 		snprintf(prompt, sizeof(prompt), "PIN for token '%s': ", t->info.label);
 		rv = p11ca_pin_prompt(prompt, buf, P11CA_PIN_MAX, plen);
 	}
 	if (rv == P11CA_R_NO_PIN)
-		p11ca_err(rv, "token '%s' needs a PIN and there is no terminal to ask for it: "
-		          "use pin-source= in the URI, --pin-file or P11CA_PIN", t->info.label);
+		p11ca_err(rv,
+		          "token '%s' needs a PIN and there is no terminal to ask for it: "
+		          "use pin-source= in the URI, --pin-file or P11CA_PIN",
+		          t->info.label);
 	return rv;
 }

@@ -14,19 +14,14 @@ enum p11ca_fault p11ca_fault_of(CK_RV rv)
 	case CKR_SESSION_CLOSED:
 	case CKR_OPERATION_ACTIVE: /* left over by someone: a fresh session cures it */
 		return P11CA_FAULT_SESSION;
-	case CKR_USER_NOT_LOGGED_IN:
-		return P11CA_FAULT_LOGIN;
+	case CKR_USER_NOT_LOGGED_IN: return P11CA_FAULT_LOGIN;
 	case CKR_DEVICE_REMOVED:
-	case CKR_TOKEN_NOT_PRESENT:
-		return P11CA_FAULT_TOKEN;
+	case CKR_TOKEN_NOT_PRESENT: return P11CA_FAULT_TOKEN;
 	case CKR_CRYPTOKI_NOT_INITIALIZED:
-	case CKR_DEVICE_ERROR:
-		return P11CA_FAULT_MODULE;
+	case CKR_DEVICE_ERROR: return P11CA_FAULT_MODULE;
 	case CKR_OBJECT_HANDLE_INVALID:
-	case CKR_KEY_HANDLE_INVALID:
-		return P11CA_FAULT_OBJECT;
-	default:
-		return P11CA_FAULT_NONE;
+	case CKR_KEY_HANDLE_INVALID: return P11CA_FAULT_OBJECT;
+	default: return P11CA_FAULT_NONE;
 	}
 }
 
@@ -45,8 +40,7 @@ void p11ca_pool_close_all(p11ca_token *t)
 	size_t i;
 
 	pthread_mutex_lock(&t->lock);
-	if (t->mod->initialised && t->mod->pid == getpid() &&
-	    t->generation == t->mod->generation) {
+	if (t->mod->initialised && t->mod->pid == getpid() && t->generation == t->mod->generation) {
 		for (i = 0; i < t->nidle; i++)
 			(void)t->mod->fl->C_CloseSession(t->idle[i]);
 		t->nopen -= t->nidle;
@@ -63,7 +57,8 @@ static CK_RV open_session(p11ca_token *t, CK_SESSION_HANDLE *ph)
 {
 	CK_RV rv;
 
-	rv = t->mod->fl->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, ph);
+	rv =
+	    t->mod->fl->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, ph);
 	if (rv == CKR_TOKEN_WRITE_PROTECTED)
 		rv = t->mod->fl->C_OpenSession(t->slot, CKF_SERIAL_SESSION, NULL, NULL, ph);
 	return rv;
@@ -107,8 +102,11 @@ CK_RV p11ca_pool_get(p11ca_token *t, int login, struct p11ca_session *ps)
 		}
 		pthread_mutex_unlock(&t->lock);
 		if (rv == CKR_SESSION_COUNT)
-			return p11ca_err(rv, "token '%s' refuses to open a session (CKR_SESSION_COUNT): "
-			                 "other applications hold all its sessions", t->info.label);
+			return p11ca_err(
+			    rv,
+			    "token '%s' refuses to open a session (CKR_SESSION_COUNT): "
+			    "other applications hold all its sessions",
+			    t->info.label);
 		return p11ca_err(rv, "cannot open a session on token '%s': %s", t->info.label,
 		                 p11ca_rv_name(rv));
 	}
@@ -194,11 +192,11 @@ static CK_RV recover(p11ca_token *t, enum p11ca_fault fault, unsigned gen, int *
 		*refind = 1;
 		break;
 	case P11CA_FAULT_OBJECT:
-		p11ca_log(t->ctx, "token '%s': key handle went stale, finding it again", t->info.label);
+		p11ca_log(t->ctx, "token '%s': key handle went stale, finding it again",
+		          t->info.label);
 		*refind = 1;
 		break;
-	case P11CA_FAULT_NONE:
-		break;
+	case P11CA_FAULT_NONE: break;
 	}
 	return rv;
 }
@@ -220,8 +218,8 @@ CK_RV p11ca_token_run(p11ca_token *t, p11ca_key *key, int login, p11ca_op_fn fn,
 		gen = s.generation;
 		if (rv == CKR_OK) {
 			if (key != NULL) {
-				int stale = __atomic_load_n(&key->handle_generation, __ATOMIC_ACQUIRE) !=
-				            s.generation;
+				int stale = __atomic_load_n(&key->handle_generation,
+				                            __ATOMIC_ACQUIRE) != s.generation;
 				/* after a module restart handles are worth nothing */
 				if (refind || stale)
 					rv = p11ca_key_refind(key, s.h, s.generation);

@@ -91,13 +91,17 @@ CK_RV p11ca_pubkey_from_object(p11ca_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HA
 			goto out;
 		pt = ec_point_unwrap(b, blen, &ptlen);
 		if (ptlen != 32) {
-			rv = p11ca_err(P11CA_R_UNSUPPORTED, "only Ed25519 Edwards keys are supported");
+			rv = p11ca_err(P11CA_R_UNSUPPORTED,
+			               "only Ed25519 Edwards keys are supported");
 			goto out;
 		}
-		*ppub = EVP_PKEY_new_raw_public_key_ex(t->ctx->libctx, "ED25519", t->ctx->propq, pt, ptlen);
-		rv = *ppub ? CKR_OK : p11ca_err(P11CA_R_CRYPTO, "bad Ed25519 public key on the token");
+		*ppub = EVP_PKEY_new_raw_public_key_ex(t->ctx->libctx, "ED25519", t->ctx->propq, pt,
+		                                       ptlen);
+		rv = *ppub ? CKR_OK
+		           : p11ca_err(P11CA_R_CRYPTO, "bad Ed25519 public key on the token");
 	} else {
-		rv = p11ca_err(P11CA_R_UNSUPPORTED, "unsupported key type 0x%lx", (unsigned long)kt);
+		rv =
+		    p11ca_err(P11CA_R_UNSUPPORTED, "unsupported key type 0x%lx", (unsigned long)kt);
 	}
 out:
 	OSSL_PARAM_BLD_free(bld);

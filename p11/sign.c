@@ -163,8 +163,10 @@ static CK_RV sign_call(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *key, void
 	if (rv == CKR_USER_NOT_LOGGED_IN && key->always_authenticate) {
 		/* CKA_ALWAYS_AUTHENTICATE keys need a context-specific login:
 		 * not supported, say so instead of looping */
-		return p11ca_err(P11CA_R_UNSUPPORTED, "key '%s' wants a PIN for every use "
-		                 "(CKA_ALWAYS_AUTHENTICATE), which p11ca does not support", key->label);
+		return p11ca_err(P11CA_R_UNSUPPORTED,
+		                 "key '%s' wants a PIN for every use "
+		                 "(CKA_ALWAYS_AUTHENTICATE), which p11ca does not support",
+		                 key->label);
 	}
 	if (rv == CKR_OK)
 		op->outlen = len;
@@ -175,8 +177,8 @@ static CK_RV run_sign(p11ca_key *key, struct sign_op *op, const char *what)
 {
 	CK_RV rv = p11ca_token_run(key->token, key, 1, sign_call, op);
 
-	if (rv != CKR_OK && p11ca_fault_of(rv) == P11CA_FAULT_NONE &&
-	    rv != P11CA_R_UNSUPPORTED && (rv & CKR_VENDOR_DEFINED) == 0)
+	if (rv != CKR_OK && p11ca_fault_of(rv) == P11CA_FAULT_NONE && rv != P11CA_R_UNSUPPORTED &&
+	    (rv & CKR_VENDOR_DEFINED) == 0)
 		p11ca_err(rv, "%s with key '%s' on token '%s' failed: %s", what, key->label,
 		          key->token->info.label, p11ca_rv_name(rv));
 	return rv;
@@ -204,7 +206,8 @@ static CK_RV sign_pss_emulated(p11ca_key *key, const struct p11ca_sig_params *pa
 	/* the encoding is RSA_size(rsa) bytes: it must be this key's */
 	if (rsa == NULL || em == NULL || (size_t)RSA_size(rsa) != k ||
 	    RSA_padding_add_PKCS1_PSS_mgf1((RSA *)rsa, em, dgst, params->md,
-	                                   params->mgf1_md ? params->mgf1_md : params->md, salt) != 1) {
+	                                   params->mgf1_md ? params->mgf1_md : params->md,
+	                                   salt) != 1) {
 		rv = p11ca_err(P11CA_R_CRYPTO, "cannot encode the RSA-PSS block");
 		goto out;
 	}
@@ -251,7 +254,8 @@ P11CA_EXPORT CK_RV p11ca_key_sign_digest(p11ca_key *key, const struct p11ca_sig_
 			goto mismatch;
 		op.mech.mechanism = CKM_RSA_PKCS;
 		if (params->md != NULL) {
-			if ((rv = p11ca_digest_info(params->md, dgst, dgstlen, buf, &buflen)) != CKR_OK)
+			if ((rv = p11ca_digest_info(params->md, dgst, dgstlen, buf, &buflen)) !=
+			    CKR_OK)
 				return rv;
 			op.in = buf;
 			op.inlen = buflen;
@@ -263,7 +267,8 @@ P11CA_EXPORT CK_RV p11ca_key_sign_digest(p11ca_key *key, const struct p11ca_sig_
 		if (key->kind != P11CA_KEY_RSA || params->md == NULL)
 			goto mismatch;
 		if ((size_t)EVP_MD_get_size(params->md) != dgstlen)
-			return p11ca_err(CKR_ARGUMENTS_BAD, "digest length does not match its algorithm");
+			return p11ca_err(CKR_ARGUMENTS_BAD,
+			                 "digest length does not match its algorithm");
 		{
 			/* largest salt: emLen - hLen - 2, emLen = ceil((modBits - 1) / 8) */
 			long maxsalt = (long)((key->bits - 1 + 7) / 8) - (long)dgstlen - 2;
@@ -271,10 +276,13 @@ P11CA_EXPORT CK_RV p11ca_key_sign_digest(p11ca_key *key, const struct p11ca_sig_
 			            : params->pss_saltlen == -2 ? maxsalt
 			                                        : params->pss_saltlen;
 			if (salt < 0 || salt > maxsalt)
-				return p11ca_err(CKR_ARGUMENTS_BAD, "bad RSA-PSS salt length %ld", salt);
+				return p11ca_err(CKR_ARGUMENTS_BAD, "bad RSA-PSS salt length %ld",
+				                 salt);
 			if (!p11ca_token_has_mechanism(key->token, CKM_RSA_PKCS_PSS) ||
-			    (getenv("P11CA_EMULATE_PSS") != NULL && strcmp(getenv("P11CA_EMULATE_PSS"), "1") == 0))
-				return sign_pss_emulated(key, params, dgst, (int)salt, sig, psiglen);
+			    (getenv("P11CA_EMULATE_PSS") != NULL &&
+			     strcmp(getenv("P11CA_EMULATE_PSS"), "1") == 0))
+				return sign_pss_emulated(key, params, dgst, (int)salt, sig,
+				                         psiglen);
 			pss.sLen = (CK_ULONG)salt;
 		}
 		pss.hashAlg = p11ca_md_mech(params->md);
@@ -300,7 +308,8 @@ P11CA_EXPORT CK_RV p11ca_key_sign_digest(p11ca_key *key, const struct p11ca_sig_
 			return rv;
 		rv = p11ca_ecdsa_raw_to_der(buf, op.outlen, sig, psiglen);
 		if (rv != CKR_OK)
-			return p11ca_err(rv, "token returned a malformed ECDSA signature (%lu bytes)",
+			return p11ca_err(rv,
+			                 "token returned a malformed ECDSA signature (%lu bytes)",
 			                 (unsigned long)op.outlen);
 		return CKR_OK;
 	case P11CA_SIG_EDDSA:
@@ -379,10 +388,9 @@ static CK_RV decrypt_oaep_emulated(p11ca_key *key, const EVP_MD *oaep_md, const 
 		memset(em, 0, k - op.outlen);
 	}
 	/* RSA_padding_check_PKCS1_OAEP_mgf1 wants the block without its leading zero */
-	len = RSA_padding_check_PKCS1_OAEP_mgf1(out, (int)*poutlen, em + 1, (int)k - 1, (int)k,
-	                                        label, (int)label_len,
-	                                        oaep_md ? oaep_md : EVP_sha1(),
-	                                        mgf1_md ? mgf1_md : (oaep_md ? oaep_md : EVP_sha1()));
+	len = RSA_padding_check_PKCS1_OAEP_mgf1(
+	    out, (int)*poutlen, em + 1, (int)k - 1, (int)k, label, (int)label_len,
+	    oaep_md ? oaep_md : EVP_sha1(), mgf1_md ? mgf1_md : (oaep_md ? oaep_md : EVP_sha1()));
 	if (len < 0 || em[0] != 0) {
 		rv = p11ca_err(CKR_ENCRYPTED_DATA_INVALID, "RSA-OAEP decryption failed");
 		goto out;
@@ -394,11 +402,10 @@ out:
 	return rv;
 }
 
-P11CA_EXPORT CK_RV p11ca_key_decrypt(p11ca_key *key, enum p11ca_dec_pad pad,
-                                     const EVP_MD *oaep_md, const EVP_MD *mgf1_md,
-                                     const unsigned char *label, size_t label_len,
-                                     const unsigned char *in, size_t inlen, unsigned char *out,
-                                     size_t *poutlen)
+P11CA_EXPORT CK_RV p11ca_key_decrypt(p11ca_key *key, enum p11ca_dec_pad pad, const EVP_MD *oaep_md,
+                                     const EVP_MD *mgf1_md, const unsigned char *label,
+                                     size_t label_len, const unsigned char *in, size_t inlen,
+                                     unsigned char *out, size_t *poutlen)
 {
 	CK_RSA_PKCS_OAEP_PARAMS oaep;
 	struct sign_op op;
@@ -413,7 +420,8 @@ P11CA_EXPORT CK_RV p11ca_key_decrypt(p11ca_key *key, enum p11ca_dec_pad pad,
 		                 "key '%s' is not allowed to decrypt (generate it with --decrypt)",
 		                 key->label);
 	if (*poutlen < (size_t)(key->bits + 7) / 8)
-		return p11ca_err(CKR_BUFFER_TOO_SMALL, "decryption output buffer smaller than the modulus");
+		return p11ca_err(CKR_BUFFER_TOO_SMALL,
+		                 "decryption output buffer smaller than the modulus");
 	memset(&op, 0, sizeof(op));
 	op.decrypt = 1;
 	op.in = in;
@@ -421,12 +429,8 @@ P11CA_EXPORT CK_RV p11ca_key_decrypt(p11ca_key *key, enum p11ca_dec_pad pad,
 	op.out = out;
 	op.outlen = *poutlen;
 	switch (pad) {
-	case P11CA_DEC_PKCS1:
-		op.mech.mechanism = CKM_RSA_PKCS;
-		break;
-	case P11CA_DEC_RAW:
-		op.mech.mechanism = CKM_RSA_X_509;
-		break;
+	case P11CA_DEC_PKCS1: op.mech.mechanism = CKM_RSA_PKCS; break;
+	case P11CA_DEC_RAW: op.mech.mechanism = CKM_RSA_X_509; break;
 	case P11CA_DEC_OAEP:
 		memset(&oaep, 0, sizeof(oaep));
 		oaep.hashAlg = p11ca_md_mech(oaep_md ? oaep_md : EVP_sha1());
@@ -438,15 +442,15 @@ P11CA_EXPORT CK_RV p11ca_key_decrypt(p11ca_key *key, enum p11ca_dec_pad pad,
 		op.mech.pParameter = &oaep;
 		op.mech.ulParameterLen = sizeof(oaep);
 		break;
-	default:
-		return p11ca_err(CKR_ARGUMENTS_BAD, "unknown padding");
+	default: return p11ca_err(CKR_ARGUMENTS_BAD, "unknown padding");
 	}
 	rv = run_sign(key, &op, "RSA decryption");
-	if (pad == P11CA_DEC_OAEP && (rv == CKR_ARGUMENTS_BAD || rv == CKR_MECHANISM_PARAM_INVALID) &&
+	if (pad == P11CA_DEC_OAEP &&
+	    (rv == CKR_ARGUMENTS_BAD || rv == CKR_MECHANISM_PARAM_INVALID) &&
 	    p11ca_token_has_mechanism(key->token, CKM_RSA_X_509))
 		/* e.g. SoftHSM2 does OAEP with SHA-1 only */
-		return decrypt_oaep_emulated(key, oaep_md, mgf1_md, label, label_len, in, inlen, out,
-		                             poutlen);
+		return decrypt_oaep_emulated(key, oaep_md, mgf1_md, label, label_len, in, inlen,
+		                             out, poutlen);
 	if (rv == CKR_OK)
 		*poutlen = op.outlen;
 	return rv;

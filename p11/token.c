@@ -147,7 +147,8 @@ static CK_RV login_session(p11ca_token *t, CK_SESSION_HANDLE s)
 	if (!(t->info.flags & CKF_LOGIN_REQUIRED))
 		return CKR_OK;
 	if (t->info.flags & CKF_USER_PIN_LOCKED)
-		return p11ca_err(P11CA_R_PIN_LOCKED, "the user PIN of token '%s' is locked; unblock it with the SO PIN",
+		return p11ca_err(P11CA_R_PIN_LOCKED,
+		                 "the user PIN of token '%s' is locked; unblock it with the SO PIN",
 		                 t->info.label);
 	if (t->pin_failed)
 		return p11ca_err(P11CA_R_PIN_FAILED,
@@ -167,8 +168,8 @@ static CK_RV login_session(p11ca_token *t, CK_SESSION_HANDLE s)
 	/* SoftHSM2 fails a login with a general error, or "PIN not
 	 * initialised", while another process rewrites the token's files;
 	 * that is not a PIN try: try again */
-	for (attempt = 1;
-	     (rv == CKR_GENERAL_ERROR || rv == CKR_USER_PIN_NOT_INITIALIZED) && attempt <= LOGIN_RETRIES;
+	for (attempt = 1; (rv == CKR_GENERAL_ERROR || rv == CKR_USER_PIN_NOT_INITIALIZED) &&
+	                  attempt <= LOGIN_RETRIES;
 	     attempt++) {
 		usleep(20000 * (useconds_t)attempt);
 		rv = t->mod->fl->C_Login(s, CKU_USER, (CK_UTF8CHAR *)pin, pinlen);
@@ -182,9 +183,11 @@ static CK_RV login_session(p11ca_token *t, CK_SESSION_HANDLE s)
 		rv = p11ca_err(rv, "login to token '%s' failed: wrong PIN (%s)", t->info.label,
 		               p11ca_rv_name(rv));
 	} else if (rv == CKR_PIN_LOCKED) {
-		rv = p11ca_err(P11CA_R_PIN_LOCKED, "the user PIN of token '%s' is locked", t->info.label);
+		rv = p11ca_err(P11CA_R_PIN_LOCKED, "the user PIN of token '%s' is locked",
+		               t->info.label);
 	} else if (rv != CKR_OK) {
-		rv = p11ca_err(rv, "login to token '%s' failed: %s", t->info.label, p11ca_rv_name(rv));
+		rv = p11ca_err(rv, "login to token '%s' failed: %s", t->info.label,
+		               p11ca_rv_name(rv));
 	}
 out:
 	p11ca_wipe(pin, sizeof(pin));
@@ -249,7 +252,9 @@ P11CA_EXPORT CK_RV p11ca_token_init(p11ca_ctx *ctx, CK_SLOT_ID slot_id, const ch
 	if (ctx->nmods == 0)
 		return p11ca_err(P11CA_R_MODULE, "no PKCS#11 module loaded");
 	if (so_pin == NULL || user_pin == NULL || label == NULL || strlen(label) > 32)
-		return p11ca_err(CKR_ARGUMENTS_BAD, "token init needs a label (at most 32 bytes), an SO PIN and a user PIN");
+		return p11ca_err(
+		    CKR_ARGUMENTS_BAD,
+		    "token init needs a label (at most 32 bytes), an SO PIN and a user PIN");
 	mod = ctx->mods[0];
 	if ((rv = p11ca_module_ensure(mod, NULL)) != CKR_OK)
 		return rv;
@@ -292,7 +297,8 @@ out:
 		(void)mod->fl->C_CloseSession(s);
 	free(slots);
 	if (rv != CKR_OK)
-		return p11ca_err(rv, "initialising token '%s' failed: %s", label, p11ca_rv_name(rv));
+		return p11ca_err(rv, "initialising token '%s' failed: %s", label,
+		                 p11ca_rv_name(rv));
 	(void)p11ca_ctx_refresh(ctx);
 	return CKR_OK;
 }

@@ -11,9 +11,20 @@
 #include "internal.h"
 
 static const char *const path_attrs[] = {
-	"token", "manufacturer", "serial", "model", "library-manufacturer",
-	"library-description", "library-version", "object", "type", "id",
-	"slot-description", "slot-manufacturer", "slot-id", NULL,
+	"token",
+	"manufacturer",
+	"serial",
+	"model",
+	"library-manufacturer",
+	"library-description",
+	"library-version",
+	"object",
+	"type",
+	"id",
+	"slot-description",
+	"slot-manufacturer",
+	"slot-id",
+	NULL,
 };
 static const char *const query_attrs[] = {
 	"pin-value", "pin-source", "module-name", "module-path", NULL,
@@ -30,7 +41,7 @@ static int known(const char *const *list, const char *name, size_t len)
 /* Names the first attribute p11-kit did not recognise, in @out. */
 static int find_unknown(const char *str, char *out, size_t cap)
 {
-	const char *p = str + strlen("pkcs11:");  /* the scheme was checked, in any case */
+	const char *p = str + strlen("pkcs11:"); /* the scheme was checked, in any case */
 	int in_query = 0, after_pin = 0;
 
 	while (*p != '\0') {
@@ -42,7 +53,9 @@ static int find_unknown(const char *str, char *out, size_t cap)
 			/* after a pin-value an unknown name may be a piece of the
 			 * PIN (an unencoded '&'): do not show it */
 			if (after_pin)
-				snprintf(out, cap, "(after pin-value; is a '&' in the PIN not %%26-encoded?)");
+				snprintf(
+				    out, cap,
+				    "(after pin-value; is a '&' in the PIN not %%26-encoded?)");
 			else
 				snprintf(out, cap, "%.*s", (int)name_len, p);
 			return 1;
@@ -70,7 +83,8 @@ static int is_pin_value(const char *p, size_t *plen)
 
 	while (p[i] != '\0' && p[i] != '=' && p[i] != '&' && k < sizeof(want)) {
 		c = (unsigned char)p[i];
-		if (c == '%' && isxdigit((unsigned char)p[i + 1]) && isxdigit((unsigned char)p[i + 2])) {
+		if (c == '%' && isxdigit((unsigned char)p[i + 1]) &&
+		    isxdigit((unsigned char)p[i + 2])) {
 			char hex[3] = { p[i + 1], p[i + 2], '\0' };
 			c = (int)strtol(hex, NULL, 16);
 			i += 3;
@@ -129,7 +143,8 @@ CK_RV p11ca_uri_parse(const char *str, P11KitUri **puri)
 		/* show the start only: whatever follows '?' may hold a PIN */
 		int n = str ? (int)strcspn(str, "?") : 0;
 		return p11ca_err(P11CA_R_BAD_URI, "not a pkcs11: URI: '%.*s%s'", n > 60 ? 60 : n,
-		                 str ? str : "(null)", str && (n > 60 || str[n] != '\0') ? "..." : "");
+		                 str ? str : "(null)",
+		                 str && (n > 60 || str[n] != '\0') ? "..." : "");
 	}
 	if (find_unknown(str, name, sizeof(name)))
 		return p11ca_err(P11CA_R_BAD_URI, "unknown attribute '%s' in pkcs11: URI", name);
@@ -139,11 +154,13 @@ CK_RV p11ca_uri_parse(const char *str, P11KitUri **puri)
 	r = p11_kit_uri_parse(str, P11_KIT_URI_FOR_ANY, uri);
 	if (r != P11_KIT_URI_OK) {
 		p11ca_uri_free(uri);
-		return p11ca_err(P11CA_R_BAD_URI, "malformed pkcs11: URI: %s", p11_kit_uri_message(r));
+		return p11ca_err(P11CA_R_BAD_URI, "malformed pkcs11: URI: %s",
+		                 p11_kit_uri_message(r));
 	}
 	if (p11_kit_uri_any_unrecognized(uri)) {
 		p11ca_uri_free(uri);
-		return p11ca_err(P11CA_R_BAD_URI, "pkcs11: URI has an attribute value p11-kit does not understand");
+		return p11ca_err(P11CA_R_BAD_URI,
+		                 "pkcs11: URI has an attribute value p11-kit does not understand");
 	}
 	*puri = uri;
 	return CKR_OK;
@@ -265,11 +282,13 @@ char *p11ca_uri_for_object(p11ca_token *t, CK_OBJECT_CLASS klass, const char *la
 		r |= put_attr(&buf, &len, &cap, "serial", (const unsigned char *)t->info.serial,
 		              strlen(t->info.serial), 0);
 	if (label != NULL && *label != '\0')
-		r |= put_attr(&buf, &len, &cap, "object", (const unsigned char *)label, strlen(label), 0);
+		r |= put_attr(&buf, &len, &cap, "object", (const unsigned char *)label,
+		              strlen(label), 0);
 	if (id != NULL && id_len > 0)
 		r |= put_attr(&buf, &len, &cap, "id", id, id_len, 1);
 	if (type != NULL)
-		r |= put_attr(&buf, &len, &cap, "type", (const unsigned char *)type, strlen(type), 0);
+		r |= put_attr(&buf, &len, &cap, "type", (const unsigned char *)type, strlen(type),
+		              0);
 	if (r != 0) {
 		free(buf);
 		return NULL;

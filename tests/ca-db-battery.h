@@ -157,8 +157,14 @@ static void bt_assert_row(const struct cadb_row *got, const struct cadb_row *wan
 }
 
 static const char *const bt_sans[] = {
-	"DNS:www.example.com", "IP:192.0.2.1", "IP:2001:db8::1", "email:ops@example.com",
-	"URI:https://example.com/a,b;c=d,DNS:x", "other", "DNS:example.com", NULL,
+	"DNS:www.example.com",
+	"IP:192.0.2.1",
+	"IP:2001:db8::1",
+	"email:ops@example.com",
+	"URI:https://example.com/a,b;c=d,DNS:x",
+	"other",
+	"DNS:example.com",
+	NULL,
 };
 
 static void test_create_open(void **state)
@@ -312,8 +318,7 @@ static int bt_collect(const struct cadb_row *r, void *arg)
 	struct bt_walk *w = arg;
 	size_t len = strlen(w->serials);
 
-	snprintf(w->serials + len, sizeof(w->serials) - len, "%s%s", len > 0 ? " " : "",
-	         r->serial);
+	snprintf(w->serials + len, sizeof(w->serials) - len, "%s%s", len > 0 ? " " : "", r->serial);
 	w->revoked_at_sum += r->revoked_at;
 	if (w->want_der >= 0)
 		assert_int_equal(r->der != NULL, w->want_der);
@@ -386,12 +391,11 @@ static void test_foreach_fields(void **state)
 
 	bt_fill_statuses(f->db);
 	for (with_der = 0; with_der <= 1; with_der++)
-		assert_int_equal(cadb_foreach(f->db, CADB_ALL, 0, with_der, bt_check_fields,
-		                              &with_der),
-		                 RES_OK);
-	assert_int_equal(cadb_foreach(f->db, (enum cadb_status)'X', 0, 0, bt_check_fields,
-	                              &with_der),
-	                 RES_BAD_INPUT);
+		assert_int_equal(
+		    cadb_foreach(f->db, CADB_ALL, 0, with_der, bt_check_fields, &with_der), RES_OK);
+	assert_int_equal(
+	    cadb_foreach(f->db, (enum cadb_status)'X', 0, 0, bt_check_fields, &with_der),
+	    RES_BAD_INPUT);
 }
 
 /* A walk whose callback looks rows up and writes on the same connection. */
@@ -710,12 +714,12 @@ static void test_silent(void **state)
 }
 
 #define BT_TEST(fn) cmocka_unit_test_setup_teardown(fn, bt_setup, bt_teardown)
-#define BATTERY_TESTS                                                                         \
+#define BATTERY_TESTS                                                                              \
 	BT_TEST(test_create_open), BT_TEST(test_insert_get), BT_TEST(test_taken),                  \
-		BT_TEST(test_get_missing), BT_TEST(test_revoke), BT_TEST(test_foreach_status),     \
-		BT_TEST(test_foreach_fields), BT_TEST(test_foreach_nested),                        \
-		BT_TEST(test_foreach_revoked), BT_TEST(test_crl_number), BT_TEST(test_rollback),   \
-		BT_TEST(test_two_writers), BT_TEST(test_newer_schema), BT_TEST(test_bad_location), \
-		BT_TEST(test_silent)
+	    BT_TEST(test_get_missing), BT_TEST(test_revoke), BT_TEST(test_foreach_status),         \
+	    BT_TEST(test_foreach_fields), BT_TEST(test_foreach_nested),                            \
+	    BT_TEST(test_foreach_revoked), BT_TEST(test_crl_number), BT_TEST(test_rollback),       \
+	    BT_TEST(test_two_writers), BT_TEST(test_newer_schema), BT_TEST(test_bad_location),     \
+	    BT_TEST(test_silent)
 
 #endif /* P11CA_CA_DB_BATTERY_H */

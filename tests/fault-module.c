@@ -15,27 +15,27 @@
 
 #define DEFAULT_SOFTHSM "/usr/lib/softhsm/libsofthsm2.so"
 
-#define FAULT_FUNCS(X)                                                                     \
-	X(C_Initialize)                                                                    \
-	X(C_Finalize)                                                                      \
-	X(C_GetInfo)                                                                       \
-	X(C_GetSlotList)                                                                   \
-	X(C_GetTokenInfo)                                                                  \
-	X(C_GetMechanismList)                                                              \
-	X(C_OpenSession)                                                                   \
-	X(C_CloseSession)                                                                  \
-	X(C_CloseAllSessions)                                                              \
-	X(C_GetSessionInfo)                                                                \
-	X(C_Login)                                                                         \
-	X(C_Logout)                                                                        \
-	X(C_FindObjectsInit)                                                               \
-	X(C_FindObjects)                                                                   \
-	X(C_FindObjectsFinal)                                                              \
-	X(C_GetAttributeValue)                                                             \
-	X(C_GenerateKeyPair)                                                               \
-	X(C_SignInit)                                                                      \
-	X(C_Sign)                                                                          \
-	X(C_DecryptInit)                                                                   \
+#define FAULT_FUNCS(X)                                                                             \
+	X(C_Initialize)                                                                            \
+	X(C_Finalize)                                                                              \
+	X(C_GetInfo)                                                                               \
+	X(C_GetSlotList)                                                                           \
+	X(C_GetTokenInfo)                                                                          \
+	X(C_GetMechanismList)                                                                      \
+	X(C_OpenSession)                                                                           \
+	X(C_CloseSession)                                                                          \
+	X(C_CloseAllSessions)                                                                      \
+	X(C_GetSessionInfo)                                                                        \
+	X(C_Login)                                                                                 \
+	X(C_Logout)                                                                                \
+	X(C_FindObjectsInit)                                                                       \
+	X(C_FindObjects)                                                                           \
+	X(C_FindObjectsFinal)                                                                      \
+	X(C_GetAttributeValue)                                                                     \
+	X(C_GenerateKeyPair)                                                                       \
+	X(C_SignInit)                                                                              \
+	X(C_Sign)                                                                                  \
+	X(C_DecryptInit)                                                                           \
 	X(C_Decrypt)
 
 #define AS_ENUM(n) F_##n,
@@ -45,7 +45,7 @@ static const char *const fn_names[F_COUNT] = { FAULT_FUNCS(AS_NAME) };
 
 struct fault {
 	CK_RV rv;
-	int count;       /* calls left to fail; -1 forever */
+	int count; /* calls left to fail; -1 forever */
 	unsigned flags;
 	unsigned calls;
 };
@@ -125,11 +125,8 @@ static void make_real(const struct hit *h, CK_SESSION_HANDLE s, int has_session,
 			(void)real->C_CloseAllSessions(slot);
 		break;
 	case CKR_DEVICE_ERROR:
-	case CKR_CRYPTOKI_NOT_INITIALIZED:
-		(void)real->C_Finalize(NULL);
-		break;
-	default:
-		break;
+	case CKR_CRYPTOKI_NOT_INITIALIZED: (void)real->C_Finalize(NULL); break;
+	default: break;
 	}
 }
 
@@ -194,8 +191,7 @@ static CK_RV w_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 	return rv;
 }
 
-static CK_RV w_C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list,
-                                  CK_ULONG_PTR pcount)
+static CK_RV w_C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR pcount)
 {
 	struct hit h;
 
@@ -251,8 +247,7 @@ static CK_RV w_C_GetSessionInfo(CK_SESSION_HANDLE s, CK_SESSION_INFO_PTR info)
 	return real->C_GetSessionInfo(s, info);
 }
 
-static CK_RV w_C_Login(CK_SESSION_HANDLE s, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
-                       CK_ULONG pinlen)
+static CK_RV w_C_Login(CK_SESSION_HANDLE s, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pinlen)
 {
 	struct hit h;
 

@@ -62,14 +62,13 @@ X509 *mkcert(const struct mk *m, EVP_PKEY *key, X509 *issuer, EVP_PKEY *ikey)
 
 const struct mk root_mk = { "Test Root", "critical,CA:TRUE", NULL, NULL, -DAY, 3650 * DAY };
 const struct mk inter_mk = { "Test Inter", "critical,CA:TRUE,pathlen:0", NULL, NULL, -DAY,
-	                            1000 * DAY };
-const struct mk leaf_mk = { "host.example.com",    "CA:FALSE",
-	                           "serverAuth,clientAuth", "DNS:host.example.com",
-	                           -DAY,                   365 * DAY };
+	                     1000 * DAY };
+const struct mk leaf_mk = { "host.example.com",     "CA:FALSE", "serverAuth,clientAuth",
+	                    "DNS:host.example.com", -DAY,       365 * DAY };
 
 X509 *root, *inter, *leaf;
 
-STACK_OF(X509) *stack_of(X509 *a, X509 *b)
+STACK_OF(X509) * stack_of(X509 *a, X509 *b)
 {
 	STACK_OF(X509) *sk = sk_X509_new_null();
 

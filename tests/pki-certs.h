@@ -32,7 +32,7 @@ extern X509 *root, *inter, *leaf;
 
 /* A certificate for @key signed by @ikey (@issuer NULL: self-signed). */
 X509 *mkcert(const struct mk *m, EVP_PKEY *key, X509 *issuer, EVP_PKEY *ikey);
-STACK_OF(X509) *stack_of(X509 *a, X509 *b);
+STACK_OF(X509) * stack_of(X509 *a, X509 *b);
 /* @x as DER (OPENSSL_free) */
 int der_of(X509 *x, unsigned char **pder);
 /* @x as PEM into @out (NUL-terminated), returns its length */

@@ -69,6 +69,6 @@ void assert_message_has(const char *needle);
  * recovery_teardown); main's exit status (77: SoftHSM2 missing). */
 int recovery_run(const char *name, const struct CMUnitTest *tests, size_t n);
 #define RECOVERY_RUN(name, tests) recovery_run(name, tests, sizeof(tests) / sizeof((tests)[0]))
-#define RECOVERY_TEST(fn) cmocka_unit_test_setup_teardown(fn, recovery_setup, recovery_teardown)
+#define RECOVERY_TEST(fn)         cmocka_unit_test_setup_teardown(fn, recovery_setup, recovery_teardown)
 
 #endif /* P11CA_RECOVERY_FIXTURE_H */

@@ -124,8 +124,7 @@ CK_ULONG find_by_label(const char *label)
 }
 
 /* One attribute read raw; *pval freed with free(). */
-CK_RV raw_attr(CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, unsigned char **pval,
-               CK_ULONG *plen)
+CK_RV raw_attr(CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE type, unsigned char **pval, CK_ULONG *plen)
 {
 	CK_ATTRIBUTE a = { type, NULL, 0 };
 	CK_RV rv;
@@ -192,14 +191,16 @@ EVP_PKEY *raw_public(CK_OBJECT_HANDLE h, const struct ktype *kt)
 			goto out;
 		}
 		if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
-		    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, kt->group, 0) ||
+		    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, kt->group,
+		                                     0) ||
 		    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
 		                                      ASN1_STRING_get0_data(os),
 		                                      (size_t)ASN1_STRING_length(os)))
 			goto out;
 	}
 	if ((params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-	    (pctx = EVP_PKEY_CTX_new_from_name(NULL, kt->ckk == CKK_RSA ? "RSA" : "EC", NULL)) == NULL ||
+	    (pctx = EVP_PKEY_CTX_new_from_name(NULL, kt->ckk == CKK_RSA ? "RSA" : "EC", NULL)) ==
+	        NULL ||
 	    EVP_PKEY_fromdata_init(pctx) != 1 ||
 	    EVP_PKEY_fromdata(pctx, &pk, EVP_PKEY_PUBLIC_KEY, params) != 1)
 		pk = NULL;
@@ -232,7 +233,8 @@ X509 *make_cert(EVP_PKEY *pub, const char *cn)
 	     X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
 	                                (const unsigned char *)cn, -1, -1, 0) == 1 &&
 	     X509_NAME_add_entry_by_txt(X509_get_issuer_name(x), "CN", MBSTRING_ASC,
-	                                (const unsigned char *)"p11ca test issuer", -1, -1, 0) == 1 &&
+	                                (const unsigned char *)"p11ca test issuer", -1, -1,
+	                                0) == 1 &&
 	     X509_set_pubkey(x, pub) == 1;
 	if (ok) {
 		X509V3_set_ctx(&v3, NULL, x, NULL, NULL, 0);
@@ -285,9 +287,10 @@ int verify(EVP_PKEY *pub, const struct p11ca_sig_params *sp, const unsigned char
 	if (ok && sp->alg == P11CA_SIG_RSA_PSS)
 		ok = EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING) == 1 &&
 		     EVP_PKEY_CTX_set_rsa_mgf1_md(pc, sp->mgf1_md ? sp->mgf1_md : sp->md) == 1 &&
-		     EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, sp->pss_saltlen == -1   ? RSA_PSS_SALTLEN_DIGEST
-		                                          : sp->pss_saltlen == -2 ? RSA_PSS_SALTLEN_MAX
-		                                                                  : sp->pss_saltlen) == 1;
+		     EVP_PKEY_CTX_set_rsa_pss_saltlen(
+		         pc, sp->pss_saltlen == -1   ? RSA_PSS_SALTLEN_DIGEST
+		             : sp->pss_saltlen == -2 ? RSA_PSS_SALTLEN_MAX
+		                                     : sp->pss_saltlen) == 1;
 	ok = ok && EVP_PKEY_verify(pc, sig, siglen, data, datalen) == 1;
 	EVP_PKEY_CTX_free(pc);
 	return ok;

@@ -22,9 +22,9 @@
 
 #include "internal.h"
 
-#define LABEL_A "p11ca-it-a"
-#define LABEL_B "p11ca-it-b"
-#define PIN_B "it-b-user-pin"
+#define LABEL_A  "p11ca-it-a"
+#define LABEL_B  "p11ca-it-b"
+#define PIN_B    "it-b-user-pin"
 #define SO_PIN_B "it-b-so-pin"
 
 /* The key types p11ca generates, and what they must look like. */
@@ -35,43 +35,43 @@ struct ktype {
 	int bits;
 	const char *group; /* OpenSSL group of an EC key */
 	CK_KEY_TYPE ckk;
-	const char *md;    /* digest for its signatures */
+	const char *md; /* digest for its signatures */
 };
 extern const struct ktype ktypes[];
 #define NKTYPES 7
 enum { K_RSA2048, K_RSA3072, K_RSA4096, K_P256, K_P384, K_P521, K_ED25519 };
 
 struct softhsm_fixture {
-	char dir[1024];      /* the tokens' directory (removed at the end) */
+	char dir[1024]; /* the tokens' directory (removed at the end) */
 	char conf[1100];
 	char pin_file[1100];
 	char pin_file_b[1100];
 	char wrong_pin_file[1100];
-	const char *module;  /* SoftHSM2 module path, or "softhsm2" */
-	p11ca_ctx *ctx;      /* the main context, logged in to token A */
-	p11ca_token *tok;    /* token A */
+	const char *module; /* SoftHSM2 module path, or "softhsm2" */
+	p11ca_ctx *ctx;     /* the main context, logged in to token A */
+	p11ca_token *tok;   /* token A */
 	CK_FUNCTION_LIST *fl;
 	CK_SESSION_HANDLE raw; /* our own session on token A for raw reads */
 	p11ca_key *keys[NKTYPES];
-	EVP_PKEY *issuer;    /* signs the test certificates */
+	EVP_PKEY *issuer; /* signs the test certificates */
 };
 extern struct softhsm_fixture T;
 
-#define assert_rv(expr, want)                                                                   \
-	do {                                                                                    \
-		CK_RV r_ = (expr);                                                              \
-		if (r_ != (CK_RV)(want))                                                        \
-			print_error("%s = %s, want %s (message: %s)\n", #expr, p11ca_rv_name(r_), \
-			            p11ca_rv_name(want), p11ca_error_message());                \
-		assert_true(r_ == (CK_RV)(want));                                               \
+#define assert_rv(expr, want)                                                                      \
+	do {                                                                                       \
+		CK_RV r_ = (expr);                                                                 \
+		if (r_ != (CK_RV)(want))                                                           \
+			print_error("%s = %s, want %s (message: %s)\n", #expr, p11ca_rv_name(r_),  \
+			            p11ca_rv_name(want), p11ca_error_message());                   \
+		assert_true(r_ == (CK_RV)(want));                                                  \
 	} while (0)
 
-#define assert_contains(hay, needle)                                                            \
-	do {                                                                                    \
-		const char *h_ = (hay);                                                         \
-		if (h_ == NULL || strstr(h_, (needle)) == NULL)                                  \
+#define assert_contains(hay, needle)                                                               \
+	do {                                                                                       \
+		const char *h_ = (hay);                                                            \
+		if (h_ == NULL || strstr(h_, (needle)) == NULL)                                    \
 			print_error("'%s' does not contain '%s'\n", h_ ? h_ : "(null)", (needle)); \
-		assert_true(h_ != NULL && strstr(h_, (needle)) != NULL);                        \
+		assert_true(h_ != NULL && strstr(h_, (needle)) != NULL);                           \
 	} while (0)
 
 int count_objects(void);

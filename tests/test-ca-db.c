@@ -146,45 +146,45 @@ static const struct battery_backend sqlite_backend = {
 
 /* Version 1's schema, as tools/ca/ca-db.c wrote it (p11ca up to schema version 1). */
 static const char v1_schema[] =
-	"PRAGMA journal_mode=WAL;"
-	"BEGIN;"
-	"CREATE TABLE certs("
-	" serial TEXT PRIMARY KEY,"
-	" subject TEXT NOT NULL,"
-	" sans TEXT,"
-	" not_before INTEGER NOT NULL,"
-	" not_after INTEGER NOT NULL,"
-	" status TEXT NOT NULL CHECK (status IN ('V','R')),"
-	" revoked_at INTEGER,"
-	" reason INTEGER,"
-	" invalidity INTEGER,"
-	" profile TEXT,"
-	" issued_at INTEGER NOT NULL,"
-	" der BLOB);"
-	"CREATE INDEX certs_revoked ON certs(serial, revoked_at, reason, invalidity)"
-	" WHERE status = 'R';"
-	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
-	"INSERT INTO meta VALUES ('crl_number', '0');"
-	"PRAGMA user_version=1;"
-	"COMMIT;";
+    "PRAGMA journal_mode=WAL;"
+    "BEGIN;"
+    "CREATE TABLE certs("
+    " serial TEXT PRIMARY KEY,"
+    " subject TEXT NOT NULL,"
+    " sans TEXT,"
+    " not_before INTEGER NOT NULL,"
+    " not_after INTEGER NOT NULL,"
+    " status TEXT NOT NULL CHECK (status IN ('V','R')),"
+    " revoked_at INTEGER,"
+    " reason INTEGER,"
+    " invalidity INTEGER,"
+    " profile TEXT,"
+    " issued_at INTEGER NOT NULL,"
+    " der BLOB);"
+    "CREATE INDEX certs_revoked ON certs(serial, revoked_at, reason, invalidity)"
+    " WHERE status = 'R';"
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
+    "INSERT INTO meta VALUES ('crl_number', '0');"
+    "PRAGMA user_version=1;"
+    "COMMIT;";
 
 /* Rows of every kind, as version 1 held them; crl_number 7. */
 static const char v1_rows[] =
-	"BEGIN;"
-	"INSERT INTO certs VALUES ('4F01', '/CN=valid, with comma', 'DNS:a.example,"
-	"IP:192.0.2.7,email:x@example.com,URI:https://example.com/p?a=1,b=2,IP:2001:db8::7,"
-	"other,DNS:b.example', 1700000000, 1900000000, 'V', NULL, NULL, NULL, 'server-client',"
-	" 1700000001, x'3082000102030405');"
-	"INSERT INTO certs VALUES ('4F02', '/CN=revoked', 'DNS:r.example', 1700000000,"
-	" 1900000000, 'R', 1700100000, 1, 1700050000, 'server', 1700000002, x'30820002');"
-	"INSERT INTO certs VALUES ('4F03', '/CN=expired', NULL, 1600000000, 1650000000, 'V',"
-	" NULL, NULL, NULL, 'client', 1600000003, x'30820003');"
-	"INSERT INTO certs VALUES ('4F04', '/CN=imported', '', 1700000000, 1900000000, 'V',"
-	" NULL, NULL, NULL, NULL, 1700000004, NULL);"
-	"INSERT INTO certs VALUES ('4F05', '/CN=revoked-imported', 'email:y@example.com',"
-	" 1700000000, 1900000000, 'R', 1700200000, 0, NULL, NULL, 1700000005, NULL);"
-	"UPDATE meta SET value = '7' WHERE key = 'crl_number';"
-	"COMMIT;";
+    "BEGIN;"
+    "INSERT INTO certs VALUES ('4F01', '/CN=valid, with comma', 'DNS:a.example,"
+    "IP:192.0.2.7,email:x@example.com,URI:https://example.com/p?a=1,b=2,IP:2001:db8::7,"
+    "other,DNS:b.example', 1700000000, 1900000000, 'V', NULL, NULL, NULL, 'server-client',"
+    " 1700000001, x'3082000102030405');"
+    "INSERT INTO certs VALUES ('4F02', '/CN=revoked', 'DNS:r.example', 1700000000,"
+    " 1900000000, 'R', 1700100000, 1, 1700050000, 'server', 1700000002, x'30820002');"
+    "INSERT INTO certs VALUES ('4F03', '/CN=expired', NULL, 1600000000, 1650000000, 'V',"
+    " NULL, NULL, NULL, 'client', 1600000003, x'30820003');"
+    "INSERT INTO certs VALUES ('4F04', '/CN=imported', '', 1700000000, 1900000000, 'V',"
+    " NULL, NULL, NULL, NULL, 1700000004, NULL);"
+    "INSERT INTO certs VALUES ('4F05', '/CN=revoked-imported', 'email:y@example.com',"
+    " 1700000000, 1900000000, 'R', 1700200000, 0, NULL, NULL, 1700000005, NULL);"
+    "UPDATE meta SET value = '7' WHERE key = 'crl_number';"
+    "COMMIT;";
 
 /* A version-1 database with @rows, closed (its WAL checkpointed into the file). */
 static void make_v1(const char *location, const char *rows)
@@ -234,14 +234,10 @@ static void assert_v1_row(struct cadb *db, const char *serial, const char *subje
 static void test_migrate_v1(void **state)
 {
 	static const char *const sans1[] = {
-		"DNS:a.example",
-		"IP:192.0.2.7",
-		"email:x@example.com",
-		"URI:https://example.com/p?a=1,b=2",
-		"IP:2001:db8::7",
-		"other",
-		"DNS:b.example",
-		NULL,
+		"DNS:a.example",       "IP:192.0.2.7",
+		"email:x@example.com", "URI:https://example.com/p?a=1,b=2",
+		"IP:2001:db8::7",      "other",
+		"DNS:b.example",       NULL,
 	};
 	static const char *const sans2[] = { "DNS:r.example", NULL };
 	static const char *const sans5[] = { "email:y@example.com", NULL };

@@ -28,7 +28,7 @@
 #include "unit-helpers.h"
 
 #define ROUNDS 6
-#define BATCH 5
+#define BATCH  5
 
 struct side {
 	char label[16], dir[1200], pin_file[1200];
@@ -120,7 +120,8 @@ static int setup(void **state)
 		    sh("SOFTHSM2_CONF='%s' '%s/p11ca' ca init --module '%s' --pin-file '%s' "
 		       "--dir '%s' --new-key ec:p256 --token pkcs11:token=%s --label key "
 		       "--subject '/O=p11ca test/CN=CA %d' </dev/null",
-		       tok.conf, top, uh_softhsm_module(), s->pin_file, s->dir, s->label, i + 1) != 0)
+		       tok.conf, top, uh_softhsm_module(), s->pin_file, s->dir, s->label,
+		       i + 1) != 0)
 			return -1;
 	}
 	return 0;

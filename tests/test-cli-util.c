@@ -18,7 +18,7 @@
 
 static void test_hex(void **state)
 {
-	static const unsigned char bytes[] = {0x00, 0x0f, 0xa5, 0xff, 0x10};
+	static const unsigned char bytes[] = { 0x00, 0x0f, 0xa5, 0xff, 0x10 };
 	char out[2 * sizeof(bytes) + 1];
 
 	(void)state;
@@ -90,25 +90,19 @@ static int handle(int id, const char *arg, void *data)
 	struct opts *o = data;
 
 	switch (id) {
-	case O_NAME:
-		o->name = arg;
-		break;
-	case O_FLAG:
-		o->flag++;
-		break;
-	case O_BAD:
-		return TOOL_EXIT_USAGE;
-	default:
-		return TOOL_EXIT_FAIL;
+	case O_NAME: o->name = arg; break;
+	case O_FLAG: o->flag++; break;
+	case O_BAD: return TOOL_EXIT_USAGE;
+	default: return TOOL_EXIT_FAIL;
 	}
 	return TOOL_EXIT_OK;
 }
 
 static const struct tool_opt local[] = {
-    {"name", required_argument, O_NAME},
-    {"flag", no_argument, O_FLAG},
-    {"bad", no_argument, O_BAD},
-    {NULL, 0, 0},
+	{ "name", required_argument, O_NAME },
+	{ "flag", no_argument, O_FLAG },
+	{ "bad", no_argument, O_BAD },
+	{ NULL, 0, 0 },
 };
 
 /* tool_parse() over a NULL-terminated list of words. */
@@ -125,13 +119,13 @@ static int parse(struct tool_common *c, struct opts *o, char **words)
 
 static void test_parse(void **state)
 {
-	char *all[] = {"p11ca test", "--module", "softhsm2", "op1",    "--pin-file=/p", "-v",
-	               "--name",     "n",        "--flag",   "--flag", "op2",           NULL};
-	char *help[] = {"p11ca test", "--flag", "--help", NULL};
-	char *unknown[] = {"p11ca test", "--frobnicate", NULL};
-	char *missing[] = {"p11ca test", "--name", NULL};
-	char *refused[] = {"p11ca test", "--bad", "--flag", NULL};
-	char *none[] = {"p11ca test", NULL};
+	char *all[] = { "p11ca test", "--module", "softhsm2", "op1",    "--pin-file=/p", "-v",
+		        "--name",     "n",        "--flag",   "--flag", "op2",           NULL };
+	char *help[] = { "p11ca test", "--flag", "--help", NULL };
+	char *unknown[] = { "p11ca test", "--frobnicate", NULL };
+	char *missing[] = { "p11ca test", "--name", NULL };
+	char *refused[] = { "p11ca test", "--bad", "--flag", NULL };
+	char *none[] = { "p11ca test", NULL };
 	struct tool_common c;
 	struct opts o;
 
@@ -158,7 +152,7 @@ static void test_parse(void **state)
 	assert_int_equal(optind, 1);
 	/* no local options at all */
 	memset(&c, 0, sizeof(c));
-	assert_int_equal(tool_parse(3, (char *[]){"p11ca x", "--verbose", "op", NULL}, NULL,
+	assert_int_equal(tool_parse(3, (char *[]){ "p11ca x", "--verbose", "op", NULL }, NULL,
 	                            "usage: x\n", &c, NULL, NULL),
 	                 TOOL_PARSE_GO);
 	assert_int_equal(c.verbose, 1);
@@ -167,10 +161,10 @@ static void test_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_hex),
-	    cmocka_unit_test(test_uri_without_type),
-	    cmocka_unit_test(test_text_utf8),
-	    cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_hex),
+		cmocka_unit_test(test_uri_without_type),
+		cmocka_unit_test(test_text_utf8),
+		cmocka_unit_test(test_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -66,13 +66,13 @@ static int setup(void **state)
 		rng = 1;
 	print_message("random entries from seed %llu (CRL_ENCODE_SEED to change)\n",
 	              (unsigned long long)rng);
-	keys[0] = (struct ca_key){"RSA-2048", "sha256",
-	                          EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048), NULL};
-	keys[1] =
-	    (struct ca_key){"P-256", "sha384", EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"), NULL};
+	keys[0] = (struct ca_key){ "RSA-2048", "sha256",
+		                   EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048), NULL };
+	keys[1] = (struct ca_key){ "P-256", "sha384", EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"),
+		                   NULL };
 	/* no subjectKeyIdentifier: the AKI is the SHA-1 of its key; md ignored */
 	keys[2] =
-	    (struct ca_key){"Ed25519", "sha256", EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"), NULL};
+	    (struct ca_key){ "Ed25519", "sha256", EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"), NULL };
 	for (i = 0; i < 3; i++) {
 		if (keys[i].key == NULL)
 			return -1;
@@ -97,7 +97,7 @@ static int teardown(void **state)
 
 static struct ca_crl_params params_of(const struct ca_key *k, int pem)
 {
-	struct ca_crl_params p = {0};
+	struct ca_crl_params p = { 0 };
 
 	p.libctx = NULL;
 	p.issuer = k->cert;
@@ -127,8 +127,8 @@ static struct cadb_row row(const char *serial, int64_t revoked_at, int reason, i
 static void encode_and_check(const struct ca_crl_params *p, const struct cadb_row *rows, size_t n,
                              const char *what)
 {
-	struct crl_check_rows src = {rows, n};
-	struct crl_check_sink sink = {0};
+	struct crl_check_rows src = { rows, n };
+	struct crl_check_sink sink = { 0 };
 	const unsigned char *der;
 	unsigned char *pem_der = NULL;
 	const char *why;
@@ -160,41 +160,41 @@ static const struct cadb_row *edge_rows(size_t *pn)
 {
 	static struct cadb_row rows[64];
 	static const char *const serials[] = {
-	    "00",
-	    "80",
-	    "FF",
-	    "7F",
-	    "0080",
-	    "0",
-	    "1",
-	    "f",
-	    "ABC",
-	    "abcdef",
-	    "0000",
-	    "00FF",
-	    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", /* 20 octets, top bit set */
-	    "8000000000000000000000000000000000000000", /* 20 octets, top bit set */
-	    "7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", /* 20 octets, positive as it is */
-	    "0000000000000000000000000000000000000001", /* 40 digits, value 1 */
-	    "123456789abcdef0123456789ABCDEF012345678",
-	    "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", /* 39 digits */
-	    "1fffffffffffffffffffffffffffffffffffffff",
+		"00",
+		"80",
+		"FF",
+		"7F",
+		"0080",
+		"0",
+		"1",
+		"f",
+		"ABC",
+		"abcdef",
+		"0000",
+		"00FF",
+		"FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", /* 20 octets, top bit set */
+		"8000000000000000000000000000000000000000", /* 20 octets, top bit set */
+		"7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", /* 20 octets, positive as it is */
+		"0000000000000000000000000000000000000001", /* 40 digits, value 1 */
+		"123456789abcdef0123456789ABCDEF012345678",
+		"FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", /* 39 digits */
+		"1fffffffffffffffffffffffffffffffffffffff",
 	};
 	static const int64_t times[] = {
-	    T_2049_END,
-	    T_2050,
-	    T_1950,
-	    T_1950 - 1,
-	    CA_CRL_TIME_MAX,
-	    CA_CRL_TIME_MIN,
-	    0,
-	    1,
-	    2147483647LL,
-	    2147483648LL,
-	    -2208988800LL /* 1900 */,
-	    1700000000,
+		T_2049_END,
+		T_2050,
+		T_1950,
+		T_1950 - 1,
+		CA_CRL_TIME_MAX,
+		CA_CRL_TIME_MIN,
+		0,
+		1,
+		2147483647LL,
+		2147483648LL,
+		-2208988800LL /* 1900 */,
+		1700000000,
 	};
-	static const int reasons[] = {-1, 0, 1, 2, 3, 4, 5, 6, 8, 9, 10};
+	static const int reasons[] = { -1, 0, 1, 2, 3, 4, 5, 6, 8, 9, 10 };
 	size_t n = 0, i;
 
 	for (i = 0; i < sizeof(serials) / sizeof(serials[0]); i++)
@@ -238,12 +238,11 @@ static void test_edge_cases(void **state)
 
 static int64_t random_time(void)
 {
-	static const int64_t edges[] = {T_2049_END, T_2050,          T_1950,
-	                                T_1950 - 1, CA_CRL_TIME_MAX, CA_CRL_TIME_MIN};
+	static const int64_t edges[] = { T_2049_END, T_2050,          T_1950,
+		                         T_1950 - 1, CA_CRL_TIME_MAX, CA_CRL_TIME_MIN };
 
 	switch (next_rand() % 4) {
-	case 0:
-		return edges[next_rand() % 6];
+	case 0: return edges[next_rand() % 6];
 	case 1: /* anywhere in the years 1-9999 */
 		return CA_CRL_TIME_MIN +
 		       (int64_t)(next_rand() % (uint64_t)(CA_CRL_TIME_MAX - CA_CRL_TIME_MIN + 1));
@@ -255,7 +254,7 @@ static int64_t random_time(void)
 static void random_row(struct cadb_row *r)
 {
 	static const char digits[] = "0123456789abcdefABCDEF";
-	static const int reasons[] = {-1, 0, 1, 2, 3, 4, 5, 6, 8, 9, 10};
+	static const int reasons[] = { -1, 0, 1, 2, 3, 4, 5, 6, 8, 9, 10 };
 	size_t len = 1 + next_rand() % 40, i, zeros = next_rand() % 8 == 0 ? next_rand() % len : 0;
 
 	memset(r, 0, sizeof(*r));
@@ -308,8 +307,8 @@ static void test_empty(void **state)
 static void assert_refused(const struct ca_crl_params *p, const struct cadb_row *rows, size_t n,
                            const char *what)
 {
-	struct crl_check_rows src = {rows, n};
-	struct crl_check_sink sink = {0};
+	struct crl_check_rows src = { rows, n };
+	struct crl_check_sink sink = { 0 };
 	int ret;
 
 	res_clear();
@@ -325,15 +324,15 @@ static void assert_refused(const struct ca_crl_params *p, const struct cadb_row 
 static void test_malformed_refused(void **state)
 {
 	static const char *const serials[] = {
-	    "",      "0x12",
-	    "12 ",   " 12",
-	    "-1",    "G1",
-	    "12:34", "+5",
-	    "1.0",   "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF0", /* 41 digits */
+		"",      "0x12",
+		"12 ",   " 12",
+		"-1",    "G1",
+		"12:34", "+5",
+		"1.0",   "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF0", /* 41 digits */
 	};
-	static const int reasons[] = {7, 11, -2, 255, -100};
-	static const int64_t times[] = {CA_CRL_TIME_MAX + 1, CA_CRL_TIME_MIN - 1, INT64_MAX,
-	                                -62135596800LL /* 0001-01-01 */, INT64_MIN};
+	static const int reasons[] = { 7, 11, -2, 255, -100 };
+	static const int64_t times[] = { CA_CRL_TIME_MAX + 1, CA_CRL_TIME_MIN - 1, INT64_MAX,
+		                         -62135596800LL /* 0001-01-01 */, INT64_MIN };
 	struct ca_crl_params p = params_of(&keys[1], 0);
 	struct cadb_row rows[3];
 	size_t i;
@@ -377,14 +376,14 @@ static void test_writer_fails(void **state)
 {
 	const struct cadb_row *rows;
 	struct crl_check_rows src;
-	struct crl_check_sink sink = {0};
+	struct crl_check_sink sink = { 0 };
 	struct ca_crl_params p;
 	size_t n, after, pem, total;
 	int ret;
 
 	(void)state;
 	rows = edge_rows(&n);
-	src = (struct crl_check_rows){rows, n};
+	src = (struct crl_check_rows){ rows, n };
 	for (pem = 0; pem < 2; pem++) {
 		p = params_of(&keys[2], (int)pem);
 		assert_int_equal(
@@ -424,7 +423,7 @@ static int walk_fails(void *src, cadb_row_cb cb, void *cbarg)
 static void test_walk_fails(void **state)
 {
 	struct ca_crl_params p = params_of(&keys[1], 0);
-	struct crl_check_sink sink = {0};
+	struct crl_check_sink sink = { 0 };
 	size_t count = 7;
 
 	(void)state;
@@ -439,8 +438,8 @@ static void test_walk_fails(void **state)
 static void test_large(void **state)
 {
 	struct cadb_row *rows = calloc(LARGE_ENTRIES, sizeof(*rows));
-	struct crl_check_rows src = {rows, LARGE_ENTRIES};
-	struct crl_check_sink sink = {0};
+	struct crl_check_rows src = { rows, LARGE_ENTRIES };
+	struct crl_check_sink sink = { 0 };
 	struct ca_crl_params p = params_of(&keys[0], 0);
 	struct timespec t0, t1;
 	const char *why;
@@ -472,10 +471,10 @@ static void test_large(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_edge_cases),   cmocka_unit_test(test_random_entries),
-	    cmocka_unit_test(test_empty),        cmocka_unit_test(test_malformed_refused),
-	    cmocka_unit_test(test_writer_fails), cmocka_unit_test(test_walk_fails),
-	    cmocka_unit_test(test_large),
+		cmocka_unit_test(test_edge_cases),   cmocka_unit_test(test_random_entries),
+		cmocka_unit_test(test_empty),        cmocka_unit_test(test_malformed_refused),
+		cmocka_unit_test(test_writer_fails), cmocka_unit_test(test_walk_fails),
+		cmocka_unit_test(test_large),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -36,8 +36,7 @@ static struct sample samples[8];
 static size_t nsamples;
 
 /* A signed request for a new key of @alg (an EVP_PKEY_Q_keygen type). */
-static void add_sample(const char *what, EVP_PKEY *pk, const char *md, int with_exts,
-                       int pss)
+static void add_sample(const char *what, EVP_PKEY *pk, const char *md, int with_exts, int pss)
 {
 	X509_REQ *req = X509_REQ_new();
 	X509_NAME *name = X509_NAME_new();
@@ -47,23 +46,23 @@ static void add_sample(const char *what, EVP_PKEY *pk, const char *md, int with_
 	unsigned char *der = NULL;
 
 	assert_non_null(pk);
-	assert_true(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-	                                       (const unsigned char *)"host.example.com", -1, -1, 0));
+	assert_true(X509_NAME_add_entry_by_txt(
+	    name, "CN", MBSTRING_UTF8, (const unsigned char *)"host.example.com", -1, -1, 0));
 	assert_true(X509_REQ_set_subject_name(req, name));
 	assert_true(X509_REQ_set_pubkey(req, pk));
 	if (with_exts) {
 		X509_EXTENSION *e;
 		assert_non_null(e = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name,
-		                                         "DNS:host.example.com,IP:10.0.0.1"));
+		                                        "DNS:host.example.com,IP:10.0.0.1"));
 		sk_X509_EXTENSION_push(exts, e);
 		assert_non_null(e = X509V3_EXT_conf_nid(NULL, NULL, NID_ext_key_usage,
-		                                         "serverAuth,clientAuth"));
+		                                        "serverAuth,clientAuth"));
 		sk_X509_EXTENSION_push(exts, e);
 		assert_true(X509_REQ_add_extensions(req, exts));
 	}
-	assert_int_equal(EVP_DigestSignInit(mctx, &pctx, md != NULL ? EVP_get_digestbyname(md) : NULL,
-	                                    NULL, pk),
-	                 1);
+	assert_int_equal(
+	    EVP_DigestSignInit(mctx, &pctx, md != NULL ? EVP_get_digestbyname(md) : NULL, NULL, pk),
+	    1);
 	if (pss)
 		assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING), 1);
 	assert_true(X509_REQ_sign_ctx(req, mctx) > 0);
@@ -259,14 +258,14 @@ static void der_put(unsigned char **pp, int tag, const unsigned char *content, s
 static void test_attribute_value_not_any(void **state)
 {
 	static const unsigned char attr[] = {
-		0x30, 0x0c, 0x06, 0x03, 0x2a, 0x03, 0x04,    /* 1.2.3.4 */
+		0x30, 0x0c, 0x06, 0x03, 0x2a, 0x03, 0x04, /* 1.2.3.4 */
 		0x31, 0x05, 0x32, 0x03, 0x30, 0x01, 0x00, /* SET { [NumericString, constructed] } */
 	};
 	static const unsigned char ed25519[] = { 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70 };
 	EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	X509_NAME *name = X509_NAME_new();
 	unsigned char body[1024], info[1100], req[1300], sig[64], *p, *q, *spki = NULL,
-	                                                               *subj = NULL;
+	                                                                  *subj = NULL;
 	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
 	size_t siglen = sizeof(sig), infolen;
 	struct ca_csr c;
@@ -325,10 +324,12 @@ static size_t mutate(const struct sample *s, unsigned char *out, size_t cap)
 		pos = next_rand() % len;
 		switch (next_rand() % 6) {
 		case 0: out[pos] ^= (unsigned char)(1u << (next_rand() % 8)); break; /* a bit */
-		case 1: out[pos] = (unsigned char)next_rand(); break;                 /* a byte */
-		case 2: out[pos] = pos + 1 < len && out[pos] < 0x80 ? 0x81 : 0x7f; break; /* a length form */
-		case 3: len = pos > 0 ? pos : 1; break;                               /* truncated */
-		case 4:                                                              /* extended */
+		case 1: out[pos] = (unsigned char)next_rand(); break;                /* a byte */
+		case 2:
+			out[pos] = pos + 1 < len && out[pos] < 0x80 ? 0x81 : 0x7f;
+			break;                          /* a length form */
+		case 3: len = pos > 0 ? pos : 1; break; /* truncated */
+		case 4:                                 /* extended */
 			if (len + 8 <= cap) {
 				memset(out + len, (int)(next_rand() & 0xff), 8);
 				len += 8;
@@ -358,8 +359,9 @@ static void test_hostile_variants(void **state)
 				assert_non_null(c.pkey);
 				assert_non_null(c.key_alg);
 				if (!openssl_accepts(buf, len))
-					fail_msg("%s, variant %zu: accepted, but OpenSSL refuses it",
-					         samples[i].what, m);
+					fail_msg(
+					    "%s, variant %zu: accepted, but OpenSSL refuses it",
+					    samples[i].what, m);
 				ca_csr_free(&c);
 				accepted++;
 			} else {

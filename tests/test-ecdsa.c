@@ -313,14 +313,10 @@ static void test_digest_info(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_raw_p256),
-		cmocka_unit_test(test_raw_p384),
-		cmocka_unit_test(test_raw_p521),
-		cmocka_unit_test(test_raw_other_sizes),
-		cmocka_unit_test(test_raw_bad_arguments),
-		cmocka_unit_test(test_real_p256),
-		cmocka_unit_test(test_real_p384),
-		cmocka_unit_test(test_real_p521),
+		cmocka_unit_test(test_raw_p256),          cmocka_unit_test(test_raw_p384),
+		cmocka_unit_test(test_raw_p521),          cmocka_unit_test(test_raw_other_sizes),
+		cmocka_unit_test(test_raw_bad_arguments), cmocka_unit_test(test_real_p256),
+		cmocka_unit_test(test_real_p384),         cmocka_unit_test(test_real_p521),
 		cmocka_unit_test(test_digest_info),
 	};
 

@@ -148,9 +148,10 @@ static void test_parse_ed25519(void **state)
 static void test_parse_garbage(void **state)
 {
 	static const char *const bad[] = {
-		"", "rsa", "rsa:", "rsa:abc", "rsa:2048x", "rsa:2048 ",
-		"ec", "ec:", "ec:p255", "ec:P-256", "ec:p256 ", "ed448", "ed25519:x",
-		"dsa:2048", "x25519", "RSA:2048", "p256", "rsa: 2048", "rsa:+2048", "rsa:\t4096",
+		"",          "rsa",   "rsa:",      "rsa:abc",   "rsa:2048x",
+		"rsa:2048 ", "ec",    "ec:",       "ec:p255",   "ec:P-256",
+		"ec:p256 ",  "ed448", "ed25519:x", "dsa:2048",  "x25519",
+		"RSA:2048",  "p256",  "rsa: 2048", "rsa:+2048", "rsa:\t4096",
 	};
 	size_t i;
 
@@ -227,11 +228,10 @@ struct tmpl {
 	CK_ULONG npub, npriv;
 };
 
-static const unsigned char test_id[20] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+static const unsigned char test_id[20] = { 1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
 	                                   11, 12, 13, 14, 15, 16, 17, 18, 19, 20 };
 
-static void make_tmpl(const char *type, unsigned flags, struct p11ca_keyspec *spec,
-                      struct tmpl *t)
+static void make_tmpl(const char *type, unsigned flags, struct p11ca_keyspec *spec, struct tmpl *t)
 {
 	parse_ok(type, flags, spec);
 	memset(t, 0, sizeof(*t));
@@ -297,8 +297,8 @@ static void test_templates_rsa(void **state)
 
 static void test_templates_ec(void **state)
 {
-	static const unsigned char p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01,
-		                              0x07 };
+	static const unsigned char p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48,
+		                              0xce, 0x3d, 0x03, 0x01, 0x07 };
 	static const unsigned char p384[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };
 	static const unsigned char p521[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23 };
 	static const unsigned char ed25519[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
@@ -348,14 +348,10 @@ static void test_templates_no_label(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_rsa),
-		cmocka_unit_test(test_parse_rsa_limits),
-		cmocka_unit_test(test_parse_ec),
-		cmocka_unit_test(test_parse_ed25519),
-		cmocka_unit_test(test_parse_garbage),
-		cmocka_unit_test(test_templates_rsa),
-		cmocka_unit_test(test_templates_ec),
-		cmocka_unit_test(test_templates_no_label),
+		cmocka_unit_test(test_parse_rsa),     cmocka_unit_test(test_parse_rsa_limits),
+		cmocka_unit_test(test_parse_ec),      cmocka_unit_test(test_parse_ed25519),
+		cmocka_unit_test(test_parse_garbage), cmocka_unit_test(test_templates_rsa),
+		cmocka_unit_test(test_templates_ec),  cmocka_unit_test(test_templates_no_label),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

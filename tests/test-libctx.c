@@ -199,8 +199,8 @@ static void test_two_contexts_two_threads(void **state)
 {
 	pthread_barrier_t start;
 	struct job jobs[2] = {
-	    {T.libctx_a, T.uri_a, T.pub_a, &start, 0, ""},
-	    {T.libctx_b, T.uri_b, T.pub_b, &start, 0, ""},
+		{ T.libctx_a, T.uri_a, T.pub_a, &start, 0, "" },
+		{ T.libctx_b, T.uri_b, T.pub_b, &start, 0, "" },
 	};
 	pthread_t th[2];
 	int i;
@@ -276,11 +276,11 @@ static void test_no_pin_in_message(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_each_context_alone),
-	    cmocka_unit_test(test_two_contexts_two_threads),
-	    cmocka_unit_test(test_module_is_per_context),
-	    cmocka_unit_test(test_configure_refused_once_used),
-	    cmocka_unit_test(test_no_pin_in_message),
+		cmocka_unit_test(test_each_context_alone),
+		cmocka_unit_test(test_two_contexts_two_threads),
+		cmocka_unit_test(test_module_is_per_context),
+		cmocka_unit_test(test_configure_refused_once_used),
+		cmocka_unit_test(test_no_pin_in_message),
 	};
 	int r;
 

@@ -200,9 +200,8 @@ static void test_fingerprint(void **state)
 /* ------------------------------------------------------------------ */
 
 /* pki_verify_chain of @l with @untrusted, @trusted (taken) */
-static struct pki_chain_result *verify(X509 *l, STACK_OF(X509) *untrusted,
-                                       STACK_OF(X509) *trusted,
-                                       const struct pki_verify_opts *o)
+static struct pki_chain_result *verify(X509 *l, STACK_OF(X509) * untrusted,
+                                       STACK_OF(X509) * trusted, const struct pki_verify_opts *o)
 {
 	struct pki_chain_result *r = NULL;
 	int rc = pki_verify_chain(NULL, l, untrusted, trusted, o, &r);
@@ -429,18 +428,12 @@ static void test_flag_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_load_pem),
-		cmocka_unit_test(test_load_der),
-		cmocka_unit_test(test_load_csr_crl),
-		cmocka_unit_test(test_fingerprint),
-		cmocka_unit_test(test_chain_good),
-		cmocka_unit_test(test_chain_expired),
-		cmocka_unit_test(test_chain_no_issuer),
-		cmocka_unit_test(test_chain_untrusted_root),
-		cmocka_unit_test(test_chain_not_ca),
-		cmocka_unit_test(test_chain_name_purpose),
-		cmocka_unit_test(test_chain_weak),
-		cmocka_unit_test(test_flag_names),
+		cmocka_unit_test(test_load_pem),        cmocka_unit_test(test_load_der),
+		cmocka_unit_test(test_load_csr_crl),    cmocka_unit_test(test_fingerprint),
+		cmocka_unit_test(test_chain_good),      cmocka_unit_test(test_chain_expired),
+		cmocka_unit_test(test_chain_no_issuer), cmocka_unit_test(test_chain_untrusted_root),
+		cmocka_unit_test(test_chain_not_ca),    cmocka_unit_test(test_chain_name_purpose),
+		cmocka_unit_test(test_chain_weak),      cmocka_unit_test(test_flag_names),
 	};
 
 	return cmocka_run_group_tests_name("test-pki-chain", tests, pki_certs_setup,

@@ -59,7 +59,10 @@ static void test_names(void **state)
 		{ PKI_NAME_DNS, "-a.example.com", 0, 0, RES_BAD_INPUT, "hyphen" },
 		{ PKI_NAME_DNS, "a-.example.com", 0, 0, RES_BAD_INPUT, "hyphen" },
 		{ PKI_NAME_DNS, "host.example.com\0evil.com", 25, 0, RES_BAD_INPUT, "NUL" },
-		{ PKI_NAME_DNS, "b\xc3\xbc" "cher.example", 0, 0, RES_BAD_INPUT, "character" },
+		{ PKI_NAME_DNS,
+		  "b\xc3\xbc"
+		  "cher.example",
+		  0, 0, RES_BAD_INPUT, "character" },
 		{ PKI_NAME_DNS, "a b.example.com", 0, 0, RES_BAD_INPUT, "character" },
 		/* IP */
 		{ PKI_NAME_IP, "192.0.2.1", 0, PKI_NAME_IP_TEXT, RES_OK, NULL },
@@ -86,13 +89,15 @@ static void test_names(void **state)
 		{ PKI_NAME_EMAIL, "", 0, 0, RES_BAD_INPUT, "empty" },
 		/* URI */
 		{ PKI_NAME_URI, "https://names.example.com/", 0, 0, RES_OK, NULL },
-		{ PKI_NAME_URI, "urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6", 0, 0, RES_OK, NULL },
+		{ PKI_NAME_URI, "urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6", 0, 0, RES_OK,
+		  NULL },
 		{ PKI_NAME_URI, "https://*.example.com/", 0, 0, RES_POLICY, "wildcard" },
 		{ PKI_NAME_URI, "no-scheme", 0, 0, RES_BAD_INPUT, "not a URI" },
 		{ PKI_NAME_URI, "1http://x.example.com/", 0, 0, RES_BAD_INPUT, "not a URI" },
 		{ PKI_NAME_URI, "https://a.example.com/a b", 0, 0, RES_BAD_INPUT, "space" },
 		{ PKI_NAME_URI, "https://a.example.com/a,b", 0, 0, RES_BAD_INPUT, "comma" },
-		{ PKI_NAME_URI, "https://a.example.com/\xc3\xa9", 0, 0, RES_BAD_INPUT, "non-ASCII" },
+		{ PKI_NAME_URI, "https://a.example.com/\xc3\xa9", 0, 0, RES_BAD_INPUT,
+		  "non-ASCII" },
 		{ PKI_NAME_URI, "", 0, 0, RES_BAD_INPUT, "empty" },
 	};
 	size_t i;
@@ -124,12 +129,12 @@ static void test_names_check(void **state)
 
 	(void)state;
 	X509V3_set_ctx(&ctx, NULL, NULL, NULL, NULL, 0);
-	X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8, (const unsigned char *)"a.example.com",
-	                           -1, -1, 0);
+	X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8,
+	                           (const unsigned char *)"a.example.com", -1, -1, 0);
 	X509_NAME_add_entry_by_txt(person, "CN", MBSTRING_UTF8, (const unsigned char *)"Jane Doe",
 	                           -1, -1, 0);
-	X509_NAME_add_entry_by_txt(wild, "CN", MBSTRING_UTF8, (const unsigned char *)"*.example.com",
-	                           -1, -1, 0);
+	X509_NAME_add_entry_by_txt(wild, "CN", MBSTRING_UTF8,
+	                           (const unsigned char *)"*.example.com", -1, -1, 0);
 	{
 		X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name,
 		                                        "DNS:a.example.com,IP:192.0.2.7,email:pki@"
@@ -150,9 +155,9 @@ static void test_names_check(void **state)
 	}
 	assert_non_null(sans);
 	assert_int_equal(pki_names_check(subj, sans), RES_OK);
-	assert_int_equal(pki_names_check(subj, NULL), RES_OK);     /* the CN is a host name */
-	assert_int_equal(pki_names_check(empty, sans), RES_OK);    /* the SAN alone */
-	assert_int_equal(pki_names_check(person, sans), RES_OK);   /* a SAN: the CN is free */
+	assert_int_equal(pki_names_check(subj, NULL), RES_OK);   /* the CN is a host name */
+	assert_int_equal(pki_names_check(empty, sans), RES_OK);  /* the SAN alone */
+	assert_int_equal(pki_names_check(person, sans), RES_OK); /* a SAN: the CN is free */
 	assert_int_equal(pki_names_check(empty, NULL), RES_BAD_INPUT);
 	assert_int_equal(pki_names_check(person, NULL), RES_BAD_INPUT);
 	assert_non_null(strstr(res_message(), "not a valid FQDN"));
@@ -218,25 +223,44 @@ static void test_time_parse(void **state)
 		const char *s;
 		int64_t want;
 	} good[] = {
-		{ "2024-01-01", 1704067200 },
-		{ "2024-01-01T12:34:56Z", 1704112496 },
-		{ "2024-01-01 12:34:56", 1704112496 },
-		{ "20240101123456Z", 1704112496 },
-		{ "2024-02-29", 1709164800 },      /* leap day */
-		{ "2000-02-29", 951782400 },       /* divisible by 400: leap */
-		{ "1970-01-01T00:00:00Z", 0 },
-		{ "2049-12-31T23:59:59Z", 2524607999 },
-		{ "2050-01-01", 2524608000 },
-		{ "9999-12-31T23:59:59Z", 253402300799 },
+		{ "2024-01-01", 1704067200 },          { "2024-01-01T12:34:56Z", 1704112496 },
+		{ "2024-01-01 12:34:56", 1704112496 }, { "20240101123456Z", 1704112496 },
+		{ "2024-02-29", 1709164800 }, /* leap day */
+		{ "2000-02-29", 951782400 },  /* divisible by 400: leap */
+		{ "1970-01-01T00:00:00Z", 0 },         { "2049-12-31T23:59:59Z", 2524607999 },
+		{ "2050-01-01", 2524608000 },          { "9999-12-31T23:59:59Z", 253402300799 },
 	};
 	static const char *const bad[] = {
-		"", "tomorrow", "@1700000000", "2024-1-01", "2024-01-1", "24-01-01",
-		"2024-01-01T12:34:56", "2024-01-01T12:34Z", "2024-01-01 12:34", "2024-01-01Z",
-		" 2024-01-01", "2024-01-01 ", "2024-13-01", "2024-00-10", "2024-01-32", "2024-04-31",
-		"2023-02-29", "2100-02-29", "2024-01-01T24:00:00Z", "2024-01-01T23:60:00Z",
-		"2024-01-01T23:59:60Z", "2024-01-01t12:34:56Z", "2024-01-01T12:34:56+01:00",
-		"20240101123456", "2024010112345Z", "2024-01-01X12:34:56Z", "+024-01-01", "NOW",
-		"now ", "0000-01-01",
+		"",
+		"tomorrow",
+		"@1700000000",
+		"2024-1-01",
+		"2024-01-1",
+		"24-01-01",
+		"2024-01-01T12:34:56",
+		"2024-01-01T12:34Z",
+		"2024-01-01 12:34",
+		"2024-01-01Z",
+		" 2024-01-01",
+		"2024-01-01 ",
+		"2024-13-01",
+		"2024-00-10",
+		"2024-01-32",
+		"2024-04-31",
+		"2023-02-29",
+		"2100-02-29",
+		"2024-01-01T24:00:00Z",
+		"2024-01-01T23:60:00Z",
+		"2024-01-01T23:59:60Z",
+		"2024-01-01t12:34:56Z",
+		"2024-01-01T12:34:56+01:00",
+		"20240101123456",
+		"2024010112345Z",
+		"2024-01-01X12:34:56Z",
+		"+024-01-01",
+		"NOW",
+		"now ",
+		"0000-01-01",
 	};
 	int64_t t = -1;
 	time_t before = time(NULL);
@@ -311,14 +335,23 @@ static void test_serial_normalise(void **state)
 		{ "0", "00" },
 		{ "00", "00" },
 		{ "0x00:00", "00" },
-		{ "7F00000000000000000000000000000000000000", "7F00000000000000000000000000000000000000" },
+		{ "7F00000000000000000000000000000000000000",
+		  "7F00000000000000000000000000000000000000" },
 		/* 20 octets by value, leading zeros around it */
 		{ "00007F00000000000000000000000000000000000000",
 		  "7F00000000000000000000000000000000000000" },
-		{ "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF" },
+		{ "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
+		  "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF" },
 	};
 	static const char *const bad[] = {
-		"", "0x", ":", "xyz", "0g", "12 34", "-1", "0x-1",
+		"",
+		"0x",
+		":",
+		"xyz",
+		"0g",
+		"12 34",
+		"-1",
+		"0x-1",
 		"010000000000000000000000000000000000000000", /* 21 octets */
 		"1FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",  /* 41 digits: 21 octets */
 	};
@@ -369,12 +402,9 @@ static void test_serial_of(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_names_check),
-		cmocka_unit_test(test_san_text),
-		cmocka_unit_test(test_time_parse),
-		cmocka_unit_test(test_time_asn1),
-		cmocka_unit_test(test_serial_normalise),
+		cmocka_unit_test(test_names),     cmocka_unit_test(test_names_check),
+		cmocka_unit_test(test_san_text),  cmocka_unit_test(test_time_parse),
+		cmocka_unit_test(test_time_asn1), cmocka_unit_test(test_serial_normalise),
 		cmocka_unit_test(test_serial_of),
 	};
 	size_t i;

@@ -27,7 +27,6 @@
 
 #include "provider-fixture.h"
 
-
 /*
  * EVP_PKEY_get_size() bytes are enough for a signature (documented; X.509
  * code, EVP_SignFinal and many programs size their buffers so): with
@@ -74,7 +73,7 @@ out:
 /* Every token key type and RSA padding through EVP_DigestSign. */
 static void test_sign_types(void **state)
 {
-	static const int ks[] = {K_RSA, K_EC256, K_EC384, K_EC521, K_ED};
+	static const int ks[] = { K_RSA, K_EC256, K_EC384, K_EC521, K_ED };
 	size_t i;
 
 	(void)state;
@@ -106,7 +105,7 @@ static void test_sign_types(void **state)
 /* Signing into EVP_PKEY_get_size() bytes, every key type. */
 static void test_sign_buffer_size(void **state)
 {
-	static const int ks[] = {K_RSA, K_EC256, K_EC384, K_EC521, K_ED, K_NOPUB};
+	static const int ks[] = { K_RSA, K_EC256, K_EC384, K_EC521, K_ED, K_NOPUB };
 	int bad = 0;
 	size_t i;
 
@@ -148,7 +147,7 @@ static void *sign_thread(void *p)
 /* Four threads sign at once: two share a key, two load their own. */
 static void test_threads(void **state)
 {
-	static const int ks[] = {K_RSA, K_EC256, K_ED};
+	static const int ks[] = { K_RSA, K_EC256, K_ED };
 	size_t i;
 
 	(void)state;
@@ -219,7 +218,6 @@ static void test_fork(void **state)
 	EVP_PKEY_free(rsa);
 	EVP_PKEY_free(ec);
 }
-
 
 static void check_same_params(EVP_PKEY *key, EVP_PKEY *pub, const char *label)
 {
@@ -337,11 +335,9 @@ static void test_key_params(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_sign_types),
-	    cmocka_unit_test(test_sign_buffer_size),
-	    cmocka_unit_test(test_threads),
-	    cmocka_unit_test(test_fork),
-	    cmocka_unit_test(test_key_params),
+		cmocka_unit_test(test_sign_types), cmocka_unit_test(test_sign_buffer_size),
+		cmocka_unit_test(test_threads),    cmocka_unit_test(test_fork),
+		cmocka_unit_test(test_key_params),
 	};
 
 	return PROVIDER_RUN("test-provider-sign", tests);

@@ -223,9 +223,9 @@ static void test_ssl_ctx_before_key(void **state)
 static void test_file_keys(void **state)
 {
 	static const char *const types[][2] = {
-	    {"RSA", NULL},
-	    {"EC", "P-256"},
-	    {"ED25519", NULL},
+		{ "RSA", NULL },
+		{ "EC", "P-256" },
+		{ "ED25519", NULL },
 	};
 	size_t i;
 
@@ -321,9 +321,9 @@ static X509 *cert_for(int k, EVP_PKEY *issuer)
 static void test_key_match(void **state)
 {
 	EVP_PKEY *issuer = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	X509 *crt[K_COUNT] = {NULL};
+	X509 *crt[K_COUNT] = { NULL };
 	size_t i;
-	static const int ks[] = {K_RSA, K_EC256, K_EC384, K_ED};
+	static const int ks[] = { K_RSA, K_EC256, K_EC384, K_ED };
 
 	(void)state;
 	assert_non_null(issuer);
@@ -385,9 +385,9 @@ static void test_key_match(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_ssl_ctx_before_key), /* first: no token key loaded before */
-	    cmocka_unit_test(test_file_keys),
-	    cmocka_unit_test(test_key_match),
+		cmocka_unit_test(test_ssl_ctx_before_key), /* first: no token key loaded before */
+		cmocka_unit_test(test_file_keys),
+		cmocka_unit_test(test_key_match),
 	};
 
 	return PROVIDER_RUN("test-provider-tls", tests);

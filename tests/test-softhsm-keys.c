@@ -34,7 +34,8 @@ static void test_generate_attributes(void **state)
 		size_t idlen;
 		const unsigned char *id = p11ca_key_get_id(key, &idlen);
 		EVP_PKEY *pub = NULL, *raw = NULL;
-		CK_ATTRIBUTE secret = { kt->ckk == CKK_RSA ? CKA_PRIVATE_EXPONENT : CKA_VALUE, NULL, 0 };
+		CK_ATTRIBUTE secret = { kt->ckk == CKK_RSA ? CKA_PRIVATE_EXPONENT : CKA_VALUE, NULL,
+			                0 };
 
 		assert_int_equal(p11ca_key_get_kind(key), kt->kind);
 		assert_int_equal(p11ca_key_get_bits(key), kt->bits);
@@ -159,7 +160,8 @@ static void test_decrypt_flag(void **state)
 	EVP_PKEY *pub = NULL;
 	EVP_PKEY_CTX *pc;
 
-	assert_rv(p11ca_key_generate(T.tok, "rsa:2048", "k-decrypt", P11CA_GEN_DECRYPT, &key), CKR_OK);
+	assert_rv(p11ca_key_generate(T.tok, "rsa:2048", "k-decrypt", P11CA_GEN_DECRYPT, &key),
+	          CKR_OK);
 	assert_int_equal(raw_bool(key->handle, CKA_DECRYPT), 1);
 	assert_int_equal(raw_bool(key->handle, CKA_SIGN), 1);
 	assert_int_equal(raw_bool(key->handle, CKA_SENSITIVE), 1);
@@ -173,19 +175,22 @@ static void test_decrypt_flag(void **state)
 	assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING), 1);
 	assert_int_equal(EVP_PKEY_encrypt(pc, ct, &ctlen, secret, sizeof(secret)), 1);
 	EVP_PKEY_CTX_free(pc);
-	assert_rv(p11ca_key_decrypt(key, P11CA_DEC_PKCS1, NULL, NULL, NULL, 0, ct, ctlen, pt, &ptlen),
-	          CKR_OK);
+	assert_rv(
+	    p11ca_key_decrypt(key, P11CA_DEC_PKCS1, NULL, NULL, NULL, 0, ct, ctlen, pt, &ptlen),
+	    CKR_OK);
 	assert_int_equal(ptlen, sizeof(secret));
 	assert_memory_equal(pt, secret, sizeof(secret));
 
 	/* a buffer too small is refused, and leaves no session with an
 	 * operation still active behind: the next operations work */
 	ptlen = 8;
-	assert_rv(p11ca_key_decrypt(key, P11CA_DEC_PKCS1, NULL, NULL, NULL, 0, ct, ctlen, pt, &ptlen),
-	          CKR_BUFFER_TOO_SMALL);
+	assert_rv(
+	    p11ca_key_decrypt(key, P11CA_DEC_PKCS1, NULL, NULL, NULL, 0, ct, ctlen, pt, &ptlen),
+	    CKR_BUFFER_TOO_SMALL);
 	ptlen = sizeof(pt);
-	assert_rv(p11ca_key_decrypt(key, P11CA_DEC_PKCS1, NULL, NULL, NULL, 0, ct, ctlen, pt, &ptlen),
-	          CKR_OK);
+	assert_rv(
+	    p11ca_key_decrypt(key, P11CA_DEC_PKCS1, NULL, NULL, NULL, 0, ct, ctlen, pt, &ptlen),
+	    CKR_OK);
 	assert_memory_equal(pt, secret, sizeof(secret));
 
 	/* OAEP with SHA-256 (SoftHSM2 itself does SHA-1 only: raw RSA + unpad) */
@@ -204,18 +209,19 @@ static void test_decrypt_flag(void **state)
 	assert_memory_equal(pt, secret, sizeof(secret));
 	/* and a wrong OAEP digest does not decrypt */
 	ptlen = sizeof(pt);
-	assert_true(p11ca_key_decrypt(key, P11CA_DEC_OAEP, EVP_sha384(), NULL, NULL, 0, ct, ctlen, pt,
-	                              &ptlen) != CKR_OK);
+	assert_true(p11ca_key_decrypt(key, P11CA_DEC_OAEP, EVP_sha384(), NULL, NULL, 0, ct, ctlen,
+	                              pt, &ptlen) != CKR_OK);
 
 	/* without the flag a key refuses to decrypt */
 	ptlen = sizeof(pt);
-	assert_rv(p11ca_key_decrypt(key_of(K_RSA2048), P11CA_DEC_PKCS1, NULL, NULL, NULL, 0, ct, ctlen,
-	                            pt, &ptlen),
+	assert_rv(p11ca_key_decrypt(key_of(K_RSA2048), P11CA_DEC_PKCS1, NULL, NULL, NULL, 0, ct,
+	                            ctlen, pt, &ptlen),
 	          CKR_KEY_FUNCTION_NOT_PERMITTED);
 	assert_contains(p11ca_error_message(), "not allowed to decrypt");
 
 	/* an EC key never decrypts, whatever the flag says */
-	assert_rv(p11ca_key_generate(T.tok, "ec:p256", "k-ec-decrypt", P11CA_GEN_DECRYPT, &ec), CKR_OK);
+	assert_rv(p11ca_key_generate(T.tok, "ec:p256", "k-ec-decrypt", P11CA_GEN_DECRYPT, &ec),
+	          CKR_OK);
 	assert_int_equal(raw_bool(ec->handle, CKA_DECRYPT), 0);
 	assert_int_equal(raw_bool(ec->handle, CKA_DERIVE), 0);
 
@@ -365,16 +371,11 @@ static void test_sign_mismatch(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_generate_attributes),
-		cmocka_unit_test(test_key_id_is_ski),
-		cmocka_unit_test(test_decrypt_flag),
-		cmocka_unit_test(test_label_exists),
-		cmocka_unit_test(test_refused_types),
-		cmocka_unit_test(test_sign_rsa_pkcs1),
-		cmocka_unit_test(test_sign_rsa_pss),
-		cmocka_unit_test(test_sign_ecdsa),
-		cmocka_unit_test(test_sign_ed25519),
-		cmocka_unit_test(test_sign_mismatch),
+		cmocka_unit_test(test_generate_attributes), cmocka_unit_test(test_key_id_is_ski),
+		cmocka_unit_test(test_decrypt_flag),        cmocka_unit_test(test_label_exists),
+		cmocka_unit_test(test_refused_types),       cmocka_unit_test(test_sign_rsa_pkcs1),
+		cmocka_unit_test(test_sign_rsa_pss),        cmocka_unit_test(test_sign_ecdsa),
+		cmocka_unit_test(test_sign_ed25519),        cmocka_unit_test(test_sign_mismatch),
 	};
 
 	return SOFTHSM_RUN("test-softhsm-keys", tests);

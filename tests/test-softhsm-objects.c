@@ -48,8 +48,9 @@ static void test_find(void **state)
 	key = NULL;
 
 	/* with type=private, and by the URI p11ca made for it */
-	assert_rv(p11ca_key_find(T.ctx, uri_a(uri, sizeof(uri), "object=k-p384;type=private"), &key),
-	          CKR_OK);
+	assert_rv(
+	    p11ca_key_find(T.ctx, uri_a(uri, sizeof(uri), "object=k-p384;type=private"), &key),
+	    CKR_OK);
 	p11ca_key_free(key);
 	key = NULL;
 	assert_non_null(kuri = p11ca_key_get_uri(gen));
@@ -69,8 +70,9 @@ static void test_find(void **state)
 	assert_contains(p11ca_error_message(), "no token matches");
 
 	/* unknown attributes are named */
-	assert_rv(p11ca_key_find(T.ctx, uri_a(uri, sizeof(uri), "object=k-p384;frobnicate=1"), &key),
-	          P11CA_R_BAD_URI);
+	assert_rv(
+	    p11ca_key_find(T.ctx, uri_a(uri, sizeof(uri), "object=k-p384;frobnicate=1"), &key),
+	    P11CA_R_BAD_URI);
 	assert_contains(p11ca_error_message(), "frobnicate");
 	assert_rv(p11ca_key_find(T.ctx, "pkcs11:token=" LABEL_A ";object=k-p384?colour=blue", &key),
 	          P11CA_R_BAD_URI);
@@ -85,7 +87,8 @@ static void test_find(void **state)
 /* Two private keys with one label, made behind p11ca's back. */
 static void test_find_ambiguous(void **state)
 {
-	static const unsigned char p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+	static const unsigned char p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48,
+		                              0xce, 0x3d, 0x03, 0x01, 0x07 };
 	static const char label[] = "twin";
 	CK_BBOOL yes = CK_TRUE;
 	CK_MECHANISM mech = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
@@ -112,7 +115,8 @@ static void test_find_ambiguous(void **state)
 			{ CKA_ID, &id, 1 },
 		};
 		id = (unsigned char)i;
-		assert_rv(T.fl->C_GenerateKeyPair(T.raw, &mech, pub, 5, priv, 6, &hpub, &hpriv), CKR_OK);
+		assert_rv(T.fl->C_GenerateKeyPair(T.raw, &mech, pub, 5, priv, 6, &hpub, &hpriv),
+		          CKR_OK);
 	}
 	assert_rv(p11ca_key_find(T.ctx, uri_a(uri, sizeof(uri), "object=twin"), &key),
 	          P11CA_R_AMBIGUOUS);
@@ -122,7 +126,8 @@ static void test_find_ambiguous(void **state)
 	assert_contains(p11ca_error_message(), "'twin' id=02");
 
 	/* id= settles it */
-	assert_rv(p11ca_key_find(T.ctx, uri_a(uri, sizeof(uri), "object=twin;id=%02"), &key), CKR_OK);
+	assert_rv(p11ca_key_find(T.ctx, uri_a(uri, sizeof(uri), "object=twin;id=%02"), &key),
+	          CKR_OK);
 	{
 		size_t idlen;
 		const unsigned char *kid = p11ca_key_get_id(key, &idlen);
@@ -157,9 +162,9 @@ static void test_two_tokens_ambiguous(void **state)
 	assert_contains(p11ca_error_message(), "'" LABEL_A "'");
 	assert_contains(p11ca_error_message(), "'" LABEL_B "'");
 	assert_rv(p11ca_token_find(T.ctx, NULL, &t), P11CA_R_AMBIGUOUS);
-	assert_rv(p11ca_token_find(T.ctx, "pkcs11:model=SoftHSM%20v2;manufacturer=SoftHSM%20project",
-	                           &t),
-	          P11CA_R_AMBIGUOUS);
+	assert_rv(
+	    p11ca_token_find(T.ctx, "pkcs11:model=SoftHSM%20v2;manufacturer=SoftHSM%20project", &t),
+	    P11CA_R_AMBIGUOUS);
 	assert_contains(p11ca_error_message(), "2 tokens");
 	assert_contains(p11ca_error_message(), "'" LABEL_A "'");
 	assert_contains(p11ca_error_message(), "'" LABEL_B "'");
@@ -294,7 +299,8 @@ static void test_public_without_object(void **state)
 	pki_rv = T.fl->C_GetAttributeValue(T.raw, key->handle, &pki, 1);
 	print_message("the token %s CKA_PUBLIC_KEY_INFO on private keys\n",
 	              pki_rv == CKR_OK && pki.ulValueLen > 0 ? "has" : "lacks");
-	if (pki_rv == CKR_OK && pki.ulValueLen > 0 && pki.ulValueLen != CK_UNAVAILABLE_INFORMATION) {
+	if (pki_rv == CKR_OK && pki.ulValueLen > 0 &&
+	    pki.ulValueLen != CK_UNAVAILABLE_INFORMATION) {
 		assert_rv(p11ca_key_get_public(key, &pub), CKR_OK);
 		assert_int_equal(EVP_PKEY_eq(pub, orig), 1);
 		EVP_PKEY_free(pub);
@@ -353,7 +359,8 @@ static void test_public_without_object(void **state)
 	/* deleting by label takes the private key and the certificate */
 	p11ca_key_free(key);
 	key = NULL;
-	assert_rv(p11ca_object_delete(T.ctx, uri_a(uri, sizeof(uri), "object=k-nopub"), &ndel), CKR_OK);
+	assert_rv(p11ca_object_delete(T.ctx, uri_a(uri, sizeof(uri), "object=k-nopub"), &ndel),
+	          CKR_OK);
 	assert_int_equal(ndel, 2);
 	assert_int_equal(find_by_label("k-nopub"), 0);
 
@@ -382,7 +389,8 @@ static void test_object_delete(void **state)
 	{
 		size_t i;
 		for (i = 0; i < nobj; i++) {
-			if (objs[i].klass != CKO_PRIVATE_KEY || strcmp(objs[i].label, "k-delete-me") != 0)
+			if (objs[i].klass != CKO_PRIVATE_KEY ||
+			    strcmp(objs[i].label, "k-delete-me") != 0)
 				continue;
 			assert_int_equal(objs[i].sensitive, 1);
 			assert_int_equal(objs[i].extractable, 0);
@@ -403,8 +411,8 @@ static void test_object_delete(void **state)
 	assert_int_equal(count_objects(), before + 2);
 
 	/* type=public takes only that half */
-	assert_rv(p11ca_object_delete(T.ctx, uri_a(uri, sizeof(uri), "object=k-delete-me;type=public"),
-	                              &ndel),
+	assert_rv(p11ca_object_delete(
+	              T.ctx, uri_a(uri, sizeof(uri), "object=k-delete-me;type=public"), &ndel),
 	          CKR_OK);
 	assert_int_equal(ndel, 1);
 	assert_int_equal(find_by_label("k-delete-me"), 1);

@@ -54,7 +54,7 @@ static CK_SLOT_ID slot_b(void)
 /* ------------------------------------------------------------------ */
 
 #define NTHREADS 4
-#define NSIGS 250
+#define NSIGS    250
 
 struct thread_job {
 	p11ca_key *key;
@@ -339,17 +339,21 @@ static void test_registry_name(void **state)
 	(void)key_of(K_ED25519);
 	rv = p11ca_ctx_new("softhsm2", &ctx);
 	if (rv == P11CA_R_MODULE) {
-		print_message("softhsm2 is not in the p11-kit registry: %s\n", p11ca_error_message());
+		print_message("softhsm2 is not in the p11-kit registry: %s\n",
+		              p11ca_error_message());
 		skip();
 	}
 	assert_rv(rv, CKR_OK);
 	p11ca_ctx_set_pin_prompt(ctx, 0);
 	assert_rv(p11ca_ctx_set_pin_file(ctx, T.pin_file), CKR_OK);
-	assert_rv(p11ca_key_find(ctx, "pkcs11:token=" LABEL_A ";object=k-ed25519;type=private", &key),
-	          CKR_OK);
-	assert_string_equal(p11ca_token_get_info(p11ca_key_get_token(key))->module_name, "softhsm2");
-	assert_rv(p11ca_key_sign_message(key, &sp, (const unsigned char *)"registry", 8, sig, &siglen),
-	          CKR_OK);
+	assert_rv(
+	    p11ca_key_find(ctx, "pkcs11:token=" LABEL_A ";object=k-ed25519;type=private", &key),
+	    CKR_OK);
+	assert_string_equal(p11ca_token_get_info(p11ca_key_get_token(key))->module_name,
+	                    "softhsm2");
+	assert_rv(
+	    p11ca_key_sign_message(key, &sp, (const unsigned char *)"registry", 8, sig, &siglen),
+	    CKR_OK);
 	assert_rv(p11ca_key_get_public(key, &pub), CKR_OK);
 	assert_true(verify(pub, &sp, (const unsigned char *)"registry", 8, sig, siglen));
 	EVP_PKEY_free(pub);
@@ -360,10 +364,8 @@ static void test_registry_name(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_threads),
-		cmocka_unit_test(test_fork),
-		cmocka_unit_test(test_wrong_pin),
-		cmocka_unit_test(test_pin_sources),
+		cmocka_unit_test(test_threads),       cmocka_unit_test(test_fork),
+		cmocka_unit_test(test_wrong_pin),     cmocka_unit_test(test_pin_sources),
 		cmocka_unit_test(test_registry_name),
 	};
 

@@ -253,12 +253,13 @@ static void test_not_pkcs11_no_pin_in_message(void **state)
 	assert_int_equal(p11ca_uri_parse("PKCS11:token=a?pin-value=hunter2-secret", &uri), CKR_OK);
 	assert_string_equal(p11_kit_uri_get_pin_value(uri), "hunter2-secret");
 	p11ca_uri_free(uri);
-	assert_string_equal(p11ca_uri_redact("pkcs11:token=a?pin-value=hunter2-secret&module-name=m",
-	                                     buf, sizeof(buf)),
-	                    "pkcs11:token=a?pin-value=***&module-name=m");
-	assert_string_equal(p11ca_uri_redact("pkcs11:token=a?module-name=m&pin-value=x%41y", buf,
-	                                     sizeof(buf)),
-	                    "pkcs11:token=a?module-name=m&pin-value=***");
+	assert_string_equal(
+	    p11ca_uri_redact("pkcs11:token=a?pin-value=hunter2-secret&module-name=m", buf,
+	                     sizeof(buf)),
+	    "pkcs11:token=a?pin-value=***&module-name=m");
+	assert_string_equal(
+	    p11ca_uri_redact("pkcs11:token=a?module-name=m&pin-value=x%41y", buf, sizeof(buf)),
+	    "pkcs11:token=a?module-name=m&pin-value=***");
 	assert_string_equal(p11ca_uri_redact("pkcs11:object=b", buf, 8), "pkcs11:");
 	/* in the query only '&' ends a value: a ';' is part of the PIN */
 	assert_string_equal(p11ca_uri_redact("pkcs11:token=a?pin-value=12;34", buf, sizeof(buf)),
@@ -354,9 +355,9 @@ static void round_trip(p11ca_token *t, CK_OBJECT_CLASS klass, const char *label,
 
 static void test_round_trip(void **state)
 {
-	static const unsigned char id20[20] = { 0x00, 0xff, 0x25, 0x3b, 0x3f, 0x2f, 0x20, 0x80,
-		                                0x7f, 0x41, 0x42, 0x01, 0x02, 0x03, 0x04, 0x05,
-		                                0x06, 0x07, 0x08, 0xfe };
+	static const unsigned char id20[20] = { 0x00, 0xff, 0x25, 0x3b, 0x3f, 0x2f, 0x20,
+		                                0x80, 0x7f, 0x41, 0x42, 0x01, 0x02, 0x03,
+		                                0x04, 0x05, 0x06, 0x07, 0x08, 0xfe };
 	static const unsigned char id1[1] = { 0x2a };
 	static const char *const labels[] = {
 		"key",

@@ -27,9 +27,9 @@ void uh_rmtree(const char *dir);
 /* A throwaway SoftHSM2 token made by softhsm-conf/mktoken. */
 struct uh_token {
 	char dir[512];
-	char conf[600];      /* SOFTHSM2_CONF */
-	char uri[128];       /* P11CA_TOKEN_URI */
-	char pin_file[600];  /* P11CA_PIN_FILE */
+	char conf[600];     /* SOFTHSM2_CONF */
+	char uri[128];      /* P11CA_TOKEN_URI */
+	char pin_file[600]; /* P11CA_PIN_FILE */
 };
 /* Makes the token in a new temporary directory and exports SOFTHSM2_CONF.
  * 0 on success, UH_SKIP when SoftHSM2 is missing, -1 on failure. */

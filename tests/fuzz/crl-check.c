@@ -306,7 +306,7 @@ const char *crl_check_der(const unsigned char *der, size_t len, const struct ca_
 {
 	const unsigned char *q = der, *tbs;
 	X509_CRL *crl = NULL;
-	STACK_OF(X509_REVOKED) *revoked;
+	STACK_OF(X509_REVOKED) * revoked;
 	const X509_ALGOR *outer_alg;
 	X509_ALGOR *inner_alg = NULL;
 	unsigned char *re = NULL;

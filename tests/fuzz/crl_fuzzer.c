@@ -102,47 +102,44 @@ static uint64_t bytes(struct in *in, int n)
 static int64_t read_time(struct in *in)
 {
 	static const int64_t edges[] = {
-	    2524607999LL,
-	    2524608000LL,
-	    -631152000LL,
-	    -631151999LL - 2,
-	    CA_CRL_TIME_MAX,
-	    CA_CRL_TIME_MAX + 1,
-	    CA_CRL_TIME_MIN,
-	    CA_CRL_TIME_MIN - 1,
-	    0,
-	    1,
-	    2147483648LL,
-	    -62135596800LL,
-	    INT64_MAX,
-	    INT64_MIN,
-	    -1,
-	    1700000000,
+		2524607999LL,
+		2524608000LL,
+		-631152000LL,
+		-631151999LL - 2,
+		CA_CRL_TIME_MAX,
+		CA_CRL_TIME_MAX + 1,
+		CA_CRL_TIME_MIN,
+		CA_CRL_TIME_MIN - 1,
+		0,
+		1,
+		2147483648LL,
+		-62135596800LL,
+		INT64_MAX,
+		INT64_MIN,
+		-1,
+		1700000000,
 	};
 	uint8_t s = byte(in);
 
 	switch (s % 4) {
-	case 0:
-		return edges[(s >> 2) % (sizeof(edges) / sizeof(edges[0]))];
-	case 1:
-		return (int64_t)bytes(in, 8);
+	case 0: return edges[(s >> 2) % (sizeof(edges) / sizeof(edges[0]))];
+	case 1: return (int64_t)bytes(in, 8);
 	case 2:
 		return CA_CRL_TIME_MIN +
 		       (int64_t)(bytes(in, 5) % (uint64_t)(CA_CRL_TIME_MAX - CA_CRL_TIME_MIN + 1));
-	default:
-		return -631152000LL + (int64_t)(bytes(in, 4) % (2524608000ULL + 631152000ULL));
+	default: return -631152000LL + (int64_t)(bytes(in, 4) % (2524608000ULL + 631152000ULL));
 	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const int reasons[] = {-1, 0, 1, 2, 3, 4, 5, 6, 8, 9, 10};
+	static const int reasons[] = { -1, 0, 1, 2, 3, 4, 5, 6, 8, 9, 10 };
 	static const char digits[] = "0123456789abcdefABCDEF";
 	static struct cadb_row rows[MAX_ENTRIES];
-	struct in in = {data, size};
-	struct ca_crl_params p = {0};
-	struct crl_check_rows src = {rows, 0};
-	struct crl_check_sink sink = {0};
+	struct in in = { data, size };
+	struct ca_crl_params p = { 0 };
+	struct crl_check_rows src = { rows, 0 };
+	struct crl_check_sink sink = { 0 };
 	unsigned char *der = NULL;
 	const char *why;
 	size_t n = 0, len, i, count = 0;

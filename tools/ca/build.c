@@ -87,7 +87,8 @@ int ca_build_cert(OSSL_LIB_CTX *libctx, X509 *issuer, const X509_NAME *subject,
 	if (!X509_set_version(x, X509_VERSION_3) || !X509_set_serialNumber(x, sn) ||
 	    !X509_set_subject_name(x, subject) ||
 	    !X509_set_issuer_name(x, issuer != NULL ? X509_get_subject_name(issuer) : subject) ||
-	    !set_time(X509_getm_notBefore, x, not_before) || !set_time(X509_getm_notAfter, x, not_after) ||
+	    !set_time(X509_getm_notBefore, x, not_before) ||
+	    !set_time(X509_getm_notAfter, x, not_after) ||
 	    !(spki != NULL ? copy_spki(x, spki) : X509_set_pubkey(x, pubkey)))
 		goto out;
 	ok = 1;
@@ -176,7 +177,8 @@ static X509_EXTENSION *make_aki(X509 *cacert)
 	X509_EXTENSION *ext = NULL;
 	int ok = 0;
 
-	if ((akid = AUTHORITY_KEYID_new()) == NULL || (akid->keyid = ASN1_OCTET_STRING_new()) == NULL)
+	if ((akid = AUTHORITY_KEYID_new()) == NULL ||
+	    (akid->keyid = ASN1_OCTET_STRING_new()) == NULL)
 		goto out;
 	if (skid != NULL)
 		ok = ASN1_OCTET_STRING_set(akid->keyid, skid->data, skid->length);
@@ -210,7 +212,8 @@ static int aia_text(const struct ca_conf *c, char *out, size_t cap)
 		snprintf(out, cap, "OCSP;URI:%s", c->ocsp_url);
 	if (c->ca_issuers_url != NULL) {
 		size_t n = strlen(out);
-		snprintf(out + n, cap - n, "%scaIssuers;URI:%s", n > 0 ? "," : "", c->ca_issuers_url);
+		snprintf(out + n, cap - n, "%scaIssuers;URI:%s", n > 0 ? "," : "",
+		         c->ca_issuers_url);
 	}
 	return out[0] != '\0';
 }
@@ -239,9 +242,10 @@ int ca_batch_exts_make(struct ca *ca, const struct ca_issue_opts *o, struct ca_b
 	    (b->aki = make_aki(ca->cert)) == NULL ||
 	    (o->profile == CA_OCSP &&
 	     (b->nocheck = X509V3_EXT_conf_nid(NULL, NULL, NID_id_pkix_OCSP_noCheck, "ignored")) ==
-	             NULL) ||
+	         NULL) ||
 	    (crldp_text(&ca->conf, text, sizeof(text)) &&
-	     (b->crldp = X509V3_EXT_conf_nid(NULL, NULL, NID_crl_distribution_points, text)) == NULL) ||
+	     (b->crldp = X509V3_EXT_conf_nid(NULL, NULL, NID_crl_distribution_points, text)) ==
+	         NULL) ||
 	    (aia_text(&ca->conf, text, sizeof(text)) &&
 	     (b->aia = X509V3_EXT_conf_nid(NULL, NULL, NID_info_access, text)) == NULL)) {
 		ca_batch_exts_free(b);
@@ -275,7 +279,8 @@ int ca_issue_one(struct ca *ca, struct ca_req *r, const struct ca_issue_opts *o,
 	     (rc = ca_add_ext(x, ca->cert, NID_ext_key_usage, plan->eku)) != RES_OK) ||
 	    (plan->san != NULL && !X509_add_ext(x, plan->san, -1)) ||
 	    (rc = ca_add_ext(x, ca->cert, NID_subject_key_identifier, "hash")) != RES_OK ||
-	    !X509_add_ext(x, b->aki, -1) || (b->nocheck != NULL && !X509_add_ext(x, b->nocheck, -1)) ||
+	    !X509_add_ext(x, b->aki, -1) ||
+	    (b->nocheck != NULL && !X509_add_ext(x, b->nocheck, -1)) ||
 	    (b->crldp != NULL && !X509_add_ext(x, b->crldp, -1)) ||
 	    (b->aia != NULL && !X509_add_ext(x, b->aia, -1))) {
 		if (rc == RES_OK)

@@ -20,7 +20,7 @@ struct ca_plan {
  * profile's.  @ku/@eku receive config text ("" for no EKU).  RES_POLICY
  * with a message when the CSR asks for more.
  */
-int ca_profile_usages(enum ca_profile p, const STACK_OF(X509_EXTENSION) *exts, EVP_PKEY *pk,
+int ca_profile_usages(enum ca_profile p, const STACK_OF(X509_EXTENSION) * exts, EVP_PKEY *pk,
                       char *ku, char *eku, size_t cap);
 
 /*

@@ -78,7 +78,8 @@ int ca_key_matches(EVP_PKEY *key, X509 *x)
 int ca_cert_fits(EVP_PKEY *key, X509 *x)
 {
 	if (!ca_key_matches(key, x))
-		return res_set(RES_POLICY, "not the certificate of the CA key (another public key)");
+		return res_set(RES_POLICY,
+		               "not the certificate of the CA key (another public key)");
 	if (X509_check_ca(x) != 1 || !(X509_get_extension_flags(x) & EXFLAG_BCONS))
 		return res_set(RES_POLICY, "not a CA certificate (basicConstraints CA:TRUE)");
 	if ((X509_get_extension_flags(x) & EXFLAG_KUSAGE) &&
@@ -107,8 +108,10 @@ static int load_conf(const char *dir, struct ca_conf *conf)
 	sprintf(path, "%s/ca.conf", dir);
 	if ((rc = read_small(path, &text, &len)) != RES_OK) {
 		if (rc == RES_NOT_FOUND)
-			res_set(rc, "%s: cannot read it (is %s a CA directory made by 'p11ca ca init'?)",
-			        path, dir);
+			res_set(
+			    rc,
+			    "%s: cannot read it (is %s a CA directory made by 'p11ca ca init'?)",
+			    path, dir);
 	} else {
 		rc = ca_conf_parse((const char *)text, len, dir, path, conf);
 	}
@@ -139,22 +142,24 @@ int ca_open(const char *dir, const struct ca_open_opts *o, struct ca **pca)
 	} else if (rc != RES_NOT_FOUND) {
 		goto fail;
 	} else if (o->need_cert) {
-		rc = res_set(RES_NOT_FOUND,
-		             "%s: no CA certificate yet (a sub-CA gets it with 'p11ca ca set-cert')",
-		             ca->conf.cert);
+		rc =
+		    res_set(RES_NOT_FOUND,
+		            "%s: no CA certificate yet (a sub-CA gets it with 'p11ca ca set-cert')",
+		            ca->conf.cert);
 		goto fail;
 	}
 	if ((rc = cadb_open(ca->conf.db, &ca->db)) != RES_OK)
 		goto fail;
 	if (o->need_key) {
-		if ((rc = pki_libctx_new(o->module != NULL ? o->module : ca->conf.module, o->pin_file,
-		                         &ca->libctx)) != RES_OK)
+		if ((rc = pki_libctx_new(o->module != NULL ? o->module : ca->conf.module,
+		                         o->pin_file, &ca->libctx)) != RES_OK)
 			goto fail;
 		if ((rc = pki_load_key(ca->libctx, ca->conf.key, &ca->key)) != RES_OK)
 			goto fail;
 		if (ca->cert != NULL && !ca_key_matches(ca->key, ca->cert)) {
 			rc = res_set(RES_POLICY, "the CA key %s is not the key of %s",
-			             p11ca_uri_redact(ca->conf.key, shown, sizeof(shown)), ca->conf.cert);
+			             p11ca_uri_redact(ca->conf.key, shown, sizeof(shown)),
+			             ca->conf.cert);
 			goto fail;
 		}
 	}

@@ -34,11 +34,11 @@
 
 /* D/ca.conf, section [p11ca].  Strings owned (ca_conf_free). */
 struct ca_conf {
-	char *dir;       /* the CA directory */
-	char *key;       /* the CA key's pkcs11: URI */
-	char *module;    /* module name or path, or NULL */
-	char *cert;      /* path of the CA certificate (made absolute) */
-	char *db;        /* location of the database (a path made absolute, or "sqlite:...") */
+	char *dir;    /* the CA directory */
+	char *key;    /* the CA key's pkcs11: URI */
+	char *module; /* module name or path, or NULL */
+	char *cert;   /* path of the CA certificate (made absolute) */
+	char *db;     /* location of the database (a path made absolute, or "sqlite:...") */
 	long default_days;
 	char *default_profile;
 	char *default_md;
@@ -58,9 +58,9 @@ void ca_conf_free(struct ca_conf *conf);
 /* An opened CA: configuration, certificate, key on the token, database. */
 struct ca {
 	struct ca_conf conf;
-	X509 *cert;            /* NULL until a sub-CA has its certificate */
-	OSSL_LIB_CTX *libctx;  /* its own, with the p11ca provider configured for this CA */
-	EVP_PKEY *key;         /* through the p11ca provider; NULL unless need_key */
+	X509 *cert;           /* NULL until a sub-CA has its certificate */
+	OSSL_LIB_CTX *libctx; /* its own, with the p11ca provider configured for this CA */
+	EVP_PKEY *key;        /* through the p11ca provider; NULL unless need_key */
 	struct cadb *db;
 };
 
@@ -107,15 +107,15 @@ struct ca_plan;
 /* One request of a batch: CSR bytes in; the certificate and its record out. */
 struct ca_req {
 	/* in: set by the caller, only read */
-	const char *name;              /* for messages (a file name) */
-	const unsigned char *csr;      /* PEM or DER */
+	const char *name;         /* for messages (a file name) */
+	const unsigned char *csr; /* PEM or DER */
 	size_t csr_len;
 	/* out */
-	int rc;                        /* RES_OK, or why this request failed */
-	char msg[512];                 /* its message ("" when fine) */
-	char not_copied[256];          /* CSR extensions not copied (comma list, "" none) */
+	int rc;               /* RES_OK, or why this request failed */
+	char msg[512];        /* its message ("" when fine) */
+	char not_copied[256]; /* CSR extensions not copied (comma list, "" none) */
 	X509 *cert;
-	struct cadb_row row;           /* its record (serial, subject, SANs, DER ...) */
+	struct cadb_row row; /* its record (serial, subject, SANs, DER ...) */
 	/* private */
 	struct ca_csr parsed;
 	struct ca_plan *plan;

@@ -36,8 +36,9 @@ static int key_ok(EVP_PKEY *pk)
 		if (EVP_PKEY_get_utf8_string_param(pk, "group", group, sizeof(group), NULL) != 1 ||
 		    (strcmp(group, "prime256v1") != 0 && strcmp(group, "secp384r1") != 0 &&
 		     strcmp(group, "secp521r1") != 0))
-			return res_set(RES_POLICY, "EC key on a curve p11ca does not issue for (P-256, "
-			                           "P-384, P-521)");
+			return res_set(RES_POLICY,
+			               "EC key on a curve p11ca does not issue for (P-256, "
+			               "P-384, P-521)");
 		return RES_OK;
 	}
 	if (EVP_PKEY_is_a(pk, "ED25519"))
@@ -71,18 +72,19 @@ static void note_not_copied(struct ca_req *r)
 		ASN1_OBJECT *obj = X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, i));
 		int nid = OBJ_obj2nid(obj);
 		char oid[80];
-		if (nid == NID_subject_alt_name || nid == NID_key_usage || nid == NID_ext_key_usage ||
-		    nid == NID_basic_constraints)
+		if (nid == NID_subject_alt_name || nid == NID_key_usage ||
+		    nid == NID_ext_key_usage || nid == NID_basic_constraints)
 			continue;
 		OBJ_obj2txt(oid, sizeof(oid), obj, 0);
 		n = strlen(r->not_copied);
-		snprintf(r->not_copied + n, sizeof(r->not_copied) - n, "%s%s", n > 0 ? "," : "", oid);
+		snprintf(r->not_copied + n, sizeof(r->not_copied) - n, "%s%s", n > 0 ? "," : "",
+		         oid);
 	}
 }
 
 static int check(struct ca *ca, const struct ca_issue_opts *o, struct ca_req *r)
 {
-	const STACK_OF(X509_EXTENSION) *exts;
+	const STACK_OF(X509_EXTENSION) * exts;
 	GENERAL_NAMES *gens = NULL;
 	BASIC_CONSTRAINTS *bc = NULL;
 	struct ca_plan *plan = NULL;
@@ -106,9 +108,9 @@ static int check(struct ca *ca, const struct ca_issue_opts *o, struct ca_req *r)
 	 * may be named by anything in its CN.
 	 */
 	if ((rc = pki_names_check_ex(r->parsed.subject, gens,
-	                             o->profile == CA_SERVER || o->profile == CA_SERVER_CLIENT ?
-	                                     0 :
-	                                     PKI_NAMES_CN_ANY)) != RES_OK)
+	                             o->profile == CA_SERVER || o->profile == CA_SERVER_CLIENT
+	                                 ? 0
+	                                 : PKI_NAMES_CN_ANY)) != RES_OK)
 		goto out;
 	if ((plan = calloc(1, sizeof(*plan))) == NULL) {
 		rc = res_set(RES_NOMEM, "out of memory");

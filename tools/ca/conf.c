@@ -116,8 +116,9 @@ int ca_conf_parse(const char *text, size_t len, const char *dir, const char *pat
 	    !get_str(cf, "certificate", "ca.pem", &s))
 		goto oom;
 	if (conf->key == NULL) {
-		ret = res_set(RES_BAD_INPUT, "%s: no 'key' (the CA key's pkcs11: URI) in section [%s]",
-		              path, SECTION);
+		ret = res_set(RES_BAD_INPUT,
+		              "%s: no 'key' (the CA key's pkcs11: URI) in section [%s]", path,
+		              SECTION);
 		goto out;
 	}
 	if (has_pin_value(conf->key)) {
@@ -180,8 +181,8 @@ static int plain_value(const char *what, const char *v)
 	const char *p;
 
 	for (p = v; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == '"' || *p == '\'' || *p == '\\' || *p == '#' ||
-		    *p == '$') {
+		if ((unsigned char)*p < 0x20 || *p == '"' || *p == '\'' || *p == '\\' ||
+		    *p == '#' || *p == '$') {
 			res_set(RES_BAD_INPUT,
 			        "%s: '%s' holds a character ca.conf cannot keep (quote, "
 			        "backslash, '#', '$' or a control character)",
@@ -203,7 +204,8 @@ int ca_conf_format(const struct ca_conf *conf, char **ptext, size_t *plen)
 	if (!plain_value("--key", conf->key) ||
 	    (conf->module != NULL && !plain_value("--module", conf->module)) ||
 	    (conf->ocsp_url != NULL && !plain_value("--ocsp-url", conf->ocsp_url)) ||
-	    (conf->ca_issuers_url != NULL && !plain_value("--ca-issuers-url", conf->ca_issuers_url)))
+	    (conf->ca_issuers_url != NULL &&
+	     !plain_value("--ca-issuers-url", conf->ca_issuers_url)))
 		return RES_BAD_INPUT;
 	for (i = 0; conf->crl_urls != NULL && conf->crl_urls[i] != NULL; i++)
 		if (!plain_value("--crl-url", conf->crl_urls[i]))

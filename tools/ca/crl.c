@@ -119,7 +119,8 @@ static int put_serial(struct dbuf *b, const char *hex, size_t cap)
 	char digits[CADB_SERIAL_MAX + 2];
 	size_t n = strnlen(hex, cap), nb = 0, start;
 
-	if (n == 0 || n >= cap || n > CADB_SERIAL_MAX - 1 || strspn(hex, "0123456789abcdefABCDEF") < n)
+	if (n == 0 || n >= cap || n > CADB_SERIAL_MAX - 1 ||
+	    strspn(hex, "0123456789abcdefABCDEF") < n)
 		return 0;
 	digits[0] = '0';
 	memcpy(digits + 1, hex, n);
@@ -143,10 +144,10 @@ static int reason_ok(int reason)
 	return reason >= -1 && reason <= 10 && reason != 7;
 }
 
-static const unsigned char oid_reason[] = {0x06, 0x03, 0x55, 0x1d, 0x15};
-static const unsigned char oid_invalidity[] = {0x06, 0x03, 0x55, 0x1d, 0x18};
-static const unsigned char oid_aki[] = {0x06, 0x03, 0x55, 0x1d, 0x23};
-static const unsigned char oid_crl_number[] = {0x06, 0x03, 0x55, 0x1d, 0x14};
+static const unsigned char oid_reason[] = { 0x06, 0x03, 0x55, 0x1d, 0x15 };
+static const unsigned char oid_invalidity[] = { 0x06, 0x03, 0x55, 0x1d, 0x18 };
+static const unsigned char oid_aki[] = { 0x06, 0x03, 0x55, 0x1d, 0x23 };
+static const unsigned char oid_crl_number[] = { 0x06, 0x03, 0x55, 0x1d, 0x14 };
 
 struct entries {
 	struct dbuf body; /* the entries' DER, one after the other */
@@ -232,7 +233,7 @@ static int crl_exts(struct dbuf *b, X509 *issuer, int64_t number)
 	unsigned char md[EVP_MAX_MD_SIZE], num[9];
 	const unsigned char *kid;
 	unsigned int kidlen;
-	struct dbuf e = {0}, aki = {0};
+	struct dbuf e = { 0 }, aki = { 0 };
 	size_t nl = 0;
 	int i, ret = RES_NOMEM;
 
@@ -329,7 +330,7 @@ static int sign_failed(EVP_PKEY *key, const char *what)
 static int sign(EVP_MD_CTX *mctx, EVP_PKEY *key, int oneshot, const struct dbuf *parts,
                 size_t nparts, unsigned char **psig, size_t *psiglen)
 {
-	struct dbuf all = {0};
+	struct dbuf all = { 0 };
 	unsigned char *sig = NULL;
 	size_t i, len = 0;
 	int ret = RES_NOMEM;
@@ -384,10 +385,10 @@ int ca_crl_encode(const struct ca_crl_params *p, ca_revoked_walk walk, void *src
 {
 	static const char begin[] = "-----BEGIN X509 CRL-----\n",
 	                  end[] = "-----END X509 CRL-----\n";
-	struct entries e = {{0}, {0}, 0};
-	struct dbuf parts[4] = {{0}}; /* tbs header, head, entries, tail */
+	struct entries e = { { 0 }, { 0 }, 0 };
+	struct dbuf parts[4] = { { 0 } }; /* tbs header, head, entries, tail */
 	struct dbuf *tbs_hdr = &parts[0], *head = &parts[1], *tail = &parts[3];
-	struct dbuf sigpart = {0}, outer = {0};
+	struct dbuf sigpart = { 0 }, outer = { 0 };
 	unsigned char algid[256], *issuer = NULL, *sig = NULL;
 	size_t algid_len, sig_len = 0, tbs_len, i;
 	const char *md = p->md;

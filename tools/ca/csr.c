@@ -99,7 +99,7 @@ static int bits_of(const struct tlv *t, const unsigned char **bits, long *len)
 }
 
 /* The extensionRequest attribute among [0] attributes, if any. */
-static int find_extensions(const struct tlv *attrs, STACK_OF(X509_EXTENSION) **out)
+static int find_extensions(const struct tlv *attrs, STACK_OF(X509_EXTENSION) * *out)
 {
 	const unsigned char *p = attrs->content, *end = attrs->next;
 	struct tlv attr, oid, set, val;
@@ -244,28 +244,18 @@ static const char *fast_digest(const X509_ALGOR *alg, int *pkey_nid)
 	ec_params = ptype == V_ASN1_UNDEF;
 	*pkey_nid = NID_rsaEncryption;
 	switch (OBJ_obj2nid(aobj)) {
-	case NID_sha256WithRSAEncryption:
-		return rsa_params ? "SHA256" : NULL;
-	case NID_sha384WithRSAEncryption:
-		return rsa_params ? "SHA384" : NULL;
-	case NID_sha512WithRSAEncryption:
-		return rsa_params ? "SHA512" : NULL;
-	default:
-		break;
+	case NID_sha256WithRSAEncryption: return rsa_params ? "SHA256" : NULL;
+	case NID_sha384WithRSAEncryption: return rsa_params ? "SHA384" : NULL;
+	case NID_sha512WithRSAEncryption: return rsa_params ? "SHA512" : NULL;
+	default: break;
 	}
 	*pkey_nid = NID_X9_62_id_ecPublicKey;
 	switch (OBJ_obj2nid(aobj)) {
-	case NID_ecdsa_with_SHA256:
-		return ec_params ? "SHA256" : NULL;
-	case NID_ecdsa_with_SHA384:
-		return ec_params ? "SHA384" : NULL;
-	case NID_ecdsa_with_SHA512:
-		return ec_params ? "SHA512" : NULL;
-	case NID_ED25519:
-		*pkey_nid = NID_ED25519;
-		return ec_params ? "" : NULL;
-	default:
-		return NULL;
+	case NID_ecdsa_with_SHA256: return ec_params ? "SHA256" : NULL;
+	case NID_ecdsa_with_SHA384: return ec_params ? "SHA384" : NULL;
+	case NID_ecdsa_with_SHA512: return ec_params ? "SHA512" : NULL;
+	case NID_ED25519: *pkey_nid = NID_ED25519; return ec_params ? "" : NULL;
+	default: return NULL;
 	}
 }
 

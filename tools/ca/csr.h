@@ -19,7 +19,7 @@ struct ca_csr {
 	X509_ALGOR *key_alg;     /* SubjectPublicKeyInfo's algorithm */
 	unsigned char *key_bits; /* and its public key bits */
 	int key_len;
-	STACK_OF(X509_EXTENSION) *exts; /* requested, or NULL */
+	STACK_OF(X509_EXTENSION) * exts; /* requested, or NULL */
 	EVP_PKEY *pkey;                  /* the public key, for the checks */
 };
 

@@ -68,8 +68,8 @@ int ca_make_sub_csr(OSSL_LIB_CTX *libctx, EVP_PKEY *key, const X509_NAME *name, 
 	if ((ext = X509V3_EXT_conf_nid(NULL, NULL, NID_basic_constraints, bc)) == NULL ||
 	    !sk_X509_EXTENSION_push(exts, ext))
 		goto fail;
-	if ((ext = X509V3_EXT_conf_nid(NULL, NULL, NID_key_usage, "critical,keyCertSign,cRLSign")) ==
-	            NULL ||
+	if ((ext = X509V3_EXT_conf_nid(NULL, NULL, NID_key_usage,
+	                               "critical,keyCertSign,cRLSign")) == NULL ||
 	    !sk_X509_EXTENSION_push(exts, ext))
 		goto fail;
 	ext = NULL;

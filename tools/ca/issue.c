@@ -70,8 +70,8 @@ static int first_failure(struct ca_req *reqs, size_t n)
 }
 
 /* Records every request in one transaction; RES_OK once committed. */
-static int record_all(struct ca *ca, const struct ca_issue_opts *o, struct ca_req *reqs,
-                      size_t n, const struct ca_batch_exts *exts)
+static int record_all(struct ca *ca, const struct ca_issue_opts *o, struct ca_req *reqs, size_t n,
+                      const struct ca_batch_exts *exts)
 {
 	size_t i;
 	int rc, attempt;

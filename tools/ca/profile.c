@@ -50,8 +50,13 @@ static const int eku_server[] = { NID_server_auth, 0 };
 static const int eku_client[] = { NID_client_auth, 0 };
 static const int eku_both[] = { NID_server_auth, NID_client_auth, 0 };
 static const int eku_ocsp[] = { NID_OCSP_sign, 0 };
-static const int eku_subca[] = { NID_server_auth, NID_client_auth, NID_email_protect,
-	                         NID_OCSP_sign,   NID_code_sign,   NID_time_stamp, 0 };
+static const int eku_subca[] = { NID_server_auth,
+	                         NID_client_auth,
+	                         NID_email_protect,
+	                         NID_OCSP_sign,
+	                         NID_code_sign,
+	                         NID_time_stamp,
+	                         0 };
 
 static const struct profile_rules rules[] = {
 	[CA_SERVER] = { KU(KU_DS) | KU(KU_KE) | KU(KU_KA), eku_server, "serverAuth" },
@@ -70,7 +75,7 @@ static void list_add(char *buf, size_t cap, const char *name)
 	snprintf(buf + n, cap - n, "%s%s", n > 0 ? "," : "", name);
 }
 
-int ca_profile_usages(enum ca_profile p, const STACK_OF(X509_EXTENSION) *exts, EVP_PKEY *pk,
+int ca_profile_usages(enum ca_profile p, const STACK_OF(X509_EXTENSION) * exts, EVP_PKEY *pk,
                       char *ku, char *eku, size_t cap)
 {
 	const struct profile_rules *pr = &rules[p];
@@ -92,14 +97,15 @@ int ca_profile_usages(enum ca_profile p, const STACK_OF(X509_EXTENSION) *exts, E
 		}
 		if (extra[0] != '\0') {
 			res_set(RES_POLICY, "keyUsage %s is not allowed for profile %s", extra,
-			         ca_profile_name(p));
+			        ca_profile_name(p));
 			goto out;
 		}
 		/* what the key can do: encipherment is RSA's, agreement not EdDSA's */
-		if (!EVP_PKEY_is_a(pk, "RSA") &&
-		    (ASN1_BIT_STRING_get_bit(bits, KU_KE) || ASN1_BIT_STRING_get_bit(bits, KU_DE))) {
-			res_set(RES_POLICY, "keyUsage keyEncipherment/dataEncipherment for a %s key",
-			         EVP_PKEY_get0_type_name(pk));
+		if (!EVP_PKEY_is_a(pk, "RSA") && (ASN1_BIT_STRING_get_bit(bits, KU_KE) ||
+		                                  ASN1_BIT_STRING_get_bit(bits, KU_DE))) {
+			res_set(RES_POLICY,
+			        "keyUsage keyEncipherment/dataEncipherment for a %s key",
+			        EVP_PKEY_get0_type_name(pk));
 			goto out;
 		}
 		if (EVP_PKEY_is_a(pk, "ED25519") && ASN1_BIT_STRING_get_bit(bits, KU_KA)) {
@@ -128,15 +134,16 @@ int ca_profile_usages(enum ca_profile p, const STACK_OF(X509_EXTENSION) *exts, E
 				if (nid != NID_undef)
 					snprintf(oid, sizeof(oid), "%s", OBJ_nid2sn(nid));
 				else
-					OBJ_obj2txt(oid, sizeof(oid), sk_ASN1_OBJECT_value(ext, j), 1);
+					OBJ_obj2txt(oid, sizeof(oid), sk_ASN1_OBJECT_value(ext, j),
+					            1);
 				list_add(extra, sizeof(extra), oid);
 			} else {
 				list_add(eku, cap, OBJ_nid2sn(nid));
 			}
 		}
 		if (extra[0] != '\0') {
-			res_set(RES_POLICY, "extendedKeyUsage %s is not allowed for profile %s", extra,
-			         ca_profile_name(p));
+			res_set(RES_POLICY, "extendedKeyUsage %s is not allowed for profile %s",
+			        extra, ca_profile_name(p));
 			goto out;
 		}
 	} else if (pr->eku_default != NULL) {
@@ -148,4 +155,3 @@ out:
 	EXTENDED_KEY_USAGE_free(ext);
 	return ok;
 }
-

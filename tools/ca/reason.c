@@ -6,12 +6,11 @@
 #include "ca.h"
 
 /* RFC 5280 CRLReason codes; 7 is unused, 8 (removeFromCRL) is for delta CRLs */
-static const char *const reasons[] = { "unspecified",       "keyCompromise",
-	                               "cACompromise",      "affiliationChanged",
-	                               "superseded",        "cessationOfOperation",
-	                               "certificateHold",   NULL,
-	                               NULL,                "privilegeWithdrawn",
-	                               "aACompromise" };
+static const char *const reasons[] = {
+	"unspecified", "keyCompromise",        "cACompromise",    "affiliationChanged",
+	"superseded",  "cessationOfOperation", "certificateHold", NULL,
+	NULL,          "privilegeWithdrawn",   "aACompromise"
+};
 
 const char *ca_reason_name(int code)
 {

@@ -54,15 +54,15 @@ static int openssl_reason(const char *name, int *code, int *with_time)
 }
 
 static const char import_help[] =
-	"usage: p11ca ca import-openssl --dir D OPENSSL_CA_DIR\n\n"
-	"Imports the records of an 'openssl ca' directory into D's database:\n"
-	"index.txt (status, expiry, revocation and reason, serial, subject) and the\n"
-	"certificates from newcerts/SERIAL.pem (a record without its file is\n"
-	"imported without the certificate, with a warning; one another CA issued\n"
-	"is refused), and crlnumber, so that\n"
-	"CRL numbers go on from there.  All in one\n"
-	"transaction: a malformed line, or a serial the database has already,\n"
-	"imports nothing.\n";
+    "usage: p11ca ca import-openssl --dir D OPENSSL_CA_DIR\n\n"
+    "Imports the records of an 'openssl ca' directory into D's database:\n"
+    "index.txt (status, expiry, revocation and reason, serial, subject) and the\n"
+    "certificates from newcerts/SERIAL.pem (a record without its file is\n"
+    "imported without the certificate, with a warning; one another CA issued\n"
+    "is refused), and crlnumber, so that\n"
+    "CRL numbers go on from there.  All in one\n"
+    "transaction: a malformed line, or a serial the database has already,\n"
+    "imports nothing.\n";
 
 /*
  * newcerts/SERIAL.pem of the openssl ca directory, into @r; 0 if absent.
@@ -88,7 +88,8 @@ static int import_cert(const char *odir, X509 *cacert, struct cadb_row *r, int l
 	if (cacert != NULL && (X509_check_issued(cacert, x) != X509_V_OK ||
 	                       X509_verify(x, X509_get0_pubkey(cacert)) <= 0)) {
 		ERR_clear_error();
-		tool_errorf("%s was not issued by this CA (its certificate); nothing imported", path);
+		tool_errorf("%s was not issued by this CA (its certificate); nothing imported",
+		            path);
 		X509_free(x);
 		return -1;
 	}
@@ -195,9 +196,9 @@ int tool_ca_import_openssl(int argc, char **argv)
 		}
 		memset(&r, 0, sizeof(r));
 		r.reason = -1;
-		if (n < 5 || (f[0][0] != 'V' && f[0][0] != 'R' && f[0][0] != 'E') || f[0][1] != '\0' ||
-		    !parse_index_time(f[1], &r.not_after) || pki_serial_normalise(f[3], r.serial) != RES_OK ||
-		    f[5][0] != '/') {
+		if (n < 5 || (f[0][0] != 'V' && f[0][0] != 'R' && f[0][0] != 'E') ||
+		    f[0][1] != '\0' || !parse_index_time(f[1], &r.not_after) ||
+		    pki_serial_normalise(f[3], r.serial) != RES_OK || f[5][0] != '/') {
 			tool_errorf("%s line %d: not an openssl ca index line", path, lineno);
 			goto out;
 		}
@@ -207,7 +208,8 @@ int tool_ca_import_openssl(int argc, char **argv)
 			if ((rest = strchr(f[2], ',')) != NULL)
 				*rest++ = '\0';
 			if (!parse_index_time(f[2], &r.revoked_at)) {
-				tool_errorf("%s line %d: bad revocation time '%s'", path, lineno, f[2]);
+				tool_errorf("%s line %d: bad revocation time '%s'", path, lineno,
+				            f[2]);
 				goto out;
 			}
 			r.reason = 0;
@@ -218,8 +220,8 @@ int tool_ca_import_openssl(int argc, char **argv)
 				if (!openssl_reason(rest, &r.reason, &with_time) ||
 				    (with_time == 1 &&
 				     (extra == NULL || !parse_index_time(extra, &r.invalidity)))) {
-					tool_errorf("%s line %d: bad revocation reason '%s'", path, lineno,
-					            rest);
+					tool_errorf("%s line %d: bad revocation reason '%s'", path,
+					            lineno, rest);
 					goto out;
 				}
 			}
@@ -298,19 +300,21 @@ static int export_one(const struct cadb_row *r, void *arg)
 		}
 	}
 	fprintf(st->out, "%c\t%s\t%s\t%s\tunknown\t%s\n",
-	        r->status == 'R' ? 'R' : r->not_after < st->now ? 'E' : 'V', exp, rev, r->serial,
-	        r->subject);
+	        r->status == 'R'         ? 'R'
+	        : r->not_after < st->now ? 'E'
+	                                 : 'V',
+	        exp, rev, r->serial, r->subject);
 	return ferror(st->out) ? res_set(RES_IO, "cannot write the index") : 0;
 }
 
 static const char export_help[] =
-	"usage: p11ca ca export-index --dir D [--out FILE]\n\n"
-	"Writes the database as an 'openssl ca' index.txt (V/E/R lines with expiry,\n"
-	"revocation time and reason, serial, subject), which 'openssl ocsp -index'\n"
-	"serves from: e.g. openssl ocsp -index FILE -CA D/ca.pem -rsigner ocsp.pem\n"
-	"-rkey KEY -port 8080.  Standard output unless --out; with --out also\n"
-	"FILE.attr (unique_subject = no), which openssl needs for a CA that has\n"
-	"issued two certificates to one subject.\n";
+    "usage: p11ca ca export-index --dir D [--out FILE]\n\n"
+    "Writes the database as an 'openssl ca' index.txt (V/E/R lines with expiry,\n"
+    "revocation time and reason, serial, subject), which 'openssl ocsp -index'\n"
+    "serves from: e.g. openssl ocsp -index FILE -CA D/ca.pem -rsigner ocsp.pem\n"
+    "-rkey KEY -port 8080.  Standard output unless --out; with --out also\n"
+    "FILE.attr (unique_subject = no), which openssl needs for a CA that has\n"
+    "issued two certificates to one subject.\n";
 
 enum { O_OUT = TOOL_CA_O_FIRST };
 
@@ -382,7 +386,8 @@ int tool_ca_export_index(int argc, char **argv)
 			ret = TOOL_EXIT_FAIL;
 		} else {
 			sprintf(attr_path, "%s.attr", out);
-			ret = tool_write_atomic(attr_path, (const unsigned char *)attr, strlen(attr));
+			ret =
+			    tool_write_atomic(attr_path, (const unsigned char *)attr, strlen(attr));
 			free(attr_path);
 		}
 	}

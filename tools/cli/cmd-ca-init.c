@@ -72,27 +72,27 @@ out:
 }
 
 static const char init_help[] =
-	"usage: p11ca ca init --dir D (--key URI | --new-key TYPE --token URI\n"
-	"                     [--label L]) --subject DN [--days N] [--md MD]\n"
-	"                     [--pathlen N] [--csr FILE [--der]] [--crl-url URL]...\n"
-	"                     [--ocsp-url URL] [--ca-issuers-url URL] [--force]\n"
-	"       p11ca ca init --dir D --key URI --cert CERT [--crl-url URL]...\n\n"
-	"Creates a CA in directory D (made with mode 0700 when missing): its key on\n"
-	"a token (an existing one, or TYPE rsa:2048|rsa:3072|rsa:4096|ec:p256|\n"
-	"ec:p384|ec:p521|ed25519 generated now; rsa:8192 needs --force), D/ca.conf\n"
-	"(OpenSSL config syntax; names the key by URI, holds no key material or\n"
-	"PIN), the database D/ca.db and:\n"
-	"  without --csr  D/ca.pem, a self-signed root: basicConstraints critical\n"
-	"                 CA:TRUE (pathlen with --pathlen), keyUsage critical\n"
-	"                 keyCertSign+cRLSign, subject key identifier; --days\n"
-	"                 (default 3650) of validity, signed with --md (sha256).\n"
-	"  --csr FILE     a CSR for a subordinate CA (PEM, or DER with --der); once\n"
-	"                 the parent CA has signed it: p11ca ca set-cert --dir D CERT.\n"
-	"  --cert CERT    an existing CA moves in: CERT (its certificate, checked\n"
-	"                 against --key) becomes D/ca.pem; its records follow with\n"
-	"                 p11ca ca import-openssl.\n"
-	"--crl-url, --ocsp-url and --ca-issuers-url go into ca.conf and from there\n"
-	"into every certificate the CA issues.  DN: /C=GB/O=Example/CN=Example CA.\n";
+    "usage: p11ca ca init --dir D (--key URI | --new-key TYPE --token URI\n"
+    "                     [--label L]) --subject DN [--days N] [--md MD]\n"
+    "                     [--pathlen N] [--csr FILE [--der]] [--crl-url URL]...\n"
+    "                     [--ocsp-url URL] [--ca-issuers-url URL] [--force]\n"
+    "       p11ca ca init --dir D --key URI --cert CERT [--crl-url URL]...\n\n"
+    "Creates a CA in directory D (made with mode 0700 when missing): its key on\n"
+    "a token (an existing one, or TYPE rsa:2048|rsa:3072|rsa:4096|ec:p256|\n"
+    "ec:p384|ec:p521|ed25519 generated now; rsa:8192 needs --force), D/ca.conf\n"
+    "(OpenSSL config syntax; names the key by URI, holds no key material or\n"
+    "PIN), the database D/ca.db and:\n"
+    "  without --csr  D/ca.pem, a self-signed root: basicConstraints critical\n"
+    "                 CA:TRUE (pathlen with --pathlen), keyUsage critical\n"
+    "                 keyCertSign+cRLSign, subject key identifier; --days\n"
+    "                 (default 3650) of validity, signed with --md (sha256).\n"
+    "  --csr FILE     a CSR for a subordinate CA (PEM, or DER with --der); once\n"
+    "                 the parent CA has signed it: p11ca ca set-cert --dir D CERT.\n"
+    "  --cert CERT    an existing CA moves in: CERT (its certificate, checked\n"
+    "                 against --key) becomes D/ca.pem; its records follow with\n"
+    "                 p11ca ca import-openssl.\n"
+    "--crl-url, --ocsp-url and --ca-issuers-url go into ca.conf and from there\n"
+    "into every certificate the CA issues.  DN: /C=GB/O=Example/CN=Example CA.\n";
 
 /* Removes what a failed init made (best effort). */
 static void init_undo(const struct ca_conf *conf, int db_made, int cert_made)
@@ -111,8 +111,22 @@ static void init_undo(const struct ca_conf *conf, int db_made, int cert_made)
 }
 
 enum {
-	O_DIR = TOOL_CA_O_DIR, O_KEY = TOOL_CA_O_FIRST, O_NEW_KEY, O_TOKEN, O_LABEL, O_SUBJECT, O_DAYS, O_MD,
-	O_PATHLEN, O_CSR, O_DER, O_CRL_URL, O_OCSP_URL, O_ISSUERS_URL, O_FORCE, O_CERT
+	O_DIR = TOOL_CA_O_DIR,
+	O_KEY = TOOL_CA_O_FIRST,
+	O_NEW_KEY,
+	O_TOKEN,
+	O_LABEL,
+	O_SUBJECT,
+	O_DAYS,
+	O_MD,
+	O_PATHLEN,
+	O_CSR,
+	O_DER,
+	O_CRL_URL,
+	O_OCSP_URL,
+	O_ISSUERS_URL,
+	O_FORCE,
+	O_CERT
 };
 
 /* ca init's options */
@@ -268,7 +282,8 @@ int tool_ca_init(int argc, char **argv)
 	}
 	/* everything that can be checked is; now the key */
 	if (a.new_key != NULL) {
-		if (tool_generate_key(&c, a.token, a.new_key, a.label, a.force, &key_uri) != TOOL_EXIT_OK)
+		if (tool_generate_key(&c, a.token, a.new_key, a.label, a.force, &key_uri) !=
+		    TOOL_EXIT_OK)
 			goto out;
 		conf.key = key_uri;
 	}
@@ -292,13 +307,13 @@ int tool_ca_init(int argc, char **argv)
 		cert_made = 1;
 	} else if (a.csr != NULL) {
 		if (tool_report(ca_make_sub_csr(libctx, key, name, a.md, a.pathlen, &req)) !=
-		            TOOL_EXIT_OK ||
+		        TOOL_EXIT_OK ||
 		    write_req(a.csr, req, a.der) != TOOL_EXIT_OK)
 			goto undo;
 		csr_made = strcmp(a.csr, "-") != 0;
 	} else {
 		if (tool_report(ca_make_root(libctx, key, name, a.days, a.md, a.pathlen, &root)) !=
-		            TOOL_EXIT_OK ||
+		        TOOL_EXIT_OK ||
 		    tool_write_cert_pem(conf.cert, root) != TOOL_EXIT_OK)
 			goto undo;
 		cert_made = 1;
@@ -307,8 +322,9 @@ int tool_ca_init(int argc, char **argv)
 	if (write_conf(&conf) != TOOL_EXIT_OK)
 		goto undo;
 	if (a.csr != NULL)
-		fprintf(stderr, "p11ca: CA in %s; its CSR is in %s: have the parent CA sign it "
-		                "(profile sub-ca), then run p11ca ca set-cert --dir %s CERT\n",
+		fprintf(stderr,
+		        "p11ca: CA in %s; its CSR is in %s: have the parent CA sign it "
+		        "(profile sub-ca), then run p11ca ca set-cert --dir %s CERT\n",
 		        a.dir, a.csr, a.dir);
 	else if (c.verbose)
 		fprintf(stderr, "p11ca: root CA in %s (ca.pem, ca.conf, ca.db)\n", a.dir);
@@ -341,10 +357,10 @@ out:
 /* ca set-cert */
 
 static const char set_cert_help[] =
-	"usage: p11ca ca set-cert --dir D CERT\n\n"
-	"Installs the certificate a parent CA issued for the CSR of 'p11ca ca init\n"
-	"--csr' as D/ca.pem, after checking it: the key on the token is its key,\n"
-	"basicConstraints CA:TRUE, keyUsage keyCertSign (when present).\n";
+    "usage: p11ca ca set-cert --dir D CERT\n\n"
+    "Installs the certificate a parent CA issued for the CSR of 'p11ca ca init\n"
+    "--csr' as D/ca.pem, after checking it: the key on the token is its key,\n"
+    "basicConstraints CA:TRUE, keyUsage keyCertSign (when present).\n";
 
 int tool_ca_set_cert(int argc, char **argv)
 {
@@ -381,4 +397,3 @@ out:
 	ca_close(ca);
 	return ret;
 }
-

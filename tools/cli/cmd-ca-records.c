@@ -68,8 +68,8 @@ static json_t *json_row(const struct cadb_row *r, int64_t now)
 	      json_object_set_new(o, "not_before", json_time(r->not_before)) != 0 ||
 	      json_object_set_new(o, "not_after", json_time(r->not_after)) != 0 ||
 	      json_object_set_new(o, "revoked_at", json_time(r->revoked_at)) != 0 ||
-	      json_object_set_new(o, "reason", reason != NULL ? json_string(reason) : json_null()) !=
-	              0 ||
+	      json_object_set_new(o, "reason",
+	                          reason != NULL ? json_string(reason) : json_null()) != 0 ||
 	      json_object_set_new(o, "invalidity_date", json_time(r->invalidity)) != 0 ||
 	      json_object_set_new(o, "profile", json_text(r->profile)) != 0;
 	json_decref(sans);
@@ -105,20 +105,21 @@ static int list_one(const struct cadb_row *r, void *arg)
 	char iso[PKI_TIME_ISO_MAX];
 
 	if (st->json)
-		return json_array_append_new(st->array, json_row(r, st->now)) != 0 ?
-		               res_set(RES_NOMEM, "out of memory") :
-		               0;
+		return json_array_append_new(st->array, json_row(r, st->now)) != 0
+		           ? res_set(RES_NOMEM, "out of memory")
+		           : 0;
 	pki_time_iso(r->not_after, iso);
-	printf("%-32s  %-7s  %s  %s\n", r->serial, tool_ca_status_name(r, st->now), iso, r->subject);
+	printf("%-32s  %-7s  %s  %s\n", r->serial, tool_ca_status_name(r, st->now), iso,
+	       r->subject);
 	return 0;
 }
 
 static const char list_help[] =
-	"usage: p11ca ca list --dir D [--status valid|revoked|expired|all] [--json]\n\n"
-	"Lists the certificates the CA issued (or imported), in serial order: serial,\n"
-	"status, end of validity and subject; --json for an array of objects with\n"
-	"every field (serial, status, subject, sans, not_before, not_after,\n"
-	"revoked_at, reason, invalidity_date, profile).\n";
+    "usage: p11ca ca list --dir D [--status valid|revoked|expired|all] [--json]\n\n"
+    "Lists the certificates the CA issued (or imported), in serial order: serial,\n"
+    "status, end of validity and subject; --json for an array of objects with\n"
+    "every field (serial, status, subject, sans, not_before, not_after,\n"
+    "revoked_at, reason, invalidity_date, profile).\n";
 
 enum { O_STATUS = TOOL_CA_O_FIRST, O_JSON, O_PEM, O_DER };
 
@@ -209,9 +210,9 @@ int tool_ca_list(int argc, char **argv)
 /* ca show */
 
 static const char show_help[] =
-	"usage: p11ca ca show --dir D SERIAL [--json | --pem | --der]\n\n"
-	"One record of the database: its fields and a summary of the certificate;\n"
-	"--json the fields as an object; --pem or --der the certificate itself.\n";
+    "usage: p11ca ca show --dir D SERIAL [--json | --pem | --der]\n\n"
+    "One record of the database: its fields and a summary of the certificate;\n"
+    "--json the fields as an object; --pem or --der the certificate itself.\n";
 
 static void show_text(const struct cadb_row *r, X509 *x)
 {
@@ -234,7 +235,8 @@ static void show_text(const struct cadb_row *r, X509 *x)
 	if (r->status == 'R') {
 		pki_time_iso(r->revoked_at, iso);
 		printf("revoked:    %s (%s)\n", iso,
-		       ca_reason_name(r->reason) != NULL ? ca_reason_name(r->reason) : "unspecified");
+		       ca_reason_name(r->reason) != NULL ? ca_reason_name(r->reason)
+		                                         : "unspecified");
 		if (r->invalidity != 0) {
 			pki_time_iso(r->invalidity, iso);
 			printf("invalidity: %s\n", iso);
@@ -251,7 +253,8 @@ static void show_text(const struct cadb_row *r, X509 *x)
 	{
 		EVP_PKEY *pk = X509_get0_pubkey(x);
 		if (pk != NULL)
-			printf("key:        %s %d bits\n", EVP_PKEY_get0_type_name(pk), EVP_PKEY_get_bits(pk));
+			printf("key:        %s %d bits\n", EVP_PKEY_get0_type_name(pk),
+			       EVP_PKEY_get_bits(pk));
 	}
 	if (pki_fingerprint(x, "SHA256", 1, fp, sizeof(fp)) == RES_OK)
 		printf("sha256:     %s\n", fp);
@@ -327,4 +330,3 @@ out:
 	ca_close(ca);
 	return ret;
 }
-

@@ -11,14 +11,14 @@
 #include "cmd-ca.h"
 
 static const char revoke_help[] =
-	"usage: p11ca ca revoke --dir D (--serial HEX | --cert FILE)\n"
-	"                       [--reason R] [--invalidity-date DATE]\n\n"
-	"Marks a certificate revoked in the database; the next 'p11ca ca crl'\n"
-	"lists it.  R: unspecified (default), keyCompromise, cACompromise,\n"
-	"affiliationChanged, superseded, cessationOfOperation, certificateHold,\n"
-	"privilegeWithdrawn, aACompromise.  DATE (when the key is known or\n"
-	"suspected to have been compromised): YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ,\n"
-	"YYYY-MM-DD HH:MM:SS or YYYYMMDDHHMMSSZ (UTC).\n";
+    "usage: p11ca ca revoke --dir D (--serial HEX | --cert FILE)\n"
+    "                       [--reason R] [--invalidity-date DATE]\n\n"
+    "Marks a certificate revoked in the database; the next 'p11ca ca crl'\n"
+    "lists it.  R: unspecified (default), keyCompromise, cACompromise,\n"
+    "affiliationChanged, superseded, cessationOfOperation, certificateHold,\n"
+    "privilegeWithdrawn, aACompromise.  DATE (when the key is known or\n"
+    "suspected to have been compromised): YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ,\n"
+    "YYYY-MM-DD HH:MM:SS or YYYYMMDDHHMMSSZ (UTC).\n";
 
 enum { O_SERIAL = TOOL_CA_O_FIRST, O_CERT, O_REASON, O_INVALIDITY, O_OUT, O_DER, O_DAYS };
 
@@ -107,7 +107,8 @@ int tool_ca_revoke(int argc, char **argv)
 	switch ((rc = ca_revoke(ca, serial, (int64_t)time(NULL), a.reason, a.invalidity))) {
 	case RES_OK:
 		if (c.verbose)
-			fprintf(stderr, "p11ca: revoked %s (%s)\n", serial, ca_reason_name(a.reason));
+			fprintf(stderr, "p11ca: revoked %s (%s)\n", serial,
+			        ca_reason_name(a.reason));
 		ret = TOOL_EXIT_OK;
 		break;
 	case RES_NOT_FOUND:
@@ -123,12 +124,12 @@ int tool_ca_revoke(int argc, char **argv)
 /* ca crl */
 
 static const char crl_help[] =
-	"usage: p11ca ca crl --dir D [--out FILE] [--der] [--days N]\n\n"
-	"Writes a CRL (X.509 v2) of every revoked certificate, signed on the token:\n"
-	"CRL number (one more each time), this update now, next update in --days\n"
-	"(ca.conf crl_days, 7), authority key identifier; each entry with its\n"
-	"reason code (left out for unspecified) and invalidity date.  PEM on\n"
-	"standard output unless --out; --der for DER.\n";
+    "usage: p11ca ca crl --dir D [--out FILE] [--der] [--days N]\n\n"
+    "Writes a CRL (X.509 v2) of every revoked certificate, signed on the token:\n"
+    "CRL number (one more each time), this update now, next update in --days\n"
+    "(ca.conf crl_days, 7), authority key identifier; each entry with its\n"
+    "reason code (left out for unspecified) and invalidity date.  PEM on\n"
+    "standard output unless --out; --der for DER.\n";
 
 /* ca_crl()'s output: into the temporary file beside --out (or standard output). */
 static int write_piece(void *arg, const unsigned char *p, size_t len)
@@ -165,8 +166,8 @@ int tool_ca_crl(int argc, char **argv)
 	/* the destination first: a CRL number is not spent on a file that cannot be */
 	if (tool_atomic_open(&file, a.out) != TOOL_EXIT_OK)
 		goto out;
-	if (tool_report(ca_crl(ca, ca->conf.default_md, a.days > 0 ? a.days : ca->conf.crl_days, !a.der,
-	                       write_piece, &file, &number, &count)) != TOOL_EXIT_OK) {
+	if (tool_report(ca_crl(ca, ca->conf.default_md, a.days > 0 ? a.days : ca->conf.crl_days,
+	                       !a.der, write_piece, &file, &number, &count)) != TOOL_EXIT_OK) {
 		tool_atomic_abort(&file);
 		goto out;
 	}

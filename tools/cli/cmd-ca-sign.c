@@ -18,30 +18,30 @@
 #include "parallel.h"
 
 static const char sign_help[] =
-	"usage: p11ca ca sign --dir D [--profile P] [--days N] [--md MD]\n"
-	"                     [--pathlen N] [--out FILE | --out-dir DIR] [--der]\n"
-	"                     [--threads N] CSR...\n\n"
-	"Issues a certificate for each CSR (PEM or DER), signed on the token.  Every\n"
-	"CSR is checked before anything is issued: its signature, its key (RSA\n"
-	"2048-4096, EC P-256/384/521, Ed25519), its names (valid, no wildcards), no\n"
-	"CA:TRUE unless --profile sub-ca; one bad CSR and nothing is issued.\n\n"
-	"Profiles (default from ca.conf, else server-client):\n"
-	"  server         EKU serverAuth\n"
-	"  client         EKU clientAuth\n"
-	"  server-client  EKU serverAuth, clientAuth (mutual TLS)\n"
-	"  ocsp           EKU OCSPSigning, OCSP no-check\n"
-	"  sub-ca         CA:TRUE with pathlen --pathlen (default 0), keyUsage\n"
-	"                 digitalSignature+keyCertSign+cRLSign unless the CSR asks\n"
-	"Copied from the CSR: subject, subjectAltName, and keyUsage/extendedKeyUsage\n"
-	"when within the profile (a usage outside it is an error).  Added: basic\n"
-	"constraints, subject and authority key identifiers, CRL distribution points\n"
-	"and AIA (OCSP, caIssuers) from ca.conf.  Serials: 16 random bytes, positive,\n"
-	"unique.  Validity: now to --days (ca.conf default_days, 365), at most the\n"
-	"CA's own.  CSRs are checked and signed in parallel (--threads, default: the\n"
-	"CPUs, at most 8; one login, a session each); all records are committed in\n"
-	"one transaction before anything is written.\n"
-	"Output: PEM on standard output, or --out FILE (all, concatenated), or\n"
-	"--out-dir DIR (DIR/SERIAL.pem, or .der with --der).\n";
+    "usage: p11ca ca sign --dir D [--profile P] [--days N] [--md MD]\n"
+    "                     [--pathlen N] [--out FILE | --out-dir DIR] [--der]\n"
+    "                     [--threads N] CSR...\n\n"
+    "Issues a certificate for each CSR (PEM or DER), signed on the token.  Every\n"
+    "CSR is checked before anything is issued: its signature, its key (RSA\n"
+    "2048-4096, EC P-256/384/521, Ed25519), its names (valid, no wildcards), no\n"
+    "CA:TRUE unless --profile sub-ca; one bad CSR and nothing is issued.\n\n"
+    "Profiles (default from ca.conf, else server-client):\n"
+    "  server         EKU serverAuth\n"
+    "  client         EKU clientAuth\n"
+    "  server-client  EKU serverAuth, clientAuth (mutual TLS)\n"
+    "  ocsp           EKU OCSPSigning, OCSP no-check\n"
+    "  sub-ca         CA:TRUE with pathlen --pathlen (default 0), keyUsage\n"
+    "                 digitalSignature+keyCertSign+cRLSign unless the CSR asks\n"
+    "Copied from the CSR: subject, subjectAltName, and keyUsage/extendedKeyUsage\n"
+    "when within the profile (a usage outside it is an error).  Added: basic\n"
+    "constraints, subject and authority key identifiers, CRL distribution points\n"
+    "and AIA (OCSP, caIssuers) from ca.conf.  Serials: 16 random bytes, positive,\n"
+    "unique.  Validity: now to --days (ca.conf default_days, 365), at most the\n"
+    "CA's own.  CSRs are checked and signed in parallel (--threads, default: the\n"
+    "CPUs, at most 8; one login, a session each); all records are committed in\n"
+    "one transaction before anything is written.\n"
+    "Output: PEM on standard output, or --out FILE (all, concatenated), or\n"
+    "--out-dir DIR (DIR/SERIAL.pem, or .der with --der).\n";
 
 /* --out-dir: a file each, SERIAL.pem or SERIAL.der */
 struct out_dir {
@@ -113,8 +113,8 @@ static int write_issued(struct ca_req *reqs, size_t n, const char *out, const ch
 	int ret;
 
 	if (out_dir != NULL)
-		return parallel_run(n, threads, 0, write_one, &o) == 0 ? TOOL_EXIT_OK :
-		                                                          TOOL_EXIT_FAIL;
+		return parallel_run(n, threads, 0, write_one, &o) == 0 ? TOOL_EXIT_OK
+		                                                       : TOOL_EXIT_FAIL;
 	if (der)
 		return tool_write_atomic(out, reqs[0].row.der, reqs[0].row.der_len);
 	if ((mem = BIO_new(BIO_s_mem())) == NULL) {
@@ -142,7 +142,8 @@ static int destination_ok(const char *out, const char *out_dir)
 	int ok;
 
 	if (out_dir != NULL) {
-		if (stat(out_dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(out_dir, W_OK | X_OK) != 0) {
+		if (stat(out_dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
+		    access(out_dir, W_OK | X_OK) != 0) {
 			tool_errorf("--out-dir %s: not a writable directory", out_dir);
 			return 0;
 		}
@@ -241,8 +242,8 @@ int tool_ca_sign(int argc, char **argv)
 		return TOOL_EXIT_FAIL;
 	if ((ca = tool_ca_open(a.dir, &c, 1, 1)) == NULL)
 		return TOOL_EXIT_FAIL;
-	if (ca_profile_parse(a.profile != NULL ? a.profile : ca->conf.default_profile, &io.profile) !=
-	    RES_OK) {
+	if (ca_profile_parse(a.profile != NULL ? a.profile : ca->conf.default_profile,
+	                     &io.profile) != RES_OK) {
 		if (a.profile == NULL)
 			res_prefix(RES_BAD_INPUT, "ca.conf default_profile");
 		tool_report(RES_BAD_INPUT);
@@ -264,8 +265,8 @@ int tool_ca_sign(int argc, char **argv)
 		if (ca_pathlen == 0)
 			tool_errorf("the CA's pathlen is 0: it cannot issue sub-CAs");
 		else
-			tool_errorf("--pathlen %d: must be below the CA's own pathlen %d", io.pathlen,
-			            ca_pathlen);
+			tool_errorf("--pathlen %d: must be below the CA's own pathlen %d",
+			            io.pathlen, ca_pathlen);
 		goto out;
 	}
 	if ((reqs = calloc(n, sizeof(*reqs))) == NULL) {
@@ -296,7 +297,8 @@ int tool_ca_sign(int argc, char **argv)
 			           reqs[i].not_copied);
 		fprintf(stderr, "issued %s %s\n", reqs[i].row.serial, reqs[i].row.subject);
 	}
-	if ((ret = write_issued(reqs, n, a.out, a.out_dir, a.der, (int)io.threads)) != TOOL_EXIT_OK) {
+	if ((ret = write_issued(reqs, n, a.out, a.out_dir, a.der, (int)io.threads)) !=
+	    TOOL_EXIT_OK) {
 		tool_errorf("the certificates are recorded in %s: 'p11ca ca show --pem' gives "
 		            "them back",
 		            ca->conf.db);
@@ -310,4 +312,3 @@ out:
 	ca_close(ca);
 	return ret;
 }
-

@@ -12,7 +12,10 @@
 
 /* --dir D, which every ca verb takes: its id, and the first id a verb's own options use. */
 enum { TOOL_CA_O_DIR = OPT_FIRST_LOCAL, TOOL_CA_O_FIRST };
-#define TOOL_CA_DIR_OPT { "dir", required_argument, TOOL_CA_O_DIR }
+#define TOOL_CA_DIR_OPT                                                                            \
+	{                                                                                          \
+		"dir", required_argument, TOOL_CA_O_DIR                                            \
+	}
 /* tool_parse() handler of a verb whose only option is --dir: @data is a const char **. */
 int tool_ca_dir_opt(int id, const char *arg, void *data);
 

@@ -27,7 +27,7 @@ struct findings {
 };
 
 static void finding(struct findings *f, const char *sev, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void finding(struct findings *f, const char *sev, const char *fmt, ...)
 {
 	va_list ap;
@@ -138,8 +138,8 @@ static void check_names(struct findings *f, X509 *leaf, const char *cn)
 	char text[1024];
 
 	if (cn != NULL && strchr(cn, '*') != NULL) {
-		finding(f, "ERROR", "CN '%s' is a wildcard; wildcard certificates are not supported",
-		        cn);
+		finding(f, "ERROR",
+		        "CN '%s' is a wildcard; wildcard certificates are not supported", cn);
 		bad = 1;
 	}
 	for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
@@ -155,7 +155,8 @@ static void check_names(struct findings *f, X509 *leaf, const char *cn)
 			snprintf(text, sizeof(text), "(unprintable)");
 		if (rc == RES_POLICY)
 			finding(f, "ERROR",
-			        "SAN %s is a wildcard; wildcard certificates are not supported", text);
+			        "SAN %s is a wildcard; wildcard certificates are not supported",
+			        text);
 		else
 			finding(f, "ERROR", "SAN %s: %s", text, res_message());
 	}
@@ -220,12 +221,12 @@ static void elem_what(const struct pki_chain_result *r, size_t i, char *out, siz
 }
 
 /* The flags that break the chain itself (validity, strength, usage are findings of their own). */
-#define CHAIN_FLAGS                                                                            \
-	(PKI_E_BAD_SIGNATURE | PKI_E_NOT_CA | PKI_E_PATHLEN | PKI_E_NO_ISSUER |               \
+#define CHAIN_FLAGS                                                                                \
+	(PKI_E_BAD_SIGNATURE | PKI_E_NOT_CA | PKI_E_PATHLEN | PKI_E_NO_ISSUER |                    \
 	 PKI_E_UNTRUSTED_ROOT | PKI_E_OTHER)
 
 /* The chain from @leaf to a certificate of @bundle, from pki_verify_chain's result. */
-static void check_chain(struct findings *f, X509 *leaf, STACK_OF(X509) *untrusted,
+static void check_chain(struct findings *f, X509 *leaf, STACK_OF(X509) * untrusted,
                         const char *bundle, time_t at)
 {
 	struct pki_verify_opts o = { .at = (int64_t)at };
@@ -276,7 +277,8 @@ static void check_chain(struct findings *f, X509 *leaf, STACK_OF(X509) *untruste
 		}
 		if (e->flags & PKI_E_WEAK_KEY)
 			finding(f, "WARN",
-			        "%s has a weak key (RSA under 2048 bits, or an unusual curve)", what);
+			        "%s has a weak key (RSA under 2048 bits, or an unusual curve)",
+			        what);
 	}
 out:
 	ERR_clear_error();
@@ -285,16 +287,17 @@ out:
 }
 
 /* The key given with --key against the certificate's. */
-static void check_key(struct findings *f, const struct tool_common *c, const char *key,
-                      X509 *leaf, const struct cert_info *ci, p11ca_ctx **pctx,
-                      p11ca_key **ptkey, EVP_PKEY **ppk)
+static void check_key(struct findings *f, const struct tool_common *c, const char *key, X509 *leaf,
+                      const struct cert_info *ci, p11ca_ctx **pctx, p11ca_key **ptkey,
+                      EVP_PKEY **ppk)
 {
 	EVP_PKEY *cpk = X509_get0_pubkey(leaf);
 	char why[512];
 
 	if (key != NULL) {
 		if (cert_is_pkcs11_uri(key)) {
-			if ((*ppk = cert_token_public(c, key, pctx, ptkey, why, sizeof(why))) == NULL)
+			if ((*ppk = cert_token_public(c, key, pctx, ptkey, why, sizeof(why))) ==
+			    NULL)
 				finding(f, "ERROR", "--key: %s", why);
 		} else
 			*ppk = check_key_file(f, key);
@@ -324,8 +327,9 @@ static void check_usage(struct findings *f, X509 *leaf, const struct cert_info *
 	uint32_t xku = X509_get_extended_key_usage(leaf);
 
 	if (!ci->has_eku)
-		finding(f, "WARN", "no extended key usage extension: give the certificate "
-		                   "serverAuth and clientAuth explicitly");
+		finding(f, "WARN",
+		        "no extended key usage extension: give the certificate "
+		        "serverAuth and clientAuth explicitly");
 	else if ((xku & XKU_SSL_SERVER) && (xku & XKU_SSL_CLIENT))
 		finding(f, "OK", "extended key usage has serverAuth and clientAuth");
 	else
@@ -341,8 +345,7 @@ static void check_usage(struct findings *f, X509 *leaf, const struct cert_info *
 
 /* --fqdn, --cluster, --peer against the CN and the SAN. */
 static void check_wanted(struct findings *f, const struct cert_info *ci, const char *cn,
-                         const char *fqdn, const char *cluster, const char **peers,
-                         size_t npeers)
+                         const char *fqdn, const char *cluster, const char **peers, size_t npeers)
 {
 	const char *want[2] = { fqdn, cluster };
 	const char *opt_name[2] = { "--fqdn", "--cluster" };
@@ -353,7 +356,8 @@ static void check_wanted(struct findings *f, const struct cert_info *ci, const c
 		                   (cluster != NULL && strcasecmp(cn, cluster) == 0)))
 			finding(f, "OK", "CN '%s' fits --fqdn%s", cn, cluster ? "/--cluster" : "");
 		else
-			finding(f, "ERROR", "CN is '%s', not the FQDN %s", cn ? cn : "(none)", fqdn);
+			finding(f, "ERROR", "CN is '%s', not the FQDN %s", cn ? cn : "(none)",
+			        fqdn);
 	}
 	for (k = 0; k < 2 + npeers; k++) {
 		const char *w = k < 2 ? want[k] : peers[k - 2];
@@ -365,7 +369,8 @@ static void check_wanted(struct findings *f, const struct cert_info *ci, const c
 			finding(f, "WARN",
 			        "no SAN: current TLS clients check only the SAN; add DNS:%s", w);
 		else
-			finding(f, "ERROR", "SAN lacks DNS:%s (%s)", w, k < 2 ? opt_name[k] : "--peer");
+			finding(f, "ERROR", "SAN lacks DNS:%s (%s)", w,
+			        k < 2 ? opt_name[k] : "--peer");
 	}
 }
 
@@ -415,32 +420,35 @@ int tool_cert_check(int argc, char **argv)
 		{ NULL, 0, 0 },
 	};
 	static const char help[] =
-		"usage: p11ca cert check CERT [--key URI|FILE] [--chain FILE] [--bundle FILE]\n"
-		"                        [--fqdn FQDN [--cluster FQDN [--peer FQDN]...]]\n"
-		"                        [--at DATE]\n\n"
-		"Checks what an appliance (Expressway) checks when a server certificate is\n"
-		"uploaded, one line per finding, \"OK:\", \"WARN:\" or \"ERROR:\"; exit 1 on\n"
-		"any ERROR.  CERT is PEM (more certificates after the first are taken as\n"
-		"chain) or DER.\n\n"
-		"  --key URI|FILE   the private key: a pkcs11: URI (--module, --pin-file)\n"
-		"                   or a PEM file, which must end with a newline and not\n"
-		"                   be passphrase-protected; it must match the certificate\n"
-		"  --chain FILE     intermediate CA certificates (untrusted)\n"
-		"  --bundle FILE    trusted CA certificates (default " DEFAULT_BUNDLE ")\n"
-		"  --fqdn F         CN = F and DNS:F in the SAN\n"
-		"  --cluster C      DNS:C in the SAN (the CN may be C)\n"
-		"  --peer P         (repeatable) DNS:P in the SAN\n"
-		"  --at DATE        check the chain and validity windows at DATE (UTC):\n"
-		"                   YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ, \"YYYY-MM-DD HH:MM:SS\",\n"
-		"                   YYYYMMDDHHMMSSZ or now\n\n"
-		"Also: an RSA key above " CERT_TEXT(RSA_MAX_BITS) " bits is an error "
-		"(SIP TLS zones fail with\n"
-		"8192-bit keys); the extended key usage must have serverAuth and\n"
-		"clientAuth; no wildcard names, and every name an FQDN (p11ca's name\n"
-		"policy); the certificate and its CAs must be inside their validity\n"
-		"windows (a warning under " CERT_TEXT(EXPIRY_WARN_DAYS) " days left); "
-		"SHA-1 signatures and weak keys\n"
-		"are warned about.\n";
+	    "usage: p11ca cert check CERT [--key URI|FILE] [--chain FILE] [--bundle FILE]\n"
+	    "                        [--fqdn FQDN [--cluster FQDN [--peer FQDN]...]]\n"
+	    "                        [--at DATE]\n\n"
+	    "Checks what an appliance (Expressway) checks when a server certificate is\n"
+	    "uploaded, one line per finding, \"OK:\", \"WARN:\" or \"ERROR:\"; exit 1 on\n"
+	    "any ERROR.  CERT is PEM (more certificates after the first are taken as\n"
+	    "chain) or DER.\n\n"
+	    "  --key URI|FILE   the private key: a pkcs11: URI (--module, --pin-file)\n"
+	    "                   or a PEM file, which must end with a newline and not\n"
+	    "                   be passphrase-protected; it must match the certificate\n"
+	    "  --chain FILE     intermediate CA certificates (untrusted)\n"
+	    "  --bundle FILE    trusted CA certificates (default " DEFAULT_BUNDLE ")\n"
+	    "  --fqdn F         CN = F and DNS:F in the SAN\n"
+	    "  --cluster C      DNS:C in the SAN (the CN may be C)\n"
+	    "  --peer P         (repeatable) DNS:P in the SAN\n"
+	    "  --at DATE        check the chain and validity windows at DATE (UTC):\n"
+	    "                   YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ, \"YYYY-MM-DD HH:MM:SS\",\n"
+	    "                   YYYYMMDDHHMMSSZ or now\n\n"
+	    "Also: an RSA key above " CERT_TEXT(
+	        RSA_MAX_BITS) " bits is an error "
+	                      "(SIP TLS zones fail with\n"
+	                      "8192-bit keys); the extended key usage must have serverAuth and\n"
+	                      "clientAuth; no wildcard names, and every name an FQDN (p11ca's "
+	                      "name\n"
+	                      "policy); the certificate and its CAs must be inside their validity\n"
+	                      "windows (a warning under " CERT_TEXT(
+	                          EXPIRY_WARN_DAYS) " days left); "
+	                                            "SHA-1 signatures and weak keys\n"
+	                                            "are warned about.\n";
 	struct tool_common c = { 0 };
 	struct check_opts o = { .bundle = DEFAULT_BUNDLE };
 	const char *cert_file;

@@ -18,7 +18,7 @@
 /* Reading certificates                                                */
 /* ------------------------------------------------------------------ */
 
-STACK_OF(X509) *cert_read(const char *path, int *pem, char *why, size_t cap)
+STACK_OF(X509) * cert_read(const char *path, int *pem, char *why, size_t cap)
 {
 	STACK_OF(X509) *certs = NULL;
 	unsigned char *buf;
@@ -39,7 +39,7 @@ STACK_OF(X509) *cert_read(const char *path, int *pem, char *why, size_t cap)
 	return certs;
 }
 
-STACK_OF(X509) *tool_load_certs(const char *path, int *pem)
+STACK_OF(X509) * tool_load_certs(const char *path, int *pem)
 {
 	return cert_read(path, pem, NULL, 0);
 }

@@ -25,11 +25,11 @@ int tool_cert_convert(int argc, char **argv)
 		{ NULL, 0, 0 },
 	};
 	static const char help[] =
-		"usage: p11ca cert convert IN OUT [--to pem|der]\n\n"
-		"Converts a certificate between PEM and DER.  The input format is\n"
-		"detected; by default the output is the other one.  A PEM file with\n"
-		"several certificates converts to PEM only (DER holds one).  OUT is\n"
-		"written atomically; \"-\" is standard output.\n";
+	    "usage: p11ca cert convert IN OUT [--to pem|der]\n\n"
+	    "Converts a certificate between PEM and DER.  The input format is\n"
+	    "detected; by default the output is the other one.  A PEM file with\n"
+	    "several certificates converts to PEM only (DER holds one).  OUT is\n"
+	    "written atomically; \"-\" is standard output.\n";
 	struct tool_common c = { 0 };
 	const char *to = NULL;
 	int r, ret = TOOL_EXIT_FAIL, pem, der, i;

@@ -25,11 +25,11 @@ int tool_cert_install(int argc, char **argv)
 		{ NULL, 0, 0 },
 	};
 	static const char help[] =
-		"usage: p11ca cert install --key URI CERT\n\n"
-		"Stores the certificate in CERT (PEM or DER; the first one of a PEM file)\n"
-		"on the token next to its key, with the key's CKA_ID and label, after\n"
-		"checking that the certificate's public key is the key's.  Prints the\n"
-		"stored certificate's URI.\n";
+	    "usage: p11ca cert install --key URI CERT\n\n"
+	    "Stores the certificate in CERT (PEM or DER; the first one of a PEM file)\n"
+	    "on the token next to its key, with the key's CKA_ID and label, after\n"
+	    "checking that the certificate's public key is the key's.  Prints the\n"
+	    "stored certificate's URI.\n";
 	struct tool_common c = { 0 };
 	const char *key = NULL;
 	int r, ret = TOOL_EXIT_FAIL, pem;

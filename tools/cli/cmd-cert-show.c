@@ -115,12 +115,12 @@ int tool_cert_show(int argc, char **argv)
 		{ NULL, 0, 0 },
 	};
 	static const char help[] =
-		"usage: p11ca cert show FILE [--text] [--json]\n\n"
-		"Summarises the certificates in FILE (PEM, possibly several, or DER;\n"
-		"detected): subject, issuer, serial, validity, subject alternative names,\n"
-		"extended key usage, key usage, basic constraints, public key, signature\n"
-		"algorithm, SHA-256 and SHA-1 fingerprints.  --text prints OpenSSL's full\n"
-		"decoding instead; --json a JSON array with one object per certificate.\n";
+	    "usage: p11ca cert show FILE [--text] [--json]\n\n"
+	    "Summarises the certificates in FILE (PEM, possibly several, or DER;\n"
+	    "detected): subject, issuer, serial, validity, subject alternative names,\n"
+	    "extended key usage, key usage, basic constraints, public key, signature\n"
+	    "algorithm, SHA-256 and SHA-1 fingerprints.  --text prints OpenSSL's full\n"
+	    "decoding instead; --json a JSON array with one object per certificate.\n";
 	struct tool_common c = { 0 };
 	struct show_opts o = { 0 };
 	int r, ret = TOOL_EXIT_FAIL, pem, i;
@@ -174,7 +174,8 @@ int tool_cert_show(int argc, char **argv)
 			continue;
 		}
 		if (sk_X509_num(certs) > 1)
-			printf("%sCertificate %d of %d\n", i ? "\n" : "", i + 1, sk_X509_num(certs));
+			printf("%sCertificate %d of %d\n", i ? "\n" : "", i + 1,
+			       sk_X509_num(certs));
 		print_info(&ci);
 		cert_info_free(&ci);
 	}

@@ -17,7 +17,7 @@
 #define RSA_MAX_BITS 4096
 /* a certificate expiring sooner than this is reported (WARN) */
 #define EXPIRY_WARN_DAYS 30
-#define DEFAULT_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+#define DEFAULT_BUNDLE   "/etc/ssl/certs/ca-certificates.crt"
 /* a number above as text, for the help */
 #define CERT_TEXT_(x) #x
 #define CERT_TEXT(x)  CERT_TEXT_(x)
@@ -52,7 +52,7 @@ void cert_time_string(const ASN1_TIME *t, char *out, size_t cap);
  * @path's certificates through pki_load_certs; NULL with a one-line
  * reason in @why (or, when @why is NULL, reported as "p11ca: PATH: ...").
  */
-STACK_OF(X509) *cert_read(const char *path, int *pem, char *why, size_t cap);
+STACK_OF(X509) * cert_read(const char *path, int *pem, char *why, size_t cap);
 
 /* Whether @s is a pkcs11: URI. */
 int cert_is_pkcs11_uri(const char *s);

@@ -326,8 +326,7 @@ static int check_subject(const struct csr_subject *subj, int server)
 }
 
 /* Every SAN into @all, in a fixed order: CN, FQDN, cluster, peers, UC names, --san. */
-static int collect_sans(const struct csr_names *n, const char *server_cn,
-                        struct csr_san_list *all)
+static int collect_sans(const struct csr_names *n, const char *server_cn, struct csr_san_list *all)
 {
 	static const enum pki_name_type type_of[] = { [CSR_SAN_DNS] = PKI_NAME_DNS,
 		                                      [CSR_SAN_IP] = PKI_NAME_IP,

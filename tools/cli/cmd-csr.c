@@ -30,7 +30,7 @@
 /* The request's extensions                                            */
 /* ------------------------------------------------------------------ */
 
-static int push_ext(STACK_OF(X509_EXTENSION) *exts, X509_EXTENSION *ext)
+static int push_ext(STACK_OF(X509_EXTENSION) * exts, X509_EXTENSION *ext)
 {
 	if (ext == NULL)
 		return 0;
@@ -68,9 +68,8 @@ static X509_EXTENSION *san_ext(const struct csr_san_list *l, int critical)
 				ASN1_IA5STRING_free(ia5);
 				goto out;
 			}
-			GENERAL_NAME_set0_value(gen,
-			                        l->v[i].type == CSR_SAN_DNS ? GEN_DNS : GEN_EMAIL,
-			                        ia5);
+			GENERAL_NAME_set0_value(
+			    gen, l->v[i].type == CSR_SAN_DNS ? GEN_DNS : GEN_EMAIL, ia5);
 		}
 		if (!sk_GENERAL_NAME_push(gens, gen)) {
 			GENERAL_NAME_free(gen);
@@ -192,11 +191,31 @@ out:
 /* ------------------------------------------------------------------ */
 
 enum {
-	O_KEY = OPT_FIRST_LOCAL, O_NEW_KEY, O_LABEL, O_TOKEN, O_SUBJECT,
+	O_KEY = OPT_FIRST_LOCAL,
+	O_NEW_KEY,
+	O_LABEL,
+	O_TOKEN,
+	O_SUBJECT,
 	/* the per-field options, in the order of CSR_COUNTRY ... CSR_EMAIL */
-	O_COUNTRY, O_STATE, O_LOCALITY, O_ORG, O_ORG_UNIT, O_CN, O_EMAIL,
-	O_SAN, O_FQDN, O_CLUSTER, O_PEER, O_UC_NAME, O_EKU, O_TEMPLATE, O_DIGEST, O_ALLOW_SHA1,
-	O_FORCE, O_OUT, O_DER
+	O_COUNTRY,
+	O_STATE,
+	O_LOCALITY,
+	O_ORG,
+	O_ORG_UNIT,
+	O_CN,
+	O_EMAIL,
+	O_SAN,
+	O_FQDN,
+	O_CLUSTER,
+	O_PEER,
+	O_UC_NAME,
+	O_EKU,
+	O_TEMPLATE,
+	O_DIGEST,
+	O_ALLOW_SHA1,
+	O_FORCE,
+	O_OUT,
+	O_DER
 };
 
 struct csr_opts {
@@ -231,8 +250,13 @@ static int csr_opt(int id, const char *arg, void *data)
 	case O_LABEL: o->label = arg; break;
 	case O_TOKEN: o->token_uri = arg; break;
 	case O_SUBJECT: o->subject = arg; break;
-	case O_COUNTRY: case O_STATE: case O_LOCALITY: case O_ORG: case O_ORG_UNIT:
-	case O_CN: case O_EMAIL: n->field[CSR_COUNTRY + (id - O_COUNTRY)] = arg; break;
+	case O_COUNTRY:
+	case O_STATE:
+	case O_LOCALITY:
+	case O_ORG:
+	case O_ORG_UNIT:
+	case O_CN:
+	case O_EMAIL: n->field[CSR_COUNTRY + (id - O_COUNTRY)] = arg; break;
 	case O_SAN: return csr_san_parse(&n->sans, arg);
 	case O_FQDN: n->fqdn = arg; break;
 	case O_CLUSTER: n->cluster = arg; break;
@@ -378,46 +402,47 @@ int tool_csr(int argc, char **argv)
 		{ NULL, 0, 0 },
 	};
 	static const char help[] =
-		"usage: p11ca csr --key URI | --new-key TYPE --label NAME [--token URI]\n"
-		"                 [--subject /C=../ST=../L=../O=../OU=../CN=..]\n"
-		"                 [--country C] [--state S] [--locality L] [--org O]\n"
-		"                 [--org-unit OU] [--cn NAME] [--email ADDRESS]\n"
-		"                 [--fqdn FQDN [--cluster FQDN [--peer FQDN]...]]\n"
-		"                 [--san dns:NAME,ip:ADDRESS,email:ADDRESS]... "
-		"[--uc-name FQDN]...\n"
-		"                 [--eku server|client|server,client] [--ms-template NAME]\n"
-		"                 [--digest sha256|sha384|sha512] [--allow-sha1] [--force]\n"
-		"                 [--out FILE] [--der]\n\n"
-		"Makes a certificate signing request for a key on the token and signs it\n"
-		"there, through the p11ca OpenSSL provider; the request is verified before\n"
-		"it is written (PEM, or DER with --der; to --out FILE atomically, else to\n"
-		"standard output).  --new-key generates the key first (TYPE as for `p11ca\n"
-		"key gen`) and prints its URI (on stderr when the CSR goes to stdout); if\n"
-		"the request cannot be made, the new key is deleted again.\n\n"
-		"Deployment helpers (names are FQDNs; wildcards are refused everywhere):\n"
-		"  --fqdn F               CN = F.  A lone server needs no SAN by the\n"
-		"                         deployment guide, but DNS:F is put in the SAN\n"
-		"                         anyway: current TLS clients check only the SAN.\n"
-		"  --cluster C            a cluster peer: SAN = F, C.  Run once per peer\n"
-		"                         for a certificate per peer.\n"
-		"  --peer P               (repeatable) one certificate shared by the cluster:\n"
-		"                         SAN = F, C and every peer (--cn C puts the\n"
-		"                         cluster in the CN, as the guide's recipe does).\n"
-		"  --uc-name N            (repeatable) more DNS names for unified\n"
-		"                         communications: chat node aliases, UC domains,\n"
-		"                         phone security profile names.\n"
-		"The subject comes from --subject, with the per-field options replacing\n"
-		"its fields; an explicit CN wins over --fqdn.  With serverAuth the CN must\n"
-		"be an FQDN and is always one of the SANs.  --san types: dns:, ip: (IP\n"
-		"addresses only this way), email:; names given twice are listed once.\n\n"
-		"Extensions requested: subjectAltName; extendedKeyUsage serverAuth and\n"
-		"clientAuth unless --eku narrows it; keyUsage (critical) digitalSignature,\n"
-		"plus keyEncipherment for RSA; with --ms-template NAME the Microsoft\n"
-		"certificate template name (" MS_TEMPLATE_OID ", a BMPString), so AD\n"
-		"CS needs no CertificateTemplate attribute (e.g. Webclientandserver).\n\n"
-		"RSA keys above " TEXT(RSA_MAX_BITS) " bits are refused unless --force: "
-		"8192-bit keys break SIP\n"
-		"TLS peers.  SHA-256 by default; SHA-1 only with --allow-sha1 (a warning).\n";
+	    "usage: p11ca csr --key URI | --new-key TYPE --label NAME [--token URI]\n"
+	    "                 [--subject /C=../ST=../L=../O=../OU=../CN=..]\n"
+	    "                 [--country C] [--state S] [--locality L] [--org O]\n"
+	    "                 [--org-unit OU] [--cn NAME] [--email ADDRESS]\n"
+	    "                 [--fqdn FQDN [--cluster FQDN [--peer FQDN]...]]\n"
+	    "                 [--san dns:NAME,ip:ADDRESS,email:ADDRESS]... "
+	    "[--uc-name FQDN]...\n"
+	    "                 [--eku server|client|server,client] [--ms-template NAME]\n"
+	    "                 [--digest sha256|sha384|sha512] [--allow-sha1] [--force]\n"
+	    "                 [--out FILE] [--der]\n\n"
+	    "Makes a certificate signing request for a key on the token and signs it\n"
+	    "there, through the p11ca OpenSSL provider; the request is verified before\n"
+	    "it is written (PEM, or DER with --der; to --out FILE atomically, else to\n"
+	    "standard output).  --new-key generates the key first (TYPE as for `p11ca\n"
+	    "key gen`) and prints its URI (on stderr when the CSR goes to stdout); if\n"
+	    "the request cannot be made, the new key is deleted again.\n\n"
+	    "Deployment helpers (names are FQDNs; wildcards are refused everywhere):\n"
+	    "  --fqdn F               CN = F.  A lone server needs no SAN by the\n"
+	    "                         deployment guide, but DNS:F is put in the SAN\n"
+	    "                         anyway: current TLS clients check only the SAN.\n"
+	    "  --cluster C            a cluster peer: SAN = F, C.  Run once per peer\n"
+	    "                         for a certificate per peer.\n"
+	    "  --peer P               (repeatable) one certificate shared by the cluster:\n"
+	    "                         SAN = F, C and every peer (--cn C puts the\n"
+	    "                         cluster in the CN, as the guide's recipe does).\n"
+	    "  --uc-name N            (repeatable) more DNS names for unified\n"
+	    "                         communications: chat node aliases, UC domains,\n"
+	    "                         phone security profile names.\n"
+	    "The subject comes from --subject, with the per-field options replacing\n"
+	    "its fields; an explicit CN wins over --fqdn.  With serverAuth the CN must\n"
+	    "be an FQDN and is always one of the SANs.  --san types: dns:, ip: (IP\n"
+	    "addresses only this way), email:; names given twice are listed once.\n\n"
+	    "Extensions requested: subjectAltName; extendedKeyUsage serverAuth and\n"
+	    "clientAuth unless --eku narrows it; keyUsage (critical) digitalSignature,\n"
+	    "plus keyEncipherment for RSA; with --ms-template NAME the Microsoft\n"
+	    "certificate template name (" MS_TEMPLATE_OID ", a BMPString), so AD\n"
+	    "CS needs no CertificateTemplate attribute (e.g. Webclientandserver).\n\n"
+	    "RSA keys above " TEXT(RSA_MAX_BITS) " bits are refused unless --force: "
+	                                         "8192-bit keys break SIP\n"
+	                                         "TLS peers.  SHA-256 by default; SHA-1 only with "
+	                                         "--allow-sha1 (a warning).\n";
 	struct tool_common c = { 0 };
 	struct csr_opts o = { .eku = "server,client", .digest = "sha256", .out = "-" };
 	struct csr_san_list all = { 0 };

@@ -41,8 +41,16 @@ struct csr_subject {
 };
 
 /* The per-field options, applied over --subject in this order. */
-enum { CSR_COUNTRY, CSR_STATE, CSR_LOCALITY, CSR_ORG, CSR_ORG_UNIT, CSR_CN, CSR_EMAIL,
-       CSR_NFIELDS };
+enum {
+	CSR_COUNTRY,
+	CSR_STATE,
+	CSR_LOCALITY,
+	CSR_ORG,
+	CSR_ORG_UNIT,
+	CSR_CN,
+	CSR_EMAIL,
+	CSR_NFIELDS
+};
 
 /* What the naming options of `p11ca csr` asked for (strings point into argv). */
 struct csr_names {

@@ -37,8 +37,20 @@ static int write_pubkey(p11ca_key *key, const char *path)
 	return TOOL_EXIT_OK;
 }
 
-enum { O_TOKEN = OPT_FIRST_LOCAL, O_LABEL, O_TYPE, O_FORCE, O_DECRYPT, O_PUBOUT, O_JSON, O_IN,
-       O_OUT, O_ALG, O_DIGEST, O_KEY };
+enum {
+	O_TOKEN = OPT_FIRST_LOCAL,
+	O_LABEL,
+	O_TYPE,
+	O_FORCE,
+	O_DECRYPT,
+	O_PUBOUT,
+	O_JSON,
+	O_IN,
+	O_OUT,
+	O_ALG,
+	O_DIGEST,
+	O_KEY
+};
 
 struct gen_opts {
 	const char *token_uri, *label, *type, *pubout;
@@ -64,20 +76,23 @@ static int gen_opt(int id, const char *arg, void *data)
 int tool_key_gen(int argc, char **argv)
 {
 	static const struct tool_opt opts[] = {
-		{ "token", required_argument, O_TOKEN },  { "label", required_argument, O_LABEL },
-		{ "type", required_argument, O_TYPE },    { "force", no_argument, O_FORCE },
-		{ "decrypt", no_argument, O_DECRYPT },    { "pubout", required_argument, O_PUBOUT },
+		{ "token", required_argument, O_TOKEN },
+		{ "label", required_argument, O_LABEL },
+		{ "type", required_argument, O_TYPE },
+		{ "force", no_argument, O_FORCE },
+		{ "decrypt", no_argument, O_DECRYPT },
+		{ "pubout", required_argument, O_PUBOUT },
 		{ NULL, 0, 0 },
 	};
 	static const char help[] =
-		"usage: p11ca key gen [--token URI] --label NAME [--type TYPE]\n"
-		"                     [--decrypt] [--force] [--pubout FILE]\n\n"
-		"Generates a key pair on the token.  TYPE: rsa:2048 (default), rsa:3072,\n"
-		"rsa:4096, ec:p256, ec:p384, ec:p521, ed25519.  RSA above 4096 bits needs\n"
-		"--force: 8192-bit keys break SIP TLS peers.  The private key is sensitive,\n"
-		"never extractable, and signs; --decrypt also lets an RSA key decrypt.\n"
-		"CKA_ID is the SHA-1 of the public key (the certificate's SKI).\n"
-		"Prints the key's pkcs11: URI; --pubout writes the public key (PEM).\n";
+	    "usage: p11ca key gen [--token URI] --label NAME [--type TYPE]\n"
+	    "                     [--decrypt] [--force] [--pubout FILE]\n\n"
+	    "Generates a key pair on the token.  TYPE: rsa:2048 (default), rsa:3072,\n"
+	    "rsa:4096, ec:p256, ec:p384, ec:p521, ed25519.  RSA above 4096 bits needs\n"
+	    "--force: 8192-bit keys break SIP TLS peers.  The private key is sensitive,\n"
+	    "never extractable, and signs; --decrypt also lets an RSA key decrypt.\n"
+	    "CKA_ID is the SHA-1 of the public key (the certificate's SKI).\n"
+	    "Prints the key's pkcs11: URI; --pubout writes the public key (PEM).\n";
 	struct tool_common c = { 0 };
 	struct gen_opts o = { .type = "rsa:2048" };
 	int r, ret = TOOL_EXIT_FAIL;
@@ -127,7 +142,10 @@ static const char *class_name(CK_OBJECT_CLASS k)
 
 static const char *kind_name(enum p11ca_key_kind k)
 {
-	return k == P11CA_KEY_RSA ? "rsa" : k == P11CA_KEY_EC ? "ec" : k == P11CA_KEY_ED25519 ? "ed25519" : "-";
+	return k == P11CA_KEY_RSA       ? "rsa"
+	       : k == P11CA_KEY_EC      ? "ec"
+	       : k == P11CA_KEY_ED25519 ? "ed25519"
+	                                : "-";
 }
 
 static const char *tri(int v)
@@ -239,9 +257,9 @@ int tool_key_list(int argc, char **argv)
 		{ NULL, 0, 0 },
 	};
 	static const char help[] =
-		"usage: p11ca key list [--token URI] [--json]\n\n"
-		"Lists keys and certificates with their flags and URIs, on one token or\n"
-		"on every token.  Private keys show only after login.\n";
+	    "usage: p11ca key list [--token URI] [--json]\n\n"
+	    "Lists keys and certificates with their flags and URIs, on one token or\n"
+	    "on every token.  Private keys show only after login.\n";
 	struct tool_common c = { 0 };
 	struct list_opts o = { 0 };
 	int r, ret = TOOL_EXIT_FAIL;
@@ -282,7 +300,8 @@ int tool_key_list(int argc, char **argv)
 		}
 	}
 	/* one document, written at once: what listed, even when a token failed */
-	if (json != NULL && (json_dumpf(json, stdout, JSON_INDENT(2)) != 0 || putchar('\n') == EOF)) {
+	if (json != NULL &&
+	    (json_dumpf(json, stdout, JSON_INDENT(2)) != 0 || putchar('\n') == EOF)) {
 		tool_errorf("cannot write the listing");
 		ret = TOOL_EXIT_FAIL;
 	}
@@ -295,10 +314,10 @@ out:
 int tool_key_delete(int argc, char **argv)
 {
 	static const char help[] =
-		"usage: p11ca key delete URI\n\n"
-		"Deletes every object the pkcs11: URI names on one token.  Without\n"
-		"type= that is the private key, public key and certificate sharing\n"
-		"the label/id.  The URI must have object= or id=.\n";
+	    "usage: p11ca key delete URI\n\n"
+	    "Deletes every object the pkcs11: URI names on one token.  Without\n"
+	    "type= that is the private key, public key and certificate sharing\n"
+	    "the label/id.  The URI must have object= or id=.\n";
 	struct tool_common c = { 0 };
 	p11ca_ctx *ctx;
 	size_t n = 0;
@@ -372,18 +391,17 @@ static int sign_opt(int id, const char *arg, void *data)
 int tool_key_sign(int argc, char **argv)
 {
 	static const struct tool_opt opts[] = {
-		{ "key", required_argument, O_KEY },  { "in", required_argument, O_IN },
-		{ "out", required_argument, O_OUT },  { "alg", required_argument, O_ALG },
-		{ "digest", required_argument, O_DIGEST },
-		{ NULL, 0, 0 },
+		{ "key", required_argument, O_KEY },       { "in", required_argument, O_IN },
+		{ "out", required_argument, O_OUT },       { "alg", required_argument, O_ALG },
+		{ "digest", required_argument, O_DIGEST }, { NULL, 0, 0 },
 	};
 	static const char help[] =
-		"usage: p11ca key sign --key URI --out FILE [--in FILE]\n"
-		"                      [--alg pkcs1|pss|ecdsa|eddsa] [--digest sha256]\n\n"
-		"Signs the file (default stdin) with the token key, through the p11ca\n"
-		"OpenSSL provider loaded in-process.  The signature is what `openssl dgst\n"
-		"-verify` checks (DER for ECDSA; `pkeyutl -verify -rawin` for Ed25519).\n"
-		"--alg defaults to the key's natural scheme; SHA-1 only when named.\n";
+	    "usage: p11ca key sign --key URI --out FILE [--in FILE]\n"
+	    "                      [--alg pkcs1|pss|ecdsa|eddsa] [--digest sha256]\n\n"
+	    "Signs the file (default stdin) with the token key, through the p11ca\n"
+	    "OpenSSL provider loaded in-process.  The signature is what `openssl dgst\n"
+	    "-verify` checks (DER for ECDSA; `pkeyutl -verify -rawin` for Ed25519).\n"
+	    "--alg defaults to the key's natural scheme; SHA-1 only when named.\n";
 	struct tool_common c = { 0 };
 	struct sign_opts o = { .in = "-", .digest = "sha256" };
 	unsigned char *msg = NULL, *sig = NULL;
@@ -431,7 +449,8 @@ int tool_key_sign(int argc, char **argv)
 		goto out;
 	}
 	if ((mdctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestSignInit_ex(mdctx, &pctx, eddsa ? NULL : o.digest, libctx, NULL, pkey, NULL) != 1 ||
+	    EVP_DigestSignInit_ex(mdctx, &pctx, eddsa ? NULL : o.digest, libctx, NULL, pkey,
+	                          NULL) != 1 ||
 	    (o.alg != NULL && strcmp(o.alg, "pss") == 0 &&
 	     (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
 	      EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) <= 0)) ||

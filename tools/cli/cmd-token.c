@@ -36,8 +36,18 @@ static void flag_words(CK_FLAGS f, char *buf, size_t cap)
 	}
 }
 
-enum { O_JSON = OPT_FIRST_LOCAL, O_SLOT, O_LABEL, O_SO_PIN_FILE, O_TOKEN, O_THREADS,
-       O_SECONDS, O_KEY, O_TYPES, O_NEW_PIN_FILE };
+enum {
+	O_JSON = OPT_FIRST_LOCAL,
+	O_SLOT,
+	O_LABEL,
+	O_SO_PIN_FILE,
+	O_TOKEN,
+	O_THREADS,
+	O_SECONDS,
+	O_KEY,
+	O_TYPES,
+	O_NEW_PIN_FILE
+};
 
 /* One token as JSON (NULL: no memory). */
 static json_t *token_json(const struct p11ca_token_info *ti, const char *flags, const char *uri)
@@ -54,7 +64,8 @@ static json_t *token_json(const struct p11ca_token_info *ti, const char *flags, 
 	    json_object_set_new(j, "model", json_string(tool_text_utf8(ti->model, buf[2], 64))) ||
 	    json_object_set_new(j, "serial", json_string(tool_text_utf8(ti->serial, buf[3], 64))) ||
 	    json_object_set_new(j, "slot", json_integer((json_int_t)ti->slot_id)) ||
-	    json_object_set_new(j, "module", json_string(tool_text_utf8(ti->module_name, buf[0], 64))) ||
+	    json_object_set_new(j, "module",
+	                        json_string(tool_text_utf8(ti->module_name, buf[0], 64))) ||
 	    json_object_set_new(j, "flags", json_string(flags)) ||
 	    json_object_set_new(j, "uri", json_string(uri != NULL ? uri : ""))) {
 		json_decref(j);
@@ -77,9 +88,10 @@ int tool_token_list(int argc, char **argv)
 		{ "json", no_argument, O_JSON },
 		{ NULL, 0, 0 },
 	};
-	static const char help[] = "usage: p11ca token list [--module NAME|PATH] [--json]\n\n"
-	                           "Lists the tokens of every p11-kit module (or --module's) with their\n"
-	                           "flags and a pkcs11: URI for each.\n";
+	static const char help[] =
+	    "usage: p11ca token list [--module NAME|PATH] [--json]\n\n"
+	    "Lists the tokens of every p11-kit module (or --module's) with their\n"
+	    "flags and a pkcs11: URI for each.\n";
 	struct tool_common c = { 0 };
 	p11ca_ctx *ctx;
 	json_t *json = NULL;
@@ -111,10 +123,12 @@ int tool_token_list(int argc, char **argv)
 			continue;
 		}
 		printf("%s\n  manufacturer: %s\n  model:        %s\n  serial:       %s\n"
-		       "  slot:         %lu\n  module:       %s\n  flags:        %s\n  uri:          %s\n",
-		       (ti->flags & CKF_TOKEN_INITIALIZED) ? ti->label : "(not initialised: see token init)",
-		       ti->manufacturer, ti->model, ti->serial,
-		       (unsigned long)ti->slot_id, ti->module_name, flags, uri ? uri : "");
+		       "  slot:         %lu\n  module:       %s\n  flags:        %s\n  uri:        "
+		       "  %s\n",
+		       (ti->flags & CKF_TOKEN_INITIALIZED) ? ti->label
+		                                           : "(not initialised: see token init)",
+		       ti->manufacturer, ti->model, ti->serial, (unsigned long)ti->slot_id,
+		       ti->module_name, flags, uri ? uri : "");
 		free(uri);
 	}
 	if (json != NULL) {
@@ -137,8 +151,7 @@ out:
 }
 
 /* A secret from a file, an environment variable, or the terminal. */
-static int get_secret(const char *file, const char *env, const char *prompt, char *buf,
-                      size_t cap)
+static int get_secret(const char *file, const char *env, const char *prompt, char *buf, size_t cap)
 {
 	size_t len = 0;
 	CK_RV rv;
@@ -198,11 +211,11 @@ int tool_token_init(int argc, char **argv)
 		{ NULL, 0, 0 },
 	};
 	static const char help[] =
-		"usage: p11ca token init --module NAME|PATH --slot N --label LABEL\n"
-		"                        [--so-pin-file FILE] [--pin-file FILE]\n\n"
-		"Initialises the token in slot N (erasing it) and sets its user PIN.\n"
-		"The SO PIN comes from --so-pin-file, P11CA_SO_PIN or a prompt; the user\n"
-		"PIN from --pin-file, P11CA_PIN or a prompt.  PINs are never arguments.\n";
+	    "usage: p11ca token init --module NAME|PATH --slot N --label LABEL\n"
+	    "                        [--so-pin-file FILE] [--pin-file FILE]\n\n"
+	    "Initialises the token in slot N (erasing it) and sets its user PIN.\n"
+	    "The SO PIN comes from --so-pin-file, P11CA_SO_PIN or a prompt; the user\n"
+	    "PIN from --pin-file, P11CA_PIN or a prompt.  PINs are never arguments.\n";
 	struct tool_common c = { 0 };
 	struct init_opts o = { 0 };
 	char so_pin[P11CA_PIN_MAX], pin[P11CA_PIN_MAX];
@@ -301,14 +314,14 @@ int tool_token_bench(int argc, char **argv)
 		{ NULL, 0, 0 },
 	};
 	static const char help[] =
-		"usage: p11ca token bench [--token URI | --key URI] [--threads N]\n"
-		"                         [--seconds S] [--types rsa:2048,ec:p256]\n\n"
-		"Signs SHA-256 digests for S seconds per key (default 4) through a bare\n"
-		"PKCS#11 C_SignInit+C_Sign loop and through libp11ca, in alternating\n"
-		"rounds on the same token, and prints both rates and their ratio\n"
-		"(*the median of the rounds' ratios, robust to bursts of other load).\n"
-		"Without --key it makes a temporary key of each type and deletes it\n"
-		"afterwards.  Without --threads it runs with 1 and 2 threads.\n";
+	    "usage: p11ca token bench [--token URI | --key URI] [--threads N]\n"
+	    "                         [--seconds S] [--types rsa:2048,ec:p256]\n\n"
+	    "Signs SHA-256 digests for S seconds per key (default 4) through a bare\n"
+	    "PKCS#11 C_SignInit+C_Sign loop and through libp11ca, in alternating\n"
+	    "rounds on the same token, and prints both rates and their ratio\n"
+	    "(*the median of the rounds' ratios, robust to bursts of other load).\n"
+	    "Without --key it makes a temporary key of each type and deletes it\n"
+	    "afterwards.  Without --threads it runs with 1 and 2 threads.\n";
 	struct tool_common c = { 0 };
 	struct bench_opts o = { .types = "rsa:2048,ec:p256", .seconds = 4.0 };
 	int r, ret = TOOL_EXIT_FAIL, th, threads;
@@ -401,10 +414,10 @@ int tool_token_change_pin(int argc, char **argv)
 		{ NULL, 0, 0 },
 	};
 	static const char help[] =
-		"usage: p11ca token change-pin [--token URI] [--pin-file FILE]\n"
-		"                              [--new-pin-file FILE]\n\n"
-		"Changes the user PIN.  The current PIN comes from --pin-file, P11CA_PIN\n"
-		"or a prompt; the new one from --new-pin-file, P11CA_NEW_PIN or a prompt.\n";
+	    "usage: p11ca token change-pin [--token URI] [--pin-file FILE]\n"
+	    "                              [--new-pin-file FILE]\n\n"
+	    "Changes the user PIN.  The current PIN comes from --pin-file, P11CA_PIN\n"
+	    "or a prompt; the new one from --new-pin-file, P11CA_NEW_PIN or a prompt.\n";
 	struct tool_common c = { 0 };
 	struct change_pin_opts o = { 0 };
 	char old_pin[P11CA_PIN_MAX], new_pin[P11CA_PIN_MAX];
@@ -420,8 +433,10 @@ int tool_token_change_pin(int argc, char **argv)
 		tool_errorf("token change-pin takes no arguments");
 		return TOOL_EXIT_USAGE;
 	}
-	if (get_secret(c.pin_file, "P11CA_PIN", "current user PIN: ", old_pin, sizeof(old_pin)) != 0 ||
-	    get_secret(o.new_file, "P11CA_NEW_PIN", "new user PIN: ", new_pin, sizeof(new_pin)) != 0)
+	if (get_secret(c.pin_file, "P11CA_PIN", "current user PIN: ", old_pin, sizeof(old_pin)) !=
+	        0 ||
+	    get_secret(o.new_file, "P11CA_NEW_PIN", "new user PIN: ", new_pin, sizeof(new_pin)) !=
+	        0)
 		goto out;
 	c.pin_file = NULL;
 	if ((ctx = tool_ctx_open(&c)) == NULL)

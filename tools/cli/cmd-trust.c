@@ -251,8 +251,8 @@ static int print_line(const struct tcert *t)
 	if ((issuer = name_str(X509_get_issuer_name(t->x))) == NULL)
 		return 0;
 	not_after(t->x, when, sizeof(when), &expired);
-	printf("%s  %s%s  subject=%s  issuer=%s\n", t->fp, when, expired ? " EXPIRED" : "", t->subject,
-	       issuer);
+	printf("%s  %s%s  subject=%s  issuer=%s\n", t->fp, when, expired ? " EXPIRED" : "",
+	       t->subject, issuer);
 	free(issuer);
 	return 1;
 }
@@ -400,7 +400,7 @@ int tool_trust_add(int argc, char **argv)
 	    "basicConstraints CA:TRUE is refused, and then nothing is added.  The\n"
 	    "bundle is replaced atomically.\n";
 	struct tool_common c = { 0 };
-	struct certs bundle = {0}, add = {0}, in;
+	struct certs bundle = { 0 }, add = { 0 }, in;
 	struct topts o = { 0 };
 	BIO *b = NULL;
 	char *pem;
@@ -519,7 +519,7 @@ int tool_trust_list(int argc, char **argv)
 	    "(EXPIRED when past), subject and issuer (RFC 2253).  --json prints an array\n"
 	    "of objects: fingerprint (lowercase hex), subject, issuer, not_after, expired.\n";
 	struct tool_common c = { 0 };
-	struct certs cs = {0};
+	struct certs cs = { 0 };
 	struct topts o = { 0 };
 	char when[32], *issuer;
 	json_t *arr = NULL;
@@ -552,8 +552,9 @@ int tool_trust_list(int argc, char **argv)
 		if ((issuer = name_str(X509_get_issuer_name(t->x))) == NULL)
 			goto oom;
 		not_after(t->x, when, sizeof(when), &expired);
-		obj = json_pack("{s:s, s:s, s:s, s:s, s:b}", "fingerprint", t->fphex, "subject",
-		                t->subject, "issuer", issuer, "not_after", when, "expired", expired);
+		obj =
+		    json_pack("{s:s, s:s, s:s, s:s, s:b}", "fingerprint", t->fphex, "subject",
+		              t->subject, "issuer", issuer, "not_after", when, "expired", expired);
 		free(issuer);
 		if (obj == NULL || json_array_append_new(arr, obj) != 0)
 			goto oom;
@@ -590,7 +591,7 @@ int tool_trust_show(int argc, char **argv)
 	    "fingerprint or a prefix of one (at least 8 hex digits, colons optional,\n"
 	    "any case), else a case-insensitive substring of the subject.\n";
 	struct tool_common c = { 0 };
-	struct certs cs = {0};
+	struct certs cs = { 0 };
 	struct topts o = { 0 };
 	char hex[2 * FP_LEN + 1];
 	BIO *out = NULL;
@@ -659,7 +660,7 @@ int tool_trust_remove(int argc, char **argv)
 	    "subject; when it matches more than one certificate, --all is needed.\n"
 	    "Nothing matching is an error.\n";
 	struct tool_common c = { 0 };
-	struct certs cs = {0};
+	struct certs cs = { 0 };
 	struct topts o = { 0 };
 	char hex[2 * FP_LEN + 1];
 	unsigned char *buf = NULL;
@@ -753,7 +754,7 @@ int tool_trust_reset(int argc, char **argv)
 	    "bundle (" SYSTEM_BUNDLE ") or of --from FILE, which\n"
 	    "must be a well-formed PEM bundle with at least one certificate.\n";
 	struct tool_common c = { 0 };
-	struct certs src = {0};
+	struct certs src = { 0 };
 	struct topts o = { 0 };
 	int r, ret;
 
@@ -776,7 +777,8 @@ int tool_trust_reset(int argc, char **argv)
 	}
 	if (tool_write_atomic(o.bundle, src.raw, src.rawlen) != TOOL_EXIT_OK)
 		goto out;
-	printf("%s: reset to %s (%zu certificate%s)\n", o.bundle, o.from, src.n, src.n == 1 ? "" : "s");
+	printf("%s: reset to %s (%zu certificate%s)\n", o.bundle, o.from, src.n,
+	       src.n == 1 ? "" : "s");
 	ret = TOOL_EXIT_OK;
 out:
 	certs_free(&src);

@@ -30,8 +30,10 @@ static const struct {
 	{ "csr", NULL, tool_csr, "make a CSR for a token key (deployment naming rules)" },
 	{ "cert", "show", tool_cert_show, "summarise a certificate (--text for everything)" },
 	{ "cert", "convert", tool_cert_convert, "convert a certificate between PEM and DER" },
-	{ "cert", "check", tool_cert_check, "check a certificate, its key and chain are fit for use" },
-	{ "cert", "install", tool_cert_install, "store a certificate on the token next to its key" },
+	{ "cert", "check", tool_cert_check,
+	  "check a certificate, its key and chain are fit for use" },
+	{ "cert", "install", tool_cert_install,
+	  "store a certificate on the token next to its key" },
 	{ "trust", "add", tool_trust_add, "append CA certificates to a trust bundle" },
 	{ "trust", "list", tool_trust_list, "list a trust bundle's certificates" },
 	{ "trust", "show", tool_trust_show, "show one certificate of a trust bundle" },
@@ -99,7 +101,8 @@ int main(int argc, char **argv)
 		    strcmp(argv[2], commands[i].verb) == 0) {
 			/* getopt's messages name the command as the user typed it */
 			char name[64];
-			snprintf(name, sizeof(name), "p11ca %s %s", commands[i].group, commands[i].verb);
+			snprintf(name, sizeof(name), "p11ca %s %s", commands[i].group,
+			         commands[i].verb);
 			argv[2] = name;
 			return commands[i].fn(argc - 2, argv + 2);
 		}

@@ -11,8 +11,8 @@
 #include "p11ca.h"
 
 /* exit codes (docs/p11ca.1) */
-#define TOOL_EXIT_OK 0
-#define TOOL_EXIT_FAIL 1
+#define TOOL_EXIT_OK    0
+#define TOOL_EXIT_FAIL  1
 #define TOOL_EXIT_USAGE 2
 
 /* Options every subcommand takes. */
@@ -24,11 +24,13 @@ struct tool_common {
 
 /* Long options shared by all subcommands; values >= 0x100 */
 enum { OPT_MODULE = 0x100, OPT_PIN_FILE, OPT_VERBOSE, OPT_HELP, OPT_FIRST_LOCAL };
-#define TOOL_COMMON_OPTIONS                                                                    \
-	{ "module", required_argument, NULL, OPT_MODULE },                                     \
-	{ "pin-file", required_argument, NULL, OPT_PIN_FILE },                                 \
-	{ "verbose", no_argument, NULL, OPT_VERBOSE },                                         \
-	{ "help", no_argument, NULL, OPT_HELP }
+#define TOOL_COMMON_OPTIONS                                                                        \
+	{ "module", required_argument, NULL, OPT_MODULE },                                         \
+	    { "pin-file", required_argument, NULL, OPT_PIN_FILE },                                 \
+	    { "verbose", no_argument, NULL, OPT_VERBOSE },                                         \
+	{                                                                                          \
+		"help", no_argument, NULL, OPT_HELP                                                \
+	}
 
 /* getopt short options every subcommand accepts (-v = --verbose). */
 #define TOOL_SHORT "v"
@@ -133,7 +135,7 @@ X509_NAME *tool_parse_dn(const char *arg, int *rc);
  * @path's certificates (PEM, every CERTIFICATE block; or one DER; *pem says
  * which), reporting failures as "p11ca: PATH: ..." (NULL).
  */
-STACK_OF(X509) *tool_load_certs(const char *path, int *pem);
+STACK_OF(X509) * tool_load_certs(const char *path, int *pem);
 int tool_cert_show(int argc, char **argv);
 int tool_cert_convert(int argc, char **argv);
 int tool_cert_check(int argc, char **argv);

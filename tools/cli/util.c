@@ -61,18 +61,11 @@ int tool_fail(const char *what, CK_RV rv)
 int tool_common_opt(struct tool_common *c, int opt, const char *arg)
 {
 	switch (opt) {
-	case OPT_MODULE:
-		c->module = arg;
-		return 1;
-	case OPT_PIN_FILE:
-		c->pin_file = arg;
-		return 1;
+	case OPT_MODULE: c->module = arg; return 1;
+	case OPT_PIN_FILE: c->pin_file = arg; return 1;
 	case OPT_VERBOSE:
-	case 'v':
-		c->verbose = 1;
-		return 1;
-	default:
-		return 0;
+	case 'v': c->verbose = 1; return 1;
+	default: return 0;
 	}
 }
 
@@ -282,7 +275,8 @@ int tool_atomic_open(struct tool_atomic *a, const char *path)
 	}
 	for (attempt = 0; a->fd < 0 && attempt < 100; attempt++) {
 		sprintf(a->tmp, "%s.tmp.%ld.%d", a->target, (long)getpid(), attempt);
-		a->fd = open(a->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, have_st ? 0600 : 0644);
+		a->fd =
+		    open(a->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, have_st ? 0600 : 0644);
 		if (a->fd < 0 && errno != EEXIST)
 			break;
 	}
@@ -310,7 +304,8 @@ fail:
 int tool_atomic_write(struct tool_atomic *a, const unsigned char *p, size_t len)
 {
 	if (!write_all(a->fd, p, len)) {
-		tool_errorf("cannot write %s: %s", a->tmp != NULL ? a->tmp : a->path, strerror(errno));
+		tool_errorf("cannot write %s: %s", a->tmp != NULL ? a->tmp : a->path,
+		            strerror(errno));
 		return TOOL_EXIT_FAIL;
 	}
 	return TOOL_EXIT_OK;

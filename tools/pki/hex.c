@@ -51,8 +51,9 @@ int pki_serial_normalise(const char *in, char *out)
 			continue;
 		}
 		if (n == 2 * SERIAL_OCTETS)
-			return res_set(RES_BAD_INPUT, "serial '%.64s%s' is longer than %d octets "
-			                              "(RFC 5280)",
+			return res_set(RES_BAD_INPUT,
+			               "serial '%.64s%s' is longer than %d octets "
+			               "(RFC 5280)",
 			               in, strlen(in) > 64 ? "..." : "", SERIAL_OCTETS);
 		digits[1 + n++] = in[i];
 	}

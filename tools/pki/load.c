@@ -70,12 +70,14 @@ static int pem_blocks(const unsigned char *buf, size_t len,
 		if (PEM_read_bio(bio, &name, &header, &data, &dlen) != 1) {
 			unsigned long e = ERR_peek_last_error();
 
-			if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
+			if (ERR_GET_LIB(e) == ERR_LIB_PEM &&
+			    ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
 				break; /* the end */
-			rc = res_set(RES_BAD_INPUT,
-			             "malformed PEM after block %zu (bad base64, a missing END line "
-			             "or a damaged header)",
-			             nblock);
+			rc =
+			    res_set(RES_BAD_INPUT,
+			            "malformed PEM after block %zu (bad base64, a missing END line "
+			            "or a damaged header)",
+			            nblock);
 			goto out;
 		}
 		nblock++;
@@ -102,8 +104,9 @@ static int pem_blocks(const unsigned char *buf, size_t len,
 	}
 	if (has_str(buf + end, len - end, "-----BEGIN ") ||
 	    has_str(buf + end, len - end, "-----END ")) {
-		rc = res_set(RES_BAD_INPUT, "malformed or truncated PEM after block %zu (a BEGIN or "
-		                            "END line without its block)",
+		rc = res_set(RES_BAD_INPUT,
+		             "malformed or truncated PEM after block %zu (a BEGIN or "
+		             "END line without its block)",
 		             nblock);
 		goto out;
 	}
@@ -138,7 +141,7 @@ static int cert_block(void *arg, const char *name, const unsigned char *der, lon
 	return 1;
 }
 
-int pki_load_certs_at(const unsigned char *buf, size_t len, STACK_OF(X509) **pcerts,
+int pki_load_certs_at(const unsigned char *buf, size_t len, STACK_OF(X509) * *pcerts,
                       size_t **pends, int *ppem)
 {
 	STACK_OF(X509) *certs = NULL;
@@ -183,8 +186,8 @@ int pki_load_certs_at(const unsigned char *buf, size_t len, STACK_OF(X509) **pce
 		                            "(truncated, trailing data, or not a certificate)");
 		goto out;
 	}
-	if ((rc = pem_blocks(buf, len, cert_block, certs, pends != NULL ? &ends : NULL,
-	                     &taken)) != RES_OK)
+	if ((rc = pem_blocks(buf, len, cert_block, certs, pends != NULL ? &ends : NULL, &taken)) !=
+	    RES_OK)
 		goto out;
 	if (taken == 0) {
 		rc = res_set(RES_BAD_INPUT, "no CERTIFICATE block in the PEM input");
@@ -208,7 +211,7 @@ out:
 	return rc;
 }
 
-int pki_load_certs(const unsigned char *buf, size_t len, STACK_OF(X509) **pcerts, int *ppem)
+int pki_load_certs(const unsigned char *buf, size_t len, STACK_OF(X509) * *pcerts, int *ppem)
 {
 	return pki_load_certs_at(buf, len, pcerts, NULL, ppem);
 }
@@ -260,8 +263,9 @@ static int load_one(struct one *o, const unsigned char *buf, size_t len)
 	if (buf[0] == 0x30 && len <= LONG_MAX && o->decode(o, buf, (long)len) == RES_OK)
 		return RES_OK;
 	if (!pki_is_pem(buf, len))
-		return res_set(RES_BAD_INPUT, "neither a PEM nor a DER %s (truncated, trailing "
-		                              "data, or not one)",
+		return res_set(RES_BAD_INPUT,
+		               "neither a PEM nor a DER %s (truncated, trailing "
+		               "data, or not one)",
 		               o->what);
 	if ((rc = pem_blocks(buf, len, one_block, o, NULL, &taken)) != RES_OK)
 		return rc;

@@ -95,8 +95,8 @@ static int check_dns(const char *s, size_t len)
 	if (ip_text(s, len, NULL, NULL))
 		return res_set(RES_BAD_INPUT, "'%s' is an IP address, not an FQDN", lbl);
 	if (len > 253)
-		return res_set(RES_BAD_INPUT, "'%s' is not a valid FQDN: longer than 253 characters",
-		               lbl);
+		return res_set(RES_BAD_INPUT,
+		               "'%s' is not a valid FQDN: longer than 253 characters", lbl);
 	if (s[len - 1] == '.')
 		return res_set(RES_BAD_INPUT,
 		               "'%s' is not a valid FQDN: trailing dot (certificates name hosts "
@@ -110,36 +110,40 @@ static int check_dns(const char *s, size_t len)
 		if (n == 0)
 			return res_set(RES_BAD_INPUT, "'%s' is not a valid FQDN: empty label", lbl);
 		if (n > 63)
-			return res_set(RES_BAD_INPUT,
-			               "'%s' is not a valid FQDN: a label is longer than 63 characters",
-			               lbl);
+			return res_set(
+			    RES_BAD_INPUT,
+			    "'%s' is not a valid FQDN: a label is longer than 63 characters", lbl);
 		for (i = 0; i < n; i++)
 			if (!is_ldh((unsigned char)p[i]))
-				return res_set(RES_BAD_INPUT,
-				               "'%s' is not a valid FQDN: label '%s' has a character "
-				               "other than a letter, digit or hyphen",
-				               lbl, show(one, sizeof(one), p, n));
+				return res_set(
+				    RES_BAD_INPUT,
+				    "'%s' is not a valid FQDN: label '%s' has a character "
+				    "other than a letter, digit or hyphen",
+				    lbl, show(one, sizeof(one), p, n));
 		if (p[0] == '-' || p[n - 1] == '-')
-			return res_set(RES_BAD_INPUT,
-			               "'%s' is not a valid FQDN: label '%.*s' starts or ends with a "
-			               "hyphen",
-			               lbl, (int)n, p);
+			return res_set(
+			    RES_BAD_INPUT,
+			    "'%s' is not a valid FQDN: label '%.*s' starts or ends with a "
+			    "hyphen",
+			    lbl, (int)n, p);
 		labels++;
 		if (start + n == len) {
 			for (i = 0, digits = 1; i < n; i++)
 				if (p[i] < '0' || p[i] > '9')
 					digits = 0;
 			if (digits)
-				return res_set(RES_BAD_INPUT,
-				               "'%s' is not a valid FQDN: the top-level label '%.*s' is "
-				               "all digits",
-				               lbl, (int)n, p);
+				return res_set(
+				    RES_BAD_INPUT,
+				    "'%s' is not a valid FQDN: the top-level label '%.*s' is "
+				    "all digits",
+				    lbl, (int)n, p);
 			break;
 		}
 	}
 	if (labels < 2)
 		return res_set(RES_BAD_INPUT,
-		               "'%s' is not a valid FQDN: it needs a domain (host.example.com)", lbl);
+		               "'%s' is not a valid FQDN: it needs a domain (host.example.com)",
+		               lbl);
 	return RES_OK;
 }
 
@@ -167,7 +171,8 @@ static int check_email(const char *s, size_t len)
 		unsigned char ch = (unsigned char)s[i];
 		if (ch <= 0x20 || ch >= 0x7f || strchr("@<>,;\"", ch) != NULL)
 			return res_set(RES_BAD_INPUT,
-			               "'%s': the local part has a character not allowed there", lbl);
+			               "'%s': the local part has a character not allowed there",
+			               lbl);
 	}
 	if ((rc = check_dns(at + 1, len - (size_t)(at + 1 - s))) != RES_OK)
 		return res_prefix(rc, "e-mail address '%s': domain", lbl);
@@ -204,8 +209,10 @@ static int check_uri(const char *s, size_t len)
 		return res_set(RES_BAD_INPUT, "'%s' is not a URI (scheme:...)", lbl);
 	for (i = 1; i < colon; i++)
 		if (!is_ldh((unsigned char)s[i]) && s[i] != '+' && s[i] != '.')
-			return res_set(RES_BAD_INPUT, "URI '%s': the scheme has a character not "
-			                              "allowed there", lbl);
+			return res_set(RES_BAD_INPUT,
+			               "URI '%s': the scheme has a character not "
+			               "allowed there",
+			               lbl);
 	return RES_OK;
 }
 
@@ -218,12 +225,9 @@ int pki_name_check(enum pki_name_type type, const void *value, size_t len, unsig
 	if (value == NULL)
 		value = "";
 	switch (type) {
-	case PKI_NAME_DNS:
-		return check_dns(value, len);
-	case PKI_NAME_EMAIL:
-		return check_email(value, len);
-	case PKI_NAME_URI:
-		return check_uri(value, len);
+	case PKI_NAME_DNS: return check_dns(value, len);
+	case PKI_NAME_EMAIL: return check_email(value, len);
+	case PKI_NAME_URI: return check_uri(value, len);
 	case PKI_NAME_IP:
 		if (flags & PKI_NAME_IP_TEXT) {
 			if (!ip_text(value, len, NULL, NULL))
@@ -292,8 +296,9 @@ int pki_names_check_ex(const X509_NAME *subject, const GENERAL_NAMES *sans, unsi
 		const ASN1_STRING *v = X509_NAME_ENTRY_get_data(e);
 
 		if (memchr(ASN1_STRING_get0_data(v), '*', (size_t)ASN1_STRING_length(v)) != NULL)
-			return res_set(RES_POLICY, "wildcard in the subject (%s): wildcard names are "
-			                           "refused; name every host",
+			return res_set(RES_POLICY,
+			               "wildcard in the subject (%s): wildcard names are "
+			               "refused; name every host",
 			               OBJ_nid2sn(OBJ_obj2nid(X509_NAME_ENTRY_get_object(e))));
 	}
 	if (n == 0 && nsans == 0)
@@ -306,8 +311,8 @@ int pki_names_check_ex(const X509_NAME *subject, const GENERAL_NAMES *sans, unsi
 
 		for (i = -1; (i = X509_NAME_get_index_by_NID(subject, NID_commonName, i)) >= 0;) {
 			found = 1;
-			if ((rc = check_cn(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i)))) !=
-			    RES_OK)
+			if ((rc = check_cn(X509_NAME_ENTRY_get_data(
+			         X509_NAME_get_entry(subject, i)))) != RES_OK)
 				return rc;
 		}
 		if (!found)
@@ -387,9 +392,7 @@ int pki_san_text(const GENERAL_NAME *g, char *out, size_t cap)
 		n = snprintf(out, cap, "dirName:%s", dn);
 		free(dn);
 		break;
-	default:
-		n = snprintf(out, cap, "othername");
-		break;
+	default: n = snprintf(out, cap, "othername"); break;
 	}
 	if (n < 0 || (size_t)n >= cap)
 		return res_set(RES_FAIL, "a subjectAltName does not fit in %zu bytes", cap);

@@ -44,14 +44,14 @@ int pki_is_pem(const unsigned char *buf, size_t len);
  * which (may be NULL).  RES_BAD_INPUT with the reason when none or a
  * malformed one.
  */
-int pki_load_certs(const unsigned char *buf, size_t len, STACK_OF(X509) **pcerts, int *ppem);
+int pki_load_certs(const unsigned char *buf, size_t len, STACK_OF(X509) * *pcerts, int *ppem);
 /*
  * As pki_load_certs, and *@pends (the caller's, free()) receives for each
  * certificate the offset in @buf just past its PEM END line (@len for DER):
  * what a bundle editor needs to keep the bytes, comments included, of the
  * certificates it keeps.  (Added by the PKI library.)
  */
-int pki_load_certs_at(const unsigned char *buf, size_t len, STACK_OF(X509) **pcerts,
+int pki_load_certs_at(const unsigned char *buf, size_t len, STACK_OF(X509) * *pcerts,
                       size_t **pends, int *ppem);
 /* The first certificate of @buf. */
 int pki_load_cert(const unsigned char *buf, size_t len, X509 **px);
@@ -153,16 +153,17 @@ int pki_fingerprint(const X509 *x, const char *mdname, int colons, char *out, si
 enum pki_elem_flag {
 	PKI_E_NOT_YET_VALID = 1u << 0,
 	PKI_E_EXPIRED = 1u << 1,
-	PKI_E_BAD_SIGNATURE = 1u << 2,   /* not signed by the next element */
-	PKI_E_NOT_CA = 1u << 3,          /* issues but is no CA (basicConstraints, keyCertSign) */
-	PKI_E_PATHLEN = 1u << 4,         /* a pathlen constraint is exceeded */
-	PKI_E_WEAK_KEY = 1u << 5,        /* RSA under 2048 bits, a curve not allowed */
-	PKI_E_WEAK_DIGEST = 1u << 6,     /* signed with SHA-1 or MD5 */
-	PKI_E_NO_ISSUER = 1u << 7,       /* its issuer is not in the untrusted or trusted set */
-	PKI_E_UNTRUSTED_ROOT = 1u << 8,  /* the chain ends at a self-signed certificate not trusted */
-	PKI_E_PURPOSE = 1u << 9,         /* EKU lacks a purpose asked for (leaf) */
-	PKI_E_NAME = 1u << 10,           /* the host name asked for is not in CN/SAN (leaf) */
-	PKI_E_OTHER = 1u << 15,          /* something else OpenSSL refused: see code */
+	PKI_E_BAD_SIGNATURE = 1u << 2, /* not signed by the next element */
+	PKI_E_NOT_CA = 1u << 3,        /* issues but is no CA (basicConstraints, keyCertSign) */
+	PKI_E_PATHLEN = 1u << 4,       /* a pathlen constraint is exceeded */
+	PKI_E_WEAK_KEY = 1u << 5,      /* RSA under 2048 bits, a curve not allowed */
+	PKI_E_WEAK_DIGEST = 1u << 6,   /* signed with SHA-1 or MD5 */
+	PKI_E_NO_ISSUER = 1u << 7,     /* its issuer is not in the untrusted or trusted set */
+	PKI_E_UNTRUSTED_ROOT =
+	    1u << 8,             /* the chain ends at a self-signed certificate not trusted */
+	PKI_E_PURPOSE = 1u << 9, /* EKU lacks a purpose asked for (leaf) */
+	PKI_E_NAME = 1u << 10,   /* the host name asked for is not in CN/SAN (leaf) */
+	PKI_E_OTHER = 1u << 15,  /* something else OpenSSL refused: see code */
 };
 
 /* Revocation status of one element; filled by the revocation checker (later). */
@@ -174,30 +175,30 @@ enum pki_rev_status {
 };
 
 struct pki_chain_elem {
-	X509 *cert;       /* a reference (the result owns it) */
-	unsigned flags;   /* enum pki_elem_flag bits; 0 = fine */
-	int x509_error;   /* OpenSSL's X509_V_ERR_* for this element, 0 when none */
-	int trusted;      /* from the trusted set (the anchor) */
+	X509 *cert;     /* a reference (the result owns it) */
+	unsigned flags; /* enum pki_elem_flag bits; 0 = fine */
+	int x509_error; /* OpenSSL's X509_V_ERR_* for this element, 0 when none */
+	int trusted;    /* from the trusted set (the anchor) */
 	/* revocation, for the checker to fill */
 	enum pki_rev_status rev_status;
-	int rev_reason;    /* CRLReason, -1 none */
-	int64_t rev_time;  /* 0 none */
-	int rev_source;    /* which source answered (the checker defines them) */
+	int rev_reason;   /* CRLReason, -1 none */
+	int64_t rev_time; /* 0 none */
+	int rev_source;   /* which source answered (the checker defines them) */
 };
 
 struct pki_chain_result {
-	int ok;                     /* every element fine and the chain ends at a trust anchor */
-	size_t n;                   /* elements, leaf first */
+	int ok;   /* every element fine and the chain ends at a trust anchor */
+	size_t n; /* elements, leaf first */
 	struct pki_chain_elem *elems;
 };
 
 struct pki_verify_opts {
-	int64_t at;            /* time to check at; 0 = now */
-	const char *host;      /* NULL, or a DNS name/IP the leaf must carry */
-	int purpose;           /* 0, or X509_PURPOSE_SSL_SERVER / _CLIENT (both: see want_*) */
-	int want_server_auth;  /* leaf EKU must allow serverAuth */
-	int want_client_auth;  /* leaf EKU must allow clientAuth */
-	int allow_partial;     /* a chain not ending at a trust anchor is not an error in itself */
+	int64_t at;           /* time to check at; 0 = now */
+	const char *host;     /* NULL, or a DNS name/IP the leaf must carry */
+	int purpose;          /* 0, or X509_PURPOSE_SSL_SERVER / _CLIENT (both: see want_*) */
+	int want_server_auth; /* leaf EKU must allow serverAuth */
+	int want_client_auth; /* leaf EKU must allow clientAuth */
+	int allow_partial;    /* a chain not ending at a trust anchor is not an error in itself */
 };
 
 /*
@@ -207,8 +208,8 @@ struct pki_verify_opts {
  * returned, also for a chain with problems (then (*presult)->ok == 0).
  * Other codes: the check could not run.
  */
-int pki_verify_chain(OSSL_LIB_CTX *libctx, X509 *leaf, STACK_OF(X509) *untrusted,
-                     STACK_OF(X509) *trusted, const struct pki_verify_opts *opts,
+int pki_verify_chain(OSSL_LIB_CTX *libctx, X509 *leaf, STACK_OF(X509) * untrusted,
+                     STACK_OF(X509) * trusted, const struct pki_verify_opts *opts,
                      struct pki_chain_result **presult);
 void pki_chain_result_free(struct pki_chain_result *r);
 /* A short English name of one flag bit ("expired"), for the command line. */

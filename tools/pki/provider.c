@@ -57,7 +57,7 @@ static void libctx_free(OSSL_LIB_CTX *libctx, struct loaded *l)
 
 int pki_libctx_new(const char *module, const char *pin_file, OSSL_LIB_CTX **plibctx)
 {
-	struct loaded l = {NULL, NULL};
+	struct loaded l = { NULL, NULL };
 	OSSL_LIB_CTX *libctx = NULL;
 	int r;
 
@@ -94,7 +94,7 @@ out:
 
 void pki_libctx_free(OSSL_LIB_CTX *libctx)
 {
-	struct loaded l = {NULL, NULL};
+	struct loaded l = { NULL, NULL };
 
 	if (libctx == NULL)
 		return;

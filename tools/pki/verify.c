@@ -35,39 +35,27 @@ static unsigned flag_of(int err)
 {
 	switch (err) {
 	case X509_V_ERR_CERT_NOT_YET_VALID:
-	case X509_V_ERR_CRL_NOT_YET_VALID:
-		return PKI_E_NOT_YET_VALID;
-	case X509_V_ERR_CERT_HAS_EXPIRED:
-		return PKI_E_EXPIRED;
+	case X509_V_ERR_CRL_NOT_YET_VALID: return PKI_E_NOT_YET_VALID;
+	case X509_V_ERR_CERT_HAS_EXPIRED: return PKI_E_EXPIRED;
 	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
 	case X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE:
-	case X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY:
-		return PKI_E_BAD_SIGNATURE;
+	case X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY: return PKI_E_BAD_SIGNATURE;
 	case X509_V_ERR_INVALID_CA:
-	case X509_V_ERR_KEYUSAGE_NO_CERTSIGN:
-		return PKI_E_NOT_CA;
-	case X509_V_ERR_PATH_LENGTH_EXCEEDED:
-		return PKI_E_PATHLEN;
+	case X509_V_ERR_KEYUSAGE_NO_CERTSIGN: return PKI_E_NOT_CA;
+	case X509_V_ERR_PATH_LENGTH_EXCEEDED: return PKI_E_PATHLEN;
 	case X509_V_ERR_CA_KEY_TOO_SMALL:
-	case X509_V_ERR_EE_KEY_TOO_SMALL:
-		return PKI_E_WEAK_KEY;
-	case X509_V_ERR_CA_MD_TOO_WEAK:
-		return PKI_E_WEAK_DIGEST;
+	case X509_V_ERR_EE_KEY_TOO_SMALL: return PKI_E_WEAK_KEY;
+	case X509_V_ERR_CA_MD_TOO_WEAK: return PKI_E_WEAK_DIGEST;
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-		return PKI_E_NO_ISSUER;
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE: return PKI_E_NO_ISSUER;
 	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
 	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-	case X509_V_ERR_CERT_UNTRUSTED:
-		return PKI_E_UNTRUSTED_ROOT;
-	case X509_V_ERR_INVALID_PURPOSE:
-		return PKI_E_PURPOSE;
+	case X509_V_ERR_CERT_UNTRUSTED: return PKI_E_UNTRUSTED_ROOT;
+	case X509_V_ERR_INVALID_PURPOSE: return PKI_E_PURPOSE;
 	case X509_V_ERR_HOSTNAME_MISMATCH:
-	case X509_V_ERR_IP_ADDRESS_MISMATCH:
-		return PKI_E_NAME;
-	default:
-		return PKI_E_OTHER;
+	case X509_V_ERR_IP_ADDRESS_MISMATCH: return PKI_E_NAME;
+	default: return PKI_E_OTHER;
 	}
 }
 
@@ -148,7 +136,7 @@ static int weak_digest(X509 *x)
 	return mdnid == NID_sha1 || mdnid == NID_md5 || mdnid == NID_md5_sha1;
 }
 
-static int in_set(STACK_OF(X509) *set, X509 *x)
+static int in_set(STACK_OF(X509) * set, X509 *x)
 {
 	int i;
 
@@ -192,8 +180,8 @@ static void leaf_checks(struct pki_chain_elem *e, const struct pki_verify_opts *
 	ERR_clear_error();
 }
 
-int pki_verify_chain(OSSL_LIB_CTX *libctx, X509 *leaf, STACK_OF(X509) *untrusted,
-                     STACK_OF(X509) *trusted, const struct pki_verify_opts *opts,
+int pki_verify_chain(OSSL_LIB_CTX *libctx, X509 *leaf, STACK_OF(X509) * untrusted,
+                     STACK_OF(X509) * trusted, const struct pki_verify_opts *opts,
                      struct pki_chain_result **presult)
 {
 	static const struct pki_verify_opts none = { 0 };

@@ -171,8 +171,7 @@ int cadb_get(struct cadb *db, const char *serial, struct cadb_row *r)
 	return db->ops->get(db->state, serial, r);
 }
 
-int cadb_revoke(struct cadb *db, const char *serial, int64_t when, int reason,
-                int64_t invalidity)
+int cadb_revoke(struct cadb *db, const char *serial, int64_t when, int reason, int64_t invalidity)
 {
 	int own, ret;
 
@@ -184,7 +183,7 @@ int cadb_revoke(struct cadb *db, const char *serial, int64_t when, int reason,
 int cadb_foreach(struct cadb *db, enum cadb_status status, int64_t now, int with_der,
                  cadb_row_cb cb, void *arg)
 {
-	return db->ops->foreach(db->state, status, now, with_der, cb, arg);
+	return db->ops->foreach (db->state, status, now, with_der, cb, arg);
 }
 
 int cadb_foreach_revoked(struct cadb *db, cadb_row_cb cb, void *arg)

@@ -34,10 +34,10 @@
 struct cadb_row {
 	char serial[CADB_SERIAL_MAX]; /* uppercase hex, even length, no leading 00 byte */
 	char *subject;                /* "/C=../CN=.." (escaped as X509_NAME_oneline does) */
-	char **sans;                  /* "DNS:a", "IP:1.2.3.4", "email:x@y", "URI:u"; nsans of them */
+	char **sans; /* "DNS:a", "IP:1.2.3.4", "email:x@y", "URI:u"; nsans of them */
 	size_t nsans;
-	int64_t not_before, not_after; /* seconds since the epoch, UTC */
-	char status;                   /* 'V' or 'R' ('E' is derived from not_after) */
+	int64_t not_before, not_after;  /* seconds since the epoch, UTC */
+	char status;                    /* 'V' or 'R' ('E' is derived from not_after) */
 	int64_t revoked_at, invalidity; /* 0 = none */
 	int reason;                     /* CRLReason code, -1 = none */
 	char *profile;                  /* "server-client", ... or NULL */
@@ -103,7 +103,8 @@ struct cadb_ops {
 	/* RES_NOT_FOUND: no such serial; @r is filled on RES_OK, left empty otherwise */
 	int (*get)(void *state, const char *serial, struct cadb_row *r);
 	/* RES_NOT_FOUND, RES_ALREADY (revoked before); inside the caller's transaction */
-	int (*revoke)(void *state, const char *serial, int64_t when, int reason, int64_t invalidity);
+	int (*revoke)(void *state, const char *serial, int64_t when, int reason,
+	              int64_t invalidity);
 	/* records of @status in serial order, without the DER unless @with_der */
 	int (*foreach)(void *state, enum cadb_status status, int64_t now, int with_der,
 	               cadb_row_cb cb, void *arg);
@@ -157,8 +158,7 @@ int cadb_get(struct cadb *db, const char *serial, struct cadb_row *r);
  * RES_NOT_FOUND, RES_ALREADY (revoked before: nothing changed).  A reason
  * of -1 stores none; @invalidity 0 none.
  */
-int cadb_revoke(struct cadb *db, const char *serial, int64_t when, int reason,
-                int64_t invalidity);
+int cadb_revoke(struct cadb *db, const char *serial, int64_t when, int reason, int64_t invalidity);
 int cadb_foreach(struct cadb *db, enum cadb_status status, int64_t now, int with_der,
                  cadb_row_cb cb, void *arg);
 int cadb_foreach_revoked(struct cadb *db, cadb_row_cb cb, void *arg);

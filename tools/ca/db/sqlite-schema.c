@@ -24,28 +24,28 @@
  * 1's index without it had every revoked row looked up in the table).
  */
 static const char schema_certs[] =
-	"CREATE TABLE certs("
-	" serial TEXT PRIMARY KEY CHECK (length(serial) BETWEEN 1 AND 40),"
-	" subject TEXT NOT NULL,"
-	" not_before INTEGER NOT NULL,"
-	" not_after INTEGER NOT NULL,"
-	" status TEXT NOT NULL CHECK (status IN ('V','R')),"
-	" revoked_at INTEGER,"
-	" reason INTEGER,"
-	" invalidity INTEGER,"
-	" profile TEXT,"
-	" issued_at INTEGER NOT NULL,"
-	" der BLOB);"
-	"CREATE INDEX certs_revoked ON certs(serial, revoked_at, reason, invalidity, status)"
-	" WHERE status = 'R';"
-	"CREATE TABLE cert_sans("
-	" serial TEXT NOT NULL REFERENCES certs(serial) ON DELETE CASCADE,"
-	" pos INTEGER NOT NULL,"
-	" type TEXT NOT NULL CHECK (type IN ('DNS','IP','email','URI','other')),"
-	" value TEXT NOT NULL,"
-	" PRIMARY KEY (serial, pos)) WITHOUT ROWID;";
+    "CREATE TABLE certs("
+    " serial TEXT PRIMARY KEY CHECK (length(serial) BETWEEN 1 AND 40),"
+    " subject TEXT NOT NULL,"
+    " not_before INTEGER NOT NULL,"
+    " not_after INTEGER NOT NULL,"
+    " status TEXT NOT NULL CHECK (status IN ('V','R')),"
+    " revoked_at INTEGER,"
+    " reason INTEGER,"
+    " invalidity INTEGER,"
+    " profile TEXT,"
+    " issued_at INTEGER NOT NULL,"
+    " der BLOB);"
+    "CREATE INDEX certs_revoked ON certs(serial, revoked_at, reason, invalidity, status)"
+    " WHERE status = 'R';"
+    "CREATE TABLE cert_sans("
+    " serial TEXT NOT NULL REFERENCES certs(serial) ON DELETE CASCADE,"
+    " pos INTEGER NOT NULL,"
+    " type TEXT NOT NULL CHECK (type IN ('DNS','IP','email','URI','other')),"
+    " value TEXT NOT NULL,"
+    " PRIMARY KEY (serial, pos)) WITHOUT ROWID;";
 static const char schema_meta[] = "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
-				  "INSERT INTO meta VALUES ('crl_number', '0');";
+                                  "INSERT INTO meta VALUES ('crl_number', '0');";
 
 int cadb_sq_create_schema(sqlite3 *db)
 {
@@ -205,8 +205,7 @@ int cadb_sq_upgrade(sqlite3 *db, const char *path, int version)
 	return RES_OK;
 fail:
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	return res_prefix(ret, "database %s: migrating schema version 1 to %d", path,
-	                  CADB_VERSION);
+	return res_prefix(ret, "database %s: migrating schema version 1 to %d", path, CADB_VERSION);
 unknown:
 	if (version == 0)
 		return res_set(RES_VERSION, "database %s: not a CA database (schema version 0)",

@@ -23,8 +23,8 @@
 #include "db.h"
 #include "sqlite-int.h"
 
-#define ROW_COLUMNS                                                                   \
-	"serial, subject, not_before, not_after, status, revoked_at, reason, invalidity," \
+#define ROW_COLUMNS                                                                                \
+	"serial, subject, not_before, not_after, status, revoked_at, reason, invalidity,"          \
 	" profile, issued_at"
 /* foreach's statements: the columns, then the selection, in serial order */
 #define LIST(der, where) "SELECT " ROW_COLUMNS der " FROM certs" where " ORDER BY serial"
@@ -33,7 +33,7 @@
 #define WHERE_R          " WHERE status = 'R'"
 
 const char cadb_sq_revoked_sql[] = "SELECT serial, revoked_at, reason, invalidity FROM certs"
-				   " INDEXED BY certs_revoked WHERE status = 'R' ORDER BY serial";
+                                   " INDEXED BY certs_revoked WHERE status = 'R' ORDER BY serial";
 
 enum stmt_id {
 	ST_BEGIN,
@@ -68,12 +68,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_GET] = "SELECT " ROW_COLUMNS ", der FROM certs WHERE serial = ?",
 	[ST_SANS] = "SELECT type, value FROM cert_sans WHERE serial = ? ORDER BY pos",
 	[ST_REVOKE] = "UPDATE certs SET status = 'R', revoked_at = ?2, reason = ?3,"
-		      " invalidity = ?4 WHERE serial = ?1 AND status = 'V'",
+	              " invalidity = ?4 WHERE serial = ?1 AND status = 'V'",
 	[ST_STATUS] = "SELECT status FROM certs WHERE serial = ?",
 	[ST_CRL_GET] = "SELECT value FROM meta WHERE key = 'crl_number'",
 	/* raised, never lowered: CRL numbers only go up */
-	[ST_CRL_SET] = "INSERT INTO meta(key, value) VALUES ('crl_number', ?1) ON CONFLICT(key) DO "
-	               "UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+	[ST_CRL_SET] =
+	    "INSERT INTO meta(key, value) VALUES ('crl_number', ?1) ON CONFLICT(key) DO "
+	    "UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
 	[ST_VERSION] = "PRAGMA user_version",
 	[ST_REVOKED] = cadb_sq_revoked_sql,
 	[ST_LIST_ALL + 0] = LIST("", ""),
@@ -96,8 +97,8 @@ int cadb_sq_fail(sqlite3 *db, const char *what)
 {
 	if (db == NULL)
 		return res_set(RES_NOMEM, "database: %s: out of memory", what);
-	return res_set(sqlite3_errcode(db) == SQLITE_NOMEM ? RES_NOMEM : RES_DB,
-	               "database: %s: %s", what, sqlite3_errmsg(db));
+	return res_set(sqlite3_errcode(db) == SQLITE_NOMEM ? RES_NOMEM : RES_DB, "database: %s: %s",
+	               what, sqlite3_errmsg(db));
 }
 
 int cadb_sq_exec(sqlite3 *db, const char *sql, const char *what)
@@ -467,8 +468,7 @@ static int sq_get(void *state, const char *serial, struct cadb_row *r)
 }
 
 /* Revokes a valid row; when none changed, tells a missing serial from a revoked one. */
-static int sq_revoke(void *state, const char *serial, int64_t when, int reason,
-                     int64_t invalidity)
+static int sq_revoke(void *state, const char *serial, int64_t when, int reason, int64_t invalidity)
 {
 	struct sq *s = state;
 	sqlite3_stmt *st = NULL;
@@ -556,8 +556,8 @@ static int sq_foreach_revoked(void *state, cadb_row_cb cb, void *arg)
 		v = sqlite3_column_text(st, 0);
 		snprintf(r.serial, sizeof(r.serial), "%s", v != NULL ? (const char *)v : "");
 		r.revoked_at = col_time(st, 1);
-		r.reason = sqlite3_column_type(st, 2) == SQLITE_NULL ? -1
-		                                                     : sqlite3_column_int(st, 2);
+		r.reason =
+		    sqlite3_column_type(st, 2) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 2);
 		r.invalidity = col_time(st, 3);
 		if ((ret = cb(&r, arg)) != 0)
 			goto out;
