@@ -358,7 +358,12 @@ python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["serial"] == sys.a
 run_ok ca show --dir "$R" "$VCS_SERIAL"
 grep -q "$VCS_SERIAL" "$WORK/out" || fail "ca show: no serial"
 grep -q "vcs.example.com" "$WORK/out" || fail "ca show: no subject"
-refuse 1 "." "$R" show --dir "$R" 0123456789ABCDEF
+refuse 1 "no such certificate" "$R" show --dir "$R" 0123456789ABCDEF
+# --json that fails leaves standard output empty: nothing half-written to parse
+ca list --dir "$WORK/no-such-ca" --json > "$WORK/out" 2> "$WORK/err" && fail "ca list of no CA succeeded"
+[ -s "$WORK/out" ] && fail "ca list --json wrote '$(cat "$WORK/out")' and failed"
+ca show --dir "$R" 0123456789ABCDEF --json > "$WORK/out" 2> "$WORK/err" && fail "ca show of no serial succeeded"
+[ -s "$WORK/out" ] && fail "ca show --json wrote '$(cat "$WORK/out")' and failed"
 
 # ---------------------------------------------------------------------
 step "revoke; CRLs"
