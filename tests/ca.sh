@@ -503,4 +503,15 @@ grep -q "Reason: keyCompromise" "$WORK/ocsp.out" || fail "OCSP: no reason keyCom
 [ "$(ocsp_status "$OUT/exp1.pem")" = good ] || fail "OCSP: exp1 is not good"
 [ "$(ocsp_status "$OUT/vcs.pem")" = good ] || fail "OCSP: vcs is not good"
 
+step "the environment names the PIN file and the module when the options do not"
+P11CA_PIN_FILE=$PIN_FILE P11CA_MODULE=$MODULE "$P11CA" ca crl --dir "$R" --out "$WORK/crl-env.pem" \
+	< /dev/null > "$WORK/out" 2> "$WORK/err" || fail "ca crl with P11CA_PIN_FILE: $(cat "$WORK/err")"
+openssl crl -in "$WORK/crl-env.pem" -noout -verify -CAfile "$R/ca.pem" 2>&1 | grep -q "verify OK" ||
+	fail "the CRL signed with the environment's PIN file does not verify"
+# without either, there is no PIN and no terminal to ask (setsid: none even for a
+# developer at one): a clear failure, nothing signed
+setsid -w "$P11CA" ca crl --dir "$R" --module "$MODULE" --out "$WORK/crl-nopin.pem" < /dev/null \
+	> "$WORK/out" 2> "$WORK/err" && fail "ca crl without any PIN source succeeded"
+[ -e "$WORK/crl-nopin.pem" ] && fail "ca crl without a PIN wrote a CRL"
+
 echo "PASS: ca"

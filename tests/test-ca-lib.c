@@ -91,6 +91,38 @@ static unsigned char *make_csr(const char *host, size_t *plen)
 	return out;
 }
 
+/*
+ * A PEM CSR (CN @cn, software P-256 key) carrying @exts as they are: two
+ * subjectAltNames, or one whose DER is broken, as a hostile requester
+ * would send them.
+ */
+static unsigned char *make_csr_exts(const char *cn, STACK_OF(X509_EXTENSION) *exts, size_t *plen)
+{
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509_REQ *req = X509_REQ_new();
+	X509_NAME *name = X509_NAME_new();
+	BIO *mem = BIO_new(BIO_s_mem());
+	unsigned char *out = NULL;
+	char *data;
+	long len;
+
+	if (key != NULL && req != NULL && name != NULL && mem != NULL &&
+	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
+	                               0) &&
+	    X509_REQ_set_subject_name(req, name) && X509_REQ_set_pubkey(req, key) &&
+	    X509_REQ_add_extensions(req, exts) && X509_REQ_sign(req, key, EVP_sha256()) > 0 &&
+	    PEM_write_bio_X509_REQ(mem, req) && (len = BIO_get_mem_data(mem, &data)) > 0 &&
+	    (out = malloc((size_t)len)) != NULL) {
+		memcpy(out, data, (size_t)len);
+		*plen = (size_t)len;
+	}
+	X509_NAME_free(name);
+	X509_REQ_free(req);
+	EVP_PKEY_free(key);
+	BIO_free(mem);
+	return out;
+}
+
 static int count_row(const struct cadb_row *r, void *arg)
 {
 	(void)r;
@@ -229,11 +261,62 @@ static void test_wrong_pin_one_ca(void **state)
 	ca_close(b);
 }
 
+/* Names the policy never saw are never signed: a second SAN, a malformed SAN. */
+static void test_hostile_sans(void **state)
+{
+	/* SEQUENCE { [2] "*.evil.com" } with an inner length past the outer one */
+	static const unsigned char broken[] = { 0x30, 0x05, 0x82, 0x0a, '*', '.', 'e', 'v', 'i',
+		                                'l', '.', 'c', 'o', 'm' };
+	struct ca_open_opts oo = { uh_softhsm_module(), sides[0].pin_file, 1, 1 };
+	struct ca_issue_opts io = { CA_SERVER, 30, "sha256", 0, 1 };
+	STACK_OF(X509_EXTENSION) *exts;
+	ASN1_OCTET_STRING *oct;
+	struct ca_req req;
+	struct ca *ca = NULL;
+	int round, before = 0, after = 0;
+
+	(void)state;
+	assert_int_equal(ca_open(sides[0].dir, &oo, &ca), RES_OK);
+	assert_int_equal(cadb_foreach(ca->db, CADB_ALL, 0, 0, count_row, &before), RES_OK);
+	for (round = 0; round < 2; round++) {
+		exts = sk_X509_EXTENSION_new_null();
+		assert_non_null(exts);
+		if (round == 0) {
+			/* the first is copied; a check that read only "the" SAN saw none */
+			sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name,
+			                                                 "DNS:*.evil.com,DNS:_x.bad"));
+			sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name,
+			                                                 "DNS:good.example.com"));
+		} else {
+			oct = ASN1_OCTET_STRING_new();
+			assert_true(ASN1_OCTET_STRING_set(oct, broken, sizeof(broken)));
+			sk_X509_EXTENSION_push(exts, X509_EXTENSION_create_by_NID(
+			                                     NULL, NID_subject_alt_name, 0, oct));
+			ASN1_OCTET_STRING_free(oct);
+		}
+		memset(&req, 0, sizeof(req));
+		req.name = round == 0 ? "two-sans" : "broken-san";
+		req.csr = make_csr_exts("host.example.com", exts, &req.csr_len);
+		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+		assert_non_null(req.csr);
+		assert_int_equal(ca_issue(ca, &io, &req, 1), RES_BAD_INPUT);
+		assert_int_equal(req.rc, RES_BAD_INPUT);
+		assert_true(uh_contains(req.msg, round == 0 ? "twice" : "malformed"));
+		assert_null(req.cert);
+		free((void *)req.csr);
+		ca_req_free(&req);
+	}
+	assert_int_equal(cadb_foreach(ca->db, CADB_ALL, 0, 0, count_row, &after), RES_OK);
+	assert_int_equal(after, before);
+	ca_close(ca);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_two_cas_two_threads),
 		cmocka_unit_test(test_wrong_pin_one_ca),
+		cmocka_unit_test(test_hostile_sans),
 	};
 
 	return cmocka_run_group_tests_name("ca-lib", tests, setup, teardown);

@@ -151,8 +151,10 @@ int ca_open(const char *dir, const struct ca_open_opts *o, struct ca **pca)
 	if ((rc = cadb_open(ca->conf.db, &ca->db)) != RES_OK)
 		goto fail;
 	if (o->need_key) {
-		if ((rc = pki_libctx_new(o->module != NULL ? o->module : ca->conf.module,
-		                         o->pin_file, &ca->libctx)) != RES_OK)
+		const char *module = o->module != NULL        ? o->module
+		                     : ca->conf.module != NULL ? ca->conf.module
+		                                               : o->module_fallback;
+		if ((rc = pki_libctx_new(module, o->pin_file, &ca->libctx)) != RES_OK)
 			goto fail;
 		if ((rc = pki_load_key(ca->libctx, ca->conf.key, &ca->key)) != RES_OK)
 			goto fail;

@@ -82,6 +82,52 @@ static void note_not_copied(struct ca_req *r)
 	}
 }
 
+/*
+ * Each extension at most once (RFC 5280 4.2), and each that p11ca reads
+ * well-formed: a second subjectAltName or a malformed one would otherwise
+ * go into the certificate without the name policy ever seeing it.
+ */
+static int exts_ok(const STACK_OF(X509_EXTENSION) *exts)
+{
+	static const int decoded[] = { NID_subject_alt_name, NID_key_usage, NID_ext_key_usage,
+		                       NID_basic_constraints };
+	const ASN1_OBJECT *a, *b;
+	char oid[80];
+	size_t k;
+	int i, j, idx;
+
+	for (i = 0; i < sk_X509_EXTENSION_num(exts); i++) {
+		a = X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, i));
+		for (j = i + 1; j < sk_X509_EXTENSION_num(exts); j++) {
+			b = X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, j));
+			if (OBJ_cmp(a, b) == 0) {
+				OBJ_obj2txt(oid, sizeof(oid), a, 0);
+				return res_set(RES_BAD_INPUT, "it asks for extension %s twice", oid);
+			}
+		}
+	}
+	for (k = 0; k < sizeof(decoded) / sizeof(decoded[0]); k++) {
+		void *v;
+		if ((idx = X509v3_get_ext_by_NID(exts, decoded[k], -1)) < 0)
+			continue;
+		if ((v = X509V3_EXT_d2i(X509v3_get_ext(exts, idx))) == NULL) {
+			ERR_clear_error();
+			return res_set(RES_BAD_INPUT, "its %s extension is malformed",
+			               OBJ_nid2ln(decoded[k]));
+		}
+		/* the four are freed by their own types */
+		if (decoded[k] == NID_subject_alt_name)
+			GENERAL_NAMES_free(v);
+		else if (decoded[k] == NID_key_usage)
+			ASN1_BIT_STRING_free(v);
+		else if (decoded[k] == NID_ext_key_usage)
+			EXTENDED_KEY_USAGE_free(v);
+		else
+			BASIC_CONSTRAINTS_free(v);
+	}
+	return RES_OK;
+}
+
 static int check(struct ca *ca, const struct ca_issue_opts *o, struct ca_req *r)
 {
 	const STACK_OF(X509_EXTENSION) * exts;
@@ -94,7 +140,14 @@ static int check(struct ca *ca, const struct ca_issue_opts *o, struct ca_req *r)
 	    (rc = key_ok(r->parsed.pkey)) != RES_OK)
 		goto out;
 	exts = r->parsed.exts;
-	gens = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
+	if ((rc = exts_ok(exts)) != RES_OK)
+		goto out;
+	/* the very extension copied into the certificate is the one checked */
+	if ((idx = X509v3_get_ext_by_NID(exts, NID_subject_alt_name, -1)) >= 0 &&
+	    (gens = X509V3_EXT_d2i(X509v3_get_ext(exts, idx))) == NULL) {
+		rc = res_set(RES_BAD_INPUT, "its subjectAltName extension is malformed");
+		goto out;
+	}
 	/* a CA certificate first: it is refused whatever its names */
 	bc = X509V3_get_d2i(exts, NID_basic_constraints, NULL, NULL);
 	if (bc != NULL && bc->ca && o->profile != CA_SUB_CA) {

@@ -134,8 +134,21 @@ int ca_conf_parse(const char *text, size_t len, const char *dir, const char *pat
 	s = NULL;
 	if (!get_str(cf, "database", "ca.db", &s))
 		goto oom;
-	/* a location with a scheme ("sqlite:...") is kept as it is */
-	if ((conf->db = strchr(s, ':') != NULL ? strdup(s) : in_dir(dir, s)) == NULL)
+	/*
+	 * A path is relative to the CA directory, also after "sqlite:"; a
+	 * location of another scheme ("postgresql://...") is kept as it is.
+	 */
+	if (strncmp(s, "sqlite:", 7) == 0) {
+		char *file = in_dir(dir, s + 7);
+		if (file != NULL && (conf->db = malloc(strlen(file) + 8)) != NULL)
+			sprintf(conf->db, "sqlite:%s", file);
+		free(file);
+	} else if (strstr(s, "://") != NULL) {
+		conf->db = strdup(s);
+	} else {
+		conf->db = in_dir(dir, s);
+	}
+	if (conf->db == NULL)
 		goto oom;
 	free(s);
 	s = NULL;

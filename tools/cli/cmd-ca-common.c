@@ -27,7 +27,13 @@ int tool_ca_dir_opt(int id, const char *arg, void *data)
 
 struct ca *tool_ca_open(const char *dir, const struct tool_common *c, int need_key, int need_cert)
 {
-	struct ca_open_opts o = { c->module, c->pin_file, need_key, need_cert };
+	struct ca_open_opts o = { c->module, c->pin_file, need_key, need_cert, NULL };
+
+	/* ca.conf's module before $P11CA_MODULE; --module before both */
+	if (c->module_from_env) {
+		o.module = NULL;
+		o.module_fallback = c->module;
+	}
 	struct ca *ca = NULL;
 
 	if (tool_report(ca_open(dir, &o, &ca)) != TOOL_EXIT_OK)

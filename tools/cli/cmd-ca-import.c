@@ -130,9 +130,11 @@ static int import_crl_number(struct cadb *db, const char *odir)
 	snprintf(path, sizeof(path), "%s/crlnumber", odir);
 	if ((f = fopen(path, "r")) == NULL)
 		return TOOL_EXIT_OK;
+	line[0] = '\0';
 	ok = fgets(line, sizeof(line), f) != NULL;
 	fclose(f);
 	line[strcspn(line, "\r\n")] = '\0';
+	end = line;
 	next = ok ? strtoull(line, &end, 16) : 0;
 	if (!ok || *end != '\0' || next == 0 || next > INT64_MAX) {
 		tool_errorf("%s: not a CRL number", path);

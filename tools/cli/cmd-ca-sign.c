@@ -280,14 +280,15 @@ int tool_ca_sign(int argc, char **argv)
 	}
 	/* every CSR is checked before any is issued */
 	if ((rc = ca_issue(ca, &io, reqs, n)) != RES_OK) {
-		size_t bad = 0;
+		const char *first = NULL;
 		for (i = 0; i < n; i++)
 			if (reqs[i].rc != RES_OK) {
 				tool_errorf("%s: %s", reqs[i].name, reqs[i].msg);
-				bad++;
+				if (first == NULL)
+					first = reqs[i].msg;
 			}
-		/* the batch's own line: "N of M refused", or what failed beyond the CSRs */
-		if (bad == 0 || n > 1)
+		/* the batch's own line ("N of M refused", a database failure), once */
+		if (first == NULL || strcmp(first, res_message()) != 0)
 			tool_report(rc);
 		goto out;
 	}

@@ -133,9 +133,16 @@ static int san_has(const struct strs *sans, const char *name)
 /* The leaf's names under the one name policy (pki_name_check, pki_names_check). */
 static void check_names(struct findings *f, X509 *leaf, const char *cn)
 {
-	GENERAL_NAMES *gens = X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL, NULL);
-	int i, bad = 0, rc;
+	int crit = -1, i, bad = 0, rc;
+	GENERAL_NAMES *gens = X509_get_ext_d2i(leaf, NID_subject_alt_name, &crit, NULL);
 	char text[1024];
+
+	/* a second or malformed SAN extension: the names cannot be checked at all */
+	if (gens == NULL && crit != -1) {
+		finding(f, "ERROR", "the subjectAltName extension is %s",
+		        crit == -2 ? "present twice" : "malformed");
+		bad = 1;
+	}
 
 	if (cn != NULL && strchr(cn, '*') != NULL) {
 		finding(f, "ERROR",
@@ -292,7 +299,7 @@ static void check_key(struct findings *f, const struct tool_common *c, const cha
                       EVP_PKEY **ppk)
 {
 	EVP_PKEY *cpk = X509_get0_pubkey(leaf);
-	char why[512];
+	char why[512], shown[512];
 
 	if (key != NULL) {
 		if (cert_is_pkcs11_uri(key)) {
@@ -306,7 +313,7 @@ static void check_key(struct findings *f, const struct tool_common *c, const cha
 				finding(f, "OK", "the key matches the certificate");
 			else
 				finding(f, "ERROR", "the key does not match the certificate (%s)",
-				        key);
+				        p11ca_uri_redact(key, shown, sizeof(shown)));
 		}
 		ERR_clear_error();
 	}

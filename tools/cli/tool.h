@@ -17,9 +17,10 @@
 
 /* Options every subcommand takes. */
 struct tool_common {
-	const char *module;   /* --module NAME|PATH */
-	const char *pin_file; /* --pin-file FILE */
+	const char *module;   /* --module NAME|PATH, else $P11CA_MODULE */
+	const char *pin_file; /* --pin-file FILE, else $P11CA_PIN_FILE */
 	int verbose;
+	int module_from_env; /* module is $P11CA_MODULE: a CA's ca.conf names its own first */
 };
 
 /* Long options shared by all subcommands; values >= 0x100 */

@@ -77,6 +77,14 @@ static const struct tool_opt common_opts[] = {
 };
 #define NCOMMON (sizeof(common_opts) / sizeof(common_opts[0]))
 
+/* $NAME when set and not empty, else NULL. */
+static const char *env_value(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
 int tool_parse(int argc, char **argv, const struct tool_opt *local, const char *help,
                struct tool_common *c, tool_opt_fn *handle, void *data)
 {
@@ -113,6 +121,12 @@ int tool_parse(int argc, char **argv, const struct tool_opt *local, const char *
 		}
 	}
 	free(opts);
+	/* the environment says what the options did not */
+	if (ret == TOOL_PARSE_GO && c->pin_file == NULL)
+		c->pin_file = env_value("P11CA_PIN_FILE");
+	if (ret == TOOL_PARSE_GO && c->module == NULL &&
+	    (c->module = env_value("P11CA_MODULE")) != NULL)
+		c->module_from_env = 1;
 	return ret;
 }
 

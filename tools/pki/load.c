@@ -299,6 +299,8 @@ int pki_load_csr(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len, X50
 
 	if ((rc = load_one(&o, buf, len)) == RES_OK)
 		*preq = o.obj;
+	else
+		X509_REQ_free(o.obj); /* a good block before a broken one */
 	return rc;
 }
 
@@ -327,5 +329,7 @@ int pki_load_crl(const unsigned char *buf, size_t len, X509_CRL **pcrl)
 
 	if ((rc = load_one(&o, buf, len)) == RES_OK)
 		*pcrl = o.obj;
+	else
+		X509_CRL_free(o.obj); /* a good block before a broken one */
 	return rc;
 }

@@ -192,6 +192,8 @@ static int check_uri(const char *s, size_t len)
 	show(lbl, sizeof(lbl), s, len);
 	if (len == 0)
 		return res_set(RES_BAD_INPUT, "empty URI");
+	if (len > PKI_URI_MAX)
+		return res_set(RES_BAD_INPUT, "URI '%s' is longer than %d bytes", lbl, PKI_URI_MAX);
 	if (memchr(s, '*', len) != NULL)
 		return wildcard(lbl);
 	for (i = 0; i < len; i++) {
@@ -199,9 +201,6 @@ static int check_uri(const char *s, size_t len)
 		if (ch <= 0x20 || ch >= 0x7f)
 			return res_set(RES_BAD_INPUT,
 			               "URI '%s' has a space, control or non-ASCII character", lbl);
-		if (ch == ',')
-			return res_set(RES_BAD_INPUT,
-			               "URI '%s' holds a comma; p11ca does not issue it", lbl);
 		if (ch == ':' && colon == 0)
 			colon = i;
 	}

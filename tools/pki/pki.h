@@ -69,12 +69,15 @@ enum pki_name_type { PKI_NAME_DNS, PKI_NAME_IP, PKI_NAME_EMAIL, PKI_NAME_URI };
  * labels, no wildcard, no underscore, not an IP address written as a DNS
  * name, at most 253 octets), IP addresses (4 or 16 octets; as text, an
  * IPv4/IPv6 literal), email addresses (local@domain, the domain a DNS name)
- * and URIs (a scheme, printable ASCII, no spaces).  @value is @len bytes
+ * and URIs (a scheme, printable ASCII, no spaces, at most PKI_URI_MAX bytes;
+ * commas are fine: records keep each SAN apart).  @value is @len bytes
  * (binary for an IP: 4 or 16 octets; or text with PKI_NAME_IP_TEXT).
  * RES_OK, or RES_POLICY (wildcards) / RES_BAD_INPUT with a message naming
  * the value.
  */
 #define PKI_NAME_IP_TEXT 0x1 /* flag: an IP given as text */
+/* Longest URI the policy takes (its SAN text must fit pki_san_text's 1 KiB). */
+#define PKI_URI_MAX 1000
 int pki_name_check(enum pki_name_type type, const void *value, size_t len, unsigned flags);
 /*
  * The subject and SANs of a request or certificate under the policy: a

@@ -220,7 +220,7 @@ static int sq_create(const char *location)
 	if (*path == '\0')
 		return res_set(RES_BAD_INPUT, "database: no path in \"%s\"", location);
 	/* O_EXCL: two creators cannot both succeed; SQLite takes the empty file as new */
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666)) < 0) {
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
 		if (errno == EEXIST)
 			return res_set(RES_EXISTS, "database %s: exists already", path);
 		return res_set(RES_IO, "database %s: %s", path, strerror(errno));
