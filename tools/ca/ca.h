@@ -111,6 +111,14 @@ struct ca_req {
 	const char *name;         /* for messages (a file name) */
 	const unsigned char *csr; /* PEM or DER */
 	size_t csr_len;
+	/*
+	 * Or csr NULL and @load, which the checking thread calls first to set
+	 * csr/csr_len (so that reading many files overlaps the checks) to a
+	 * malloc'ed buffer the library frees once the CSR is read (a batch of
+	 * thousands holds none of them).  RES_OK, or a result.h code and message.
+	 */
+	int (*load)(struct ca_req *r, void *arg);
+	void *load_arg;
 	/* out */
 	int rc;               /* RES_OK, or why this request failed */
 	char msg[512];        /* its message ("" when fine) */

@@ -136,8 +136,17 @@ static int check(struct ca *ca, const struct ca_issue_opts *o, struct ca_req *r)
 	struct ca_plan *plan = NULL;
 	int idx, rc;
 
-	if ((rc = ca_csr_parse(ca->libctx, r->csr, r->csr_len, &r->parsed)) != RES_OK ||
-	    (rc = key_ok(r->parsed.pkey)) != RES_OK)
+	if (r->csr == NULL && r->load != NULL) {
+		if ((rc = r->load(r, r->load_arg)) != RES_OK)
+			goto out;
+		rc = ca_csr_parse(ca->libctx, r->csr, r->csr_len, &r->parsed);
+		free((void *)r->csr); /* loaded: ours, and needed no more */
+		r->csr = NULL;
+		r->csr_len = 0;
+	} else {
+		rc = ca_csr_parse(ca->libctx, r->csr, r->csr_len, &r->parsed);
+	}
+	if (rc != RES_OK || (rc = key_ok(r->parsed.pkey)) != RES_OK)
 		goto out;
 	exts = r->parsed.exts;
 	if ((rc = exts_ok(exts)) != RES_OK)

@@ -198,6 +198,18 @@ static int sign_opt(int id, const char *arg, void *data)
 	return 0;
 }
 
+/* ca_req.load: the CSR file, read on a checking thread. */
+static int load_csr(struct ca_req *r, void *arg)
+{
+	unsigned char *buf = NULL;
+	int rc;
+
+	(void)arg;
+	if ((rc = tool_slurp(r->name, &buf, &r->csr_len)) == RES_OK)
+		r->csr = buf;
+	return rc;
+}
+
 int tool_ca_sign(int argc, char **argv)
 {
 	static const struct tool_opt opts[] = {
@@ -275,8 +287,7 @@ int tool_ca_sign(int argc, char **argv)
 	}
 	for (i = 0; i < n; i++) {
 		reqs[i].name = argv[optind + (int)i];
-		if ((reqs[i].csr = tool_read_file(reqs[i].name, &reqs[i].csr_len)) == NULL)
-			goto out;
+		reqs[i].load = load_csr; /* read on the checking threads */
 	}
 	/* every CSR is checked before any is issued */
 	if ((rc = ca_issue(ca, &io, reqs, n)) != RES_OK) {

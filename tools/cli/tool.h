@@ -176,5 +176,11 @@ void tool_atomic_abort(struct tool_atomic *a);
  * (free()); reports and returns NULL on failure.
  */
 unsigned char *tool_read_file(const char *path, size_t *plen);
+/*
+ * The same without printing: RES_OK, or a result.h code with the thread's
+ * message (for worker threads).  Inputs over TOOL_READ_MAX bytes are refused.
+ */
+#define TOOL_READ_MAX (256 << 20)
+int tool_slurp(const char *path, unsigned char **pbuf, size_t *plen);
 
 #endif

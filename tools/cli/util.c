@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <p11-kit/uri.h>
 
+#include "result.h"
 #include "tool.h"
 
 /* "p11ca: " PREFIX message "\n" in one write: lines of threads never mix. */
@@ -393,22 +394,37 @@ int tool_write_atomic(const char *path, const unsigned char *p, size_t len)
 	return tool_atomic_commit(&a, 1);
 }
 
-unsigned char *tool_read_file(const char *path, size_t *plen)
+int tool_slurp(const char *path, unsigned char **pbuf, size_t *plen)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
 	unsigned char *buf = NULL, *nb;
 	size_t len = 0, cap = 0, n;
+	int rc = RES_OK;
 
-	if (f == NULL) {
-		tool_errorf("cannot open %s: %s", path, strerror(errno));
-		return NULL;
+	struct stat st;
+
+	*pbuf = NULL;
+	if (f == NULL)
+		return res_set(RES_IO, "cannot open %s: %s", path, strerror(errno));
+	/* a regular file's size is known: no more memory than it needs (a batch holds many) */
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size < TOOL_READ_MAX) {
+		cap = (size_t)st.st_size + 1; /* one more: EOF is seen without growing */
+		if ((buf = malloc(cap + 1)) == NULL) {
+			rc = res_set(RES_NOMEM, "out of memory");
+			goto out;
+		}
 	}
 	for (;;) {
-		if (cap - len < 4096) {
+		if (len == cap) {
+			if (cap >= TOOL_READ_MAX) {
+				rc = res_set(RES_BAD_INPUT, "%s is larger than %d MiB", path,
+				             TOOL_READ_MAX >> 20);
+				goto out;
+			}
 			cap = cap ? 2 * cap : 16384;
 			if ((nb = realloc(buf, cap + 1)) == NULL) {
-				tool_errorf("out of memory");
-				goto fail;
+				rc = res_set(RES_NOMEM, "out of memory");
+				goto out;
 			}
 			buf = nb;
 		}
@@ -418,19 +434,27 @@ unsigned char *tool_read_file(const char *path, size_t *plen)
 			break;
 	}
 	if (ferror(f)) {
-		tool_errorf("cannot read %s: %s", path, strerror(errno));
-		goto fail;
+		rc = res_set(RES_IO, "cannot read %s: %s", path, strerror(errno));
+		goto out;
 	}
-	if (f != stdin)
-		fclose(f);
 	buf[len] = '\0';
+	*pbuf = buf;
 	*plen = len;
-	return buf;
-fail:
+	buf = NULL;
+out:
 	if (f != stdin)
 		fclose(f);
 	free(buf);
-	return NULL;
+	return rc;
+}
+
+unsigned char *tool_read_file(const char *path, size_t *plen)
+{
+	unsigned char *buf = NULL;
+
+	if (tool_slurp(path, &buf, plen) != RES_OK)
+		tool_errorf("%s", res_message());
+	return buf;
 }
 
 int tool_uri_has_pin_value(const char *uri)
