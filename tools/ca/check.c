@@ -82,48 +82,39 @@ static void note_not_copied(struct ca_req *r)
 	}
 }
 
-/*
- * Each extension at most once (RFC 5280 4.2), and each that p11ca reads
- * well-formed: a second subjectAltName or a malformed one would otherwise
- * go into the certificate without the name policy ever seeing it.
- */
-static int exts_ok(const STACK_OF(X509_EXTENSION) *exts)
+/* No extension twice (RFC 5280 4.2): a second subjectAltName would go unchecked. */
+static int exts_once(const STACK_OF(X509_EXTENSION) *exts)
 {
-	static const int decoded[] = { NID_subject_alt_name, NID_key_usage, NID_ext_key_usage,
-		                       NID_basic_constraints };
-	const ASN1_OBJECT *a, *b;
+	const ASN1_OBJECT *a;
 	char oid[80];
-	size_t k;
-	int i, j, idx;
+	int i, j;
 
 	for (i = 0; i < sk_X509_EXTENSION_num(exts); i++) {
 		a = X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, i));
-		for (j = i + 1; j < sk_X509_EXTENSION_num(exts); j++) {
-			b = X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, j));
-			if (OBJ_cmp(a, b) == 0) {
+		for (j = i + 1; j < sk_X509_EXTENSION_num(exts); j++)
+			if (OBJ_cmp(a, X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, j))) ==
+			    0) {
 				OBJ_obj2txt(oid, sizeof(oid), a, 0);
 				return res_set(RES_BAD_INPUT, "it asks for extension %s twice", oid);
 			}
-		}
 	}
-	for (k = 0; k < sizeof(decoded) / sizeof(decoded[0]); k++) {
-		void *v;
-		if ((idx = X509v3_get_ext_by_NID(exts, decoded[k], -1)) < 0)
-			continue;
-		if ((v = X509V3_EXT_d2i(X509v3_get_ext(exts, idx))) == NULL) {
-			ERR_clear_error();
-			return res_set(RES_BAD_INPUT, "its %s extension is malformed",
-			               OBJ_nid2ln(decoded[k]));
-		}
-		/* the four are freed by their own types */
-		if (decoded[k] == NID_subject_alt_name)
-			GENERAL_NAMES_free(v);
-		else if (decoded[k] == NID_key_usage)
-			ASN1_BIT_STRING_free(v);
-		else if (decoded[k] == NID_ext_key_usage)
-			EXTENDED_KEY_USAGE_free(v);
-		else
-			BASIC_CONSTRAINTS_free(v);
+	return RES_OK;
+}
+
+/*
+ * Extension @nid of the request decoded (*pv, NULL when absent): RES_OK, or
+ * RES_BAD_INPUT when it does not decode; what is copied into the
+ * certificate is what the checks read.
+ */
+static int ext_get(const STACK_OF(X509_EXTENSION) *exts, int nid, void **pv)
+{
+	int crit = -1;
+
+	*pv = X509V3_get_d2i(exts, nid, &crit, NULL);
+	if (*pv == NULL && crit != -1) {
+		ERR_clear_error();
+		return res_set(RES_BAD_INPUT, "its %s extension is %s", OBJ_nid2ln(nid),
+		               crit == -2 ? "there twice" : "malformed");
 	}
 	return RES_OK;
 }
@@ -133,6 +124,8 @@ static int check(struct ca *ca, const struct ca_issue_opts *o, struct ca_req *r)
 	const STACK_OF(X509_EXTENSION) * exts;
 	GENERAL_NAMES *gens = NULL;
 	BASIC_CONSTRAINTS *bc = NULL;
+	ASN1_BIT_STRING *kubits = NULL;
+	EXTENDED_KEY_USAGE *eku = NULL;
 	struct ca_plan *plan = NULL;
 	int idx, rc;
 
@@ -149,16 +142,14 @@ static int check(struct ca *ca, const struct ca_issue_opts *o, struct ca_req *r)
 	if (rc != RES_OK || (rc = key_ok(r->parsed.pkey)) != RES_OK)
 		goto out;
 	exts = r->parsed.exts;
-	if ((rc = exts_ok(exts)) != RES_OK)
+	/* each decoded once, each there once: the names checked are the names copied */
+	if ((rc = exts_once(exts)) != RES_OK ||
+	    (rc = ext_get(exts, NID_subject_alt_name, (void **)&gens)) != RES_OK ||
+	    (rc = ext_get(exts, NID_basic_constraints, (void **)&bc)) != RES_OK ||
+	    (rc = ext_get(exts, NID_key_usage, (void **)&kubits)) != RES_OK ||
+	    (rc = ext_get(exts, NID_ext_key_usage, (void **)&eku)) != RES_OK)
 		goto out;
-	/* the very extension copied into the certificate is the one checked */
-	if ((idx = X509v3_get_ext_by_NID(exts, NID_subject_alt_name, -1)) >= 0 &&
-	    (gens = X509V3_EXT_d2i(X509v3_get_ext(exts, idx))) == NULL) {
-		rc = res_set(RES_BAD_INPUT, "its subjectAltName extension is malformed");
-		goto out;
-	}
 	/* a CA certificate first: it is refused whatever its names */
-	bc = X509V3_get_d2i(exts, NID_basic_constraints, NULL, NULL);
 	if (bc != NULL && bc->ca && o->profile != CA_SUB_CA) {
 		rc = res_set(RES_POLICY, "it asks for CA:TRUE; only --profile sub-ca issues CA "
 		                         "certificates");
@@ -178,8 +169,8 @@ static int check(struct ca *ca, const struct ca_issue_opts *o, struct ca_req *r)
 		rc = res_set(RES_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = ca_profile_usages(o->profile, exts, r->parsed.pkey, plan->ku, plan->eku,
-	                            sizeof(plan->ku))) != RES_OK)
+	if ((rc = ca_profile_usages(o->profile, kubits, eku, r->parsed.pkey, plan->ku,
+	                            plan->eku, sizeof(plan->ku))) != RES_OK)
 		goto out;
 	if ((idx = X509v3_get_ext_by_NID(exts, NID_subject_alt_name, -1)) >= 0 &&
 	    (plan->san = X509_EXTENSION_dup(X509v3_get_ext(exts, idx))) == NULL) {
@@ -199,6 +190,8 @@ out:
 	}
 	GENERAL_NAMES_free(gens);
 	BASIC_CONSTRAINTS_free(bc);
+	ASN1_BIT_STRING_free(kubits);
+	EXTENDED_KEY_USAGE_free(eku);
 	ERR_clear_error();
 	return rc;
 }

@@ -75,12 +75,11 @@ static void list_add(char *buf, size_t cap, const char *name)
 	snprintf(buf + n, cap - n, "%s%s", n > 0 ? "," : "", name);
 }
 
-int ca_profile_usages(enum ca_profile p, const STACK_OF(X509_EXTENSION) * exts, EVP_PKEY *pk,
-                      char *ku, char *eku, size_t cap)
+int ca_profile_usages(enum ca_profile p, const ASN1_BIT_STRING *bits,
+                      const EXTENDED_KEY_USAGE *ext, EVP_PKEY *pk, char *ku, char *eku,
+                      size_t cap)
 {
 	const struct profile_rules *pr = &rules[p];
-	ASN1_BIT_STRING *bits = X509V3_get_d2i(exts, NID_key_usage, NULL, NULL);
-	EXTENDED_KEY_USAGE *ext = X509V3_get_d2i(exts, NID_ext_key_usage, NULL, NULL);
 	char extra[256] = "";
 	size_t i;
 	int j, ok = RES_POLICY;
@@ -151,7 +150,5 @@ int ca_profile_usages(enum ca_profile p, const STACK_OF(X509_EXTENSION) * exts, 
 	}
 	ok = RES_OK;
 out:
-	ASN1_BIT_STRING_free(bits);
-	EXTENDED_KEY_USAGE_free(ext);
 	return ok;
 }
