@@ -96,7 +96,7 @@ static unsigned char *make_csr(const char *host, size_t *plen)
  * subjectAltNames, or one whose DER is broken, as a hostile requester
  * would send them.
  */
-static unsigned char *make_csr_exts(const char *cn, STACK_OF(X509_EXTENSION) *exts, size_t *plen)
+static unsigned char *make_csr_exts(const char *cn, STACK_OF(X509_EXTENSION) * exts, size_t *plen)
 {
 	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	X509_REQ *req = X509_REQ_new();
@@ -265,11 +265,11 @@ static void test_wrong_pin_one_ca(void **state)
 static void test_hostile_sans(void **state)
 {
 	/* SEQUENCE { [2] "*.evil.com" } with an inner length past the outer one */
-	static const unsigned char broken[] = { 0x30, 0x05, 0x82, 0x0a, '*', '.', 'e', 'v', 'i',
-		                                'l', '.', 'c', 'o', 'm' };
+	static const unsigned char broken[] = { 0x30, 0x05, 0x82, 0x0a, '*', '.', 'e',
+		                                'v',  'i',  'l',  '.',  'c', 'o', 'm' };
 	struct ca_open_opts oo = { uh_softhsm_module(), sides[0].pin_file, 1, 1 };
 	struct ca_issue_opts io = { CA_SERVER, 30, "sha256", 0, 1 };
-	STACK_OF(X509_EXTENSION) *exts;
+	STACK_OF(X509_EXTENSION) * exts;
 	ASN1_OCTET_STRING *oct;
 	struct ca_req req;
 	struct ca *ca = NULL;
@@ -283,15 +283,17 @@ static void test_hostile_sans(void **state)
 		assert_non_null(exts);
 		if (round == 0) {
 			/* the first is copied; a check that read only "the" SAN saw none */
-			sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name,
-			                                                 "DNS:*.evil.com,DNS:_x.bad"));
-			sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name,
-			                                                 "DNS:good.example.com"));
+			sk_X509_EXTENSION_push(exts,
+			                       X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name,
+			                                           "DNS:*.evil.com,DNS:_x.bad"));
+			sk_X509_EXTENSION_push(exts,
+			                       X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name,
+			                                           "DNS:good.example.com"));
 		} else {
 			oct = ASN1_OCTET_STRING_new();
 			assert_true(ASN1_OCTET_STRING_set(oct, broken, sizeof(broken)));
-			sk_X509_EXTENSION_push(exts, X509_EXTENSION_create_by_NID(
-			                                     NULL, NID_subject_alt_name, 0, oct));
+			sk_X509_EXTENSION_push(
+			    exts, X509_EXTENSION_create_by_NID(NULL, NID_subject_alt_name, 0, oct));
 			ASN1_OCTET_STRING_free(oct);
 		}
 		memset(&req, 0, sizeof(req));

@@ -20,9 +20,8 @@ struct ca_plan {
  * for the key @pk, else the profile's.  @ku/@eku receive config text (""
  * for no EKU).  RES_POLICY with a message when the CSR asks for more.
  */
-int ca_profile_usages(enum ca_profile p, const ASN1_BIT_STRING *bits,
-                      const EXTENDED_KEY_USAGE *ext, EVP_PKEY *pk, char *ku, char *eku,
-                      size_t cap);
+int ca_profile_usages(enum ca_profile p, const ASN1_BIT_STRING *bits, const EXTENDED_KEY_USAGE *ext,
+                      EVP_PKEY *pk, char *ku, char *eku, size_t cap);
 
 /*
  * What every certificate of a batch carries alike, made once rather than

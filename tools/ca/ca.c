@@ -151,7 +151,7 @@ int ca_open(const char *dir, const struct ca_open_opts *o, struct ca **pca)
 	if ((rc = cadb_open(ca->conf.db, &ca->db)) != RES_OK)
 		goto fail;
 	if (o->need_key) {
-		const char *module = o->module != NULL        ? o->module
+		const char *module = o->module != NULL         ? o->module
 		                     : ca->conf.module != NULL ? ca->conf.module
 		                                               : o->module_fallback;
 		if ((rc = pki_libctx_new(module, o->pin_file, &ca->libctx)) != RES_OK)

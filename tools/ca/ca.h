@@ -65,10 +65,10 @@ struct ca {
 };
 
 struct ca_open_opts {
-	const char *module;   /* overrides ca.conf's module; NULL: ca.conf's */
-	const char *pin_file; /* NULL: the URI's pin-source, P11CA_PIN, the terminal */
-	int need_key;         /* load the key (and check it is the certificate's) */
-	int need_cert;        /* a CA without its certificate yet is an error */
+	const char *module;          /* overrides ca.conf's module; NULL: ca.conf's */
+	const char *pin_file;        /* NULL: the URI's pin-source, P11CA_PIN, the terminal */
+	int need_key;                /* load the key (and check it is the certificate's) */
+	int need_cert;               /* a CA without its certificate yet is an error */
 	const char *module_fallback; /* when neither module nor ca.conf names one */
 };
 

@@ -83,7 +83,7 @@ static void note_not_copied(struct ca_req *r)
 }
 
 /* No extension twice (RFC 5280 4.2): a second subjectAltName would go unchecked. */
-static int exts_once(const STACK_OF(X509_EXTENSION) *exts)
+static int exts_once(const STACK_OF(X509_EXTENSION) * exts)
 {
 	const ASN1_OBJECT *a;
 	char oid[80];
@@ -92,10 +92,11 @@ static int exts_once(const STACK_OF(X509_EXTENSION) *exts)
 	for (i = 0; i < sk_X509_EXTENSION_num(exts); i++) {
 		a = X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, i));
 		for (j = i + 1; j < sk_X509_EXTENSION_num(exts); j++)
-			if (OBJ_cmp(a, X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, j))) ==
-			    0) {
+			if (OBJ_cmp(a, X509_EXTENSION_get_object(
+			                   sk_X509_EXTENSION_value(exts, j))) == 0) {
 				OBJ_obj2txt(oid, sizeof(oid), a, 0);
-				return res_set(RES_BAD_INPUT, "it asks for extension %s twice", oid);
+				return res_set(RES_BAD_INPUT, "it asks for extension %s twice",
+				               oid);
 			}
 	}
 	return RES_OK;
@@ -106,7 +107,7 @@ static int exts_once(const STACK_OF(X509_EXTENSION) *exts)
  * RES_BAD_INPUT when it does not decode; what is copied into the
  * certificate is what the checks read.
  */
-static int ext_get(const STACK_OF(X509_EXTENSION) *exts, int nid, void **pv)
+static int ext_get(const STACK_OF(X509_EXTENSION) * exts, int nid, void **pv)
 {
 	int crit = -1;
 
@@ -169,8 +170,8 @@ static int check(struct ca *ca, const struct ca_issue_opts *o, struct ca_req *r)
 		rc = res_set(RES_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = ca_profile_usages(o->profile, kubits, eku, r->parsed.pkey, plan->ku,
-	                            plan->eku, sizeof(plan->ku))) != RES_OK)
+	if ((rc = ca_profile_usages(o->profile, kubits, eku, r->parsed.pkey, plan->ku, plan->eku,
+	                            sizeof(plan->ku))) != RES_OK)
 		goto out;
 	if ((idx = X509v3_get_ext_by_NID(exts, NID_subject_alt_name, -1)) >= 0 &&
 	    (plan->san = X509_EXTENSION_dup(X509v3_get_ext(exts, idx))) == NULL) {

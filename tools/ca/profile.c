@@ -75,9 +75,8 @@ static void list_add(char *buf, size_t cap, const char *name)
 	snprintf(buf + n, cap - n, "%s%s", n > 0 ? "," : "", name);
 }
 
-int ca_profile_usages(enum ca_profile p, const ASN1_BIT_STRING *bits,
-                      const EXTENDED_KEY_USAGE *ext, EVP_PKEY *pk, char *ku, char *eku,
-                      size_t cap)
+int ca_profile_usages(enum ca_profile p, const ASN1_BIT_STRING *bits, const EXTENDED_KEY_USAGE *ext,
+                      EVP_PKEY *pk, char *ku, char *eku, size_t cap)
 {
 	const struct profile_rules *pr = &rules[p];
 	char extra[256] = "";

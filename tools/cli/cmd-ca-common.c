@@ -41,6 +41,15 @@ struct ca *tool_ca_open(const char *dir, const struct tool_common *c, int need_k
 	return ca;
 }
 
+int tool_ca_open_records(const char *dir, const struct tool_common *c, struct ca **pca)
+{
+	if (dir == NULL) {
+		tool_errorf("--dir D is required");
+		return TOOL_EXIT_USAGE;
+	}
+	return (*pca = tool_ca_open(dir, c, 0, 0)) != NULL ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
+}
+
 int tool_parse_days(const char *opt, const char *arg, long *out)
 {
 	char *end;

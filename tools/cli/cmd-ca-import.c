@@ -170,15 +170,10 @@ int tool_ca_import_openssl(int argc, char **argv)
 		tool_errorf("cannot open %s: %s", path, strerror(errno));
 		return TOOL_EXIT_FAIL;
 	}
-	ret = TOOL_EXIT_FAIL;
 	memset(&r, 0, sizeof(r));
-	if (dir == NULL) {
-		tool_errorf("--dir D is required");
-		ret = TOOL_EXIT_USAGE;
+	if ((ret = tool_ca_open_records(dir, &c, &ca)) != TOOL_EXIT_OK)
 		goto out;
-	}
-	if ((ca = tool_ca_open(dir, &c, 0, 0)) == NULL)
-		goto out;
+	ret = TOOL_EXIT_FAIL;
 	if (tool_report(cadb_begin(ca->db)) != TOOL_EXIT_OK)
 		goto out;
 	in_tx = 1;
@@ -360,12 +355,8 @@ int tool_ca_export_index(int argc, char **argv)
 		tool_errorf("unexpected argument '%s'", argv[optind]);
 		return TOOL_EXIT_USAGE;
 	}
-	if (dir == NULL) {
-		tool_errorf("--dir D is required");
-		return TOOL_EXIT_USAGE;
-	}
-	if ((ca = tool_ca_open(dir, &c, 0, 0)) == NULL)
-		return TOOL_EXIT_FAIL;
+	if ((ret = tool_ca_open_records(dir, &c, &ca)) != TOOL_EXIT_OK)
+		return ret;
 	if ((st.out = open_memstream(&buf, &len)) == NULL) {
 		tool_errorf("out of memory");
 		ca_close(ca);

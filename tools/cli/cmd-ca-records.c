@@ -179,12 +179,8 @@ int tool_ca_list(int argc, char **argv)
 		tool_errorf("unexpected argument '%s'", argv[optind]);
 		return TOOL_EXIT_USAGE;
 	}
-	if (a.dir == NULL) {
-		tool_errorf("--dir D is required");
-		return TOOL_EXIT_USAGE;
-	}
-	if ((ca = tool_ca_open(a.dir, &c, 0, 0)) == NULL)
-		return TOOL_EXIT_FAIL;
+	if ((ret = tool_ca_open_records(a.dir, &c, &ca)) != TOOL_EXIT_OK)
+		return ret;
 	if (st.json && (st.array = json_array()) == NULL) {
 		ca_close(ca);
 		return tool_report(res_set(RES_NOMEM, "out of memory"));
@@ -288,12 +284,8 @@ int tool_ca_show(int argc, char **argv)
 		tool_errorf("'%s' is not a hexadecimal serial", argv[optind]);
 		return TOOL_EXIT_USAGE;
 	}
-	if (a.dir == NULL) {
-		tool_errorf("--dir D is required");
-		return TOOL_EXIT_USAGE;
-	}
-	if ((ca = tool_ca_open(a.dir, &c, 0, 0)) == NULL)
-		return TOOL_EXIT_FAIL;
+	if ((ret = tool_ca_open_records(a.dir, &c, &ca)) != TOOL_EXIT_OK)
+		return ret;
 	ret = TOOL_EXIT_FAIL;
 	if ((rc = cadb_get(ca->db, serial, &r)) != RES_OK) {
 		if (rc == RES_NOT_FOUND)

@@ -27,6 +27,12 @@ int tool_ca_dir_opt(int id, const char *arg, void *data);
 int tool_report(int rc);
 /* Opens the CA in @dir with --module/--pin-file of @c; reports and returns NULL on failure. */
 struct ca *tool_ca_open(const char *dir, const struct tool_common *c, int need_key, int need_cert);
+/*
+ * The CA in @dir, without its key, for the verbs that only read or write
+ * records: TOOL_EXIT_OK with *pca, TOOL_EXIT_USAGE without --dir, or
+ * TOOL_EXIT_FAIL (reported).
+ */
+int tool_ca_open_records(const char *dir, const struct tool_common *c, struct ca **pca);
 /* --days N: 1 to 36500; reports and returns 0 if not. */
 int tool_parse_days(const char *opt, const char *arg, long *out);
 /* --pathlen N: 0 to 16; reports and returns 0 if not. */
