@@ -90,12 +90,21 @@ int crl_check_params_valid(const struct ca_crl_params *p)
 	return p->number >= 0 && time_valid(p->this_update) && time_valid(p->next_update);
 }
 
+/* Adds extension @nid, given as openssl-config text, to @x; 1 or 0. */
+static int add_ext(X509 *x, X509V3_CTX *v3, int nid, const char *value)
+{
+	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, v3, nid, value);
+	int ok = ext != NULL && X509_add_ext(x, ext, -1);
+
+	X509_EXTENSION_free(ext);
+	return ok;
+}
+
 X509 *crl_check_make_ca(EVP_PKEY *key, const char *md, int with_skid)
 {
 	X509 *x = X509_new();
 	X509_NAME *name = X509_NAME_new();
 	X509V3_CTX v3;
-	X509_EXTENSION *ext;
 	int ok = 0;
 
 	if (x == NULL || name == NULL || !X509_set_version(x, X509_VERSION_3) ||
@@ -110,24 +119,9 @@ X509 *crl_check_make_ca(EVP_PKEY *key, const char *md, int with_skid)
 	    !X509_set_pubkey(x, key))
 		goto out;
 	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-	if ((ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, "critical,CA:TRUE")) ==
-	    NULL)
+	if (!add_ext(x, &v3, NID_basic_constraints, "critical,CA:TRUE") ||
+	    (with_skid && !add_ext(x, &v3, NID_subject_key_identifier, "hash")))
 		goto out;
-	ok = X509_add_ext(x, ext, -1);
-	X509_EXTENSION_free(ext);
-	if (!ok)
-		goto out;
-	ok = 0;
-	if (with_skid) {
-		if ((ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_key_identifier, "hash")) ==
-		    NULL)
-			goto out;
-		ok = X509_add_ext(x, ext, -1);
-		X509_EXTENSION_free(ext);
-		if (!ok)
-			goto out;
-		ok = 0;
-	}
 	if (X509_sign(x, key, md != NULL ? EVP_get_digestbyname(md) : NULL) <= 0)
 		goto out;
 	ok = 1;
