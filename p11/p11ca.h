@@ -382,8 +382,18 @@ CK_RV p11ca_key_decrypt(p11ca_key *key, enum p11ca_dec_pad pad, const EVP_MD *oa
  * p11ca_pin_read_file:
  * Reads a PIN (one line; one trailing "\n" or "\r\n" is stripped) into @buf
  * (capacity @cap), NUL terminated.  The caller wipes @buf (OPENSSL_cleanse).
+ * Only a regular file is read, of at most P11CA_PIN_MAX + 1 bytes: a FIFO or
+ * a device (/dev/zero) is refused, without waiting for a writer.
  */
 CK_RV p11ca_pin_read_file(const char *path, char *buf, size_t cap, size_t *plen);
+
+/**
+ * p11ca_pin_file_exposed:
+ * 1 when the PIN file @path is readable or writable by its group or by
+ * others, with a one-line warning (no PIN, the path redacted) in @why
+ * (capacity @cap); 0 otherwise, and when @path cannot be examined.
+ */
+int p11ca_pin_file_exposed(const char *path, char *why, size_t cap);
 
 /**
  * p11ca_pin_prompt:

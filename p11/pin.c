@@ -3,9 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -14,22 +16,40 @@
 P11CA_EXPORT CK_RV p11ca_pin_read_file(const char *path, char *buf, size_t cap, size_t *plen)
 {
 	char tmp[P11CA_PIN_MAX + 2];
+	struct stat st;
 	size_t len = 0;
 	ssize_t r;
 	CK_RV rv = CKR_OK;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: opening a FIFO waits for no writer; it is refused below */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
-		return p11ca_err(P11CA_R_NO_PIN, "cannot read PIN file %s: %s", path,
+		return p11ca_err(P11CA_R_NO_PIN, "cannot read PIN file %s: %s", p11ca_uri_safe(path),
 		                 strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		rv = p11ca_err(P11CA_R_NO_PIN, "cannot read PIN file %s: %s", p11ca_uri_safe(path),
+		               strerror(errno));
+		goto out;
+	}
+	/* a pipe may never end and a device (/dev/zero) never does */
+	if (!S_ISREG(st.st_mode)) {
+		rv = p11ca_err(P11CA_R_NO_PIN, "PIN file %s is not a regular file",
+		               p11ca_uri_safe(path));
+		goto out;
+	}
+	if (st.st_size > (off_t)sizeof(tmp)) {
+		rv = p11ca_err(P11CA_R_NO_PIN, "PIN file %s is too long to hold a PIN",
+		               p11ca_uri_safe(path));
+		goto out;
+	}
 	while (len < sizeof(tmp)) {
 		r = read(fd, tmp + len, sizeof(tmp) - len);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			rv = p11ca_err(P11CA_R_NO_PIN, "cannot read PIN file %s: %s", path,
-			               strerror(errno));
+			rv = p11ca_err(P11CA_R_NO_PIN, "cannot read PIN file %s: %s",
+			               p11ca_uri_safe(path), strerror(errno));
 			goto out;
 		}
 		if (r == 0)
@@ -42,11 +62,13 @@ P11CA_EXPORT CK_RV p11ca_pin_read_file(const char *path, char *buf, size_t cap, 
 	if (len > 0 && tmp[len - 1] == '\r')
 		len--;
 	if (len >= cap || len > P11CA_PIN_MAX) {
-		rv = p11ca_err(P11CA_R_NO_PIN, "PIN file %s is too long to hold a PIN", path);
+		rv = p11ca_err(P11CA_R_NO_PIN, "PIN file %s is too long to hold a PIN",
+		               p11ca_uri_safe(path));
 		goto out;
 	}
 	if (memchr(tmp, '\n', len) != NULL) {
-		rv = p11ca_err(P11CA_R_NO_PIN, "PIN file %s holds more than one line", path);
+		rv = p11ca_err(P11CA_R_NO_PIN, "PIN file %s holds more than one line",
+		               p11ca_uri_safe(path));
 		goto out;
 	}
 	memcpy(buf, tmp, len);
@@ -56,6 +78,23 @@ out:
 	p11ca_wipe(tmp, sizeof(tmp));
 	close(fd);
 	return rv;
+}
+
+P11CA_EXPORT int p11ca_pin_file_exposed(const char *path, char *why, size_t cap)
+{
+	struct stat st;
+	unsigned m;
+
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 066) == 0)
+		return 0;
+	m = (unsigned)st.st_mode & 07777;
+	snprintf(why, cap, "PIN file %s is %s by %s (mode %04o): chmod 600 it",
+	         p11ca_uri_safe(path), (m & 022) != 0 ? "writable" : "readable",
+	         (m & 060) != 0 && (m & 006) != 0 ? "group and others"
+	         : (m & 060) != 0                 ? "its group"
+	                                          : "others",
+	         m);
+	return 1;
 }
 
 CK_RV p11ca_pin_source_path(const char *source, char *path, size_t cap)
@@ -68,40 +107,79 @@ CK_RV p11ca_pin_source_path(const char *source, char *path, size_t cap)
 			p += 9;
 		else if (*p != '/')
 			return p11ca_err(P11CA_R_BAD_URI, "pin-source '%.40s' names another host",
-			                 source);
+			                 p11ca_uri_safe(source));
 	} else if (strncmp(p, "file:", 5) == 0) {
 		p += 5;
 	} else if (strchr(p, ':') != NULL) {
 		return p11ca_err(P11CA_R_BAD_URI, "unsupported pin-source '%.40s': use file:/path",
-		                 source);
+		                 p11ca_uri_safe(source));
 	}
 	if (*p != '/' || strlen(p) >= cap)
 		return p11ca_err(P11CA_R_BAD_URI, "pin-source '%.40s' is not an absolute file path",
-		                 source);
+		                 p11ca_uri_safe(source));
 	strcpy(path, p);
 	return CKR_OK;
 }
 
+/*
+ * The signals that end or stop a process from its terminal.  While the
+ * prompt has echo off they are caught (OpenSSH's readpassphrase does the
+ * same): the terminal is restored first, then the signal is raised again
+ * with its old disposition, so Ctrl-C still ends the program.
+ */
+static const int prompt_signals[] = { SIGALRM, SIGHUP,  SIGINT,  SIGPIPE, SIGQUIT,
+	                              SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU };
+#define NPROMPT_SIGNALS (sizeof(prompt_signals) / sizeof(prompt_signals[0]))
+static volatile sig_atomic_t prompt_caught[NSIG];
+
+static void prompt_handler(int sig)
+{
+	prompt_caught[sig] = 1;
+}
+
+/* The first signal caught at the prompt, 0 if none. */
+static int prompt_signal(void)
+{
+	size_t i;
+
+	for (i = 0; i < NPROMPT_SIGNALS; i++)
+		if (prompt_caught[prompt_signals[i]])
+			return prompt_signals[i];
+	return 0;
+}
+
 P11CA_EXPORT CK_RV p11ca_pin_prompt(const char *prompt, char *buf, size_t cap, size_t *plen)
 {
+	struct sigaction sa, saved[NPROMPT_SIGNALS];
 	struct termios old, noecho;
 	char tmp[P11CA_PIN_MAX + 2];
-	size_t len = 0;
-	CK_RV rv = CKR_OK;
-	int fd, restore = 0;
+	size_t len, i;
+	CK_RV rv;
+	int fd, restore, sig;
 
 	fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return p11ca_err(P11CA_R_NO_PIN, "no terminal to ask for the PIN");
+again:
+	len = 0;
+	rv = CKR_OK;
+	restore = 0;
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = prompt_handler; /* no SA_RESTART: read() returns EINTR */
+	for (i = 0; i < NPROMPT_SIGNALS; i++) {
+		prompt_caught[prompt_signals[i]] = 0;
+		(void)sigaction(prompt_signals[i], &sa, &saved[i]);
+	}
 	if (tcgetattr(fd, &old) == 0) {
 		noecho = old;
 		noecho.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 		noecho.c_lflag |= ICANON;
 		restore = tcsetattr(fd, TCSAFLUSH, &noecho) == 0;
 	}
-	if (write(fd, prompt, strlen(prompt)) < 0)
+	if (prompt_signal() == 0 && write(fd, prompt, strlen(prompt)) < 0)
 		goto fail;
-	while (len < sizeof(tmp) - 1) {
+	while (prompt_signal() == 0 && len < sizeof(tmp) - 1) {
 		char c;
 		ssize_t r = read(fd, &c, 1);
 		if (r < 0 && errno == EINTR)
@@ -112,8 +190,12 @@ P11CA_EXPORT CK_RV p11ca_pin_prompt(const char *prompt, char *buf, size_t cap, s
 	}
 	if (len > 0 && tmp[len - 1] == '\r')
 		len--;
-	if (write(fd, "\n", 1) < 0)
+	if (write(fd, "\n", 1) < 0 && prompt_signal() == 0)
 		goto fail;
+	if (prompt_signal() != 0) {
+		rv = p11ca_err(P11CA_R_NO_PIN, "interrupted at the PIN prompt");
+		goto out;
+	}
 	if (len >= cap) {
 		rv = p11ca_err(P11CA_R_NO_PIN, "PIN too long");
 		goto out;
@@ -128,6 +210,16 @@ out:
 	if (restore)
 		(void)tcsetattr(fd, TCSAFLUSH, &old);
 	p11ca_wipe(tmp, sizeof(tmp));
+	for (i = 0; i < NPROMPT_SIGNALS; i++)
+		(void)sigaction(prompt_signals[i], &saved[i], NULL);
+	/* echo is back: the signal does now what it would have done (Ctrl-C
+	 * ends the program); after a stop (Ctrl-Z, then fg) ask again */
+	if ((sig = prompt_signal()) != 0) {
+		prompt_caught[sig] = 0;
+		(void)raise(sig);
+		if (sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+			goto again;
+	}
 	close(fd);
 	return rv;
 }
@@ -140,6 +232,16 @@ int p11ca_pin_source_configured(p11ca_token *t)
 	yes = t->uri_pin_value != NULL || t->uri_pin_source != NULL;
 	pthread_mutex_unlock(&t->lock);
 	return yes || t->ctx->pin_file != NULL || getenv("P11CA_PIN") != NULL;
+}
+
+/* Reads the PIN file @path, warning through the log when others may read it. */
+static CK_RV pin_from_file(p11ca_ctx *ctx, const char *path, char *buf, size_t *plen)
+{
+	char why[512];
+
+	if (p11ca_pin_file_exposed(path, why, sizeof(why)))
+		p11ca_log(ctx, "warning: %s", why);
+	return p11ca_pin_read_file(path, buf, P11CA_PIN_MAX, plen);
 }
 
 CK_RV p11ca_pin_fetch(p11ca_token *t, char *buf, size_t *plen)
@@ -169,11 +271,11 @@ CK_RV p11ca_pin_fetch(p11ca_token *t, char *buf, size_t *plen)
 	if (rv != CKR_OK)
 		return rv;
 	if (path[0] != '\0')
-		return p11ca_pin_read_file(path, buf, P11CA_PIN_MAX, plen);
+		return pin_from_file(t->ctx, path, buf, plen);
 
 	/* 2. --pin-file */
 	if (t->ctx->pin_file != NULL)
-		return p11ca_pin_read_file(t->ctx->pin_file, buf, P11CA_PIN_MAX, plen);
+		return pin_from_file(t->ctx, t->ctx->pin_file, buf, plen);
 
 	/* 3. the environment */
 	env = getenv("P11CA_PIN");

@@ -38,6 +38,22 @@ static int known(const char *const *list, const char *name, size_t len)
 	return 0;
 }
 
+/*
+ * The attribute name at @p (@len bytes) in @out, redacted: with its '='
+ * percent-encoded ("pin-value%3D1234") the whole of a pin-value is a name.
+ */
+static void name_shown(const char *p, size_t len, char *out, size_t cap)
+{
+	char *name = strndup(p, len);
+
+	if (name == NULL)
+		snprintf(out, cap, "?");
+	else
+		p11ca_uri_redact(name, out, cap);
+	if (name != NULL)
+		OPENSSL_clear_free(name, len);
+}
+
 /* Names the first attribute p11-kit did not recognise, in @out. */
 static int find_unknown(const char *str, char *out, size_t cap)
 {
@@ -57,7 +73,7 @@ static int find_unknown(const char *str, char *out, size_t cap)
 				    out, cap,
 				    "(after pin-value; is a '&' in the PIN not %%26-encoded?)");
 			else
-				snprintf(out, cap, "%.*s", (int)name_len, p);
+				name_shown(p, name_len, out, cap);
 			return 1;
 		}
 		if (in_query && name_len == 9 && strncmp(p, "pin-value", 9) == 0)
@@ -72,51 +88,122 @@ static int find_unknown(const char *str, char *out, size_t cap)
 }
 
 /*
- * Whether the attribute name at @p (up to '=') is "pin-value", percent-
- * encoded or not; *plen receives the length of the name and its '='.
+ * The character at @p, percent-decoded when it is spelt "%XX"; *pn receives
+ * the number of bytes it takes (0 at the end of the string).
  */
-static int is_pin_value(const char *p, size_t *plen)
+static int decoded_char(const char *p, size_t *pn)
 {
-	static const char want[] = "pin-value";
-	size_t i = 0, k = 0;
+	if (*p == '\0') {
+		*pn = 0;
+		return -1;
+	}
+	if (p[0] == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
+		char hex[3] = { p[1], p[2], '\0' };
+		*pn = 3;
+		return (int)strtol(hex, NULL, 16);
+	}
+	*pn = 1;
+	return (unsigned char)*p;
+}
+
+/*
+ * Whether @p starts with the attribute name @want and its '=', each
+ * character in any case and perhaps percent-encoded; *plen receives the
+ * length of the name and its '='.
+ */
+static int is_attr(const char *p, const char *want, size_t *plen)
+{
+	size_t i = 0, n;
 	int c;
 
-	while (p[i] != '\0' && p[i] != '=' && p[i] != '&' && k < sizeof(want)) {
-		c = (unsigned char)p[i];
-		if (c == '%' && isxdigit((unsigned char)p[i + 1]) &&
-		    isxdigit((unsigned char)p[i + 2])) {
-			char hex[3] = { p[i + 1], p[i + 2], '\0' };
-			c = (int)strtol(hex, NULL, 16);
-			i += 3;
-		} else {
-			i++;
-		}
-		if (k >= sizeof(want) - 1 || tolower(c) != want[k])
+	for (; *want != '\0'; want++) {
+		c = decoded_char(p + i, &n);
+		if (n == 0 || tolower(c) != *want)
 			return 0;
-		k++;
+		i += n;
 	}
-	if (p[i] != '=' || k != sizeof(want) - 1)
+	if (decoded_char(p + i, &n) != '=')
 		return 0;
-	*plen = i + 1;
+	*plen = i + n;
 	return 1;
+}
+
+static int is_pin_value(const char *p, size_t *plen)
+{
+	return is_attr(p, "pin-value", plen);
+}
+
+/* Whether @p starts with a query attribute's name and '=' (see is_attr). */
+static int known_query_attr(const char *p, size_t *plen)
+{
+	const char *const *a;
+
+	for (a = query_attrs; *a != NULL; a++)
+		if (is_attr(p, *a, plen))
+			return 1;
+	return 0;
+}
+
+/*
+ * Where the pin-value value at @p ends: at the end of the string, or at an
+ * '&' that starts another query attribute.  Anything else, ';', '?', '&',
+ * spaces and quotes included, may be a piece of the PIN.
+ */
+static size_t pin_value_len(const char *p)
+{
+	size_t i, n;
+
+	for (i = 0; p[i] != '\0'; i++) {
+		if (p[i] != '&')
+			continue;
+		if (known_query_attr(p + i + 1, &n))
+			break;
+	}
+	return i;
+}
+
+/*
+ * Whether @str (a pkcs11: URI) holds a pin-value anywhere but as a query
+ * attribute: "?module-name=m;pin-value=1234" gives module-name the value
+ * "m;pin-value=1234", and "pin-source=file:/p;pin-value=1234" a pin-source
+ * that ends in the PIN, which would then be echoed as a file name.
+ */
+static int misplaced_pin_value(const char *str)
+{
+	const char *q = strchr(str, '?');
+	size_t i, namelen;
+
+	for (i = 0; str[i] != '\0'; i++) {
+		if (!is_pin_value(str + i, &namelen))
+			continue;
+		if (q == NULL || str + i <= q || (str[i - 1] != '?' && str[i - 1] != '&'))
+			return 1;
+		i += namelen;
+		i += pin_value_len(str + i);
+		if (str[i] == '\0')
+			break;
+	}
+	return 0;
 }
 
 P11CA_EXPORT char *p11ca_uri_redact(const char *uri, char *buf, size_t cap)
 {
-	size_t o = 0, namelen;
+	static const char shown[] = "pin-value=***";
+	size_t o = 0, namelen, n;
 	const char *p = uri;
 
 	if (cap == 0)
 		return buf;
 	while (p != NULL && *p != '\0' && o + 1 < cap) {
-		/* pin-value is a query attribute: "?pin-value=" or "&pin-value="
-		 * (its name perhaps percent-encoded); in the query only '&' ends
-		 * a value */
-		if ((*p == '?' || *p == '&') && is_pin_value(p + 1, &namelen)) {
-			size_t n = (size_t)snprintf(buf + o, cap - o, "%cpin-value=***", *p);
-			o = o + n < cap ? o + n : cap - 1;
-			p += 1 + namelen;
-			p += strcspn(p, "&");
+		/* a pin-value wherever it is, whatever comes before it: after
+		 * '?' or '&' in a URI, after ';' in a mistyped one, or in the
+		 * middle of a file name or of a message */
+		if (is_pin_value(p, &namelen)) {
+			n = strlen(shown) < cap - 1 - o ? strlen(shown) : cap - 1 - o;
+			memcpy(buf + o, shown, n);
+			o += n;
+			p += namelen;
+			p += pin_value_len(p);
 			continue;
 		}
 		buf[o++] = *p++;
@@ -140,12 +227,18 @@ CK_RV p11ca_uri_parse(const char *str, P11KitUri **puri)
 
 	*puri = NULL;
 	if (str == NULL || strncasecmp(str, "pkcs11:", 7) != 0) {
-		/* show the start only: whatever follows '?' may hold a PIN */
-		int n = str ? (int)strcspn(str, "?") : 0;
+		/* show the start only, redacted: whatever follows '?' may hold a
+		 * PIN, and so may a mistyped URI ("pkcs11;token=a;pin-value=...") */
+		const char *shown = p11ca_uri_safe(str);
+		int n = (int)strcspn(shown, "?");
 		return p11ca_err(P11CA_R_BAD_URI, "not a pkcs11: URI: '%.*s%s'", n > 60 ? 60 : n,
-		                 str ? str : "(null)",
-		                 str && (n > 60 || str[n] != '\0') ? "..." : "");
+		                 shown, n > 60 || shown[n] != '\0' ? "..." : "");
 	}
+	if (misplaced_pin_value(str))
+		return p11ca_err(P11CA_R_BAD_URI,
+		                 "a pin-value in a pkcs11: URI must follow '?' or '&' (';' "
+		                 "separates path attributes only); better, keep the PIN in a "
+		                 "file: pin-source=file:/path");
 	if (find_unknown(str, name, sizeof(name)))
 		return p11ca_err(P11CA_R_BAD_URI, "unknown attribute '%s' in pkcs11: URI", name);
 	uri = p11_kit_uri_new();

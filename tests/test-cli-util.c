@@ -1,7 +1,9 @@
 /*
  * test-cli-util.c - helpers of the p11ca command (tools/cli/util.c): hex
  * through OpenSSL, the URI without its type through p11-kit, text made fit
- * for JSON, and the table-driven option parser.
+ * for JSON, the table-driven option parser, and no PIN in argv or on the
+ * terminal: a pin-value argument is wiped and refused, and every message
+ * is redacted (tests/pin-mutations.h).
  */
 #include "config.h"
 
@@ -11,9 +13,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "pin-mutations.h"
 #include "tool.h"
 
 static void test_hex(void **state)
@@ -158,6 +163,105 @@ static void test_parse(void **state)
 	assert_int_equal(c.verbose, 1);
 }
 
+/* Standard error into a temporary file while a test looks at it. */
+struct captured {
+	FILE *file;
+	int saved;
+};
+
+static void capture_start(struct captured *c)
+{
+	fflush(stderr);
+	assert_non_null(c->file = tmpfile());
+	assert_true((c->saved = dup(2)) >= 0);
+	assert_true(dup2(fileno(c->file), 2) == 2);
+}
+
+/* What was written since the last call (NUL terminated, in @buf). */
+static const char *capture_take(struct captured *c, char *buf, size_t cap)
+{
+	size_t n;
+
+	fflush(stderr);
+	rewind(c->file);
+	n = fread(buf, 1, cap - 1, c->file);
+	buf[n] = '\0';
+	assert_int_equal(ftruncate(fileno(c->file), 0), 0);
+	rewind(c->file);
+	return buf;
+}
+
+static void capture_end(struct captured *c)
+{
+	fflush(stderr);
+	assert_true(dup2(c->saved, 2) == 2);
+	close(c->saved);
+	fclose(c->file);
+}
+
+static void fail_leak(const struct pm_variant *v, const char *what, const char *out)
+{
+	const char *pin = pm_leak(v, out);
+
+	if (pin != NULL)
+		fail_msg("%s shows the PIN '%s'\n  in:  %s\n  out: %s", what, pin, v->text, out);
+}
+
+static void cli_mutation(const struct pm_variant *v, void *data)
+{
+	struct captured *cap = data;
+	char arg[sizeof(v->text)], out[4096], line[2048];
+	char *argv[] = { "p11ca", "key", "list", "--token", arg, NULL };
+	size_t i;
+
+	/* an argument with a pin-value: refused, wiped from argv, not shown */
+	memcpy(arg, v->text, sizeof(arg));
+	assert_int_equal(tool_argv_refuse_pins(5, argv), TOOL_EXIT_USAGE);
+	for (i = 0; i < strlen(v->text); i++)
+		if (arg[i] != '\0')
+			fail_msg("argv still holds '%s' after the refusal: '%s'", v->text, arg);
+
+	/* whatever a message embeds, it leaves without the PIN */
+	tool_errorf("cannot load key '%s': %s", v->text, "no such object");
+	tool_warnf("%s", v->text);
+	capture_take(cap, out, sizeof(out));
+	fail_leak(v, "the refusal, tool_errorf or tool_warnf", out);
+	if (strncmp(out, "p11ca: argument 4 holds a pin-value", 35) != 0 ||
+	    strstr(out, "--pin-file") == NULL)
+		fail_msg("the refusal says: %s", out);
+	snprintf(line, sizeof(line), "key %s cannot be read", v->text);
+	tool_redact_line(line, sizeof(line));
+	fail_leak(v, "tool_redact_line", line);
+}
+
+static void test_no_pin_out(void **state)
+{
+	struct captured cap;
+	char out[4096], line[256];
+	char a1[] = "--token", a2[] = "pkcs11:token=a?pin-source=file:/run/pin",
+	     a3[] = "--pin-file", a4[] = "/run/pin-value.txt";
+	char *argv[] = { "p11ca", a1, a2, a3, a4, NULL };
+	size_t n;
+
+	(void)state;
+	capture_start(&cap);
+	n = pm_each(cli_mutation, &cap);
+	/* arguments without a pin-value pass, untouched */
+	assert_int_equal(tool_argv_refuse_pins(5, argv), TOOL_EXIT_OK);
+	assert_string_equal(a2, "pkcs11:token=a?pin-source=file:/run/pin");
+	assert_string_equal(a4, "/run/pin-value.txt");
+	assert_string_equal(capture_take(&cap, out, sizeof(out)), "");
+	/* a redacted URI in a message is left as it is, and so is what follows it */
+	tool_errorf("cannot load key '%s': %s", "pkcs11:token=a?pin-value=***", "no such object");
+	assert_string_equal(capture_take(&cap, out, sizeof(out)),
+	                    "p11ca: cannot load key 'pkcs11:token=a?pin-value=***': no such object\n");
+	capture_end(&cap);
+	snprintf(line, sizeof(line), "nothing to hide here");
+	tool_redact_line(line, sizeof(line));
+	assert_string_equal(line, "nothing to hide here");
+	assert_true(n > 20000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -165,6 +269,7 @@ int main(void)
 		cmocka_unit_test(test_uri_without_type),
 		cmocka_unit_test(test_text_utf8),
 		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_no_pin_out),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,8 @@
 /*
- * test-pin.c - PIN files (one line, one trailing newline stripped), the
- * pin-source forms, and the order of the PIN sources in p11ca_pin_fetch().
+ * test-pin.c - PIN files (one line, one trailing newline stripped; regular
+ * files only; a warning when others may read them), the pin-source forms,
+ * the order of the PIN sources in p11ca_pin_fetch(), and the prompt giving
+ * the terminal back when Ctrl-C ends it.
  */
 #include "config.h"
 
@@ -11,6 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "unit-helpers.h"
@@ -148,6 +160,182 @@ static void test_file_missing(void **state)
 	/* a directory is not a PIN file either */
 	assert_int_equal(p11ca_pin_read_file(f->dir, buf, sizeof(buf), &got), P11CA_R_NO_PIN);
 	assert_true(uh_contains(p11ca_error_message(), f->dir));
+}
+
+/*
+ * What is not a regular file is refused at once: a FIFO nobody writes to
+ * (open() used to wait for a writer for ever), a device that never ends
+ * (/dev/zero), and a file too big to be a PIN is not read at all.
+ */
+static void test_file_special(void **state)
+{
+	struct pin_fixture *f = *state;
+	char buf[P11CA_PIN_MAX], fifo[700], big[700];
+	struct timespec t0, t1;
+	size_t got = 7;
+	int fd;
+
+	snprintf(fifo, sizeof(fifo), "%s/fifo", f->dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	/* a test that hangs fails too: SIGALRM ends it */
+	alarm(20);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(p11ca_pin_read_file(fifo, buf, sizeof(buf), &got), P11CA_R_NO_PIN);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	alarm(0);
+	assert_true(uh_contains(p11ca_error_message(), "not a regular file"));
+	assert_true(t1.tv_sec - t0.tv_sec < 5);
+	assert_int_equal(got, 7);
+
+	assert_int_equal(p11ca_pin_read_file("/dev/zero", buf, sizeof(buf), &got),
+	                 P11CA_R_NO_PIN);
+	assert_true(uh_contains(p11ca_error_message(), "not a regular file"));
+	assert_int_equal(p11ca_pin_read_file("/dev/null", buf, sizeof(buf), &got),
+	                 P11CA_R_NO_PIN);
+	assert_true(uh_contains(p11ca_error_message(), "not a regular file"));
+
+	/* 64 MiB of holes: refused by its size */
+	snprintf(big, sizeof(big), "%s/big", f->dir);
+	fd = open(big, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 64L << 20), 0);
+	close(fd);
+	assert_int_equal(p11ca_pin_read_file(big, buf, sizeof(buf), &got), P11CA_R_NO_PIN);
+	assert_true(uh_contains(p11ca_error_message(), "too long"));
+	assert_int_equal(got, 7);
+}
+
+/* Log callback of the fake context: keeps the last message. */
+static void keep_log(void *data, const char *msg)
+{
+	snprintf(data, 512, "%s", msg);
+}
+
+/* A PIN file others may read or write is named in a warning; 0600 is not. */
+static void test_file_exposed(void **state)
+{
+	static const struct {
+		mode_t mode;
+		const char *want;
+	} cases[] = {
+		{ 0600, NULL },
+		{ 0400, NULL },
+		{ 0700, NULL },
+		{ 0640, "readable by its group (mode 0640)" },
+		{ 0604, "readable by others (mode 0604)" },
+		{ 0644, "readable by group and others (mode 0644)" },
+		{ 0620, "writable by its group (mode 0620)" },
+		{ 0602, "writable by others (mode 0602)" },
+		{ 0666, "writable by group and others (mode 0666)" },
+	};
+	struct pin_fixture *f = *state;
+	char why[512], logged[512], buf[P11CA_PIN_MAX];
+	size_t i, len;
+
+	assert_int_equal(uh_write_file(f->path, S("exposed-pin\n")), 0);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fake {
+			p11ca_ctx ctx;
+			p11ca_token tok;
+		} fk;
+
+		assert_int_equal(chmod(f->path, cases[i].mode), 0);
+		why[0] = '\0';
+		assert_int_equal(p11ca_pin_file_exposed(f->path, why, sizeof(why)),
+		                 cases[i].want != NULL);
+		if (cases[i].want == NULL)
+			continue;
+		if (!uh_contains(why, cases[i].want) || !uh_contains(why, f->path))
+			fail_msg("mode %04o: '%s'", (unsigned)cases[i].mode, why);
+		assert_false(uh_contains(why, "exposed-pin"));
+
+		/* p11ca_pin_fetch() says so through the context's log */
+		memset(&fk, 0, sizeof(fk));
+		fk.tok.ctx = &fk.ctx;
+		pthread_mutex_init(&fk.tok.lock, NULL);
+		fk.ctx.pin_file = f->path;
+		fk.ctx.log_fn = keep_log;
+		fk.ctx.log_data = logged;
+		logged[0] = '\0';
+		assert_int_equal(p11ca_pin_fetch(&fk.tok, buf, &len), CKR_OK);
+		assert_string_equal(buf, "exposed-pin");
+		assert_true(strncmp(logged, "warning: ", 9) == 0);
+		assert_string_equal(logged + 9, why);
+		pthread_mutex_destroy(&fk.tok.lock);
+	}
+	/* what cannot be examined is no warning */
+	assert_int_equal(p11ca_pin_file_exposed("/nonexistent/pin", why, sizeof(why)), 0);
+}
+
+/* Reads from the pty master @m until @want shows up (10 s at most). */
+static int pty_wait_for(int m, const char *want)
+{
+	char seen[1024];
+	size_t n = 0;
+	struct pollfd pfd = { m, POLLIN, 0 };
+
+	while (n + 1 < sizeof(seen) && poll(&pfd, 1, 10000) == 1) {
+		ssize_t r = read(m, seen + n, sizeof(seen) - 1 - n);
+		if (r <= 0)
+			return 0;
+		n += (size_t)r;
+		seen[n] = '\0';
+		if (strstr(seen, want) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Ctrl-C at the PIN prompt: the process still ends by SIGINT, and the
+ * terminal has its echo back (it used to stay off, the shell typing blind).
+ * The prompt runs in a child whose controlling terminal is a pseudo-tty.
+ */
+static void test_prompt_ctrl_c(void **state)
+{
+	struct termios t;
+	char *slave_name;
+	pid_t pid;
+	int m, s, status;
+
+	(void)state;
+	m = posix_openpt(O_RDWR | O_NOCTTY);
+	assert_true(m >= 0);
+	assert_int_equal(grantpt(m), 0);
+	assert_int_equal(unlockpt(m), 0);
+	assert_non_null(slave_name = ptsname(m));
+	s = open(slave_name, O_RDWR | O_NOCTTY);
+	assert_true(s >= 0);
+	assert_int_equal(tcgetattr(s, &t), 0);
+	assert_true((t.c_lflag & ECHO) && (t.c_lflag & ISIG));
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char buf[P11CA_PIN_MAX];
+		size_t len;
+		int c;
+
+		/* a session of its own, the pseudo-tty its controlling terminal */
+		if (setsid() < 0 || (c = open(slave_name, O_RDWR)) < 0)
+			_exit(3);
+		signal(SIGINT, SIG_DFL);
+		p11ca_pin_prompt("PIN for ctrl-c: ", buf, sizeof(buf), &len);
+		_exit(4); /* Ctrl-C must not come back here */
+	}
+	assert_true(pty_wait_for(m, "PIN for ctrl-c: "));
+	/* the prompt is up: echo is off now */
+	assert_int_equal(tcgetattr(s, &t), 0);
+	assert_false(t.c_lflag & ECHO);
+	assert_int_equal(write(m, "12\x03", 3), 3); /* two digits, then Ctrl-C */
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGINT)
+		fail_msg("the prompt's process did not end by SIGINT (status %#x)", status);
+	assert_int_equal(tcgetattr(s, &t), 0);
+	if (!(t.c_lflag & ECHO))
+		fail_msg("echo is still off after Ctrl-C at the PIN prompt");
+	close(s);
+	close(m);
 }
 
 static void expect_source(const char *source, const char *path)
@@ -347,6 +535,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_file_newlines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_lengths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_special, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_exposed, setup, teardown),
+		cmocka_unit_test(test_prompt_ctrl_c),
 		cmocka_unit_test_setup_teardown(test_pin_source_forms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_broken_source, setup, teardown),

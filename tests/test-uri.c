@@ -1,7 +1,8 @@
 /*
  * test-uri.c - pkcs11: URIs: strict parsing (RFC 7512), unknown attributes
- * named in the error, pin-value wiped on free, and p11ca_uri_for_object()
- * output parsing back to the same object.
+ * named in the error, pin-value wiped on free, p11ca_uri_for_object()
+ * output parsing back to the same object, and no PIN in any message about
+ * a URI however it is mutated (tests/pin-mutations.h).
  */
 #include "config.h"
 
@@ -14,6 +15,7 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "pin-mutations.h"
 #include "unit-helpers.h"
 
 /*
@@ -266,6 +268,73 @@ static void test_not_pkcs11_no_pin_in_message(void **state)
 	                    "pkcs11:token=a?pin-value=***");
 }
 
+/* Fails showing @what, the variant and the PIN that @out shows, if it shows one. */
+static void no_leak(const struct pm_variant *v, const char *what, const char *out)
+{
+	const char *pin = pm_leak(v, out);
+
+	if (pin != NULL)
+		fail_msg("%s shows the PIN '%s'\n  in:  %s\n  out: %s", what, pin, v->text, out);
+}
+
+static void mutation(const struct pm_variant *v, void *data)
+{
+	char buf[1024], path[512];
+	size_t len, *count = data;
+	P11KitUri *uri = NULL;
+	CK_RV rv;
+
+	/* the redaction: the PIN goes, what was before it stays, and so does
+	 * a query attribute after it */
+	p11ca_uri_redact(v->text, buf, sizeof(buf));
+	no_leak(v, "p11ca_uri_redact", buf);
+	if (strncmp(buf, v->prefix, strlen(v->prefix)) != 0 || !uh_contains(buf, "pin-value=***"))
+		fail_msg("p11ca_uri_redact lost more than the PIN:\n  in:  %s\n  out: %s", v->text,
+		         buf);
+	len = strlen(buf);
+	if (v->suffix != NULL &&
+	    (len < strlen(v->suffix) || strcmp(buf + len - strlen(v->suffix), v->suffix) != 0))
+		fail_msg("p11ca_uri_redact lost '%s':\n  in:  %s\n  out: %s", v->suffix, v->text,
+		         buf);
+
+	/* the parser's messages; a URI that parses had its pin-value where
+	 * RFC 7512 puts it */
+	p11ca_err_clear();
+	rv = p11ca_uri_parse(v->text, &uri);
+	no_leak(v, "p11ca_uri_parse", p11ca_error_message());
+	if (rv == CKR_OK) {
+		if (!v->plain_name || p11_kit_uri_get_pin_value(uri) == NULL)
+			fail_msg("p11ca_uri_parse took an odd pin-value: %s", v->text);
+		p11ca_uri_free(uri);
+		(*count)++;
+	}
+
+	/* a pin-source or a PIN file named by the whole string */
+	p11ca_err_clear();
+	(void)p11ca_pin_source_path(v->text, path, sizeof(path));
+	no_leak(v, "p11ca_pin_source_path", p11ca_error_message());
+	p11ca_err_clear();
+	if (p11ca_pin_read_file(v->text, buf, sizeof(buf), &len) == CKR_OK)
+		fail_msg("%s was read as a PIN file", v->text);
+	no_leak(v, "p11ca_pin_read_file", p11ca_error_message());
+}
+
+/*
+ * Tens of thousands of strings with a PIN in a pin-value: none of them
+ * shows the PIN in a redacted copy or in a message of the library, and
+ * the redaction keeps what is not the PIN.
+ */
+static void test_pin_mutations(void **state)
+{
+	size_t parsed = 0, n;
+
+	(void)state;
+	n = pm_each(mutation, &parsed);
+	assert_true(n > 20000);
+	/* the well-formed ones are there too, and parse */
+	assert_true(parsed > 100);
+}
+
 static void test_bad_encoding(void **state)
 {
 	(void)state;
@@ -403,6 +472,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_attributes),
 		cmocka_unit_test(test_not_pkcs11),
 		cmocka_unit_test(test_not_pkcs11_no_pin_in_message),
+		cmocka_unit_test(test_pin_mutations),
 		cmocka_unit_test(test_bad_encoding),
 		cmocka_unit_test(test_free_wipes_pin_value),
 		cmocka_unit_test(test_round_trip),

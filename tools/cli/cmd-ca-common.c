@@ -36,6 +36,8 @@ struct ca *tool_ca_open(const char *dir, const struct tool_common *c, int need_k
 	}
 	struct ca *ca = NULL;
 
+	if (need_key)
+		tool_pin_file_check(c->pin_file);
 	if (tool_report(ca_open(dir, &o, &ca)) != TOOL_EXIT_OK)
 		return NULL;
 	return ca;

@@ -30,17 +30,19 @@ static void finding(struct findings *f, const char *sev, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void finding(struct findings *f, const char *sev, const char *fmt, ...)
 {
+	char line[4096];
 	va_list ap;
 
 	if (strcmp(sev, "ERROR") == 0)
 		f->errors++;
 	else if (strcmp(sev, "WARN") == 0)
 		f->warnings++;
-	printf("%s: ", sev);
+	/* a key argument may be a mistyped URI: no PIN on the output */
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	putchar('\n');
+	tool_redact_line(line, sizeof(line));
+	printf("%s: %s\n", sev, line);
 }
 
 /* No passphrase prompt, ever: an encrypted key is a finding, not a question. */

@@ -231,7 +231,8 @@ int cert_info_get(X509 *x, time_t now, struct cert_info *ci)
 
 int cert_is_pkcs11_uri(const char *s)
 {
-	return strncasecmp(s, "pkcs11:", 7) == 0;
+	/* a pin-value makes it a URI, its scheme mistyped: never a file name to echo */
+	return strncasecmp(s, "pkcs11:", 7) == 0 || tool_uri_has_pin_value(s);
 }
 
 EVP_PKEY *cert_token_public(const struct tool_common *c, const char *uri, p11ca_ctx **pctx,

@@ -54,7 +54,7 @@ void cert_time_string(const ASN1_TIME *t, char *out, size_t cap);
  */
 STACK_OF(X509) * cert_read(const char *path, int *pem, char *why, size_t cap);
 
-/* Whether @s is a pkcs11: URI. */
+/* Whether @s is a pkcs11: URI, or holds a pin-value (a URI with a mistyped scheme). */
 int cert_is_pkcs11_uri(const char *s);
 /*
  * The public half of token key @uri (through libp11ca).  *pctx and *pkey

@@ -157,6 +157,7 @@ static int get_secret(const char *file, const char *env, const char *prompt, cha
 	CK_RV rv;
 
 	if (file != NULL) {
+		tool_pin_file_check(file);
 		rv = p11ca_pin_read_file(file, buf, cap, &len);
 	} else if (env != NULL && getenv(env) != NULL) {
 		if (strlen(getenv(env)) >= cap) {

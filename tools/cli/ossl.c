@@ -17,6 +17,7 @@ OSSL_LIB_CTX *tool_ossl_open(const struct tool_common *c)
 {
 	OSSL_LIB_CTX *libctx = NULL;
 
+	tool_pin_file_check(c->pin_file);
 	if (pki_libctx_new(c->module, c->pin_file, &libctx) != RES_OK) {
 		tool_errorf("%s", res_message());
 		return NULL;

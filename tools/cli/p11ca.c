@@ -76,6 +76,9 @@ int main(int argc, char **argv)
 
 	/* no core dumps or ptrace of a process that may hold a PIN */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* nor a PIN in argv, which every local user can read */
+	if (tool_argv_refuse_pins(argc, argv) != TOOL_EXIT_OK)
+		return TOOL_EXIT_USAGE;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {

@@ -101,6 +101,22 @@ void tool_hex(char *out, const unsigned char *p, size_t len);
 int tool_uri_has_pin_value(const char *uri);
 
 /*
+ * Refuses a pin-value in any of argv[1..argc-1]: wipes each argument that
+ * holds one (argv is public in /proc/PID/cmdline) and reports the first.
+ * TOOL_EXIT_OK when there is none, else TOOL_EXIT_USAGE.
+ */
+int tool_argv_refuse_pins(int argc, char **argv);
+
+/*
+ * Redacts, in place, a pin-value that @line (capacity @cap) holds and that
+ * was not redacted where the line was made.  Every message goes through it.
+ */
+void tool_redact_line(char *line, size_t cap);
+
+/* Warns when the PIN file @path (NULL: none) is open to its group or others. */
+void tool_pin_file_check(const char *path);
+
+/*
  * @uri without its object type (type=, however spelt or percent-encoded),
  * so that it names every class of object with that id/label: parsed and
  * written again by p11-kit.  A new string (free(); it keeps a pin-value if

@@ -16,6 +16,52 @@
 #include "result.h"
 #include "tool.h"
 
+/* The redaction's "pin-value=***", as p11ca_uri_redact() writes it. */
+#define PIN_SHOWN "pin-value=***"
+
+/*
+ * Whether @line holds a pin-value that is not redacted yet.  A value that
+ * is "***" followed by the end of a quoted or embedded URI was redacted
+ * where the message was made; anything else (another spelling, another
+ * value) was not.
+ */
+static int has_raw_pin(const char *line)
+{
+	size_t len = strlen(line), k = strlen(PIN_SHOWN);
+	char *copy = malloc(len + 1), *out = malloc(2 * len + 32), *p;
+	int raw;
+
+	if (copy == NULL || out == NULL) {
+		free(copy);
+		free(out);
+		return 1;
+	}
+	memcpy(copy, line, len + 1);
+	for (p = copy; (p = strstr(p, PIN_SHOWN)) != NULL; p += k)
+		if (p[k] == '\0' || strchr("'\" :),;&]\n", p[k]) != NULL)
+			memset(p, ' ', k);
+	raw = strcmp(p11ca_uri_redact(copy, out, 2 * len + 32), copy) != 0;
+	free(copy);
+	free(out);
+	return raw;
+}
+
+void tool_redact_line(char *line, size_t cap)
+{
+	char *out;
+
+	if (!has_raw_pin(line))
+		return;
+	/* redacted once more, strictly: what follows a value may be cut */
+	if ((out = malloc(cap)) == NULL) {
+		snprintf(line, cap, "(message withheld: it held a PIN)");
+		return;
+	}
+	p11ca_uri_redact(line, out, cap);
+	memcpy(line, out, strlen(out) + 1);
+	free(out);
+}
+
 /* "p11ca: " PREFIX message "\n" in one write: lines of threads never mix. */
 static void message(const char *prefix, const char *fmt, va_list ap)
 {
@@ -25,6 +71,8 @@ static void message(const char *prefix, const char *fmt, va_list ap)
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	/* a PIN never reaches the terminal, whichever way it came */
+	tool_redact_line(line, sizeof(line) - 1);
 	n = (int)strlen(line);
 	line[n] = '\n';
 	(void)fwrite(line, 1, (size_t)n + 1, stderr);
@@ -131,10 +179,21 @@ int tool_parse(int argc, char **argv, const struct tool_opt *local, const char *
 	return ret;
 }
 
-/* The log of libp11ca, shown with --verbose; @data is the stream. */
+/* The log of libp11ca: its warnings always, the rest with --verbose (@data). */
 static void log_cb(void *data, const char *msg)
 {
-	fprintf(data, "p11ca: %s\n", msg);
+	if (data != NULL)
+		tool_errorf("%s", msg);
+	else if (strncmp(msg, "warning: ", 9) == 0)
+		tool_warnf("%s", msg + 9);
+}
+
+void tool_pin_file_check(const char *path)
+{
+	char why[512];
+
+	if (path != NULL && p11ca_pin_file_exposed(path, why, sizeof(why)))
+		tool_warnf("%s", why);
 }
 
 p11ca_ctx *tool_ctx_open(const struct tool_common *c)
@@ -147,8 +206,7 @@ p11ca_ctx *tool_ctx_open(const struct tool_common *c)
 		tool_fail("loading modules", rv);
 		return NULL;
 	}
-	if (c->verbose)
-		p11ca_ctx_set_log(ctx, log_cb, stderr);
+	p11ca_ctx_set_log(ctx, log_cb, c->verbose ? ctx : NULL);
 	if (c->pin_file != NULL && (rv = p11ca_ctx_set_pin_file(ctx, c->pin_file)) != CKR_OK) {
 		tool_fail("--pin-file", rv);
 		p11ca_ctx_free(ctx);
@@ -469,4 +527,34 @@ int tool_uri_has_pin_value(const char *uri)
 	has = strcmp(p11ca_uri_redact(uri, buf, cap), uri) != 0;
 	free(buf);
 	return has;
+}
+
+/*
+ * Whether @arg holds a pin-value, in any spelling and wherever it is (a
+ * mistyped scheme, after ';'): p11ca_uri_redact() finds them all.
+ */
+static int arg_has_pin(const char *arg)
+{
+	return tool_uri_has_pin_value(arg);
+}
+
+int tool_argv_refuse_pins(int argc, char **argv)
+{
+	int i, first = 0;
+
+	for (i = 1; i < argc; i++) {
+		if (!arg_has_pin(argv[i]))
+			continue;
+		/* /proc/PID/cmdline shows argv to everyone: out of it first */
+		OPENSSL_cleanse(argv[i], strlen(argv[i]));
+		if (first == 0)
+			first = i;
+	}
+	if (first == 0)
+		return TOOL_EXIT_OK;
+	tool_errorf("argument %d holds a pin-value: a PIN is never a command-line argument "
+	            "(every user can read those); use pin-source=file:/path in the URI, "
+	            "--pin-file FILE or P11CA_PIN",
+	            first);
+	return TOOL_EXIT_USAGE;
 }

@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <openssl/err.h>
 #include <openssl/provider.h>
 #include <openssl/store.h>
@@ -102,6 +103,20 @@ void pki_libctx_free(OSSL_LIB_CTX *libctx)
 	libctx_free(libctx, &l);
 }
 
+/* Whether @s holds a pin-value anywhere (the redaction finds them all). */
+static int holds_pin_value(const char *s)
+{
+	size_t cap = strlen(s) + 32;
+	char *buf = malloc(cap);
+	int has;
+
+	if (buf == NULL)
+		return 1; /* say so rather than echo it */
+	has = strcmp(p11ca_uri_redact(s, buf, cap), s) != 0;
+	free(buf);
+	return has;
+}
+
 int pki_load_key(OSSL_LIB_CTX *libctx, const char *uri, EVP_PKEY **ppkey)
 {
 	char shown[URI_SHOWN_MAX];
@@ -115,6 +130,13 @@ int pki_load_key(OSSL_LIB_CTX *libctx, const char *uri, EVP_PKEY **ppkey)
 	p11ca_uri_redact(uri != NULL ? uri : "(null)", shown, sizeof(shown));
 	if (uri == NULL || libctx == NULL) {
 		r = res_set(RES_BAD_INPUT, "%s: no key URI or library context", shown);
+		goto out;
+	}
+	/* a pin-value makes it a URI, whatever its scheme: never a file name
+	 * for OpenSSL's file store to echo ("pkcs11;token=a?pin-value=...") */
+	if (strncasecmp(uri, "pkcs11:", 7) != 0 && holds_pin_value(uri)) {
+		r = res_set(RES_BAD_INPUT, "%s: not a pkcs11: URI, yet it holds a pin-value",
+		            shown);
 		goto out;
 	}
 	ERR_clear_error();
