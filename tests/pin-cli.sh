@@ -101,7 +101,7 @@ done
 # through the provider (csr, ca, cert check/install)
 run_ok "$P11CA" csr --module "$MODULE" --pin-file "$WORK/open.pin" --key "$KEY" \
 	--fqdn a.example.com --out "$WORK/w.csr"
-grep -q "warning: PIN file $WORK/open.pin is writable by group and others (mode 0606)" \
+grep -q "warning: PIN file $WORK/open.pin is writable by others (mode 0606)" \
 	"$WORK/err" || fail "csr: no warning: $(cat "$WORK/err")"
 chmod 600 "$WORK/open.pin"
 run_ok "$P11CA" key list --module "$MODULE" --token "$TOK" --pin-file "$WORK/open.pin"
