@@ -25,8 +25,8 @@ P11CA_EXPORT CK_RV p11ca_pin_read_file(const char *path, char *buf, size_t cap, 
 	/* O_NONBLOCK: opening a FIFO waits for no writer; it is refused below */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
-		return p11ca_err(P11CA_R_NO_PIN, "cannot read PIN file %s: %s", p11ca_uri_safe(path),
-		                 strerror(errno));
+		return p11ca_err(P11CA_R_NO_PIN, "cannot read PIN file %s: %s",
+		                 p11ca_uri_safe(path), strerror(errno));
 	if (fstat(fd, &st) != 0) {
 		rv = p11ca_err(P11CA_R_NO_PIN, "cannot read PIN file %s: %s", p11ca_uri_safe(path),
 		               strerror(errno));

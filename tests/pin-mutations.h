@@ -36,7 +36,7 @@ static const char *const pm_prefixes[] = {
 
 /* The attribute's name, however spelt. */
 static const char *const pm_names[] = {
-	"pin-value",   "PIN-VALUE",   "Pin-Value",    "pin%2Dvalue",
+	"pin-value",   "PIN-VALUE",   "Pin-Value",   "pin%2Dvalue",
 	"pin%2dvalue", "%70in-value", "pin-valu%65", "%50%49%4E%2D%56%41%4C%55%45",
 };
 
@@ -110,10 +110,12 @@ static size_t pm_each(pm_fn *fn, void *data)
 						         pm_pins[d].raw, pm_suffixes[e].text);
 						v.pin = pm_pins[d].raw;
 						v.pin_decoded = pm_pins[d].decoded;
-						v.prefix = strstr(pm_prefixes[a], "pin-value") == NULL
-						               ? pm_prefixes[a]
-						               : "";
-						v.suffix = pm_suffixes[e].kept ? pm_suffixes[e].text : NULL;
+						v.prefix =
+						    strstr(pm_prefixes[a], "pin-value") == NULL
+						        ? pm_prefixes[a]
+						        : "";
+						v.suffix = pm_suffixes[e].kept ? pm_suffixes[e].text
+						                               : NULL;
 						v.plain_name = b == 0 && c == 0;
 						fn(&v, data);
 						n++;

@@ -253,8 +253,9 @@ static void test_no_pin_out(void **state)
 	assert_string_equal(capture_take(&cap, out, sizeof(out)), "");
 	/* a redacted URI in a message is left as it is, and so is what follows it */
 	tool_errorf("cannot load key '%s': %s", "pkcs11:token=a?pin-value=***", "no such object");
-	assert_string_equal(capture_take(&cap, out, sizeof(out)),
-	                    "p11ca: cannot load key 'pkcs11:token=a?pin-value=***': no such object\n");
+	assert_string_equal(
+	    capture_take(&cap, out, sizeof(out)),
+	    "p11ca: cannot load key 'pkcs11:token=a?pin-value=***': no such object\n");
 	capture_end(&cap);
 	snprintf(line, sizeof(line), "nothing to hide here");
 	tool_redact_line(line, sizeof(line));
@@ -265,10 +266,8 @@ static void test_no_pin_out(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hex),
-		cmocka_unit_test(test_uri_without_type),
-		cmocka_unit_test(test_text_utf8),
-		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_hex),        cmocka_unit_test(test_uri_without_type),
+		cmocka_unit_test(test_text_utf8),  cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_no_pin_out),
 	};
 

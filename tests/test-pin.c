@@ -187,11 +187,9 @@ static void test_file_special(void **state)
 	assert_true(t1.tv_sec - t0.tv_sec < 5);
 	assert_int_equal(got, 7);
 
-	assert_int_equal(p11ca_pin_read_file("/dev/zero", buf, sizeof(buf), &got),
-	                 P11CA_R_NO_PIN);
+	assert_int_equal(p11ca_pin_read_file("/dev/zero", buf, sizeof(buf), &got), P11CA_R_NO_PIN);
 	assert_true(uh_contains(p11ca_error_message(), "not a regular file"));
-	assert_int_equal(p11ca_pin_read_file("/dev/null", buf, sizeof(buf), &got),
-	                 P11CA_R_NO_PIN);
+	assert_int_equal(p11ca_pin_read_file("/dev/null", buf, sizeof(buf), &got), P11CA_R_NO_PIN);
 	assert_true(uh_contains(p11ca_error_message(), "not a regular file"));
 
 	/* 64 MiB of holes: refused by its size */

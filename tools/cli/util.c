@@ -179,12 +179,16 @@ int tool_parse(int argc, char **argv, const struct tool_opt *local, const char *
 	return ret;
 }
 
-/* The log of libp11ca: its warnings always, the rest with --verbose (@data). */
+/*
+ * The log of libp11ca, shown with --verbose (@data not NULL); without it,
+ * only the warning about a PIN file others may read (a pin-source= of a
+ * URI: the tool checks --pin-file itself).
+ */
 static void log_cb(void *data, const char *msg)
 {
 	if (data != NULL)
 		tool_errorf("%s", msg);
-	else if (strncmp(msg, "warning: ", 9) == 0)
+	else if (strncmp(msg, "warning: PIN file ", 18) == 0)
 		tool_warnf("%s", msg + 9);
 }
 
