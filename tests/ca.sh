@@ -98,6 +98,7 @@ refuse any "8192|--force" "$WORK/big" init --dir "$WORK/big" --new-key rsa:8192 
 refuse any "." "$WORK/badsubj" init --dir "$WORK/badsubj" --new-key ec:p256 --token "$TOK" \
 	--label badsubj --subject "/XX=1/CN=Bad CA"
 printf 'wrong-pin\n' > "$WORK/wrong.pin"
+chmod 600 "$WORK/wrong.pin" # a PIN file others may read is warned about
 _tok=$(tok_state)
 expect_fail 1 "PIN|pin|log ?in" "$P11CA" ca init --module "$MODULE" --pin-file "$WORK/wrong.pin" \
 	--dir "$WORK/wrongpin" --new-key ec:p256 --token "$TOK" --label wrongpin --subject "/CN=W CA"

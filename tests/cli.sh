@@ -11,6 +11,7 @@ TOK="pkcs11:token=cli-a"
 printf 'hello from the p11ca cli test\n' > "$WORK/msg"
 printf 'hello from the p11ca cli test!\n' > "$WORK/msg2"
 printf 'not-the-pin\n' > "$WORK/wrong-pin"
+chmod 600 "$WORK/wrong-pin" # a PIN file others may read is warned about
 
 step "help and usage errors"
 run_ok "$P11CA" --help
