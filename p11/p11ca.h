@@ -352,8 +352,12 @@ size_t p11ca_key_max_signature_size(const p11ca_key *key);
 
 /**
  * p11ca_uri_redact:
- * Copies @uri into @buf (capacity @cap, truncated if needed) with the value
- * of any pin-value attribute replaced by "***", for messages and logs.
+ * Copies @uri into @buf (capacity @cap, truncated if needed) with every
+ * pin-value replaced by "pin-value=***", for messages and logs.  @uri may be
+ * any text: a pin-value is found wherever it is (after '?', '&', ';' or
+ * anything else), its name in any case and perhaps percent-encoded, its '='
+ * too; its value runs to the end of @uri or to an '&' that starts another
+ * query attribute, so whatever else follows it is cut as well.
  * Returns @buf.
  */
 char *p11ca_uri_redact(const char *uri, char *buf, size_t cap);
