@@ -98,7 +98,7 @@ ok "s_server with key and certificate both given as pkcs11: URIs"
 keygen lone ec:p256
 ku=digitalSignature,keyCertSign selfsign lone lone
 lid=$(sed -n 's/.*;id=\([^;]*\).*/\1/p' "$dir/lone.uri" | tr -d '%')
-run "delete the public-key object of lone" "$P11CA" key delete --module "$module" \
+run "delete the public-key object of lone" "$P11CA" key delete --yes --module "$module" \
 	--pin-file "$pin_file" "$tok;object=lone;type=public"
 run_fails "pkey -pubin of a key with no public half anywhere" p11 pkey -pubin -in "$(key lone)" -pubout
 plain x509 -in "$dir/lone.crt" -outform DER -out "$dir/lone.der"
