@@ -285,6 +285,19 @@ static void test_derive_flag(void **state)
 	assert_int_equal(count_objects(), before);
 }
 
+/* This host as p11/key.c names it in temporary names: FNV-1a of its name. */
+static unsigned long host_hash(void)
+{
+	char name[256] = "";
+	uint32_t h = 2166136261u;
+	const char *p;
+
+	(void)gethostname(name, sizeof(name) - 1);
+	for (p = name; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h;
+}
+
 /* What an interrupted generation left: removed by the next one when stale. */
 static void test_gen_leftovers(void **state)
 {
@@ -303,12 +316,10 @@ static void test_gen_leftovers(void **state)
 		_exit(0);
 	assert_true(pid > 0);
 	waitpid(pid, NULL, 0);
-	snprintf(dead, sizeof(dead), "p11ca-gen-%08lx-%08lx-%08lx-01020304",
-	         (unsigned long)(uint32_t)gethostid(), (unsigned long)pid,
-	         (unsigned long)time(NULL));
-	snprintf(live, sizeof(live), "p11ca-gen-%08lx-%08lx-%08lx-01020304",
-	         (unsigned long)(uint32_t)gethostid(), (unsigned long)getpid(),
-	         (unsigned long)time(NULL));
+	snprintf(dead, sizeof(dead), "p11ca-gen-%08lx-%08lx-%08lx-01020304", host_hash(),
+	         (unsigned long)pid, (unsigned long)time(NULL));
+	snprintf(live, sizeof(live), "p11ca-gen-%08lx-%08lx-%08lx-01020304", host_hash(),
+	         (unsigned long)getpid(), (unsigned long)time(NULL));
 	snprintf(old, sizeof(old), "p11ca-gen-%08lx-%08lx-%08lx-01020304", 0x1UL, 0x1UL,
 	         (unsigned long)time(NULL) - 2 * 86400);
 	{
