@@ -92,7 +92,17 @@ static int do_lookup(struct store_ctx *sc)
 
 	if (p11 == NULL)
 		return 0;
-	rv = p11ca_lookup(p11, sc->uri, wanted_classes(sc->expect), &sc->found, &sc->count);
+	/* a public key from its public-key object, when there is one: no
+	 * login (a login rewrites SoftHSM2's token files) */
+	rv = CKR_OK;
+	if (sc->expect == OSSL_STORE_INFO_PUBKEY)
+		rv = p11ca_lookup(p11, sc->uri, P11CA_LOOKUP_PUBLIC, &sc->found, &sc->count);
+	if (rv != CKR_OK || sc->count == 0) {
+		p11ca_found_free(sc->found, sc->count);
+		sc->found = NULL;
+		sc->count = 0;
+		rv = p11ca_lookup(p11, sc->uri, wanted_classes(sc->expect), &sc->found, &sc->count);
+	}
 	if (rv != CKR_OK) {
 		P11CA_PROV_RAISE_RV(sc->prov, rv);
 		return 0;

@@ -216,7 +216,7 @@ P11CA_EXPORT CK_RV p11ca_bench_sign(p11ca_key *key, int threads, double seconds,
 	}
 	if (rv != CKR_OK) {
 		if (p11ca_error_message()[0] == '\0')
-			p11ca_err(rv, "bench signing failed: %s", p11ca_rv_name(rv));
+			p11ca_err(rv, "bench signing failed: %s", p11ca_rv_text(rv));
 		goto out;
 	}
 	res->raw_per_sec = raw_time > 0 ? (double)res->raw_count / raw_time : 0;

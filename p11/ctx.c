@@ -413,8 +413,8 @@ CK_RV p11ca_ctx_find_token(p11ca_ctx *ctx, P11KitUri *uri, const char *uristr, p
 	}
 	if (nmatch == 0)
 		return p11ca_err(P11CA_R_NOT_FOUND,
-		                 "no token matches %s (is it plugged in and initialised?)",
-		                 p11ca_uri_safe(uristr));
+		                 "no token matches %s (is it plugged in and initialised?)%s",
+		                 p11ca_uri_safe(uristr), p11ca_uri_comma_hint(uristr));
 	if (nmatch > 1)
 		return p11ca_err(P11CA_R_AMBIGUOUS,
 		                 "%s matches %zu tokens: %s; add token= or serial=",

@@ -65,6 +65,7 @@ static const struct {
 	RV(CKR_FUNCTION_FAILED),
 	RV(CKR_ARGUMENTS_BAD),
 	RV(CKR_ATTRIBUTE_READ_ONLY),
+	RV(CKR_ACTION_PROHIBITED),
 	RV(CKR_ATTRIBUTE_SENSITIVE),
 	RV(CKR_ATTRIBUTE_TYPE_INVALID),
 	RV(CKR_ATTRIBUTE_VALUE_INVALID),
@@ -132,4 +133,48 @@ P11CA_EXPORT const char *p11ca_rv_name(CK_RV rv)
 		if (rv_names[i].rv == rv)
 			return rv_names[i].name;
 	return "CKR_(unknown)";
+}
+
+/* What the codes a user can cause mean, in words. */
+static const struct {
+	CK_RV rv;
+	const char *words;
+} rv_words[] = {
+	{ CKR_PIN_INCORRECT, "wrong PIN" },
+	{ CKR_PIN_INVALID, "the PIN has characters the token does not accept" },
+	{ CKR_PIN_LEN_RANGE, "the PIN is too short or too long for this token" },
+	{ CKR_PIN_EXPIRED, "the PIN has expired; set a new one" },
+	{ CKR_PIN_LOCKED, "the PIN is locked after too many wrong tries" },
+	{ CKR_USER_PIN_NOT_INITIALIZED, "the token has no user PIN yet (token init)" },
+	{ CKR_USER_NOT_LOGGED_IN, "not logged in" },
+	{ CKR_SLOT_ID_INVALID, "no such slot (p11ca token list shows them)" },
+	{ CKR_TOKEN_NOT_PRESENT, "no token in that slot" },
+	{ CKR_TOKEN_NOT_RECOGNIZED, "the token is not recognised" },
+	{ CKR_TOKEN_WRITE_PROTECTED, "the token is write-protected" },
+	{ CKR_DEVICE_REMOVED, "the token was removed" },
+	{ CKR_DEVICE_MEMORY, "the token is full" },
+	{ CKR_DEVICE_ERROR, "the token reported a device error" },
+	{ CKR_SESSION_COUNT, "the token has no session free" },
+	{ CKR_SESSION_EXISTS, "the token is in use (close other programs using it)" },
+	{ CKR_KEY_FUNCTION_NOT_PERMITTED, "the key is not allowed to do that" },
+	{ CKR_KEY_SIZE_RANGE, "the token does not support that key size" },
+	{ CKR_MECHANISM_INVALID, "the token does not support that algorithm" },
+	{ CKR_CURVE_NOT_SUPPORTED, "the token does not support that curve" },
+	{ CKR_ATTRIBUTE_READ_ONLY, "the token does not allow that attribute to be set" },
+	{ CKR_ACTION_PROHIBITED, "the object does not allow that" },
+	{ CKR_FUNCTION_NOT_SUPPORTED, "the token does not support that operation" },
+	{ CKR_HOST_MEMORY, "out of memory" },
+};
+
+P11CA_EXPORT const char *p11ca_rv_text(CK_RV rv)
+{
+	static __thread char buf[160];
+	size_t i;
+
+	for (i = 0; i < sizeof(rv_words) / sizeof(rv_words[0]); i++)
+		if (rv_words[i].rv == rv) {
+			snprintf(buf, sizeof(buf), "%s (%s)", rv_words[i].words, p11ca_rv_name(rv));
+			return buf;
+		}
+	return p11ca_rv_name(rv);
 }

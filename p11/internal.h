@@ -136,6 +136,9 @@ CK_RV p11ca_pin_source_path(const char *source, char *path, size_t cap);
 /* Parses a pkcs11: URI strictly: unknown attributes are an error naming
  * them.  *puri is freed with p11_kit_uri_free(). */
 CK_RV p11ca_uri_parse(const char *str, P11KitUri **puri);
+/* A hint for a URI written with ',' between attributes ("; URI attributes
+ * are separated by ';' ..."), or "": appended to "nothing matches" messages. */
+const char *p11ca_uri_comma_hint(const char *uri);
 /* @uri redacted for a message, in a per-thread buffer (one per message). */
 const char *p11ca_uri_safe(const char *uri);
 /* Wipes the pin-value p11-kit keeps, then frees @uri.  NULL is fine. */

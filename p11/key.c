@@ -1,9 +1,13 @@
 /* key.c - private key references: find, generate, public half, certificates. */
 #include "config.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <openssl/core_names.h>
 #include <openssl/rand.h>
 
@@ -150,8 +154,8 @@ P11CA_EXPORT CK_RV p11ca_key_find(p11ca_ctx *ctx, const char *uristr, p11ca_key 
 		*pkey = found[0].key;
 		found[0].key = NULL; /* transferred */
 	} else if (n == 0) {
-		rv = p11ca_err(P11CA_R_NOT_FOUND, "no private key matches %s",
-		               p11ca_uri_safe(uristr));
+		rv = p11ca_err(P11CA_R_NOT_FOUND, "no private key matches %s%s",
+		               p11ca_uri_safe(uristr), p11ca_uri_comma_hint(uristr));
 	} else {
 		for (i = 0; i < n && i < 8; i++) {
 			size_t len = strlen(cands), idlen, j;
@@ -416,7 +420,7 @@ static CK_RV store_cert_op(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *key, 
 	}
 	if (rv != CKR_OK && p11ca_fault_of(rv) == P11CA_FAULT_NONE)
 		rv = p11ca_err(rv, "storing the certificate on token '%s' failed: %s",
-		               t->info.label, p11ca_rv_name(rv));
+		               t->info.label, p11ca_rv_text(rv));
 out:
 	OPENSSL_free(der);
 	OPENSSL_free(subj);
@@ -436,6 +440,18 @@ P11CA_EXPORT CK_RV p11ca_key_store_certificate(p11ca_key *key, X509 *cert)
 
 /* ---- generation ---- */
 
+/*
+ * A pair is made under a temporary name, "p11ca-gen-HOST-PID-TIME-RAND"
+ * (hex): the CKA_ID of both halves and the private key's label, until the
+ * pair is complete.  What an interrupted generation leaves (a lone public
+ * key, a pair not renamed) is recognisable by it, and the next generation
+ * on the token removes it once its process is gone.
+ */
+#define GEN_TMP_PREFIX "p11ca-gen-"
+#define GEN_TMP_LEN    (sizeof(GEN_TMP_PREFIX) - 1 + 4 * 8 + 3)
+/* a temporary name older than this is stale whoever made it (other hosts) */
+#define GEN_STALE_SECONDS (24 * 3600)
+
 struct gen_op {
 	struct p11ca_keyspec spec;
 	const char *label;
@@ -443,21 +459,114 @@ struct gen_op {
 	p11ca_key *key;
 	/* what an interrupted attempt may have left, removed by the retry */
 	int generated;
-	unsigned char tmpid[20], id[20];
+	char tmpname[GEN_TMP_LEN + 1];
+	unsigned char id[20];
 };
 
-/* Destroys the objects with CKA_ID @id and the label of @op (best effort). */
-static void destroy_by_id(p11ca_token *t, CK_SESSION_HANDLE s, struct gen_op *op,
-                          const unsigned char *id)
+/* This host, as FNV-1a of its name (gethostid() may ask DNS). */
+static unsigned long gen_hostid(void)
 {
-	CK_ATTRIBUTE tmpl[2] = { { CKA_ID, (void *)id, 20 },
-		                 { CKA_LABEL, (void *)op->label, strlen(op->label) } };
+	char name[256] = "";
+	uint32_t h = 2166136261u;
+	const char *p;
+
+	(void)gethostname(name, sizeof(name) - 1);
+	for (p = name; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h;
+}
+
+static CK_RV gen_tmp_name(char *out)
+{
+	unsigned char r[4];
+
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		return p11ca_err(P11CA_R_CRYPTO, "no randomness for a temporary key name");
+	snprintf(out, GEN_TMP_LEN + 1, GEN_TMP_PREFIX "%08lx-%08lx-%08lx-%02x%02x%02x%02x",
+	         gen_hostid(), (unsigned long)(uint32_t)getpid(),
+	         (unsigned long)(uint32_t)time(NULL), r[0], r[1], r[2], r[3]);
+	return CKR_OK;
+}
+
+/*
+ * Whether the @len bytes at @v are a temporary name that may go: @own (this
+ * generation's earlier attempt), one of a process of this host that is
+ * gone, or one older than GEN_STALE_SECONDS.
+ */
+static int gen_tmp_stale(const unsigned char *v, size_t len, const char *own)
+{
+	char buf[GEN_TMP_LEN + 1];
+	unsigned long host, pid, when;
+	time_t now = time(NULL);
+
+	if (len != GEN_TMP_LEN || memcmp(v, GEN_TMP_PREFIX, sizeof(GEN_TMP_PREFIX) - 1) != 0)
+		return 0;
+	memcpy(buf, v, len);
+	buf[len] = '\0';
+	if (own != NULL && strcmp(buf, own) == 0)
+		return 1;
+	if (sscanf(buf + sizeof(GEN_TMP_PREFIX) - 1, "%8lx-%8lx-%8lx-", &host, &pid, &when) != 3)
+		return 0;
+	if ((unsigned long)now > when + GEN_STALE_SECONDS)
+		return 1;
+	/* in this process it may be another thread's generation, under way */
+	return host == gen_hostid() && (pid_t)pid != getpid() && kill((pid_t)pid, 0) != 0 &&
+	       errno == ESRCH;
+}
+
+/* Destroys the objects whose @type is the @len bytes at @v (best effort). */
+static void destroy_by(p11ca_token *t, CK_SESSION_HANDLE s, CK_ATTRIBUTE_TYPE type, void *v,
+                       size_t len)
+{
+	CK_ATTRIBUTE tmpl[1] = { { type, v, len } };
 	CK_OBJECT_HANDLE *hs = NULL;
 	CK_ULONG n = 0, i;
 
-	if (p11ca_find_objects(t, s, tmpl, 2, &hs, &n) == CKR_OK)
+	if (p11ca_find_objects(t, s, tmpl, 1, &hs, &n) == CKR_OK)
 		for (i = 0; i < n; i++)
 			(void)t->mod->fl->C_DestroyObject(s, hs[i]);
+	free(hs);
+}
+
+/*
+ * Removes what interrupted generations left (best effort): objects under a
+ * stale temporary id, and a private key under a stale temporary label with
+ * every object of its id (the pair was never complete, nobody was given it).
+ */
+static void gen_cleanup(p11ca_token *t, CK_SESSION_HANDLE s, const char *own)
+{
+	CK_OBJECT_HANDLE *hs = NULL;
+	CK_ULONG n = 0, i, vlen;
+	unsigned char *v;
+
+	if (p11ca_find_objects(t, s, NULL, 0, &hs, &n) != CKR_OK)
+		return;
+	for (i = 0; i < n; i++) {
+		v = NULL;
+		if (p11ca_attr_get(t, s, hs[i], CKA_ID, &v, &vlen) == CKR_OK &&
+		    gen_tmp_stale(v, vlen, own)) {
+			p11ca_log(t->ctx,
+			          "token '%s': removing what an interrupted key generation left",
+			          t->info.label);
+			destroy_by(t, s, CKA_ID, v, vlen);
+		}
+		free(v);
+		v = NULL;
+		if (p11ca_attr_get(t, s, hs[i], CKA_LABEL, &v, &vlen) == CKR_OK &&
+		    gen_tmp_stale(v, vlen, own)) {
+			unsigned char *id = NULL;
+			CK_ULONG idlen = 0;
+			p11ca_log(t->ctx,
+			          "token '%s': removing a key pair an interrupted key "
+			          "generation left",
+			          t->info.label);
+			if (p11ca_attr_get(t, s, hs[i], CKA_ID, &id, &idlen) == CKR_OK && idlen > 0)
+				destroy_by(t, s, CKA_ID, id, idlen);
+			free(id);
+			(void)t->mod->fl->C_DestroyObject(s, hs[i]);
+		}
+		free(v);
+	}
 	free(hs);
 }
 
@@ -479,6 +588,47 @@ static CK_RV label_in_use(p11ca_token *t, CK_SESSION_HANDLE s, const char *label
 	return CKR_OK;
 }
 
+/*
+ * Gives the private key *@ph its label and makes it not CKA_MODIFIABLE (and
+ * not CKA_COPYABLE) as far as the token allows: through a copy that replaces
+ * it (SoftHSM2 changes neither in place, and CKA_COPYABLE not even in a
+ * copy), else in place.  The label comes before CKA_MODIFIABLE: SoftHSM2
+ * applies a template in order.
+ */
+static CK_RV gen_finish(p11ca_token *t, CK_SESSION_HANDLE s, struct gen_op *op,
+                        CK_OBJECT_HANDLE *ph)
+{
+	CK_FUNCTION_LIST *fl = t->mod->fl;
+	CK_BBOOL no = CK_FALSE;
+	CK_ATTRIBUTE fin[3] = {
+		{ CKA_LABEL, (void *)op->label, strlen(op->label) },
+		{ CKA_MODIFIABLE, &no, sizeof(no) },
+		{ CKA_COPYABLE, &no, sizeof(no) },
+	};
+	CK_OBJECT_HANDLE copy = CK_INVALID_HANDLE;
+	CK_RV rv;
+
+	rv = fl->C_CopyObject(s, *ph, fin, 3, &copy);
+	if (rv != CKR_OK && p11ca_fault_of(rv) == P11CA_FAULT_NONE)
+		rv = fl->C_CopyObject(s, *ph, fin, 2, &copy);
+	if (rv == CKR_OK) {
+		if ((rv = fl->C_DestroyObject(s, *ph)) != CKR_OK) {
+			(void)fl->C_DestroyObject(s, copy);
+			return rv;
+		}
+		*ph = copy;
+		return CKR_OK;
+	}
+	if (p11ca_fault_of(rv) != P11CA_FAULT_NONE)
+		return rv;
+	/* no copies here: the label in place, then the flags the token takes */
+	if ((rv = fl->C_SetAttributeValue(s, *ph, fin, 1)) != CKR_OK)
+		return rv;
+	(void)fl->C_SetAttributeValue(s, *ph, fin + 1, 1);
+	(void)fl->C_SetAttributeValue(s, *ph, fin + 2, 1);
+	return CKR_OK;
+}
+
 static CK_RV gen_op(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *unused, void *data)
 {
 	static const unsigned char ed25519_name[] = { 0x13, 0x0c, 'e', 'd', 'w', 'a', 'r',
@@ -486,49 +636,61 @@ static CK_RV gen_op(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *unused, void
 	struct gen_op *op = data;
 	CK_FUNCTION_LIST *fl = t->mod->fl;
 	CK_ATTRIBUTE pub[P11CA_TMPL_MAX], priv[P11CA_TMPL_MAX];
-	CK_ULONG npub, npriv;
+	CK_ULONG npub, npriv, i;
 	CK_MECHANISM mech = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
 	CK_OBJECT_HANDLE hpub = CK_INVALID_HANDLE, hpriv = CK_INVALID_HANDLE;
-	unsigned char *tmpid = op->tmpid, *id = op->id;
+	unsigned char *id = op->id;
 	EVP_PKEY *pk = NULL;
 	CK_RV rv;
 
 	if (op->generated) {
+		static const unsigned char none[sizeof(op->id)];
 		/* a fault stopped the previous attempt after the pair existed:
-		 * remove it (under either id) before trying again */
-		destroy_by_id(t, s, op, op->tmpid);
-		destroy_by_id(t, s, op, op->id);
+		 * remove it (under its final id too) before trying again */
+		if (memcmp(op->id, none, sizeof(none)) != 0)
+			destroy_by(t, s, CKA_ID, op->id, sizeof(op->id));
 		op->generated = 0;
 	}
+	/* what interrupted generations left, this one's earlier attempt too */
+	gen_cleanup(t, s, op->tmpname[0] != '\0' ? op->tmpname : NULL);
 	if ((rv = label_in_use(t, s, op->label)) != CKR_OK)
 		return rv;
 	memset(op->id, 0, sizeof(op->id));
-	if (RAND_bytes(tmpid, sizeof(op->tmpid)) != 1)
-		return p11ca_err(P11CA_R_CRYPTO, "no randomness for a temporary key id");
+	if ((rv = gen_tmp_name(op->tmpname)) != CKR_OK)
+		return rv;
 	if (op->spec.kind == P11CA_KEY_EC)
 		mech.mechanism = CKM_EC_KEY_PAIR_GEN;
 	else if (op->spec.kind == P11CA_KEY_ED25519)
 		mech.mechanism = CKM_EC_EDWARDS_KEY_PAIR_GEN;
-	p11ca_keygen_templates(&op->spec, op->label, tmpid, sizeof(op->tmpid), op->flags, pub,
-	                       &npub, priv, &npriv);
-	rv = fl->C_GenerateKeyPair(s, &mech, pub, npub, priv, npriv, &hpub, &hpriv);
-	if (op->spec.kind == P11CA_KEY_ED25519 &&
-	    (rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_CURVE_NOT_SUPPORTED ||
-	     rv == CKR_DOMAIN_PARAMS_INVALID || rv == CKR_TEMPLATE_INCONSISTENT)) {
-		/* older modules want the curve by name */
-		op->spec.params = ed25519_name;
-		op->spec.params_len = sizeof(ed25519_name);
-		p11ca_keygen_templates(&op->spec, op->label, tmpid, sizeof(op->tmpid), op->flags,
-		                       pub, &npub, priv, &npriv);
+	for (;;) {
+		p11ca_keygen_templates(&op->spec, op->label, (unsigned char *)op->tmpname,
+		                       GEN_TMP_LEN, op->flags, pub, &npub, priv, &npriv);
+		/* the private key is renamed last, when the pair is complete */
+		for (i = 0; i < npriv; i++)
+			if (priv[i].type == CKA_LABEL) {
+				priv[i].pValue = op->tmpname;
+				priv[i].ulValueLen = GEN_TMP_LEN;
+			}
 		rv = fl->C_GenerateKeyPair(s, &mech, pub, npub, priv, npriv, &hpub, &hpriv);
+		if (op->spec.kind == P11CA_KEY_ED25519 && op->spec.params != ed25519_name &&
+		    (rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_CURVE_NOT_SUPPORTED ||
+		     rv == CKR_DOMAIN_PARAMS_INVALID || rv == CKR_TEMPLATE_INCONSISTENT)) {
+			/* older modules want the curve by name */
+			op->spec.params = ed25519_name;
+			op->spec.params_len = sizeof(ed25519_name);
+			continue;
+		}
+		break;
 	}
 	if (rv != CKR_OK) {
 		if (p11ca_fault_of(rv) == P11CA_FAULT_NONE)
 			rv = p11ca_err(rv, "generating the key on token '%s' failed: %s",
-			               t->info.label, p11ca_rv_name(rv));
+			               t->info.label, p11ca_rv_text(rv));
 		return rv;
 	}
-	/* CKA_ID := SHA-1 of the public key, the future certificate's SKI */
+	/* CKA_ID := SHA-1 of the public key, the future certificate's SKI;
+	 * the private key first: a public key left under the temporary id is
+	 * recognisably a leftover */
 	{
 		CK_KEY_TYPE kt = op->spec.kind == P11CA_KEY_RSA  ? CKK_RSA
 		                 : op->spec.kind == P11CA_KEY_EC ? CKK_EC
@@ -537,12 +699,17 @@ static CK_RV gen_op(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *unused, void
 		if ((rv = p11ca_pubkey_from_object(t, s, hpub, kt, &pk)) != CKR_OK ||
 		    (rv = p11ca_pubkey_key_id(pk, id)) != CKR_OK)
 			goto fail;
-		if ((rv = fl->C_SetAttributeValue(s, hpub, &a, 1)) != CKR_OK ||
-		    (rv = fl->C_SetAttributeValue(s, hpriv, &a, 1)) != CKR_OK) {
+		if ((rv = fl->C_SetAttributeValue(s, hpriv, &a, 1)) != CKR_OK ||
+		    (rv = fl->C_SetAttributeValue(s, hpub, &a, 1)) != CKR_OK) {
 			rv = p11ca_err(rv, "cannot set CKA_ID on the new key: %s",
-			               p11ca_rv_name(rv));
+			               p11ca_rv_text(rv));
 			goto fail;
 		}
+	}
+	if ((rv = gen_finish(t, s, op, &hpriv)) != CKR_OK) {
+		if (p11ca_fault_of(rv) == P11CA_FAULT_NONE)
+			rv = p11ca_err(rv, "cannot label the new key: %s", p11ca_rv_text(rv));
+		goto fail;
 	}
 	if ((rv = p11ca_key_from_handle(t, s, hpriv, &op->key)) != CKR_OK)
 		goto fail;

@@ -65,12 +65,18 @@ CK_RV p11ca_keyspec_parse(const char *type, unsigned flags, struct p11ca_keyspec
 			    bits);
 		if (bits > 16384 || bits % 8 != 0)
 			return p11ca_err(P11CA_R_BAD_KEY_TYPE, "bad RSA key size %ld", bits);
+		if (flags & P11CA_GEN_DERIVE)
+			return p11ca_err(P11CA_R_BAD_KEY_TYPE,
+			                 "only EC keys derive (ECDH); %s cannot", type);
 		spec->kind = P11CA_KEY_RSA;
 		spec->bits = (int)bits;
 		spec->modulus_bits = (CK_ULONG)bits;
 		return CKR_OK;
 	}
 	if (strcmp(type, "ed25519") == 0) {
+		if (flags & P11CA_GEN_DERIVE)
+			return p11ca_err(P11CA_R_BAD_KEY_TYPE,
+			                 "only EC keys derive (ECDH); %s cannot", type);
 		spec->kind = P11CA_KEY_ED25519;
 		spec->bits = 256;
 		spec->params = oid_ed25519;
@@ -116,6 +122,8 @@ void p11ca_keygen_templates(const struct p11ca_keyspec *spec, const char *label,
                             CK_ATTRIBUTE *pub, CK_ULONG *npub, CK_ATTRIBUTE *priv, CK_ULONG *npriv)
 {
 	CK_BBOOL *decrypt = (flags & P11CA_GEN_DECRYPT) ? &ck_true : &ck_false;
+	CK_BBOOL *derive =
+	    (flags & P11CA_GEN_DERIVE) && spec->kind == P11CA_KEY_EC ? &ck_true : &ck_false;
 	size_t label_len = label ? strlen(label) : 0;
 
 	*npub = *npriv = 0;
@@ -127,6 +135,8 @@ void p11ca_keygen_templates(const struct p11ca_keyspec *spec, const char *label,
 	ADD(pub, npub, CKA_ID, id, id_len);
 	/* a key does what it is made for, nothing more */
 	ADD(pub, npub, CKA_WRAP, &ck_false, sizeof(CK_BBOOL));
+	ADD(pub, npub, CKA_VERIFY_RECOVER, &ck_false, sizeof(CK_BBOOL));
+	ADD(pub, npub, CKA_DERIVE, &ck_false, sizeof(CK_BBOOL));
 
 	ADD(priv, npriv, CKA_CLASS, &ck_priv, sizeof(ck_priv));
 	ADD(priv, npriv, CKA_TOKEN, &ck_true, sizeof(CK_BBOOL));
@@ -137,17 +147,20 @@ void p11ca_keygen_templates(const struct p11ca_keyspec *spec, const char *label,
 	ADD(priv, npriv, CKA_LABEL, label, label_len);
 	ADD(priv, npriv, CKA_ID, id, id_len);
 	ADD(priv, npriv, CKA_UNWRAP, &ck_false, sizeof(CK_BBOOL));
+	ADD(priv, npriv, CKA_SIGN_RECOVER, &ck_false, sizeof(CK_BBOOL));
 
 	if (spec->kind == P11CA_KEY_RSA) {
 		ADD(pub, npub, CKA_MODULUS_BITS, &spec->modulus_bits, sizeof(CK_ULONG));
 		ADD(pub, npub, CKA_PUBLIC_EXPONENT, rsa_e, sizeof(rsa_e));
 		ADD(pub, npub, CKA_ENCRYPT, decrypt, sizeof(CK_BBOOL));
 		ADD(priv, npriv, CKA_DECRYPT, decrypt, sizeof(CK_BBOOL));
+		ADD(priv, npriv, CKA_DERIVE, &ck_false, sizeof(CK_BBOOL));
 	} else {
-		/* EC and Edwards keys only sign (no ECDH derive, no decrypt) */
+		/* EC and Edwards keys sign, never decrypt; an EC key derives
+		 * (ECDH) only when asked for */
 		ADD(pub, npub, CKA_EC_PARAMS, spec->params, spec->params_len);
 		ADD(pub, npub, CKA_ENCRYPT, &ck_false, sizeof(CK_BBOOL));
 		ADD(priv, npriv, CKA_DECRYPT, &ck_false, sizeof(CK_BBOOL));
-		ADD(priv, npriv, CKA_DERIVE, &ck_false, sizeof(CK_BBOOL));
+		ADD(priv, npriv, CKA_DERIVE, derive, sizeof(CK_BBOOL));
 	}
 }

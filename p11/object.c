@@ -185,12 +185,20 @@ P11CA_EXPORT CK_RV p11ca_object_delete(p11ca_ctx *ctx, const char *uristr, size_
 	if ((rv = p11ca_ctx_find_token(ctx, uri, uristr, &t)) != CKR_OK)
 		goto out;
 	op.n = p11ca_uri_object_template(uri, op.tmpl, 1);
-	rv = p11ca_token_run(t, NULL, 1, delete_op, &op);
+	/* public keys and certificates go without a login (a login rewrites
+	 * SoftHSM2's token files: none when no private object is involved) */
+	{
+		CK_ATTRIBUTE *cls = p11_kit_uri_get_attribute(uri, CKA_CLASS);
+		int login = cls == NULL || cls->ulValueLen != sizeof(CK_OBJECT_CLASS) ||
+		            (*(CK_OBJECT_CLASS *)cls->pValue != CKO_PUBLIC_KEY &&
+		             *(CK_OBJECT_CLASS *)cls->pValue != CKO_CERTIFICATE);
+		rv = p11ca_token_run(t, NULL, login, delete_op, &op);
+	}
 	if (rv == CKR_OK && op.deleted == 0)
-		rv = p11ca_err(P11CA_R_NOT_FOUND, "nothing matches %s on token '%s'",
-		               p11ca_uri_safe(uristr), t->info.label);
+		rv = p11ca_err(P11CA_R_NOT_FOUND, "nothing matches %s on token '%s'%s",
+		               p11ca_uri_safe(uristr), t->info.label, p11ca_uri_comma_hint(uristr));
 	else if (rv != CKR_OK && p11ca_error_message()[0] == '\0')
-		p11ca_err(rv, "deleting objects failed: %s", p11ca_rv_name(rv));
+		p11ca_err(rv, "deleting objects failed: %s", p11ca_rv_text(rv));
 	if (pcount != NULL)
 		*pcount = op.deleted;
 out:

@@ -53,6 +53,13 @@ const char *p11ca_error_message(void);
 /** p11ca_rv_name: Returns a static name for @rv ("CKR_PIN_INCORRECT", ...). */
 const char *p11ca_rv_name(CK_RV rv);
 
+/**
+ * p11ca_rv_text: @rv for a message: what it means in words with its name,
+ * "the PIN is too short or too long for this token (CKR_PIN_LEN_RANGE)", or
+ * the name alone.  The string is the calling thread's until its next call.
+ */
+const char *p11ca_rv_text(CK_RV rv);
+
 /* ------------------------------------------------------------------ */
 /* Context: the set of loaded modules                                  */
 /* ------------------------------------------------------------------ */
@@ -193,6 +200,7 @@ enum p11ca_key_kind {
 /* Flags for p11ca_key_generate(). */
 #define P11CA_GEN_FORCE   0x1u /* allow RSA sizes above 4096 */
 #define P11CA_GEN_DECRYPT 0x2u /* also allow decryption (TLS 1.2 RSA kex, CMS) */
+#define P11CA_GEN_DERIVE  0x4u /* an EC key also derives (ECDH); refused for others */
 
 /**
  * p11ca_key_generate:
@@ -202,8 +210,15 @@ enum p11ca_key_kind {
  * @label: CKA_LABEL of both halves; an error if already used on the token.
  * @pkey: receives the private key, or NULL.
  * The private key is CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, not
- * CKA_EXTRACTABLE, CKA_SIGN; CKA_ID is the SHA-1 of the public key (the
- * subjectKeyIdentifier a certificate for it will carry).
+ * CKA_EXTRACTABLE, CKA_SIGN, and does nothing else unless asked for
+ * (P11CA_GEN_DECRYPT, P11CA_GEN_DERIVE; never CKA_SIGN_RECOVER or
+ * CKA_UNWRAP).  It is made not CKA_MODIFIABLE, and not CKA_COPYABLE, as far
+ * as the token allows (SoftHSM2 keeps CKA_COPYABLE: the key reaches its
+ * final CKA_ID through a copy).  CKA_ID is the SHA-1 of the public key (the
+ * subjectKeyIdentifier a certificate for it will carry).  What an
+ * interrupted generation left on the token (objects under a temporary
+ * "p11ca-gen-..." label or id, of a process that is gone or of more than a
+ * day ago) is removed by the next generation on that token.
  */
 CK_RV p11ca_key_generate(p11ca_token *token, const char *type, const char *label, unsigned flags,
                          p11ca_key **pkey);
@@ -268,6 +283,7 @@ void p11ca_object_list_free(struct p11ca_object_info *objs, size_t count);
  * Deletes every object the URI names on exactly one token (with no type=,
  * the private key, public key and certificate that share the id/label).
  * The URI must name at least an object or id.  *pcount receives how many.
+ * With type=public or type=cert it does not log in.
  */
 CK_RV p11ca_object_delete(p11ca_ctx *ctx, const char *uri, size_t *pcount);
 

@@ -108,7 +108,7 @@ CK_RV p11ca_pool_get(p11ca_token *t, int login, struct p11ca_session *ps)
 			    "other applications hold all its sessions",
 			    t->info.label);
 		return p11ca_err(rv, "cannot open a session on token '%s': %s", t->info.label,
-		                 p11ca_rv_name(rv));
+		                 p11ca_rv_text(rv));
 	}
 	ps->h = h;
 	ps->generation = t->generation;
@@ -250,6 +250,6 @@ CK_RV p11ca_token_run(p11ca_token *t, p11ca_key *key, int login, p11ca_op_fn fn,
 			return rv; /* recover() said why */
 	}
 	if (rv != CKR_OK && p11ca_error_message()[0] == '\0')
-		p11ca_err(rv, "token '%s': %s", t->info.label, p11ca_rv_name(rv));
+		p11ca_err(rv, "token '%s': %s", t->info.label, p11ca_rv_text(rv));
 	return rv;
 }

@@ -180,7 +180,7 @@ static CK_RV run_sign(p11ca_key *key, struct sign_op *op, const char *what)
 	if (rv != CKR_OK && p11ca_fault_of(rv) == P11CA_FAULT_NONE && rv != P11CA_R_UNSUPPORTED &&
 	    (rv & CKR_VENDOR_DEFINED) == 0)
 		p11ca_err(rv, "%s with key '%s' on token '%s' failed: %s", what, key->label,
-		          key->token->info.label, p11ca_rv_name(rv));
+		          key->token->info.label, p11ca_rv_text(rv));
 	return rv;
 }
 

@@ -85,7 +85,7 @@ CK_RV p11ca_token_update_info(p11ca_token *t)
 	}
 	if (rv != CKR_OK)
 		return p11ca_err(rv, "C_GetTokenInfo on '%s' failed: %s", t->info.label,
-		                 p11ca_rv_name(rv));
+		                 p11ca_rv_text(rv));
 	pthread_mutex_lock(&t->lock);
 	t->info.flags = ti.flags;
 	pthread_mutex_unlock(&t->lock);
@@ -180,14 +180,15 @@ static CK_RV login_session(p11ca_token *t, CK_SESSION_HANDLE s)
 		rv = CKR_OK;
 	if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE) {
 		t->pin_failed = 1;
-		rv = p11ca_err(rv, "login to token '%s' failed: wrong PIN (%s)", t->info.label,
-		               p11ca_rv_name(rv));
+		rv = p11ca_err(rv, "login to token '%s' failed: %s", t->info.label,
+		               rv == CKR_PIN_INCORRECT ? "wrong PIN (CKR_PIN_INCORRECT)"
+		                                       : p11ca_rv_text(rv));
 	} else if (rv == CKR_PIN_LOCKED) {
 		rv = p11ca_err(P11CA_R_PIN_LOCKED, "the user PIN of token '%s' is locked",
 		               t->info.label);
 	} else if (rv != CKR_OK) {
 		rv = p11ca_err(rv, "login to token '%s' failed: %s", t->info.label,
-		               p11ca_rv_name(rv));
+		               p11ca_rv_text(rv));
 	}
 out:
 	p11ca_wipe(pin, sizeof(pin));
@@ -262,7 +263,7 @@ P11CA_EXPORT CK_RV p11ca_token_init(p11ca_ctx *ctx, CK_SLOT_ID slot_id, const ch
 	rv = mod->fl->C_InitToken(slot_id, (CK_UTF8CHAR *)so_pin, strlen(so_pin), plabel);
 	if (rv != CKR_OK)
 		return p11ca_err(rv, "C_InitToken on slot %lu failed: %s", (unsigned long)slot_id,
-		                 p11ca_rv_name(rv));
+		                 p11ca_rv_text(rv));
 	/* Some modules (SoftHSM2) move a freshly initialised token to a new
 	 * slot: find it again by label. */
 	if ((rv = mod->fl->C_GetSlotList(CK_TRUE, NULL, &n)) != CKR_OK || n == 0)
@@ -298,7 +299,7 @@ out:
 	free(slots);
 	if (rv != CKR_OK)
 		return p11ca_err(rv, "initialising token '%s' failed: %s", label,
-		                 p11ca_rv_name(rv));
+		                 p11ca_rv_text(rv));
 	(void)p11ca_ctx_refresh(ctx);
 	return CKR_OK;
 }
@@ -317,6 +318,6 @@ P11CA_EXPORT CK_RV p11ca_token_change_pin(p11ca_token *t, const char *old_pin, c
 	p11ca_pool_put(t, &s, rv);
 	if (rv != CKR_OK)
 		return p11ca_err(rv, "changing the PIN of token '%s' failed: %s", t->info.label,
-		                 p11ca_rv_name(rv));
+		                 p11ca_rv_text(rv));
 	return CKR_OK;
 }

@@ -212,6 +212,22 @@ P11CA_EXPORT char *p11ca_uri_redact(const char *uri, char *buf, size_t cap)
 	return buf;
 }
 
+const char *p11ca_uri_comma_hint(const char *uri)
+{
+	const char *p, *q;
+
+	if (uri == NULL || strncasecmp(uri, "pkcs11:", 7) != 0)
+		return "";
+	/* a ',' that starts what looks like the next attribute: "token=a,object=b" */
+	for (p = strchr(uri, ','); p != NULL && *p != '\0'; p = strchr(p + 1, ',')) {
+		q = p + 1 + strspn(p + 1, "abcdefghijklmnopqrstuvwxyz-");
+		if (*q == '=' && known(path_attrs, p + 1, (size_t)(q - p - 1)))
+			return "; URI attributes are separated by ';', not ',' "
+			       "(pkcs11:token=T;object=K)";
+	}
+	return "";
+}
+
 const char *p11ca_uri_safe(const char *uri)
 {
 	static __thread char buf[600];
@@ -231,8 +247,10 @@ CK_RV p11ca_uri_parse(const char *str, P11KitUri **puri)
 		 * PIN, and so may a mistyped URI ("pkcs11;token=a;pin-value=...") */
 		const char *shown = p11ca_uri_safe(str);
 		int n = (int)strcspn(shown, "?");
-		return p11ca_err(P11CA_R_BAD_URI, "not a pkcs11: URI: '%.*s%s'", n > 60 ? 60 : n,
-		                 shown, n > 60 || shown[n] != '\0' ? "..." : "");
+		return p11ca_err(P11CA_R_BAD_URI,
+		                 "not a pkcs11: URI: '%.*s%s' (a key on a token is named like "
+		                 "pkcs11:token=T;object=K)",
+		                 n > 60 ? 60 : n, shown, n > 60 || shown[n] != '\0' ? "..." : "");
 	}
 	if (misplaced_pin_value(str))
 		return p11ca_err(P11CA_R_BAD_URI,

@@ -1,6 +1,7 @@
 #!/bin/sh
 # admin.sh - token administration for CI: token init on a free slot, change-pin,
-# and that the old PIN stops working while the new one works.
+# and that the old PIN stops working while the new one works; re-initialising
+# a token needs --yes; softhsm-conf/mktoken run twice on one directory.
 set -eu
 : "${top_srcdir:?}" "${P11CA:?}"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/p11ca-admin.XXXXXX")
@@ -36,4 +37,42 @@ grep -q "^private ec" "$dir/out" || fail "new PIN does not show the private key"
 P11CA_PIN=user-pin-2 "$P11CA" key list -v --module softhsm2 --token pkcs11:token=second \
 	> "$dir/out" 2>&1
 grep -q "user-pin" "$dir/out" && fail "a PIN appeared in the output"
-echo "admin: token init, change-pin, old PIN refused, new PIN works"
+
+# the free slot by name; a user PIN the token cannot take is said in words
+printf 'ab\n' > "$dir/u-short"
+"$P11CA" token init --module softhsm2 --slot free --label short --so-pin-file "$dir/so" \
+	--pin-file "$dir/u-short" > "$dir/out" 2> "$dir/err" && fail "a 2-character PIN was taken"
+grep -q "too short or too long for this token (CKR_PIN_LEN_RANGE)" "$dir/err" ||
+	fail "CKR_PIN_LEN_RANGE without words: $(cat "$dir/err")"
+[ "$(wc -l < "$dir/err")" -eq 1 ] || fail "not one line: $(cat "$dir/err")"
+
+# re-initialising a token erases it: not without --yes when nobody can be asked
+slot2=$("$P11CA" token list --module softhsm2 --json | python3 -c '
+import json, sys
+print([t["slot"] for t in json.load(sys.stdin) if t["label"] == "second"][0])')
+rc=0
+"$P11CA" token init --module softhsm2 --slot "$slot2" --label third --so-pin-file "$dir/so" \
+	--pin-file "$dir/u1" < /dev/null > "$dir/out" 2> "$dir/err" || rc=$?
+[ $rc -eq 2 ] || fail "re-init without --yes exited $rc: $(cat "$dir/err")"
+grep -q "erase token 'second'.*give --yes" "$dir/err" || fail "re-init said: $(cat "$dir/err")"
+P11CA_PIN=user-pin-2 "$P11CA" key list --module softhsm2 --token pkcs11:token=second \
+	> "$dir/out" || fail "token second is gone"
+grep -q "^private ec" "$dir/out" || fail "re-init without --yes erased the key"
+"$P11CA" token init --module softhsm2 --slot "$slot2" --label third --so-pin-file "$dir/so" \
+	--pin-file "$dir/u1" --yes < /dev/null > "$dir/out" || fail "re-init with --yes failed"
+grep -q "initialised token 'third'" "$dir/out" || fail "re-init said: $(cat "$dir/out")"
+"$P11CA" key list --module softhsm2 --token pkcs11:token=third --pin-file "$dir/u1" \
+	> "$dir/out" || fail "token third unusable"
+[ -s "$dir/out" ] && fail "the re-initialised token still has objects: $(cat "$dir/out")"
+
+# mktoken again on the same directory: a second token, both PINs still work
+pin1=$(cat "$dir/pin")
+eval "$("$top_srcdir/softhsm-conf/mktoken" --dir "$dir" --label fourth)" || fail "mktoken twice"
+[ "$(cat "$dir/pin")" = "$pin1" ] || fail "mktoken replaced the PIN of token first"
+for t in first fourth; do
+	"$P11CA" key gen --module softhsm2 --token "pkcs11:token=$t" --pin-file "$dir/pin" \
+		--label "k-$t" --type ec:p256 > /dev/null || fail "token $t: its PIN is lost"
+done
+"$top_srcdir/softhsm-conf/mktoken" --dir "$dir" --label first > /dev/null 2>&1 &&
+	fail "mktoken made a second token labelled first"
+echo "admin: token init, change-pin, old PIN refused, new PIN works, re-init needs --yes"

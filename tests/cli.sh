@@ -2,9 +2,10 @@
 # cli.sh - the p11ca command against a throwaway SoftHSM2 token: help and
 # usage errors, refusals with their messages, PIN handling (never shown,
 # never from argv), key gen/list/delete/sign/pubkey, token list/init, and
-# signatures checked with the openssl command.
+# signatures checked with the openssl command; confirmations, logins only
+# where a private object is needed, and messages.
 . "$top_srcdir/tests/lib.sh"
-need_cmd python3
+need_cmd python3 script setsid
 lib_init cli
 new_token cli-a
 TOK="pkcs11:token=cli-a"
@@ -52,7 +53,7 @@ grep -q "big\|dsa" "$WORK/out" && fail "a refused key was created: $(cat "$WORK/
 for uri in "$TOK;object=x;frobnicate=1" "$TOK;frobnicate=yes;object=x" "$TOK;object=x?frobnicate=1"; do
 	expect_fail 1 "unknown attribute 'frobnicate'" p11ca key pubkey --pin-file "$PIN_FILE" "$uri"
 	one_line "$WORK/err"
-	expect_fail 1 "unknown attribute 'frobnicate'" p11ca key delete --pin-file "$PIN_FILE" "$uri"
+	expect_fail 1 "unknown attribute 'frobnicate'" p11ca key delete --yes --pin-file "$PIN_FILE" "$uri"
 	one_line "$WORK/err"
 	expect_fail 1 "unknown attribute 'frobnicate'" \
 		p11ca key sign --pin-file "$PIN_FILE" --key "$uri" --in "$WORK/msg" --out "$WORK/sig"
@@ -186,7 +187,7 @@ expect_fail 1 "wrong PIN" p11ca key gen --token "$TOK" --pin-file "$WORK/wrong-p
 expect_fail 1 "wrong PIN" \
 	p11ca key sign --pin-file "$WORK/wrong-pin" --key "$TOK;object=k-ec256" --in "$WORK/msg" --out "$WORK/s2"
 [ -e "$WORK/s2" ] && fail "key sign with a wrong PIN wrote a signature"
-expect_fail 1 "wrong PIN" env P11CA_PIN=not-the-pin "$P11CA" key pubkey --module "$MODULE" "$TOK;object=k-ec256"
+expect_fail 1 "wrong PIN" env P11CA_PIN=not-the-pin "$P11CA" key pubkey --module "$MODULE" "$TOK;object=k-ec256;type=private"
 expect_fail 1 "cannot read PIN file .*no-such-file" \
 	p11ca key gen --token "$TOK" --pin-file "$WORK/no-such-file" --label nf --type ec:p256
 # no PIN anywhere and no terminal to ask on
@@ -197,7 +198,7 @@ nopin() {
 	grep -q "pin-source=.*--pin-file.*P11CA_PIN" "$WORK/err" || fail "no hint where a PIN can come from"
 }
 nopin key gen --token "$TOK" --label np --type ec:p256
-nopin key pubkey "$TOK;object=k-ec256"
+nopin key pubkey "$TOK;object=k-ec256;type=private"
 nopin key sign --key "$TOK;object=k-ec256" --in "$WORK/msg" --out "$WORK/s2"
 [ -e "$WORK/s2" ] && fail "key sign without a PIN wrote a signature"
 
@@ -207,7 +208,7 @@ for v in -v --verbose; do
 	for cmd in "token list" "key list --token $TOK" "key list --json" \
 		"key gen --token $TOK --label v$v --type ec:p256" "key pubkey $TOK;object=k-ec256" \
 		"key sign --key $TOK;object=k-rsa2048 --in $WORK/msg --out $WORK/sv" \
-		"key delete $TOK;object=v$v" "token bench --token $TOK --types ec:p256 --threads 1 --seconds 0.2"; do
+		"key delete --yes $TOK;object=v$v" "token bench --token $TOK --types ec:p256 --threads 1 --seconds 0.2"; do
 		# shellcheck disable=SC2086
 		"$P11CA" $cmd --module "$MODULE" $v --pin-file "$PIN_FILE" >> "$WORK/all" 2>&1 ||
 			fail "p11ca $cmd $v failed: $(tail -3 "$WORK/all")"
@@ -225,15 +226,72 @@ grep -F -q "not-the-pin" "$WORK/all" && fail "a wrong PIN appeared in the output
 
 step "key delete"
 run_ok p11ca key gen --token "$TOK" --pin-file "$PIN_FILE" --label k-doomed --type ec:p256
-run_ok p11ca key delete --pin-file "$PIN_FILE" "$TOK;object=k-doomed"
+run_ok p11ca key delete --yes --pin-file "$PIN_FILE" "$TOK;object=k-doomed"
 grep -qx "deleted 2 objects" "$WORK/out" || fail "key delete said: $(cat "$WORK/out")"
 run_ok p11ca key list --token "$TOK" --pin-file "$PIN_FILE"
 grep -q "k-doomed" "$WORK/out" && fail "key delete left objects behind"
 grep -q "k-ec256" "$WORK/out" || fail "key delete took other keys"
-expect_fail 1 "nothing matches" p11ca key delete --pin-file "$PIN_FILE" "$TOK;object=k-doomed"
-expect_fail 1 "names no object= or id=" p11ca key delete --pin-file "$PIN_FILE" "$TOK"
-run_ok p11ca key delete --pin-file "$PIN_FILE" "$TOK;object=k-ed25519;type=public"
+expect_fail 1 "nothing matches" p11ca key delete --yes --pin-file "$PIN_FILE" "$TOK;object=k-doomed"
+expect_fail 1 "names no object= or id=" p11ca key delete --yes --pin-file "$PIN_FILE" "$TOK"
+run_ok p11ca key delete --yes --pin-file "$PIN_FILE" "$TOK;object=k-ed25519;type=public"
 grep -qx "deleted 1 object" "$WORK/out" || fail "key delete type=public said: $(cat "$WORK/out")"
+
+step "key delete asks first; --yes where nobody can be asked"
+run_ok p11ca key gen --token "$TOK" --pin-file "$PIN_FILE" --label k-keep --type ec:p256
+expect_fail 2 "delete every object .*k-keep names: not confirmed; give --yes" \
+	p11ca key delete --pin-file "$PIN_FILE" "$TOK;object=k-keep" < /dev/null
+one_line "$WORK/err"
+printf 'n\n' | script -qec "'$P11CA' key delete --module '$MODULE' --pin-file '$PIN_FILE' \
+	'$TOK;object=k-keep'" /dev/null > "$WORK/tty" 2>&1 && fail "key delete answered n succeeded"
+grep -q "k-keep names? \[y/N\]" "$WORK/tty" || fail "key delete asked nothing: $(cat "$WORK/tty")"
+run_ok p11ca key list --token "$TOK" --pin-file "$PIN_FILE"
+[ "$(grep -c "^[a-z]* .* k-keep " "$WORK/out")" -eq 2 ] || fail "an unconfirmed delete deleted"
+printf 'y\n' | script -qec "'$P11CA' key delete --module '$MODULE' --pin-file '$PIN_FILE' \
+	'$TOK;object=k-keep'" /dev/null > "$WORK/tty" 2>&1 || fail "key delete answered y: $(cat "$WORK/tty")"
+grep -q "deleted 2 objects" "$WORK/tty" || fail "key delete answered y said: $(cat "$WORK/tty")"
+
+step "logins only for private objects (SoftHSM2 rewrites token.object at each login)"
+tobj=$(ls "$TOKEN_DIR"/tokens/*/token.object)
+stamp() { stat -c '%y %s' "$tobj"; }
+run_ok p11ca key gen --token "$TOK" --pin-file "$PIN_FILE" --label k-nl --type ec:p256 \
+	--pubout "$WORK/k-nl.gen.pem"
+before=$(stamp)
+run_ok p11ca key pubkey --pin-file "$PIN_FILE" "$TOK;object=k-nl" --out "$WORK/k-nl.pem"
+cmp -s "$WORK/k-nl.pem" "$WORK/k-nl.gen.pem" || fail "key pubkey without login: another key"
+run_ok env -u P11CA_PIN setsid -w "$P11CA" key list --module "$MODULE" --token "$TOK" < /dev/null
+grep -q "private keys are hidden until login" "$WORK/err" || fail "key list without PIN said: $(cat "$WORK/err")"
+one_line "$WORK/err"
+grep -q "^public .* k-nl " "$WORK/out" || fail "key list without PIN: no public key"
+grep -q "^private" "$WORK/out" && fail "key list without PIN showed a private key"
+run_ok p11ca key delete --yes --pin-file "$PIN_FILE" "$TOK;object=k-nl;type=public"
+[ "$(stamp)" = "$before" ] || fail "a command that needs no private object logged in"
+# and the check can see a login
+run_ok p11ca key list --token "$TOK" --pin-file "$PIN_FILE"
+[ "$(stamp)" != "$before" ] || fail "a login left token.object as it was: the check above sees nothing"
+grep -q "hidden" "$WORK/err" && fail "key list with a PIN says keys are hidden"
+
+step "messages: what was meant, in words, control bytes escaped"
+expect_fail 1 "'vcs1' is neither a file nor a pkcs11: URI .*pkcs11:token=T;object=vcs1" \
+	p11ca key sign --pin-file "$PIN_FILE" --key vcs1 --in "$WORK/msg" --out "$WORK/s9"
+one_line "$WORK/err"
+expect_fail 1 "no private key matches .*separated by ';', not ','" \
+	p11ca key pubkey --pin-file "$PIN_FILE" "$TOK;object=k-ec256,type=private"
+one_line "$WORK/err"
+expect_fail 1 "no token matches .*separated by ';', not ','" \
+	p11ca key gen --pin-file "$PIN_FILE" --token "pkcs11:token=cli-a,object=x" --label x --type ec:p256
+expect_fail 1 "'10.1.2.3' is an IP address.*peers must address this server by its FQDN" \
+	"$P11CA" csr --module "$MODULE" --pin-file "$PIN_FILE" --key "$TOK;object=k-ec256" --fqdn 10.1.2.3 \
+	--out "$WORK/ip.csr"
+one_line "$WORK/err"
+esc=$(printf '\033')
+expect_fail 1 'unknown key type .ec:\\x1b\[2J' \
+	p11ca key gen --token "$TOK" --pin-file "$PIN_FILE" --label esc --type "ec:${esc}[2J"
+grep -q "$esc" "$WORK/err" && fail "a control byte was echoed raw"
+expect_fail 1 'neither a file .*\\x1b\]0;owned\\x07' \
+	p11ca key sign --pin-file "$PIN_FILE" --key "k${esc}]0;owned$(printf '\007')" --in "$WORK/msg" \
+	--out "$WORK/s9"
+grep -q "$esc" "$WORK/err" && fail "a control byte was echoed raw"
+one_line "$WORK/err"
 
 step "token list; token init on the free slot"
 run_ok p11ca token list

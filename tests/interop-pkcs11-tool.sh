@@ -85,7 +85,7 @@ run_ok p11ca key sign --pin-file "$PIN_FILE" --key "$TOK;object=pt-rsa" --alg ps
 	--in "$WORK/msg" --out "$WORK/pss.sig"
 expect_verify rsa "$WORK/pt-rsa.pt.pem" "$WORK/pss.sig" "$WORK/msg" sha256 pss
 # p11ca deletes what pkcs11-tool made, and pkcs11-tool sees it gone
-run_ok p11ca key delete --pin-file "$PIN_FILE" "$TOK;object=pt-ec521"
+run_ok p11ca key delete --yes --pin-file "$PIN_FILE" "$TOK;object=pt-ec521"
 grep -qx "deleted 2 objects" "$WORK/out" || fail "key delete said: $(cat "$WORK/out")"
 run_ok pt_login --list-objects
 grep -q "pt-ec521" "$WORK/out" && fail "pkcs11-tool still lists pt-ec521"

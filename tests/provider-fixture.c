@@ -217,7 +217,7 @@ static int make_token(void)
 			return 1;
 		}
 	}
-	rc = run_cmd("'%s' key delete --module '%s' --pin-file '%s' "
+	rc = run_cmd("'%s' key delete --yes --module '%s' --pin-file '%s' "
 	             "'pkcs11:token=" TOKEN ";object=%s;type=public' > /dev/null",
 	             tool, module, pin_file, keydefs[K_NOPUB].label);
 	if (rc != 0) {

@@ -94,11 +94,22 @@ fetch /dev/null "s_server -key pkcs11: -cert pkcs11:" -CAfile "$dir/gen-ec.crt" 
 tls_check "s_server -key pkcs11: -cert pkcs11:" TLSv1.3
 ok "s_server with key and certificate both given as pkcs11: URIs"
 
+# ---- a public key through the STORE: its public-key object, no login ----
+# (a login rewrites SoftHSM2's token.object: its time says whether one happened)
+tobj=$(ls "$dir"/token/tokens/*/token.object)
+stamp=$(stat -c '%y %s' "$tobj")
+run "pkey -pubin of a key with a public-key object" p11 pkey -pubin -in "$(key gen-ec)" -pubout \
+	-out "$dir/gen-ec.store.pub"
+[ "$(stat -c '%y %s' "$tobj")" = "$stamp" ] || fail "reading a public key through the STORE logged in"
+plain pkey -pubin -in "$dir/gen-ec.pub" > "$dir/want.pub"
+cmp -s "$dir/gen-ec.store.pub" "$dir/want.pub" || fail "the STORE gave another public key"
+ok "a public key loads through the STORE without a login"
+
 # ---- a key without public-key object finds its public half in its certificate ----
 keygen lone ec:p256
 ku=digitalSignature,keyCertSign selfsign lone lone
 lid=$(sed -n 's/.*;id=\([^;]*\).*/\1/p' "$dir/lone.uri" | tr -d '%')
-run "delete the public-key object of lone" "$P11CA" key delete --module "$module" \
+run "delete the public-key object of lone" "$P11CA" key delete --yes --module "$module" \
 	--pin-file "$pin_file" "$tok;object=lone;type=public"
 run_fails "pkey -pubin of a key with no public half anywhere" p11 pkey -pubin -in "$(key lone)" -pubout
 plain x509 -in "$dir/lone.crt" -outform DER -out "$dir/lone.der"

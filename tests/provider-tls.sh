@@ -89,7 +89,7 @@ ok "a client without a certificate is refused (the checks can fail)"
 # ---- a token key without a public-key object, with a PEM certificate ----
 keygen nopub ec:p256
 ku=digitalSignature,keyCertSign selfsign nopub localhost -addext subjectAltName=DNS:localhost
-run "delete the public-key object" "$P11CA" key delete --module "$module" --pin-file "$pin_file" \
+run "delete the public-key object" "$P11CA" key delete --yes --module "$module" --pin-file "$pin_file" \
 	"$tok;object=nopub;type=public"
 run "key list" "$P11CA" key list --module "$module" --token "$tok" --pin-file "$pin_file"
 expect_in "$dir/out" "^private .* nopub " "the private key is still there"

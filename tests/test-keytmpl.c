@@ -253,8 +253,9 @@ static void check_common(const struct tmpl *t)
 	assert_bool(t->priv, t->npriv, CKA_EXTRACTABLE, CK_FALSE);
 	assert_bool(t->priv, t->npriv, CKA_SIGN, CK_TRUE);
 	assert_not_true(t->priv, t->npriv, CKA_UNWRAP);
-	assert_not_true(t->priv, t->npriv, CKA_DERIVE);
-	assert_not_true(t->priv, t->npriv, CKA_SIGN_RECOVER);
+	/* said, not left to the token's defaults (SoftHSM2's is CK_TRUE) */
+	assert_bool(t->priv, t->npriv, CKA_SIGN_RECOVER, CK_FALSE);
+	assert_bool(t->pub, t->npub, CKA_VERIFY_RECOVER, CK_FALSE);
 	assert_bytes(t->priv, t->npriv, CKA_LABEL, "my-key", 6);
 	assert_bytes(t->priv, t->npriv, CKA_ID, test_id, sizeof(test_id));
 
@@ -264,6 +265,14 @@ static void check_common(const struct tmpl *t)
 	assert_not_true(t->pub, t->npub, CKA_WRAP);
 	assert_bytes(t->pub, t->npub, CKA_LABEL, "my-key", 6);
 	assert_bytes(t->pub, t->npub, CKA_ID, test_id, sizeof(test_id));
+}
+
+/* @type with @flags is refused as a key type. */
+static void assert_rv_bad(const char *type, unsigned flags)
+{
+	struct p11ca_keyspec spec;
+
+	assert_true(p11ca_keyspec_parse(type, flags, &spec) == P11CA_R_BAD_KEY_TYPE);
 }
 
 static void test_templates_rsa(void **state)
@@ -284,6 +293,8 @@ static void test_templates_rsa(void **state)
 		/* no decryption unless asked for */
 		assert_not_true(t.priv, t.npriv, CKA_DECRYPT);
 		assert_not_true(t.pub, t.npub, CKA_ENCRYPT);
+
+		assert_bool(t.priv, t.npriv, CKA_DERIVE, CK_FALSE);
 
 		make_tmpl(types[i], P11CA_GEN_DECRYPT, &spec, &t);
 		check_common(&t);
@@ -329,7 +340,14 @@ static void test_templates_ec(void **state)
 		check_common(&t);
 		assert_not_true(t.priv, t.npriv, CKA_DECRYPT);
 		assert_not_true(t.pub, t.npub, CKA_ENCRYPT);
+		assert_bool(t.priv, t.npriv, CKA_DERIVE, CK_FALSE);
 	}
+	/* ECDH only when asked for, and only for EC */
+	make_tmpl("ec:p384", P11CA_GEN_DERIVE, &spec, &t);
+	assert_bool(t.priv, t.npriv, CKA_DERIVE, CK_TRUE);
+	assert_bool(t.priv, t.npriv, CKA_SIGN, CK_TRUE);
+	assert_rv_bad("ed25519", P11CA_GEN_DERIVE);
+	assert_rv_bad("rsa:2048", P11CA_GEN_DERIVE);
 }
 
 static void test_templates_no_label(void **state)

@@ -1,13 +1,17 @@
 /*
  * test-softhsm-keys.c - libp11ca generating keys on a real SoftHSM2 token:
  * every key type, what landed on the token (attributes read raw), CKA_ID as
- * the certificate's subjectKeyIdentifier, the decrypt flag, refused labels
- * and types; then every signature scheme, verified with OpenSSL against the
+ * the certificate's subjectKeyIdentifier, the decrypt and derive flags,
+ * keys nobody can modify, what an interrupted generation left cleaned up,
+ * refused labels and types; then every signature scheme, verified with OpenSSL against the
  * public key read raw.  Exits 77 (skip) when SoftHSM2 is not installed.
  */
 #include "config.h"
 
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
@@ -58,8 +62,17 @@ static void test_generate_attributes(void **state)
 		assert_int_equal(raw_bool(key->handle, CKA_SIGN), 1);
 		assert_int_equal(raw_bool(key->handle, CKA_DECRYPT), 0);
 		assert_int_equal(raw_bool(key->handle, CKA_UNWRAP), 0);
-		if (kt->ckk != CKK_RSA)
+		assert_int_equal(raw_bool(key->handle, CKA_DERIVE), 0);
+		assert_int_equal(raw_bool(key->handle, CKA_SIGN_RECOVER), 0);
+		/* nobody adds a usage later, with the PIN or not */
+		assert_int_equal(raw_bool(key->handle, CKA_MODIFIABLE), 0);
+		{
+			CK_BBOOL yes = CK_TRUE;
+			CK_ATTRIBUTE derive = { CKA_DERIVE, &yes, sizeof(yes) };
+			assert_true(T.fl->C_SetAttributeValue(T.raw, key->handle, &derive, 1) !=
+			            CKR_OK);
 			assert_int_equal(raw_bool(key->handle, CKA_DERIVE), 0);
+		}
 		/* the secret itself does not come out */
 		assert_rv(T.fl->C_GetAttributeValue(T.raw, key->handle, &secret, 1),
 		          CKR_ATTRIBUTE_SENSITIVE);
@@ -87,6 +100,7 @@ static void test_generate_attributes(void **state)
 		assert_int_equal(raw_bool(hpub[0], CKA_PRIVATE), 0);
 		assert_int_equal(raw_bool(hpub[0], CKA_ENCRYPT), 0);
 		assert_int_equal(raw_bool(hpub[0], CKA_WRAP), 0);
+		assert_int_equal(raw_bool(hpub[0], CKA_VERIFY_RECOVER), 0);
 		assert_rv(raw_attr(hpub[0], CKA_LABEL, &v, &vlen), CKR_OK);
 		assert_int_equal(vlen, strlen(kt->label));
 		assert_memory_equal(v, kt->label, vlen);
@@ -248,6 +262,112 @@ static void test_label_exists(void **state)
 	assert_int_equal(find_by_label(ktypes[K_P256].label), 2);
 }
 
+/* --derive: an EC key may derive (ECDH), when asked; other keys refuse it */
+static void test_derive_flag(void **state)
+{
+	p11ca_key *key = NULL;
+	int before;
+
+	assert_rv(p11ca_key_generate(T.tok, "ec:p256", "k-derive", P11CA_GEN_DERIVE, &key), CKR_OK);
+	assert_int_equal(raw_bool(key->handle, CKA_DERIVE), 1);
+	assert_int_equal(raw_bool(key->handle, CKA_SIGN), 1);
+	assert_int_equal(raw_bool(key->handle, CKA_DECRYPT), 0);
+	assert_int_equal(raw_bool(key->handle, CKA_MODIFIABLE), 0);
+	assert_int_equal(raw_bool(key->handle, CKA_SENSITIVE), 1);
+	assert_int_equal(raw_bool(key->handle, CKA_EXTRACTABLE), 0);
+	p11ca_key_free(key);
+	before = count_objects();
+	assert_rv(p11ca_key_generate(T.tok, "rsa:2048", "k-rsa-derive", P11CA_GEN_DERIVE, NULL),
+	          P11CA_R_BAD_KEY_TYPE);
+	assert_contains(p11ca_error_message(), "only EC keys derive");
+	assert_rv(p11ca_key_generate(T.tok, "ed25519", "k-ed-derive", P11CA_GEN_DERIVE, NULL),
+	          P11CA_R_BAD_KEY_TYPE);
+	assert_int_equal(count_objects(), before);
+}
+
+/* This host as p11/key.c names it in temporary names: FNV-1a of its name. */
+static unsigned long host_hash(void)
+{
+	char name[256] = "";
+	uint32_t h = 2166136261u;
+	const char *p;
+
+	(void)gethostname(name, sizeof(name) - 1);
+	for (p = name; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return h;
+}
+
+/* What an interrupted generation left: removed by the next one when stale. */
+static void test_gen_leftovers(void **state)
+{
+	static const unsigned char p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48,
+		                              0xce, 0x3d, 0x03, 0x01, 0x07 };
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_MECHANISM mech = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+	char dead[64], live[64], old[64];
+	CK_OBJECT_HANDLE hp, hk;
+	pid_t pid;
+	int before;
+
+	/* a process of this host that is gone, this process (under way), and
+	 * one from more than a day ago */
+	if ((pid = fork()) == 0)
+		_exit(0);
+	assert_true(pid > 0);
+	waitpid(pid, NULL, 0);
+	snprintf(dead, sizeof(dead), "p11ca-gen-%08lx-%08lx-%08lx-01020304", host_hash(),
+	         (unsigned long)pid, (unsigned long)time(NULL));
+	snprintf(live, sizeof(live), "p11ca-gen-%08lx-%08lx-%08lx-01020304", host_hash(),
+	         (unsigned long)getpid(), (unsigned long)time(NULL));
+	snprintf(old, sizeof(old), "p11ca-gen-%08lx-%08lx-%08lx-01020304", 0x1UL, 0x1UL,
+	         (unsigned long)time(NULL) - 2 * 86400);
+	{
+		/* a lone public key under a temporary id (killed inside
+		 * C_GenerateKeyPair), as SoftHSM2 leaves it */
+		CK_ATTRIBUTE pub[] = {
+			{ CKA_TOKEN, &yes, sizeof(yes) },
+			{ CKA_EC_PARAMS, (void *)p256, sizeof(p256) },
+			{ CKA_ID, dead, strlen(dead) },
+			{ CKA_LABEL, "k-lone", 6 },
+		};
+		CK_ATTRIBUTE priv[] = {
+			{ CKA_TOKEN, &yes, sizeof(yes) },     { CKA_PRIVATE, &yes, sizeof(yes) },
+			{ CKA_SENSITIVE, &yes, sizeof(yes) }, { CKA_EXTRACTABLE, &no, sizeof(no) },
+			{ CKA_ID, dead, strlen(dead) },       { CKA_LABEL, dead, strlen(dead) },
+		};
+		assert_rv(T.fl->C_GenerateKeyPair(T.raw, &mech, pub, 4, priv, 6, &hp, &hk), CKR_OK);
+		assert_rv(T.fl->C_DestroyObject(T.raw, hk), CKR_OK);
+		/* a pair not renamed yet: final id, temporary label (too old) */
+		priv[4].pValue = "final-id";
+		priv[4].ulValueLen = 8;
+		pub[2] = priv[4];
+		pub[3].pValue = "k-half";
+		priv[5].pValue = old;
+		priv[5].ulValueLen = strlen(old);
+		assert_rv(T.fl->C_GenerateKeyPair(T.raw, &mech, pub, 4, priv, 6, &hp, &hk), CKR_OK);
+		/* one under way in this process: left alone */
+		pub[2].pValue = live;
+		pub[2].ulValueLen = strlen(live);
+		pub[3].pValue = "k-busy";
+		pub[3].ulValueLen = 6;
+		assert_rv(T.fl->C_GenerateKeyPair(T.raw, &mech, pub, 4, priv, 4, &hp, &hk), CKR_OK);
+		assert_rv(T.fl->C_DestroyObject(T.raw, hk), CKR_OK);
+	}
+	assert_int_equal(find_by_label("k-lone"), 1);
+	before = count_objects();
+	assert_rv(p11ca_key_generate(T.tok, "ec:p256", "k-after-crash", 0, NULL), CKR_OK);
+	/* the lone public key and the unfinished pair are gone, the busy one is not */
+	assert_int_equal(find_by_label("k-lone"), 0);
+	assert_int_equal(find_by_label("k-half"), 0);
+	assert_int_equal(find_by_label(old), 0);
+	assert_int_equal(find_by_label("k-busy"), 1);
+	assert_int_equal(find_by_label("k-after-crash"), 2);
+	assert_int_equal(count_objects(), before - 3 + 2);
+	/* and no temporary name of its own is left */
+	assert_int_equal(find_by_label(live), 0);
+}
+
 static void test_refused_types(void **state)
 {
 	p11ca_key *key = NULL;
@@ -373,7 +493,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_generate_attributes), cmocka_unit_test(test_key_id_is_ski),
 		cmocka_unit_test(test_decrypt_flag),        cmocka_unit_test(test_label_exists),
-		cmocka_unit_test(test_refused_types),       cmocka_unit_test(test_sign_rsa_pkcs1),
+		cmocka_unit_test(test_refused_types),       cmocka_unit_test(test_derive_flag),
+		cmocka_unit_test(test_gen_leftovers),       cmocka_unit_test(test_sign_rsa_pkcs1),
 		cmocka_unit_test(test_sign_rsa_pss),        cmocka_unit_test(test_sign_ecdsa),
 		cmocka_unit_test(test_sign_ed25519),        cmocka_unit_test(test_sign_mismatch),
 	};

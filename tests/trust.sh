@@ -9,7 +9,7 @@
 . "$top_srcdir/tests/lib.sh"
 
 [ -x "$P11CA" ] || fail "p11ca not built ($P11CA)"
-need_cmd openssl cmp
+need_cmd openssl cmp script
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/p11ca-trust.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 trap 'exit 1' HUP INT TERM
@@ -215,7 +215,21 @@ expect_count 3
 
 step "reset --from"
 cat root2.pem other.pem > sys.pem
-run_ok trust reset --bundle "$B" --from sys.pem
+# a bundle with certificates in it is replaced only when confirmed: --yes,
+# or y on a terminal
+snapshot
+expect_fail 2 "give --yes" trust reset --bundle "$B" --from sys.pem < /dev/null
+one_line "$WORK/err"
+unchanged "after reset without --yes"
+printf 'n\n' | script -qec "'$P11CA' trust reset --bundle '$B' --from sys.pem" /dev/null \
+	> "$WORK/tty" 2>&1 && fail "reset answered n on a terminal succeeded"
+grep -q "replace every certificate in .*? \[y/N\]" "$WORK/tty" || fail "no question: $(cat "$WORK/tty")"
+unchanged "after reset answered n"
+printf 'y\n' | script -qec "'$P11CA' trust reset --bundle '$B' --from sys.pem" /dev/null \
+	> "$WORK/tty" 2>&1 || fail "reset answered y on a terminal: $(cat "$WORK/tty")"
+cmp -s "$B" sys.pem || fail "reset answered y: bundle is not a copy"
+cp -p "$WORK/before" "$B"
+run_ok trust reset --bundle "$B" --from sys.pem --yes
 cmp -s "$B" sys.pem || fail "reset: bundle is not a copy"
 [ "$(stat -c %a "$B")" = 640 ] || fail "reset did not keep the mode"
 snapshot
@@ -226,7 +240,7 @@ unchanged "after reset from an empty file"
 run_ok trust reset --bundle "$WORK/new.pem" --from sys.pem
 cmp -s "$WORK/new.pem" sys.pem || fail "reset to a new file"
 if [ -r /etc/ssl/certs/ca-certificates.crt ]; then
-	run_ok trust reset --bundle "$WORK/sys.pem"
+	run_ok trust reset --bundle "$WORK/sys.pem" --yes
 	cmp -s "$WORK/sys.pem" /etc/ssl/certs/ca-certificates.crt || fail "reset to the system bundle"
 	run_ok trust list --bundle "$WORK/sys.pem"
 	[ "$(wc -l < "$WORK/out")" -gt 10 ] || fail "system bundle lists too few"

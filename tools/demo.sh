@@ -156,7 +156,7 @@ step "12. Signing speed: bare PKCS#11 vs libp11ca, same token, same run"
 run "$p11ca" token bench --token "$tok" $pin --seconds 1
 
 step "13. Cleaning up a key by URI"
-run "$p11ca" key delete "$tok;object=signer-ed25519" $pin
+run "$p11ca" key delete --yes "$tok;object=signer-ed25519" $pin
 
 step "Done"
 cat <<MSG

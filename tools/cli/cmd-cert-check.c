@@ -305,7 +305,7 @@ static void check_key(struct findings *f, const struct tool_common *c, const cha
 
 	if (key != NULL) {
 		if (cert_is_pkcs11_uri(key)) {
-			if ((*ppk = cert_token_public(c, key, pctx, ptkey, why, sizeof(why))) ==
+			if ((*ppk = cert_token_public(c, key, pctx, NULL, why, sizeof(why))) ==
 			    NULL)
 				finding(f, "ERROR", "--key: %s", why);
 		} else

@@ -239,19 +239,26 @@ EVP_PKEY *cert_token_public(const struct tool_common *c, const char *uri, p11ca_
                             p11ca_key **pkey, char *why, size_t cap)
 {
 	EVP_PKEY *pub = NULL;
+	p11ca_key *key = NULL;
 	const char *msg;
 	CK_RV rv;
 
-	*pkey = NULL;
+	if (pkey != NULL)
+		*pkey = NULL;
 	if ((*pctx = tool_ctx_open(c)) == NULL) {
 		snprintf(why, cap, "cannot open the PKCS#11 modules");
 		return NULL;
 	}
+	/* the public key alone: its object when the URI names one (no login) */
+	if (pkey == NULL && (rv = tool_public_object(*pctx, uri, &pub)) == CKR_OK && pub != NULL)
+		return pub;
+	if (pkey == NULL)
+		pkey = &key;
 	if ((rv = p11ca_key_find(*pctx, uri, pkey)) != CKR_OK ||
 	    (rv = p11ca_key_get_public(*pkey, &pub)) != CKR_OK) {
 		msg = p11ca_error_message();
-		snprintf(why, cap, "%s", msg[0] != '\0' ? msg : p11ca_rv_name(rv));
-		return NULL;
+		snprintf(why, cap, "%s", msg[0] != '\0' ? msg : p11ca_rv_text(rv));
 	}
+	p11ca_key_free(key); /* ours when the caller wanted none */
 	return pub;
 }

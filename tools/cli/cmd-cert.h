@@ -58,8 +58,9 @@ STACK_OF(X509) * cert_read(const char *path, int *pem, char *why, size_t cap);
 int cert_is_pkcs11_uri(const char *s);
 /*
  * The public half of token key @uri (through libp11ca).  *pctx and *pkey
- * keep the context and key for the caller (install stores on them).  On
- * failure a one-line reason is in @why.
+ * keep the context and key for the caller (install stores on them).  With
+ * @pkey NULL a public-key object the URI names does, found without a login.
+ * On failure a one-line reason is in @why.
  */
 EVP_PKEY *cert_token_public(const struct tool_common *c, const char *uri, p11ca_ctx **pctx,
                             p11ca_key **pkey, char *why, size_t cap);

@@ -39,7 +39,14 @@ static int name_ok(const char *what, enum pki_name_type type, const char *name)
 	/* "--san dns:NAME" for an option ending in ':', else the option alone */
 	snprintf(lbl, sizeof(lbl), "%s%.260s", what, wlen > 0 && what[wlen - 1] == ':' ? name : "");
 	if (type == PKI_NAME_DNS &&
-	    pki_name_check(PKI_NAME_IP, name, len, PKI_NAME_IP_TEXT) == RES_OK)
+	    pki_name_check(PKI_NAME_IP, name, len, PKI_NAME_IP_TEXT) == RES_OK && wlen > 0 &&
+	    what[wlen - 1] != ':')
+		/* --fqdn, --cluster, --peer: what the peers dial */
+		tool_errorf("%s: %s; peers must address this server by its FQDN (a name in "
+		            "DNS), so give that here (an address may go in as --san ip:%s too)",
+		            lbl, msg, name);
+	else if (type == PKI_NAME_DNS &&
+	         pki_name_check(PKI_NAME_IP, name, len, PKI_NAME_IP_TEXT) == RES_OK)
 		tool_errorf("%s: %s; give it as --san ip:%s", lbl, msg, name);
 	else
 		tool_errorf("%s: %s", lbl, msg);

@@ -15,6 +15,7 @@ int tool_generate_key(const struct tool_common *c, const char *token_uri, const 
 	p11ca_ctx *ctx;
 	p11ca_token *tok;
 	p11ca_key *key = NULL;
+	struct tool_held held = { 0 };
 	int ret = TOOL_EXIT_FAIL;
 	CK_RV rv;
 
@@ -24,7 +25,7 @@ int tool_generate_key(const struct tool_common *c, const char *token_uri, const 
 		tool_fail("--token", rv);
 		goto out;
 	}
-	if ((rv = p11ca_key_generate(tok, type, label, force ? P11CA_GEN_FORCE : 0, &key)) !=
+	if ((rv = tool_key_generate(tok, type, label, force ? P11CA_GEN_FORCE : 0, &key, &held)) !=
 	    CKR_OK) {
 		tool_fail("--new-key", rv);
 		goto out;
@@ -35,6 +36,7 @@ int tool_generate_key(const struct tool_common *c, const char *token_uri, const 
 	}
 	ret = TOOL_EXIT_OK;
 out:
+	tool_signals_release(&held);
 	/* the provider opens the module again on its own */
 	p11ca_key_free(key);
 	p11ca_ctx_free(ctx);

@@ -11,14 +11,17 @@
 
 #include "tool.h"
 
-static int write_pubkey(p11ca_key *key, const char *path)
+/* Writes @given, or else @key's public half, to @path as PEM. */
+static int write_pubkey(p11ca_key *key, EVP_PKEY *given, const char *path)
 {
 	EVP_PKEY *pub = NULL;
 	FILE *f;
 	CK_RV rv;
 	int ok;
 
-	if ((rv = p11ca_key_get_public(key, &pub)) != CKR_OK)
+	if (given != NULL && EVP_PKEY_up_ref(given) == 1)
+		pub = given;
+	else if ((rv = p11ca_key_get_public(key, &pub)) != CKR_OK)
 		return tool_fail("reading the public key", rv);
 	f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
 	if (f == NULL) {
@@ -49,7 +52,9 @@ enum {
 	O_OUT,
 	O_ALG,
 	O_DIGEST,
-	O_KEY
+	O_KEY,
+	O_DERIVE,
+	O_YES
 };
 
 struct gen_opts {
@@ -67,6 +72,7 @@ static int gen_opt(int id, const char *arg, void *data)
 	case O_TYPE: o->type = arg; break;
 	case O_FORCE: o->flags |= P11CA_GEN_FORCE; break;
 	case O_DECRYPT: o->flags |= P11CA_GEN_DECRYPT; break;
+	case O_DERIVE: o->flags |= P11CA_GEN_DERIVE; break;
 	case O_PUBOUT: o->pubout = arg; break;
 	default: return TOOL_EXIT_USAGE;
 	}
@@ -76,25 +82,24 @@ static int gen_opt(int id, const char *arg, void *data)
 int tool_key_gen(int argc, char **argv)
 {
 	static const struct tool_opt opts[] = {
-		{ "token", required_argument, O_TOKEN },
-		{ "label", required_argument, O_LABEL },
-		{ "type", required_argument, O_TYPE },
-		{ "force", no_argument, O_FORCE },
-		{ "decrypt", no_argument, O_DECRYPT },
-		{ "pubout", required_argument, O_PUBOUT },
-		{ NULL, 0, 0 },
+		{ "token", required_argument, O_TOKEN },   { "label", required_argument, O_LABEL },
+		{ "type", required_argument, O_TYPE },     { "force", no_argument, O_FORCE },
+		{ "decrypt", no_argument, O_DECRYPT },     { "derive", no_argument, O_DERIVE },
+		{ "pubout", required_argument, O_PUBOUT }, { NULL, 0, 0 },
 	};
 	static const char help[] =
 	    "usage: p11ca key gen [--token URI] --label NAME [--type TYPE]\n"
-	    "                     [--decrypt] [--force] [--pubout FILE]\n\n"
+	    "                     [--decrypt] [--derive] [--force] [--pubout FILE]\n\n"
 	    "Generates a key pair on the token.  TYPE: rsa:2048 (default), rsa:3072,\n"
 	    "rsa:4096, ec:p256, ec:p384, ec:p521, ed25519.  RSA above 4096 bits needs\n"
 	    "--force: 8192-bit keys break SIP TLS peers.  The private key is sensitive,\n"
-	    "never extractable, and signs; --decrypt also lets an RSA key decrypt.\n"
+	    "never extractable, not modifiable, and only signs; --decrypt also lets an\n"
+	    "RSA key decrypt, --derive an EC key derive (ECDH).\n"
 	    "CKA_ID is the SHA-1 of the public key (the certificate's SKI).\n"
 	    "Prints the key's pkcs11: URI; --pubout writes the public key (PEM).\n";
 	struct tool_common c = { 0 };
 	struct gen_opts o = { .type = "rsa:2048" };
+	struct tool_held held = { 0 };
 	int r, ret = TOOL_EXIT_FAIL;
 	p11ca_ctx *ctx = NULL;
 	p11ca_token *tok;
@@ -113,7 +118,7 @@ int tool_key_gen(int argc, char **argv)
 		tool_fail("--token", rv);
 		goto out;
 	}
-	if ((rv = p11ca_key_generate(tok, o.type, o.label, o.flags, &key)) != CKR_OK) {
+	if ((rv = tool_key_generate(tok, o.type, o.label, o.flags, &key, &held)) != CKR_OK) {
 		tool_fail("key gen", rv);
 		goto out;
 	}
@@ -123,13 +128,14 @@ int tool_key_gen(int argc, char **argv)
 		char hex[2 * 64 + 1], *uri = p11ca_key_get_uri(key);
 		tool_hex(hex, id, idlen > 64 ? 64 : idlen);
 		printf("%s\n", uri ? uri : "");
+		fflush(stdout);
 		if (c.verbose)
-			fprintf(stderr, "p11ca: generated %s key '%s', id %s\n", o.type, o.label,
-			        hex);
+			tool_infof("generated %s key '%s', id %s", o.type, o.label, hex);
 		free(uri);
 	}
-	ret = o.pubout ? write_pubkey(key, o.pubout) : TOOL_EXIT_OK;
+	ret = o.pubout ? write_pubkey(key, NULL, o.pubout) : TOOL_EXIT_OK;
 out:
+	tool_signals_release(&held);
 	p11ca_key_free(key);
 	p11ca_ctx_free(ctx);
 	return ret;
@@ -199,12 +205,22 @@ static json_t *object_json(p11ca_token *t, const struct p11ca_object_info *o, co
 static int list_token(p11ca_token *t, json_t *json)
 {
 	struct p11ca_object_info *objs = NULL;
-	int ret = TOOL_EXIT_FAIL;
+	int ret = TOOL_EXIT_FAIL, hidden;
 	size_t n = 0, i;
 	CK_RV rv;
 
+	/* no PIN from anywhere: the public objects list, and the user hears why
+	 * the private keys are missing */
+	rv = p11ca_token_login(t);
+	if (rv != CKR_OK && rv != P11CA_R_NO_PIN)
+		return tool_fail("key list", rv);
+	hidden = rv == P11CA_R_NO_PIN;
 	if ((rv = p11ca_token_list_objects(t, &objs, &n)) != CKR_OK)
 		return tool_fail("key list", rv);
+	if (hidden)
+		tool_warnf("token '%s': no PIN given, so private keys are hidden until login "
+		           "(--pin-file, P11CA_PIN or a terminal to prompt on)",
+		           p11ca_token_get_info(t)->label);
 	for (i = 0; i < n; i++) {
 		struct p11ca_object_info *o = &objs[i];
 		char hex[2 * 64 + 1];
@@ -259,7 +275,8 @@ int tool_key_list(int argc, char **argv)
 	static const char help[] =
 	    "usage: p11ca key list [--token URI] [--json]\n\n"
 	    "Lists keys and certificates with their flags and URIs, on one token or\n"
-	    "on every token.  Private keys show only after login.\n";
+	    "on every token.  Private keys show only after login: without a PIN the\n"
+	    "listing has the public objects and says that private keys are hidden.\n";
 	struct tool_common c = { 0 };
 	struct list_opts o = { 0 };
 	int r, ret = TOOL_EXIT_FAIL;
@@ -311,25 +328,45 @@ out:
 	return ret;
 }
 
+static int yes_opt(int id, const char *arg, void *data)
+{
+	(void)arg;
+	if (id != O_YES)
+		return TOOL_EXIT_USAGE;
+	*(int *)data = 1;
+	return TOOL_EXIT_OK;
+}
+
 int tool_key_delete(int argc, char **argv)
 {
+	static const struct tool_opt opts[] = {
+		{ "yes", no_argument, O_YES },
+		{ NULL, 0, 0 },
+	};
 	static const char help[] =
-	    "usage: p11ca key delete URI\n\n"
+	    "usage: p11ca key delete [--yes] URI\n\n"
 	    "Deletes every object the pkcs11: URI names on one token.  Without\n"
 	    "type= that is the private key, public key and certificate sharing\n"
-	    "the label/id.  The URI must have object= or id=.\n";
+	    "the label/id.  The URI must have object= or id=.  Asks first on a\n"
+	    "terminal; elsewhere --yes is needed.\n";
 	struct tool_common c = { 0 };
+	char what[1100];
 	p11ca_ctx *ctx;
 	size_t n = 0;
-	int r;
+	int r, yes = 0;
 	CK_RV rv;
 
-	if ((r = tool_parse(argc, argv, NULL, help, &c, NULL, NULL)) != TOOL_PARSE_GO)
+	if ((r = tool_parse(argc, argv, opts, help, &c, yes_opt, &yes)) != TOOL_PARSE_GO)
 		return r;
 	if (optind + 1 != argc) {
 		tool_errorf("key delete needs exactly one pkcs11: URI");
 		return TOOL_EXIT_USAGE;
 	}
+	snprintf(what, sizeof(what), "delete every object %s names", argv[optind]);
+	if (tool_uri_has_pin_value(argv[optind]))
+		snprintf(what, sizeof(what), "delete every object that URI names");
+	if ((r = tool_confirm(what, yes)) != TOOL_EXIT_OK)
+		return r;
 	if ((ctx = tool_ctx_open(&c)) == NULL)
 		return TOOL_EXIT_FAIL;
 	rv = p11ca_object_delete(ctx, argv[optind], &n);
@@ -490,12 +527,15 @@ int tool_key_pubkey(int argc, char **argv)
 		{ "out", required_argument, O_OUT },
 		{ NULL, 0, 0 },
 	};
-	static const char help[] = "usage: p11ca key pubkey URI [--out FILE]\n\n"
-	                           "Writes the public key of the private key URI names, as PEM.\n";
+	static const char help[] =
+	    "usage: p11ca key pubkey URI [--out FILE]\n\n"
+	    "Writes the public key of the key URI names, as PEM: its public-key\n"
+	    "object when the token has one (no login), else the private key's.\n";
 	struct tool_common c = { 0 };
 	const char *out = "-";
 	p11ca_ctx *ctx = NULL;
 	p11ca_key *key = NULL;
+	EVP_PKEY *pub = NULL;
 	int r, ret = TOOL_EXIT_FAIL;
 	CK_RV rv;
 
@@ -507,12 +547,18 @@ int tool_key_pubkey(int argc, char **argv)
 	}
 	if ((ctx = tool_ctx_open(&c)) == NULL)
 		goto out;
-	if ((rv = p11ca_key_find(ctx, argv[optind], &key)) != CKR_OK) {
+	/* the public-key object, when the URI names one: no login */
+	if ((rv = tool_public_object(ctx, argv[optind], &pub)) != CKR_OK) {
 		tool_fail("key pubkey", rv);
 		goto out;
 	}
-	ret = write_pubkey(key, out);
+	if (pub == NULL && (rv = p11ca_key_find(ctx, argv[optind], &key)) != CKR_OK) {
+		tool_fail("key pubkey", rv);
+		goto out;
+	}
+	ret = write_pubkey(key, pub, out);
 out:
+	EVP_PKEY_free(pub);
 	p11ca_key_free(key);
 	p11ca_ctx_free(ctx);
 	return ret;

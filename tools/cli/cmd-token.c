@@ -46,7 +46,8 @@ enum {
 	O_SECONDS,
 	O_KEY,
 	O_TYPES,
-	O_NEW_PIN_FILE
+	O_NEW_PIN_FILE,
+	O_YES
 };
 
 /* One token as JSON (NULL: no memory). */
@@ -179,7 +180,7 @@ static int get_secret(const char *file, const char *env, const char *prompt, cha
 struct init_opts {
 	const char *label, *so_file;
 	unsigned long slot;
-	int have_slot;
+	int have_slot, free_slot, yes;
 };
 
 static int init_opt(int id, const char *arg, void *data)
@@ -189,16 +190,53 @@ static int init_opt(int id, const char *arg, void *data)
 
 	switch (id) {
 	case O_SLOT:
+		o->have_slot = 1;
+		if (strcmp(arg, "free") == 0) {
+			o->free_slot = 1;
+			break;
+		}
 		o->slot = strtoul(arg, &end, 0);
-		if (*end != '\0' || end == arg) {
-			tool_errorf("--slot needs a number");
+		if (*end != '\0' || end == arg || arg[0] == '-') {
+			tool_errorf(
+			    "--slot needs a slot number (as token list shows it) or 'free'");
 			return TOOL_EXIT_USAGE;
 		}
-		o->have_slot = 1;
 		break;
+	case O_YES: o->yes = 1; break;
 	case O_LABEL: o->label = arg; break;
 	case O_SO_PIN_FILE: o->so_file = arg; break;
 	default: return TOOL_EXIT_USAGE;
+	}
+	return TOOL_EXIT_OK;
+}
+
+/*
+ * The slot token init works on: --slot N, or the first slot whose token is
+ * not initialised (--slot free; SoftHSM2 always has one, and numbers its
+ * slots at random).  A token there that is initialised is erased only when
+ * the user confirms (or gave --yes).
+ */
+static int init_slot(p11ca_ctx *ctx, struct init_opts *o)
+{
+	size_t i, n = p11ca_token_count(ctx);
+	char what[160];
+
+	for (i = 0; i < n; i++) {
+		const struct p11ca_token_info *ti = p11ca_token_get_info(p11ca_token_at(ctx, i));
+		if (o->free_slot && !(ti->flags & CKF_TOKEN_INITIALIZED)) {
+			o->slot = (unsigned long)ti->slot_id;
+			return TOOL_EXIT_OK;
+		}
+		if (!o->free_slot && ti->slot_id == (CK_SLOT_ID)o->slot &&
+		    (ti->flags & CKF_TOKEN_INITIALIZED)) {
+			snprintf(what, sizeof(what), "erase token '%s' in slot %lu, keys and all",
+			         ti->label, o->slot);
+			return tool_confirm(what, o->yes);
+		}
+	}
+	if (o->free_slot) {
+		tool_errorf("no slot with a token that is not initialised (see token list)");
+		return TOOL_EXIT_FAIL;
 	}
 	return TOOL_EXIT_OK;
 }
@@ -209,15 +247,19 @@ int tool_token_init(int argc, char **argv)
 		{ "slot", required_argument, O_SLOT },
 		{ "label", required_argument, O_LABEL },
 		{ "so-pin-file", required_argument, O_SO_PIN_FILE },
+		{ "yes", no_argument, O_YES },
 		{ NULL, 0, 0 },
 	};
 	static const char help[] =
-	    "usage: p11ca token init --module NAME|PATH --slot N --label LABEL\n"
-	    "                        [--so-pin-file FILE] [--pin-file FILE]\n\n"
-	    "Initialises the token in slot N (erasing it) and sets its user PIN.\n"
+	    "usage: p11ca token init --module NAME|PATH --slot N|free --label LABEL\n"
+	    "                        [--so-pin-file FILE] [--pin-file FILE] [--yes]\n\n"
+	    "Initialises the token in slot N (the number token list shows; 'free':\n"
+	    "the first token not initialised yet) and sets its user PIN.  A token\n"
+	    "that is initialised already is erased, keys and all: p11ca asks first on\n"
+	    "a terminal, and needs --yes elsewhere.\n"
 	    "The SO PIN comes from --so-pin-file, P11CA_SO_PIN or a prompt; the user\n"
 	    "PIN from --pin-file, P11CA_PIN or a prompt.  PINs are never arguments.\n";
-	struct tool_common c = { 0 };
+	struct tool_common c = { 0 }, cc;
 	struct init_opts o = { 0 };
 	char so_pin[P11CA_PIN_MAX], pin[P11CA_PIN_MAX];
 	int r, ret = TOOL_EXIT_FAIL;
@@ -231,11 +273,16 @@ int tool_token_init(int argc, char **argv)
 		tool_errorf("token init needs --slot and --label (see --help)");
 		return TOOL_EXIT_USAGE;
 	}
+	cc = c;
+	cc.pin_file = NULL; /* the new user PIN, read below; the context needs none */
+	if ((ctx = tool_ctx_open(&cc)) == NULL)
+		goto out;
+	if ((r = init_slot(ctx, &o)) != TOOL_EXIT_OK) {
+		ret = r;
+		goto out;
+	}
 	if (get_secret(o.so_file, "P11CA_SO_PIN", "SO PIN: ", so_pin, sizeof(so_pin)) != 0 ||
 	    get_secret(c.pin_file, "P11CA_PIN", "new user PIN: ", pin, sizeof(pin)) != 0)
-		goto out;
-	c.pin_file = NULL; /* used above; the context needs none */
-	if ((ctx = tool_ctx_open(&c)) == NULL)
 		goto out;
 	rv = p11ca_token_init(ctx, (CK_SLOT_ID)o.slot, so_pin, o.label, pin);
 	OPENSSL_cleanse(so_pin, sizeof(so_pin));
@@ -244,7 +291,10 @@ int tool_token_init(int argc, char **argv)
 		tool_fail("token init", rv);
 		goto out;
 	}
-	printf("initialised token '%s'\n", o.label);
+	{
+		char buf[128];
+		printf("initialised token '%s'\n", tool_escape(o.label, buf, sizeof(buf)));
+	}
 	ret = TOOL_EXIT_OK;
 out:
 	OPENSSL_cleanse(so_pin, sizeof(so_pin));

@@ -47,7 +47,7 @@ struct certs {
 	size_t rawlen;
 };
 
-enum { O_BUNDLE = OPT_FIRST_LOCAL, O_JSON, O_FINGERPRINT, O_SUBJECT, O_ALL, O_FROM };
+enum { O_BUNDLE = OPT_FIRST_LOCAL, O_JSON, O_FINGERPRINT, O_SUBJECT, O_ALL, O_FROM, O_YES };
 
 static void certs_free(struct certs *cs)
 {
@@ -344,7 +344,7 @@ static size_t mark_subject(struct certs *cs, const char *sub)
 
 struct topts {
 	const char *bundle, *fingerprint, *subject, *from;
-	int json, all;
+	int json, all, yes;
 };
 
 static int trust_opt(int id, const char *arg, void *data)
@@ -358,6 +358,7 @@ static int trust_opt(int id, const char *arg, void *data)
 	case O_SUBJECT: o->subject = arg; break;
 	case O_ALL: o->all = 1; break;
 	case O_FROM: o->from = arg; break;
+	case O_YES: o->yes = 1; break;
 	default: return TOOL_EXIT_USAGE;
 	}
 	return TOOL_EXIT_OK;
@@ -746,16 +747,21 @@ int tool_trust_reset(int argc, char **argv)
 	static const struct tool_opt opts[] = {
 		{ "bundle", required_argument, O_BUNDLE },
 		{ "from", required_argument, O_FROM },
+		{ "yes", no_argument, O_YES },
 		{ NULL, 0, 0 },
 	};
 	static const char usage[] =
-	    "usage: p11ca trust reset --bundle FILE [--from FILE]\n\n"
+	    "usage: p11ca trust reset --bundle FILE [--from FILE] [--yes]\n\n"
 	    "Replaces the bundle, atomically, with a copy of the system's default CA\n"
 	    "bundle (" SYSTEM_BUNDLE ") or of --from FILE, which\n"
-	    "must be a well-formed PEM bundle with at least one certificate.\n";
+	    "must be a well-formed PEM bundle with at least one certificate.  The\n"
+	    "certificates added to a bundle that is not empty are lost: p11ca asks\n"
+	    "first on a terminal, and needs --yes elsewhere.\n";
 	struct tool_common c = { 0 };
 	struct certs src = { 0 };
 	struct topts o = { 0 };
+	struct stat st;
+	char what[1100];
 	int r, ret;
 
 	if ((r = tool_parse(argc, argv, opts, usage, &c, trust_opt, &o)) != TOOL_PARSE_GO)
@@ -773,6 +779,12 @@ int tool_trust_reset(int argc, char **argv)
 		goto out;
 	if (src.n == 0) {
 		tool_errorf("%s: no certificates; the bundle is left as it was", o.from);
+		goto out;
+	}
+	snprintf(what, sizeof(what), "replace every certificate in %s", o.bundle);
+	if (stat(o.bundle, &st) == 0 && st.st_size > 0 &&
+	    (r = tool_confirm(what, o.yes)) != TOOL_EXIT_OK) {
+		ret = r;
 		goto out;
 	}
 	if (tool_write_atomic(o.bundle, src.raw, src.rawlen) != TOOL_EXIT_OK)

@@ -7,6 +7,8 @@
 #include "config.h"
 
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 #include <openssl/err.h>
 
 #include "pki.h"
@@ -44,6 +46,17 @@ EVP_PKEY *tool_ossl_load_key(OSSL_LIB_CTX *libctx, const char *uri)
 	const char *reason;
 	size_t n;
 
+	/* "vcs1": a label where a URI was meant, or a file that is not there */
+	if (uri != NULL && strncasecmp(uri, "pkcs11:", 7) != 0 &&
+	    strncasecmp(uri, "file:", 5) != 0 && access(uri, F_OK) != 0) {
+		int bare = strcspn(uri, ":/") == strlen(uri) && strlen(uri) < 64;
+		/* the message goes through tool_errorf(), which escapes it */
+		ERR_raise_data(ERR_LIB_USER, ERR_R_OPERATION_FAIL,
+		               "'%.200s' is neither a file nor a pkcs11: URI (a key on a token is "
+		               "named like pkcs11:token=T;object=%s)",
+		               uri, bare ? uri : "K");
+		return NULL;
+	}
 	if (pki_load_key(libctx, uri, &pkey) == RES_OK)
 		return pkey;
 	/*

@@ -3,6 +3,7 @@
 #define P11CA_TOOL_H
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include <openssl/evp.h>
@@ -72,8 +73,42 @@ int tool_parse(int argc, char **argv, const struct tool_opt *local, const char *
 /* Messages to stderr, prefixed "p11ca: " / "p11ca: warning: ". */
 void tool_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void tool_warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "p11ca: " and a message (what --verbose says), to stderr. */
+void tool_infof(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "p11ca: <what>: <library message>" for a failed call; returns 1. */
 int tool_fail(const char *what, CK_RV rv);
+/*
+ * @s for a message: control bytes (and DEL) as \xNN, never raw; into @buf
+ * (capacity @cap, cut to fit), which is returned.  tool_errorf(),
+ * tool_warnf() and tool_infof() pass everything they print through it.
+ */
+const char *tool_escape(const char *s, char *buf, size_t cap);
+
+/*
+ * A destructive step (@what, e.g. "delete every object pkcs11:... names"):
+ * TOOL_EXIT_OK when @yes (--yes) or when the user says y on the terminal
+ * (standard input); else reports and returns TOOL_EXIT_USAGE (no terminal:
+ * --yes needed) or TOOL_EXIT_FAIL (not confirmed).
+ */
+int tool_confirm(const char *what, int yes);
+
+/*
+ * SIGINT, SIGTERM, SIGHUP and SIGQUIT wait while a step that must not be cut
+ * in half runs (a key pair being made): hold, then release (which delivers
+ * what came meanwhile).  Releasing what was not held does nothing.
+ */
+struct tool_held {
+	sigset_t old;
+	int held;
+};
+void tool_signals_hold(struct tool_held *h);
+void tool_signals_release(struct tool_held *h);
+/*
+ * p11ca_key_generate() after logging in (a PIN prompt stays interruptible),
+ * with the signals held (@held: release it once the key is reported).
+ */
+CK_RV tool_key_generate(p11ca_token *tok, const char *type, const char *label, unsigned flags,
+                        p11ca_key **pkey, struct tool_held *held);
 
 /* Opens a context for --module/--pin-file; on failure reports and returns NULL. */
 p11ca_ctx *tool_ctx_open(const struct tool_common *c);
@@ -123,6 +158,14 @@ void tool_pin_file_check(const char *path);
  * @uri had one), or NULL for a malformed URI or no memory.
  */
 char *tool_uri_without_type(const char *uri);
+
+/*
+ * The one public-key object @uri names, found without logging in (a login
+ * rewrites SoftHSM2's token files: commands that need no private object do
+ * not log in).  *ppub (EVP_PKEY_free) is NULL when there is none, or more
+ * than one; the result is p11ca_lookup()'s.
+ */
+CK_RV tool_public_object(p11ca_ctx *ctx, const char *uri, EVP_PKEY **ppub);
 
 /* Subcommand entry points: argv[0] is the subcommand name. */
 int tool_token_list(int argc, char **argv);

@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
@@ -62,20 +64,60 @@ void tool_redact_line(char *line, size_t cap)
 	free(out);
 }
 
-/* "p11ca: " PREFIX message "\n" in one write: lines of threads never mix. */
+const char *tool_escape(const char *s, char *buf, size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (cap == 0)
+		return "";
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch >= 0x20 && ch != 0x7f) {
+			if (o + 1 >= cap)
+				break;
+			buf[o++] = (char)ch;
+		} else {
+			if (o + 4 >= cap)
+				break;
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[ch >> 4];
+			buf[o++] = hex[ch & 0xf];
+		}
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/*
+ * "p11ca: " PREFIX message "\n" in one write: lines of threads never mix.
+ * Messages echo what users typed and what tokens hold: control bytes show
+ * escaped, never raw (a terminal would act on them).
+ */
 static void message(const char *prefix, const char *fmt, va_list ap)
 {
-	char line[2048];
+	char text[2048], line[2048 + 16];
 	int n = snprintf(line, sizeof(line), "p11ca: %s", prefix);
 
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
-	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	/* a PIN never reaches the terminal, whichever way it came */
-	tool_redact_line(line, sizeof(line) - 1);
+	tool_redact_line(text, sizeof(text));
+	tool_escape(text, line + n, sizeof(line) - (size_t)n - 1);
 	n = (int)strlen(line);
 	line[n] = '\n';
 	(void)fwrite(line, 1, (size_t)n + 1, stderr);
+}
+
+void tool_infof(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	message("", fmt, ap);
+	va_end(ap);
 }
 
 void tool_errorf(const char *fmt, ...)
@@ -103,7 +145,81 @@ int tool_fail(const char *what, CK_RV rv)
 	if (msg[0] != '\0')
 		tool_errorf("%s: %s", what, msg);
 	else
-		tool_errorf("%s: %s", what, p11ca_rv_name(rv));
+		tool_errorf("%s: %s", what, p11ca_rv_text(rv));
+	return TOOL_EXIT_FAIL;
+}
+
+CK_RV tool_public_object(p11ca_ctx *ctx, const char *uri, EVP_PKEY **ppub)
+{
+	struct p11ca_found *found = NULL;
+	size_t n = 0;
+	CK_RV rv;
+
+	*ppub = NULL;
+	if ((rv = p11ca_lookup(ctx, uri, P11CA_LOOKUP_PUBLIC, &found, &n)) != CKR_OK)
+		return rv;
+	if (n == 1) {
+		*ppub = found[0].pub;
+		found[0].pub = NULL; /* transferred */
+	}
+	p11ca_found_free(found, n);
+	return CKR_OK;
+}
+
+void tool_signals_hold(struct tool_held *h)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	h->held = sigprocmask(SIG_BLOCK, &set, &h->old) == 0;
+}
+
+void tool_signals_release(struct tool_held *h)
+{
+	if (h->held)
+		(void)sigprocmask(SIG_SETMASK, &h->old, NULL);
+	h->held = 0;
+}
+
+CK_RV tool_key_generate(p11ca_token *tok, const char *type, const char *label, unsigned flags,
+                        p11ca_key **pkey, struct tool_held *held)
+{
+	CK_RV rv;
+
+	/* the PIN prompt, if any, before the signals wait */
+	if ((rv = p11ca_token_login(tok)) != CKR_OK)
+		return rv;
+	tool_signals_hold(held);
+	return p11ca_key_generate(tok, type, label, flags, pkey);
+}
+
+int tool_confirm(const char *what, int yes)
+{
+	char answer[16];
+	size_t n;
+
+	if (yes)
+		return TOOL_EXIT_OK;
+	if (!isatty(STDIN_FILENO)) {
+		tool_errorf("%s: not confirmed; give --yes (no terminal to ask on)", what);
+		return TOOL_EXIT_USAGE;
+	}
+	{
+		char buf[512];
+		fprintf(stderr, "p11ca: %s? [y/N] ", tool_escape(what, buf, sizeof(buf)));
+		fflush(stderr);
+	}
+	if (fgets(answer, sizeof(answer), stdin) == NULL)
+		answer[0] = '\0';
+	n = strcspn(answer, "\r\n");
+	answer[n] = '\0';
+	if (strcasecmp(answer, "y") == 0 || strcasecmp(answer, "yes") == 0)
+		return TOOL_EXIT_OK;
+	tool_errorf("%s: not confirmed", what);
 	return TOOL_EXIT_FAIL;
 }
 
