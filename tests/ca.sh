@@ -326,6 +326,66 @@ refuse 1 "unknown attribute 'bogus'" "$WORK/root-bogus" sign --dir "$WORK/root-b
 rm -rf "$WORK/root-bogus"
 
 # ---------------------------------------------------------------------
+step "policy: CA certificates only with --profile sub-ca; URLs; control characters; modes"
+# default_profile = sub-ca in ca.conf does not make a plain 'ca sign' issue CA:TRUE
+cp -a "$R" "$WORK/root-subdef"
+sed -i 's/^default_profile *=.*/default_profile = sub-ca/' "$WORK/root-subdef/ca.conf"
+grep -q "^default_profile = sub-ca" "$WORK/root-subdef/ca.conf" || fail "cannot edit ca.conf"
+refuse 1 "default_profile.*--profile sub-ca" "$WORK/root-subdef" sign --dir "$WORK/root-subdef" \
+	--out "$WORK/refused.pem" "$SW/plain.csr"
+[ -e "$WORK/refused.pem" ] && fail "a refused ca sign wrote $WORK/refused.pem"
+run_ok ca sign --dir "$WORK/root-subdef" --profile server --out "$WORK/subdef.pem" "$SW/plain.csr"
+expect_ext "$WORK/subdef.pem" basicConstraints "CA:FALSE"
+rm -rf "$WORK/root-subdef"
+# a URL that would inject a second distribution point (or is no http URL) is refused
+for u in 'http://x/,URI:http://evil/' 'http://x/ URI:http://evil/' 'ldap://x/crl' 'http://' \
+	'http://user@x/crl' 'http://x:99999/crl' "http://x/\$ENV::HOME" 'file:///etc/passwd'; do
+	refuse 2 "URL|url|port|host" "$WORK/badurl" init --dir "$WORK/badurl" --new-key ec:p256 \
+		--token "$TOK" --label badurl --subject "/CN=Bad URL CA" --crl-url "$u"
+	refuse 2 "URL|url|port|host" "$WORK/badurl" init --dir "$WORK/badurl" --new-key ec:p256 \
+		--token "$TOK" --label badurl --subject "/CN=Bad URL CA" --ocsp-url "$u"
+done
+[ -e "$WORK/badurl" ] && fail "a refused ca init made $WORK/badurl"
+# ... also when ca.conf is edited by hand
+cp -a "$R" "$WORK/root-url"
+sed -i 's|^crl_url = .*|crl_url = http://crl.example.com/root.crl,URI:http://evil.example.com/|' \
+	"$WORK/root-url/ca.conf"
+grep -q "evil" "$WORK/root-url/ca.conf" || fail "cannot edit ca.conf"
+refuse 1 "crl_url.*','" "$WORK/root-url" sign --dir "$WORK/root-url" --out "$WORK/refused.pem" \
+	"$SW/plain.csr"
+rm -rf "$WORK/root-url"
+# a CN without SAN holding ESC, a newline or a tab is refused whatever the profile
+_esc=$(printf '\033')
+swcsr cnesc "/CN=evil${_esc}[31m.example.com"
+swcsr cnnl "/CN=Jane
+Doe"
+swcsr cntab "/CN=Jane	Doe"
+for c in cnesc cnnl cntab; do
+	for p in client ocsp server-client; do
+		refuse 1 "control character|not a valid FQDN" "$R" sign --dir "$R" --profile "$p" \
+			--out "$WORK/refused.pem" "$SW/$c.csr"
+	done
+done
+grep -q "control character" "$WORK/err" || fail "no 'control character': $(cat "$WORK/err")"
+# a CA directory or ca.conf others may write to: a warning on every use
+cp -a "$R" "$WORK/root-mode"
+swcsr cnjane "/CN=Jane Doe"
+run_ok ca sign --dir "$WORK/root-mode" --profile client --out "$WORK/jane.pem" "$SW/cnjane.csr"
+run_ok ca list --dir "$WORK/root-mode"
+[ -s "$WORK/err" ] && fail "ca list warned about a private CA directory: $(cat "$WORK/err")"
+chmod g+w "$WORK/root-mode/ca.conf"
+run_ok ca list --dir "$WORK/root-mode"
+grep -q "^p11ca: warning: .*ca.conf is group or world writable" "$WORK/err" ||
+	fail "no warning for a group-writable ca.conf: $(cat "$WORK/err")"
+chmod g-w "$WORK/root-mode/ca.conf"
+chmod o+w "$WORK/root-mode"
+run_ok ca list --dir "$WORK/root-mode"
+grep -q "^p11ca: warning: the CA directory .*root-mode is group or world writable" "$WORK/err" ||
+	fail "no warning for a world-writable CA directory: $(cat "$WORK/err")"
+chmod o-w "$WORK/root-mode"
+rm -rf "$WORK/root-mode"
+
+# ---------------------------------------------------------------------
 # an empty subject: the names are all in the SAN, which is then critical
 # (a CA of its own: the listings below count the root's certificates)
 run_ok ca init --dir "$WORK/es" --new-key ec:p256 --token "$TOK" --label es --subject "/CN=ES"

@@ -36,8 +36,12 @@ struct ca *tool_ca_open(const char *dir, const struct tool_common *c, int need_k
 	}
 	struct ca *ca = NULL;
 
+	size_t i;
+
 	if (tool_report(ca_open(dir, &o, &ca)) != TOOL_EXIT_OK)
 		return NULL;
+	for (i = 0; ca->warnings != NULL && ca->warnings[i] != NULL; i++)
+		tool_warnf("%s", ca->warnings[i]);
 	return ca;
 }
 
