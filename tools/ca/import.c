@@ -67,12 +67,12 @@ static int reconcile(X509 *cacert, const unsigned char *buf, size_t len, int lin
 
 	memset(&got, 0, sizeof(got));
 	if ((rc = pki_load_cert(buf, len, &x)) != RES_OK) {
-		res_prefix(rc, "line %d: newcerts/%s.pem", lineno, r->serial);
+		res_prefix(rc, "index.txt line %d: newcerts/%s.pem", lineno, r->serial);
 		goto out;
 	}
 	if (cacert == NULL) {
 		rc = res_set(RES_POLICY,
-		             "line %d: newcerts/%s.pem cannot be checked: the CA has no "
+		             "index.txt line %d: newcerts/%s.pem cannot be checked: the CA has no "
 		             "certificate yet",
 		             lineno, r->serial);
 		goto out;
@@ -80,22 +80,22 @@ static int reconcile(X509 *cacert, const unsigned char *buf, size_t len, int lin
 	if (X509_check_issued(cacert, x) != X509_V_OK ||
 	    X509_verify(x, X509_get0_pubkey(cacert)) <= 0) {
 		rc = res_set(RES_POLICY,
-		             "line %d: newcerts/%s.pem was not issued by this CA (its certificate)",
+		             "index.txt line %d: newcerts/%s.pem was not issued by this CA (its certificate)",
 		             lineno, r->serial);
 		goto out;
 	}
 	if ((rc = ca_row_from_cert(x, &got)) != RES_OK) {
-		res_prefix(rc, "line %d: newcerts/%s.pem", lineno, r->serial);
+		res_prefix(rc, "index.txt line %d: newcerts/%s.pem", lineno, r->serial);
 		goto out;
 	}
 	if (strcmp(got.serial, r->serial) != 0) {
-		rc = res_set(RES_BAD_INPUT, "line %d: newcerts/%s.pem holds serial %s", lineno,
+		rc = res_set(RES_BAD_INPUT, "index.txt line %d: newcerts/%s.pem holds serial %s", lineno,
 		             r->serial, got.serial);
 		goto out;
 	}
 	if (strcmp(got.subject, r->subject) != 0 &&
 	    (rc = finding(rep,
-	                  "line %d: serial %s: index.txt says subject '%.300s', the "
+	                  "index.txt line %d: serial %s: index.txt says subject '%.300s', the "
 	                  "certificate '%.300s' (the certificate's kept)",
 	                  lineno, r->serial, r->subject, got.subject)) != RES_OK)
 		goto out;
@@ -103,7 +103,7 @@ static int reconcile(X509 *cacert, const unsigned char *buf, size_t len, int lin
 		pki_time_iso(r->not_after, a);
 		pki_time_iso(got.not_after, b);
 		if ((rc = finding(rep,
-		                  "line %d: serial %s: index.txt says it expires %s, the "
+		                  "index.txt line %d: serial %s: index.txt says it expires %s, the "
 		                  "certificate %s (the certificate's kept)",
 		                  lineno, r->serial, a, b)) != RES_OK)
 			goto out;
@@ -136,19 +136,19 @@ static int import_line(struct ca *ca, const char *line, size_t len, int lineno,
 	int rc;
 
 	if ((rc = ca_index_parse_line(line, len, &r)) != RES_OK)
-		return res_prefix(rc, "line %d", lineno);
+		return res_prefix(rc, "index.txt line %d", lineno);
 	r.issued_at = (int64_t)time(NULL);
 	rc = load(r.serial, &buf, &blen, arg);
 	if (rc == RES_NOT_FOUND) {
 		rep->nocert++;
 	} else if (rc != RES_OK) {
-		res_prefix(rc, "line %d", lineno);
+		res_prefix(rc, "index.txt line %d", lineno);
 		goto out;
 	} else if ((rc = reconcile(ca->cert, buf, blen, lineno, &r, rep)) != RES_OK) {
 		goto out;
 	}
 	if ((rc = cadb_insert(ca->db, &r)) == RES_TAKEN)
-		rc = res_set(RES_TAKEN, "line %d: serial %s is in the database already", lineno,
+		rc = res_set(RES_TAKEN, "index.txt line %d: serial %s is in the database already", lineno,
 		             r.serial);
 	else if (rc == RES_OK)
 		rep->count++;

@@ -130,11 +130,11 @@ int tool_ca_import_openssl(int argc, char **argv)
 	rc = ca_import_openssl(ca, (const char *)index, len, (const char *)crlnum, crllen,
 	                       load_newcert, (void *)odir, &rep);
 	if (rc != RES_OK) {
-		tool_errorf("%s/index.txt: %s; nothing imported", odir, res_message());
+		tool_errorf("%s: %s; nothing imported", odir, res_message());
 		goto out;
 	}
 	for (i = 0; i < rep.nfindings; i++)
-		tool_warnf("%s/index.txt %s", odir, rep.findings[i]);
+		tool_warnf("%s: %s", odir, rep.findings[i]);
 	if (rep.more > 0)
 		tool_warnf("%s/index.txt: %zu more records differ from their certificates", odir,
 		           rep.more);
