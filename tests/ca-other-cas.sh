@@ -269,4 +269,15 @@ refuse_file "a FIFO crlnumber" "not a regular file"
 mkdir -p "$O4/newcerts" && cp "$O5/index.txt" "$O4/" && mkfifo "$O4/newcerts/5000.pem"
 refuse_file "a FIFO newcerts/5000.pem" "not a regular file"
 
+# ca show: a serial prefix names one record, or it is refused as ambiguous
+O6=$WORK/ossl6
+mkdir -p "$O6/newcerts"
+printf 'V\t301231000000Z\t\t0A0B0C0D01\tunknown\t/CN=p1.example.com\nV\t301231000000Z\t\t0A0B0C0D02\tunknown\t/CN=p2.example.com\n' \
+	> "$O6/index.txt"
+run_ok ca import-openssl --dir "$I3" "$O6"
+refuse 1 "matches 2 certificates" "$I3" show --dir "$I3" 0a0b0c0d
+run_ok ca show --dir "$I3" 0a:0b:0c:0d:02 --json
+python3 -c 'import json, sys; d = json.load(sys.stdin); assert d["serial"] == "0A0B0C0D02" and d["subject"] == "/CN=p2.example.com", d' \
+	< "$WORK/out" || fail "ca show 0a:0b:0c:0d:02: $(cat "$WORK/out")"
+
 echo "PASS: ca-other-cas"

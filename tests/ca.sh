@@ -419,6 +419,10 @@ run_ok ca show --dir "$R" "$VCS_SERIAL"
 grep -q "$VCS_SERIAL" "$WORK/out" || fail "ca show: no serial"
 grep -q "vcs.example.com" "$WORK/out" || fail "ca show: no subject"
 refuse 1 "no such certificate" "$R" show --dir "$R" 0123456789ABCDEF
+# a unique prefix of a serial, as trust takes fingerprint prefixes (8 hex digits or more, any case)
+run_ok ca show --dir "$R" "$(echo "$VCS_SERIAL" | cut -c1-10 | tr 'A-F' 'a-f')" --der
+[ "$(openssl x509 -inform DER -in "$WORK/out" -noout -serial)" = "serial=$VCS_SERIAL" ] ||
+	fail "ca show by a serial prefix: another certificate"
 # --json that fails leaves standard output empty: nothing half-written to parse
 ca list --dir "$WORK/no-such-ca" --json > "$WORK/out" 2> "$WORK/err" && fail "ca list of no CA succeeded"
 [ -s "$WORK/out" ] && fail "ca list --json wrote '$(cat "$WORK/out")' and failed"
@@ -436,7 +440,8 @@ run_ok ca revoke --dir "$R" --serial "$(serial_of "$OUT/client.pem")"
 refuse 1 "." "$R" revoke --dir "$R" --serial "$EXP2" --reason keyCompromise
 refuse 1 "." "$R" revoke --dir "$R" --serial 0123456789ABCDEF
 refuse any "." "$R" revoke --dir "$R" --serial "$EXP1" --reason frobnicated
-refuse any "." "$R" revoke --dir "$R" --serial "$EXP1" --invalidity-date yesterday
+refuse any "^p11ca: --invalidity-date: 'yesterday' is not a time \(YYYY-MM-DD, " "$R" revoke --dir "$R" \
+	--serial "$EXP1" --invalidity-date yesterday
 refuse 2 "future" "$R" revoke --dir "$R" --serial "$EXP1" --invalidity-date 2099-01-01
 # serials are read by value: case, 0x, colons, leading zero bytes
 run_ok ca show --dir "$R" "0x0000$(echo "$EXP1" | tr 'A-F' 'a-f')"

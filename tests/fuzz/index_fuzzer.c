@@ -140,11 +140,12 @@ static void crl_number(const char *text, size_t len)
 	copy[n] = '\0';
 	for (i = 0; i < n && strchr("0123456789abcdefABCDEF", copy[i]) != NULL && copy[i]; i++)
 		;
-	if (n > 0 && i == n && BN_hex2bn(&bn, copy) == (int)n && BN_dec2bn(&max, "9223372036854775807") > 0 &&
-	    !BN_is_zero(bn) && BN_cmp(bn, max) <= 0)
+	if (n > 0 && i == n && BN_hex2bn(&bn, copy) == (int)n &&
+	    BN_dec2bn(&max, "9223372036854775807") > 0 && !BN_is_zero(bn) && BN_cmp(bn, max) <= 0)
 		want = 1;
 	if (want != (rc == RES_OK))
-		die(want ? "a CRL number OpenSSL reads was refused" : "a CRL number accepted wrongly");
+		die(want ? "a CRL number OpenSSL reads was refused"
+		         : "a CRL number accepted wrongly");
 	if (rc == RES_OK) {
 		if ((uint64_t)got != BN_get_word(bn))
 			die("a CRL number read as another number");

@@ -237,9 +237,10 @@ int ca_crlnumber_parse(const char *text, size_t len, int64_t *pnext);
 
 /* What an import did and found, for the caller to tell (ca_import_report_free). */
 struct ca_import_report {
-	size_t count;    /* records imported (0 when the import failed) */
-	size_t nocert;   /* of them without their certificate */
-	char **findings; /* NULL-terminated lines (or NULL): index fields the certificate overrode */
+	size_t count;  /* records imported (0 when the import failed) */
+	size_t nocert; /* of them without their certificate */
+	/* NULL-terminated lines (or NULL): index fields the certificate overrode */
+	char **findings;
 	size_t nfindings;
 	size_t more; /* findings not kept beyond the first 100 */
 };
@@ -249,8 +250,7 @@ void ca_import_report_free(struct ca_import_report *rep);
  * malloc'ed buffer (*pbuf, free()), RES_NOT_FOUND when there is none, or
  * another code with its message when it cannot be read.
  */
-typedef int (*ca_import_load_fn)(const char *serial, unsigned char **pbuf, size_t *plen,
-                                 void *arg);
+typedef int (*ca_import_load_fn)(const char *serial, unsigned char **pbuf, size_t *plen, void *arg);
 /*
  * Imports an 'openssl ca' directory's records into @ca's database, all in
  * one transaction: each line of @index (@len bytes), with its certificate

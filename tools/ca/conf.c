@@ -123,8 +123,8 @@ int ca_url_check(const char *what, const char *url)
 {
 	static const char path_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	                                 "0123456789-._~/:@!&()*+;=?%";
-	char *scheme = NULL, *user = NULL, *host = NULL, *port = NULL, *path = NULL,
-	     *query = NULL, *frag = NULL;
+	char *scheme = NULL, *user = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL,
+	     *frag = NULL;
 	const char *p, *auth, *rest;
 	size_t len = strlen(url), slen, i;
 	int rc = RES_BAD_INPUT;
@@ -174,7 +174,8 @@ int ca_url_check(const char *what, const char *url)
 			        url, *p);
 			goto out;
 		}
-		if (*p == '%' && !(isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2]))) {
+		if (*p == '%' &&
+		    !(isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2]))) {
 			res_set(RES_BAD_INPUT, "%s '%s': '%%' without two hex digits", what, url);
 			goto out;
 		}
@@ -286,7 +287,8 @@ int ca_conf_parse(const char *text, size_t len, const char *dir, const char *pat
 			conf->crl_urls[n++] = s;
 		s = NULL;
 	}
-	if ((conf->ocsp_url != NULL && (ret = ca_url_check("ocsp_url", conf->ocsp_url)) != RES_OK) ||
+	if ((conf->ocsp_url != NULL &&
+	     (ret = ca_url_check("ocsp_url", conf->ocsp_url)) != RES_OK) ||
 	    (conf->ca_issuers_url != NULL &&
 	     (ret = ca_url_check("ca_issuers_url", conf->ca_issuers_url)) != RES_OK)) {
 		res_prefix(ret, "%s", path);

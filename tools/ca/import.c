@@ -80,7 +80,8 @@ static int reconcile(X509 *cacert, const unsigned char *buf, size_t len, int lin
 	if (X509_check_issued(cacert, x) != X509_V_OK ||
 	    X509_verify(x, X509_get0_pubkey(cacert)) <= 0) {
 		rc = res_set(RES_POLICY,
-		             "index.txt line %d: newcerts/%s.pem was not issued by this CA (its certificate)",
+		             "index.txt line %d: newcerts/%s.pem was not issued by this CA (its "
+		             "certificate)",
 		             lineno, r->serial);
 		goto out;
 	}
@@ -89,8 +90,8 @@ static int reconcile(X509 *cacert, const unsigned char *buf, size_t len, int lin
 		goto out;
 	}
 	if (strcmp(got.serial, r->serial) != 0) {
-		rc = res_set(RES_BAD_INPUT, "index.txt line %d: newcerts/%s.pem holds serial %s", lineno,
-		             r->serial, got.serial);
+		rc = res_set(RES_BAD_INPUT, "index.txt line %d: newcerts/%s.pem holds serial %s",
+		             lineno, r->serial, got.serial);
 		goto out;
 	}
 	if (strcmp(got.subject, r->subject) != 0 &&
@@ -148,8 +149,8 @@ static int import_line(struct ca *ca, const char *line, size_t len, int lineno,
 		goto out;
 	}
 	if ((rc = cadb_insert(ca->db, &r)) == RES_TAKEN)
-		rc = res_set(RES_TAKEN, "index.txt line %d: serial %s is in the database already", lineno,
-		             r.serial);
+		rc = res_set(RES_TAKEN, "index.txt line %d: serial %s is in the database already",
+		             lineno, r.serial);
 	else if (rc == RES_OK)
 		rep->count++;
 out:

@@ -38,7 +38,8 @@ static int index_time(const char *s, size_t len, int64_t *pt)
 	return pki_time_parse(buf, pt) == RES_OK && *pt > 0;
 }
 
-/* openssl ca's names of the reasons it writes (apps/ca.c); *with_time: 1 a time follows, -1 an OID */
+/* openssl ca's names of the reasons it writes (apps/ca.c); *with_time: 1 a time follows, -1 an OID
+ */
 static int openssl_reason(const char *name, size_t len, int *code, int *with_time)
 {
 	char buf[32];
@@ -130,7 +131,8 @@ int ca_index_parse_line(const char *line, size_t len, struct cadb_row *r)
 		off += flen[n] + 1;
 	}
 	if (n < FIELDS - 1) {
-		rc = res_set(RES_BAD_INPUT, "not an openssl ca index line (6 tab-separated fields)");
+		rc =
+		    res_set(RES_BAD_INPUT, "not an openssl ca index line (6 tab-separated fields)");
 		goto fail;
 	}
 	if (flen[0] != 1 || (f[0][0] != 'V' && f[0][0] != 'R' && f[0][0] != 'E')) {
@@ -210,7 +212,7 @@ int ca_index_format(const struct cadb_row *r, int64_t now, char **pline)
 		return res_set(RES_NOMEM, "out of memory");
 	}
 	snprintf(line, cap, "%c\t%s\t%s\t%s\tunknown\t%s\n",
-	         r->status == 'R'      ? 'R'
+	         r->status == 'R'     ? 'R'
 	         : r->not_after < now ? 'E'
 	                              : 'V',
 	         exp, rev, r->serial, subject);

@@ -17,7 +17,7 @@
 #include "cmd-ca.h"
 
 /* newcerts/SERIAL.pem and crlnumber: small files */
-#define NEWCERT_MAX (1024 * 1024)
+#define NEWCERT_MAX   (1024 * 1024)
 #define CRLNUMBER_MAX 1024
 
 static const char import_help[] =
@@ -88,8 +88,8 @@ static int load_newcert(const char *serial, unsigned char **pbuf, size_t *plen, 
 {
 	char path[4096];
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/newcerts/%s.pem", (const char *)arg,
-	                     serial) >= sizeof(path))
+	if ((size_t)snprintf(path, sizeof(path), "%s/newcerts/%s.pem", (const char *)arg, serial) >=
+	    sizeof(path))
 		return res_set(RES_BAD_INPUT, "%s: path too long", (const char *)arg);
 	return read_regular(path, NEWCERT_MAX, pbuf, plen);
 }
