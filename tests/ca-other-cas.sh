@@ -203,4 +203,81 @@ run_ok ca export-index --dir "$I"
 grep -q "^R$_tab.*,keyCompromise${_tab}1000$_tab" "$WORK/out" || fail "export-index of imported rows"
 grep -q "^E$_tab.*${_tab}3001$_tab" "$WORK/out" || fail "export-index: 3001 not E"
 
+# ---------------------------------------------------------------------
+step "import-openssl: the certificate is the record; control bytes escaped; only regular files; CRL numbers bounded"
+I3=$WORK/imported3
+run_ok ca init --dir "$I3" --key "$OLDKEY" --cert "$O/ca.pem"
+O3=$WORK/ossl3
+mkdir -p "$O3/newcerts"
+cp "$O/newcerts/"*.pem "$O3/newcerts/"
+# 1001's line lies about its subject and expiry; 3002 (no certificate) has raw control bytes
+awk -F"$_tab" -v OFS="$_tab" '$4 == "1001" { $2 = "491231235959Z"; $6 = "/CN=liar.example.com" } { print }' \
+	"$O/index.txt" > "$O3/index.txt"
+printf 'V\t301231000000Z\t\t3002\tunknown\t/CN=raw\033[31m\001\tx.example.com\n' >> "$O3/index.txt"
+echo 7FFFFFFFFFFFFFFF > "$O3/crlnumber"
+run_ok ca import-openssl --dir "$I3" "$O3"
+grep -q "^p11ca: warning: .*serial 1001: index.txt says subject '/CN=liar.example.com', the certificate '/CN=old2.example.com'" \
+	"$WORK/err" || fail "no warning for the subject index.txt got wrong: $(cat "$WORK/err")"
+grep -q "^p11ca: warning: .*serial 1001: index.txt says it expires 2049-12-31T23:59:59Z" "$WORK/err" ||
+	fail "no warning for the expiry index.txt got wrong: $(cat "$WORK/err")"
+_end=$(date -u -d "$(openssl x509 -in "$WORK/old2.pem" -noout -enddate | sed 's/^notAfter=//')" +%Y-%m-%dT%H:%M:%SZ)
+run_ok ca show --dir "$I3" 1001 --json
+python3 -c 'import json, sys; d = json.load(sys.stdin); assert d["subject"] == "/CN=old2.example.com" and d["not_after"] == sys.argv[1], d' \
+	"$_end" < "$WORK/out" || fail "1001 is not the certificate's record: $(cat "$WORK/out")"
+run_ok ca list --dir "$I3"
+tr -d '\n' < "$WORK/out" | LC_ALL=C grep -q '[[:cntrl:]]' && fail "ca list printed raw control bytes"
+grep -qF '/CN=raw\x1B[31m\x01\x09x.example.com' "$WORK/out" || fail "3002's subject not escaped: $(cat "$WORK/out")"
+run_ok ca export-index --dir "$I3"
+awk -F"$_tab" 'NF != 6' "$WORK/out" | grep -q . && fail "export-index: a line of other than 6 fields"
+tr -d '\t\n' < "$WORK/out" | LC_ALL=C grep -q '[[:cntrl:]]' && fail "export-index wrote raw control bytes"
+# the CRL number: the largest kept is used once, then refused rather than wrapped
+run_ok ca crl --dir "$I3" --out "$WORK/max.crl"
+[ "$(openssl crl -in "$WORK/max.crl" -noout -crlnumber)" = "crlNumber=0x7FFFFFFFFFFFFFFF" ] ||
+	fail "CRL number after 7FFFFFFFFFFFFFFF: $(openssl crl -in "$WORK/max.crl" -noout -crlnumber)"
+refuse 1 "maximum" "$I3" crl --dir "$I3" --out "$WORK/max2.crl"
+O5=$WORK/ossl5
+mkdir -p "$O5/newcerts"
+printf 'V\t301231000000Z\t\t5000\tunknown\t/CN=n.example.com\n' > "$O5/index.txt"
+for n in 8000000000000000 FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF 0 -1 "1 2"; do
+	echo "$n" > "$O5/crlnumber"
+	refuse 1 "crlnumber" "$I3" import-openssl --dir "$I3" "$O5"
+done
+# a lower crlnumber imported later does not take CRL numbers back
+echo 05 > "$O5/crlnumber"
+run_ok ca import-openssl --dir "$I3" "$O5"
+refuse 1 "maximum" "$I3" crl --dir "$I3" --out "$WORK/max2.crl"
+# FIFOs, devices and big files are refused at once, not waited on or read without end
+O4=$WORK/ossl4
+refuse_file() {
+	_db=$(db_state "$I3")
+	_rc=0
+	timeout 20 "$P11CA" ca import-openssl --dir "$I3" "$O4" > "$WORK/out" 2> "$WORK/err" || _rc=$?
+	[ "$_rc" = 1 ] || fail "import of $1: exit $_rc (124: it hung), want 1: $(cat "$WORK/err")"
+	grep -q "$2" "$WORK/err" || fail "import of $1: $(cat "$WORK/err")"
+	one_line "$WORK/err"
+	[ "$(db_state "$I3")" = "$_db" ] || fail "import of $1 changed the database"
+	rm -rf "$O4"
+}
+mkdir -p "$O4/newcerts" && mkfifo "$O4/index.txt"
+refuse_file "a FIFO index.txt" "not a regular file"
+mkdir -p "$O4/newcerts" && ln -s /dev/zero "$O4/index.txt"
+refuse_file "/dev/zero as index.txt" "not a regular file"
+mkdir -p "$O4/newcerts" && truncate -s 300M "$O4/index.txt"
+refuse_file "a 300 MiB index.txt" "larger than"
+mkdir -p "$O4/newcerts" && cp "$O5/index.txt" "$O4/" && mkfifo "$O4/crlnumber"
+refuse_file "a FIFO crlnumber" "not a regular file"
+mkdir -p "$O4/newcerts" && cp "$O5/index.txt" "$O4/" && mkfifo "$O4/newcerts/5000.pem"
+refuse_file "a FIFO newcerts/5000.pem" "not a regular file"
+
+# ca show: a serial prefix names one record, or it is refused as ambiguous
+O6=$WORK/ossl6
+mkdir -p "$O6/newcerts"
+printf 'V\t301231000000Z\t\t0A0B0C0D01\tunknown\t/CN=p1.example.com\nV\t301231000000Z\t\t0A0B0C0D02\tunknown\t/CN=p2.example.com\n' \
+	> "$O6/index.txt"
+run_ok ca import-openssl --dir "$I3" "$O6"
+refuse 1 "matches 2 certificates" "$I3" show --dir "$I3" 0a0b0c0d
+run_ok ca show --dir "$I3" 0a:0b:0c:0d:02 --json
+python3 -c 'import json, sys; d = json.load(sys.stdin); assert d["serial"] == "0A0B0C0D02" and d["subject"] == "/CN=p2.example.com", d' \
+	< "$WORK/out" || fail "ca show 0a:0b:0c:0d:02: $(cat "$WORK/out")"
+
 echo "PASS: ca-other-cas"

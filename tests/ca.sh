@@ -327,6 +327,66 @@ refuse 1 "unknown attribute 'bogus'" "$WORK/root-bogus" sign --dir "$WORK/root-b
 rm -rf "$WORK/root-bogus"
 
 # ---------------------------------------------------------------------
+step "policy: CA certificates only with --profile sub-ca; URLs; control characters; modes"
+# default_profile = sub-ca in ca.conf does not make a plain 'ca sign' issue CA:TRUE
+cp -a "$R" "$WORK/root-subdef"
+sed -i 's/^default_profile *=.*/default_profile = sub-ca/' "$WORK/root-subdef/ca.conf"
+grep -q "^default_profile = sub-ca" "$WORK/root-subdef/ca.conf" || fail "cannot edit ca.conf"
+refuse 1 "default_profile.*--profile sub-ca" "$WORK/root-subdef" sign --dir "$WORK/root-subdef" \
+	--out "$WORK/refused.pem" "$SW/plain.csr"
+[ -e "$WORK/refused.pem" ] && fail "a refused ca sign wrote $WORK/refused.pem"
+run_ok ca sign --dir "$WORK/root-subdef" --profile server --out "$WORK/subdef.pem" "$SW/plain.csr"
+expect_ext "$WORK/subdef.pem" basicConstraints "CA:FALSE"
+rm -rf "$WORK/root-subdef"
+# a URL that would inject a second distribution point (or is no http URL) is refused
+for u in 'http://x/,URI:http://evil/' 'http://x/ URI:http://evil/' 'ldap://x/crl' 'http://' \
+	'http://user@x/crl' 'http://x:99999/crl' "http://x/\$ENV::HOME" 'file:///etc/passwd'; do
+	refuse 2 "URL|url|port|host" "$WORK/badurl" init --dir "$WORK/badurl" --new-key ec:p256 \
+		--token "$TOK" --label badurl --subject "/CN=Bad URL CA" --crl-url "$u"
+	refuse 2 "URL|url|port|host" "$WORK/badurl" init --dir "$WORK/badurl" --new-key ec:p256 \
+		--token "$TOK" --label badurl --subject "/CN=Bad URL CA" --ocsp-url "$u"
+done
+[ -e "$WORK/badurl" ] && fail "a refused ca init made $WORK/badurl"
+# ... also when ca.conf is edited by hand
+cp -a "$R" "$WORK/root-url"
+sed -i 's|^crl_url = .*|crl_url = http://crl.example.com/root.crl,URI:http://evil.example.com/|' \
+	"$WORK/root-url/ca.conf"
+grep -q "evil" "$WORK/root-url/ca.conf" || fail "cannot edit ca.conf"
+refuse 1 "crl_url.*','" "$WORK/root-url" sign --dir "$WORK/root-url" --out "$WORK/refused.pem" \
+	"$SW/plain.csr"
+rm -rf "$WORK/root-url"
+# a CN without SAN holding ESC, a newline or a tab is refused whatever the profile
+_esc=$(printf '\033')
+swcsr cnesc "/CN=evil${_esc}[31m.example.com"
+swcsr cnnl "/CN=Jane
+Doe"
+swcsr cntab "/CN=Jane	Doe"
+for c in cnesc cnnl cntab; do
+	for p in client ocsp server-client; do
+		refuse 1 "control character|not a valid FQDN" "$R" sign --dir "$R" --profile "$p" \
+			--out "$WORK/refused.pem" "$SW/$c.csr"
+	done
+done
+grep -q "control character" "$WORK/err" || fail "no 'control character': $(cat "$WORK/err")"
+# a CA directory or ca.conf others may write to: a warning on every use
+cp -a "$R" "$WORK/root-mode"
+swcsr cnjane "/CN=Jane Doe"
+run_ok ca sign --dir "$WORK/root-mode" --profile client --out "$WORK/jane.pem" "$SW/cnjane.csr"
+run_ok ca list --dir "$WORK/root-mode"
+[ -s "$WORK/err" ] && fail "ca list warned about a private CA directory: $(cat "$WORK/err")"
+chmod g+w "$WORK/root-mode/ca.conf"
+run_ok ca list --dir "$WORK/root-mode"
+grep -q "^p11ca: warning: .*ca.conf is group or world writable" "$WORK/err" ||
+	fail "no warning for a group-writable ca.conf: $(cat "$WORK/err")"
+chmod g-w "$WORK/root-mode/ca.conf"
+chmod o+w "$WORK/root-mode"
+run_ok ca list --dir "$WORK/root-mode"
+grep -q "^p11ca: warning: the CA directory .*root-mode is group or world writable" "$WORK/err" ||
+	fail "no warning for a world-writable CA directory: $(cat "$WORK/err")"
+chmod o-w "$WORK/root-mode"
+rm -rf "$WORK/root-mode"
+
+# ---------------------------------------------------------------------
 # an empty subject: the names are all in the SAN, which is then critical
 # (a CA of its own: the listings below count the root's certificates)
 run_ok ca init --dir "$WORK/es" --new-key ec:p256 --token "$TOK" --label es --subject "/CN=ES"
@@ -360,6 +420,10 @@ run_ok ca show --dir "$R" "$VCS_SERIAL"
 grep -q "$VCS_SERIAL" "$WORK/out" || fail "ca show: no serial"
 grep -q "vcs.example.com" "$WORK/out" || fail "ca show: no subject"
 refuse 1 "no such certificate" "$R" show --dir "$R" 0123456789ABCDEF
+# a unique prefix of a serial, as trust takes fingerprint prefixes (8 hex digits or more, any case)
+run_ok ca show --dir "$R" "$(echo "$VCS_SERIAL" | cut -c1-10 | tr 'A-F' 'a-f')" --der
+[ "$(openssl x509 -inform DER -in "$WORK/out" -noout -serial)" = "serial=$VCS_SERIAL" ] ||
+	fail "ca show by a serial prefix: another certificate"
 # --json that fails leaves standard output empty: nothing half-written to parse
 ca list --dir "$WORK/no-such-ca" --json > "$WORK/out" 2> "$WORK/err" && fail "ca list of no CA succeeded"
 [ -s "$WORK/out" ] && fail "ca list --json wrote '$(cat "$WORK/out")' and failed"
@@ -377,7 +441,8 @@ run_ok ca revoke --dir "$R" --serial "$(serial_of "$OUT/client.pem")"
 refuse 1 "." "$R" revoke --dir "$R" --serial "$EXP2" --reason keyCompromise
 refuse 1 "." "$R" revoke --dir "$R" --serial 0123456789ABCDEF
 refuse any "." "$R" revoke --dir "$R" --serial "$EXP1" --reason frobnicated
-refuse any "." "$R" revoke --dir "$R" --serial "$EXP1" --invalidity-date yesterday
+refuse any "^p11ca: --invalidity-date: 'yesterday' is not a time \(YYYY-MM-DD, " "$R" revoke --dir "$R" \
+	--serial "$EXP1" --invalidity-date yesterday
 refuse 2 "future" "$R" revoke --dir "$R" --serial "$EXP1" --invalidity-date 2099-01-01
 # serials are read by value: case, 0x, colons, leading zero bytes
 run_ok ca show --dir "$R" "0x0000$(echo "$EXP1" | tr 'A-F' 'a-f')"

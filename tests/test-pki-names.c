@@ -1,7 +1,7 @@
 /*
  * test-pki-names.c - tools/pki/, the PKI library: the name policy table,
- * SAN text, the one time parser (every syntax, bad ones, leap days, the
- * 2050 UTCTime boundary) and serials.
+ * control characters in subjects, SAN text, the one time parser (every syntax, bad ones, leap days,
+ * the 2050 UTCTime boundary) and serials.
  */
 #include "config.h"
 
@@ -175,6 +175,65 @@ static void test_names_check(void **state)
 	X509_NAME_free(empty);
 	X509_NAME_free(person);
 	X509_NAME_free(wild);
+}
+
+/*
+ * A subject attribute with a control character is refused whatever the
+ * flags: a CN without SAN for a client or a CA (PKI_NAMES_CN_ANY) too, as
+ * is one of an OU beside a SAN; UTF-8 letters are fine.
+ */
+static void test_names_control(void **state)
+{
+	static const struct {
+		const char *v;
+		int len;
+		int want;
+	} cns[] = {
+		{ "Jane Doe", -1, RES_OK },
+		{ "Z\xc3\xbcrich Issuing CA", -1, RES_OK },
+		{ "evil\0.example.com", 17, RES_BAD_INPUT },
+		{ "evil\x1b[31m", -1, RES_BAD_INPUT },
+		{ "Jane\nDoe", -1, RES_BAD_INPUT },
+		{ "Jane\tDoe", -1, RES_BAD_INPUT },
+		{ "Jane\x7f", -1, RES_BAD_INPUT },
+		{ "Jane\xc2\x85"
+		  "Doe",
+		  -1, RES_BAD_INPUT }, /* U+0085, a C1 control (NEL) */
+		{ "", 0, RES_BAD_INPUT },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cns) / sizeof(cns[0]); i++) {
+		X509_NAME *n = X509_NAME_new(), *ou = X509_NAME_new();
+		GENERAL_NAMES *sans = GENERAL_NAMES_new();
+		GENERAL_NAME *g = GENERAL_NAME_new();
+		ASN1_IA5STRING *dns = ASN1_IA5STRING_new();
+
+		assert_non_null(n);
+		assert_non_null(ou);
+		assert_non_null(dns);
+		assert_int_equal(X509_NAME_add_entry_by_NID(n, NID_commonName, V_ASN1_UTF8STRING,
+		                                            (const unsigned char *)cns[i].v,
+		                                            cns[i].len, -1, 0),
+		                 1);
+		assert_int_equal(
+		    X509_NAME_add_entry_by_NID(ou, NID_organizationalUnitName, V_ASN1_UTF8STRING,
+		                               (const unsigned char *)cns[i].v, cns[i].len, -1, 0),
+		    1);
+		assert_int_equal(ASN1_STRING_set(dns, "a.example.com", -1), 1);
+		GENERAL_NAME_set0_value(g, GEN_DNS, dns);
+		assert_int_equal(sk_GENERAL_NAME_push(sans, g), 1);
+		res_clear();
+		assert_int_equal(pki_names_check_ex(n, NULL, PKI_NAMES_CN_ANY), cns[i].want);
+		if (cns[i].want != RES_OK && cns[i].len != 0)
+			assert_non_null(strstr(res_message(), "control character"));
+		/* an empty OU is allowed, an OU with a control character is not */
+		assert_int_equal(pki_names_check(ou, sans), cns[i].len == 0 ? RES_OK : cns[i].want);
+		GENERAL_NAMES_free(sans);
+		X509_NAME_free(n);
+		X509_NAME_free(ou);
+	}
 }
 
 static void test_san_text(void **state)
@@ -403,9 +462,13 @@ static void test_serial_of(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_names),     cmocka_unit_test(test_names_check),
-		cmocka_unit_test(test_san_text),  cmocka_unit_test(test_time_parse),
-		cmocka_unit_test(test_time_asn1), cmocka_unit_test(test_serial_normalise),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_names_check),
+		cmocka_unit_test(test_names_control),
+		cmocka_unit_test(test_san_text),
+		cmocka_unit_test(test_time_parse),
+		cmocka_unit_test(test_time_asn1),
+		cmocka_unit_test(test_serial_normalise),
 		cmocka_unit_test(test_serial_of),
 	};
 	size_t i;

@@ -27,7 +27,7 @@ esac
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/p11ca-fuzz.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 fail=0
-for f in csr crl; do
+for f in csr crl index; do
 	bin="$top_builddir/tests/fuzz/${f}_fuzzer"
 	if [ ! -x "$bin" ]; then
 		echo "FAIL: $bin is missing"

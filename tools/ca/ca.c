@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -120,6 +122,57 @@ static int load_conf(const char *dir, struct ca_conf *conf)
 	return rc;
 }
 
+/* Adds a line to ca->warnings; RES_NOMEM. */
+static int add_warning(struct ca *ca, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int add_warning(struct ca *ca, const char *fmt, ...)
+{
+	char buf[4200], **v;
+	size_t n = 0;
+	va_list ap;
+
+	while (ca->warnings != NULL && ca->warnings[n] != NULL)
+		n++;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if ((v = realloc(ca->warnings, (n + 2) * sizeof(*v))) == NULL)
+		return res_set(RES_NOMEM, "out of memory");
+	ca->warnings = v;
+	if ((v[n] = strdup(buf)) == NULL)
+		return res_set(RES_NOMEM, "out of memory");
+	v[n + 1] = NULL;
+	return RES_OK;
+}
+
+/*
+ * Who else can change the CA: a CA directory or ca.conf that its group or
+ * everyone may write lets them swap the database, the certificate, or the
+ * key URI and the URLs every certificate carries.
+ */
+static int check_modes(struct ca *ca, const char *dir)
+{
+	struct stat st;
+	char *conf;
+	int rc = RES_OK;
+
+	if (stat(dir, &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)))
+		rc = add_warning(ca,
+		                 "the CA directory %s is group or world writable (chmod go-w "
+		                 "it): others can replace the CA's files",
+		                 dir);
+	if (rc != RES_OK || (conf = malloc(strlen(dir) + 16)) == NULL)
+		return rc != RES_OK ? rc : res_set(RES_NOMEM, "out of memory");
+	sprintf(conf, "%s/ca.conf", dir);
+	if (stat(conf, &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)))
+		rc = add_warning(ca,
+		                 "%s is group or world writable (chmod go-w it): others can "
+		                 "change the CA's key, profile and URLs",
+		                 conf);
+	free(conf);
+	return rc;
+}
+
 int ca_open(const char *dir, const struct ca_open_opts *o, struct ca **pca)
 {
 	struct ca *ca;
@@ -131,7 +184,7 @@ int ca_open(const char *dir, const struct ca_open_opts *o, struct ca **pca)
 	*pca = NULL;
 	if ((ca = calloc(1, sizeof(*ca))) == NULL)
 		return res_set(RES_NOMEM, "out of memory");
-	if ((rc = load_conf(dir, &ca->conf)) != RES_OK)
+	if ((rc = load_conf(dir, &ca->conf)) != RES_OK || (rc = check_modes(ca, dir)) != RES_OK)
 		goto fail;
 	rc = read_small(ca->conf.cert, &buf, &len);
 	if (rc == RES_OK) {
@@ -183,6 +236,7 @@ void ca_close(struct ca *ca)
 	cadb_close(ca->db);
 	pki_libctx_free(ca->libctx);
 	ca_conf_free(&ca->conf);
+	pki_strv_free(ca->warnings);
 	free(ca);
 }
 

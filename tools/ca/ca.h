@@ -3,7 +3,8 @@
  * PKCS#11 token.  Its configuration (conf.c), opening a CA (ca.c), making
  * a new one (init.c), profiles and the checks a CSR must pass (profile.c,
  * check.c), building and signing certificates (build.c), issuing a batch
- * (issue.c), CRLs (crl.c, crl.h), CRLReason names (reason.c).  Records are
+ * (issue.c), CRLs (crl.c, crl.h), CRLReason names (reason.c), openssl ca's
+ * index.txt and its import (index.c, import.c).  Records are
  * kept through the database interface (db/db.h).
  *
  * Results follow tools/common/result.h: RES_OK, or a RES_* code with the
@@ -54,6 +55,14 @@ int ca_conf_parse(const char *text, size_t len, const char *dir, const char *nam
 /* ca.conf's text for @conf (free()); RES_BAD_INPUT for a value the syntax cannot hold. */
 int ca_conf_format(const struct ca_conf *conf, char **ptext, size_t *plen);
 void ca_conf_free(struct ca_conf *conf);
+/*
+ * Whether @url can go into certificates (CRL distribution point, AIA): an
+ * http:// or https:// URL with a host (name, IPv4, [IPv6]) and optional
+ * port, no user part, of printable ASCII without spaces, commas, quotes or
+ * '$' (which openssl's extension text or ca.conf would read otherwise),
+ * that OpenSSL's URL parser reads too.  RES_BAD_INPUT naming @what otherwise.
+ */
+int ca_url_check(const char *what, const char *url);
 
 /* An opened CA: configuration, certificate, key on the token, database. */
 struct ca {
@@ -62,6 +71,8 @@ struct ca {
 	OSSL_LIB_CTX *libctx; /* its own, with the p11ca provider configured for this CA */
 	EVP_PKEY *key;        /* through the p11ca provider; NULL unless need_key */
 	struct cadb *db;
+	/* NULL, or lines for the caller to tell (a group/world-writable ca.conf or directory) */
+	char **warnings;
 };
 
 struct ca_open_opts {
@@ -187,5 +198,72 @@ int ca_crl(struct ca *ca, const char *md, long days, int pem, ca_write_fn out, v
 const char *ca_reason_name(int code);
 /* Code of a name (case-insensitive), -1 if unknown. */
 int ca_reason_code(const char *name);
+
+/* ---- openssl ca's records (index.c, import.c) ---------------------- */
+
+/* Largest CRL number kept (the database holds a signed 64-bit number). */
+#define CA_CRL_NUMBER_MAX INT64_MAX
+/* Largest index.txt an import reads; newcerts/SERIAL.pem and crlnumber are small files. */
+#define CA_INDEX_MAX (256 << 20)
+
+/*
+ * One line of an 'openssl ca' index.txt (@len bytes, no newline; NULs are
+ * bytes like others): status V, E or R, expiry, revocation time[,reason
+ * [,time or OID]] (R only), serial, file name (ignored), subject (the rest
+ * of the line, starting with '/').  Into @r: status 'V' (V and E) or 'R',
+ * not_after, revoked_at, reason (-1 none, 0 when R gives none),
+ * invalidity, serial (normalised) and subject (malloc'ed, escaped as
+ * ca_text_escape does); cadb_row_free(@r) after.  RES_BAD_INPUT with the
+ * reason (and @r empty) otherwise.
+ */
+int ca_index_parse_line(const char *line, size_t len, struct cadb_row *r);
+/*
+ * @r as an index.txt line with its newline into *pline (free()): E for a
+ * valid record expired at @now; openssl ca's reason names (none for the
+ * reasons it does not know); the subject escaped.
+ */
+int ca_index_format(const struct cadb_row *r, int64_t now, char **pline);
+/*
+ * @len bytes of @s with every byte outside printable ASCII written \xHH
+ * (as X509_NAME_oneline does), NUL-terminated (free()); NULL when out of
+ * memory.
+ */
+char *ca_text_escape(const char *s, size_t len);
+/*
+ * openssl ca's crlnumber file (@len bytes of hex, the next CRL's number)
+ * into *pnext: 1 to CA_CRL_NUMBER_MAX, else RES_BAD_INPUT.
+ */
+int ca_crlnumber_parse(const char *text, size_t len, int64_t *pnext);
+
+/* What an import did and found, for the caller to tell (ca_import_report_free). */
+struct ca_import_report {
+	size_t count;  /* records imported (0 when the import failed) */
+	size_t nocert; /* of them without their certificate */
+	/* NULL-terminated lines (or NULL): index fields the certificate overrode */
+	char **findings;
+	size_t nfindings;
+	size_t more; /* findings not kept beyond the first 100 */
+};
+void ca_import_report_free(struct ca_import_report *rep);
+/*
+ * The certificate of serial @serial (newcerts/SERIAL.pem): RES_OK and a
+ * malloc'ed buffer (*pbuf, free()), RES_NOT_FOUND when there is none, or
+ * another code with its message when it cannot be read.
+ */
+typedef int (*ca_import_load_fn)(const char *serial, unsigned char **pbuf, size_t *plen, void *arg);
+/*
+ * Imports an 'openssl ca' directory's records into @ca's database, all in
+ * one transaction: each line of @index (@len bytes), with its certificate
+ * from @load when there is one, which must be issued by @ca's certificate
+ * and hold the serial: then its subject, validity and SANs are the record,
+ * and index fields that disagree are reported in @rep; and @crlnumber
+ * (@crllen bytes; NULL when there is none), so that CRL numbers go on from
+ * there.  A malformed line (RES_BAD_INPUT "line N: ..."), a serial the
+ * database has (RES_TAKEN), a certificate of another CA (RES_POLICY)
+ * imports nothing.  @rep is the caller's whatever the result.
+ */
+int ca_import_openssl(struct ca *ca, const char *index, size_t len, const char *crlnumber,
+                      size_t crllen, ca_import_load_fn load, void *arg,
+                      struct ca_import_report *rep);
 
 #endif

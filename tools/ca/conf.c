@@ -5,12 +5,16 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <openssl/bio.h>
 #include <openssl/conf.h>
 #include <openssl/err.h>
+#include <openssl/http.h>
 
 #include "p11ca.h"
 
@@ -92,6 +96,109 @@ static int has_pin_value(const char *uri)
 	return strcmp(p11ca_uri_redact(uri, buf, sizeof(buf)), uri) != 0;
 }
 
+/* A host of a URL: an IPv6 literal in brackets, or letters, digits, hyphens and dots. */
+static int url_host_ok(const char *h, size_t n)
+{
+	unsigned char b[16];
+	char tmp[64];
+	size_t i;
+
+	if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+		if (n - 2 >= sizeof(tmp))
+			return 0;
+		memcpy(tmp, h + 1, n - 2);
+		tmp[n - 2] = '\0';
+		return inet_pton(AF_INET6, tmp, b) == 1;
+	}
+	if (n == 0 || n > 253 || h[0] == '.' || h[0] == '-')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((h[i] >= 'a' && h[i] <= 'z') || (h[i] >= 'A' && h[i] <= 'Z') ||
+		      (h[i] >= '0' && h[i] <= '9') || h[i] == '-' || h[i] == '.'))
+			return 0;
+	return 1;
+}
+
+int ca_url_check(const char *what, const char *url)
+{
+	static const char path_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                                 "0123456789-._~/:@!&()*+;=?%";
+	char *scheme = NULL, *user = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL,
+	     *frag = NULL;
+	const char *p, *auth, *rest;
+	size_t len = strlen(url), slen, i;
+	int rc = RES_BAD_INPUT;
+
+	/* shown in messages: nothing but printable ASCII gets this far */
+	for (i = 0; i < len; i++)
+		if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f)
+			return res_set(RES_BAD_INPUT,
+			               "%s: the URL holds a space, control or non-ASCII character",
+			               what);
+	if (len > PKI_URI_MAX)
+		return res_set(RES_BAD_INPUT, "%s: a URL of more than %d bytes", what, PKI_URI_MAX);
+	if (strncasecmp(url, "http://", 7) == 0)
+		slen = 7;
+	else if (strncasecmp(url, "https://", 8) == 0)
+		slen = 8;
+	else
+		return res_set(RES_BAD_INPUT, "%s '%s': not an http:// or https:// URL", what, url);
+	/* authority: host[:port], no user (credentials have no place in a certificate) */
+	auth = url + slen;
+	rest = auth + strcspn(auth, "/?#");
+	p = memchr(auth, ']', (size_t)(rest - auth));
+	p = memchr(p != NULL ? p : auth, ':', (size_t)(rest - (p != NULL ? p : auth)));
+	if (memchr(auth, '@', (size_t)(rest - auth)) != NULL ||
+	    !url_host_ok(auth, (size_t)((p != NULL ? p : rest) - auth))) {
+		res_set(RES_BAD_INPUT, "%s '%s': not a host name or address after the scheme", what,
+		        url);
+		goto out;
+	}
+	if (p != NULL) {
+		long v = 0;
+		for (i = 1; p + i < rest && p[i] >= '0' && p[i] <= '9' && v <= 65535; i++)
+			v = v * 10 + (p[i] - '0');
+		if (i == 1 || p + i != rest || v < 1 || v > 65535) {
+			res_set(RES_BAD_INPUT, "%s '%s': bad port", what, url);
+			goto out;
+		}
+	}
+	/*
+	 * a comma would read as a second name in openssl's extension syntax, a
+	 * '$' or quote as ca.conf syntax; '#' (a fragment) means nothing to a
+	 * CRL or OCSP client
+	 */
+	for (p = rest; *p != '\0'; p++) {
+		if (strchr(path_chars, *p) == NULL) {
+			res_set(RES_BAD_INPUT, "%s '%s': '%c' is not allowed in a URL here", what,
+			        url, *p);
+			goto out;
+		}
+		if (*p == '%' &&
+		    !(isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2]))) {
+			res_set(RES_BAD_INPUT, "%s '%s': '%%' without two hex digits", what, url);
+			goto out;
+		}
+	}
+	/* and OpenSSL's own reading of it agrees */
+	if (OSSL_parse_url(url, &scheme, &user, &host, &port, NULL, &path, &query, &frag) != 1 ||
+	    user[0] != '\0' || host[0] == '\0') {
+		ERR_clear_error();
+		res_set(RES_BAD_INPUT, "%s '%s': not a URL", what, url);
+		goto out;
+	}
+	rc = RES_OK;
+out:
+	OPENSSL_free(scheme);
+	OPENSSL_free(user);
+	OPENSSL_free(host);
+	OPENSSL_free(port);
+	OPENSSL_free(path);
+	OPENSSL_free(query);
+	OPENSSL_free(frag);
+	return rc;
+}
+
 int ca_conf_parse(const char *text, size_t len, const char *dir, const char *path,
                   struct ca_conf *conf)
 {
@@ -171,9 +278,21 @@ int ca_conf_parse(const char *text, size_t len, const char *dir, const char *pat
 			snprintf(name, sizeof(name), "crl_url.%zu", i);
 		if (!get_str(cf, name, NULL, &s))
 			goto oom;
+		/* URLs go into every certificate: checked here, whoever wrote the file */
+		if (s != NULL && (ret = ca_url_check(name, s)) != RES_OK) {
+			res_prefix(ret, "%s", path);
+			goto out;
+		}
 		if (s != NULL)
 			conf->crl_urls[n++] = s;
 		s = NULL;
+	}
+	if ((conf->ocsp_url != NULL &&
+	     (ret = ca_url_check("ocsp_url", conf->ocsp_url)) != RES_OK) ||
+	    (conf->ca_issuers_url != NULL &&
+	     (ret = ca_url_check("ca_issuers_url", conf->ca_issuers_url)) != RES_OK)) {
+		res_prefix(ret, "%s", path);
+		goto out;
 	}
 	ret = RES_OK;
 	goto out;
@@ -221,8 +340,13 @@ int ca_conf_format(const struct ca_conf *conf, char **ptext, size_t *plen)
 	     !plain_value("--ca-issuers-url", conf->ca_issuers_url)))
 		return RES_BAD_INPUT;
 	for (i = 0; conf->crl_urls != NULL && conf->crl_urls[i] != NULL; i++)
-		if (!plain_value("--crl-url", conf->crl_urls[i]))
+		if (!plain_value("--crl-url", conf->crl_urls[i]) ||
+		    ca_url_check("--crl-url", conf->crl_urls[i]) != RES_OK)
 			return RES_BAD_INPUT;
+	if ((conf->ocsp_url != NULL && ca_url_check("--ocsp-url", conf->ocsp_url) != RES_OK) ||
+	    (conf->ca_issuers_url != NULL &&
+	     ca_url_check("--ca-issuers-url", conf->ca_issuers_url) != RES_OK))
+		return RES_BAD_INPUT;
 	if ((mem = BIO_new(BIO_s_mem())) == NULL)
 		goto out;
 	BIO_printf(mem,

@@ -36,10 +36,14 @@ struct ca *tool_ca_open(const char *dir, const struct tool_common *c, int need_k
 	}
 	struct ca *ca = NULL;
 
+	size_t i;
+
 	if (need_key)
 		tool_pin_file_check(c->pin_file);
 	if (tool_report(ca_open(dir, &o, &ca)) != TOOL_EXIT_OK)
 		return NULL;
+	for (i = 0; ca->warnings != NULL && ca->warnings[i] != NULL; i++)
+		tool_warnf("%s", ca->warnings[i]);
 	return ca;
 }
 

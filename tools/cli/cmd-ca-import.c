@@ -6,142 +6,92 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
+#include <unistd.h>
 
 #include "cmd-ca.h"
 
-/* ------------------------------------------------------------------ */
-/* openssl ca's index.txt                                              */
-/* ------------------------------------------------------------------ */
-
-/* YYMMDDHHMMSSZ (UTCTime) or YYYYMMDDHHMMSSZ; 0 if malformed. */
-static int parse_index_time(const char *s, int64_t *out)
-{
-	ASN1_TIME *t = ASN1_TIME_new();
-	struct tm tm;
-	int ok = t != NULL && ASN1_TIME_set_string(t, s) == 1 && ASN1_TIME_to_tm(t, &tm) == 1;
-
-	ASN1_TIME_free(t);
-	if (ok)
-		*out = (int64_t)timegm(&tm);
-	return ok;
-}
-
-/* openssl ca's names of the reasons it writes (apps/ca.c) */
-static int openssl_reason(const char *name, int *code, int *with_time)
-{
-	*with_time = 0;
-	if (strcmp(name, "keyTime") == 0) {
-		*code = 1;
-		*with_time = 1;
-	} else if (strcmp(name, "CAkeyTime") == 0) {
-		*code = 2;
-		*with_time = 1;
-	} else if (strcmp(name, "holdInstruction") == 0) {
-		*code = 6;
-		*with_time = -1; /* an OID follows, dropped */
-	} else if (strcmp(name, "removeFromCRL") == 0) {
-		*code = 8;
-	} else if ((*code = ca_reason_code(name)) < 0) {
-		return 0;
-	}
-	return 1;
-}
+/* newcerts/SERIAL.pem and crlnumber: small files */
+#define NEWCERT_MAX   (1024 * 1024)
+#define CRLNUMBER_MAX 1024
 
 static const char import_help[] =
     "usage: p11ca ca import-openssl --dir D OPENSSL_CA_DIR\n\n"
     "Imports the records of an 'openssl ca' directory into D's database:\n"
-    "index.txt (status, expiry, revocation and reason, serial, subject) and the\n"
-    "certificates from newcerts/SERIAL.pem (a record without its file is\n"
-    "imported without the certificate, with a warning; one another CA issued\n"
-    "is refused), and crlnumber, so that\n"
-    "CRL numbers go on from there.  All in one\n"
-    "transaction: a malformed line, or a serial the database has already,\n"
-    "imports nothing.\n";
+    "index.txt (status, expiry, revocation and reason, serial, subject), the\n"
+    "certificates from newcerts/SERIAL.pem and crlnumber, so that CRL numbers\n"
+    "go on from there.  A certificate is the record (its subject, validity and\n"
+    "SANs; index.txt fields that disagree are reported) when this CA issued it;\n"
+    "one another CA issued is refused; a record without its file is imported\n"
+    "from index.txt alone, with a warning.  Only regular files are read.  All\n"
+    "in one transaction: a malformed line, or a serial the database has\n"
+    "already, imports nothing.\n";
 
 /*
- * newcerts/SERIAL.pem of the openssl ca directory, into @r; 0 if absent.
- * It must have been issued by @cacert (names and signature), when known.
+ * The whole of @path, a regular file of at most @max bytes (NUL-terminated,
+ * free()): a FIFO or a device is refused rather than waited on or read
+ * without end.  RES_NOT_FOUND when it does not exist.
  */
-static int import_cert(const char *odir, X509 *cacert, struct cadb_row *r, int lineno)
+static int read_regular(const char *path, size_t max, unsigned char **pbuf, size_t *plen)
 {
-	char path[4096];
-	struct cadb_row got;
-	FILE *f;
-	X509 *x;
+	struct stat st;
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	ssize_t got;
+	int fd, rc;
 
-	snprintf(path, sizeof(path), "%s/newcerts/%s.pem", odir, r->serial);
-	if ((f = fopen(path, "r")) == NULL)
-		return 0;
-	x = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	if (x == NULL) {
-		ERR_clear_error();
-		tool_errorf("%s: not a PEM certificate", path);
-		return -1;
+	*pbuf = NULL;
+	/* O_NONBLOCK: opening a FIFO does not wait for a writer */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) < 0)
+		return res_set(errno == ENOENT ? RES_NOT_FOUND : RES_IO, "cannot open %s: %s", path,
+		               strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		rc = res_set(RES_BAD_INPUT, "%s: not a regular file", path);
+		goto out;
 	}
-	if (cacert != NULL && (X509_check_issued(cacert, x) != X509_V_OK ||
-	                       X509_verify(x, X509_get0_pubkey(cacert)) <= 0)) {
-		ERR_clear_error();
-		tool_errorf("%s was not issued by this CA (its certificate); nothing imported",
-		            path);
-		X509_free(x);
-		return -1;
+	if ((uintmax_t)st.st_size > (uintmax_t)max) {
+		rc = res_set(RES_BAD_INPUT, "%s: larger than %zu bytes", path, max);
+		goto out;
 	}
-	if (ca_row_from_cert(x, &got) != RES_OK) {
-		X509_free(x);
-		tool_report(res_prefix(RES_BAD_INPUT, "%s", path));
-		return -1;
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		rc = res_set(RES_NOMEM, "out of memory");
+		goto out;
 	}
-	X509_free(x);
-	if (strcmp(got.serial, r->serial) != 0) {
-		tool_errorf("index.txt line %d: %s holds serial %s", lineno, path, got.serial);
-		cadb_row_free(&got);
-		return -1;
+	/* no more than fstat said, even when the file grows meanwhile */
+	while (len < (size_t)st.st_size &&
+	       ((got = read(fd, buf + len, (size_t)st.st_size - len)) > 0 ||
+	        (got < 0 && errno == EINTR)))
+		if (got > 0)
+			len += (size_t)got;
+	if (len != (size_t)st.st_size) {
+		rc = res_set(RES_IO, "cannot read %s", path);
+		goto out;
 	}
-	r->not_before = got.not_before;
-	r->sans = got.sans;
-	r->nsans = got.nsans;
-	r->der = got.der;
-	r->der_len = got.der_len;
-	got.sans = NULL;
-	got.nsans = 0;
-	got.der = NULL;
-	cadb_row_free(&got);
-	return 1;
+	buf[len] = '\0';
+	*pbuf = buf;
+	*plen = len;
+	buf = NULL;
+	rc = RES_OK;
+out:
+	free(buf);
+	close(fd);
+	return rc;
 }
 
-/*
- * openssl ca's crlnumber file holds the next CRL's number (hex): the CRLs
- * p11ca signs continue from it, never below a number already used.
- */
-static int import_crl_number(struct cadb *db, const char *odir)
+/* ca_import_load_fn: newcerts/SERIAL.pem of the openssl ca directory @arg. */
+static int load_newcert(const char *serial, unsigned char **pbuf, size_t *plen, void *arg)
 {
-	char path[4096], line[64], *end;
-	unsigned long long next;
-	FILE *f;
-	int ok;
+	char path[4096];
 
-	snprintf(path, sizeof(path), "%s/crlnumber", odir);
-	if ((f = fopen(path, "r")) == NULL)
-		return TOOL_EXIT_OK;
-	line[0] = '\0';
-	ok = fgets(line, sizeof(line), f) != NULL;
-	fclose(f);
-	line[strcspn(line, "\r\n")] = '\0';
-	end = line;
-	next = ok ? strtoull(line, &end, 16) : 0;
-	if (!ok || *end != '\0' || next == 0 || next > INT64_MAX) {
-		tool_errorf("%s: not a CRL number", path);
-		return TOOL_EXIT_FAIL;
-	}
-	/* the number of the last CRL openssl ca signed; ours never go below it */
-	return tool_report(cadb_set_crl_number(db, (int64_t)(next - 1)));
+	if ((size_t)snprintf(path, sizeof(path), "%s/newcerts/%s.pem", (const char *)arg, serial) >=
+	    sizeof(path))
+		return res_set(RES_BAD_INPUT, "%s: path too long", (const char *)arg);
+	return read_regular(path, NEWCERT_MAX, pbuf, plen);
 }
 
 int tool_ca_import_openssl(int argc, char **argv)
@@ -149,13 +99,12 @@ int tool_ca_import_openssl(int argc, char **argv)
 	static const struct tool_opt opts[] = { TOOL_CA_DIR_OPT, { NULL, 0, 0 } };
 	struct tool_common c = { 0 };
 	struct ca *ca = NULL;
+	struct ca_import_report rep = { 0 };
 	const char *dir = NULL, *odir;
-	char path[4096], *line = NULL, *f[6], *p, *rest;
-	size_t cap = 0, n, nocert = 0, count = 0;
-	int ret, lineno = 0, in_tx = 0, rc, k, with_time;
-	ssize_t len;
-	FILE *in = NULL;
-	struct cadb_row r;
+	char path[4096];
+	unsigned char *index = NULL, *crlnum = NULL;
+	size_t len = 0, crllen = 0, i;
+	int ret, rc;
 
 	if ((ret = tool_parse(argc, argv, opts, import_help, &c, tool_ca_dir_opt, &dir)) !=
 	    TOOL_PARSE_GO)
@@ -165,105 +114,40 @@ int tool_ca_import_openssl(int argc, char **argv)
 		return TOOL_EXIT_USAGE;
 	}
 	odir = argv[optind];
+	ret = TOOL_EXIT_FAIL;
 	snprintf(path, sizeof(path), "%s/index.txt", odir);
-	if ((in = fopen(path, "r")) == NULL) {
-		tool_errorf("cannot open %s: %s", path, strerror(errno));
-		return TOOL_EXIT_FAIL;
+	if (tool_report(read_regular(path, CA_INDEX_MAX, &index, &len)) != TOOL_EXIT_OK)
+		goto out;
+	snprintf(path, sizeof(path), "%s/crlnumber", odir);
+	if ((rc = read_regular(path, CRLNUMBER_MAX, &crlnum, &crllen)) != RES_OK &&
+	    rc != RES_NOT_FOUND) {
+		tool_report(rc);
+		goto out;
 	}
-	memset(&r, 0, sizeof(r));
 	if ((ret = tool_ca_open_records(dir, &c, &ca)) != TOOL_EXIT_OK)
 		goto out;
 	ret = TOOL_EXIT_FAIL;
-	if (tool_report(cadb_begin(ca->db)) != TOOL_EXIT_OK)
-		goto out;
-	in_tx = 1;
-	while ((len = getline(&line, &cap, in)) >= 0) {
-		lineno++;
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = '\0';
-		if (len == 0)
-			continue;
-		for (n = 0, p = line; n < 6; n++) {
-			f[n] = p;
-			if (n < 5) {
-				if ((p = strchr(p, '\t')) == NULL)
-					break;
-				*p++ = '\0';
-			}
-		}
-		memset(&r, 0, sizeof(r));
-		r.reason = -1;
-		if (n < 5 || (f[0][0] != 'V' && f[0][0] != 'R' && f[0][0] != 'E') ||
-		    f[0][1] != '\0' || !parse_index_time(f[1], &r.not_after) ||
-		    pki_serial_normalise(f[3], r.serial) != RES_OK || f[5][0] != '/') {
-			tool_errorf("%s line %d: not an openssl ca index line", path, lineno);
-			goto out;
-		}
-		r.status = f[0][0] == 'R' ? 'R' : 'V';
-		if (r.status == 'R') {
-			/* revocation time[,reason[,time or OID]] */
-			if ((rest = strchr(f[2], ',')) != NULL)
-				*rest++ = '\0';
-			if (!parse_index_time(f[2], &r.revoked_at)) {
-				tool_errorf("%s line %d: bad revocation time '%s'", path, lineno,
-				            f[2]);
-				goto out;
-			}
-			r.reason = 0;
-			if (rest != NULL) {
-				char *extra = strchr(rest, ',');
-				if (extra != NULL)
-					*extra++ = '\0';
-				if (!openssl_reason(rest, &r.reason, &with_time) ||
-				    (with_time == 1 &&
-				     (extra == NULL || !parse_index_time(extra, &r.invalidity)))) {
-					tool_errorf("%s line %d: bad revocation reason '%s'", path,
-					            lineno, rest);
-					goto out;
-				}
-			}
-		}
-		r.subject = f[5];
-		r.issued_at = (int64_t)time(NULL);
-		if ((k = import_cert(odir, ca->cert, &r, lineno)) < 0)
-			goto out;
-		if (k == 0)
-			nocert++;
-		rc = cadb_insert(ca->db, &r);
-		r.subject = NULL; /* points into line */
-		cadb_row_free(&r);
-		if (rc == RES_TAKEN)
-			tool_errorf("%s line %d: serial %s is in the database already; nothing "
-			            "imported",
-			            path, lineno, f[3]);
-		else if (rc != RES_OK)
-			tool_report(rc);
-		if (rc != RES_OK)
-			goto out;
-		count++;
-	}
-	if (ferror(in)) {
-		tool_errorf("cannot read %s", path);
+	rc = ca_import_openssl(ca, (const char *)index, len, (const char *)crlnum, crllen,
+	                       load_newcert, (void *)odir, &rep);
+	if (rc != RES_OK) {
+		tool_errorf("%s: %s; nothing imported", odir, res_message());
 		goto out;
 	}
-	if (import_crl_number(ca->db, odir) != TOOL_EXIT_OK)
-		goto out;
-	if (tool_report(cadb_commit(ca->db)) != TOOL_EXIT_OK)
-		goto out;
-	in_tx = 0;
-	if (nocert > 0)
+	for (i = 0; i < rep.nfindings; i++)
+		tool_warnf("%s: %s", odir, rep.findings[i]);
+	if (rep.more > 0)
+		tool_warnf("%s/index.txt: %zu more records differ from their certificates", odir,
+		           rep.more);
+	if (rep.nocert > 0)
 		tool_warnf("%zu records without their certificate in %s/newcerts (imported "
 		           "without it)",
-		           nocert, odir);
-	printf("imported %zu records\n", count);
+		           rep.nocert, odir);
+	printf("imported %zu records\n", rep.count);
 	ret = TOOL_EXIT_OK;
 out:
-	r.subject = NULL;
-	cadb_row_free(&r);
-	if (in_tx)
-		cadb_rollback(ca->db);
-	free(line);
-	fclose(in);
+	ca_import_report_free(&rep);
+	free(index);
+	free(crlnum);
 	ca_close(ca);
 	return ret;
 }
@@ -280,27 +164,13 @@ struct export_state {
 static int export_one(const struct cadb_row *r, void *arg)
 {
 	struct export_state *st = arg;
-	char exp[64], rev[160] = "", inv[64];
+	char *line = NULL;
+	int rc;
 
-	pki_time_asn1(r->not_after, 0, exp, sizeof(exp));
-	if (r->status == 'R') {
-		pki_time_asn1(r->revoked_at, 0, rev, sizeof(rev));
-		if (r->invalidity != 0 && (r->reason == 1 || r->reason == 2)) {
-			pki_time_asn1(r->invalidity, 1, inv, sizeof(inv));
-			snprintf(rev + strlen(rev), sizeof(rev) - strlen(rev), ",%s,%s",
-			         r->reason == 1 ? "keyTime" : "CAkeyTime", inv);
-		} else if (r->reason == 2) {
-			snprintf(rev + strlen(rev), sizeof(rev) - strlen(rev), ",CACompromise");
-		} else if (r->reason > 0 && r->reason <= 6) {
-			snprintf(rev + strlen(rev), sizeof(rev) - strlen(rev), ",%s",
-			         ca_reason_name(r->reason));
-		}
-	}
-	fprintf(st->out, "%c\t%s\t%s\t%s\tunknown\t%s\n",
-	        r->status == 'R'         ? 'R'
-	        : r->not_after < st->now ? 'E'
-	                                 : 'V',
-	        exp, rev, r->serial, r->subject);
+	if ((rc = ca_index_format(r, st->now, &line)) != RES_OK)
+		return rc;
+	fputs(line, st->out);
+	free(line);
 	return ferror(st->out) ? res_set(RES_IO, "cannot write the index") : 0;
 }
 

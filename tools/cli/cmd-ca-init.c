@@ -92,7 +92,8 @@ static const char init_help[] =
     "                 against --key) becomes D/ca.pem; its records follow with\n"
     "                 p11ca ca import-openssl.\n"
     "--crl-url, --ocsp-url and --ca-issuers-url go into ca.conf and from there\n"
-    "into every certificate the CA issues.  DN: /C=GB/O=Example/CN=Example CA.\n";
+    "into every certificate the CA issues: http:// or https:// URLs with a host,\n"
+    "no spaces, commas or quotes.  DN: /C=GB/O=Example/CN=Example CA.\n";
 
 /* Removes what a failed init made (best effort). */
 static void init_undo(const struct ca_conf *conf, int db_made, int cert_made)
@@ -160,10 +161,20 @@ static int init_opt(int id, const char *arg, void *data)
 			tool_errorf("at most %d --crl-url", CA_MAX_CRL_URLS);
 			return TOOL_EXIT_USAGE;
 		}
+		if (tool_report(ca_url_check("--crl-url", arg)) != TOOL_EXIT_OK)
+			return TOOL_EXIT_USAGE;
 		a->crl_urls[a->ncrl++] = (char *)arg;
 		break;
-	case O_OCSP_URL: a->ocsp_url = arg; break;
-	case O_ISSUERS_URL: a->issuers_url = arg; break;
+	case O_OCSP_URL:
+		if (tool_report(ca_url_check("--ocsp-url", arg)) != TOOL_EXIT_OK)
+			return TOOL_EXIT_USAGE;
+		a->ocsp_url = arg;
+		break;
+	case O_ISSUERS_URL:
+		if (tool_report(ca_url_check("--ca-issuers-url", arg)) != TOOL_EXIT_OK)
+			return TOOL_EXIT_USAGE;
+		a->issuers_url = arg;
+		break;
 	case O_FORCE: a->force = 1; break;
 	case O_CERT: a->cert_arg = arg; break;
 	default: return TOOL_EXIT_USAGE;

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -205,9 +206,78 @@ int tool_ca_list(int argc, char **argv)
 
 /* ca show */
 
+/* The serials that start with a prefix, walking the records (ca show SERIAL-PREFIX). */
+struct prefix_state {
+	const char *prefix;
+	size_t len, n;
+	char first[CA_SERIAL_MAX];
+};
+
+static int prefix_one(const struct cadb_row *r, void *arg)
+{
+	struct prefix_state *st = arg;
+
+	if (strncmp(r->serial, st->prefix, st->len) == 0 && st->n++ == 0)
+		snprintf(st->first, sizeof(st->first), "%s", r->serial);
+	return 0;
+}
+
+/*
+ * @arg as a serial prefix as `trust` takes fingerprint prefixes: at least 8
+ * hex digits, colons and "0x" optional, any case; into @out (uppercase).
+ */
+static int serial_prefix(const char *arg, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	if (strncmp(arg, "0x", 2) == 0 || strncmp(arg, "0X", 2) == 0)
+		arg += 2;
+	for (; *arg != '\0'; arg++) {
+		if (*arg == ':')
+			continue;
+		if (!isxdigit((unsigned char)*arg) || n + 1 >= cap)
+			return 0;
+		out[n++] = (char)toupper((unsigned char)*arg);
+	}
+	out[n] = '\0';
+	return n >= 8;
+}
+
+/*
+ * The record of @arg: a serial, or else a prefix of exactly one (RES_NOT_FOUND
+ * for none, RES_BAD_INPUT for several); @r is the caller's on RES_OK.
+ */
+static int find_record(struct ca *ca, const char *arg, struct cadb_row *r)
+{
+	struct prefix_state st = { 0 };
+	char serial[CA_SERIAL_MAX], prefix[CA_SERIAL_MAX];
+	int rc;
+
+	if (pki_serial_normalise(arg, serial) == RES_OK &&
+	    (rc = cadb_get(ca->db, serial, r)) != RES_NOT_FOUND)
+		return rc;
+	if (!serial_prefix(arg, prefix, sizeof(prefix)))
+		return res_set(RES_NOT_FOUND, "serial %s: no such certificate in %s", arg,
+		               ca->conf.db);
+	st.prefix = prefix;
+	st.len = strlen(prefix);
+	if ((rc = cadb_foreach(ca->db, CADB_ALL, 0, 0, prefix_one, &st)) != RES_OK)
+		return rc;
+	if (st.n == 0)
+		return res_set(RES_NOT_FOUND, "serial %s: no such certificate in %s", arg,
+		               ca->conf.db);
+	if (st.n > 1)
+		return res_set(RES_BAD_INPUT,
+		               "serial prefix %s matches %zu certificates: give more digits", arg,
+		               st.n);
+	return cadb_get(ca->db, st.first, r);
+}
+
 static const char show_help[] =
     "usage: p11ca ca show --dir D SERIAL [--json | --pem | --der]\n\n"
     "One record of the database: its fields and a summary of the certificate;\n"
+    "SERIAL is a serial or a prefix of exactly one (at least 8 hex digits,\n"
+    "colons optional, any case, as trust takes fingerprints);\n"
     "--json the fields as an object; --pem or --der the certificate itself.\n";
 
 static void show_text(const struct cadb_row *r, X509 *x)
@@ -280,20 +350,19 @@ int tool_ca_show(int argc, char **argv)
 		tool_errorf("ca show needs one SERIAL");
 		return TOOL_EXIT_USAGE;
 	}
-	if (pki_serial_normalise(argv[optind], serial) != RES_OK) {
+	if (pki_serial_normalise(argv[optind], serial) != RES_OK &&
+	    !serial_prefix(argv[optind], serial, sizeof(serial))) {
 		tool_errorf("'%s' is not a hexadecimal serial", argv[optind]);
 		return TOOL_EXIT_USAGE;
 	}
 	if ((ret = tool_ca_open_records(a.dir, &c, &ca)) != TOOL_EXIT_OK)
 		return ret;
 	ret = TOOL_EXIT_FAIL;
-	if ((rc = cadb_get(ca->db, serial, &r)) != RES_OK) {
-		if (rc == RES_NOT_FOUND)
-			tool_errorf("serial %s: no such certificate in %s", serial, ca->conf.db);
-		else
-			tool_report(rc);
+	if ((rc = find_record(ca, argv[optind], &r)) != RES_OK) {
+		tool_report(rc);
 		goto out;
 	}
+	snprintf(serial, sizeof(serial), "%s", r.serial);
 	if (r.der != NULL) {
 		p = r.der;
 		x = d2i_X509(NULL, &p, (long)r.der_len);

@@ -25,7 +25,8 @@ static const char sign_help[] =
     "CSR is checked before anything is issued: its signature, its key (RSA\n"
     "2048-4096, EC P-256/384/521, Ed25519), its names (valid, no wildcards), no\n"
     "CA:TRUE unless --profile sub-ca; one bad CSR and nothing is issued.\n\n"
-    "Profiles (default from ca.conf, else server-client):\n"
+    "Profiles (default from ca.conf, else server-client; sub-ca only when given\n"
+    "here, never as ca.conf's default):\n"
     "  server         EKU serverAuth\n"
     "  client         EKU clientAuth\n"
     "  server-client  EKU serverAuth, clientAuth (mutual TLS)\n"
@@ -260,6 +261,12 @@ int tool_ca_sign(int argc, char **argv)
 			res_prefix(RES_BAD_INPUT, "ca.conf default_profile");
 		tool_report(RES_BAD_INPUT);
 		ret = a.profile != NULL ? TOOL_EXIT_USAGE : TOOL_EXIT_FAIL;
+		goto out;
+	}
+	/* a CA certificate is asked for on the command line, never by a default */
+	if (a.profile == NULL && io.profile == CA_SUB_CA) {
+		tool_errorf("ca.conf default_profile = sub-ca: CA certificates are issued only "
+		            "with --profile sub-ca on the command line");
 		goto out;
 	}
 	io.days = a.days > 0 ? a.days : ca->conf.default_days;

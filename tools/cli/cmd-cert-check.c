@@ -485,9 +485,8 @@ int tool_cert_check(int argc, char **argv)
 	}
 	if (o.at != NULL) {
 		if (pki_time_parse(o.at, &at64) != RES_OK) {
-			tool_errorf("--at '%s' is not a date (YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ, "
-			            "\"YYYY-MM-DD HH:MM:SS\", YYYYMMDDHHMMSSZ or now; UTC)",
-			            o.at);
+			/* the one time parser's message, as --invalidity-date gives it */
+			tool_errorf("--at: %s", res_message());
 			goto out;
 		}
 		at = (time_t)at64;

@@ -1,6 +1,7 @@
 /* cmd-cert-show.c - p11ca cert show: a certificate file summarised. */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -61,6 +62,22 @@ static json_t *json_strs(const struct strs *l)
 	return a;
 }
 
+/*
+ * A fingerprint as JSON gives them everywhere (trust list too): lowercase
+ * hex without colons; the text output keeps openssl's AB:CD:... form.
+ */
+static json_t *json_fp(const char *fp)
+{
+	char hex[PKI_FP_MAX];
+	size_t n = 0;
+
+	for (; *fp != '\0' && n + 1 < sizeof(hex); fp++)
+		if (*fp != ':')
+			hex[n++] = (char)tolower((unsigned char)*fp);
+	hex[n] = '\0';
+	return json_string(hex);
+}
+
 /* One certificate as a JSON object (NULL when out of memory). */
 static json_t *info_json(const struct cert_info *ci)
 {
@@ -82,8 +99,8 @@ static json_t *info_json(const struct cert_info *ci)
 	    put(o, "key_type", json_string(ci->key)) &&
 	    put(o, "key_bits", json_integer(ci->bits)) &&
 	    put(o, "signature_algorithm", json_string(ci->sigalg)) &&
-	    put(o, "sha256_fingerprint", json_string(ci->sha256)) &&
-	    put(o, "sha1_fingerprint", json_string(ci->sha1)))
+	    put(o, "sha256_fingerprint", json_fp(ci->sha256)) &&
+	    put(o, "sha1_fingerprint", json_fp(ci->sha1)))
 		return o;
 	json_decref(o);
 	return NULL;
@@ -120,7 +137,8 @@ int tool_cert_show(int argc, char **argv)
 	    "detected): subject, issuer, serial, validity, subject alternative names,\n"
 	    "extended key usage, key usage, basic constraints, public key, signature\n"
 	    "algorithm, SHA-256 and SHA-1 fingerprints.  --text prints OpenSSL's full\n"
-	    "decoding instead; --json a JSON array with one object per certificate.\n";
+	    "decoding instead; --json a JSON array with one object per certificate\n"
+	    "(fingerprints in lowercase hex, as trust list --json gives them).\n";
 	struct tool_common c = { 0 };
 	struct show_opts o = { 0 };
 	int r, ret = TOOL_EXIT_FAIL, pem, i;

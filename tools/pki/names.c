@@ -282,6 +282,37 @@ int pki_san_check(const GENERAL_NAME *g)
 	return pki_name_check(t, ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s), 0);
 }
 
+/*
+ * A subject attribute as text: a valid string (UTF-8 once converted) with
+ * no control character (C0, DEL, C1): subjects are printed, logged and
+ * kept as text, where a NUL cuts them, an ESC drives the terminal and a
+ * newline or tab forges fields and lines.  A CN is not empty.
+ */
+static int check_attr_text(const X509_NAME_ENTRY *e)
+{
+	int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+	const char *name = nid != NID_undef ? OBJ_nid2sn(nid) : "attribute";
+	unsigned char *u = NULL;
+	int len, i, rc = RES_OK;
+
+	if ((len = utf8_of(X509_NAME_ENTRY_get_data(e), &u)) < 0) {
+		ERR_clear_error();
+		return res_set(RES_BAD_INPUT, "the subject %s is not a valid string", name);
+	}
+	for (i = 0; i < len; i++)
+		if (u[i] < 0x20 || u[i] == 0x7f ||
+		    (u[i] == 0xc2 && i + 1 < len && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f)) {
+			rc = res_set(RES_BAD_INPUT,
+			             "the subject %s holds a control character (0x%02x at byte %d)",
+			             name, u[i] == 0xc2 ? u[i + 1] : u[i], i);
+			break;
+		}
+	if (rc == RES_OK && len == 0 && nid == NID_commonName)
+		rc = res_set(RES_BAD_INPUT, "the subject CN is empty");
+	OPENSSL_free(u);
+	return rc;
+}
+
 int pki_names_check_ex(const X509_NAME *subject, const GENERAL_NAMES *sans, unsigned flags)
 {
 	int i, n = subject != NULL ? X509_NAME_entry_count(subject) : 0;
@@ -299,6 +330,8 @@ int pki_names_check_ex(const X509_NAME *subject, const GENERAL_NAMES *sans, unsi
 			               "wildcard in the subject (%s): wildcard names are "
 			               "refused; name every host",
 			               OBJ_nid2sn(OBJ_obj2nid(X509_NAME_ENTRY_get_object(e))));
+		if ((rc = check_attr_text(e)) != RES_OK)
+			return rc;
 	}
 	if (n == 0 && nsans == 0)
 		return res_set(RES_BAD_INPUT, "neither a subject nor a subjectAltName");

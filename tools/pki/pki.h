@@ -81,8 +81,10 @@ enum pki_name_type { PKI_NAME_DNS, PKI_NAME_IP, PKI_NAME_EMAIL, PKI_NAME_URI };
 int pki_name_check(enum pki_name_type type, const void *value, size_t len, unsigned flags);
 /*
  * The subject and SANs of a request or certificate under the policy: a
- * subject CN is checked as a DNS name (or IP) when there is no SAN; no
- * wildcard anywhere; SAN types DNS, IP, email, URI only; at least one name.
+ * subject CN is checked as a DNS name (or IP) when there is no SAN; every
+ * subject attribute a valid string without control characters (C0, DEL,
+ * C1), a CN not empty; no wildcard anywhere; SAN types DNS, IP, email, URI
+ * only; at least one name.
  */
 int pki_names_check(const X509_NAME *subject, const GENERAL_NAMES *sans);
 /* One SAN under the policy (RES_POLICY too for a type p11ca does not issue). */
