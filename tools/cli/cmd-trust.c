@@ -484,7 +484,7 @@ int tool_trust_add(int argc, char **argv)
 			buf[len++] = '\n';
 		memcpy(buf + len, pem, (size_t)pemlen);
 		len += (size_t)pemlen;
-		if (tool_write_atomic(o.bundle, buf, len) != TOOL_EXIT_OK)
+		if (tool_write_atomic_flags(o.bundle, buf, len, TOOL_OUT_FOLLOW) != TOOL_EXIT_OK)
 			goto out;
 	}
 	for (i = 0; i < add.n; i++)
@@ -725,7 +725,7 @@ int tool_trust_remove(int argc, char **argv)
 	}
 	memcpy(buf + len, cs.raw + start, cs.rawlen - start);
 	len += cs.rawlen - start;
-	if (tool_write_atomic(o.bundle, buf, len) != TOOL_EXIT_OK)
+	if (tool_write_atomic_flags(o.bundle, buf, len, TOOL_OUT_FOLLOW) != TOOL_EXIT_OK)
 		goto out;
 	for (i = 0; i < cs.n; i++)
 		if (cs.v[i].drop)
@@ -775,7 +775,7 @@ int tool_trust_reset(int argc, char **argv)
 		tool_errorf("%s: no certificates; the bundle is left as it was", o.from);
 		goto out;
 	}
-	if (tool_write_atomic(o.bundle, src.raw, src.rawlen) != TOOL_EXIT_OK)
+	if (tool_write_atomic_flags(o.bundle, src.raw, src.rawlen, TOOL_OUT_FOLLOW) != TOOL_EXIT_OK)
 		goto out;
 	printf("%s: reset to %s (%zu certificate%s)\n", o.bundle, o.from, src.n,
 	       src.n == 1 ? "" : "s");
