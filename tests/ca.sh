@@ -203,7 +203,7 @@ openssl req -new -newkey ed25519 -nodes -keyout "$SW/ed.key" -subj "/CN=ed.examp
 	-addext "subjectAltName=DNS:ed.example.com" -out "$SW/ed.csr" 2> /dev/null
 openssl req -new -newkey rsa:3072 -nodes -keyout "$SW/rsa3072.key" -subj "/CN=rsa.example.com" \
 	-out "$SW/rsa3072.csr" 2> /dev/null
-run_ok ca sign --dir "$R" --out-dir "$OUT/kinds" --der "$SW/plain.der" "$SW/ed.csr" "$SW/rsa3072.csr"
+run_ok ca sign --dir "$R" --again --out-dir "$OUT/kinds" --der "$SW/plain.der" "$SW/ed.csr" "$SW/rsa3072.csr"
 [ "$(ls "$OUT/kinds"/*.der | wc -l)" -eq 3 ] || fail "--out-dir --der: $(ls "$OUT/kinds")"
 for f in "$OUT/kinds"/*.der; do
 	openssl x509 -inform DER -in "$f" -out "${f%.der}.pem" || fail "$f is not DER"
