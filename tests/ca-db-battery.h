@@ -691,8 +691,8 @@ static void test_foreach_subject(void **state)
 	assert_int_equal(w.n, 0);
 	/* a non-zero return stops the walk and is its result */
 	w.stop_after = 1;
-	assert_int_equal(
-	    cadb_foreach_subject(f->db, "/C=FR/O=Ex, Inc./CN=same", bt_collect, &w), 42);
+	assert_int_equal(cadb_foreach_subject(f->db, "/C=FR/O=Ex, Inc./CN=same", bt_collect, &w),
+	                 42);
 	assert_string_equal(w.serials, "1A");
 	assert_true(bt_backend->subject_lookup_indexed(f->location));
 }

@@ -494,13 +494,15 @@ static void test_migrate_v2(void **state)
 	bt_insert(db, "5B", 'R', 1900000000, NULL, 0);
 	cadb_close(db);
 	/* what version 2 was: no index of the subjects */
-	assert_int_equal(sq_raw_exec(location, "DROP INDEX certs_subject; PRAGMA user_version=2"), 0);
+	assert_int_equal(sq_raw_exec(location, "DROP INDEX certs_subject; PRAGMA user_version=2"),
+	                 0);
 	assert_query(location, "SELECT count(*) FROM sqlite_master WHERE name = 'certs_subject'",
 	             "0");
 	assert_int_equal(cadb_open(location, &db), RES_OK);
 	assert_int_equal(cadb_schema_version(db, &v), RES_OK);
 	assert_int_equal(v, 3);
-	assert_int_equal(cadb_foreach_subject(db, "/C=FR/O=Ex, Inc./CN=5B", bt_collect, &w), RES_OK);
+	assert_int_equal(cadb_foreach_subject(db, "/C=FR/O=Ex, Inc./CN=5B", bt_collect, &w),
+	                 RES_OK);
 	assert_string_equal(w.serials, "5B");
 	cadb_close(db);
 	assert_query(location, "PRAGMA user_version", "3");

@@ -375,9 +375,8 @@ static void test_issued_twice(void **state)
 	ca_req_free(&req);
 	/* both revoked: issued without again */
 	io.again = 0;
-	assert_int_equal(cadb_foreach(ca->db, CADB_VALID, (int64_t)time(NULL), 0, revoke_twice,
-	                              ca->db),
-	                 RES_OK);
+	assert_int_equal(
+	    cadb_foreach(ca->db, CADB_VALID, (int64_t)time(NULL), 0, revoke_twice, ca->db), RES_OK);
 	memset(&req, 0, sizeof(req));
 	req.name = "twice";
 	req.csr = csr;

@@ -124,7 +124,8 @@ struct ca_req {
 	int rc;               /* RES_OK, or why this request failed */
 	char msg[512];        /* its message ("" when fine) */
 	char not_copied[256]; /* CSR extensions not copied (comma list, "" none) */
-	char dup[CA_SERIAL_MAX]; /* RES_ALREADY: the valid certificate it has already */
+	/* the valid certificate its subject and key have already (RES_ALREADY; "" none) */
+	char dup[CA_SERIAL_MAX];
 	X509 *cert;
 	struct cadb_row row; /* its record (serial, subject, SANs, DER ...) */
 	/* private */

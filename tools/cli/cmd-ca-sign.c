@@ -87,8 +87,9 @@ static void file_name(const struct ca_req *r, char *out)
 		len = NAME_MAX_LEN;
 	for (i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)src[i];
-		out[i] = (isalnum(ch) && ch < 0x80) || ch == '.' || ch == '-' || ch == '_' ? (char)ch
-		                                                                          : '_';
+		out[i] = (isalnum(ch) && ch < 0x80) || ch == '.' || ch == '-' || ch == '_'
+		             ? (char)ch
+		             : '_';
 	}
 	out[len] = '\0';
 	if (out[0] == '.')
@@ -183,8 +184,8 @@ static int write_issued(struct ca_req *reqs, size_t n, const char *out, const ch
 			goto out;
 		}
 		tool_sweep_stale(out_dir);
-		ret = parallel_run(n, threads, 0, write_one, &o) == 0 ? TOOL_EXIT_OK
-		                                                      : TOOL_EXIT_FAIL;
+		ret =
+		    parallel_run(n, threads, 0, write_one, &o) == 0 ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
 		for (i = 0; i < n; i++)
 			if (o.written[i])
 				printf("%s -> %s\n", reqs[i].name, o.files[i]);
@@ -230,9 +231,10 @@ static int destination_ok(const char *out, const char *out_dir)
 
 	if (out_dir != NULL) {
 		if (lstat(out_dir, &st) == 0 && S_ISLNK(st.st_mode)) {
-			tool_errorf("--out-dir %s is a symbolic link: not written through (name the "
-			            "folder itself)",
-			            out_dir);
+			tool_errorf(
+			    "--out-dir %s is a symbolic link: not written through (name the "
+			    "folder itself)",
+			    out_dir);
 			return 0;
 		}
 		if (stat(out_dir, &st) != 0 || !S_ISDIR(st.st_mode) ||

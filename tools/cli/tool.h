@@ -168,8 +168,7 @@ int tool_trust_reset(int argc, char **argv);
 #define TOOL_TMP_MARK     ".p11ca.tmp."
 #define TOOL_TMP_STALE    3600
 int tool_write_atomic(const char *path, const unsigned char *p, size_t len);
-int tool_write_atomic_flags(const char *path, const unsigned char *p, size_t len,
-                            unsigned flags);
+int tool_write_atomic_flags(const char *path, const unsigned char *p, size_t len, unsigned flags);
 /*
  * The same in steps, for output written piece by piece: open (a temporary
  * file beside @path, or standard output for "-"), write, then commit
@@ -195,8 +194,7 @@ void tool_atomic_abort(struct tool_atomic *a);
  * that cannot be undone (a key generated, certificates issued).
  */
 struct stat;
-int tool_out_check(const char *path, unsigned flags, char **preal, int *pstream,
-                   struct stat *pst);
+int tool_out_check(const char *path, unsigned flags, char **preal, int *pstream, struct stat *pst);
 /* tool_out_check() as a yes (1) or no (0, reported). */
 int tool_out_ok(const char *path, unsigned flags);
 /* Removes our stale temporary files in folder @dir (see tool_write_atomic); silent. */

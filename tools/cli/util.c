@@ -363,8 +363,7 @@ static char *link_followed(const char *path, const struct stat *lst, const char 
 	return real;
 }
 
-int tool_out_check(const char *path, unsigned flags, char **preal, int *pstream,
-                   struct stat *pst)
+int tool_out_check(const char *path, unsigned flags, char **preal, int *pstream, struct stat *pst)
 {
 	struct stat lst;
 	const char *why;
@@ -391,8 +390,7 @@ int tool_out_check(const char *path, unsigned flags, char **preal, int *pstream,
 			return TOOL_EXIT_FAIL;
 		}
 		if ((real = link_followed(path, &lst, &why)) == NULL) {
-			tool_errorf("%s is a symbolic link and %s: not written through", path,
-			            why);
+			tool_errorf("%s is a symbolic link and %s: not written through", path, why);
 			return TOOL_EXIT_FAIL;
 		}
 		if (lstat(real, &lst) != 0) {
@@ -564,8 +562,7 @@ fail:
 	return TOOL_EXIT_FAIL;
 }
 
-int tool_write_atomic_flags(const char *path, const unsigned char *p, size_t len,
-                           unsigned flags)
+int tool_write_atomic_flags(const char *path, const unsigned char *p, size_t len, unsigned flags)
 {
 	struct tool_atomic a;
 
