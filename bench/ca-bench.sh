@@ -401,7 +401,7 @@ while [ $r -le "$runs" ]; do
 			sync
 			t0=$(now)
 			"$P11CA" ca sign --dir "$dir/$big.ca" --module "$SOFTHSM_MODULE" --pin-file "$pin_file" \
-				--out "$dir/one.pem" "$first_csr" > "$dir/cmd.log" 2>&1 || rc=$?
+				--again --out "$dir/one.pem" "$first_csr" > "$dir/cmd.log" 2>&1 || rc=$?
 			t1=$(now)
 		else
 			ossl_reset "$big" "$dir/index.valid"

@@ -24,7 +24,7 @@ for p in 1 2 3 4; do
 		SOFTHSM2_CONF=$_conf
 		i=0
 		while [ $i -lt 50 ]; do
-			"$P11CA" ca sign --module "$MODULE" --pin-file "$PIN_FILE" --dir "$C" \
+			"$P11CA" ca sign --module "$MODULE" --pin-file "$PIN_FILE" --dir "$C" --again \
 				--out-dir "$WORK/conc-out$p" "$SW/c$((i % 4)).csr" 2>> "$WORK/conc-err$p" ||
 				{
 					echo "process $p, issuance $i: exit $?" >> "$WORK/conc-err$p"
@@ -48,13 +48,13 @@ fi
 [ "$(cat "$WORK"/conc-out?/* | grep -c "BEGIN CERTIFICATE")" -eq 200 ] ||
 	fail "concurrent issuance did not write 200 certificates"
 [ "$(ls "$WORK"/conc-out? | grep '\.pem$' | sort -u | wc -l)" -eq 200 ] || fail "not 200 distinct file names"
-# each file's serial, read from the certificate, is its name (one process for all)
+# each file's serial, read from the certificate, ends its name (one process for all)
 python3 -c "$PY_CERT_SERIAL"'
 for path in sys.argv[1:]:
     text = open(path).read()
     body = text.split("-----BEGIN CERTIFICATE-----")[1].split("-----END CERTIFICATE-----")[0]
     serial = cert_serial(base64.b64decode(body))
-    name = os.path.basename(path)[:-len(".pem")]
+    name = os.path.basename(path)[:-len(".pem")].rsplit("-", 1)[1]  # CN-SERIAL.pem
     assert serial == name, "%s holds serial %s" % (path, serial)
     print("serial=" + serial)
 ' "$WORK"/conc-out?/*.pem | sort -u > "$WORK/conc-serials" || fail "a certificate is not the serial of its file name"
@@ -125,7 +125,7 @@ batch_start() {
 	_conf=$(token_copy kill)
 	# shellcheck disable=SC2086 # $BATCH is a list of paths without spaces
 	SOFTHSM2_CONF=$_conf "$P11CA" ca sign --module "$MODULE" --pin-file "$PIN_FILE" \
-		--dir "$K" --threads 2 --out-dir "$WORK/kill-out" $BATCH > /dev/null 2> "$WORK/kill.err" &
+		--dir "$K" --again --threads 2 --out-dir "$WORK/kill-out" $BATCH > /dev/null 2> "$WORK/kill.err" &
 	pid=$!
 	BG="$BG $pid"
 }
@@ -191,7 +191,7 @@ for pct in 5 10 20 35 50 70 100 $((_r % 100 + 5)); do
 			"$(ls "$WORK/kill-out" | head -3)"
 	[ "$(dump_rows "$K" "$WORK/rows")" = "$after" ] || fail "dump_rows after kill"
 	all_verify "$K/ca.pem" "$WORK/rows"
-	run_ok ca sign --dir "$K" "$SW/c0.csr"
+	run_ok ca sign --dir "$K" --again "$SW/c0.csr"
 	cp "$WORK/out" "$WORK/after-kill.pem"
 	verify_ok "$K/ca.pem" "$WORK/after-kill.pem"
 	[ "$(db_count "$K")" -eq $((after + 1)) ] || fail "ca sign after kill -9 did not add a row"

@@ -39,7 +39,7 @@ expect_ext "$OUT/sub.pem" basicConstraints "CA:TRUE, pathlen:0"
 xcrit "$OUT/sub.pem" basicConstraints || fail "sub: basicConstraints is not critical"
 expect_ext "$OUT/sub.pem" keyUsage "Certificate Sign, CRL Sign"
 expect_ext "$OUT/sub.pem" authorityKeyIdentifier "$ROOT_SKI"
-run_ok ca sign --dir "$R" --profile sub-ca --pathlen 1 --days 30 --out "$OUT/sub1.pem" "$WORK/sub.csr"
+run_ok ca sign --dir "$R" --again --profile sub-ca --pathlen 1 --days 30 --out "$OUT/sub1.pem" "$WORK/sub.csr"
 expect_ext "$OUT/sub1.pem" basicConstraints "CA:TRUE, pathlen:1"
 # set-cert refuses a certificate of another key, and a leaf
 refuse 1 "." "$S" set-cert --dir "$S" "$OUT/vcs.pem"
@@ -62,7 +62,7 @@ openssl x509 -in "$OUT/subleaf.pem" -noout -text | grep "Signature Algorithm: sh
 _leaf_end=$(date -d "$(openssl x509 -in "$OUT/subleaf.pem" -noout -enddate | sed 's/^notAfter=//')" +%s)
 _sub_end=$(date -d "$(openssl x509 -in "$S/ca.pem" -noout -enddate | sed 's/^notAfter=//')" +%s)
 [ "$_leaf_end" -le "$_sub_end" ] || fail "the sub leaf outlives its CA"
-run_ok ca sign --dir "$S" --md sha512 "$SW/subleaf.csr"
+run_ok ca sign --dir "$S" --again --md sha512 "$SW/subleaf.csr"
 cp "$WORK/out" "$OUT/subleaf512.pem"
 openssl x509 -in "$OUT/subleaf512.pem" -noout -text | grep "sha512WithRSAEncryption" > /dev/null ||
 	fail "--md sha512 with an RSA CA"

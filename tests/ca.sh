@@ -77,7 +77,7 @@ grep -Eq "^default_days *= *365" "$R/ca.conf" || fail "ca.conf: default_days"
 grep -Eq "^crl_url.* = *http://crl.example.com/root.crl" "$R/ca.conf" || fail "ca.conf: crl_url"
 grep -qi "pin-value" "$R/ca.conf" && fail "ca.conf holds a pin-value"
 grep -qF "$PIN" "$R/ca.conf" && fail "ca.conf holds the PIN"
-[ "$(sqlite3 "$R/ca.db" 'pragma user_version')" = 2 ] || fail "ca.db: user_version is not 2"
+[ "$(sqlite3 "$R/ca.db" 'pragma user_version')" = 3 ] || fail "ca.db: user_version is not 3"
 [ "$(sqlite3 "$R/ca.db" 'pragma journal_mode')" = wal ] || fail "ca.db is not in WAL mode"
 [ "$(db_count "$R")" = 0 ] || fail "a new CA's database is not empty"
 run_ok ca list --dir "$R" --json
@@ -170,8 +170,8 @@ run_ok ca sign --dir "$R" --out-dir "$OUT/peers" "$WORK/peer1.csr" "$WORK/peer2.
 [ "$(ls "$OUT/peers" | wc -l)" -eq 3 ] || fail "--out-dir: $(ls "$OUT/peers")"
 for f in "$OUT/peers"/*; do
 	sn=$(serial_of "$f")
-	[ "$(basename "$f")" = "$sn.pem" ] || fail "$f holds the certificate $sn"
 	cn=$(openssl x509 -in "$f" -noout -subject -nameopt RFC2253 | sed 's/^subject=CN=//')
+	[ "$(basename "$f")" = "$cn-$sn.pem" ] || fail "$f holds the certificate $sn of $cn"
 	case "$cn" in
 	exp[123].example.com) ;;
 	*) fail "$f: subject CN '$cn'" ;;
@@ -187,14 +187,14 @@ swcsr plain "/CN=plain.example.com" -addext "subjectAltName=DNS:plain.example.co
 run_ok ca sign --dir "$R" --profile server --out "$OUT/server.pem" "$SW/plain.csr"
 check_leaf "$OUT/server.pem" "$R" "DNS:plain.example.com, IP Address:192.0.2.7" \
 	"TLS Web Server Authentication"
-run_ok ca sign --dir "$R" --profile client --out "$OUT/client.pem" "$SW/plain.csr"
+run_ok ca sign --dir "$R" --again --profile client --out "$OUT/client.pem" "$SW/plain.csr"
 check_leaf "$OUT/client.pem" "$R" "DNS:plain.example.com, IP Address:192.0.2.7" \
 	"TLS Web Client Authentication"
-run_ok ca sign --dir "$R" --der --out "$OUT/plain.der" "$SW/plain.csr"
+run_ok ca sign --dir "$R" --again --der --out "$OUT/plain.der" "$SW/plain.csr"
 head -c 64 "$OUT/plain.der" | grep -q "BEGIN" && fail "--der wrote PEM"
 openssl x509 -inform DER -in "$OUT/plain.der" -out "$OUT/plain.pem" || fail "--der: not DER"
 check_leaf "$OUT/plain.pem" "$R" "DNS:plain.example.com, IP Address:192.0.2.7"
-run_ok ca sign --dir "$R" --md sha384 "$SW/plain.csr"
+run_ok ca sign --dir "$R" --again --md sha384 "$SW/plain.csr"
 cp "$WORK/out" "$OUT/sha384.pem"
 openssl x509 -in "$OUT/sha384.pem" -noout -text | grep "Signature Algorithm: ecdsa-with-SHA384" > /dev/null ||
 	fail "--md sha384 not used"
@@ -204,7 +204,7 @@ openssl req -new -newkey ed25519 -nodes -keyout "$SW/ed.key" -subj "/CN=ed.examp
 	-addext "subjectAltName=DNS:ed.example.com" -out "$SW/ed.csr" 2> /dev/null
 openssl req -new -newkey rsa:3072 -nodes -keyout "$SW/rsa3072.key" -subj "/CN=rsa.example.com" \
 	-out "$SW/rsa3072.csr" 2> /dev/null
-run_ok ca sign --dir "$R" --out-dir "$OUT/kinds" --der "$SW/plain.der" "$SW/ed.csr" "$SW/rsa3072.csr"
+run_ok ca sign --dir "$R" --again --out-dir "$OUT/kinds" --der "$SW/plain.der" "$SW/ed.csr" "$SW/rsa3072.csr"
 [ "$(ls "$OUT/kinds"/*.der | wc -l)" -eq 3 ] || fail "--out-dir --der: $(ls "$OUT/kinds")"
 for f in "$OUT/kinds"/*.der; do
 	openssl x509 -inform DER -in "$f" -out "${f%.der}.pem" || fail "$f is not DER"
@@ -229,7 +229,7 @@ refuse 1 "codeSigning|Code Signing" "$R" sign --dir "$R" "$SW/codesign.csr"
 refuse 2 "." "$R" sign --dir "$R" --der --out "$WORK/two.der" "$SW/plain.csr" "$SW/ed.csr"
 refuse any "." "$R" sign --dir "$R" --profile frobnicate "$SW/plain.csr"
 # the PIN from the environment
-P11CA_PIN=$PIN "$P11CA" ca sign --module "$MODULE" --dir "$R" --out "$OUT/envpin.pem" \
+P11CA_PIN=$PIN "$P11CA" ca sign --module "$MODULE" --dir "$R" --again --out "$OUT/envpin.pem" \
 	"$SW/plain.csr" || fail "ca sign with P11CA_PIN failed"
 verify_ok "$R/ca.pem" "$OUT/envpin.pem"
 

@@ -260,9 +260,13 @@ refuse "unknown attribute 'frobnicate'" --new-key ec:p256 --label fresh \
 # a refused request with --new-key makes no key
 refuse "wildcard" --new-key ec:p256 --label wild --token "$TOK" --fqdn "*.example.com"
 refuse "SIP" --new-key rsa:8192 --label huge --token "$TOK" --fqdn a.example.com
-# a key made but the CSR not written: the key is deleted again
+# an --out that cannot be: refused before a key is made
 expect_fail 1 "cannot write" csr --new-key ec:p256 --label unwritten --token "$TOK" \
 	--fqdn a.example.com --out "$WORK/no/such/dir/x.csr"
+grep -q "deleted again" "$WORK/err" && fail "a key was made for an --out that cannot be"
+# a key made but the CSR not written (a full disk): the key is deleted again
+expect_fail 1 "cannot write" csr --new-key ec:p256 --label unwritten --token "$TOK" \
+	--fqdn a.example.com --out /dev/full
 grep -q "deleted again" "$WORK/err" || fail "the new key was not deleted: $(cat "$WORK/err")"
 run_ok "$P11CA" key list --module "$MODULE" --pin-file "$PIN_FILE" --token "$TOK"
 grep -q "wild\|huge\|unwritten\|fresh" "$WORK/out" && fail "a refused request left a key: $(cat "$WORK/out")"

@@ -133,6 +133,34 @@ out:
 	return ok;
 }
 
+/* The backend's own lookup by subject, planned: a search of the index certs_subject. */
+static int sq_subject_lookup_indexed(const char *location)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	char sql[512], plan[1024] = "";
+	size_t len;
+	int ok = 0;
+
+	snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", cadb_sq_subject_sql);
+	if (sqlite3_open_v2(sq_path_of(location), &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		len = strlen(plan);
+		snprintf(plan + len, sizeof(plan) - len, "%s;",
+		         (const char *)sqlite3_column_text(st, 3));
+	}
+	/* "SEARCH certs USING INDEX certs_subject (subject=?);" */
+	ok = strstr(plan, "SEARCH certs USING INDEX certs_subject (subject=?)") != NULL;
+	if (!ok)
+		print_error("subject lookup plan: %s\n", plan);
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return ok;
+}
+
 static const struct battery_backend sqlite_backend = {
 	.ops = &cadb_sqlite_ops,
 	.location = sq_location,
@@ -140,6 +168,7 @@ static const struct battery_backend sqlite_backend = {
 	.set_version = sq_set_version,
 	.integrity_ok = sq_integrity_ok,
 	.revoked_walk_indexed = sq_revoked_walk_indexed,
+	.subject_lookup_indexed = sq_subject_lookup_indexed,
 };
 
 /* ---- SQLite only ---- */
@@ -252,7 +281,7 @@ static void test_migrate_v1(void **state)
 	make_v1(location, v1_rows);
 	assert_int_equal(cadb_open(location, &db), RES_OK);
 	assert_int_equal(cadb_schema_version(db, &v), RES_OK);
-	assert_int_equal(v, 2);
+	assert_int_equal(v, CADB_VERSION);
 	assert_v1_row(db, "4F01", "/CN=valid, with comma", sans1, 'V', 0, -1, 0, "server-client",
 	              8);
 	assert_v1_row(db, "4F02", "/CN=revoked", sans2, 'R', 1700100000, 1, 1700050000, "server",
@@ -267,8 +296,8 @@ static void test_migrate_v1(void **state)
 	assert_int_equal(cadb_next_crl_number(db, &n), RES_OK);
 	assert_int_equal(n, 8);
 	cadb_close(db);
-	/* on disk: version 2, the old table gone, the SANs in their table */
-	assert_query(location, "PRAGMA user_version", "2");
+	/* on disk: version 3, the old table gone, the SANs in their table, the subjects indexed */
+	assert_query(location, "PRAGMA user_version", "3");
 	assert_query(location,
 	             "SELECT count(*) FROM pragma_table_info('certs') WHERE name = 'sans'", "0");
 	assert_query(location, "SELECT count(*) FROM sqlite_master WHERE name = 'certs_v1'", "0");
@@ -277,6 +306,7 @@ static void test_migrate_v1(void **state)
 	             "https://example.com/p?a=1,b=2");
 	assert_true(sq_integrity_ok(location));
 	assert_true(sq_revoked_walk_indexed(location));
+	assert_true(sq_subject_lookup_indexed(location));
 	/* opened again: nothing migrates twice, the CRL number goes on */
 	assert_int_equal(cadb_open(location, &db), RES_OK);
 	assert_v1_row(db, "4F01", "/CN=valid, with comma", sans1, 'V', 0, -1, 0, "server-client",
@@ -377,7 +407,7 @@ static void test_migrate_v1_concurrent(void **state)
 		assert_int_equal(o[i].nsans, 7);
 	}
 	pthread_barrier_destroy(&go);
-	assert_query(location, "PRAGMA user_version", "2");
+	assert_query(location, "PRAGMA user_version", "3");
 	assert_query(location, "SELECT count(*) FROM cert_sans", "9");
 	assert_true(sq_integrity_ok(location));
 	sq_drop(location);
@@ -424,7 +454,7 @@ static void test_migrate_v1_fails(void **state)
 	assert_non_null(before = slurp(sq_path_of(location), &before_len));
 	assert_int_equal(cadb_open(location, &db), RES_DB);
 	assert_null(db);
-	assert_non_null(strstr(res_message(), "migrating schema version 1 to 2"));
+	assert_non_null(strstr(res_message(), "migrating schema version 1 to 3"));
 	assert_non_null(strstr(res_message(), "CHECK constraint failed"));
 	assert_non_null(after = slurp(sq_path_of(location), &after_len));
 	assert_int_equal(after_len, before_len);
@@ -441,6 +471,46 @@ static void test_migrate_v1_fails(void **state)
 	assert_memory_equal(after, before, before_len);
 	free(after);
 	free(before);
+	sq_drop(location);
+	(void)state;
+}
+
+/*
+ * A version-2 database (as p11ca wrote it before the subjects were
+ * indexed) is brought to version 3: the index made, every row kept, the
+ * lookup by subject answered from it.
+ */
+static void test_migrate_v2(void **state)
+{
+	struct bt_walk w = { .want_der = -1 };
+	struct cadb *db = NULL;
+	char location[1024];
+	int v = 0;
+
+	assert_int_equal(sq_location("v2", location, sizeof(location)), 0);
+	assert_int_equal(cadb_create(location), RES_OK);
+	assert_int_equal(cadb_open(location, &db), RES_OK);
+	bt_insert(db, "5A", 'V', 1900000000, NULL, 0);
+	bt_insert(db, "5B", 'R', 1900000000, NULL, 0);
+	cadb_close(db);
+	/* what version 2 was: no index of the subjects */
+	assert_int_equal(sq_raw_exec(location, "DROP INDEX certs_subject; PRAGMA user_version=2"),
+	                 0);
+	assert_query(location, "SELECT count(*) FROM sqlite_master WHERE name = 'certs_subject'",
+	             "0");
+	assert_int_equal(cadb_open(location, &db), RES_OK);
+	assert_int_equal(cadb_schema_version(db, &v), RES_OK);
+	assert_int_equal(v, 3);
+	assert_int_equal(cadb_foreach_subject(db, "/C=FR/O=Ex, Inc./CN=5B", bt_collect, &w),
+	                 RES_OK);
+	assert_string_equal(w.serials, "5B");
+	cadb_close(db);
+	assert_query(location, "PRAGMA user_version", "3");
+	assert_query(location, "SELECT count(*) FROM sqlite_master WHERE name = 'certs_subject'",
+	             "1");
+	assert_query(location, "SELECT count(*) FROM certs", "2");
+	assert_true(sq_subject_lookup_indexed(location));
+	assert_true(sq_integrity_ok(location));
 	sq_drop(location);
 	(void)state;
 }
@@ -483,6 +553,7 @@ int main(void)
 		cmocka_unit_test(test_migrate_v1),
 		cmocka_unit_test(test_migrate_v1_fails),
 		cmocka_unit_test(test_migrate_v1_concurrent),
+		cmocka_unit_test(test_migrate_v2),
 		cmocka_unit_test(test_not_a_ca_db),
 	};
 	const char *base = getenv("TMPDIR");

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <openssl/evp.h>
@@ -130,6 +131,14 @@ static int count_row(const struct cadb_row *r, void *arg)
 	return 0;
 }
 
+/* Revokes the valid rows of CN=twice.example.com (a walk on @arg, the database). */
+static int revoke_twice(const struct cadb_row *r, void *arg)
+{
+	if (strstr(r->subject, "CN=twice.example.com") == NULL)
+		return 0;
+	return cadb_revoke(arg, r->serial, (int64_t)time(NULL), 4, 0);
+}
+
 static int setup(void **state)
 {
 	char top[1024];
@@ -175,7 +184,7 @@ static int teardown(void **state)
 static void *issue_rounds(void *arg)
 {
 	struct side *s = arg;
-	struct ca_issue_opts o = { CA_SERVER_CLIENT, 30, "sha256", 0, 2 };
+	struct ca_issue_opts o = { CA_SERVER_CLIENT, 30, "sha256", 0, 2, 1 }; /* again */
 	struct ca_req reqs[BATCH];
 	int round, j, rc;
 
@@ -313,12 +322,79 @@ static void test_hostile_sans(void **state)
 	ca_close(ca);
 }
 
+/*
+ * A CSR whose subject and key have a valid certificate is refused
+ * (RES_ALREADY, r->dup its serial, nothing recorded), issued with again
+ * (r->dup still said), and issued once the certificate is revoked.
+ */
+static void test_issued_twice(void **state)
+{
+	struct ca_open_opts oo = { uh_softhsm_module(), sides[0].pin_file, 1, 1 };
+	struct ca_issue_opts io = { CA_SERVER, 30, "sha256", 0, 1, 0 };
+	char first[CA_SERIAL_MAX];
+	struct ca_req req;
+	struct ca *ca = NULL;
+	int rows = 0, before = 0;
+	size_t len = 0;
+	unsigned char *csr;
+
+	(void)state;
+	assert_int_equal(ca_open(sides[0].dir, &oo, &ca), RES_OK);
+	assert_non_null(csr = make_csr("twice.example.com", &len));
+	memset(&req, 0, sizeof(req));
+	req.name = "twice";
+	req.csr = csr;
+	req.csr_len = len;
+	assert_int_equal(ca_issue(ca, &io, &req, 1), RES_OK);
+	assert_string_equal(req.dup, "");
+	snprintf(first, sizeof(first), "%s", req.row.serial);
+	ca_req_free(&req);
+	assert_int_equal(cadb_foreach(ca->db, CADB_ALL, 0, 0, count_row, &before), RES_OK);
+	/* again: refused, naming the first */
+	memset(&req, 0, sizeof(req));
+	req.name = "twice";
+	req.csr = csr;
+	req.csr_len = len;
+	assert_int_equal(ca_issue(ca, &io, &req, 1), RES_ALREADY);
+	assert_int_equal(req.rc, RES_ALREADY);
+	assert_string_equal(req.dup, first);
+	assert_true(uh_contains(req.msg, first));
+	assert_null(req.cert);
+	ca_req_free(&req);
+	assert_int_equal(cadb_foreach(ca->db, CADB_ALL, 0, 0, count_row, &rows), RES_OK);
+	assert_int_equal(rows, before);
+	/* with again: issued, the first still named */
+	io.again = 1;
+	memset(&req, 0, sizeof(req));
+	req.name = "twice";
+	req.csr = csr;
+	req.csr_len = len;
+	assert_int_equal(ca_issue(ca, &io, &req, 1), RES_OK);
+	assert_string_equal(req.dup, first);
+	assert_string_not_equal(req.row.serial, first);
+	ca_req_free(&req);
+	/* both revoked: issued without again */
+	io.again = 0;
+	assert_int_equal(
+	    cadb_foreach(ca->db, CADB_VALID, (int64_t)time(NULL), 0, revoke_twice, ca->db), RES_OK);
+	memset(&req, 0, sizeof(req));
+	req.name = "twice";
+	req.csr = csr;
+	req.csr_len = len;
+	assert_int_equal(ca_issue(ca, &io, &req, 1), RES_OK);
+	assert_string_equal(req.dup, "");
+	ca_req_free(&req);
+	free(csr);
+	ca_close(ca);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_two_cas_two_threads),
 		cmocka_unit_test(test_wrong_pin_one_ca),
 		cmocka_unit_test(test_hostile_sans),
+		cmocka_unit_test(test_issued_twice),
 	};
 
 	return cmocka_run_group_tests_name("ca-lib", tests, setup, teardown);

@@ -113,6 +113,7 @@ struct ca_issue_opts {
 	const char *md; /* "sha256" ...; ignored for Ed25519 */
 	int pathlen;    /* sub-ca */
 	int threads;    /* checking and signing threads, 1 or more */
+	int again;      /* issue even when the subject and key have a valid certificate (r->dup) */
 };
 
 struct ca_plan;
@@ -134,6 +135,8 @@ struct ca_req {
 	int rc;               /* RES_OK, or why this request failed */
 	char msg[512];        /* its message ("" when fine) */
 	char not_copied[256]; /* CSR extensions not copied (comma list, "" none) */
+	/* the valid certificate its subject and key have already (RES_ALREADY; "" none) */
+	char dup[CA_SERIAL_MAX];
 	X509 *cert;
 	struct cadb_row row; /* its record (serial, subject, SANs, DER ...) */
 	/* private */
@@ -149,7 +152,12 @@ void ca_req_free(struct ca_req *r);
  * them in one transaction (a serial taken meanwhile is drawn and signed
  * again).  Nothing is recorded unless all are.  Each request's rc/msg say
  * how it went; the result says the batch's (RES_POLICY/RES_BAD_INPUT: some
- * request refused, with "N of M CSRs refused" for a batch).
+ * request refused, with "N of M CSRs refused" for a batch).  Unless
+ * o->again, a request whose subject and public key already have a valid
+ * certificate (recorded, not revoked, not expired) is refused with
+ * RES_ALREADY, its message naming that certificate's serial (r->dup): a
+ * retry after the outputs were lost issues nothing twice.  With o->again
+ * it is issued, r->dup still naming the certificate it had.
  */
 int ca_issue(struct ca *ca, const struct ca_issue_opts *o, struct ca_req *reqs, size_t n);
 /* Checks one request alone (no signing); sets r->rc/msg too. */

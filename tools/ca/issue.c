@@ -58,6 +58,62 @@ static int sign_one(size_t i, void *arg)
 	return r->rc;
 }
 
+/* A lookup of the certificates of a request's subject. */
+struct dup_find {
+	const struct ca_csr *csr;
+	int64_t now;
+	char *serial; /* CA_SERIAL_MAX: the first valid one with the same key */
+};
+
+/* Whether the certificate @r is valid now and certifies the request's key. */
+static int dup_row(const struct cadb_row *r, void *arg)
+{
+	struct dup_find *d = arg;
+	const unsigned char *p = r->der, *bits;
+	ASN1_OBJECT *alg;
+	X509 *x = NULL;
+	int len, same;
+
+	if (r->status != 'V' || r->not_after < d->now || p == NULL ||
+	    (x = d2i_X509(NULL, &p, (long)r->der_len)) == NULL)
+		return 0; /* an imported record without its certificate is not compared */
+	same = X509_PUBKEY_get0_param(&alg, &bits, &len, NULL, X509_get_X509_PUBKEY(x)) == 1 &&
+	       OBJ_cmp(alg, d->csr->key_alg->algorithm) == 0 && len == d->csr->key_len &&
+	       memcmp(bits, d->csr->key_bits, (size_t)len) == 0;
+	X509_free(x);
+	if (!same)
+		return 0;
+	snprintf(d->serial, CA_SERIAL_MAX, "%s", r->serial);
+	return -1; /* found: the walk stops with -1 (no result.h code) */
+}
+
+/*
+ * RES_ALREADY (r->rc, r->msg, r->dup) when the subject and key of checked
+ * request @r have a valid certificate in the database; on the caller's
+ * thread (the connection's).
+ */
+static int dup_check(struct ca *ca, struct ca_req *r, int64_t now)
+{
+	struct dup_find d = { &r->parsed, now, r->dup };
+	char *subject = NULL;
+	int rc;
+
+	r->dup[0] = '\0';
+	if ((rc = pki_name_oneline(r->parsed.subject, &subject)) == RES_OK)
+		rc = cadb_foreach_subject(ca->db, subject, dup_row, &d);
+	if (rc == -1)
+		rc = res_set(RES_ALREADY,
+		             "%s and its key have a valid certificate already, serial %s "
+		             "(not issued twice)",
+		             subject[0] != '\0' ? subject : "the empty subject", r->dup);
+	free(subject);
+	if (rc != RES_OK) {
+		r->rc = rc;
+		snprintf(r->msg, sizeof(r->msg), "%s", res_message());
+	}
+	return rc;
+}
+
 /* The first failed request's result, its message made the thread's. */
 static int first_failure(struct ca_req *reqs, size_t n)
 {
@@ -104,7 +160,8 @@ int ca_issue(struct ca *ca, const struct ca_issue_opts *o, struct ca_req *reqs, 
 {
 	struct ca_batch_exts exts;
 	struct job j = { ca, o, reqs, &exts };
-	size_t bad;
+	int64_t now = (int64_t)time(NULL);
+	size_t bad, i;
 	int rc;
 
 	if (ca->key == NULL || ca->cert == NULL)
@@ -117,6 +174,21 @@ int ca_issue(struct ca *ca, const struct ca_issue_opts *o, struct ca_req *reqs, 
 	 * serialise them, and one login serves all.
 	 */
 	if ((bad = parallel_run(n, o->threads, 0, check_one, &j)) > 0) {
+		rc = first_failure(reqs, n);
+		if (n > 1)
+			rc = res_set(rc, "%zu of %zu CSRs refused; nothing issued", bad, n);
+		goto out;
+	}
+	/* what was issued before is not issued again (a lost output retried) */
+	for (i = 0, bad = 0; i < n; i++) {
+		if ((rc = dup_check(ca, &reqs[i], now)) == RES_ALREADY && o->again) {
+			reqs[i].rc = RES_OK; /* issued again, as asked; r->dup says what it had */
+			reqs[i].msg[0] = '\0';
+		} else if (rc != RES_OK) {
+			bad++;
+		}
+	}
+	if (bad > 0) {
 		rc = first_failure(reqs, n);
 		if (n > 1)
 			rc = res_set(rc, "%zu of %zu CSRs refused; nothing issued", bad, n);

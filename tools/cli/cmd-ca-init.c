@@ -263,6 +263,9 @@ int tool_ca_init(int argc, char **argv)
 		tool_errorf("cannot create %s: %s", a.dir, strerror(errno));
 		goto out;
 	}
+	/* the CSR's destination, before a key is made for it */
+	if (a.csr != NULL && !tool_out_ok(a.csr, 0))
+		goto out;
 	conf.key = (char *)a.key_arg;
 	conf.module = (char *)c.module;
 	conf.default_days = 365;

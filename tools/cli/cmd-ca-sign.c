@@ -5,9 +5,8 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,7 +19,7 @@
 static const char sign_help[] =
     "usage: p11ca ca sign --dir D [--profile P] [--days N] [--md MD]\n"
     "                     [--pathlen N] [--out FILE | --out-dir DIR] [--der]\n"
-    "                     [--threads N] CSR...\n\n"
+    "                     [--threads N] [--again] CSR...\n\n"
     "Issues a certificate for each CSR (PEM or DER), signed on the token.  Every\n"
     "CSR is checked before anything is issued: its signature, its key (RSA\n"
     "2048-4096, EC P-256/384/521, Ed25519), its names (valid, no wildcards), no\n"
@@ -41,108 +40,204 @@ static const char sign_help[] =
     "CA's own.  CSRs are checked and signed in parallel (--threads, default: the\n"
     "CPUs, at most 8; one login, a session each); all records are committed in\n"
     "one transaction before anything is written.\n"
+    "A CSR whose subject and key have a valid certificate already is refused\n"
+    "(a retry after lost outputs issues nothing twice); --again issues another.\n"
     "Output: PEM on standard output, or --out FILE (all, concatenated), or\n"
-    "--out-dir DIR (DIR/SERIAL.pem, or .der with --der).\n";
+    "--out-dir DIR: a file each, DIR/NAME-SERIAL.pem (.der with --der), NAME\n"
+    "the subject's CN or else the CSR's file name; 'CSR -> FILE' lines on\n"
+    "standard output say which is which.\n";
 
-/* --out-dir: a file each, SERIAL.pem or SERIAL.der */
+/* --out-dir: a file each, NAME-SERIAL.pem or .der */
 struct out_dir {
 	const char *dir;
 	int der;
 	struct ca_req *reqs;
+	char **files;           /* each request's file (NULL: none made) */
+	unsigned char *written; /* each request's: written */
 };
 
+/* The longest NAME of a file in --out-dir. */
+#define NAME_MAX_LEN 64
+
 /*
- * The certificate as DIR/SERIAL.pem (or .der): a temporary file renamed
- * into place, not synced (the database is the durable record; a file a
- * power cut spoils comes back with 'p11ca ca show --pem').
+ * NAME for request @r's file into @out (NAME_MAX_LEN + 1): the subject's
+ * last CN, else the CSR's file name without its folder and extension; only
+ * letters, digits, '.', '-', '_' kept (others '_'), no leading dot.
+ */
+static void file_name(const struct ca_req *r, char *out)
+{
+	const X509_NAME *subj = r->cert != NULL ? X509_get_subject_name(r->cert) : NULL;
+	const ASN1_STRING *cn = NULL;
+	const char *src = NULL, *dot;
+	size_t len = 0, i;
+	int idx = -1, last = -1;
+
+	while (subj != NULL && (idx = X509_NAME_get_index_by_NID(subj, NID_commonName, idx)) >= 0)
+		last = idx;
+	if (last >= 0)
+		cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, last));
+	if (cn != NULL && ASN1_STRING_length(cn) > 0) {
+		src = (const char *)ASN1_STRING_get0_data(cn);
+		len = (size_t)ASN1_STRING_length(cn);
+	} else {
+		src = strrchr(r->name, '/') != NULL ? strrchr(r->name, '/') + 1 : r->name;
+		dot = strrchr(src, '.');
+		len = dot != NULL && dot != src ? (size_t)(dot - src) : strlen(src);
+	}
+	if (len > NAME_MAX_LEN)
+		len = NAME_MAX_LEN;
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)src[i];
+		out[i] = (isalnum(ch) && ch < 0x80) || ch == '.' || ch == '-' || ch == '_'
+		             ? (char)ch
+		             : '_';
+	}
+	out[len] = '\0';
+	if (out[0] == '.')
+		out[0] = '_';
+	if (len == 0)
+		snprintf(out, NAME_MAX_LEN + 1, "cert");
+}
+
+/*
+ * The certificate as DIR/NAME-SERIAL.pem (or .der) through the one writer
+ * (a temporary file renamed into place, a symbolic link refused), not
+ * synced: the database is the durable record, and a file a power cut
+ * spoils comes back with 'p11ca ca show --pem'.  The folder was swept once.
  */
 static int write_one(size_t i, void *arg)
 {
 	struct out_dir *o = arg;
 	const struct cadb_row *r = &o->reqs[i].row;
 	const char *ext = o->der ? "der" : "pem";
-	char tmp[4096], final[4096], *data;
+	char name[NAME_MAX_LEN + 1], *data;
 	BIO *mem = NULL;
 	long len;
-	int fd, ok;
+	int ret = TOOL_EXIT_FAIL;
 
-	snprintf(final, sizeof(final), "%s/%s.%s", o->dir, r->serial, ext);
-	snprintf(tmp, sizeof(tmp), "%s/%s.%s.tmp.%ld", o->dir, r->serial, ext, (long)getpid());
+	file_name(&o->reqs[i], name);
+	if (asprintf(&o->files[i], "%s/%s-%s.%s", o->dir, name, r->serial, ext) < 0) {
+		o->files[i] = NULL;
+		tool_errorf("out of memory");
+		return 1;
+	}
 	if (o->der) {
 		data = (char *)r->der;
 		len = (long)r->der_len;
+	} else if ((mem = BIO_new(BIO_s_mem())) == NULL ||
+	           !PEM_write_bio(mem, PEM_STRING_X509, "", r->der, (long)r->der_len)) {
+		tool_errorf("out of memory");
+		goto out;
 	} else {
-		if ((mem = BIO_new(BIO_s_mem())) == NULL ||
-		    !PEM_write_bio(mem, PEM_STRING_X509, "", r->der, (long)r->der_len)) {
-			BIO_free(mem);
-			tool_errorf("out of memory");
-			return 1;
-		}
 		len = BIO_get_mem_data(mem, &data);
 	}
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0) {
-		tool_errorf("cannot write %s: %s", tmp, strerror(errno));
-		BIO_free(mem);
-		return 1;
-	}
-	ok = write(fd, data, (size_t)len) == (ssize_t)len;
-	if (close(fd) != 0)
-		ok = 0;
-	if (ok && rename(tmp, final) != 0)
-		ok = 0;
-	if (!ok) {
-		tool_errorf("cannot write %s: %s", final, strerror(errno));
-		(void)unlink(tmp);
-	}
+	ret = tool_write_atomic_flags(o->files[i], (unsigned char *)data, (size_t)len,
+	                              TOOL_OUT_NO_SWEEP | TOOL_OUT_NO_SYNC);
+	o->written[i] = ret == TOOL_EXIT_OK;
+out:
 	BIO_free(mem);
-	return !ok;
+	return ret != TOOL_EXIT_OK;
+}
+
+/*
+ * Says which certificates are recorded but were not written (@written[i]
+ * 0), and how to get each back, so that nobody signs their CSRs again.
+ */
+static void report_undelivered(const struct ca_req *reqs, size_t n, const unsigned char *written,
+                               const char *dir)
+{
+	size_t i, lost = 0;
+
+	for (i = 0; i < n; i++) {
+		if (written != NULL && written[i])
+			continue;
+		lost++;
+		tool_errorf("%s: issued as serial %s but not written: 'p11ca ca show --dir %s %s "
+		            "--pem' gives it back",
+		            reqs[i].name, reqs[i].row.serial, dir, reqs[i].row.serial);
+	}
+	tool_errorf("%zu of %zu certificates are issued and recorded but not written; do not "
+	            "sign their CSRs again (they would be issued twice)",
+	            lost, n);
 }
 
 /*
  * The issued certificates, once recorded, to their destinations: a file
  * each in @out_dir (in parallel: file creation is the slow part on some
- * file systems), or all into @out / standard output (atomically, synced).
+ * file systems; 'CSR -> FILE' printed for each), or all into @out /
+ * standard output (atomically, synced).  What was not written is reported
+ * with the way to get it back (@ca_dir).
  */
 static int write_issued(struct ca_req *reqs, size_t n, const char *out, const char *out_dir,
-                        int der, int threads)
+                        int der, int threads, const char *ca_dir)
 {
-	struct out_dir o = { out_dir, der, reqs };
+	struct out_dir o = { out_dir, der, reqs, NULL, NULL };
 	BIO *mem = NULL;
 	char *data;
 	long len;
 	size_t i;
-	int ret;
+	int ret = TOOL_EXIT_FAIL;
 
-	if (out_dir != NULL)
-		return parallel_run(n, threads, 0, write_one, &o) == 0 ? TOOL_EXIT_OK
-		                                                       : TOOL_EXIT_FAIL;
-	if (der)
-		return tool_write_atomic(out, reqs[0].row.der, reqs[0].row.der_len);
+	if (out_dir != NULL) {
+		if ((o.files = calloc(n, sizeof(*o.files))) == NULL ||
+		    (o.written = calloc(n, 1)) == NULL) {
+			tool_errorf("out of memory");
+			goto out;
+		}
+		tool_sweep_stale(out_dir);
+		ret =
+		    parallel_run(n, threads, 0, write_one, &o) == 0 ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
+		for (i = 0; i < n; i++)
+			if (o.written[i])
+				printf("%s -> %s\n", reqs[i].name, o.files[i]);
+		if (fflush(stdout) != 0)
+			ret = TOOL_EXIT_FAIL;
+		goto out;
+	}
+	if (der) {
+		ret = tool_write_atomic(out, reqs[0].row.der, reqs[0].row.der_len);
+		goto out;
+	}
 	if ((mem = BIO_new(BIO_s_mem())) == NULL) {
 		tool_errorf("out of memory");
-		return TOOL_EXIT_FAIL;
+		goto out;
 	}
 	for (i = 0; i < n; i++)
 		if (!PEM_write_bio(mem, PEM_STRING_X509, "", reqs[i].row.der,
 		                   (long)reqs[i].row.der_len)) {
 			tool_errorf("out of memory");
-			BIO_free(mem);
-			return TOOL_EXIT_FAIL;
+			goto out;
 		}
 	len = BIO_get_mem_data(mem, &data);
 	ret = tool_write_atomic(out, (unsigned char *)data, (size_t)len);
+out:
+	if (ret != TOOL_EXIT_OK)
+		report_undelivered(reqs, n, o.written, ca_dir);
+	for (i = 0; o.files != NULL && i < n; i++)
+		free(o.files[i]);
+	free(o.files);
+	free(o.written);
 	BIO_free(mem);
 	return ret;
 }
 
-/* Whether --out's directory or --out-dir is there and writable. */
+/*
+ * Whether --out can be written (tool_out_check: no symbolic link, its
+ * folder writable) or --out-dir is a writable folder (not a symbolic link
+ * to one either), before anything is issued.
+ */
 static int destination_ok(const char *out, const char *out_dir)
 {
 	struct stat st;
-	char *copy, *d;
-	int ok;
 
 	if (out_dir != NULL) {
+		if (lstat(out_dir, &st) == 0 && S_ISLNK(st.st_mode)) {
+			tool_errorf(
+			    "--out-dir %s is a symbolic link: not written through (name the "
+			    "folder itself)",
+			    out_dir);
+			return 0;
+		}
 		if (stat(out_dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
 		    access(out_dir, W_OK | X_OK) != 0) {
 			tool_errorf("--out-dir %s: not a writable directory", out_dir);
@@ -150,27 +245,26 @@ static int destination_ok(const char *out, const char *out_dir)
 		}
 		return 1;
 	}
-	if (strcmp(out, "-") == 0 || (stat(out, &st) == 0 && !S_ISREG(st.st_mode)))
-		return 1;
-	if ((copy = strdup(out)) == NULL) {
-		tool_errorf("out of memory");
-		return 0;
-	}
-	d = dirname(copy);
-	ok = stat(d, &st) == 0 && S_ISDIR(st.st_mode) && access(d, W_OK | X_OK) == 0;
-	if (!ok)
-		tool_errorf("--out %s: its directory %s is not a writable directory", out, d);
-	free(copy);
-	return ok;
+	return tool_out_ok(out, 0);
 }
 
-enum { O_PROFILE = TOOL_CA_O_FIRST, O_DAYS, O_MD, O_PATHLEN, O_OUT, O_OUT_DIR, O_DER, O_THREADS };
+enum {
+	O_PROFILE = TOOL_CA_O_FIRST,
+	O_DAYS,
+	O_MD,
+	O_PATHLEN,
+	O_OUT,
+	O_OUT_DIR,
+	O_DER,
+	O_THREADS,
+	O_AGAIN
+};
 
 /* ca sign's options */
 struct sign_args {
 	const char *dir, *profile, *md, *out, *out_dir;
 	long days, threads;
-	int der, pathlen;
+	int der, pathlen, again;
 };
 
 static int sign_opt(int id, const char *arg, void *data)
@@ -187,6 +281,7 @@ static int sign_opt(int id, const char *arg, void *data)
 	case O_OUT: a->out = arg; break;
 	case O_OUT_DIR: a->out_dir = arg; break;
 	case O_DER: a->der = 1; break;
+	case O_AGAIN: a->again = 1; break;
 	case O_THREADS:
 		a->threads = strtol(arg, &end, 10);
 		if (*end != '\0' || a->threads < 1 || a->threads > 64) {
@@ -223,6 +318,7 @@ int tool_ca_sign(int argc, char **argv)
 		{ "out-dir", required_argument, O_OUT_DIR },
 		{ "der", no_argument, O_DER },
 		{ "threads", required_argument, O_THREADS },
+		{ "again", no_argument, O_AGAIN },
 		{ NULL, 0, 0 },
 	};
 	struct tool_common c = { 0 };
@@ -230,12 +326,13 @@ int tool_ca_sign(int argc, char **argv)
 	struct ca *ca = NULL;
 	struct ca_issue_opts io = { 0 };
 	struct ca_req *reqs = NULL;
-	size_t n = 0, i;
+	size_t n = 0, i, ndup;
 	int ret = TOOL_EXIT_USAGE, ca_pathlen, rc;
 
 	if ((rc = tool_parse(argc, argv, opts, sign_help, &c, sign_opt, &a)) != TOOL_PARSE_GO)
 		return rc;
 	io.pathlen = a.pathlen;
+	io.again = a.again;
 	n = (size_t)(argc - optind);
 	if (a.dir == NULL || n == 0) {
 		tool_errorf("ca sign needs --dir D and at least one CSR file");
@@ -308,20 +405,27 @@ int tool_ca_sign(int argc, char **argv)
 		/* the batch's own line ("N of M refused", a database failure), once */
 		if (first == NULL || strcmp(first, res_message()) != 0)
 			tool_report(rc);
+		for (i = 0, ndup = 0; i < n; i++)
+			if (reqs[i].dup[0] != '\0')
+				first = reqs[i].dup, ndup++;
+		if (ndup > 0)
+			tool_errorf("'p11ca ca show --dir %s %s --pem' gives back a certificate "
+			            "issued before; --again issues another",
+			            a.dir, ndup == 1 ? first : "SERIAL");
 		goto out;
 	}
+	for (i = 0; i < n; i++)
+		if (reqs[i].dup[0] != '\0')
+			tool_warnf("%s: its subject and key had a valid certificate, serial %s; "
+			           "issued another (--again)",
+			           reqs[i].name, reqs[i].dup);
 	for (i = 0; c.verbose && i < n; i++) {
 		if (reqs[i].not_copied[0] != '\0')
 			tool_warnf("%s: extensions %s in the CSR are not copied", reqs[i].name,
 			           reqs[i].not_copied);
 		fprintf(stderr, "issued %s %s\n", reqs[i].row.serial, reqs[i].row.subject);
 	}
-	if ((ret = write_issued(reqs, n, a.out, a.out_dir, a.der, (int)io.threads)) !=
-	    TOOL_EXIT_OK) {
-		tool_errorf("the certificates are recorded in %s: 'p11ca ca show --pem' gives "
-		            "them back",
-		            ca->conf.db);
-	}
+	ret = write_issued(reqs, n, a.out, a.out_dir, a.der, (int)io.threads, a.dir);
 out:
 	for (i = 0; reqs != NULL && i < n; i++) {
 		free((void *)reqs[i].csr);

@@ -496,6 +496,8 @@ int tool_csr(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (!tool_out_ok(o.out, 0))
+		goto out;
 
 	/* the key: generated first when asked for */
 	key_uri = o.key_uri;

@@ -15,29 +15,23 @@
 static int write_pubkey(p11ca_key *key, EVP_PKEY *given, const char *path)
 {
 	EVP_PKEY *pub = NULL;
-	FILE *f;
+	BIO *mem = NULL;
+	char *data;
+	long len;
 	CK_RV rv;
-	int ok;
+	int ret = TOOL_EXIT_FAIL;
 
 	if (given != NULL && EVP_PKEY_up_ref(given) == 1)
 		pub = given;
 	else if ((rv = p11ca_key_get_public(key, &pub)) != CKR_OK)
 		return tool_fail("reading the public key", rv);
-	f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
-	if (f == NULL) {
-		tool_errorf("cannot write %s", path);
-		EVP_PKEY_free(pub);
-		return TOOL_EXIT_FAIL;
-	}
-	ok = PEM_write_PUBKEY(f, pub) == 1;
-	if (f != stdout)
-		ok = (fclose(f) == 0) && ok;
+	if ((mem = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_PUBKEY(mem, pub) != 1)
+		tool_ossl_fail("encoding the public key");
+	else if ((len = BIO_get_mem_data(mem, &data)) > 0)
+		ret = tool_write_atomic(path, (unsigned char *)data, (size_t)len);
+	BIO_free(mem);
 	EVP_PKEY_free(pub);
-	if (!ok) {
-		tool_errorf("cannot write %s", path);
-		return TOOL_EXIT_FAIL;
-	}
-	return TOOL_EXIT_OK;
+	return ret;
 }
 
 enum {
@@ -112,6 +106,9 @@ int tool_key_gen(int argc, char **argv)
 		tool_errorf("key gen needs --label (see --help)");
 		return TOOL_EXIT_USAGE;
 	}
+	/* the key is not made when its public half cannot be written */
+	if (o.pubout != NULL && !tool_out_ok(o.pubout, 0))
+		return TOOL_EXIT_FAIL;
 	if ((ctx = tool_ctx_open(&c)) == NULL)
 		goto out;
 	if ((rv = p11ca_token_find(ctx, o.token_uri, &tok)) != CKR_OK) {
@@ -448,7 +445,6 @@ int tool_key_sign(int argc, char **argv)
 	EVP_PKEY *pkey = NULL;
 	EVP_MD_CTX *mdctx = NULL;
 	EVP_PKEY_CTX *pctx = NULL;
-	FILE *f = NULL;
 
 	if ((r = tool_parse(argc, argv, opts, help, &c, sign_opt, &o)) != TOOL_PARSE_GO)
 		return r;
@@ -497,14 +493,8 @@ int tool_key_sign(int argc, char **argv)
 		tool_ossl_fail("key sign");
 		goto out;
 	}
-	if ((f = fopen(o.out, "wb")) == NULL || fwrite(sig, 1, siglen, f) != siglen) {
-		tool_errorf("cannot write %s", o.out);
-		goto out;
-	}
-	ret = TOOL_EXIT_OK;
+	ret = tool_write_atomic(o.out, sig, siglen);
 out:
-	if (f != NULL && fclose(f) != 0)
-		ret = TOOL_EXIT_FAIL;
 	free(msg);
 	free(sig);
 	EVP_MD_CTX_free(mdctx);

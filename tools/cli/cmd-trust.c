@@ -485,7 +485,7 @@ int tool_trust_add(int argc, char **argv)
 			buf[len++] = '\n';
 		memcpy(buf + len, pem, (size_t)pemlen);
 		len += (size_t)pemlen;
-		if (tool_write_atomic(o.bundle, buf, len) != TOOL_EXIT_OK)
+		if (tool_write_atomic_flags(o.bundle, buf, len, TOOL_OUT_FOLLOW) != TOOL_EXIT_OK)
 			goto out;
 	}
 	for (i = 0; i < add.n; i++)
@@ -726,7 +726,7 @@ int tool_trust_remove(int argc, char **argv)
 	}
 	memcpy(buf + len, cs.raw + start, cs.rawlen - start);
 	len += cs.rawlen - start;
-	if (tool_write_atomic(o.bundle, buf, len) != TOOL_EXIT_OK)
+	if (tool_write_atomic_flags(o.bundle, buf, len, TOOL_OUT_FOLLOW) != TOOL_EXIT_OK)
 		goto out;
 	for (i = 0; i < cs.n; i++)
 		if (cs.v[i].drop)
@@ -787,7 +787,7 @@ int tool_trust_reset(int argc, char **argv)
 		ret = r;
 		goto out;
 	}
-	if (tool_write_atomic(o.bundle, src.raw, src.rawlen) != TOOL_EXIT_OK)
+	if (tool_write_atomic_flags(o.bundle, src.raw, src.rawlen, TOOL_OUT_FOLLOW) != TOOL_EXIT_OK)
 		goto out;
 	printf("%s: reset to %s (%zu certificate%s)\n", o.bundle, o.from, src.n,
 	       src.n == 1 ? "" : "s");

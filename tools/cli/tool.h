@@ -207,14 +207,27 @@ int tool_trust_show(int argc, char **argv);
 int tool_trust_remove(int argc, char **argv);
 int tool_trust_reset(int argc, char **argv);
 /*
- * util.c: writes @len bytes to @path atomically (temporary file beside it,
- * fsync, rename, fsync of the directory); "-" is standard output, and a
- * device or pipe (/dev/null) is written in place, never replaced.  An
- * existing file keeps its mode (and owner when permitted), and a symbolic
- * link is followed.  On failure @path is untouched.  Reports and returns
- * TOOL_EXIT_FAIL on failure, else TOOL_EXIT_OK.
+ * util.c: the one writer of every output file.  Writes @len bytes to @path
+ * atomically: a temporary file beside it (PATH.p11ca.tmp.PID.N, mode 0644
+ * less the umask), fsync, rename, fsync of the folder; "-" is standard
+ * output (as are /dev/stdout, /dev/stderr, /dev/fd/N and /proc/self/fd/N:
+ * the descriptor, written where it is), and a device or pipe (/dev/null) is
+ * written in place, never replaced.  A symbolic link at @path is refused
+ * (its target is never written), except with TOOL_OUT_FOLLOW one of ours to
+ * a regular file of ours (that file is replaced).  What is replaced
+ * keeps its mode (and group when permitted) only when it is a regular file
+ * of ours.  Our temporary files in the folder that a killed run left
+ * (by name, ours, untouched for TOOL_TMP_STALE seconds) are removed first,
+ * unless TOOL_OUT_NO_SWEEP.  On failure @path is untouched.  Reports and
+ * returns TOOL_EXIT_FAIL on failure, else TOOL_EXIT_OK.
  */
+#define TOOL_OUT_FOLLOW   1u /* a link of ours to a file of ours is followed (trust bundles) */
+#define TOOL_OUT_NO_SWEEP 2u /* the caller swept the folder (tool_sweep_stale) */
+#define TOOL_OUT_NO_SYNC  4u /* no fsync (the caller syncs, or the file can be made again) */
+#define TOOL_TMP_MARK     ".p11ca.tmp."
+#define TOOL_TMP_STALE    3600
 int tool_write_atomic(const char *path, const unsigned char *p, size_t len);
+int tool_write_atomic_flags(const char *path, const unsigned char *p, size_t len, unsigned flags);
 /*
  * The same in steps, for output written piece by piece: open (a temporary
  * file beside @path, or standard output for "-"), write, then commit
@@ -227,9 +240,24 @@ struct tool_atomic {
 	int fd;
 };
 int tool_atomic_open(struct tool_atomic *a, const char *path);
+int tool_atomic_open_flags(struct tool_atomic *a, const char *path, unsigned flags);
 int tool_atomic_write(struct tool_atomic *a, const unsigned char *p, size_t len);
 int tool_atomic_commit(struct tool_atomic *a, int sync);
 void tool_atomic_abort(struct tool_atomic *a);
+/*
+ * Whether @path can be written as tool_atomic_open_flags() would (reports
+ * why not and returns TOOL_EXIT_FAIL): no symbolic link it would refuse, its
+ * folder writable.  *preal: the file a followed link names (free()), else
+ * NULL; *pstream: written in place ("-", a device or pipe); *pst (when not
+ * NULL): what is there (st_mode 0 for nothing).  For a check before work
+ * that cannot be undone (a key generated, certificates issued).
+ */
+struct stat;
+int tool_out_check(const char *path, unsigned flags, char **preal, int *pstream, struct stat *pst);
+/* tool_out_check() as a yes (1) or no (0, reported). */
+int tool_out_ok(const char *path, unsigned flags);
+/* Removes our stale temporary files in folder @dir (see tool_write_atomic); silent. */
+void tool_sweep_stale(const char *dir);
 /*
  * util.c: the whole of @path ("-" = standard input), NUL-terminated
  * (free()); reports and returns NULL on failure.

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
 #include <p11-kit/uri.h>
@@ -437,10 +439,185 @@ void tool_atomic_abort(struct tool_atomic *a)
 	a->fd = -1;
 }
 
-int tool_atomic_open(struct tool_atomic *a, const char *path)
+/* Whether @name is one of our temporary files: BASE TOOL_TMP_MARK PID.N */
+static int is_tmp_name(const char *name)
+{
+	const char *p = strstr(name, TOOL_TMP_MARK), *q;
+
+	if (p == NULL || p == name)
+		return 0;
+	p += strlen(TOOL_TMP_MARK);
+	for (q = p; *q >= '0' && *q <= '9'; q++)
+		;
+	if (q == p || *q != '.')
+		return 0;
+	for (p = ++q; *q >= '0' && *q <= '9'; q++)
+		;
+	return q != p && *q == '\0';
+}
+
+void tool_sweep_stale(const char *dir)
+{
+	time_t old = time(NULL) - TOOL_TMP_STALE;
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return; /* the write that follows says why */
+	while ((e = readdir(d)) != NULL) {
+		/* ours: by name, by owner, a regular file, not written to for long */
+		if (!is_tmp_name(e->d_name) ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_mtime > old)
+			continue;
+		(void)unlinkat(dirfd(d), e->d_name, 0);
+	}
+	closedir(d);
+}
+
+/* The folder of @path (free()), NULL for no memory. */
+static char *dir_of(const char *path)
+{
+	char *copy = strdup(path), *d;
+
+	if (copy == NULL)
+		return NULL;
+	d = strdup(dirname(copy));
+	free(copy);
+	return d;
+}
+
+/*
+ * The descriptor @path names by itself, -1 if none: "-" and /dev/stdout 1,
+ * /dev/stderr 2, /dev/fd/N and /proc/self/fd/N N.  Those are the caller's
+ * open files, written where they are (not links followed to a name).
+ */
+static int fd_named(const char *path)
+{
+	static const char *const dirs[] = { "/dev/fd/", "/proc/self/fd/" };
+	const char *p;
+	char *end;
+	long n;
+	size_t i;
+
+	if (strcmp(path, "-") == 0 || strcmp(path, "/dev/stdout") == 0)
+		return 1;
+	if (strcmp(path, "/dev/stderr") == 0)
+		return 2;
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		if (strncmp(path, dirs[i], strlen(dirs[i])) != 0)
+			continue;
+		p = path + strlen(dirs[i]);
+		errno = 0;
+		n = strtol(p, &end, 10);
+		if (*p >= '0' && *p <= '9' && *end == '\0' && errno == 0 && n <= 65535)
+			return (int)n;
+	}
+	return -1;
+}
+
+/*
+ * With TOOL_OUT_FOLLOW, the file the link @path names (free()) when the
+ * link and that file are ours and it is a regular file; else NULL, and
+ * *why says why.
+ */
+static char *link_followed(const char *path, const struct stat *lst, const char **why)
 {
 	struct stat st;
-	int attempt, have_st;
+	char *real;
+
+	*why = "it is not ours";
+	if (lst->st_uid != geteuid())
+		return NULL;
+	*why = "it names nothing";
+	if ((real = realpath(path, NULL)) == NULL)
+		return NULL;
+	*why = "it names a file that is not a regular file of ours";
+	if (lstat(real, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		free(real);
+		return NULL;
+	}
+	return real;
+}
+
+int tool_out_check(const char *path, unsigned flags, char **preal, int *pstream, struct stat *pst)
+{
+	struct stat lst;
+	const char *why;
+	char *real = NULL, *d;
+	int ok;
+
+	*preal = NULL;
+	*pstream = 0;
+	if (fd_named(path) >= 0) {
+		*pstream = 1;
+		return TOOL_EXIT_OK;
+	}
+	if (lstat(path, &lst) != 0) {
+		if (errno != ENOENT) {
+			tool_errorf("cannot write %s: %s", path, strerror(errno));
+			return TOOL_EXIT_FAIL;
+		}
+		memset(&lst, 0, sizeof(lst)); /* a new file */
+	} else if (S_ISLNK(lst.st_mode)) {
+		if (!(flags & TOOL_OUT_FOLLOW)) {
+			tool_errorf("%s is a symbolic link: not written through (name the file "
+			            "itself)",
+			            path);
+			return TOOL_EXIT_FAIL;
+		}
+		if ((real = link_followed(path, &lst, &why)) == NULL) {
+			tool_errorf("%s is a symbolic link and %s: not written through", path, why);
+			return TOOL_EXIT_FAIL;
+		}
+		if (lstat(real, &lst) != 0) {
+			tool_errorf("cannot write %s: %s", real, strerror(errno));
+			free(real);
+			return TOOL_EXIT_FAIL;
+		}
+	} else if (S_ISDIR(lst.st_mode)) {
+		tool_errorf("cannot write %s: it is a directory", path);
+		return TOOL_EXIT_FAIL;
+	} else if (!S_ISREG(lst.st_mode)) {
+		/* a device or a pipe (/dev/null) is written, not replaced */
+		*pstream = 1;
+		return TOOL_EXIT_OK;
+	}
+	/* the temporary file goes beside the file: its folder must take it */
+	if ((d = dir_of(real != NULL ? real : path)) == NULL) {
+		tool_errorf("out of memory");
+		free(real);
+		return TOOL_EXIT_FAIL;
+	}
+	ok = access(d, W_OK | X_OK) == 0;
+	if (!ok)
+		tool_errorf("cannot write %s: its folder %s: %s", path, d, strerror(errno));
+	free(d);
+	if (!ok) {
+		free(real);
+		return TOOL_EXIT_FAIL;
+	}
+	if (pst != NULL)
+		*pst = lst;
+	*preal = real;
+	return TOOL_EXIT_OK;
+}
+
+int tool_out_ok(const char *path, unsigned flags)
+{
+	char *real = NULL;
+	int stream, ret = tool_out_check(path, flags, &real, &stream, NULL);
+
+	free(real);
+	return ret == TOOL_EXIT_OK;
+}
+
+int tool_atomic_open_flags(struct tool_atomic *a, const char *path, unsigned flags)
+{
+	struct stat st;
+	char *d;
+	int attempt, stream, keep;
 
 	memset(a, 0, sizeof(*a));
 	a->fd = -1;
@@ -449,27 +626,39 @@ int tool_atomic_open(struct tool_atomic *a, const char *path)
 		a->fd = 1;
 		return TOOL_EXIT_OK;
 	}
-	if ((a->real = realpath(path, NULL)) != NULL)
-		a->target = a->real;
-	else
-		a->target = path;
-	have_st = stat(a->target, &st) == 0;
-	if (have_st && !S_ISREG(st.st_mode)) {
-		/* a device or a pipe (/dev/null, /dev/stdout) is written, not replaced */
-		if ((a->fd = open(a->target, O_WRONLY | O_CLOEXEC)) < 0) {
+	if (tool_out_check(path, flags, &a->real, &stream, &st) != TOOL_EXIT_OK)
+		goto fail;
+	a->target = a->real != NULL ? a->real : path;
+	if (stream && fd_named(path) >= 0) {
+		/* the caller's open file: a copy of its descriptor, closed on commit */
+		(void)fflush(NULL); /* what stdio holds for it goes first */
+		if ((a->fd = fcntl(fd_named(path), F_DUPFD_CLOEXEC, 3)) < 0) {
 			tool_errorf("cannot write %s: %s", path, strerror(errno));
 			goto fail;
 		}
 		return TOOL_EXIT_OK;
 	}
-	if ((a->tmp = malloc(strlen(a->target) + 32)) == NULL) {
+	if (stream) {
+		if ((a->fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+			tool_errorf("cannot write %s: %s", path, strerror(errno));
+			goto fail;
+		}
+		return TOOL_EXIT_OK;
+	}
+	/* the mode of what is replaced is kept only when it is a regular file of ours */
+	keep = S_ISREG(st.st_mode) && st.st_uid == geteuid();
+	if (!(flags & TOOL_OUT_NO_SWEEP) && (d = dir_of(a->target)) != NULL) {
+		tool_sweep_stale(d);
+		free(d);
+	}
+	if ((a->tmp = malloc(strlen(a->target) + sizeof(TOOL_TMP_MARK) + 32)) == NULL) {
 		tool_errorf("out of memory");
 		goto fail;
 	}
 	for (attempt = 0; a->fd < 0 && attempt < 100; attempt++) {
-		sprintf(a->tmp, "%s.tmp.%ld.%d", a->target, (long)getpid(), attempt);
-		a->fd =
-		    open(a->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, have_st ? 0600 : 0644);
+		sprintf(a->tmp, "%s" TOOL_TMP_MARK "%ld.%d", a->target, (long)getpid(), attempt);
+		a->fd = open(a->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		             keep ? 0600 : 0644);
 		if (a->fd < 0 && errno != EEXIST)
 			break;
 	}
@@ -479,10 +668,9 @@ int tool_atomic_open(struct tool_atomic *a, const char *path)
 		a->tmp = NULL;
 		goto fail;
 	}
-	if (have_st) {
-		if ((st.st_uid != geteuid() || st.st_gid != getegid()) &&
-		    fchown(a->fd, st.st_uid, st.st_gid) != 0)
-			tool_warnf("%s: cannot keep the owner: %s", path, strerror(errno));
+	if (keep) {
+		if (st.st_gid != getegid() && fchown(a->fd, (uid_t)-1, st.st_gid) != 0)
+			tool_warnf("%s: cannot keep the group: %s", path, strerror(errno));
 		if (fchmod(a->fd, st.st_mode & 07777) != 0) {
 			tool_errorf("cannot set the mode of %s: %s", a->tmp, strerror(errno));
 			goto fail;
@@ -492,6 +680,11 @@ int tool_atomic_open(struct tool_atomic *a, const char *path)
 fail:
 	tool_atomic_abort(a);
 	return TOOL_EXIT_FAIL;
+}
+
+int tool_atomic_open(struct tool_atomic *a, const char *path)
+{
+	return tool_atomic_open_flags(a, path, 0);
 }
 
 int tool_atomic_write(struct tool_atomic *a, const unsigned char *p, size_t len)
@@ -547,12 +740,7 @@ fail:
 	return TOOL_EXIT_FAIL;
 }
 
-/*
- * Writes @len bytes to @path atomically: a temporary file beside it
- * (created with the umask's permissions), fsync, rename, fsync of the
- * directory.  "-" is standard output.
- */
-int tool_write_atomic(const char *path, const unsigned char *p, size_t len)
+int tool_write_atomic_flags(const char *path, const unsigned char *p, size_t len, unsigned flags)
 {
 	struct tool_atomic a;
 
@@ -563,13 +751,18 @@ int tool_write_atomic(const char *path, const unsigned char *p, size_t len)
 		}
 		return TOOL_EXIT_OK;
 	}
-	if (tool_atomic_open(&a, path) != TOOL_EXIT_OK)
+	if (tool_atomic_open_flags(&a, path, flags) != TOOL_EXIT_OK)
 		return TOOL_EXIT_FAIL;
 	if (tool_atomic_write(&a, p, len) != TOOL_EXIT_OK) {
 		tool_atomic_abort(&a);
 		return TOOL_EXIT_FAIL;
 	}
-	return tool_atomic_commit(&a, 1);
+	return tool_atomic_commit(&a, !(flags & TOOL_OUT_NO_SYNC));
+}
+
+int tool_write_atomic(const char *path, const unsigned char *p, size_t len)
+{
+	return tool_write_atomic_flags(path, p, len, 0);
 }
 
 int tool_slurp(const char *path, unsigned char **pbuf, size_t *plen)

@@ -191,6 +191,11 @@ int cadb_foreach_revoked(struct cadb *db, cadb_row_cb cb, void *arg)
 	return db->ops->foreach_revoked(db->state, cb, arg);
 }
 
+int cadb_foreach_subject(struct cadb *db, const char *subject, cadb_row_cb cb, void *arg)
+{
+	return db->ops->foreach_subject(db->state, subject, cb, arg);
+}
+
 int cadb_next_crl_number(struct cadb *db, int64_t *out)
 {
 	int64_t n = 0;

@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 /* Schema version this release writes; older ones are migrated on open. */
-#define CADB_VERSION 2
+#define CADB_VERSION 3
 /* Longest serial text kept (20 octets in hex, RFC 5280) plus NUL. */
 #define CADB_SERIAL_MAX 41
 
@@ -122,6 +122,11 @@ struct cadb_ops {
 	int (*set_crl_number)(void *state, int64_t value);
 	/* the schema version of the open database (CADB_VERSION once opened) */
 	int (*schema_version)(void *state, int *out);
+	/*
+	 * the records whose subject is @subject exactly, any status, with the
+	 * DER, in serial order; answered from an index (a million rows are not read)
+	 */
+	int (*foreach_subject)(void *state, const char *subject, cadb_row_cb cb, void *arg);
 };
 
 extern const struct cadb_ops cadb_sqlite_ops;
@@ -162,6 +167,11 @@ int cadb_revoke(struct cadb *db, const char *serial, int64_t when, int reason, i
 int cadb_foreach(struct cadb *db, enum cadb_status status, int64_t now, int with_der,
                  cadb_row_cb cb, void *arg);
 int cadb_foreach_revoked(struct cadb *db, cadb_row_cb cb, void *arg);
+/*
+ * Calls @cb for each record whose subject is @subject exactly (as stored:
+ * "/C=../CN=.."), whatever its status, with its DER; walked as cadb_foreach.
+ */
+int cadb_foreach_subject(struct cadb *db, const char *subject, cadb_row_cb cb, void *arg);
 /*
  * The CRL number plus one, stored and put in *out (1, 2, 3.. on a new
  * database); in the caller's transaction, so that it is spent only when

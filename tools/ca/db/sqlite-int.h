@@ -19,6 +19,8 @@
  * than a table scan).
  */
 extern const char cadb_sq_revoked_sql[];
+/* the lookup by subject (its query plan is checked by the tests) */
+extern const char cadb_sq_subject_sql[];
 
 /*
  * Runs @sql (one or more statements); RES_OK, or RES_DB / RES_NOMEM with

@@ -1,8 +1,8 @@
 /*
- * sqlite-schema.c - the SQLite backend's schema: making version 2 in a new
- * database and bringing a version-1 database (SANs joined by commas in a
- * column of certs) to it, in one transaction that leaves version 1 as it
- * was when anything fails.
+ * sqlite-schema.c - the SQLite backend's schema: making version 3 in a new
+ * database and bringing an older one to it (version 1: SANs joined by
+ * commas in a column of certs; version 2: no index of the subjects), in one
+ * transaction that leaves the old version as it was when anything fails.
  */
 #include "config.h"
 
@@ -22,6 +22,8 @@
  * lists, so the revoked walk never reads the table (status is in it, last,
  * only so that SQLite 3.40 sees the index covers the walk's WHERE: version
  * 1's index without it had every revoked row looked up in the table).
+ * Version 3 adds the index of the subjects (schema_subject): ca sign looks
+ * up the certificates a subject has before it issues another.
  */
 static const char schema_certs[] =
     "CREATE TABLE certs("
@@ -44,15 +46,16 @@ static const char schema_certs[] =
     " type TEXT NOT NULL CHECK (type IN ('DNS','IP','email','URI','other')),"
     " value TEXT NOT NULL,"
     " PRIMARY KEY (serial, pos)) WITHOUT ROWID;";
+static const char schema_subject[] = "CREATE INDEX IF NOT EXISTS certs_subject ON certs(subject);";
 static const char schema_meta[] = "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT);"
                                   "INSERT INTO meta VALUES ('crl_number', '0');";
 
 int cadb_sq_create_schema(sqlite3 *db)
 {
-	char sql[sizeof(schema_certs) + sizeof(schema_meta) + 64];
+	char sql[sizeof(schema_certs) + sizeof(schema_subject) + sizeof(schema_meta) + 64];
 
-	snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE; %s %s PRAGMA user_version=%d; COMMIT;",
-	         schema_certs, schema_meta, CADB_VERSION);
+	snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE; %s %s %s PRAGMA user_version=%d; COMMIT;",
+	         schema_certs, schema_subject, schema_meta, CADB_VERSION);
 	if (cadb_sq_exec(db, sql, "creating the schema") != RES_OK) {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return RES_DB;
@@ -181,22 +184,36 @@ static int from_v1(sqlite3 *db)
 	                    "finishing");
 }
 
+/* Version 2 to 3, inside the caller's transaction: the index of the subjects. */
+static int from_v2(sqlite3 *db)
+{
+	char sql[sizeof(schema_subject) + 64];
+
+	snprintf(sql, sizeof(sql), "%s PRAGMA user_version=3;", schema_subject);
+	return cadb_sq_exec(db, sql, "indexing the subjects");
+}
+
 int cadb_sq_upgrade(sqlite3 *db, const char *path, int version)
 {
-	int ret;
+	int from = version, ret;
 
 	if (version == CADB_VERSION)
 		return RES_OK;
-	if (version != 1)
+	if (version != 1 && version != 2)
 		goto unknown;
 	if ((ret = cadb_sq_exec(db, "BEGIN IMMEDIATE", "starting the migration")) != RES_OK)
 		goto fail;
 	/* another process may have migrated it while this one waited */
 	if ((ret = cadb_sq_user_version(db, &version)) != RES_OK)
 		goto fail;
-	if (version == 1 && (ret = from_v1(db)) != RES_OK)
+	from = version;
+	if (version == 1 && (ret = from_v1(db)) == RES_OK)
+		version = 2;
+	if (ret == RES_OK && version == 2 && (ret = from_v2(db)) == RES_OK)
+		version = 3;
+	if (ret != RES_OK)
 		goto fail;
-	if (version != 1 && version != CADB_VERSION) {
+	if (version != CADB_VERSION) {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		goto unknown;
 	}
@@ -205,13 +222,14 @@ int cadb_sq_upgrade(sqlite3 *db, const char *path, int version)
 	return RES_OK;
 fail:
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	return res_prefix(ret, "database %s: migrating schema version 1 to %d", path, CADB_VERSION);
+	return res_prefix(ret, "database %s: migrating schema version %d to %d", path, from,
+	                  CADB_VERSION);
 unknown:
 	if (version == 0)
 		return res_set(RES_VERSION, "database %s: not a CA database (schema version 0)",
 		               path);
 	return res_set(RES_VERSION,
 	               "database %s: schema version %d; this release reads version %d (and "
-	               "migrates version 1)",
+	               "migrates versions 1 and 2)",
 	               path, version, CADB_VERSION);
 }

@@ -34,6 +34,9 @@
 
 const char cadb_sq_revoked_sql[] = "SELECT serial, revoked_at, reason, invalidity FROM certs"
                                    " INDEXED BY certs_revoked WHERE status = 'R' ORDER BY serial";
+const char cadb_sq_subject_sql[] =
+    "SELECT " ROW_COLUMNS ", der FROM certs INDEXED BY certs_subject WHERE subject = ?"
+    " ORDER BY serial";
 
 enum stmt_id {
 	ST_BEGIN,
@@ -52,6 +55,7 @@ enum stmt_id {
 	ST_CRL_SET,
 	ST_VERSION,
 	ST_REVOKED,
+	ST_SUBJECT,
 	ST_LIST_ALL, /* then V, E, R; then the four with the DER */
 	ST_COUNT = ST_LIST_ALL + 8
 };
@@ -77,6 +81,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
 	[ST_VERSION] = "PRAGMA user_version",
 	[ST_REVOKED] = cadb_sq_revoked_sql,
+	[ST_SUBJECT] = cadb_sq_subject_sql,
 	[ST_LIST_ALL + 0] = LIST("", ""),
 	[ST_LIST_ALL + 1] = LIST("", WHERE_V),
 	[ST_LIST_ALL + 2] = LIST("", WHERE_E),
@@ -629,6 +634,33 @@ static int sq_schema_version(void *state, int *out)
 	return ret;
 }
 
+/* The records of one subject, through the index certs_subject. */
+static int sq_foreach_subject(void *state, const char *subject, cadb_row_cb cb, void *arg)
+{
+	struct sq *s = state;
+	sqlite3_stmt *st = NULL;
+	struct cadb_row r;
+	int rc, ret;
+
+	if ((ret = stmt_get(s, ST_SUBJECT, &st)) != RES_OK)
+		return ret;
+	sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
+	memset(&r, 0, sizeof(r));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ret = read_row(s, st, 1, &r);
+		if (ret == RES_OK)
+			ret = cb(&r, arg);
+		cadb_row_free(&r);
+		if (ret != RES_OK)
+			goto out;
+	}
+	if (rc != SQLITE_DONE)
+		ret = cadb_sq_fail(s->db, "looking up a subject");
+out:
+	stmt_put(s, ST_SUBJECT, st);
+	return ret;
+}
+
 const struct cadb_ops cadb_sqlite_ops = {
 	.scheme = "sqlite",
 	.create = sq_create,
@@ -645,4 +677,5 @@ const struct cadb_ops cadb_sqlite_ops = {
 	.next_crl_number = sq_next_crl_number,
 	.set_crl_number = sq_set_crl_number,
 	.schema_version = sq_schema_version,
+	.foreach_subject = sq_foreach_subject,
 };
