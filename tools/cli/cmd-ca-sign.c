@@ -16,6 +16,7 @@
 
 #include "cmd-ca.h"
 #include "parallel.h"
+#include "testhook.h"
 
 static const char sign_help[] =
     "usage: p11ca ca sign --dir D [--profile P] [--days N] [--md MD]\n"
@@ -65,6 +66,7 @@ static int write_one(size_t i, void *arg)
 	long len;
 	int fd, ok;
 
+	testhook_crash("mid-files");
 	snprintf(final, sizeof(final), "%s/%s.%s", o->dir, r->serial, ext);
 	snprintf(tmp, sizeof(tmp), "%s/%s.%s.tmp.%ld", o->dir, r->serial, ext, (long)getpid());
 	if (o->der) {
