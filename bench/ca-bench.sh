@@ -150,7 +150,12 @@ row() {
 echo "p11ca ca bench: $(nproc) cores, OpenSSL $(openssl version | cut -d' ' -f2)," \
 	"SoftHSM2 $(dpkg-query -W -f='${Version}' softhsm2 2> /dev/null || echo '?')," \
 	"libp11 $(dpkg-query -W -f='${Version}' libengine-pkcs11-openssl 2> /dev/null || echo '?')," \
-	"SQLite $(sqlite3 --version | cut -d' ' -f1); $rows rows, $batch CSRs, best of $runs${threads:+, p11ca $threads}; in $dir"
+	"SQLite $(sqlite3 --version | cut -d' ' -f1); $rows rows, $batch CSRs, best of $runs; in $dir"
+# openssl ca signs on one thread; p11ca ca sign on several unless told: say so
+ncpu=$(nproc)
+[ "$ncpu" -le 8 ] || ncpu=8
+echo "(a) p11ca ca sign: ${threads:-$ncpu threads (its default: the CPUs, at most 8)}, and a row with" \
+	"--threads 1; openssl ca: 1 thread"
 
 (
 	umask 077
@@ -247,14 +252,15 @@ echo "$batch CSRs with software P-256 keys made in $(echo "$(now) $start" | awk 
 first_csr=$dir/csr/00001.csr
 
 # ---- (a) one call issuing $batch certificates ----
-# run_batch p11ca|openssl NAME RUN: prints the seconds it took.  Each run
+# run_batch p11ca|p11ca1|openssl NAME RUN: prints the seconds it took and
+# the CPU seconds (p11ca1: p11ca ca sign --threads 1).  Each run
 # has directories of its own (p11ca: a copy of the new CA directory; both:
 # the output directory), removed after all runs: ext4 is slow to create
 # files right after as many were deleted, which is not what is measured.
 run_batch() {
 	out=$dir/out.$2.$1.$3
 	mkdir -p "$out"
-	if [ "$1" = p11ca ]; then
+	if [ "$1" != openssl ]; then
 		cp -a "$dir/$2.ca" "$out.ca"
 	else
 		ossl_reset "$2"
@@ -266,18 +272,23 @@ run_batch() {
 		# shellcheck disable=SC2086 # $threads: nothing, or --threads N
 		timed "$dir/tm" "$P11CA" ca sign --dir "$out.ca" --module "$SOFTHSM_MODULE" \
 			--pin-file "$pin_file" $threads --out-dir "$out" "$dir"/csr/*.csr || rc=$?
+	elif [ "$1" = p11ca1 ]; then
+		timed "$dir/tm" "$P11CA" ca sign --dir "$out.ca" --module "$SOFTHSM_MODULE" \
+			--pin-file "$pin_file" --threads 1 --out-dir "$out" "$dir"/csr/*.csr || rc=$?
 	else
+		# each certificate once, in -outdir, as p11ca writes it: -out (all of
+		# them again, in one file) goes nowhere
 		timed "$dir/tm" env OPENSSL_CONF="$dir/engine.cnf" openssl ca -batch -notext \
 			-config "$dir/$2.ossl.cnf" -engine pkcs11 -keyform engine \
 			-keyfile "$tok;object=ca-$2;type=private" -cert "$dir/$2.ca/ca.pem" \
-			-outdir "$out" -out "$out.pem" -infiles "$dir"/csr/*.csr || rc=$?
+			-outdir "$out" -out /dev/null -infiles "$dir"/csr/*.csr || rc=$?
 	fi
 	t1=$(now)
 	if [ "$rc" != 0 ]; then
 		tail -5 "$dir/cmd.log" >&2
 		fail "$1 ($2 CA) failed to issue $batch certificates"
 	fi
-	if [ "$1" = p11ca ]; then
+	if [ "$1" != openssl ]; then
 		n=$(sqlite3 "$out.ca/ca.db" "SELECT count(*) FROM certs WHERE status = 'V'")
 		[ "$n" = "$batch" ] || fail "p11ca's database holds $n certificates, not $batch"
 	else
@@ -297,11 +308,13 @@ run_batch() {
 for name in rsa ec; do
 	bp=""
 	bo=""
+	b1=""
 	cp=""
 	co=""
+	c1=""
 	r=1
 	while [ $r -le "$runs" ]; do
-		if [ $((r % 2)) = 1 ]; then order="p11ca openssl"; else order="openssl p11ca"; fi
+		if [ $((r % 2)) = 1 ]; then order="p11ca p11ca1 openssl"; else order="openssl p11ca1 p11ca"; fi
 		for m in $order; do
 			tc=$(run_batch "$m" "$name" "$r")
 			t=${tc% *}
@@ -309,6 +322,9 @@ for name in rsa ec; do
 			if [ "$m" = p11ca ]; then
 				bp=$(best "$bp" "$t")
 				cp=$(best "$cp" "${tc#* }")
+			elif [ "$m" = p11ca1 ]; then
+				b1=$(best "$b1" "$t")
+				c1=$(best "$c1" "${tc#* }")
 			else
 				bo=$(best "$bo" "$t")
 				co=$(best "$co" "${tc#* }")
@@ -324,11 +340,20 @@ for name in rsa ec; do
 		echo "    openssl: $eo" >&2
 		different=1
 	fi
-	row "(a) issue $batch, $name CA: seconds" "$bp" "$bo" s "$(ratio "$bo" "$bp")" $t_batch
+	row "(a) issue $batch, $name CA: seconds${threads:+ ($threads)}" "$bp" "$bo" s "$(ratio "$bo" "$bp")" $t_batch
 	printf '%-44s %11s %11s %4s\n' "    certificates per second" \
 		"$(echo "$batch $bp" | awk '{ printf "%.0f", $1 / $2 }')" \
 		"$(echo "$batch $bo" | awk '{ printf "%.0f", $1 / $2 }')" "/s" >> "$summary"
 	printf '%-44s %11s %11s %4s\n' "    CPU seconds (user + sys, least)" "$cp" "$co" s >> "$summary"
+	printf '%-44s %11s %11s %4s\n' "    CPU per certificate" \
+		"$(echo "$cp $batch" | awk '{ printf "%.2f", $1 * 1000 / $2 }')" \
+		"$(echo "$co $batch" | awk '{ printf "%.2f", $1 * 1000 / $2 }')" ms >> "$summary"
+	# openssl ca is one thread: the same work from p11ca on one thread
+	printf '%-44s %11s %11s %4s %8s\n' "    p11ca --threads 1: seconds" "$b1" "$bo" s \
+		"$(ratio "$bo" "$b1")" >> "$summary"
+	printf '%-44s %11s %11s %4s\n' "    p11ca --threads 1: CPU per certificate" \
+		"$(echo "$c1 $batch" | awk '{ printf "%.2f", $1 * 1000 / $2 }')" \
+		"$(echo "$co $batch" | awk '{ printf "%.2f", $1 * 1000 / $2 }')" ms >> "$summary"
 done
 echo "(a) extensions of a p11ca certificate: $(extlist "$dir/p11ca.$big.sample.pem")"
 

@@ -439,7 +439,7 @@ struct p11ca_bench_result {
 	double raw_per_sec; /* bare C_SignInit+C_Sign loop, one session per thread */
 	double lib_per_sec; /* p11ca_key_sign_digest() through the session pool */
 	unsigned long raw_count, lib_count;
-	unsigned long verify_failures; /* library signatures that did not verify */
+	unsigned long verify_failures; /* sampled signatures (either side) that did not verify */
 	double ratio;                  /* median over the rounds of library/raw rates */
 };
 

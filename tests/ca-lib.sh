@@ -124,14 +124,19 @@ expect_subject() {
 	[ "$_got" = "$2" ] || fail "$1: subject '$_got', want '$2'"
 }
 
-# db_state DIR: a checksum of everything in DIR/ca.db
+# db_state DIR: a checksum of everything in DIR/ca.db; fails the test when
+# sqlite3 fails or reads nothing (a checksum of no output would match any
+# other failure: "unchanged" would pass vacuously).  Call it as
+# `x=$(db_state DIR) || fail ...`, never inside [ ], which hides its status.
 db_state() {
-	sqlite3 "$1/ca.db" "select serial, subject, not_before, not_after, status,
+	_st=$(sqlite3 "$1/ca.db" "select serial, subject, not_before, not_after, status,
 		revoked_at, reason, invalidity, profile, issued_at, hex(der) from certs order by serial;
 		select serial, pos, type, value from cert_sans order by serial, pos;
-		select key, value from meta order by key;" | cksum
+		select key, value from meta order by key;
+		pragma user_version;") || fail "$1/ca.db: sqlite3 cannot read it"
+	[ -n "$_st" ] || fail "$1/ca.db: read nothing"
+	printf '%s\n' "$_st" | cksum
 }
-
 # db_count DIR: rows in DIR/ca.db
 db_count() {
 	sqlite3 "$1/ca.db" "select count(*) from certs"
@@ -143,9 +148,12 @@ db_ok() {
 	[ "$_r" = ok ] || fail "$1/ca.db: integrity_check: $_r"
 }
 
-# tok_state: what the token holds
+# tok_state: what the token holds; fails the test when key list fails (as
+# db_state: call it in an assignment, never inside [ ])
 tok_state() {
-	"$P11CA" key list --module "$MODULE" --pin-file "$PIN_FILE" --token "$TOK" | cksum
+	_st=$("$P11CA" key list --module "$MODULE" --pin-file "$PIN_FILE" --token "$TOK") ||
+		fail "key list failed: the token's state is unknown"
+	printf '%s\n' "$_st" | cksum
 }
 
 # json_list DIR [list options...]: `ca list --json` as "SERIAL STATUS REASON PROFILE" lines
@@ -185,8 +193,10 @@ refuse() {
 	_code=$1 _re=$2 _d=$3
 	shift 3
 	_db=""
-	[ -e "$_d/ca.db" ] && _db=$(db_state "$_d")
-	_tok=$(tok_state)
+	if [ -e "$_d/ca.db" ]; then
+		_db=$(db_state "$_d") || exit 1
+	fi
+	_tok=$(tok_state) || exit 1
 	_rc=0
 	ca "$@" > "$WORK/out" 2> "$WORK/err" || _rc=$?
 	case "$_code:$_rc" in
@@ -205,9 +215,11 @@ refuse() {
 	[ -n "${MULTI:-}" ] || one_line "$WORK/err"
 	grep -qv "^p11ca: " "$WORK/err" && fail "error lines not starting 'p11ca: ': $(cat "$WORK/err")"
 	if [ -n "$_db" ]; then
-		[ "$(db_state "$_d")" = "$_db" ] || fail "the database changed after: ca $*"
+		_now=$(db_state "$_d") || exit 1
+		[ "$_now" = "$_db" ] || fail "the database changed after: ca $*"
 	fi
-	[ "$(tok_state)" = "$_tok" ] || fail "the token changed after: ca $*"
+	_now=$(tok_state) || exit 1
+	[ "$_now" = "$_tok" ] || fail "the token changed after: ca $*"
 	return 0
 }
 
@@ -259,8 +271,9 @@ def cert_serial(der):
 '
 
 # dump_rows DIR DEST: every row's certificate as DEST/N.pem; checks in Python that
-# each row's DER is a certificate whose serial is the row's serial; prints
-# the number of rows
+# each row's DER is a certificate whose serial is the row's serial; sets
+# ROWS to the number of rows.  Not for $(...): a failure there would only
+# end the subshell.
 dump_rows() {
 	rm -rf "$2"
 	mkdir -p "$2"
@@ -291,9 +304,10 @@ for line in open(dest + "/rows"):
         for k in range(0, len(b64), 64):
             f.write(b64[k:k + 64] + "\n")
         f.write("-----END CERTIFICATE-----\n")
-print(n)
+open(dest + "/count", "w").write("%d\n" % n)
 sys.exit(1 if bad else 0)
 ' "$2" || fail "$1/ca.db: rows and certificates disagree"
+	ROWS=$(cat "$2/count")
 }
 
 # all_verify CAFILE DIR: every DIR/*.pem parses and verifies (one openssl run)

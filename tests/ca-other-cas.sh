@@ -31,7 +31,7 @@ openssl req -in "$WORK/sub.csr" -noout -text > "$WORK/sub.csr.txt"
 grep -A1 "Basic Constraints" "$WORK/sub.csr.txt" | grep -q "CA:TRUE" || fail "sub.csr does not ask CA:TRUE"
 grep -A1 "Key Usage" "$WORK/sub.csr.txt" | grep -q "Certificate Sign, CRL Sign" ||
 	fail "sub.csr does not ask keyCertSign, cRLSign"
-refuse 1 "." "$S" sign --dir "$S" "$SW/plain.csr"
+refuse 1 "sub/ca.pem: no CA certificate yet" "$S" sign --dir "$S" "$SW/plain.csr"
 refuse 1 "CA:TRUE|CA certificate|sub-ca" "$R" sign --dir "$R" "$WORK/sub.csr"
 run_ok ca sign --dir "$R" --profile sub-ca --days 30 --out "$OUT/sub.pem" "$WORK/sub.csr"
 verify_ok "$R/ca.pem" "$OUT/sub.pem"
@@ -42,7 +42,7 @@ expect_ext "$OUT/sub.pem" authorityKeyIdentifier "$ROOT_SKI"
 run_ok ca sign --dir "$R" --again --profile sub-ca --pathlen 1 --days 30 --out "$OUT/sub1.pem" "$WORK/sub.csr"
 expect_ext "$OUT/sub1.pem" basicConstraints "CA:TRUE, pathlen:1"
 # set-cert refuses a certificate of another key, and a leaf
-refuse 1 "." "$S" set-cert --dir "$S" "$OUT/vcs.pem"
+refuse 1 "vcs.pem: not the certificate of the CA key" "$S" set-cert --dir "$S" "$OUT/vcs.pem"
 [ -e "$S/ca.pem" ] && fail "a refused set-cert wrote ca.pem"
 run_ok ca set-cert --dir "$S" "$OUT/sub.pem"
 openssl x509 -in "$S/ca.pem" -outform DER -out "$WORK/sub-installed.der" || fail "$S/ca.pem"
@@ -168,7 +168,7 @@ I=$WORK/imported
 run_ok ca init --dir "$I" --key "$OLDKEY" --cert "$O/ca.pem"
 openssl x509 -in "$O/ca.pem" | cmp -s - "$I/ca.pem" || fail "init --cert: ca.pem is not the old CA's"
 run_ok ca import-openssl --dir "$I" "$O"
-grep -q "2" "$WORK/out" "$WORK/err" || fail "import-openssl did not say how many: $(cat "$WORK/out" "$WORK/err")"
+grep -qx "imported 2 records" "$WORK/out" || fail "import-openssl did not say how many: $(cat "$WORK/out" "$WORK/err")"
 json_list "$I" > /dev/null
 [ "$(wc -l < "$WORK/list.txt")" -eq 2 ] || fail "imported: $(cat "$WORK/list.txt")"
 grep -q "^1000 revoked keyCompromise " "$WORK/list.txt" || fail "imported 1000: $(cat "$WORK/list.txt")"
@@ -188,7 +188,7 @@ O2=$WORK/ossl2
 mkdir -p "$O2/newcerts"
 printf 'V\t301231000000Z\t\t3000\tunknown\t/CN=fine.example.com\nthis line is broken\n' \
 	> "$O2/index.txt"
-refuse 1 "." "$I" import-openssl --dir "$I" "$O2"
+refuse 1 "ossl2/index.txt line 2: not an openssl ca index line" "$I" import-openssl --dir "$I" "$O2"
 # rows without a certificate file: imported with a warning; an expired one
 printf 'V\t301231000000Z\t\t3000\tunknown\t/CN=nocert.example.com\nV\t200101000000Z\t\t3001\tunknown\t/CN=expired.example.com\n' \
 	> "$O2/index.txt"

@@ -32,9 +32,9 @@ for v in init set-cert sign revoke crl list show import-openssl export-index; do
 	run_ok "$P11CA" ca "$v" --help
 	grep -q "^usage: p11ca ca $v" "$WORK/out" || fail "p11ca ca $v --help: $(cat "$WORK/out")"
 done
-expect_fail 2 "." "$P11CA" ca frobnicate
-expect_fail 2 "." "$P11CA" ca sign --frobnicate
-refuse any "." "$WORK/none" sign --dir "$WORK/none" "$WORK/none.csr"
+expect_fail 2 "'ca' needs one of" "$P11CA" ca frobnicate
+expect_fail 2 "unrecognized option '--frobnicate'" "$P11CA" ca sign --frobnicate
+refuse any "none/ca.conf: cannot read it" "$WORK/none" sign --dir "$WORK/none" "$WORK/none.csr"
 
 # ---------------------------------------------------------------------
 step "ca init: a root CA, its key generated on the token"
@@ -95,7 +95,7 @@ refuse 1 "unknown attribute 'bogus'" "$WORK/bogus3" init --dir "$WORK/bogus3" \
 	--new-key ec:p256 --token "$TOK;bogus=1" --label bogus --subject "/CN=Bogus CA"
 refuse any "8192|--force" "$WORK/big" init --dir "$WORK/big" --new-key rsa:8192 --token "$TOK" \
 	--label big --subject "/CN=Big CA"
-refuse any "." "$WORK/badsubj" init --dir "$WORK/badsubj" --new-key ec:p256 --token "$TOK" \
+refuse any "--subject: unknown field .XX." "$WORK/badsubj" init --dir "$WORK/badsubj" --new-key ec:p256 --token "$TOK" \
 	--label badsubj --subject "/XX=1/CN=Bad CA"
 printf 'wrong-pin\n' > "$WORK/wrong.pin"
 chmod 600 "$WORK/wrong.pin" # a PIN file others may read is warned about
@@ -103,7 +103,8 @@ _tok=$(tok_state)
 expect_fail 1 "PIN|pin|log ?in" "$P11CA" ca init --module "$MODULE" --pin-file "$WORK/wrong.pin" \
 	--dir "$WORK/wrongpin" --new-key ec:p256 --token "$TOK" --label wrongpin --subject "/CN=W CA"
 one_line "$WORK/err"
-[ "$(tok_state)" = "$_tok" ] || fail "ca init with a wrong PIN changed the token"
+_now=$(tok_state)
+[ "$_now" = "$_tok" ] || fail "ca init with a wrong PIN changed the token"
 for d in bogus1 bogus2 bogus3 big badsubj wrongpin; do
 	for f in ca.conf ca.db ca.pem; do
 		[ -e "$WORK/$d/$f" ] && fail "a refused ca init left $WORK/$d/$f"
@@ -226,8 +227,8 @@ refuse 1 "clientAuth|Client Auth" "$R" sign --dir "$R" --profile server "$WORK/v
 swcsr codesign "/CN=cs.example.com" -addext "subjectAltName=DNS:cs.example.com" \
 	-addext "extendedKeyUsage=serverAuth,codeSigning"
 refuse 1 "codeSigning|Code Signing" "$R" sign --dir "$R" "$SW/codesign.csr"
-refuse 2 "." "$R" sign --dir "$R" --der --out "$WORK/two.der" "$SW/plain.csr" "$SW/ed.csr"
-refuse any "." "$R" sign --dir "$R" --profile frobnicate "$SW/plain.csr"
+refuse 2 "--der with several CSRs needs --out-dir" "$R" sign --dir "$R" --der --out "$WORK/two.der" "$SW/plain.csr" "$SW/ed.csr"
+refuse any "profile .frobnicate.: server, client" "$R" sign --dir "$R" --profile frobnicate "$SW/plain.csr"
 # the PIN from the environment
 P11CA_PIN=$PIN "$P11CA" ca sign --module "$MODULE" --dir "$R" --again --out "$OUT/envpin.pem" \
 	"$SW/plain.csr" || fail "ca sign with P11CA_PIN failed"
@@ -315,8 +316,10 @@ _tok=$(tok_state)
 expect_fail 1 "PIN|pin|log ?in" "$P11CA" ca sign --module "$MODULE" --pin-file "$WORK/wrong.pin" \
 	--dir "$R" --out-dir "$WORK/refused" "$SW/plain.csr"
 one_line "$WORK/err"
-[ "$(db_state "$R")" = "$_db" ] || fail "ca sign with a wrong PIN changed the database"
-[ "$(tok_state)" = "$_tok" ] || fail "ca sign with a wrong PIN changed the token"
+_now=$(db_state "$R")
+[ "$_now" = "$_db" ] || fail "ca sign with a wrong PIN changed the database"
+_now=$(tok_state)
+[ "$_now" = "$_tok" ] || fail "ca sign with a wrong PIN changed the token"
 [ -n "$(ls -A "$WORK/refused" 2> /dev/null)" ] && fail "ca sign with a wrong PIN wrote a file"
 # the key URI in ca.conf with an unknown attribute
 cp -a "$R" "$WORK/root-bogus"
@@ -325,6 +328,29 @@ grep -q "bogus=1" "$WORK/root-bogus/ca.conf" || fail "cannot edit ca.conf"
 refuse 1 "unknown attribute 'bogus'" "$WORK/root-bogus" sign --dir "$WORK/root-bogus" \
 	"$SW/plain.csr"
 rm -rf "$WORK/root-bogus"
+# the token fails to sign (tests/fault-module.c, given as the module, fails
+# C_Sign or C_SignInit as P11CA_FAULTS says): a clear error, nothing
+# recorded or written, no CRL number spent
+FAULT_MODULE=$top_builddir/.libs/fault-module.so
+[ -r "$FAULT_MODULE" ] || fail "$FAULT_MODULE is not built"
+_module=$MODULE
+for f in C_Sign:0x30:-1 C_SignInit:0x5:-1; do
+	_n=$(db_count "$R")
+	P11CA_FAULTS=$f
+	export P11CA_FAULTS
+	MODULE=$FAULT_MODULE
+	# a line for each CSR
+	MULTI=1
+	refuse 1 "CKR_DEVICE_ERROR|CKR_GENERAL_ERROR" "$R" \
+		sign --dir "$R" --out-dir "$WORK/refused" "$SW/plain.csr" "$SW/ed.csr"
+	MULTI=""
+	[ -z "$(ls -A "$WORK/refused")" ] || fail "ca sign ($f) wrote $(ls -A "$WORK/refused")"
+	refuse 1 "CKR_DEVICE_ERROR|CKR_GENERAL_ERROR" "$R" crl --dir "$R" --out "$WORK/fault-crl.pem"
+	[ ! -e "$WORK/fault-crl.pem" ] || fail "ca crl ($f) wrote a CRL"
+	MODULE=$_module
+	unset P11CA_FAULTS
+	[ "$(db_count "$R")" = "$_n" ] || fail "ca sign ($f) added rows"
+done
 
 # ---------------------------------------------------------------------
 step "policy: CA certificates only with --profile sub-ca; URLs; control characters; modes"
@@ -438,17 +464,16 @@ EXP3=$(serial_of "$OUT/exp3.pem")
 run_ok ca revoke --dir "$R" --serial "$EXP2" --reason keyCompromise
 run_ok ca revoke --dir "$R" --cert "$OUT/exp3.pem" --reason Superseded --invalidity-date 2025-01-02
 run_ok ca revoke --dir "$R" --serial "$(serial_of "$OUT/client.pem")"
-refuse 1 "." "$R" revoke --dir "$R" --serial "$EXP2" --reason keyCompromise
-refuse 1 "." "$R" revoke --dir "$R" --serial 0123456789ABCDEF
-refuse any "." "$R" revoke --dir "$R" --serial "$EXP1" --reason frobnicated
-refuse any "^p11ca: --invalidity-date: 'yesterday' is not a time \(YYYY-MM-DD, " "$R" revoke --dir "$R" \
-	--serial "$EXP1" --invalidity-date yesterday
+refuse 1 "serial $EXP2 is revoked already" "$R" revoke --dir "$R" --serial "$EXP2" --reason keyCompromise
+refuse 1 "serial 0123456789ABCDEF: no such certificate" "$R" revoke --dir "$R" --serial 0123456789ABCDEF
+refuse any "--reason .frobnicated.: unspecified, keyCompromise" "$R" revoke --dir "$R" --serial "$EXP1" --reason frobnicated
+refuse any "--invalidity-date: .yesterday. is not a time" "$R" revoke --dir "$R" --serial "$EXP1" --invalidity-date yesterday
 refuse 2 "future" "$R" revoke --dir "$R" --serial "$EXP1" --invalidity-date 2099-01-01
 # serials are read by value: case, 0x, colons, leading zero bytes
 run_ok ca show --dir "$R" "0x0000$(echo "$EXP1" | tr 'A-F' 'a-f')"
 grep -q "^serial: *$EXP1$" "$WORK/out" || fail "show by value: $(head -1 "$WORK/out")"
 # an unwritable CRL destination spends no CRL number
-refuse 1 "." "$R" crl --dir "$R" --out "$WORK/no/such/dir/crl.pem"
+refuse 1 "cannot write .*/no/such/dir/crl.pem: No such file" "$R" crl --dir "$R" --out "$WORK/no/such/dir/crl.pem"
 
 run_ok ca crl --dir "$R" --out "$WORK/crl1.pem"
 head -1 "$WORK/crl1.pem" | grep -q "^-----BEGIN X509 CRL-----$" || fail "ca crl: not PEM"
@@ -579,5 +604,27 @@ openssl crl -in "$WORK/crl-env.pem" -noout -verify -CAfile "$R/ca.pem" 2>&1 | gr
 setsid -w "$P11CA" ca crl --dir "$R" --module "$MODULE" --out "$WORK/crl-nopin.pem" < /dev/null \
 	> "$WORK/out" 2> "$WORK/err" && fail "ca crl without any PIN source succeeded"
 [ -e "$WORK/crl-nopin.pem" ] && fail "ca crl without a PIN wrote a CRL"
+
+step "a ca.db of a schema version this release does not know: refused, not a byte changed"
+V=$WORK/newer
+mkdir "$V"
+cp "$R/ca.conf" "$R/ca.pem" "$V/"
+sqlite3 "$R/ca.db" ".backup '$V/ca.db'" || fail "sqlite3 .backup"
+sqlite3 "$V/ca.db" "pragma user_version = 99" || fail "sqlite3: user_version"
+[ "$(sqlite3 "$V/ca.db" "pragma user_version")" = 99 ] || fail "ca.db: user_version is not 99"
+cp "$V/ca.db" "$WORK/newer.db"
+ls -A "$V" > "$WORK/newer.ls"
+for args in "sign --dir $V --out-dir $WORK/refused $SW/plain.csr" "revoke --dir $V --serial $EXP1" \
+	"crl --dir $V --out $WORK/newer-crl.pem" "list --dir $V" "show --dir $V $EXP1" \
+	"export-index --dir $V --out $WORK/newer-index.txt"; do
+	# shellcheck disable=SC2086 # paths without spaces
+	refuse any "ca.db: schema version 99; this release reads version 2" "$V" $args
+	cmp -s "$V/ca.db" "$WORK/newer.db" || fail "ca $args changed ca.db of schema version 99"
+	ls -A "$V" | cmp -s - "$WORK/newer.ls" || fail "ca $args left files in $V: $(ls -A "$V")"
+done
+[ -z "$(ls -A "$WORK/refused")" ] || fail "a refused ca sign wrote $(ls -A "$WORK/refused")"
+for f in newer-crl.pem newer-index.txt; do
+	[ ! -e "$WORK/$f" ] || fail "a refused ca command wrote $f"
+done
 
 echo "PASS: ca"

@@ -205,15 +205,23 @@ nopin key sign --key "$TOK;object=k-ec256" --in "$WORK/msg" --out "$WORK/s2"
 step "the PIN never shows, even with --verbose / -v"
 : > "$WORK/all"
 for v in -v --verbose; do
-	for cmd in "token list" "key list --token $TOK" "key list --json" \
-		"key gen --token $TOK --label v$v --type ec:p256" "key pubkey $TOK;object=k-ec256" \
-		"key sign --key $TOK;object=k-rsa2048 --in $WORK/msg --out $WORK/sv" \
-		"key delete --yes $TOK;object=v$v" "token bench --token $TOK --types ec:p256 --threads 1 --seconds 0.2"; do
-		# shellcheck disable=SC2086
-		"$P11CA" $cmd --module "$MODULE" $v --pin-file "$PIN_FILE" >> "$WORK/all" 2>&1 ||
-			fail "p11ca $cmd $v failed: $(tail -3 "$WORK/all")"
-		# shellcheck disable=SC2086
-		P11CA_PIN=$PIN "$P11CA" $cmd --module "$MODULE" $v >> "$WORK/all" 2>&1 || true
+	# the PIN from a file, then from the environment: each run must succeed
+	for src in file env; do
+		for cmd in "token list" "key list --token $TOK" "key list --json" \
+			"key gen --token $TOK --label v$v$src --type ec:p256" "key pubkey $TOK;object=k-ec256" \
+			"key sign --key $TOK;object=k-rsa2048 --in $WORK/msg --out $WORK/sv" \
+			"key delete --yes $TOK;object=v$v$src" \
+			"token bench --token $TOK --types ec:p256 --threads 1 --seconds 0.2"; do
+			if [ $src = file ]; then
+				# shellcheck disable=SC2086
+				"$P11CA" $cmd --module "$MODULE" $v --pin-file "$PIN_FILE" >> "$WORK/all" 2>&1 ||
+					fail "p11ca $cmd $v failed: $(tail -3 "$WORK/all")"
+			else
+				# shellcheck disable=SC2086
+				P11CA_PIN=$PIN "$P11CA" $cmd --module "$MODULE" $v >> "$WORK/all" 2>&1 ||
+					fail "p11ca $cmd $v (PIN from P11CA_PIN) failed: $(tail -3 "$WORK/all")"
+			fi
+		done
 	done
 	"$P11CA" key list --module "$MODULE" --token "$TOK" $v --pin-file "$WORK/wrong-pin" >> "$WORK/all" 2>&1 || true
 	P11CA_PIN=not-the-pin "$P11CA" key list --module "$MODULE" --token "$TOK" $v >> "$WORK/all" 2>&1 || true

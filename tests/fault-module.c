@@ -35,8 +35,15 @@
 	X(C_GenerateKeyPair)                                                                       \
 	X(C_SignInit)                                                                              \
 	X(C_Sign)                                                                                  \
+	X(C_SignUpdate)                                                                            \
+	X(C_SignFinal)                                                                             \
 	X(C_DecryptInit)                                                                           \
-	X(C_Decrypt)
+	X(C_Decrypt)                                                                               \
+	X(C_CreateObject)                                                                          \
+	X(C_DestroyObject)                                                                         \
+	X(C_SetPIN)                                                                                \
+	X(C_InitToken)                                                                             \
+	X(C_GetMechanismInfo)
 
 #define AS_ENUM(n) F_##n,
 #define AS_NAME(n) #n,
@@ -59,6 +66,8 @@ struct hit {
 static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fault faults[F_COUNT];
 static CK_FLAGS extra_token_flags;
+/* a mechanism the token does not have (0: none), the last one C_SignInit got */
+static CK_MECHANISM_TYPE hidden_mech, last_sign_mech;
 
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static void *real_handle;
@@ -191,15 +200,57 @@ static CK_RV w_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 	return rv;
 }
 
+static CK_MECHANISM_TYPE hidden(void)
+{
+	CK_MECHANISM_TYPE m;
+
+	pthread_mutex_lock(&fault_lock);
+	m = hidden_mech;
+	pthread_mutex_unlock(&fault_lock);
+	return m;
+}
+
+/* SoftHSM2's list without the hidden mechanism (asked for the whole list first). */
 static CK_RV w_C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR pcount)
 {
+	CK_MECHANISM_TYPE all[512], m = hidden();
+	CK_ULONG n = sizeof(all) / sizeof(all[0]), i, k = 0;
 	struct hit h;
+	CK_RV rv;
 
 	if (inject(F_C_GetMechanismList, &h)) {
 		make_real(&h, 0, 0, slot, 1);
 		return h.rv;
 	}
-	return real->C_GetMechanismList(slot, list, pcount);
+	if (m == 0)
+		return real->C_GetMechanismList(slot, list, pcount);
+	if (pcount == NULL)
+		return CKR_ARGUMENTS_BAD;
+	if ((rv = real->C_GetMechanismList(slot, all, &n)) != CKR_OK)
+		return rv;
+	for (i = 0; i < n; i++)
+		if (all[i] != m) {
+			if (list != NULL && k < *pcount)
+				list[k] = all[i];
+			k++;
+		}
+	rv = list != NULL && k > *pcount ? CKR_BUFFER_TOO_SMALL : CKR_OK;
+	*pcount = k;
+	return rv;
+}
+
+static CK_RV w_C_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type,
+                                  CK_MECHANISM_INFO_PTR info)
+{
+	struct hit h;
+
+	if (inject(F_C_GetMechanismInfo, &h)) {
+		make_real(&h, 0, 0, slot, 1);
+		return h.rv;
+	}
+	if (type == hidden())
+		return CKR_MECHANISM_INVALID;
+	return real->C_GetMechanismInfo(slot, type, info);
 }
 
 static CK_RV w_C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify,
@@ -340,7 +391,90 @@ static CK_RV w_C_SignInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech, CK_OBJECT_
 		make_real(&h, s, 1, 0, 0);
 		return h.rv;
 	}
+	if (mech != NULL) {
+		pthread_mutex_lock(&fault_lock);
+		last_sign_mech = mech->mechanism;
+		pthread_mutex_unlock(&fault_lock);
+		if (mech->mechanism == hidden())
+			return CKR_MECHANISM_INVALID;
+	}
 	return real->C_SignInit(s, mech, key);
+}
+
+static CK_RV w_C_SignUpdate(CK_SESSION_HANDLE s, CK_BYTE_PTR part, CK_ULONG len)
+{
+	unsigned char scratch[2048];
+	CK_ULONG slen = sizeof(scratch);
+	struct hit h;
+
+	if (inject(F_C_SignUpdate, &h)) {
+		/* a failing C_SignUpdate ends the operation */
+		(void)real->C_SignFinal(s, scratch, &slen);
+		make_real(&h, s, 1, 0, 0);
+		return h.rv;
+	}
+	return real->C_SignUpdate(s, part, len);
+}
+
+static CK_RV w_C_SignFinal(CK_SESSION_HANDLE s, CK_BYTE_PTR sig, CK_ULONG_PTR psiglen)
+{
+	unsigned char scratch[2048];
+	CK_ULONG slen = sizeof(scratch);
+	struct hit h;
+
+	if (inject(F_C_SignFinal, &h)) {
+		(void)real->C_SignFinal(s, scratch, &slen);
+		make_real(&h, s, 1, 0, 0);
+		return h.rv;
+	}
+	return real->C_SignFinal(s, sig, psiglen);
+}
+
+static CK_RV w_C_CreateObject(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n,
+                              CK_OBJECT_HANDLE_PTR ph)
+{
+	struct hit h;
+
+	if (inject(F_C_CreateObject, &h)) {
+		make_real(&h, s, 1, 0, 0);
+		return h.rv;
+	}
+	return real->C_CreateObject(s, tmpl, n, ph);
+}
+
+static CK_RV w_C_DestroyObject(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o)
+{
+	struct hit h;
+
+	if (inject(F_C_DestroyObject, &h)) {
+		make_real(&h, s, 1, 0, 0);
+		return h.rv;
+	}
+	return real->C_DestroyObject(s, o);
+}
+
+static CK_RV w_C_SetPIN(CK_SESSION_HANDLE s, CK_UTF8CHAR_PTR old, CK_ULONG oldlen,
+                        CK_UTF8CHAR_PTR new_pin, CK_ULONG newlen)
+{
+	struct hit h;
+
+	if (inject(F_C_SetPIN, &h)) {
+		make_real(&h, s, 1, 0, 0);
+		return h.rv;
+	}
+	return real->C_SetPIN(s, old, oldlen, new_pin, newlen);
+}
+
+static CK_RV w_C_InitToken(CK_SLOT_ID slot, CK_UTF8CHAR_PTR so_pin, CK_ULONG len,
+                           CK_UTF8CHAR_PTR label)
+{
+	struct hit h;
+
+	if (inject(F_C_InitToken, &h)) {
+		make_real(&h, 0, 0, slot, 1);
+		return h.rv;
+	}
+	return real->C_InitToken(slot, so_pin, len, label);
 }
 
 /* A failing C_Sign/C_Decrypt ends the operation: do that in SoftHSM2. */
@@ -395,6 +529,48 @@ static CK_RV w_C_Decrypt(CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG inlen, CK
 
 /* ---- loading SoftHSM2 ---- */
 
+/*
+ * $P11CA_FAULTS, for a process the test does not control (the p11ca
+ * command): "FN:RV:COUNT[,...]" (RV in hex or decimal, COUNT -1 forever),
+ * and "hide:MECHANISM" for fault_hide_mechanism().  A malformed entry
+ * aborts: a typo must not pass.
+ */
+static void faults_from_env(void)
+{
+	const char *env = getenv("P11CA_FAULTS");
+	char buf[512], *save = NULL, *item, *rv, *count, *end;
+	int i;
+
+	if (env == NULL || *env == '\0')
+		return;
+	snprintf(buf, sizeof(buf), "%s", env);
+	for (item = strtok_r(buf, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
+		if ((rv = strchr(item, ':')) == NULL)
+			goto bad;
+		*rv++ = '\0';
+		if (strcmp(item, "hide") == 0) {
+			hidden_mech = strtoul(rv, &end, 0);
+			if (*end != '\0')
+				goto bad;
+			continue;
+		}
+		if ((count = strchr(rv, ':')) == NULL)
+			goto bad;
+		*count++ = '\0';
+		i = fn_index(item);
+		faults[i].rv = strtoul(rv, &end, 0);
+		if (*end != '\0')
+			goto bad;
+		faults[i].count = (int)strtol(count, &end, 10);
+		if (*end != '\0')
+			goto bad;
+	}
+	return;
+bad:
+	fprintf(stderr, "fault-module: P11CA_FAULTS: malformed '%s'\n", env);
+	abort();
+}
+
 static void load_real(void)
 {
 	const char *path = getenv("SOFTHSM_MODULE");
@@ -417,6 +593,7 @@ static void load_real(void)
 #define WRAP(n) mine.n = w_##n;
 	FAULT_FUNCS(WRAP)
 #undef WRAP
+	faults_from_env();
 }
 
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
@@ -459,6 +636,7 @@ void fault_clear(void)
 		faults[i].flags = 0;
 	}
 	extra_token_flags = 0;
+	hidden_mech = 0;
 	pthread_mutex_unlock(&fault_lock);
 }
 
@@ -488,6 +666,23 @@ void fault_token_flags(CK_FLAGS set)
 	pthread_mutex_lock(&fault_lock);
 	extra_token_flags = set;
 	pthread_mutex_unlock(&fault_lock);
+}
+
+void fault_hide_mechanism(CK_MECHANISM_TYPE mech)
+{
+	pthread_mutex_lock(&fault_lock);
+	hidden_mech = mech;
+	pthread_mutex_unlock(&fault_lock);
+}
+
+CK_MECHANISM_TYPE fault_last_sign_mechanism(void)
+{
+	CK_MECHANISM_TYPE m;
+
+	pthread_mutex_lock(&fault_lock);
+	m = last_sign_mech;
+	pthread_mutex_unlock(&fault_lock);
+	return m;
 }
 
 void fault_hsm_restart(void)

@@ -12,8 +12,15 @@
  * C_Finalize, C_GetInfo, C_GetSlotList, C_GetTokenInfo, C_GetMechanismList,
  * C_OpenSession, C_CloseSession, C_CloseAllSessions, C_GetSessionInfo,
  * C_Login, C_Logout, C_FindObjectsInit, C_FindObjects, C_FindObjectsFinal,
- * C_GetAttributeValue, C_GenerateKeyPair, C_SignInit, C_Sign, C_DecryptInit,
- * C_Decrypt.  Every other function goes straight to SoftHSM2.  A name the
+ * C_GetAttributeValue, C_GenerateKeyPair, C_SignInit, C_Sign, C_SignUpdate,
+ * C_SignFinal, C_DecryptInit, C_Decrypt, C_CreateObject, C_DestroyObject,
+ * C_SetPIN, C_InitToken, C_GetMechanismInfo.  Every other function goes
+ * straight to SoftHSM2.
+ *
+ * A process that cannot call these functions (the p11ca command, given the
+ * module's path) takes its faults from the environment when the module
+ * loads: P11CA_FAULTS="C_Sign:0x30:-1,hide:0xd" (function:CK_RV:count, and
+ * a mechanism to hide).  A name the
  * module does not wrap aborts the process (a typo in a test must not pass).
  */
 #ifndef P11CA_FAULT_MODULE_H
@@ -42,7 +49,7 @@
 void fault_set(const char *fn, CK_RV rv, int count);
 /* The same, with FAULT_* @flags. */
 void fault_set_flags(const char *fn, CK_RV rv, int count, unsigned flags);
-/* Removes every fault and the extra token flags (the counters stay). */
+/* Removes every fault, the extra token flags and the hidden mechanism (the counters stay). */
 void fault_clear(void);
 
 /* How many times @fn was called since the last reset, injected calls included. */
@@ -52,6 +59,12 @@ void fault_reset_calls(void);
 
 /* ORed into the flags C_GetTokenInfo reports (e.g. CKF_USER_PIN_LOCKED); 0 clears. */
 void fault_token_flags(CK_FLAGS set);
+
+/* The token has no @mech (0: all SoftHSM2 has): C_GetMechanismList leaves it
+ * out, C_GetMechanismInfo and C_SignInit refuse it (CKR_MECHANISM_INVALID). */
+void fault_hide_mechanism(CK_MECHANISM_TYPE mech);
+/* The mechanism of the last C_SignInit (0: none yet). */
+CK_MECHANISM_TYPE fault_last_sign_mechanism(void);
 
 /* The HSM restarts now: SoftHSM2 is finalised behind the library's back, so
  * its next calls get CKR_CRYPTOKI_NOT_INITIALIZED until it calls C_Initialize. */

@@ -150,7 +150,7 @@ if command -v pkcs11-tool > /dev/null 2>&1; then
 		expect_verify "$kind" "$WORK/$label.pem" "$WORK/$label.esig" "$WORK/msg" sha256
 	done
 else
-	echo "pkcs11-tool not installed: skipping that part"
+	skip_part pkcs11-tool-keys "pkcs11-tool is not installed"
 fi
 
-echo "interop-libp11: all checks passed"
+pass "interop-libp11: all checks passed"

@@ -21,9 +21,23 @@ fail() {
 	exit 1
 }
 
+. "$top_srcdir/tests/expect-lib.sh"
+
+# skip REASON: the whole test does not run here (exit 77), unless
+# $P11CA_EXPECT_RUN says it must
 skip() {
+	skip_check "$*"
 	echo "SKIP: $*" >&2
 	exit 77
+}
+
+# pass MESSAGE: the test's last line; SKIP (exit 77) when a part was skipped
+pass() {
+	if parts_skipped; then
+		echo "SKIP: $* (skipped:$SKIPPED_PARTS)"
+		exit 77
+	fi
+	echo "PASS: $*"
 }
 
 step() {

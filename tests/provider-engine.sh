@@ -89,6 +89,8 @@ if command -v pkcs11-tool > /dev/null 2>&1; then
 	plain x509 -in "$dir/p-pt.crt" -noout -pubkey > "$dir/b.pub"
 	cmp -s "$dir/a.pub" "$dir/b.pub" || fail "engine and provider see different public keys for pt"
 	ok "a pkcs11-tool key works through the engine and through p11ca"
+else
+	skip_part pkcs11-tool-key "pkcs11-tool is not installed"
 fi
 
 done_ok

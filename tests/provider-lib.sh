@@ -32,7 +32,9 @@ fail() {
 	echo "FAIL: $*" >&2
 	exit 1
 }
+. "$top_srcdir/tests/expect-lib.sh"
 skip() {
+	skip_check "$*"
 	echo "SKIP: $*"
 	test_ok=1
 	exit 77
@@ -40,8 +42,13 @@ skip() {
 ok() {
 	echo "ok - $*"
 }
+# the last line: all passed, or SKIP (exit 77) when a part was skipped
 done_ok() {
 	test_ok=1
+	if parts_skipped; then
+		echo "SKIP: $test_name: skipped:$SKIPPED_PARTS"
+		exit 77
+	fi
 	echo "$test_name: all passed"
 }
 

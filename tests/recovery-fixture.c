@@ -219,8 +219,11 @@ static int load_fault_module(void)
 	*(void **)&fm.reset_calls = dlsym(fault_handle, "fault_reset_calls");
 	*(void **)&fm.token_flags = dlsym(fault_handle, "fault_token_flags");
 	*(void **)&fm.hsm_restart = dlsym(fault_handle, "fault_hsm_restart");
+	*(void **)&fm.hide_mechanism = dlsym(fault_handle, "fault_hide_mechanism");
+	*(void **)&fm.last_sign_mechanism = dlsym(fault_handle, "fault_last_sign_mechanism");
 	if (fm.set == NULL || fm.set_flags == NULL || fm.clear == NULL || fm.calls == NULL ||
-	    fm.reset_calls == NULL || fm.token_flags == NULL || fm.hsm_restart == NULL) {
+	    fm.reset_calls == NULL || fm.token_flags == NULL || fm.hsm_restart == NULL ||
+	    fm.hide_mechanism == NULL || fm.last_sign_mechanism == NULL) {
 		fprintf(stderr, "test-recovery: %s lacks its control functions\n", fault_path);
 		return -1;
 	}
@@ -235,16 +238,11 @@ int recovery_run(const char *name, const struct CMUnitTest *tests, size_t n)
 	/* the fault module loads the same SoftHSM2 the build found */
 	if (setenv("SOFTHSM_MODULE", uh_softhsm_module(), 0) != 0)
 		return 1;
-	if (access(uh_softhsm_module(), R_OK) != 0) {
-		fprintf(stderr, "test-recovery: no SoftHSM2 module at %s: skipped\n",
-		        uh_softhsm_module());
-		return UH_SKIP;
-	}
+	if (access(uh_softhsm_module(), R_OK) != 0)
+		return uh_skip(name, "no SoftHSM2 module");
 	r = uh_token_make(&probe);
-	if (r == UH_SKIP) {
-		fprintf(stderr, "test-recovery: SoftHSM2 tools missing: skipped\n");
-		return UH_SKIP;
-	}
+	if (r == UH_SKIP)
+		return uh_skip(name, "SoftHSM2 tools missing");
 	if (r != 0)
 		return 1;
 	uh_token_remove(&probe);

@@ -32,6 +32,8 @@ struct fault_control {
 	void (*reset_calls)(void);
 	void (*token_flags)(CK_FLAGS set);
 	void (*hsm_restart)(void);
+	void (*hide_mechanism)(CK_MECHANISM_TYPE mech);
+	CK_MECHANISM_TYPE (*last_sign_mechanism)(void);
 };
 extern struct fault_control fm;
 

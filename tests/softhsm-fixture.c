@@ -407,19 +407,15 @@ int softhsm_run(const char *name, const struct CMUnitTest *tests, size_t n)
 	int r;
 
 	if (mod != NULL && mod[0] != '\0') {
-		if (access(mod, R_OK) != 0) {
-			fprintf(stderr, "SoftHSM2 module %s not found: skipping\n", mod);
-			return 77;
-		}
+		if (access(mod, R_OK) != 0)
+			return uh_skip(name, "the SoftHSM2 module ($SOFTHSM_MODULE) is not found");
 		T.module = mod;
 	} else {
 		T.module = "softhsm2";
 	}
 	r = make_token();
-	if (r == 77) {
-		fprintf(stderr, "SoftHSM2 is not installed: skipping\n");
-		return 77;
-	}
+	if (r == 77)
+		return uh_skip(name, "SoftHSM2 is not installed");
 	if (r != 0) {
 		fprintf(stderr, "cannot make a SoftHSM2 token\n");
 		uh_rmtree(T.dir);
@@ -429,5 +425,5 @@ int softhsm_run(const char *name, const struct CMUnitTest *tests, size_t n)
 	unsetenv("P11CA_EMULATE_PSS");
 	r = _cmocka_run_group_tests(name, tests, n, setup, teardown);
 	uh_rmtree(T.dir);
-	return r;
+	return uh_result(r);
 }

@@ -25,6 +25,7 @@
 #include <openssl/x509.h>
 
 #include "ca.h"
+#include "pki.h"
 #include "result.h"
 #include "unit-helpers.h"
 
@@ -42,6 +43,40 @@ struct side {
 
 static struct uh_token tok;
 static struct side sides[2];
+
+/*
+ * The library's calls of cadb_insert() come here (-Wl,--wrap=cadb_insert):
+ * while @take_next is set, the next record's serial is taken first by
+ * another row (what a concurrent process would do between drawing and
+ * recording), so that SQLite itself answers RES_TAKEN.
+ */
+int __real_cadb_insert(struct cadb *db, const struct cadb_row *r);
+int __wrap_cadb_insert(struct cadb *db, const struct cadb_row *r);
+static int take_next, inserts, taken_rc;
+static char taken_serial[CADB_SERIAL_MAX];
+
+int __wrap_cadb_insert(struct cadb *db, const struct cadb_row *r)
+{
+	struct cadb_row other;
+	int rc;
+
+	inserts++;
+	if (take_next) {
+		take_next = 0;
+		other = *r;
+		other.subject = (char *)"/CN=taken meanwhile";
+		other.sans = NULL;
+		other.nsans = 0;
+		snprintf(taken_serial, sizeof(taken_serial), "%s", r->serial);
+		taken_rc = __real_cadb_insert(db, &other);
+		if (taken_rc != RES_OK)
+			return taken_rc;
+		rc = __real_cadb_insert(db, r);
+		taken_rc = rc; /* RES_TAKEN, from the database */
+		return rc;
+	}
+	return __real_cadb_insert(db, r);
+}
 
 /* Runs the shell command @cmd; 0 when it exits 0. */
 static int sh(const char *fmt, ...)
@@ -388,6 +423,75 @@ static void test_issued_twice(void **state)
 	ca_close(ca);
 }
 
+struct find {
+	const char *serial;
+	char subject[128]; /* of the row with @serial ("" none) */
+};
+
+static int find_row(const struct cadb_row *r, void *arg)
+{
+	struct find *f = arg;
+
+	if (strcmp(r->serial, f->serial) == 0)
+		snprintf(f->subject, sizeof(f->subject), "%s", r->subject);
+	return 0;
+}
+
+/*
+ * A serial taken between signing and recording: the database refuses the
+ * row (RES_TAKEN), and the library draws a new serial, signs again and
+ * records that; the taken row stays the other's.
+ */
+static void test_serial_taken_redraw(void **state)
+{
+	struct ca_open_opts oo = { uh_softhsm_module(), sides[0].pin_file, 1, 1 };
+	struct ca_issue_opts io = { CA_SERVER_CLIENT, 30, "sha256", 0, 1 };
+	struct cadb_row got;
+	struct find taken = { taken_serial, "" };
+	struct ca_req req;
+	struct ca *ca = NULL;
+	char serial[CADB_SERIAL_MAX];
+	unsigned char *der = NULL;
+	int before = 0, after = 0, len;
+
+	(void)state;
+	assert_int_equal(ca_open(sides[0].dir, &oo, &ca), RES_OK);
+	assert_int_equal(cadb_foreach(ca->db, CADB_ALL, 0, 0, count_row, &before), RES_OK);
+	memset(&req, 0, sizeof(req));
+	req.name = "redraw";
+	req.csr = make_csr("redraw.example.com", &req.csr_len);
+	assert_non_null(req.csr);
+	inserts = 0;
+	take_next = 1;
+	assert_int_equal(ca_issue(ca, &io, &req, 1), RES_OK);
+	assert_int_equal(take_next, 0);
+	assert_int_equal(taken_rc, RES_TAKEN);
+	/* ours refused (after the other's row went in), then ours with a new serial */
+	assert_int_equal(inserts, 2);
+	/* the certificate has the new serial and is signed again, by the CA */
+	assert_int_equal(pki_serial_of(X509_get0_serialNumber(req.cert), serial), RES_OK);
+	assert_string_not_equal(serial, taken_serial);
+	assert_string_equal(req.row.serial, serial);
+	assert_int_equal(X509_verify(req.cert, X509_get0_pubkey(ca->cert)), 1);
+	/* its record holds that certificate */
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(cadb_get(ca->db, serial, &got), RES_OK);
+	len = i2d_X509(req.cert, &der);
+	assert_true(len > 0);
+	assert_int_equal(got.der_len, (size_t)len);
+	assert_memory_equal(got.der, der, (size_t)len);
+	cadb_row_free(&got);
+	OPENSSL_free(der);
+	/* the taken serial is still the other row's */
+	assert_int_equal(cadb_foreach(ca->db, CADB_ALL, 0, 0, find_row, &taken), RES_OK);
+	assert_string_equal(taken.subject, "/CN=taken meanwhile");
+	assert_int_equal(cadb_foreach(ca->db, CADB_ALL, 0, 0, count_row, &after), RES_OK);
+	assert_int_equal(after, before + 2);
+	free((void *)req.csr);
+	ca_req_free(&req);
+	ca_close(ca);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -395,6 +499,7 @@ int main(void)
 		cmocka_unit_test(test_wrong_pin_one_ca),
 		cmocka_unit_test(test_hostile_sans),
 		cmocka_unit_test(test_issued_twice),
+		cmocka_unit_test(test_serial_taken_redraw),
 	};
 
 	return cmocka_run_group_tests_name("ca-lib", tests, setup, teardown);

@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
 
 #include "recovery-fixture.h"
 
@@ -294,8 +296,72 @@ static void test_rsa_restart(void **state)
 	fm.set_flags("C_Sign", CKR_DEVICE_ERROR, 1, FAULT_REAL);
 	assert_signs(f);
 	assert_int_equal(CALLS("C_Initialize"), 1);
+	/* the second fault fires too: a refused C_SignInit, a new session, one that works */
+	fm.reset_calls();
 	fm.set_flags("C_SignInit", CKR_SESSION_HANDLE_INVALID, 1, FAULT_REAL);
 	assert_signs(f);
+	assert_in_range(CALLS("C_SignInit"), 2, 3);
+	assert_true(CALLS("C_OpenSession") >= 1);
+	assert_int_equal(CALLS("C_Initialize"), 0);
+}
+
+/* ---- a token without CKM_RSA_PKCS_PSS ---- */
+
+/* Signs a SHA-256 digest with RSA-PSS (digest-sized salt); 1 when it verifies. */
+static int pss_signs(struct fx *f)
+{
+	struct p11ca_sig_params sp = { P11CA_SIG_RSA_PSS, EVP_sha256(), -1, NULL };
+	unsigned char dgst[32], sig[512];
+	size_t siglen = sizeof(sig);
+	EVP_PKEY_CTX *pc = NULL;
+	int ok = 0;
+
+	if (RAND_bytes(dgst, sizeof(dgst)) != 1)
+		return 0;
+	if (p11ca_key_sign_digest(f->key, &sp, dgst, sizeof(dgst), sig, &siglen) != CKR_OK) {
+		print_error("RSA-PSS: %s\n", p11ca_error_message());
+		return 0;
+	}
+	ok = (pc = EVP_PKEY_CTX_new(f->pub, NULL)) != NULL && EVP_PKEY_verify_init(pc) == 1 &&
+	     EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING) == 1 &&
+	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, RSA_PSS_SALTLEN_DIGEST) == 1 &&
+	     EVP_PKEY_CTX_set_signature_md(pc, EVP_sha256()) == 1 &&
+	     EVP_PKEY_verify(pc, sig, siglen, dgst, sizeof(dgst)) == 1;
+	EVP_PKEY_CTX_free(pc);
+	return ok;
+}
+
+/*
+ * RSA-PSS on a token that lacks CKM_RSA_PKCS_PSS is encoded by the library
+ * and signed with raw RSA (CKM_RSA_X_509); with the mechanism there, the
+ * token's own PSS is used.  The signature verifies either way, so the
+ * mechanism the token was given is what tells the paths apart.
+ */
+static void test_pss_emulated(void **state)
+{
+	struct fx *f = *state;
+	char uri[256];
+
+	unsetenv("P11CA_EMULATE_PSS");
+	fm.hide_mechanism(CKM_RSA_PKCS_PSS);
+	close_ctx(f);
+	assert_int_equal(open_ctx(f, f->tok.pin_file), CKR_OK);
+	gen_key(f, "rsa:2048");
+	assert_false(p11ca_token_has_mechanism(f->t, CKM_RSA_PKCS_PSS));
+	assert_true(pss_signs(f));
+	assert_int_equal(fm.last_sign_mechanism(), CKM_RSA_X_509);
+	assert_int_equal(CALLS("C_SignInit"), 1);
+
+	/* the mechanism back (a new context reads the list again): the native path */
+	fm.hide_mechanism(0);
+	close_ctx(f);
+	assert_int_equal(open_ctx(f, f->tok.pin_file), CKR_OK);
+	snprintf(uri, sizeof(uri), "%s;object=recovery-key;type=private", f->tok.uri);
+	assert_int_equal(p11ca_key_find(f->ctx, uri, &f->key), CKR_OK);
+	assert_int_equal(p11ca_key_get_public(f->key, &f->pub), CKR_OK);
+	assert_true(p11ca_token_has_mechanism(f->t, CKM_RSA_PKCS_PSS));
+	assert_true(pss_signs(f));
+	assert_int_equal(fm.last_sign_mechanism(), CKM_RSA_PKCS_PSS);
 }
 
 int main(void)
@@ -309,6 +375,7 @@ int main(void)
 		RECOVERY_TEST(test_session_count_waits),
 		RECOVERY_TEST(test_fork),
 		RECOVERY_TEST(test_rsa_restart),
+		RECOVERY_TEST(test_pss_emulated),
 	};
 
 	return RECOVERY_RUN("test-recovery-limits", tests);

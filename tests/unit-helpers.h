@@ -42,6 +42,19 @@ void uh_token_remove(struct uh_token *tok);
 int uh_verify_digest(EVP_PKEY *pub, const EVP_MD *md, const unsigned char *dgst, size_t dgstlen,
                      const unsigned char *sig, size_t siglen);
 
+/*
+ * Skips: @name ("test-softhsm-sessions" for a whole program,
+ * "test-softhsm-sessions/registry-name" for a part) does not run here
+ * because of @why.  Says "SKIP: name: why" on stderr and returns UH_SKIP;
+ * but when @name is listed in the file $P11CA_EXPECT_RUN (CI's
+ * tests/expected-to-run) it says FAIL and returns 1.  A test case that
+ * skips returns after this (cmocka's skip() is a failure under automake),
+ * and the program's status comes from uh_result().
+ */
+int uh_skip(const char *name, const char *why);
+/* A cmocka group's exit status: @failed when not 0, else UH_SKIP when a part was skipped. */
+int uh_result(int failed);
+
 /* 1 if @hay contains @needle. */
 int uh_contains(const char *hay, const char *needle);
 

@@ -14,6 +14,7 @@
 #include "ca-int.h"
 #include "parallel.h"
 #include "result.h"
+#include "testhook.h"
 
 /* how often a serial already taken is drawn again (never, in practice) */
 #define SERIAL_RETRIES 8
@@ -147,9 +148,11 @@ static int record_all(struct ca *ca, const struct ca_issue_opts *o, struct ca_re
 			rc = res_set(RES_DB, "no free serial after %d draws", SERIAL_RETRIES);
 		if (rc != RES_OK)
 			goto fail;
+		testhook_crash("in-transaction");
 	}
 	if ((rc = cadb_commit(ca->db)) != RES_OK)
 		goto fail;
+	testhook_crash("after-commit");
 	return RES_OK;
 fail:
 	cadb_rollback(ca->db);

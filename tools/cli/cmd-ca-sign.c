@@ -15,6 +15,7 @@
 
 #include "cmd-ca.h"
 #include "parallel.h"
+#include "testhook.h"
 
 static const char sign_help[] =
     "usage: p11ca ca sign --dir D [--profile P] [--days N] [--md MD]\n"
@@ -115,6 +116,7 @@ static int write_one(size_t i, void *arg)
 	long len;
 	int ret = TOOL_EXIT_FAIL;
 
+	testhook_crash("mid-files");
 	file_name(&o->reqs[i], name);
 	if (asprintf(&o->files[i], "%s/%s-%s.%s", o->dir, name, r->serial, ext) < 0) {
 		o->files[i] = NULL;

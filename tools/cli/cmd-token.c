@@ -314,7 +314,7 @@ static int bench_one(p11ca_key *key, const char *name, int threads, double secon
 	       r.ratio, r.verify_failures);
 	fflush(stdout);
 	if (r.verify_failures > 0) {
-		tool_errorf("%lu signatures from libp11ca did not verify", r.verify_failures);
+		tool_errorf("%lu sampled signatures did not verify", r.verify_failures);
 		return TOOL_EXIT_FAIL;
 	}
 	return TOOL_EXIT_OK;
