@@ -38,6 +38,21 @@ static int known(const char *const *list, const char *name, size_t len)
 	return 0;
 }
 
+/*
+ * @len bytes of @p for a one-line message into @out (@cap > 0): a control
+ * character as '?', "..." when cut short.
+ */
+static void shown(char *out, size_t cap, const char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && i + 4 < cap; i++)
+		out[i] = (unsigned char)p[i] < 0x20 || p[i] == 0x7f ? '?' : p[i];
+	if (i < len)
+		memcpy(out + i, "...", 3), i += 3;
+	out[i] = '\0';
+}
+
 /* Names the first attribute p11-kit did not recognise, in @out. */
 static int find_unknown(const char *str, char *out, size_t cap)
 {
@@ -57,7 +72,7 @@ static int find_unknown(const char *str, char *out, size_t cap)
 				    out, cap,
 				    "(after pin-value; is a '&' in the PIN not %%26-encoded?)");
 			else
-				snprintf(out, cap, "%.*s", (int)name_len, p);
+				shown(out, cap, p, name_len);
 			return 1;
 		}
 		if (in_query && name_len == 9 && strncmp(p, "pin-value", 9) == 0)
@@ -139,12 +154,14 @@ CK_RV p11ca_uri_parse(const char *str, P11KitUri **puri)
 	int r;
 
 	*puri = NULL;
-	if (str == NULL || strncasecmp(str, "pkcs11:", 7) != 0) {
+	if (str == NULL)
+		return p11ca_err(P11CA_R_BAD_URI, "not a pkcs11: URI: '(null)'");
+	if (strncasecmp(str, "pkcs11:", 7) != 0) {
 		/* show the start only: whatever follows '?' may hold a PIN */
-		int n = str ? (int)strcspn(str, "?") : 0;
-		return p11ca_err(P11CA_R_BAD_URI, "not a pkcs11: URI: '%.*s%s'", n > 60 ? 60 : n,
-		                 str ? str : "(null)",
-		                 str && (n > 60 || str[n] != '\0') ? "..." : "");
+		size_t n = strcspn(str, "?");
+		shown(name, sizeof(name), str, n > 60 ? 60 : n);
+		return p11ca_err(P11CA_R_BAD_URI, "not a pkcs11: URI: '%s%s'", name,
+		                 n > 60 || str[n] != '\0' ? "..." : "");
 	}
 	if (find_unknown(str, name, sizeof(name)))
 		return p11ca_err(P11CA_R_BAD_URI, "unknown attribute '%s' in pkcs11: URI", name);
