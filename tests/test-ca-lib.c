@@ -357,13 +357,34 @@ static void test_conf_round_trip(void **state)
 	free(out);
 }
 
+/* A key URI with a pin-value is refused, also one whose PIN is "***" (found by conf_fuzzer). */
+static void test_conf_pin_value(void **state)
+{
+	static const char *const keys[] = {
+		"pkcs11:object=k?pin-value=1234",
+		"pkcs11:object=k?pin-value=***",
+		"pkcs11:object=k?module-name=m&%70in-value=***",
+	};
+	struct ca_conf conf;
+	char text[256];
+	size_t i;
+	int n;
+
+	(void)state;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		n = snprintf(text, sizeof(text), "[p11ca]\nkey = %s\n", keys[i]);
+		assert_int_equal(ca_conf_parse(text, (size_t)n, "/ca", "ca.conf", &conf),
+		                 RES_POLICY);
+		assert_non_null(strstr(res_message(), "pin-value"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_two_cas_two_threads),
-		cmocka_unit_test(test_wrong_pin_one_ca),
-		cmocka_unit_test(test_hostile_sans),
-		cmocka_unit_test(test_conf_round_trip),
+		cmocka_unit_test(test_two_cas_two_threads), cmocka_unit_test(test_wrong_pin_one_ca),
+		cmocka_unit_test(test_hostile_sans),        cmocka_unit_test(test_conf_round_trip),
+		cmocka_unit_test(test_conf_pin_value),
 	};
 
 	return cmocka_run_group_tests_name("ca-lib", tests, setup, teardown);

@@ -21,6 +21,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,19 +100,52 @@ static char *kit_pin(const char *s)
 	return pin;
 }
 
-/* Whether @pin is one the check can look for in the text of @s. */
+/* How often @needle is in @hay (overlapping). */
+static size_t count(const char *hay, const char *needle)
+{
+	size_t n = 0;
+
+	for (; (hay = strstr(hay, needle)) != NULL; hay++)
+		n++;
+	return n;
+}
+
+/* @s as p11-kit reads its values: whitespace dropped, %XX decoded (malloc'ed). */
+static char *decoded(const char *s)
+{
+	char *out = malloc(strlen(s) + 1), hex[3] = { 0 };
+	size_t o = 0;
+
+	if (out == NULL)
+		die("out of memory", NULL);
+	for (; *s != '\0'; s++) {
+		if (strchr(" \f\n\r\t\v", *s) != NULL)
+			continue;
+		if (s[0] == '%' && isxdigit((unsigned char)s[1]) && isxdigit((unsigned char)s[2])) {
+			hex[0] = s[1], hex[1] = s[2];
+			out[o++] = (char)strtol(hex, NULL, 16);
+			s += 2;
+			continue;
+		}
+		out[o++] = *s;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/*
+ * Whether @pin is one the check can look for: not a piece of the
+ * redactor's own words, and (no '?', '&', '=' or '*' in it) not able to
+ * straddle them; with REDACTOR_COVERS_ALL 0, only where the redactor looks.
+ */
 static int checkable(const char *s, const char *pin)
 {
-	const char *q;
-
-	if (strlen(pin) < 4 || strchr(pin, '*') != NULL || strstr(fixed_text, pin) != NULL)
-		return 0;
-	/* the PIN's text once in the input: elsewhere it would be no PIN */
-	if ((q = strstr(s, pin)) != NULL && strstr(q + 1, pin) != NULL)
+	if (strlen(pin) < 4 || strpbrk(pin, "?&=*") != NULL || strstr(fixed_text, pin) != NULL)
 		return 0;
 #if !REDACTOR_COVERS_ALL
 	{
 		size_t path = strcspn(s, "?");
+		const char *q;
 
 		if (strpbrk(s, " \f\n\r\t\v") != NULL)
 			return 0;
@@ -121,6 +155,21 @@ static int checkable(const char *s, const char *pin)
 	}
 #endif
 	return 1;
+}
+
+/*
+ * Whether the redaction @out of @s still holds the pin-value @pin: read as
+ * p11-kit reads values, it holds @pin as often as the input does (where it
+ * may be elsewhere too, in a token label), so no copy went.
+ */
+static int leaks(const char *s, const char *out, const char *pin)
+{
+	char *din = decoded(s), *dout = decoded(out);
+	int leak = count(dout, pin) >= count(din, pin);
+
+	free(din);
+	free(dout);
+	return leak;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -158,7 +207,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pins += pin != NULL;
 	pins_checked += check;
 	if (check) {
-		if (strstr(out, pin) != NULL)
+		if (leaks(s, out, pin))
 			die("the redaction shows the pin-value", s);
 		if ((outpin = kit_pin(out)) != NULL && strcmp(outpin, "***") != 0)
 			die("the redaction still holds a pin-value", s);
@@ -177,7 +226,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			die("refused but handed a URI out", s);
 		if (msg[0] == '\0' || strchr(msg, '\n') != NULL)
 			die("refused without a one-line message", s);
-		if (check && strstr(msg, pin) != NULL)
+		/* the message shows pieces of the input as typed: the PIN only when once there */
+		if (check && count(s, pin) == 1 && strstr(msg, pin) != NULL)
 			die("the parse error shows the pin-value", s);
 		refused++;
 	}
