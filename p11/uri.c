@@ -39,19 +39,36 @@ static int known(const char *const *list, const char *name, size_t len)
 }
 
 /*
+ * @len bytes of @p for a one-line message into @out (@cap > 0): a control
+ * character as '?', "..." when cut short.
+ */
+static void shown(char *out, size_t cap, const char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && i + 4 < cap; i++)
+		out[i] = (unsigned char)p[i] < 0x20 || p[i] == 0x7f ? '?' : p[i];
+	if (i < len)
+		memcpy(out + i, "...", 3), i += 3;
+	out[i] = '\0';
+}
+
+/*
  * The attribute name at @p (@len bytes) in @out, redacted: with its '='
  * percent-encoded ("pin-value%3D1234") the whole of a pin-value is a name.
  */
 static void name_shown(const char *p, size_t len, char *out, size_t cap)
 {
-	char *name = strndup(p, len);
+	char *name = strndup(p, len), red[256];
 
 	if (name == NULL)
 		snprintf(out, cap, "?");
 	else
-		p11ca_uri_redact(name, out, cap);
-	if (name != NULL)
+		p11ca_uri_redact(name, red, sizeof(red));
+	if (name != NULL) {
+		shown(out, cap, red, strlen(red));
 		OPENSSL_clear_free(name, len);
+	}
 }
 
 /* Names the first attribute p11-kit did not recognise, in @out. */
@@ -242,15 +259,19 @@ CK_RV p11ca_uri_parse(const char *str, P11KitUri **puri)
 	int r;
 
 	*puri = NULL;
-	if (str == NULL || strncasecmp(str, "pkcs11:", 7) != 0) {
-		/* show the start only, redacted: whatever follows '?' may hold a
-		 * PIN, and so may a mistyped URI ("pkcs11;token=a;pin-value=...") */
-		const char *shown = p11ca_uri_safe(str);
-		int n = (int)strcspn(shown, "?");
+	if (str == NULL)
+		return p11ca_err(P11CA_R_BAD_URI, "not a pkcs11: URI: '(null)'");
+	if (strncasecmp(str, "pkcs11:", 7) != 0) {
+		/* show the start only, redacted, without control characters:
+		 * whatever follows '?' may hold a PIN, and so may a mistyped URI
+		 * ("pkcs11;token=a;pin-value=...") */
+		const char *safe = p11ca_uri_safe(str);
+		size_t n = strcspn(safe, "?");
+		shown(name, sizeof(name), safe, n > 60 ? 60 : n);
 		return p11ca_err(P11CA_R_BAD_URI,
-		                 "not a pkcs11: URI: '%.*s%s' (a key on a token is named like "
+		                 "not a pkcs11: URI: '%s%s' (a key on a token is named like "
 		                 "pkcs11:token=T;object=K)",
-		                 n > 60 ? 60 : n, shown, n > 60 || shown[n] != '\0' ? "..." : "");
+		                 name, n > 60 || safe[n] != '\0' ? "..." : "");
 	}
 	if (misplaced_pin_value(str))
 		return p11ca_err(P11CA_R_BAD_URI,

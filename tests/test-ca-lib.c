@@ -492,6 +492,72 @@ static void test_serial_taken_redraw(void **state)
 	ca_close(ca);
 }
 
+/*
+ * ca.conf written by ca_conf_format reads back the same, or the writer
+ * refuses: values NCONF would read otherwise (spaces around, a quote or
+ * backquote, a control character; found by tests/fuzz/conf_fuzzer.c).
+ */
+static void test_conf_round_trip(void **state)
+{
+	static const char text[] = "[p11ca]\n"
+	                           "key = pkcs11:object=ca-key\n"
+	                           "default_profile = \"server-client \"\n"
+	                           "default_md = 'sha`256'\n"
+	                           "crl_url = http://ca.example/ca.crl\n"
+	                           "crl_url.3 = http://ca2.example/ca.crl\n";
+	struct ca_conf conf, back;
+	char *out = NULL, *md;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(ca_conf_parse(text, sizeof(text) - 1, "/ca", "ca.conf", &conf), RES_OK);
+	assert_string_equal(conf.default_profile, "server-client ");
+	assert_string_equal(conf.default_md, "sha`256");
+	assert_int_equal(ca_conf_format(&conf, &out, &len), RES_BAD_INPUT);
+	assert_non_null(strstr(res_message(), "starts or ends with a space"));
+	conf.default_profile[strlen(conf.default_profile) - 1] = '\0';
+	assert_int_equal(ca_conf_format(&conf, &out, &len), RES_BAD_INPUT);
+	assert_non_null(strstr(res_message(), "backquote"));
+	md = conf.default_md;
+	conf.default_md = (char *)"sha\n256";
+	assert_int_equal(ca_conf_format(&conf, &out, &len), RES_BAD_INPUT);
+	assert_null(strchr(res_message(), '\n'));
+	conf.default_md = (char *)"sha256";
+	assert_int_equal(ca_conf_format(&conf, &out, &len), RES_OK);
+	assert_int_equal(ca_conf_parse(out, len, "/ca", "ca.conf", &back), RES_OK);
+	assert_string_equal(back.key, conf.key);
+	assert_string_equal(back.default_profile, "server-client");
+	assert_string_equal(back.default_md, "sha256");
+	assert_string_equal(back.crl_urls[1], "http://ca2.example/ca.crl");
+	assert_null(back.crl_urls[2]);
+	conf.default_md = md;
+	ca_conf_free(&back);
+	ca_conf_free(&conf);
+	free(out);
+}
+
+/* A key URI with a pin-value is refused, also one whose PIN is "***" (found by conf_fuzzer). */
+static void test_conf_pin_value(void **state)
+{
+	static const char *const keys[] = {
+		"pkcs11:object=k?pin-value=1234",
+		"pkcs11:object=k?pin-value=***",
+		"pkcs11:object=k?module-name=m&%70in-value=***",
+	};
+	struct ca_conf conf;
+	char text[256];
+	size_t i;
+	int n;
+
+	(void)state;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		n = snprintf(text, sizeof(text), "[p11ca]\nkey = %s\n", keys[i]);
+		assert_int_equal(ca_conf_parse(text, (size_t)n, "/ca", "ca.conf", &conf),
+		                 RES_POLICY);
+		assert_non_null(strstr(res_message(), "pin-value"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -500,6 +566,8 @@ int main(void)
 		cmocka_unit_test(test_hostile_sans),
 		cmocka_unit_test(test_issued_twice),
 		cmocka_unit_test(test_serial_taken_redraw),
+		cmocka_unit_test(test_conf_round_trip),
+		cmocka_unit_test(test_conf_pin_value),
 	};
 
 	return cmocka_run_group_tests_name("ca-lib", tests, setup, teardown);

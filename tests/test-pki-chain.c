@@ -162,6 +162,88 @@ static void test_load_csr_crl(void **state)
 	X509_REQ_free(req);
 }
 
+/*
+ * A trust bundle (pki_load_bundle): comments only is an empty bundle; DER
+ * is refused; CRL blocks are skipped, or decoded when asked for; a
+ * malformed CRL block is refused only then.  tests/fuzz/bundle_fuzzer.c
+ * checks the same and more on mutated bundles.
+ */
+static void test_load_bundle(void **state)
+{
+	static const char comments[] = "# nothing yet\n\n   \n# still nothing\n";
+	static const char bad_crl[] = "-----BEGIN X509 CRL-----\nMAA=\n-----END X509 CRL-----\n";
+	X509_CRL *crl = X509_CRL_new();
+	STACK_OF(X509) *certs = NULL;
+	STACK_OF(X509_CRL) *crls = NULL;
+	char buf[16384];
+	unsigned char *der = NULL;
+	size_t len = 0, *ends = NULL, end1;
+	BIO *b = BIO_new(BIO_s_mem());
+	char *p;
+	long n;
+	int dn;
+
+	(void)state;
+	assert_int_equal(pki_load_bundle((const unsigned char *)comments, sizeof(comments) - 1,
+	                                 &certs, &ends, &crls),
+	                 RES_OK);
+	assert_int_equal(sk_X509_num(certs), 0);
+	assert_int_equal(sk_X509_CRL_num(crls), 0);
+	assert_null(ends);
+	sk_X509_free(certs);
+	sk_X509_CRL_free(crls);
+	assert_int_equal(pki_load_bundle(NULL, 0, &certs, NULL, NULL), RES_OK);
+	assert_int_equal(sk_X509_num(certs), 0);
+	sk_X509_free(certs);
+
+	/* DER is no bundle, even a certificate */
+	dn = der_of(root, &der);
+	assert_int_equal(pki_load_bundle(der, (size_t)dn, &certs, NULL, NULL), RES_BAD_INPUT);
+	assert_non_null(strstr(res_message(), "not a PEM certificate bundle"));
+	OPENSSL_free(der);
+
+	/* root, its CRL, inter */
+	assert_int_equal(X509_CRL_set_issuer_name(crl, X509_get_subject_name(root)), 1);
+	{
+		ASN1_TIME *t = ASN1_TIME_set(NULL, time(NULL));
+		assert_int_equal(X509_CRL_set1_lastUpdate(crl, t), 1);
+		ASN1_TIME_free(t);
+	}
+	assert_true(X509_CRL_sign(crl, root_key, EVP_sha256()) > 0);
+	len += pem_of(root, buf, sizeof(buf));
+	end1 = len;
+	assert_int_equal(PEM_write_bio_X509_CRL(b, crl), 1);
+	n = BIO_get_mem_data(b, &p);
+	memcpy(buf + len, p, (size_t)n), len += (size_t)n;
+	len += pem_of(inter, buf + len, sizeof(buf) - len);
+	assert_int_equal(pki_load_bundle((unsigned char *)buf, len, &certs, &ends, &crls), RES_OK);
+	assert_int_equal(sk_X509_num(certs), 2);
+	assert_int_equal(X509_cmp(sk_X509_value(certs, 1), inter), 0);
+	assert_int_equal(ends[0], end1);
+	assert_int_equal(ends[1], len);
+	assert_int_equal(sk_X509_CRL_num(crls), 1);
+	assert_int_equal(X509_CRL_cmp(sk_X509_CRL_value(crls, 0), crl), 0);
+	free(ends);
+	sk_X509_pop_free(certs, X509_free);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+	crls = NULL;
+
+	/* a CRL block that does not decode: skipped, or refused when CRLs are read */
+	memcpy(buf + len, bad_crl, sizeof(bad_crl) - 1);
+	len += sizeof(bad_crl) - 1;
+	assert_int_equal(pki_load_bundle((unsigned char *)buf, len, &certs, NULL, NULL), RES_OK);
+	assert_int_equal(sk_X509_num(certs), 2);
+	sk_X509_pop_free(certs, X509_free);
+	certs = NULL;
+	assert_int_equal(pki_load_bundle((unsigned char *)buf, len, &certs, NULL, &crls),
+	                 RES_BAD_INPUT);
+	assert_non_null(strstr(res_message(), "does not hold a valid CRL"));
+	assert_null(certs);
+	assert_null(crls);
+	BIO_free(b);
+	X509_CRL_free(crl);
+}
+
 /* The oracle: X509_digest formatted here, as `openssl x509 -fingerprint` prints it. */
 static void fp_expected(X509 *x, const EVP_MD *md, char *colons, char *lower)
 {
@@ -428,12 +510,19 @@ static void test_flag_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_load_pem),        cmocka_unit_test(test_load_der),
-		cmocka_unit_test(test_load_csr_crl),    cmocka_unit_test(test_fingerprint),
-		cmocka_unit_test(test_chain_good),      cmocka_unit_test(test_chain_expired),
-		cmocka_unit_test(test_chain_no_issuer), cmocka_unit_test(test_chain_untrusted_root),
-		cmocka_unit_test(test_chain_not_ca),    cmocka_unit_test(test_chain_name_purpose),
-		cmocka_unit_test(test_chain_weak),      cmocka_unit_test(test_flag_names),
+		cmocka_unit_test(test_load_pem),
+		cmocka_unit_test(test_load_der),
+		cmocka_unit_test(test_load_csr_crl),
+		cmocka_unit_test(test_load_bundle),
+		cmocka_unit_test(test_fingerprint),
+		cmocka_unit_test(test_chain_good),
+		cmocka_unit_test(test_chain_expired),
+		cmocka_unit_test(test_chain_no_issuer),
+		cmocka_unit_test(test_chain_untrusted_root),
+		cmocka_unit_test(test_chain_not_ca),
+		cmocka_unit_test(test_chain_name_purpose),
+		cmocka_unit_test(test_chain_weak),
+		cmocka_unit_test(test_flag_names),
 	};
 
 	return cmocka_run_group_tests_name("test-pki-chain", tests, pki_certs_setup,

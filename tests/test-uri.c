@@ -230,6 +230,23 @@ static void test_not_pkcs11(void **state)
 }
 
 /*
+ * Messages are one line: a control character of the input is shown as '?'
+ * (found by tests/fuzz/uri_fuzzer.c: "\n" came back in the message).
+ */
+static void test_message_one_line(void **state)
+{
+	(void)state;
+	parse_bad("\n", "not a pkcs11: URI: '?'");
+	parse_bad("token=a\nb", "not a pkcs11: URI: 'token=a?b'");
+	parse_bad("pkcs11:tok\ren=a", "unknown attribute 'tok?en'");
+	parse_bad("pkcs11:token=a?x\ty=1", "unknown attribute 'x?y'");
+	assert_null(strchr(p11ca_error_message(), '\t'));
+	parse_bad(
+	    "01234567890123456789012345678901234567890123456789012345678901234567890123456789",
+	    "'012345678901234567890123456789012345678901234567890123456789...'");
+}
+
+/*
  * A string that is not a pkcs11: URI must not be echoed into the message
  * with its PIN; the scheme is case-insensitive (RFC 3986), and a redacted
  * URI keeps everything but the pin-value.
@@ -471,6 +488,7 @@ int main(void)
 		cmocka_unit_test(test_object_template),
 		cmocka_unit_test(test_unknown_attributes),
 		cmocka_unit_test(test_not_pkcs11),
+		cmocka_unit_test(test_message_one_line),
 		cmocka_unit_test(test_not_pkcs11_no_pin_in_message),
 		cmocka_unit_test(test_pin_mutations),
 		cmocka_unit_test(test_bad_encoding),

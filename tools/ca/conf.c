@@ -86,14 +86,19 @@ static int get_num(CONF *cf, const char *path, const char *name, long def, long 
 	return 1;
 }
 
-/* Whether @uri holds a pin-value in any spelling (the redaction knows them all). */
+/*
+ * Whether @uri holds a pin-value in any spelling (the redaction knows them
+ * all), also a PIN of "***", which the redaction leaves as it was (found by
+ * tests/fuzz/conf_fuzzer.c).
+ */
 static int has_pin_value(const char *uri)
 {
 	char buf[4096];
 
 	if (strlen(uri) + 32 > sizeof(buf))
 		return 1; /* say so rather than keep it */
-	return strcmp(p11ca_uri_redact(uri, buf, sizeof(buf)), uri) != 0;
+	return strcmp(p11ca_uri_redact(uri, buf, sizeof(buf)), uri) != 0 ||
+	       strstr(buf, "pin-value=***") != NULL;
 }
 
 /* A host of a URL: an IPv6 literal in brackets, or letters, digits, hyphens and dots. */
@@ -307,20 +312,35 @@ out:
 	return ret;
 }
 
-/* Whether @v can be written as an unquoted ca.conf value. */
+/*
+ * Whether @v can be written as an unquoted ca.conf value that reads back
+ * the same: NCONF drops spaces around a value and reads quotes (also
+ * '`'), backslashes, '#' and '$' (found by tests/fuzz/conf_fuzzer.c).
+ */
 static int plain_value(const char *what, const char *v)
 {
 	const char *p;
+	size_t len = strlen(v);
 
 	for (p = v; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == '"' || *p == '\'' || *p == '\\' ||
-		    *p == '#' || *p == '$') {
+		if ((unsigned char)*p < 0x20) {
+			/* not shown: the message is one line */
+			res_set(RES_BAD_INPUT, "%s: a control character ca.conf cannot keep", what);
+			return 0;
+		}
+	for (p = v; *p != '\0'; p++)
+		if (*p == '"' || *p == '\'' || *p == '`' || *p == '\\' || *p == '#' || *p == '$') {
 			res_set(RES_BAD_INPUT,
-			        "%s: '%s' holds a character ca.conf cannot keep (quote, "
-			        "backslash, '#', '$' or a control character)",
+			        "%s: '%s' holds a character ca.conf cannot keep (a quote or "
+			        "backquote, backslash, '#' or '$')",
 			        what, v);
 			return 0;
 		}
+	if (len > 0 && (v[0] == ' ' || v[len - 1] == ' ')) {
+		res_set(RES_BAD_INPUT, "%s: '%s' starts or ends with a space, which ca.conf drops",
+		        what, v);
+		return 0;
+	}
 	return 1;
 }
 
@@ -335,6 +355,8 @@ int ca_conf_format(const struct ca_conf *conf, char **ptext, size_t *plen)
 	*ptext = NULL;
 	if (!plain_value("--key", conf->key) ||
 	    (conf->module != NULL && !plain_value("--module", conf->module)) ||
+	    !plain_value("default_profile", conf->default_profile) ||
+	    !plain_value("--md", conf->default_md) ||
 	    (conf->ocsp_url != NULL && !plain_value("--ocsp-url", conf->ocsp_url)) ||
 	    (conf->ca_issuers_url != NULL &&
 	     !plain_value("--ca-issuers-url", conf->ca_issuers_url)))

@@ -154,37 +154,20 @@ out:
 	return ok;
 }
 
-/* Only blank lines and '#' comments. */
-static int blank_or_comments(const unsigned char *p, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
-			i++;
-		if (i == len)
-			break;
-		if (p[i] != '#')
-			return 0;
-		while (i < len && p[i] != '\n')
-			i++;
-	}
-	return 1;
-}
-
 /*
  * Takes the certificates in @cs->raw through the PKI library's loader,
- * recording where each ends.  Text between blocks (comments) is allowed; a
- * block that does not decode, or a BEGIN/END line left over after the last
- * certificate, is an error.
+ * recording where each ends: a bundle (pki_load_bundle: PEM, or blank
+ * lines and comments) or an input file (pki_load_certs_at: PEM or DER).
  */
-static int parse_certs(const char *path, struct certs *cs, int *ppem)
+static int parse_certs(const char *path, struct certs *cs, int bundle)
 {
 	STACK_OF(X509) *certs = NULL;
 	size_t *ends = NULL;
-	int ok = 0, i;
+	int ok = 0, i, pem, rc;
 
-	if (pki_load_certs_at(cs->raw, cs->rawlen, &certs, &ends, ppem) != RES_OK) {
+	rc = bundle ? pki_load_bundle(cs->raw, cs->rawlen, &certs, &ends, NULL)
+	            : pki_load_certs_at(cs->raw, cs->rawlen, &certs, &ends, &pem);
+	if (rc != RES_OK) {
 		tool_errorf("%s: %s", path, res_message());
 		return 0;
 	}
@@ -205,25 +188,13 @@ out:
 /* A bundle: PEM certificates, or empty.  Missing is empty when @missing_ok. */
 static int load_bundle(const char *path, struct certs *cs, int missing_ok, int *missing)
 {
-	int pem = 0;
-
-	if (!read_file(path, cs, missing_ok, missing))
-		return 0;
-	if (blank_or_comments(cs->raw, cs->rawlen))
-		return 1;
-	if (!pki_is_pem(cs->raw, cs->rawlen)) {
-		tool_errorf("%s: not a PEM certificate bundle", path);
-		return 0;
-	}
-	return parse_certs(path, cs, &pem);
+	return read_file(path, cs, missing_ok, missing) && parse_certs(path, cs, 1);
 }
 
 /* An input file: PEM (one or more certificates) or one DER certificate. */
 static int load_input(const char *path, struct certs *cs)
 {
-	int pem;
-
-	return read_file(path, cs, 0, NULL) && parse_certs(path, cs, &pem);
+	return read_file(path, cs, 0, NULL) && parse_certs(path, cs, 0);
 }
 
 /* ------------------------------------------------------------------ */

@@ -228,6 +228,93 @@ int pki_load_cert(const unsigned char *buf, size_t len, X509 **px)
 	return RES_OK;
 }
 
+/* ---- a trust bundle: PEM certificates, perhaps CRLs ----------------- */
+
+/* Only blank lines and '#' comments. */
+static int blank_or_comments(const unsigned char *p, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+			i++;
+		if (i == len)
+			break;
+		if (p[i] != '#')
+			return 0;
+		while (i < len && p[i] != '\n')
+			i++;
+	}
+	return 1;
+}
+
+struct bundle {
+	STACK_OF(X509) * certs;
+	STACK_OF(X509_CRL) * crls; /* NULL: CRL blocks are skipped */
+};
+
+static int bundle_block(void *arg, const char *name, const unsigned char *der, long dlen)
+{
+	struct bundle *b = arg;
+	const unsigned char *p = der;
+	X509_CRL *crl;
+
+	if (b->crls == NULL || strcmp(name, PEM_STRING_X509_CRL) != 0)
+		return cert_block(b->certs, name, der, dlen);
+	ERR_set_mark();
+	crl = d2i_X509_CRL(NULL, &p, dlen);
+	ERR_pop_to_mark();
+	if (crl == NULL || p != der + dlen) {
+		X509_CRL_free(crl);
+		return -res_set(RES_BAD_INPUT, "does not hold a valid CRL");
+	}
+	if (!sk_X509_CRL_push(b->crls, crl)) {
+		X509_CRL_free(crl);
+		return -res_set(RES_NOMEM, "out of memory");
+	}
+	return 0; /* not a certificate: no end recorded */
+}
+
+int pki_load_bundle(const unsigned char *buf, size_t len, STACK_OF(X509) * *pcerts, size_t **pends,
+                    STACK_OF(X509_CRL) * *pcrls)
+{
+	struct bundle b = { NULL, NULL };
+	size_t taken = 0, *ends = NULL;
+	int rc = RES_NOMEM;
+
+	if ((b.certs = sk_X509_new_null()) == NULL ||
+	    (pcrls != NULL && (b.crls = sk_X509_CRL_new_null()) == NULL))
+		goto oom;
+	if (buf == NULL || blank_or_comments(buf, len))
+		goto done;
+	if (!pki_is_pem(buf, len)) {
+		rc = res_set(RES_BAD_INPUT, "not a PEM certificate bundle");
+		goto out;
+	}
+	if ((rc = pem_blocks(buf, len, bundle_block, &b, pends != NULL ? &ends : NULL, &taken)) !=
+	    RES_OK)
+		goto out;
+	if (taken == 0) {
+		rc = res_set(RES_BAD_INPUT, "no CERTIFICATE block in the PEM input");
+		goto out;
+	}
+done:
+	*pcerts = b.certs, b.certs = NULL;
+	if (pends != NULL)
+		*pends = ends, ends = NULL;
+	if (pcrls != NULL)
+		*pcrls = b.crls, b.crls = NULL;
+	rc = RES_OK;
+	goto out;
+oom:
+	rc = res_set(RES_NOMEM, "out of memory");
+out:
+	free(ends);
+	sk_X509_pop_free(b.certs, X509_free);
+	sk_X509_CRL_pop_free(b.crls, X509_CRL_free);
+	return rc;
+}
+
 /* ---- one object of another kind: CSR, CRL -------------------------- */
 
 struct one {

@@ -53,6 +53,17 @@ int pki_load_certs(const unsigned char *buf, size_t len, STACK_OF(X509) * *pcert
  */
 int pki_load_certs_at(const unsigned char *buf, size_t len, STACK_OF(X509) * *pcerts,
                       size_t **pends, int *ppem);
+/*
+ * A trust bundle: PEM certificates (text and other blocks between them
+ * allowed, as pki_load_certs_at) or nothing but blank lines and '#'
+ * comments (no certificates).  DER is refused.  *@pends as
+ * pki_load_certs_at's (may be NULL; NULL when there are no certificates).
+ * With @pcrls, every X509 CRL block is decoded into *@pcrls too (a
+ * malformed one is RES_BAD_INPUT); without, CRL blocks are skipped as any
+ * other block.
+ */
+int pki_load_bundle(const unsigned char *buf, size_t len, STACK_OF(X509) * *pcerts, size_t **pends,
+                    STACK_OF(X509_CRL) * *pcrls);
 /* The first certificate of @buf. */
 int pki_load_cert(const unsigned char *buf, size_t len, X509 **px);
 /* A CSR, PEM or DER (not its signature: see ca/csr.h for the checked read). */
