@@ -24,7 +24,7 @@ int tool_generate_key(const struct tool_common *c, const char *token_uri, const 
 		tool_fail("--token", rv);
 		goto out;
 	}
-	if ((rv = p11ca_key_generate(tok, type, label, force ? P11CA_GEN_FORCE : 0, &key)) !=
+	if ((rv = tool_key_generate(tok, type, label, force ? P11CA_GEN_FORCE : 0, &key)) !=
 	    CKR_OK) {
 		tool_fail("--new-key", rv);
 		goto out;

@@ -113,7 +113,7 @@ int tool_key_gen(int argc, char **argv)
 		tool_fail("--token", rv);
 		goto out;
 	}
-	if ((rv = p11ca_key_generate(tok, o.type, o.label, o.flags, &key)) != CKR_OK) {
+	if ((rv = tool_key_generate(tok, o.type, o.label, o.flags, &key)) != CKR_OK) {
 		tool_fail("key gen", rv);
 		goto out;
 	}
