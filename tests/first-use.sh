@@ -154,14 +154,16 @@ run_ok p11ca ca sign --pin-file "$PIN_FILE" --dir "$WORK/ca" --days 5 --out "$WO
 step "progress on a terminal, none in a pipe"
 # on_tty CMD: CMD with a terminal (script(1)); what the terminal showed in $WORK/tty
 on_tty() {
-	script -qec "$*" /dev/null > "$WORK/tty" 2>&1 < /dev/null || {
+	_rc=0
+	script -qec "$*" /dev/null > "$WORK/tty" 2>&1 < /dev/null || _rc=$?
+	if [ $_rc -ne 0 ]; then
 		cat "$WORK/tty" >&2
-		fail "exit $? from (on a terminal): $*"
-	}
+		fail "exit $_rc from (on a terminal): $*"
+	fi
 }
 on_tty "$P11CA" key gen --module "$MODULE" --pin-file "$PIN_FILE" --token "'$TOK'" --label tick \
 	--type ec:p256 --pubout "$WORK/tick.pub"
-grep -q "generating a ec:p256 key pair on the token\.\.\." "$WORK/tty" ||
+grep -q "generating key pair ec:p256 on the token\.\.\." "$WORK/tty" ||
 	fail "key gen showed no progress on a terminal: $(cat "$WORK/tty")"
 [ -s "$WORK/tick.pub" ] || fail "key gen on a terminal made no key"
 run_ok p11ca key gen --pin-file "$PIN_FILE" --token "$TOK" --label quiet --type ec:p256

@@ -132,7 +132,7 @@ CK_RV tool_key_generate(p11ca_token *tok, const char *type, const char *label, u
 	/* the PIN prompt, if any, before the line */
 	if ((rv = p11ca_token_login(tok)) != CKR_OK)
 		return rv;
-	snprintf(what, sizeof(what), "generating a %s key pair on the token", type);
+	snprintf(what, sizeof(what), "generating key pair %s on the token", type);
 	tool_ticker_start(&t, what);
 	rv = p11ca_key_generate(tok, type, label, flags, pkey);
 	tool_ticker_stop(&t);
