@@ -78,7 +78,8 @@ static void note_not_copied(struct ca_req *r)
 		OBJ_obj2txt(oid, sizeof(oid), obj, 1);
 		/* what AD CS enrolment adds, by name: OpenSSL knows neither */
 		if (strcmp(oid, "1.3.6.1.4.1.311.20.2") == 0)
-			snprintf(oid, sizeof(oid), "Microsoft template name (1.3.6.1.4.1.311.20.2)");
+			snprintf(oid, sizeof(oid),
+			         "Microsoft template name (1.3.6.1.4.1.311.20.2)");
 		else if (strcmp(oid, "1.3.6.1.4.1.311.21.7") == 0)
 			snprintf(oid, sizeof(oid), "Microsoft template (1.3.6.1.4.1.311.21.7)");
 		else

@@ -203,8 +203,8 @@ static int sign_opt(int id, const char *arg, void *data)
 static void show_progress(void *arg, enum ca_stage stage, size_t done, size_t total)
 {
 	static const char *const what[] = { [CA_STAGE_CHECKED] = "checked",
-		                             [CA_STAGE_SIGNED] = "signed",
-		                             [CA_STAGE_RECORDED] = "recorded" };
+		                            [CA_STAGE_SIGNED] = "signed",
+		                            [CA_STAGE_RECORDED] = "recorded" };
 
 	tool_progress_show(arg, done == total, "%s %zu of %zu CSR%s", what[stage], done, total,
 	                   total == 1 ? "" : "s");
@@ -231,10 +231,12 @@ static void report_changes(const struct ca_req *reqs, size_t n, long days, const
 			count += strcmp(reqs[j].not_copied, reqs[i].not_copied) == 0;
 		lists++;
 		if (count == 1)
-			tool_warnf("%s: not copied from the CSR: %s", reqs[i].name, reqs[i].not_copied);
+			tool_warnf("%s: not copied from the CSR: %s", reqs[i].name,
+			           reqs[i].not_copied);
 		else
-			tool_warnf("%s and %zu more CSR%s: not copied from the CSR: %s", reqs[i].name,
-			           count - 1, count == 2 ? "" : "s", reqs[i].not_copied);
+			tool_warnf("%s and %zu more CSR%s: not copied from the CSR: %s",
+			           reqs[i].name, count - 1, count == 2 ? "" : "s",
+			           reqs[i].not_copied);
 	}
 	for (i = 0; i < n && !reqs[i].cut; i++)
 		;
