@@ -266,7 +266,8 @@ int ca_issue_one(struct ca *ca, struct ca_req *r, const struct ca_issue_opts *o,
 	X509_free(r->cert);
 	r->cert = NULL;
 	na = now + (time_t)o->days * 86400;
-	if (b->ca_end != 0 && (int64_t)na > b->ca_end)
+	r->cut = b->ca_end != 0 && (int64_t)na > b->ca_end;
+	if (r->cut)
 		na = (time_t)b->ca_end;
 	if ((rc = ca_random_serial(ca->libctx, serial)) != RES_OK ||
 	    (rc = ca_build_cert(ca->libctx, ca->cert, r->parsed.subject, &r->parsed, NULL, serial,

@@ -107,6 +107,9 @@ const char *ca_profile_name(enum ca_profile p);
 
 /* ---- issuing (check.c, build.c, issue.c) --------------------------- */
 
+/* How far a batch is: what ca_issue_opts.progress is told. */
+enum ca_stage { CA_STAGE_CHECKED, CA_STAGE_SIGNED, CA_STAGE_RECORDED };
+
 struct ca_issue_opts {
 	enum ca_profile profile;
 	long days;
@@ -114,6 +117,13 @@ struct ca_issue_opts {
 	int pathlen;    /* sub-ca */
 	int threads;    /* checking and signing threads, 1 or more */
 	int again;      /* issue even when the subject and key have a valid certificate (r->dup) */
+	/*
+	 * Optional: called after each request of @stage is done (@done of
+	 * @total), from the batch's threads but never two calls at once; it
+	 * must not call back into the CA.
+	 */
+	void (*progress)(void *arg, enum ca_stage stage, size_t done, size_t total);
+	void *progress_arg;
 };
 
 struct ca_plan;
@@ -137,6 +147,7 @@ struct ca_req {
 	char not_copied[256]; /* CSR extensions not copied (comma list, "" none) */
 	/* the valid certificate its subject and key have already (RES_ALREADY; "" none) */
 	char dup[CA_SERIAL_MAX];
+	int cut;              /* the validity asked for passed the CA's end: cut to it */
 	X509 *cert;
 	struct cadb_row row; /* its record (serial, subject, SANs, DER ...) */
 	/* private */

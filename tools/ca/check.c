@@ -75,7 +75,15 @@ static void note_not_copied(struct ca_req *r)
 		if (nid == NID_subject_alt_name || nid == NID_key_usage ||
 		    nid == NID_ext_key_usage || nid == NID_basic_constraints)
 			continue;
-		OBJ_obj2txt(oid, sizeof(oid), obj, 0);
+		OBJ_obj2txt(oid, sizeof(oid), obj, 1);
+		/* what AD CS enrolment adds, by name: OpenSSL knows neither */
+		if (strcmp(oid, "1.3.6.1.4.1.311.20.2") == 0)
+			snprintf(oid, sizeof(oid),
+			         "Microsoft template name (1.3.6.1.4.1.311.20.2)");
+		else if (strcmp(oid, "1.3.6.1.4.1.311.21.7") == 0)
+			snprintf(oid, sizeof(oid), "Microsoft template (1.3.6.1.4.1.311.21.7)");
+		else
+			OBJ_obj2txt(oid, sizeof(oid), obj, 0);
 		n = strlen(r->not_copied);
 		snprintf(r->not_copied + n, sizeof(r->not_copied) - n, "%s%s", n > 0 ? "," : "",
 		         oid);

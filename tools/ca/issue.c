@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +25,28 @@ struct job {
 	const struct ca_issue_opts *opts;
 	struct ca_req *reqs;
 	const struct ca_batch_exts *exts;
+	size_t n, done;       /* requests done in the current stage */
+	pthread_mutex_t lock; /* one progress call at a time */
 };
+
+/* One more request through @stage: told to the caller's progress function. */
+static void advance(struct job *j, enum ca_stage stage)
+{
+	if (j->opts->progress == NULL)
+		return;
+	pthread_mutex_lock(&j->lock);
+	j->done++;
+	j->opts->progress(j->opts->progress_arg, stage, j->done, j->n);
+	pthread_mutex_unlock(&j->lock);
+}
 
 static int check_one(size_t i, void *arg)
 {
 	struct job *j = arg;
+	int rc = ca_req_check(j->ca, j->opts, &j->reqs[i]);
 
-	return ca_req_check(j->ca, j->opts, &j->reqs[i]);
+	advance(j, CA_STAGE_CHECKED);
+	return rc;
 }
 
 /* r->row from r->cert (the record to insert). */
@@ -56,6 +72,7 @@ static int sign_one(size_t i, void *arg)
 		r->rc = record_of(r, j->opts);
 	if (r->rc != RES_OK)
 		snprintf(r->msg, sizeof(r->msg), "%s", res_message());
+	advance(j, CA_STAGE_SIGNED);
 	return r->rc;
 }
 
@@ -149,6 +166,8 @@ static int record_all(struct ca *ca, const struct ca_issue_opts *o, struct ca_re
 		if (rc != RES_OK)
 			goto fail;
 		testhook_crash("in-transaction");
+		if (o->progress != NULL)
+			o->progress(o->progress_arg, CA_STAGE_RECORDED, i + 1, n);
 	}
 	if ((rc = cadb_commit(ca->db)) != RES_OK)
 		goto fail;
@@ -162,7 +181,7 @@ fail:
 int ca_issue(struct ca *ca, const struct ca_issue_opts *o, struct ca_req *reqs, size_t n)
 {
 	struct ca_batch_exts exts;
-	struct job j = { ca, o, reqs, &exts };
+	struct job j = { ca, o, reqs, &exts, n, 0, PTHREAD_MUTEX_INITIALIZER };
 	int64_t now = (int64_t)time(NULL);
 	size_t bad, i;
 	int rc;
@@ -197,6 +216,7 @@ int ca_issue(struct ca *ca, const struct ca_issue_opts *o, struct ca_req *reqs, 
 			rc = res_set(rc, "%zu of %zu CSRs refused; nothing issued", bad, n);
 		goto out;
 	}
+	j.done = 0;
 	if (parallel_run(n, o->threads, 1, sign_one, &j) > 0) {
 		rc = first_failure(reqs, n);
 		goto out;
@@ -204,5 +224,6 @@ int ca_issue(struct ca *ca, const struct ca_issue_opts *o, struct ca_req *reqs, 
 	rc = record_all(ca, o, reqs, n, &exts);
 out:
 	ca_batch_exts_free(&exts);
+	pthread_mutex_destroy(&j.lock);
 	return rc;
 }

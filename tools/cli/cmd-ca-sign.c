@@ -16,6 +16,7 @@
 #include "cmd-ca.h"
 #include "parallel.h"
 #include "testhook.h"
+#include "pki.h"
 
 static const char sign_help[] =
     "usage: p11ca ca sign --dir D [--profile P] [--days N] [--md MD]\n"
@@ -296,6 +297,54 @@ static int sign_opt(int id, const char *arg, void *data)
 	return 0;
 }
 
+/* ca_issue_opts.progress: the batch on a terminal (tool_progress) */
+static void show_progress(void *arg, enum ca_stage stage, size_t done, size_t total)
+{
+	static const char *const what[] = { [CA_STAGE_CHECKED] = "checked",
+		                            [CA_STAGE_SIGNED] = "signed",
+		                            [CA_STAGE_RECORDED] = "recorded" };
+
+	tool_progress_show(arg, done == total, "%s %zu of %zu CSR%s", what[stage], done, total,
+	                   total == 1 ? "" : "s");
+}
+
+/*
+ * What the certificates do not have that the CSRs asked for, said without
+ * -v: the CSR extensions not copied (once per distinct list, with how many
+ * CSRs had it), and a validity cut to the CA's end.
+ */
+static void report_changes(const struct ca_req *reqs, size_t n, long days, const char *days_from)
+{
+	char end[PKI_TIME_ISO_MAX];
+	size_t i, j, count, lists = 0;
+
+	for (i = 0; i < n && lists < 10; i++) {
+		if (reqs[i].not_copied[0] == '\0')
+			continue;
+		for (j = 0; j < i && strcmp(reqs[j].not_copied, reqs[i].not_copied) != 0; j++)
+			;
+		if (j < i)
+			continue; /* said already */
+		for (count = 0, j = i; j < n; j++)
+			count += strcmp(reqs[j].not_copied, reqs[i].not_copied) == 0;
+		lists++;
+		if (count == 1)
+			tool_warnf("%s: not copied from the CSR: %s", reqs[i].name,
+			           reqs[i].not_copied);
+		else
+			tool_warnf("%s and %zu more CSR%s: not copied from the CSR: %s",
+			           reqs[i].name, count - 1, count == 2 ? "" : "s",
+			           reqs[i].not_copied);
+	}
+	for (i = 0; i < n && !reqs[i].cut; i++)
+		;
+	if (i < n) {
+		pki_time_iso(reqs[i].row.not_after, end);
+		tool_warnf("%s %ld outlasts the CA: the certificates end with it, at %s", days_from,
+		           days, end);
+	}
+}
+
 /* ca_req.load: the CSR file, read on a checking thread. */
 static int load_csr(struct ca_req *r, void *arg)
 {
@@ -328,6 +377,7 @@ int tool_ca_sign(int argc, char **argv)
 	struct ca *ca = NULL;
 	struct ca_issue_opts io = { 0 };
 	struct ca_req *reqs = NULL;
+	struct tool_progress progress;
 	size_t n = 0, i, ndup;
 	int ret = TOOL_EXIT_USAGE, ca_pathlen, rc;
 
@@ -395,8 +445,15 @@ int tool_ca_sign(int argc, char **argv)
 		reqs[i].name = argv[optind + (int)i];
 		reqs[i].load = load_csr; /* read on the checking threads */
 	}
+	tool_progress_init(&progress);
+	if (progress.on) {
+		io.progress = show_progress;
+		io.progress_arg = &progress;
+	}
 	/* every CSR is checked before any is issued */
-	if ((rc = ca_issue(ca, &io, reqs, n)) != RES_OK) {
+	rc = ca_issue(ca, &io, reqs, n);
+	tool_progress_end(&progress);
+	if (rc != RES_OK) {
 		const char *first = NULL;
 		for (i = 0; i < n; i++)
 			if (reqs[i].rc != RES_OK) {
@@ -416,17 +473,14 @@ int tool_ca_sign(int argc, char **argv)
 			            a.dir, ndup == 1 ? first : "SERIAL");
 		goto out;
 	}
+	report_changes(reqs, n, io.days, a.days > 0 ? "--days" : "ca.conf default_days");
 	for (i = 0; i < n; i++)
 		if (reqs[i].dup[0] != '\0')
 			tool_warnf("%s: its subject and key had a valid certificate, serial %s; "
 			           "issued another (--again)",
 			           reqs[i].name, reqs[i].dup);
-	for (i = 0; c.verbose && i < n; i++) {
-		if (reqs[i].not_copied[0] != '\0')
-			tool_warnf("%s: extensions %s in the CSR are not copied", reqs[i].name,
-			           reqs[i].not_copied);
+	for (i = 0; c.verbose && i < n; i++)
 		fprintf(stderr, "issued %s %s\n", reqs[i].row.serial, reqs[i].row.subject);
-	}
 	ret = write_issued(reqs, n, a.out, a.out_dir, a.der, (int)io.threads, a.dir);
 out:
 	for (i = 0; reqs != NULL && i < n; i++) {

@@ -400,6 +400,11 @@ int csr_names_resolve(const struct csr_names *n, int server, struct csr_subject 
 	if (n->fqdn != NULL && subject_get(subj, NID_commonName) == NULL &&
 	    !subject_set(subj, NID_commonName, n->fqdn))
 		return TOOL_EXIT_FAIL;
+	/* a certificate the cluster shares, without --fqdn: CN = the cluster (guide's recipe) */
+	if (n->fqdn == NULL && n->cluster != NULL && n->npeers > 0 &&
+	    subject_get(subj, NID_commonName) == NULL &&
+	    !subject_set(subj, NID_commonName, n->cluster))
+		return TOOL_EXIT_FAIL;
 	if (!check_subject(subj, server))
 		return TOOL_EXIT_FAIL;
 	cn = subject_get(subj, NID_commonName);

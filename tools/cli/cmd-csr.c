@@ -82,22 +82,26 @@ out:
 	return ext;
 }
 
-static X509_EXTENSION *eku_ext(int server, int client)
+/* --eku's usages */
+enum { EKU_SERVER = 1, EKU_CLIENT = 2, EKU_OCSP = 4 };
+
+static X509_EXTENSION *eku_ext(unsigned usages)
 {
 	EXTENDED_KEY_USAGE *eku = EXTENDED_KEY_USAGE_new();
 	X509_EXTENSION *ext = NULL;
 
 	if (eku == NULL)
 		return NULL;
-	if ((!server || sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(NID_server_auth))) &&
-	    (!client || sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(NID_client_auth))))
+	if ((!(usages & EKU_SERVER) || sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(NID_server_auth))) &&
+	    (!(usages & EKU_CLIENT) || sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(NID_client_auth))) &&
+	    (!(usages & EKU_OCSP) || sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(NID_OCSP_sign))))
 		ext = X509V3_EXT_i2d(NID_ext_key_usage, 0, eku);
 	/* OBJ_nid2obj objects are static: freeing them is a no-op */
 	EXTENDED_KEY_USAGE_free(eku);
 	return ext;
 }
 
-static X509_EXTENSION *ku_ext(int rsa)
+static X509_EXTENSION *ku_ext(int encipher)
 {
 	ASN1_BIT_STRING *ku = ASN1_BIT_STRING_new();
 	X509_EXTENSION *ext = NULL;
@@ -105,7 +109,7 @@ static X509_EXTENSION *ku_ext(int rsa)
 	if (ku == NULL)
 		return NULL;
 	/* bit 0 digitalSignature, bit 2 keyEncipherment (RSA key transport) */
-	if (ASN1_BIT_STRING_set_bit(ku, 0, 1) && (!rsa || ASN1_BIT_STRING_set_bit(ku, 2, 1)))
+	if (ASN1_BIT_STRING_set_bit(ku, 0, 1) && (!encipher || ASN1_BIT_STRING_set_bit(ku, 2, 1)))
 		ext = X509V3_EXT_i2d(NID_key_usage, 1, ku);
 	ASN1_BIT_STRING_free(ku);
 	return ext;
@@ -210,6 +214,7 @@ enum {
 	O_PEER,
 	O_UC_NAME,
 	O_EKU,
+	O_PROFILE,
 	O_TEMPLATE,
 	O_DIGEST,
 	O_ALLOW_SHA1,
@@ -220,7 +225,7 @@ enum {
 
 struct csr_opts {
 	const char *key_uri, *new_key, *label, *token_uri, *subject, *ms_template;
-	const char *eku, *digest, *out;
+	const char *eku, *profile, *digest, *out;
 	int allow_sha1, force, der;
 	struct csr_names names;
 };
@@ -263,6 +268,7 @@ static int csr_opt(int id, const char *arg, void *data)
 	case O_PEER: return push_arg(&n->peers, &n->npeers, arg);
 	case O_UC_NAME: return push_arg(&n->uc_names, &n->nuc, arg);
 	case O_EKU: o->eku = arg; break;
+	case O_PROFILE: o->profile = arg; break;
 	case O_TEMPLATE: o->ms_template = arg; break;
 	case O_DIGEST: o->digest = arg; break;
 	case O_ALLOW_SHA1: o->allow_sha1 = 1; break;
@@ -274,30 +280,65 @@ static int csr_opt(int id, const char *arg, void *data)
 	return TOOL_EXIT_OK;
 }
 
-/* --eku server|client|server,client; reports and returns 0 for anything else. */
-static int parse_eku(const char *arg, int *server, int *client)
+/*
+ * --eku server,client,ocsp (any of them, comma-separated) into a mask of
+ * EKU_*; reports and returns 0 for anything else.
+ */
+static int parse_eku(const char *arg, unsigned *usages)
 {
-	size_t i;
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} names[] = { { "server", EKU_SERVER }, { "client", EKU_CLIENT }, { "ocsp", EKU_OCSP } };
+	size_t i, k;
 
-	*server = *client = 0;
+	*usages = 0;
 	for (i = 0; arg[i] != '\0';) {
 		size_t n = strcspn(arg + i, ",");
-		if (n == 6 && strncmp(arg + i, "server", 6) == 0)
-			*server = 1;
-		else if (n == 6 && strncmp(arg + i, "client", 6) == 0)
-			*client = 1;
-		else {
-			tool_errorf("unknown --eku '%.*s' (server, client or server,client)",
+		for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+			if (n == strlen(names[k].name) && strncmp(arg + i, names[k].name, n) == 0)
+				break;
+		if (k == sizeof(names) / sizeof(names[0])) {
+			tool_errorf("unknown --eku '%.*s' (server, client, ocsp, or a comma list)",
 			            (int)n, arg + i);
 			return 0;
 		}
+		*usages |= names[k].bit;
 		i += n + (arg[i + n] == ',');
 	}
-	if (!*server && !*client) {
-		tool_errorf("--eku needs server, client or server,client");
+	if (*usages == 0) {
+		tool_errorf("--eku needs server, client, ocsp, or a comma list");
 		return 0;
 	}
 	return 1;
+}
+
+/*
+ * --profile as the usages a p11ca CA's profile of that name allows
+ * (`p11ca ca sign --profile`); reports and returns 0 for any other name.
+ */
+static int parse_profile(const char *arg, unsigned *usages)
+{
+	static const struct {
+		const char *name;
+		unsigned usages;
+	} profiles[] = {
+		{ "server", EKU_SERVER },
+		{ "client", EKU_CLIENT },
+		{ "server-client", EKU_SERVER | EKU_CLIENT },
+		{ "ocsp", EKU_OCSP },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++)
+		if (strcmp(arg, profiles[i].name) == 0) {
+			*usages = profiles[i].usages;
+			return 1;
+		}
+	tool_errorf("unknown --profile '%s' (server, client, server-client or ocsp; a sub-CA's "
+	            "request comes from `p11ca ca init --csr`)",
+	            arg);
+	return 0;
 }
 
 /* --digest as OpenSSL names it; reports and returns NULL when unknown. */
@@ -335,8 +376,13 @@ static int check_usage(const struct csr_opts *o)
 		tool_errorf("--label and --token go with --new-key, not --key");
 		return 0;
 	}
-	if (o->names.cluster != NULL && o->names.fqdn == NULL) {
-		tool_errorf("--cluster needs --fqdn (this peer's name)");
+	if (o->eku != NULL && o->profile != NULL) {
+		tool_errorf("--eku and --profile exclude each other");
+		return 0;
+	}
+	if (o->names.cluster != NULL && o->names.fqdn == NULL && o->names.npeers == 0) {
+		tool_errorf("--cluster needs --fqdn (this peer's name), or --peer for each peer "
+		            "when the cluster shares one certificate");
 		return 0;
 	}
 	if (o->names.npeers > 0 && o->names.cluster == NULL) {
@@ -393,6 +439,7 @@ int tool_csr(int argc, char **argv)
 		{ "peer", required_argument, O_PEER },
 		{ "uc-name", required_argument, O_UC_NAME },
 		{ "eku", required_argument, O_EKU },
+		{ "profile", required_argument, O_PROFILE },
 		{ "ms-template", required_argument, O_TEMPLATE },
 		{ "digest", required_argument, O_DIGEST },
 		{ "allow-sha1", no_argument, O_ALLOW_SHA1 },
@@ -406,10 +453,11 @@ int tool_csr(int argc, char **argv)
 	    "                 [--subject /C=../ST=../L=../O=../OU=../CN=..]\n"
 	    "                 [--country C] [--state S] [--locality L] [--org O]\n"
 	    "                 [--org-unit OU] [--cn NAME] [--email ADDRESS]\n"
-	    "                 [--fqdn FQDN [--cluster FQDN [--peer FQDN]...]]\n"
+	    "                 [--fqdn FQDN [--cluster FQDN]] [--cluster FQDN --peer FQDN...]\n"
 	    "                 [--san dns:NAME,ip:ADDRESS,email:ADDRESS]... "
 	    "[--uc-name FQDN]...\n"
-	    "                 [--eku server|client|server,client] [--ms-template NAME]\n"
+	    "                 [--eku server,client,ocsp | --profile PROFILE]\n"
+	    "                 [--ms-template NAME]\n"
 	    "                 [--digest sha256|sha384|sha512] [--allow-sha1] [--force]\n"
 	    "                 [--out FILE] [--der]\n\n"
 	    "Makes a certificate signing request for a key on the token and signs it\n"
@@ -424,9 +472,10 @@ int tool_csr(int argc, char **argv)
 	    "                         anyway: current TLS clients check only the SAN.\n"
 	    "  --cluster C            a cluster peer: SAN = F, C.  Run once per peer\n"
 	    "                         for a certificate per peer.\n"
-	    "  --peer P               (repeatable) one certificate shared by the cluster:\n"
-	    "                         SAN = F, C and every peer (--cn C puts the\n"
-	    "                         cluster in the CN, as the guide's recipe does).\n"
+	    "  --peer P               (repeatable, with --cluster C) one certificate\n"
+	    "                         shared by the cluster, as the guide's recipe:\n"
+	    "                         CN = C, SAN = C and every peer (and F first\n"
+	    "                         when --fqdn F is given: then CN = F).\n"
 	    "  --uc-name N            (repeatable) more DNS names for unified\n"
 	    "                         communications: chat node aliases, UC domains,\n"
 	    "                         phone security profile names.\n"
@@ -435,19 +484,23 @@ int tool_csr(int argc, char **argv)
 	    "be an FQDN and is always one of the SANs.  --san types: dns:, ip: (IP\n"
 	    "addresses only this way), email:; names given twice are listed once.\n\n"
 	    "Extensions requested: subjectAltName; extendedKeyUsage serverAuth and\n"
-	    "clientAuth unless --eku narrows it; keyUsage (critical) digitalSignature,\n"
-	    "plus keyEncipherment for RSA; with --ms-template NAME the Microsoft\n"
-	    "certificate template name (" MS_TEMPLATE_OID ", a BMPString), so AD\n"
-	    "CS needs no CertificateTemplate attribute (e.g. Webclientandserver).\n\n"
+	    "clientAuth unless --eku (server, client, ocsp: OCSPSigning) or --profile\n"
+	    "(server, client, server-client, ocsp: as `p11ca ca sign` allows them)\n"
+	    "says otherwise; keyUsage (critical) digitalSignature, plus\n"
+	    "keyEncipherment for RSA with server or client; with --ms-template NAME\n"
+	    "the Microsoft certificate template name (" MS_TEMPLATE_OID ", a\n"
+	    "BMPString), so AD CS needs no CertificateTemplate attribute (e.g.\n"
+	    "Webclientandserver).\n\n"
 	    "RSA keys above " TEXT(RSA_MAX_BITS) " bits are refused unless --force: "
 	                                         "8192-bit keys break SIP\n"
 	                                         "TLS peers.  SHA-256 by default; SHA-1 only with "
 	                                         "--allow-sha1 (a warning).\n";
 	struct tool_common c = { 0 };
-	struct csr_opts o = { .eku = "server,client", .digest = "sha256", .out = "-" };
+	struct csr_opts o = { .digest = "sha256", .out = "-" };
 	struct csr_san_list all = { 0 };
 	struct csr_subject subj = { 0 };
-	int r, ret = TOOL_EXIT_FAIL, server, client;
+	int r, ret = TOOL_EXIT_FAIL, server;
+	unsigned usages = EKU_SERVER | EKU_CLIENT;
 	char *new_uri = NULL;
 	const char *key_uri, *mdname;
 	unsigned char *csr = NULL;
@@ -470,9 +523,11 @@ int tool_csr(int argc, char **argv)
 		tool_errorf("csr takes no arguments ('%s'; see --help)", argv[optind]);
 		goto out;
 	}
-	if (!check_usage(&o) || !parse_eku(o.eku, &server, &client) ||
+	if (!check_usage(&o) || (o.eku != NULL && !parse_eku(o.eku, &usages)) ||
+	    (o.profile != NULL && !parse_profile(o.profile, &usages)) ||
 	    (mdname = digest_name(o.digest)) == NULL)
 		goto out;
+	server = (usages & EKU_SERVER) != 0;
 	if (o.subject != NULL && (ret = csr_subject_parse(&subj, o.subject)) != TOOL_EXIT_OK)
 		goto out;
 
@@ -535,8 +590,10 @@ int tool_csr(int argc, char **argv)
 	if ((exts = sk_X509_EXTENSION_new_null()) == NULL ||
 	    /* with an empty subject the SAN is the identity: critical (RFC 5280) */
 	    (all.n > 0 && !push_ext(exts, san_ext(&all, subj.n == 0))) ||
-	    !push_ext(exts, ku_ext(EVP_PKEY_is_a(pkey, "RSA"))) ||
-	    !push_ext(exts, eku_ext(server, client)) ||
+	    /* keyEncipherment: RSA key transport in TLS, nothing an OCSP responder does */
+	    !push_ext(exts, ku_ext(EVP_PKEY_is_a(pkey, "RSA") &&
+	                           (usages & (EKU_SERVER | EKU_CLIENT)) != 0)) ||
+	    !push_ext(exts, eku_ext(usages)) ||
 	    (o.ms_template != NULL && !push_ext(exts, ms_template_ext(o.ms_template))) ||
 	    X509_REQ_add_extensions(req, exts) != 1) {
 		tool_ossl_fail("building the CSR extensions");

@@ -81,7 +81,8 @@ X509_NAME *csr_build_name(const struct csr_subject *s);
 
 /*
  * The request's names from @n over @subj (--subject): the per-field
- * options, a CN from --fqdn, every value checked, and every SAN in @all in
+ * options, a CN from --fqdn (or from --cluster when the cluster shares the
+ * certificate: --peer without --fqdn), every value checked, and every SAN in @all in
  * a fixed order (the CN with serverAuth, --fqdn, --cluster, --peer,
  * --uc-name, --san).  @server: serverAuth is requested (the CN must then
  * be a host name).  Reports and returns TOOL_EXIT_FAIL for a refusal.

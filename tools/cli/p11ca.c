@@ -10,7 +10,6 @@
 #include <sys/prctl.h>
 
 #include "cmd-ca.h"
-#include "cmd-ca.h"
 #include "tool.h"
 
 static const struct {
@@ -69,6 +68,23 @@ static void usage(FILE *f)
 	           "1 failure, 2 usage error.\n");
 }
 
+/* The verbs of @group, a line each. */
+static void group_usage(FILE *f, const char *group)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (strcmp(group, commands[i].group) == 0)
+			fprintf(f, "  p11ca %s %-14s %s\n", commands[i].group,
+			        commands[i].verb != NULL ? commands[i].verb : "[options]",
+			        commands[i].summary);
+}
+
+static int is_help(const char *arg)
+{
+	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 || strcmp(arg, "help") == 0;
+}
+
 int main(int argc, char **argv)
 {
 	size_t i;
@@ -80,8 +96,7 @@ int main(int argc, char **argv)
 	if (tool_argv_refuse_pins(argc, argv) != TOOL_EXIT_OK)
 		return TOOL_EXIT_USAGE;
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
+	if (argc < 2 || is_help(argv[1])) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? TOOL_EXIT_USAGE : TOOL_EXIT_OK;
 	}
@@ -110,13 +125,16 @@ int main(int argc, char **argv)
 			return commands[i].fn(argc - 2, argv + 2);
 		}
 	}
+	if (group_known && argc == 3 && is_help(argv[2])) {
+		/* "p11ca ca --help": the group's verbs */
+		printf("usage: p11ca %s <verb> [options]\n\nverbs:\n", argv[1]);
+		group_usage(stdout, argv[1]);
+		printf("\n'p11ca %s <verb> --help' describes each.\n", argv[1]);
+		return TOOL_EXIT_OK;
+	}
 	if (group_known) {
 		tool_errorf("'%s' needs one of:", argv[1]);
-		for (i = 0; i < NCOMMANDS; i++)
-			if (strcmp(argv[1], commands[i].group) == 0)
-				fprintf(stderr, "  p11ca %s %-11s %s\n", commands[i].group,
-				        commands[i].verb != NULL ? commands[i].verb : "[options]",
-				        commands[i].summary);
+		group_usage(stderr, argv[1]);
 	} else {
 		tool_errorf("unknown command '%s' (see p11ca --help)", argv[1]);
 	}

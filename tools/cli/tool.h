@@ -4,7 +4,9 @@
 
 #include <getopt.h>
 #include <signal.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -34,8 +36,8 @@ enum { OPT_MODULE = 0x100, OPT_PIN_FILE, OPT_VERBOSE, OPT_HELP, OPT_FIRST_LOCAL 
 		"help", no_argument, NULL, OPT_HELP                                                \
 	}
 
-/* getopt short options every subcommand accepts (-v = --verbose). */
-#define TOOL_SHORT "v"
+/* getopt short options every subcommand accepts (-v = --verbose, -h = --help). */
+#define TOOL_SHORT "vh"
 
 /* Handles a common option; returns 1 if @opt was one. */
 int tool_common_opt(struct tool_common *c, int opt, const char *arg);
@@ -63,7 +65,8 @@ typedef int tool_opt_fn(int id, const char *arg, void *data);
  * against the common options and @local, filling @c and calling @handle
  * for each local option.  Operands may come between options; they start at
  * optind afterwards.  Returns TOOL_PARSE_GO, or the exit status to return
- * at once: TOOL_EXIT_OK after printing @help (--help) to stdout,
+ * at once: TOOL_EXIT_OK after printing @help and the common options
+ * (--help, -h) to stdout,
  * TOOL_EXIT_USAGE for an unknown option or a missing argument (getopt
  * printed the message), or what @handle returned.
  */
@@ -105,11 +108,40 @@ void tool_signals_hold(struct tool_held *h);
 void tool_signals_release(struct tool_held *h);
 /*
  * p11ca_key_generate() after logging in (a PIN prompt stays interruptible),
- * with the signals held (@held: release it once the key is reported).
+ * with the signals held (@held: release it once the key is reported), and a
+ * ticker on a terminal (progress.c).
  */
 CK_RV tool_key_generate(p11ca_token *tok, const char *type, const char *label, unsigned flags,
                         p11ca_key **pkey, struct tool_held *held);
 
+/*
+ * progress.c: long work shown on stderr when it is a terminal, as one line
+ * redrawn in place and erased at the end; nothing otherwise.  A progress
+ * line: tool_progress_show() redraws it (at most ten times a second unless
+ * @always), tool_progress_end() erases it.
+ */
+struct tool_progress {
+	int on, shown;
+	struct timespec last;
+};
+void tool_progress_init(struct tool_progress *p);
+void tool_progress_show(struct tool_progress *p, int always, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void tool_progress_end(struct tool_progress *p);
+/*
+ * A ticker, for one long call that says nothing while it runs (a key pair
+ * generated on the token): "WHAT... N s" from a thread of its own, every
+ * second until tool_ticker_stop() erases it.
+ */
+struct tool_ticker {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int running, stop;
+	char what[128];
+};
+void tool_ticker_start(struct tool_ticker *t, const char *what);
+void tool_ticker_stop(struct tool_ticker *t);
 /* Opens a context for --module/--pin-file; on failure reports and returns NULL. */
 p11ca_ctx *tool_ctx_open(const struct tool_common *c);
 

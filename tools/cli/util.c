@@ -187,18 +187,6 @@ void tool_signals_release(struct tool_held *h)
 	h->held = 0;
 }
 
-CK_RV tool_key_generate(p11ca_token *tok, const char *type, const char *label, unsigned flags,
-                        p11ca_key **pkey, struct tool_held *held)
-{
-	CK_RV rv;
-
-	/* the PIN prompt, if any, before the signals wait */
-	if ((rv = p11ca_token_login(tok)) != CKR_OK)
-		return rv;
-	tool_signals_hold(held);
-	return p11ca_key_generate(tok, type, label, flags, pkey);
-}
-
 int tool_confirm(const char *what, int yes)
 {
 	char answer[16];
@@ -244,6 +232,17 @@ static const struct tool_opt common_opts[] = {
 };
 #define NCOMMON (sizeof(common_opts) / sizeof(common_opts[0]))
 
+/* What every subcommand's --help ends with: the options tool_parse() adds. */
+static const char common_help[] =
+    "\nCommon options (every command):\n"
+    "  --module NAME|PATH  only this PKCS#11 module (p11-kit name or library\n"
+    "                      path); default $P11CA_MODULE, else every module\n"
+    "  --pin-file FILE     the user PIN from FILE; default $P11CA_PIN_FILE,\n"
+    "                      else $P11CA_PIN, else a prompt on a terminal (a PIN\n"
+    "                      is never an argument)\n"
+    "  -v, --verbose       say more on stderr (never a PIN)\n"
+    "  -h, --help          this help\n";
+
 /* $NAME when set and not empty, else NULL. */
 static const char *env_value(const char *name)
 {
@@ -276,8 +275,9 @@ int tool_parse(int argc, char **argv, const struct tool_opt *local, const char *
 	       (opt = getopt_long(argc, argv, TOOL_SHORT, opts, NULL)) != -1) {
 		if (tool_common_opt(c, opt, optarg))
 			continue;
-		if (opt == OPT_HELP) {
+		if (opt == OPT_HELP || opt == 'h') {
 			fputs(help, stdout);
+			fputs(common_help, stdout);
 			ret = TOOL_EXIT_OK;
 		} else if (opt < OPT_FIRST_LOCAL || handle == NULL) {
 			ret = TOOL_EXIT_USAGE; /* getopt said why */
