@@ -123,10 +123,14 @@ static int decoded_char(const char *p, size_t *pn)
 	return (unsigned char)*p;
 }
 
+/* p11-kit drops whitespace anywhere in a URI before it reads it. */
+#define URI_SPACE " \t\n\v\f\r"
+
 /*
  * Whether @p starts with the attribute name @want and its '=', each
- * character in any case and perhaps percent-encoded; *plen receives the
- * length of the name and its '='.
+ * character in any case and perhaps percent-encoded, whitespace anywhere
+ * between them (p11-kit reads "pin- value =" as "pin-value="); *plen
+ * receives the length of the name and its '='.
  */
 static int is_attr(const char *p, const char *want, size_t *plen)
 {
@@ -134,11 +138,13 @@ static int is_attr(const char *p, const char *want, size_t *plen)
 	int c;
 
 	for (; *want != '\0'; want++) {
+		i += strspn(p + i, URI_SPACE);
 		c = decoded_char(p + i, &n);
 		if (n == 0 || tolower(c) != *want)
 			return 0;
 		i += n;
 	}
+	i += strspn(p + i, URI_SPACE);
 	if (decoded_char(p + i, &n) != '=')
 		return 0;
 	*plen = i + n;

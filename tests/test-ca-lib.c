@@ -561,12 +561,9 @@ static void test_conf_pin_value(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_two_cas_two_threads),
-		cmocka_unit_test(test_wrong_pin_one_ca),
-		cmocka_unit_test(test_hostile_sans),
-		cmocka_unit_test(test_issued_twice),
-		cmocka_unit_test(test_serial_taken_redraw),
-		cmocka_unit_test(test_conf_round_trip),
+		cmocka_unit_test(test_two_cas_two_threads), cmocka_unit_test(test_wrong_pin_one_ca),
+		cmocka_unit_test(test_hostile_sans),        cmocka_unit_test(test_issued_twice),
+		cmocka_unit_test(test_serial_taken_redraw), cmocka_unit_test(test_conf_round_trip),
 		cmocka_unit_test(test_conf_pin_value),
 	};
 

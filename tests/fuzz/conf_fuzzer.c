@@ -32,7 +32,7 @@
 /* As in uri_fuzzer.c: 0 while the redactor catches a pin-value in the query only.  TODO: 1 (issue
  * 9). */
 #ifndef REDACTOR_COVERS_ALL
-#define REDACTOR_COVERS_ALL 0
+#define REDACTOR_COVERS_ALL 1
 #endif
 
 #define DIR "/ca"

@@ -44,7 +44,7 @@
  * drop the 0 branch) once the redactor catches them all (issue 9).
  */
 #ifndef REDACTOR_COVERS_ALL
-#define REDACTOR_COVERS_ALL 0
+#define REDACTOR_COVERS_ALL 1
 #endif
 
 /* The redactor's own words and p11ca_uri_parse's messages: a "PIN" that is a piece of them is not a
@@ -136,6 +136,36 @@ static char *decoded(const char *s)
 	return out;
 }
 
+/* @s without whitespace, as p11-kit reads a URI (malloc'd). */
+static char *unspaced(const char *s)
+{
+	char *t = malloc(strlen(s) + 1);
+	size_t o = 0;
+
+	if (t == NULL)
+		die("out of memory", NULL);
+	for (; *s != '\0'; s++)
+		if (strchr(" \t\n\v\f\r", *s) == NULL)
+			t[o++] = *s;
+	t[o] = '\0';
+	return t;
+}
+
+/*
+ * Whether @pin is in @s once, as typed and read as p11-kit reads it
+ * (whitespace dropped, percent-decoded): a PIN that is also a piece of
+ * another name may be shown as that name.
+ */
+static int once_unspaced(const char *s, const char *pin)
+{
+	char *t = unspaced(s), *d = decoded(t);
+	int once = count(t, pin) == 1 && count(d, pin) == 1;
+
+	free(d);
+	free(t);
+	return once;
+}
+
 /*
  * Whether @pin is one the check can look for: not a piece of the
  * redactor's own words, and (no '?', '&', '=' or '*' in it) not able to
@@ -167,10 +197,13 @@ static int checkable(const char *s, const char *pin)
  */
 static int leaks(const char *s, const char *out, const char *pin)
 {
-	char *din = decoded(s), *dout = decoded(out);
+	char *sin = unspaced(s), *sout = unspaced(out);
+	char *din = decoded(sin), *dout = decoded(sout);
 	size_t n = count(din, pin);
 	int leak = n > 0 && count(dout, pin) >= n;
 
+	free(sin);
+	free(sout);
 	free(din);
 	free(dout);
 	return leak;
@@ -213,7 +246,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (check) {
 		if (leaks(s, out, pin))
 			die("the redaction shows the pin-value", s);
-		if ((outpin = kit_pin(out)) != NULL && strcmp(outpin, "***") != 0)
+		/* "***", or more when the redaction took the rest of the URI with it
+		 * (a pin-value in the path runs to the next query pin-value) */
+		if ((outpin = kit_pin(out)) != NULL && strncmp(outpin, "***", 3) != 0)
 			die("the redaction still holds a pin-value", s);
 		free(outpin);
 	}
@@ -231,7 +266,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (msg[0] == '\0' || strchr(msg, '\n') != NULL)
 			die("refused without a one-line message", s);
 		/* the message shows pieces of the input as typed: the PIN only when once there */
-		if (check && count(s, pin) == 1 && strstr(msg, pin) != NULL)
+		/* (a PIN with a quote may be the message's quote and a name's start) */
+		if (check && once_unspaced(s, pin) && strchr(pin, '\'') == NULL &&
+		    strstr(msg, pin) != NULL)
 			die("the parse error shows the pin-value", s);
 		refused++;
 	}

@@ -147,7 +147,7 @@ struct ca_req {
 	char not_copied[256]; /* CSR extensions not copied (comma list, "" none) */
 	/* the valid certificate its subject and key have already (RES_ALREADY; "" none) */
 	char dup[CA_SERIAL_MAX];
-	int cut;              /* the validity asked for passed the CA's end: cut to it */
+	int cut; /* the validity asked for passed the CA's end: cut to it */
 	X509 *cert;
 	struct cadb_row row; /* its record (serial, subject, SANs, DER ...) */
 	/* private */
