@@ -21,6 +21,7 @@ eval "$out"
 slot=$("$P11CA" token list --module softhsm2 --json | python3 -c '
 import json, sys
 print([t["slot"] for t in json.load(sys.stdin) if "initialized" not in t["flags"].split(",")][0])')
+umask 077 # PIN files others may read are warned about
 printf 'so-secret-1\n' > "$dir/so"
 printf 'user-pin-1\n' > "$dir/u1"
 printf 'user-pin-2\n' > "$dir/u2"

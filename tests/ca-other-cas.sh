@@ -188,7 +188,7 @@ O2=$WORK/ossl2
 mkdir -p "$O2/newcerts"
 printf 'V\t301231000000Z\t\t3000\tunknown\t/CN=fine.example.com\nthis line is broken\n' \
 	> "$O2/index.txt"
-refuse 1 "ossl2/index.txt line 2: not an openssl ca index line" "$I" import-openssl --dir "$I" "$O2"
+refuse 1 "ossl2: index.txt line 2: not an openssl ca index line" "$I" import-openssl --dir "$I" "$O2"
 # rows without a certificate file: imported with a warning; an expired one
 printf 'V\t301231000000Z\t\t3000\tunknown\t/CN=nocert.example.com\nV\t200101000000Z\t\t3001\tunknown\t/CN=expired.example.com\n' \
 	> "$O2/index.txt"

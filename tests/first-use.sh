@@ -85,7 +85,7 @@ grep -q "verify OK" "$WORK/crl.txt" || fail "ca crl: the CRL does not verify"
 grep -qi "Serial Number: $serial" "$WORK/crl.txt" || fail "ca crl: $serial not listed"
 run_ok pf token bench --token "$TOK" --seconds 0.1 --types ec:p256 --threads 1
 run_ok pf key gen --token "$TOK" --label gone --type ec:p256
-run_ok pf key delete "$TOK;object=gone"
+run_ok pf key delete --yes "$TOK;object=gone"
 run_ok pf key list --token "$TOK"
 grep -q " gone " "$WORK/out" && fail "key delete left the key: $(cat "$WORK/out")"
 printf '%s' "$PIN" > "$WORK/pin2"
@@ -140,15 +140,18 @@ one_line "$WORK/err"
 openssl x509 -in "$WORK/ms.pem" -noout -text | grep -q "1.3.6.1.4.1.311.20.2" &&
 	fail "the template name was copied after all"
 # the CA lives 30 days: 365 are cut to its end, and said so
+# (CSRs of their own: a subject and key with a valid certificate are not issued again)
+run_ok pf csr --key "$TOK;object=k" --fqdn long.example.com --out "$WORK/long.csr"
+run_ok pf csr --key "$TOK;object=k" --fqdn plain.example.com --out "$WORK/plain.csr"
 run_ok p11ca ca sign --pin-file "$PIN_FILE" --dir "$WORK/ca" --days 365 --out "$WORK/long.pem" \
-	"$WORK/host.csr"
+	"$WORK/long.csr"
 grep -q "warning: --days 365 outlasts the CA: the certificates end with it" "$WORK/err" ||
 	fail "ca sign did not say it cut --days: $(cat "$WORK/err")"
 one_line "$WORK/err"
 [ "$(openssl x509 -in "$WORK/long.pem" -noout -enddate)" = \
 	"$(openssl x509 -in "$WORK/ca/ca.pem" -noout -enddate)" ] || fail "not cut to the CA's end"
 run_ok p11ca ca sign --pin-file "$PIN_FILE" --dir "$WORK/ca" --days 5 --out "$WORK/plain.pem" \
-	"$WORK/host.csr"
+	"$WORK/plain.csr"
 [ -s "$WORK/err" ] && fail "ca sign warned about nothing to warn about: $(cat "$WORK/err")"
 
 step "progress on a terminal, none in a pipe"
@@ -168,19 +171,23 @@ grep -q "generating key pair ec:p256 on the token\.\.\." "$WORK/tty" ||
 [ -s "$WORK/tick.pub" ] || fail "key gen on a terminal made no key"
 run_ok p11ca key gen --pin-file "$PIN_FILE" --token "$TOK" --label quiet --type ec:p256
 grep -q "generating" "$WORK/err" && fail "key gen showed progress in a pipe"
+# two batches of 20 CSRs of their own (software keys): a subject and key
+# with a valid certificate are not issued again
 i=0
-while [ $i -lt 20 ]; do
-	cp "$WORK/host.csr" "$WORK/batch-$i.csr"
+while [ $i -lt 40 ]; do
+	OPENSSL_CONF=/dev/null openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout /dev/null -subj "/CN=b$i.example.com" -addext "subjectAltName=DNS:b$i.example.com" \
+		-out "$WORK/batch-$((i / 20))-$i.csr" 2> /dev/null || fail "openssl req (batch CSR $i)"
 	i=$((i + 1))
 done
 on_tty "$P11CA" ca sign --module "$MODULE" --pin-file "$PIN_FILE" --dir "$WORK/ca" --days 5 \
-	--out "$WORK/batch.pem" "$WORK"/batch-*.csr
+	--out "$WORK/batch.pem" "$WORK"/batch-0-*.csr
 for s in "checked 20 of 20 CSRs" "signed 20 of 20 CSRs" "recorded 20 of 20 CSRs"; do
 	grep -q "$s" "$WORK/tty" || fail "ca sign showed no '$s' on a terminal: $(cat "$WORK/tty")"
 done
 [ "$(grep -c "BEGIN CERTIFICATE" "$WORK/batch.pem")" -eq 20 ] || fail "the batch was not issued"
 run_ok p11ca ca sign --pin-file "$PIN_FILE" --dir "$WORK/ca" --days 5 --out "$WORK/batch.pem" \
-	"$WORK"/batch-*.csr
+	"$WORK"/batch-1-*.csr
 [ -s "$WORK/err" ] && fail "ca sign showed progress in a pipe: $(cat "$WORK/err")"
 
 step "bash completion"

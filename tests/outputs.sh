@@ -163,7 +163,7 @@ _before=$(cksum < "$_foreign")
 for v in $_verbs; do
 	case $v in
 	add) set -- add --bundle "$L/trust-foreign" "$R/ca.pem" ;;
-	reset) set -- reset --bundle "$L/trust-foreign" --from "$R/ca.pem" ;;
+	reset) set -- reset --yes --bundle "$L/trust-foreign" --from "$R/ca.pem" ;;
 	remove) set -- remove --bundle "$L/trust-foreign" --subject Trusted ;;
 	esac
 	expect_fail 1 "symbolic link" "$P11CA" trust "$@"
