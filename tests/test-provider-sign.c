@@ -120,18 +120,28 @@ static void test_sign_buffer_size(void **state)
 }
 
 struct thread_arg {
-	int k;            /* key */
-	EVP_PKEY *shared; /* NULL: the thread loads its own through OSSL_STORE */
-	int id;
-	int good; /* signatures that verified */
+	int k;  /* key */
+	int id; /* 0 and 1 sign with the key thread 0 loads, 2 and 3 with their own */
+	pthread_barrier_t *start, *loaded;
+	EVP_PKEY **shared; /* thread 0's key */
+	EVP_PKEY *own;     /* what this thread loaded (freed by the test) */
+	int good;          /* signatures that verified */
 };
 
 static void *sign_thread(void *p)
 {
 	struct thread_arg *a = p;
-	EVP_PKEY *key = a->shared ? a->shared : load_key(a->k);
+	EVP_PKEY *key;
 	int i;
 
+	/* all at once into their first OSSL_STORE_open: nothing warmed it up */
+	pthread_barrier_wait(a->start);
+	a->own = load_key(a->k);
+	if (a->id == 0)
+		*a->shared = a->own;
+	/* every thread waits here, loaded or not */
+	pthread_barrier_wait(a->loaded);
+	key = a->id < 2 ? *a->shared : a->own;
 	if (key == NULL)
 		return NULL;
 	for (i = 0; i < SIGS_PER_THREAD; i++) {
@@ -139,12 +149,17 @@ static void *sign_thread(void *p)
 		snprintf(text, sizeof(text), "thread %d message %d", a->id, i);
 		a->good += sign_and_check(key, pubs[a->k], keydefs[a->k].md, 0, text);
 	}
-	if (a->shared == NULL)
-		EVP_PKEY_free(key);
 	return NULL;
 }
 
-/* Four threads sign at once: two share a key, two load their own. */
+/*
+ * Four threads load and sign at once: they start together on a barrier
+ * before their first key load, so the provider's first-use paths (the
+ * PKCS#11 module opened, the session and login, OpenSSL's store and key
+ * management fetched) race for real; this test runs first in the process,
+ * nothing loaded a token key before.  Then two share a key, two sign with
+ * their own.
+ */
 static void test_threads(void **state)
 {
 	static const int ks[] = { K_RSA, K_EC256, K_ED };
@@ -152,28 +167,42 @@ static void test_threads(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(ks) / sizeof(ks[0]); i++) {
-		EVP_PKEY *shared = load_key(ks[i]);
 		struct thread_arg args[NTHREADS];
+		pthread_barrier_t start, loaded;
 		pthread_t tids[NTHREADS];
+		EVP_PKEY *shared = NULL;
 		int t;
 
-		assert_non_null(shared);
+		assert_int_equal(pthread_barrier_init(&start, NULL, NTHREADS), 0);
+		assert_int_equal(pthread_barrier_init(&loaded, NULL, NTHREADS), 0);
 		for (t = 0; t < NTHREADS; t++) {
 			args[t].k = ks[i];
-			args[t].shared = t < 2 ? shared : NULL;
 			args[t].id = t;
+			args[t].start = &start;
+			args[t].loaded = &loaded;
+			args[t].shared = &shared;
+			args[t].own = NULL;
 			args[t].good = 0;
 			assert_int_equal(pthread_create(&tids[t], NULL, sign_thread, &args[t]), 0);
 		}
 		for (t = 0; t < NTHREADS; t++)
 			assert_int_equal(pthread_join(tids[t], NULL), 0);
+		pthread_barrier_destroy(&start);
+		pthread_barrier_destroy(&loaded);
 		for (t = 0; t < NTHREADS; t++) {
+			if (args[t].own == NULL)
+				fprintf(stderr, "%s, thread %d: the key did not load\n",
+				        keydefs[ks[i]].label, t);
 			if (args[t].good != SIGS_PER_THREAD)
 				fprintf(stderr, "%s, thread %d: %d of %d signatures verified\n",
 				        keydefs[ks[i]].label, t, args[t].good, SIGS_PER_THREAD);
+		}
+		for (t = 0; t < NTHREADS; t++) {
+			assert_non_null(args[t].own);
 			assert_int_equal(args[t].good, SIGS_PER_THREAD);
 		}
-		EVP_PKEY_free(shared);
+		for (t = 0; t < NTHREADS; t++)
+			EVP_PKEY_free(args[t].own);
 	}
 }
 
@@ -335,8 +364,9 @@ static void test_key_params(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sign_types), cmocka_unit_test(test_sign_buffer_size),
-		cmocka_unit_test(test_threads),    cmocka_unit_test(test_fork),
+		/* first: no token key loaded before its threads start */
+		cmocka_unit_test(test_threads),          cmocka_unit_test(test_sign_types),
+		cmocka_unit_test(test_sign_buffer_size), cmocka_unit_test(test_fork),
 		cmocka_unit_test(test_key_params),
 	};
 
