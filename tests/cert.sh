@@ -127,8 +127,8 @@ cat "$D/srv.pem" "$D/inter.pem" > "$D/fullchain.pem"
 
 step "show: the summary"
 run_ok cert show "$D/srv.pem"
-expect_line "^Subject: +CN=vcs.example.com$"
-expect_line "^Issuer: +CN=p11ca test intermediate$"
+expect_line "^Subject: +/CN=vcs.example.com$"
+expect_line "^Issuer: +/CN=p11ca test intermediate$"
 SERIAL=$(openssl x509 -in "$D/srv.pem" -noout -serial | sed 's/^serial=//')
 expect_line "^Serial: +$SERIAL$"
 expect_line "^Not after: .*\(valid, 36[45] days left\)"
@@ -156,7 +156,7 @@ if command -v python3 > /dev/null 2>&1; then
 import json, sys
 v = json.load(open(sys.argv[1]))
 assert len(v) == 2, v
-assert v[0]["subject"] == "CN=vcs.example.com", v[0]
+assert v[0]["subject"] == "/CN=vcs.example.com", v[0]
 assert v[0]["extended_key_usage"] == ["serverAuth", "clientAuth"], v[0]
 assert v[0]["key_bits"] == 2048 and v[1]["basic_constraints"].startswith("CA:TRUE")
 # fingerprints in JSON as trust list --json gives them: lowercase hex, no colons

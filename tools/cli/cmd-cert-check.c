@@ -223,7 +223,7 @@ static void elem_what(const struct pki_chain_result *r, size_t i, char *out, siz
 		snprintf(out, cap, "the certificate");
 		return;
 	}
-	if (pki_name_rfc2253(X509_get_subject_name(r->elems[i].cert), &n) != RES_OK)
+	if (pki_name_oneline(X509_get_subject_name(r->elems[i].cert), &n) != RES_OK)
 		n = NULL;
 	snprintf(out, cap, "CA certificate '%s'", n != NULL ? n : "?");
 	free(n);

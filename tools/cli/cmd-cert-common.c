@@ -197,8 +197,8 @@ int cert_info_get(X509 *x, time_t now, struct cert_info *ci)
 	int ok;
 
 	memset(ci, 0, sizeof(*ci));
-	ok = pki_name_rfc2253(X509_get_subject_name(x), &ci->subject) == RES_OK &&
-	     pki_name_rfc2253(X509_get_issuer_name(x), &ci->issuer) == RES_OK &&
+	ok = pki_name_oneline(X509_get_subject_name(x), &ci->subject) == RES_OK &&
+	     pki_name_oneline(X509_get_issuer_name(x), &ci->issuer) == RES_OK &&
 	     get_serial(x, ci->serial, sizeof(ci->serial));
 	cert_time_string(X509_get0_notBefore(x), ci->not_before, sizeof(ci->not_before));
 	cert_time_string(X509_get0_notAfter(x), ci->not_after, sizeof(ci->not_after));

@@ -31,7 +31,7 @@ void strs_free(struct strs *l);
 
 /* Everything `cert show` prints about one certificate. */
 struct cert_info {
-	char *subject, *issuer; /* RFC 2253 */
+	char *subject, *issuer; /* "/C=../CN=.." (pki_name_oneline) */
 	char serial[128];
 	char not_before[PKI_TIME_ISO_MAX + 16], not_after[PKI_TIME_ISO_MAX + 16];
 	char bc[64], key[80], sigalg[80];

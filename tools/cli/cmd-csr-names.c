@@ -200,6 +200,47 @@ static const char *subject_get(const struct csr_subject *s, int nid)
 }
 
 /*
+ * "CN=x,O=y" (RFC 2253, as other tools print names) is refused in one line
+ * that shows the slash form, the fields reversed when that is unambiguous
+ * (no escapes, no '/' or '+').  Returns TOOL_EXIT_USAGE.
+ */
+static int comma_form_hint(const char *arg)
+{
+	char buf[512];
+	const char *end = arg + strlen(arg), *p;
+	size_t n = 0;
+
+	if (strpbrk(arg, "\\/+") == NULL && strlen(arg) < sizeof(buf) - 1) {
+		/* the last RDN first: "CN=x,O=y" is /O=y/CN=x */
+		while (end > arg) {
+			for (p = end; p > arg && p[-1] != ','; p--)
+				;
+			while (p < end && *p == ' ')
+				p++;
+			if (p == end)
+				break;
+			buf[n++] = '/';
+			memcpy(buf + n, p, (size_t)(end - p));
+			n += (size_t)(end - p);
+			for (end = p; end > arg && end[-1] != ','; end--)
+				;
+			if (end > arg)
+				end--;
+		}
+	}
+	buf[n] = '\0';
+	if (n > 0 && end == arg)
+		tool_errorf("--subject '%s': p11ca takes the slash form, most general field "
+		            "first: '%s'",
+		            arg, buf);
+	else
+		tool_errorf("--subject '%s': p11ca takes the slash form, most general field "
+		            "first, like /C=GB/O=Example/CN=host.example.com",
+		            arg);
+	return TOOL_EXIT_USAGE;
+}
+
+/*
  * --subject "/C=GB/O=Example/CN=host.example.com": fields in order, any
  * name OpenSSL knows (short or long), "\/" and "\\" escaped.  Returns
  * TOOL_EXIT_*.
@@ -210,6 +251,8 @@ int csr_subject_parse(struct csr_subject *s, const char *arg)
 	int nid;
 
 	if (arg[0] != '/') {
+		if (strchr(arg, '=') != NULL)
+			return comma_form_hint(arg);
 		tool_errorf("--subject must look like /C=GB/O=Example/CN=host.example.com");
 		return TOOL_EXIT_USAGE;
 	}

@@ -35,7 +35,7 @@ struct tcert {
 	X509 *x;
 	char fphex[2 * FP_LEN + 1]; /* SHA-256, lowercase, no colons */
 	char fp[3 * FP_LEN];        /* AB:CD:... as `openssl x509 -fingerprint` */
-	char *subject;              /* RFC 2253, UTF-8 */
+	char *subject;              /* "/C=../CN=.." (pki_name_oneline) */
 	size_t end;                 /* bundle: offset just past its END line */
 	int drop;                   /* remove: this one goes */
 };
@@ -62,12 +62,12 @@ static void certs_free(struct certs *cs)
 	memset(cs, 0, sizeof(*cs));
 }
 
-/* A name as one RFC 2253 line (UTF-8 kept); malloc'ed, NULL when out of memory. */
+/* A name as "/C=../CN=.." (pki_name_oneline); malloc'ed, NULL when out of memory. */
 static char *name_str(const X509_NAME *name)
 {
 	char *s = NULL;
 
-	return pki_name_rfc2253(name, &s) == RES_OK ? s : NULL;
+	return pki_name_oneline(name, &s) == RES_OK ? s : NULL;
 }
 
 /* Appends @x (taking it) to @cs; returns 0 when out of memory (and frees @x). */
@@ -488,7 +488,7 @@ int tool_trust_list(int argc, char **argv)
 	static const char usage[] =
 	    "usage: p11ca trust list --bundle FILE [--json]\n\n"
 	    "Lists the bundle's certificates, one a line: SHA-256 fingerprint, notAfter\n"
-	    "(EXPIRED when past), subject and issuer (RFC 2253).  --json prints an array\n"
+	    "(EXPIRED when past), subject and issuer (/C=../O=../CN=..).  --json prints an array\n"
 	    "of objects: fingerprint (lowercase hex), subject, issuer, not_after, expired.\n";
 	struct tool_common c = { 0 };
 	struct certs cs = { 0 };

@@ -419,7 +419,7 @@ int pki_san_text(const GENERAL_NAME *g, char *out, size_t cap)
 			n = snprintf(out, cap, "IP:(malformed)");
 		break;
 	case GEN_DIRNAME:
-		if ((rc = pki_name_rfc2253(g->d.dirn, &dn)) != RES_OK)
+		if ((rc = pki_name_oneline(g->d.dirn, &dn)) != RES_OK)
 			return rc;
 		n = snprintf(out, cap, "dirName:%s", dn);
 		free(dn);

@@ -116,11 +116,15 @@ int pki_san_text(const GENERAL_NAME *g, char *out, size_t cap);
 /* Every SAN of @x as text (NULL-terminated array, free with pki_strv_free). */
 int pki_cert_sans(const X509 *x, char ***psans, size_t *pn);
 void pki_strv_free(char **v);
-/* The subject as "/C=GB/O=Example/CN=x" (escaped; free()). */
+/*
+ * A name as "/C=GB/O=Example/CN=x" (free()), bytes outside printable ASCII
+ * as \xHH (X509_NAME_oneline): p11ca's one DN syntax, what --subject takes,
+ * the CA database stores and every command prints for a subject or issuer.
+ */
 int pki_name_oneline(const X509_NAME *name, char **pout);
 /*
- * A name as one RFC 2253 line, "CN=x,O=Example,C=GB", UTF-8 kept (free()),
- * as `cert show` and `trust list` print it.  (Added by the PKI library.)
+ * A name as one RFC 2253 line, "CN=x,O=Example,C=GB", UTF-8 kept (free()).
+ * Not for output: p11ca prints names with pki_name_oneline.
  */
 int pki_name_rfc2253(const X509_NAME *name, char **pout);
 
