@@ -53,7 +53,9 @@ static const char fixed_text[] =
     "?pin-value=*** &pin-value=*** ;pin-value=*** pkcs11: not a pkcs11: URI: '...(null)' "
     "unknown attribute '' in pkcs11: URI (after pin-value; is a '&' in the PIN not "
     "%26-encoded?) malformed pkcs11: URI: pkcs11: URI has an attribute value p11-kit "
-    "does not understand out of memory";
+    "does not understand out of memory (a key on a token is named like pkcs11:token=T;object=K) "
+    "a pin-value in a pkcs11: URI must follow '?' or '&' (';' separates path attributes "
+    "only); better, keep the PIN in a file: pin-source=file:/path";
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
