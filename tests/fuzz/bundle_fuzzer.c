@@ -31,9 +31,6 @@
 #include "pki.h"
 #include "result.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static unsigned long accepted, refused, with_crls, cuts; /* printed at exit */
 
 static void stats(void)
@@ -44,25 +41,8 @@ static void stats(void)
 	        accepted, with_crls, cuts, refused);
 }
 
-static void die(const char *why)
-{
-	fprintf(stderr, "bundle_fuzzer: %s\n", why);
-	abort();
-}
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	atexit(stats);
-	return 0;
-}
-
-static void one_line(const char *what)
-{
-	if (res_message()[0] == '\0' || strchr(res_message(), '\n') != NULL)
-		die(what);
-}
+#define FUZZ_NAME "bundle_fuzzer"
+#include "fuzz-common.h"
 
 static int same_der(const void *a, int (*i2d)(const void *, unsigned char **), const void *b)
 {

@@ -33,9 +33,6 @@
 #include "pki.h"
 #include "result.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static unsigned long accepted, refused, certs_seen, chains_ok; /* printed at exit */
 static BIO *null_out;
 
@@ -47,26 +44,14 @@ static void stats(void)
 	        accepted, certs_seen, chains_ok, refused);
 }
 
-static void die(const char *why)
-{
-	fprintf(stderr, "cert_fuzzer: %s\n", why);
-	abort();
-}
+#define FUZZ_NAME "cert_fuzzer"
+#define FUZZ_INIT open_null_out
+#include "fuzz-common.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+static void open_null_out(void)
 {
-	(void)argc;
-	(void)argv;
 	if ((null_out = BIO_new(BIO_s_null())) == NULL)
 		die("no BIO");
-	atexit(stats);
-	return 0;
-}
-
-static void one_line(const char *what)
-{
-	if (res_message()[0] == '\0' || strchr(res_message(), '\n') != NULL)
-		die(what);
 }
 
 /* What cert_info_get (tools/cli/cmd-cert-common.c) and cert check read. */

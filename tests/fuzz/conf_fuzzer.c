@@ -37,9 +37,6 @@
 
 #define DIR "/ca"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static unsigned long accepted, refused, formatted, unformattable; /* printed at exit */
 
 static void stats(void)
@@ -50,25 +47,8 @@ static void stats(void)
 	        accepted, formatted, unformattable, refused);
 }
 
-static void die(const char *why)
-{
-	fprintf(stderr, "conf_fuzzer: %s\n", why);
-	abort();
-}
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	atexit(stats);
-	return 0;
-}
-
-static void one_line(const char *what)
-{
-	if (res_message()[0] == '\0' || strchr(res_message(), '\n') != NULL)
-		die(what);
-}
+#define FUZZ_NAME "conf_fuzzer"
+#include "fuzz-common.h"
 
 static int same_str(const char *a, const char *b)
 {

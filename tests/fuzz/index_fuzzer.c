@@ -35,9 +35,6 @@
 #include "ca.h"
 #include "result.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static unsigned long accepted, refused, numbers; /* printed at exit */
 
 static void stats(void)
@@ -46,19 +43,8 @@ static void stats(void)
 	        accepted, refused, numbers);
 }
 
-static void die(const char *why)
-{
-	fprintf(stderr, "index_fuzzer: %s\n", why);
-	abort();
-}
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	atexit(stats);
-	return 0;
-}
+#define FUZZ_NAME "index_fuzzer"
+#include "fuzz-common.h"
 
 static void refusal_ok(int rc, const struct cadb_row *r)
 {

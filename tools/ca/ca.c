@@ -18,52 +18,11 @@
 
 #include "ca.h"
 #include "p11ca.h"
+#include "readfile.h"
 #include "result.h"
 
 /* ca.conf and the CA certificate are small: anything larger is not one */
 #define SMALL_FILE_MAX (1024 * 1024)
-
-/* The whole of the regular file @path (NUL-terminated; free()); RES_NOT_FOUND when missing. */
-static int read_small(const char *path, unsigned char **pbuf, size_t *plen)
-{
-	struct stat st;
-	unsigned char *buf = NULL;
-	size_t len = 0;
-	ssize_t got;
-	int fd, rc;
-
-	*pbuf = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
-		return res_set(errno == ENOENT ? RES_NOT_FOUND : RES_IO, "cannot open %s: %s", path,
-		               strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > SMALL_FILE_MAX) {
-		rc = res_set(RES_IO, "%s: not a regular file of at most %d bytes", path,
-		             SMALL_FILE_MAX);
-		goto out;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		rc = res_set(RES_NOMEM, "out of memory");
-		goto out;
-	}
-	while (len < (size_t)st.st_size &&
-	       ((got = read(fd, buf + len, (size_t)st.st_size - len)) > 0 ||
-	        (got < 0 && errno == EINTR)))
-		if (got > 0)
-			len += (size_t)got;
-	if (len != (size_t)st.st_size) {
-		rc = res_set(RES_IO, "cannot read %s: %s", path, strerror(errno));
-		goto out;
-	}
-	buf[len] = '\0';
-	*pbuf = buf;
-	*plen = len;
-	buf = NULL;
-	rc = RES_OK;
-out:
-	free(buf);
-	close(fd);
-	return rc;
-}
 
 int ca_key_matches(EVP_PKEY *key, X509 *x)
 {
@@ -108,7 +67,7 @@ static int load_conf(const char *dir, struct ca_conf *conf)
 	if ((path = malloc(strlen(dir) + 16)) == NULL)
 		return res_set(RES_NOMEM, "out of memory");
 	sprintf(path, "%s/ca.conf", dir);
-	if ((rc = read_small(path, &text, &len)) != RES_OK) {
+	if ((rc = res_read_regular(path, SMALL_FILE_MAX, &text, &len)) != RES_OK) {
 		if (rc == RES_NOT_FOUND)
 			res_set(
 			    rc,
@@ -186,7 +145,7 @@ int ca_open(const char *dir, const struct ca_open_opts *o, struct ca **pca)
 		return res_set(RES_NOMEM, "out of memory");
 	if ((rc = load_conf(dir, &ca->conf)) != RES_OK || (rc = check_modes(ca, dir)) != RES_OK)
 		goto fail;
-	rc = read_small(ca->conf.cert, &buf, &len);
+	rc = res_read_regular(ca->conf.cert, SMALL_FILE_MAX, &buf, &len);
 	if (rc == RES_OK) {
 		if ((rc = pki_load_cert(buf, len, &ca->cert)) != RES_OK) {
 			res_prefix(rc, "%s", ca->conf.cert);

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "cmd-ca.h"
+#include "readfile.h"
+#include "result.h"
 
 /* newcerts/SERIAL.pem and crlnumber: small files */
 #define NEWCERT_MAX   (1024 * 1024)
@@ -32,57 +34,6 @@ static const char import_help[] =
     "in one transaction: a malformed line, or a serial the database has\n"
     "already, imports nothing.\n";
 
-/*
- * The whole of @path, a regular file of at most @max bytes (NUL-terminated,
- * free()): a FIFO or a device is refused rather than waited on or read
- * without end.  RES_NOT_FOUND when it does not exist.
- */
-static int read_regular(const char *path, size_t max, unsigned char **pbuf, size_t *plen)
-{
-	struct stat st;
-	unsigned char *buf = NULL;
-	size_t len = 0;
-	ssize_t got;
-	int fd, rc;
-
-	*pbuf = NULL;
-	/* O_NONBLOCK: opening a FIFO does not wait for a writer */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) < 0)
-		return res_set(errno == ENOENT ? RES_NOT_FOUND : RES_IO, "cannot open %s: %s", path,
-		               strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		rc = res_set(RES_BAD_INPUT, "%s: not a regular file", path);
-		goto out;
-	}
-	if ((uintmax_t)st.st_size > (uintmax_t)max) {
-		rc = res_set(RES_BAD_INPUT, "%s: larger than %zu bytes", path, max);
-		goto out;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		rc = res_set(RES_NOMEM, "out of memory");
-		goto out;
-	}
-	/* no more than fstat said, even when the file grows meanwhile */
-	while (len < (size_t)st.st_size &&
-	       ((got = read(fd, buf + len, (size_t)st.st_size - len)) > 0 ||
-	        (got < 0 && errno == EINTR)))
-		if (got > 0)
-			len += (size_t)got;
-	if (len != (size_t)st.st_size) {
-		rc = res_set(RES_IO, "cannot read %s", path);
-		goto out;
-	}
-	buf[len] = '\0';
-	*pbuf = buf;
-	*plen = len;
-	buf = NULL;
-	rc = RES_OK;
-out:
-	free(buf);
-	close(fd);
-	return rc;
-}
-
 /* ca_import_load_fn: newcerts/SERIAL.pem of the openssl ca directory @arg. */
 static int load_newcert(const char *serial, unsigned char **pbuf, size_t *plen, void *arg)
 {
@@ -91,7 +42,7 @@ static int load_newcert(const char *serial, unsigned char **pbuf, size_t *plen, 
 	if ((size_t)snprintf(path, sizeof(path), "%s/newcerts/%s.pem", (const char *)arg, serial) >=
 	    sizeof(path))
 		return res_set(RES_BAD_INPUT, "%s: path too long", (const char *)arg);
-	return read_regular(path, NEWCERT_MAX, pbuf, plen);
+	return res_read_regular(path, NEWCERT_MAX, pbuf, plen);
 }
 
 int tool_ca_import_openssl(int argc, char **argv)
@@ -116,10 +67,10 @@ int tool_ca_import_openssl(int argc, char **argv)
 	odir = argv[optind];
 	ret = TOOL_EXIT_FAIL;
 	snprintf(path, sizeof(path), "%s/index.txt", odir);
-	if (tool_report(read_regular(path, CA_INDEX_MAX, &index, &len)) != TOOL_EXIT_OK)
+	if (tool_report(res_read_regular(path, CA_INDEX_MAX, &index, &len)) != TOOL_EXIT_OK)
 		goto out;
 	snprintf(path, sizeof(path), "%s/crlnumber", odir);
-	if ((rc = read_regular(path, CRLNUMBER_MAX, &crlnum, &crllen)) != RES_OK &&
+	if ((rc = res_read_regular(path, CRLNUMBER_MAX, &crlnum, &crllen)) != RES_OK &&
 	    rc != RES_NOT_FOUND) {
 		tool_report(rc);
 		goto out;
