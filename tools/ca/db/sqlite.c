@@ -454,6 +454,25 @@ static int read_row(struct sq *s, sqlite3_stmt *st, int with_der, struct cadb_ro
 	return read_sans(s, r);
 }
 
+/* Steps @st to its end, each row (with its DER when @with_der) to @cb; @what names a failure. */
+static int each_row(struct sq *s, sqlite3_stmt *st, int with_der, cadb_row_cb cb, void *arg,
+                    const char *what)
+{
+	struct cadb_row r;
+	int rc, ret;
+
+	memset(&r, 0, sizeof(r));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ret = read_row(s, st, with_der, &r);
+		if (ret == RES_OK)
+			ret = cb(&r, arg);
+		cadb_row_free(&r);
+		if (ret != RES_OK)
+			return ret;
+	}
+	return rc == SQLITE_DONE ? RES_OK : cadb_sq_fail(s->db, what);
+}
+
 static int sq_get(void *state, const char *serial, struct cadb_row *r)
 {
 	struct sq *s = state;
@@ -517,9 +536,8 @@ static int sq_foreach(void *state, enum cadb_status status, int64_t now, int wit
 {
 	struct sq *s = state;
 	sqlite3_stmt *st = NULL;
-	struct cadb_row r;
 	enum stmt_id id;
-	int rc, ret;
+	int ret;
 
 	switch (status) {
 	case CADB_ALL: id = ST_LIST_ALL; break;
@@ -534,18 +552,7 @@ static int sq_foreach(void *state, enum cadb_status status, int64_t now, int wit
 		return ret;
 	if (status == CADB_VALID || status == CADB_EXPIRED)
 		sqlite3_bind_int64(st, 1, now);
-	memset(&r, 0, sizeof(r));
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		ret = read_row(s, st, with_der, &r);
-		if (ret == RES_OK)
-			ret = cb(&r, arg);
-		cadb_row_free(&r);
-		if (ret != RES_OK)
-			goto out;
-	}
-	if (rc != SQLITE_DONE)
-		ret = cadb_sq_fail(s->db, "listing");
-out:
+	ret = each_row(s, st, with_der, cb, arg, "listing");
 	stmt_put(s, id, st);
 	return ret;
 }
@@ -639,24 +646,12 @@ static int sq_foreach_subject(void *state, const char *subject, cadb_row_cb cb, 
 {
 	struct sq *s = state;
 	sqlite3_stmt *st = NULL;
-	struct cadb_row r;
-	int rc, ret;
+	int ret;
 
 	if ((ret = stmt_get(s, ST_SUBJECT, &st)) != RES_OK)
 		return ret;
 	sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
-	memset(&r, 0, sizeof(r));
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		ret = read_row(s, st, 1, &r);
-		if (ret == RES_OK)
-			ret = cb(&r, arg);
-		cadb_row_free(&r);
-		if (ret != RES_OK)
-			goto out;
-	}
-	if (rc != SQLITE_DONE)
-		ret = cadb_sq_fail(s->db, "looking up a subject");
-out:
+	ret = each_row(s, st, 1, cb, arg, "looking up a subject");
 	stmt_put(s, ST_SUBJECT, st);
 	return ret;
 }
