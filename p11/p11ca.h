@@ -367,6 +367,14 @@ CK_RV p11ca_key_sign_message(p11ca_key *key, const struct p11ca_sig_params *para
 size_t p11ca_key_max_signature_size(const p11ca_key *key);
 
 /**
+ * p11ca_uri_has_pin_value:
+ * Whether @s holds a pin-value anywhere, in every spelling p11ca_uri_redact()
+ * finds (any case, percent-encoded, whitespace inside, in the path or the
+ * query, in a file name or a message), whatever its value, "***" included.
+ */
+int p11ca_uri_has_pin_value(const char *s);
+
+/**
  * p11ca_uri_redact:
  * Copies @uri into @buf (capacity @cap, truncated if needed) with every
  * pin-value replaced by "pin-value=***", for messages and logs.  @uri may be

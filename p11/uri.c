@@ -209,6 +209,16 @@ static int misplaced_pin_value(const char *str)
 	return 0;
 }
 
+P11CA_EXPORT int p11ca_uri_has_pin_value(const char *s)
+{
+	size_t n;
+
+	for (; s != NULL && *s != '\0'; s++)
+		if (is_pin_value(s, &n))
+			return 1;
+	return 0;
+}
+
 P11CA_EXPORT char *p11ca_uri_redact(const char *uri, char *buf, size_t cap)
 {
 	static const char shown[] = "pin-value=***";

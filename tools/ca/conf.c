@@ -86,21 +86,6 @@ static int get_num(CONF *cf, const char *path, const char *name, long def, long 
 	return 1;
 }
 
-/*
- * Whether @uri holds a pin-value in any spelling (the redaction knows them
- * all), also a PIN of "***", which the redaction leaves as it was (found by
- * tests/fuzz/conf_fuzzer.c).
- */
-static int has_pin_value(const char *uri)
-{
-	char buf[4096];
-
-	if (strlen(uri) + 32 > sizeof(buf))
-		return 1; /* say so rather than keep it */
-	return strcmp(p11ca_uri_redact(uri, buf, sizeof(buf)), uri) != 0 ||
-	       strstr(buf, "pin-value=***") != NULL;
-}
-
 /* A host of a URL: an IPv6 literal in brackets, or letters, digits, hyphens and dots. */
 static int url_host_ok(const char *h, size_t n)
 {
@@ -233,7 +218,7 @@ int ca_conf_parse(const char *text, size_t len, const char *dir, const char *pat
 		              SECTION);
 		goto out;
 	}
-	if (has_pin_value(conf->key)) {
+	if (p11ca_uri_has_pin_value(conf->key)) {
 		ret = res_set(RES_POLICY,
 		              "%s: the key URI holds a pin-value; keep the PIN out of ca.conf "
 		              "(use pin-source=file:..., --pin-file or P11CA_PIN)",

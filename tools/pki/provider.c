@@ -103,20 +103,6 @@ void pki_libctx_free(OSSL_LIB_CTX *libctx)
 	libctx_free(libctx, &l);
 }
 
-/* Whether @s holds a pin-value anywhere (the redaction finds them all). */
-static int holds_pin_value(const char *s)
-{
-	size_t cap = strlen(s) + 32;
-	char *buf = malloc(cap);
-	int has;
-
-	if (buf == NULL)
-		return 1; /* say so rather than echo it */
-	has = strcmp(p11ca_uri_redact(s, buf, cap), s) != 0;
-	free(buf);
-	return has;
-}
-
 int pki_load_key(OSSL_LIB_CTX *libctx, const char *uri, EVP_PKEY **ppkey)
 {
 	char shown[URI_SHOWN_MAX];
@@ -134,7 +120,7 @@ int pki_load_key(OSSL_LIB_CTX *libctx, const char *uri, EVP_PKEY **ppkey)
 	}
 	/* a pin-value makes it a URI, whatever its scheme: never a file name
 	 * for OpenSSL's file store to echo ("pkcs11;token=a?pin-value=...") */
-	if (strncasecmp(uri, "pkcs11:", 7) != 0 && holds_pin_value(uri)) {
+	if (strncasecmp(uri, "pkcs11:", 7) != 0 && p11ca_uri_has_pin_value(uri)) {
 		r = res_set(RES_BAD_INPUT, "%s: not a pkcs11: URI, yet it holds a pin-value",
 		            shown);
 		goto out;
