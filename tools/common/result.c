@@ -81,9 +81,10 @@ void res_clear(void)
 const char *res_name(int code)
 {
 	static const char *const names[] = {
-		"RES_OK",        "RES_FAIL",   "RES_NOMEM",  "RES_BAD_INPUT", "RES_POLICY",
-		"RES_NOT_FOUND", "RES_EXISTS", "RES_TAKEN",  "RES_ALREADY",   "RES_IO",
-		"RES_DB",        "RES_TOKEN",  "RES_CRYPTO", "RES_VERSION",
+		"RES_OK",        "RES_FAIL",   "RES_NOMEM",       "RES_BAD_INPUT", "RES_POLICY",
+		"RES_NOT_FOUND", "RES_EXISTS", "RES_TAKEN",       "RES_ALREADY",   "RES_IO",
+		"RES_DB",        "RES_TOKEN",  "RES_CRYPTO",      "RES_VERSION",   "RES_NETWORK",
+		"RES_LIMIT",     "RES_STALE",  "RES_UNSUPPORTED",
 	};
 
 	if (code < 0 || (size_t)code >= sizeof(names) / sizeof(names[0]))

@@ -14,19 +14,23 @@
 
 enum res_code {
 	RES_OK = 0,
-	RES_FAIL,      /* anything not below */
-	RES_NOMEM,     /* out of memory */
-	RES_BAD_INPUT, /* malformed bytes: PEM/DER, a CSR, a date, a name */
-	RES_POLICY,    /* well-formed but refused by policy (a wildcard, a key size) */
-	RES_NOT_FOUND, /* no such serial, file, record */
-	RES_EXISTS,    /* something is already there (a CA directory, a file) */
-	RES_TAKEN,     /* a unique key (a serial) is taken: draw again */
-	RES_ALREADY,   /* the change was made before (a serial revoked already) */
-	RES_IO,        /* reading or writing failed */
-	RES_DB,        /* the database failed */
-	RES_TOKEN,     /* the token or its provider failed (PIN, key, signing) */
-	RES_CRYPTO,    /* an OpenSSL call failed */
-	RES_VERSION,   /* a format or schema version this release cannot read */
+	RES_FAIL,        /* anything not below */
+	RES_NOMEM,       /* out of memory */
+	RES_BAD_INPUT,   /* malformed bytes: PEM/DER, a CSR, a date, a name */
+	RES_POLICY,      /* well-formed but refused by policy (a wildcard, a key size) */
+	RES_NOT_FOUND,   /* no such serial, file, record */
+	RES_EXISTS,      /* something is already there (a CA directory, a file) */
+	RES_TAKEN,       /* a unique key (a serial) is taken: draw again */
+	RES_ALREADY,     /* the change was made before (a serial revoked already) */
+	RES_IO,          /* reading or writing failed */
+	RES_DB,          /* the database failed */
+	RES_TOKEN,       /* the token or its provider failed (PIN, key, signing) */
+	RES_CRYPTO,      /* an OpenSSL call failed */
+	RES_VERSION,     /* a format or schema version this release cannot read */
+	RES_NETWORK,     /* a server could not be reached or answered with an error */
+	RES_LIMIT,       /* a bound was hit: size, time, redirects, archive ratio */
+	RES_STALE,       /* older than what is held (a CRL rollback) or out of date */
+	RES_UNSUPPORTED, /* well-formed but not handled (a delta CRL, a protocol) */
 };
 
 /* Sets the calling thread's message; returns @code (for "return res_set(...)"). */
