@@ -1,2 +1,3 @@
-/* crlscan.c - see rev.h (placeholder: filled by its owner) */
-#include "rev.h"
+/* crlscan.c - placeholder (the store's owner fills it): the streaming DER CRL walk. */
+#include "config.h"
+#include "store.h"

@@ -53,8 +53,6 @@ struct rev_store;
 /* Opens (with @create, makes: mode 0700) the store folder @dir. */
 int rev_store_open(const char *dir, int create, struct rev_store **ps);
 void rev_store_close(struct rev_store *s);
-/* The folder p11ca uses when no --crl-store is given (static string). */
-const char *rev_store_default_dir(void);
 
 struct rev_put_opts {
 	enum rev_origin origin;
