@@ -77,7 +77,7 @@ grep -Eq "^default_days *= *365" "$R/ca.conf" || fail "ca.conf: default_days"
 grep -Eq "^crl_url.* = *http://crl.example.com/root.crl" "$R/ca.conf" || fail "ca.conf: crl_url"
 grep -qi "pin-value" "$R/ca.conf" && fail "ca.conf holds a pin-value"
 grep -qF "$PIN" "$R/ca.conf" && fail "ca.conf holds the PIN"
-[ "$(sqlite3 "$R/ca.db" 'pragma user_version')" = 3 ] || fail "ca.db: user_version is not 3"
+[ "$(sqlite3 "$R/ca.db" 'pragma user_version')" = 4 ] || fail "ca.db: user_version is not 4"
 [ "$(sqlite3 "$R/ca.db" 'pragma journal_mode')" = wal ] || fail "ca.db is not in WAL mode"
 [ "$(db_count "$R")" = 0 ] || fail "a new CA's database is not empty"
 run_ok ca list --dir "$R" --json
@@ -618,7 +618,7 @@ for args in "sign --dir $V --out-dir $WORK/refused $SW/plain.csr" "revoke --dir 
 	"crl --dir $V --out $WORK/newer-crl.pem" "list --dir $V" "show --dir $V $EXP1" \
 	"export-index --dir $V --out $WORK/newer-index.txt"; do
 	# shellcheck disable=SC2086 # paths without spaces
-	refuse any "ca.db: schema version 99; this release reads version 3" "$V" $args
+	refuse any "ca.db: schema version 99; this release reads version 4" "$V" $args
 	cmp -s "$V/ca.db" "$WORK/newer.db" || fail "ca $args changed ca.db of schema version 99"
 	ls -A "$V" | cmp -s - "$WORK/newer.ls" || fail "ca $args left files in $V: $(ls -A "$V")"
 done

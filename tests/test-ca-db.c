@@ -296,8 +296,8 @@ static void test_migrate_v1(void **state)
 	assert_int_equal(cadb_next_crl_number(db, &n), RES_OK);
 	assert_int_equal(n, 8);
 	cadb_close(db);
-	/* on disk: version 3, the old table gone, the SANs in their table, the subjects indexed */
-	assert_query(location, "PRAGMA user_version", "3");
+	/* on disk: version 4, the old table gone, the SANs in their table, the subjects indexed */
+	assert_query(location, "PRAGMA user_version", "4");
 	assert_query(location,
 	             "SELECT count(*) FROM pragma_table_info('certs') WHERE name = 'sans'", "0");
 	assert_query(location, "SELECT count(*) FROM sqlite_master WHERE name = 'certs_v1'", "0");
@@ -407,7 +407,7 @@ static void test_migrate_v1_concurrent(void **state)
 		assert_int_equal(o[i].nsans, 7);
 	}
 	pthread_barrier_destroy(&go);
-	assert_query(location, "PRAGMA user_version", "3");
+	assert_query(location, "PRAGMA user_version", "4");
 	assert_query(location, "SELECT count(*) FROM cert_sans", "9");
 	assert_true(sq_integrity_ok(location));
 	sq_drop(location);
@@ -454,7 +454,7 @@ static void test_migrate_v1_fails(void **state)
 	assert_non_null(before = slurp(sq_path_of(location), &before_len));
 	assert_int_equal(cadb_open(location, &db), RES_DB);
 	assert_null(db);
-	assert_non_null(strstr(res_message(), "migrating schema version 1 to 3"));
+	assert_non_null(strstr(res_message(), "migrating schema version 1 to 4"));
 	assert_non_null(strstr(res_message(), "CHECK constraint failed"));
 	assert_non_null(after = slurp(sq_path_of(location), &after_len));
 	assert_int_equal(after_len, before_len);
@@ -477,7 +477,7 @@ static void test_migrate_v1_fails(void **state)
 
 /*
  * A version-2 database (as p11ca wrote it before the subjects were
- * indexed) is brought to version 3: the index made, every row kept, the
+ * indexed) is brought to version 4: the index made, every row kept, the
  * lookup by subject answered from it.
  */
 static void test_migrate_v2(void **state)
@@ -500,16 +500,80 @@ static void test_migrate_v2(void **state)
 	             "0");
 	assert_int_equal(cadb_open(location, &db), RES_OK);
 	assert_int_equal(cadb_schema_version(db, &v), RES_OK);
-	assert_int_equal(v, 3);
+	assert_int_equal(v, 4);
 	assert_int_equal(cadb_foreach_subject(db, "/C=FR/O=Ex, Inc./CN=5B", bt_collect, &w),
 	                 RES_OK);
 	assert_string_equal(w.serials, "5B");
 	cadb_close(db);
-	assert_query(location, "PRAGMA user_version", "3");
+	assert_query(location, "PRAGMA user_version", "4");
 	assert_query(location, "SELECT count(*) FROM sqlite_master WHERE name = 'certs_subject'",
 	             "1");
 	assert_query(location, "SELECT count(*) FROM certs", "2");
 	assert_true(sq_subject_lookup_indexed(location));
+	assert_true(sq_integrity_ok(location));
+	sq_drop(location);
+	(void)state;
+}
+
+/*
+ * A version-3 database (SAN types checked with an IN list, which SQLite
+ * runs through a temporary b-tree per row) is brought to version 4: the
+ * check without the IN list, still refusing an unknown type, every SAN kept
+ * in order.
+ */
+static void test_migrate_v3(void **state)
+{
+	static const char *const sans[] = { "DNS:b.example", "IP:192.0.2.7", "email:x@b.example",
+		                            "URI:https://b.example/a,b", NULL };
+	struct cadb_row r = { 0 };
+	struct cadb *db = NULL;
+	char location[1024];
+	int v = 0;
+
+	assert_int_equal(sq_location("v3", location, sizeof(location)), 0);
+	assert_int_equal(cadb_create(location), RES_OK);
+	assert_int_equal(cadb_open(location, &db), RES_OK);
+	bt_insert(db, "6A", 'V', 1900000000, NULL, 0);
+	bt_insert(db, "6B", 'R', 1900000000, sans, 0);
+	cadb_close(db);
+	/* what version 3 was: the same table with "type IN (...)" */
+	assert_int_equal(
+	    sq_raw_exec(
+	        location,
+	        "BEGIN; ALTER TABLE cert_sans RENAME TO s4;"
+	        " CREATE TABLE cert_sans(serial TEXT NOT NULL REFERENCES certs(serial)"
+	        " ON DELETE CASCADE, pos INTEGER NOT NULL, type TEXT NOT NULL CHECK (type IN"
+	        " ('DNS','IP','email','URI','other')), value TEXT NOT NULL,"
+	        " PRIMARY KEY (serial, pos)) WITHOUT ROWID;"
+	        " INSERT INTO cert_sans SELECT * FROM s4; DROP TABLE s4;"
+	        " PRAGMA user_version=3; COMMIT;"),
+	    0);
+	assert_query(location, "SELECT count(*) FROM sqlite_master WHERE sql LIKE '%type IN (%'",
+	             "1");
+	assert_int_equal(cadb_open(location, &db), RES_OK);
+	assert_int_equal(cadb_schema_version(db, &v), RES_OK);
+	assert_int_equal(v, 4);
+	assert_int_equal(cadb_get(db, "6B", &r), RES_OK);
+	assert_int_equal(r.status, 'R');
+	assert_int_equal(r.nsans, 4);
+	for (v = 0; v < 4; v++)
+		assert_string_equal(r.sans[v], sans[v]);
+	cadb_row_free(&r);
+	cadb_close(db);
+	assert_query(location, "PRAGMA user_version", "4");
+	assert_query(location, "SELECT count(*) FROM sqlite_master WHERE sql LIKE '%type IN (%'",
+	             "0");
+	assert_query(location, "SELECT count(*) FROM sqlite_master WHERE name = 'cert_sans_v3'",
+	             "0");
+	/* the check still refuses a type that is none of the five */
+	assert_int_not_equal(
+	    sq_raw_exec(location, "INSERT INTO cert_sans VALUES ('6A', 99, 'dns', 'x.example')"),
+	    0);
+	assert_int_not_equal(
+	    sq_raw_exec(location, "INSERT INTO cert_sans VALUES ('6A', 99, 'DNS ', 'x.example')"),
+	    0);
+	assert_int_equal(
+	    sq_raw_exec(location, "INSERT INTO cert_sans VALUES ('6A', 99, 'URI', 'urn:x')"), 0);
 	assert_true(sq_integrity_ok(location));
 	sq_drop(location);
 	(void)state;
@@ -554,6 +618,7 @@ int main(void)
 		cmocka_unit_test(test_migrate_v1_fails),
 		cmocka_unit_test(test_migrate_v1_concurrent),
 		cmocka_unit_test(test_migrate_v2),
+		cmocka_unit_test(test_migrate_v3),
 		cmocka_unit_test(test_not_a_ca_db),
 	};
 	const char *base = getenv("TMPDIR");

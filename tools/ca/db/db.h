@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 /* Schema version this release writes; older ones are migrated on open. */
-#define CADB_VERSION 3
+#define CADB_VERSION 4
 /* Longest serial text kept (20 octets in hex, RFC 5280) plus NUL. */
 #define CADB_SERIAL_MAX 41
 
