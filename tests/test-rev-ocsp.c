@@ -340,8 +340,11 @@ static void test_nonce_mismatch(void **state)
 	OCSP_REQUEST_free(rb);
 }
 
-/* A response built with the API, good for @cert, signed by the CA, no nonce. */
-static unsigned char *build_no_nonce(X509 *cert, size_t *plen)
+/*
+ * A response built with the API, good for @cert, signed by the CA, no
+ * nonce, thisUpdate and nextUpdate @this_off and @next_off seconds from now.
+ */
+static unsigned char *build_no_nonce(X509 *cert, long this_off, long next_off, size_t *plen)
 {
 	char path[700];
 	OCSP_BASICRESP *bs;
@@ -359,8 +362,8 @@ static unsigned char *build_no_nonce(X509 *cert, size_t *plen)
 	fclose(f);
 	assert_non_null(bs = OCSP_BASICRESP_new());
 	assert_non_null(id = OCSP_cert_to_id(EVP_sha1(), cert, ca));
-	now = X509_gmtime_adj(NULL, 0);
-	next = X509_gmtime_adj(NULL, 86400);
+	now = X509_gmtime_adj(NULL, this_off);
+	next = X509_gmtime_adj(NULL, next_off);
 	assert_non_null(OCSP_basic_add1_status(bs, id, V_OCSP_CERTSTATUS_GOOD, 0, NULL, now, next));
 	assert_int_equal(OCSP_basic_sign(bs, ca, key, EVP_sha256(), NULL, 0), 1);
 	assert_non_null(r = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL, bs));
@@ -388,7 +391,7 @@ static void test_nonce_missing(void **state)
 
 	(void)state;
 	assert_true(OCSP_REQUEST_get_ext_by_NID(without, NID_id_pkix_OCSP_Nonce, -1) < 0);
-	der = build_no_nonce(good, &len);
+	der = build_no_nonce(good, 0, 86400, &len);
 	assert_int_equal(check_at(der, len, with, good, 0, &a), RES_OK);
 	expect_undetermined(&a, REV_OCSP_WHY_NONCE);
 	assert_non_null(strstr(a.detail, "echo"));
@@ -397,6 +400,18 @@ static void test_nonce_missing(void **state)
 	assert_int_equal(rev_ocsp_response_check(NULL, der, len, without, good, ca, &o, &a),
 	                 RES_OK);
 	assert_int_equal(a.status, REV_OCSP_GOOD);
+	free(der);
+	/* nextUpdate before thisUpdate */
+	der = build_no_nonce(good, 0, -60, &len);
+	assert_int_equal(rev_ocsp_response_check(NULL, der, len, without, good, ca, &o, &a),
+	                 RES_OK);
+	expect_undetermined(&a, REV_OCSP_WHY_MALFORMED);
+	free(der);
+	/* thisUpdate a day ahead (a responder's clock, not ours) */
+	der = build_no_nonce(good, 86400, 2 * 86400, &len);
+	assert_int_equal(rev_ocsp_response_check(NULL, der, len, without, good, ca, &o, &a),
+	                 RES_OK);
+	expect_undetermined(&a, REV_OCSP_WHY_STALE);
 	free(der);
 	OCSP_REQUEST_free(with);
 	OCSP_REQUEST_free(without);

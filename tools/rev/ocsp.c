@@ -338,6 +338,10 @@ int rev_ocsp_response_check(OSSL_LIB_CTX *libctx, const unsigned char *der, size
 		                  "the answer has no readable thisUpdate");
 		goto out;
 	}
+	if (a->next_update != 0 && a->next_update < a->this_update) {
+		rc = undetermined(a, REV_OCSP_WHY_MALFORMED, "nextUpdate is before thisUpdate");
+		goto out;
+	}
 	if (a->this_update > at + skew) {
 		char t[PKI_TIME_ISO_MAX];
 
