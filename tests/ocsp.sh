@@ -9,7 +9,8 @@
 # revoked, unknown) and the answers verify with `openssl ocsp -respin`.
 # Then the live part, in a network namespace of its own (`openssl ocsp
 # -port` binds every interface): the responder, a second one signing with
-# the unauthorised certificate, and a python3 server replaying a saved
+# the unauthorised certificate, a third with the CA's own key on the token
+# (through the p11ca provider), and a python3 server replaying a saved
 # response.  Each answer is checked with the openssl client, then through
 # the client library itself (tests/ocsp-ask, rev_ocsp_check with its HTTP
 # POST), and through `p11ca verify CERT --trust ca.pem --revocation ocsp
@@ -99,10 +100,11 @@ if [ -n "${OCSP_LIVE_WORK:-}" ]; then
 	trap 'for _p in $PIDS; do kill "$_p" 2> /dev/null || true; done' EXIT
 	PORT=$(cat "$WORK/port")
 
-	# responder PORT SIGNER: openssl ocsp on PORT signing with $SW/SIGNER.{pem,key}
+	# responder PORT SIGNER [KEY]: openssl ocsp on PORT signing with $SW/SIGNER.pem
+	# and $SW/SIGNER.key (or KEY, through the p11ca provider's configuration)
 	responder() {
 		openssl ocsp -port "$1" -index "$WORK/index.txt" -CA "$D/ca.pem" \
-			-rsigner "$SW/$2.pem" -rkey "$SW/$2.key" -ndays 1 -ignore_err -timeout 5 \
+			-rsigner "$SW/$2.pem" -rkey "${3:-$SW/$2.key}" -ndays 1 -ignore_err -timeout 5 \
 			> "$WORK/responder-$1.log" 2>&1 &
 		PIDS="$PIDS $!"
 		wait_log "$WORK/responder-$1.log" "waiting for OCSP client connections" $! || {
@@ -180,6 +182,17 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 	ask "undetermined unreachable" "$OUT/good.pem" "http://127.0.0.1:$DEAD/"
 	ask "undetermined nonce" "$OUT/good.pem" "http://127.0.0.1:$PORT3/"
 	ask "good none" "$OUT/good.pem" "http://127.0.0.1:$PORT3/" - no-nonce
+
+	step "the CA's own key on the token signs the answers (openssl through the p11ca provider)"
+	PORT4=$((PORT + 4))
+	cp "$D/ca.pem" "$SW/caself.pem"
+	OPENSSL_CONF=$WORK/provider.cnf responder "$PORT4" caself "pkcs11:token=ca;object=ocspca;type=private"
+	ossl_ask "$OUT/revoked.pem" "http://127.0.0.1:$PORT4/"
+	grep -q "Response verify OK" "$WORK/ossl.out" || fail "CA-signed: $(cat "$WORK/ossl.out")"
+	grep -q "revoked.pem: revoked" "$WORK/ossl.out" || fail "CA-signed: $(cat "$WORK/ossl.out")"
+	ask "revoked none" "$OUT/revoked.pem" "http://127.0.0.1:$PORT4/"
+	grep -q "^revoked none 1 0 /O=p11ca tests/CN=OCSP Test CA$" "$WORK/ask.out" ||
+		fail "CA-signed: not from the CA itself: $(cat "$WORK/ask.out")"
 
 	if [ "${OCSP_HAVE_VERIFY:-0}" = 1 ]; then
 		mkdir -p "$WORK/crls"
@@ -273,6 +286,8 @@ offline_status() {
 [ "$(offline_status "$OUT/good.pem")" = good ] || fail "good.pem is not good"
 [ "$(offline_status "$OUT/revoked.pem")" = revoked ] || fail "revoked.pem is not revoked"
 [ "$(offline_status "$OUT/unknown.pem")" = unknown ] || fail "unknown.pem is not unknown"
+
+openssl_cnf_provider "$top_builddir/.libs/p11ca.so" "$MODULE" "$PIN_FILE" > "$WORK/provider.cnf"
 
 HAVE_VERIFY=0
 if "$P11CA" verify --help > /dev/null 2>&1; then
