@@ -52,6 +52,8 @@ struct rev_ocsp_opts {
 	const char *ca_file;             /* HTTPS trust for the responder URL */
 	const struct rev_limits *limits; /* NULL: defaults (response <= 1 MiB whatever
 	                                    max_download says) */
+	int certid_sha256;               /* CertID with SHA-256 instead of SHA-1 (some
+	                                    responders only know SHA-1: RFC 5019 2.1.1) */
 };
 
 struct rev_ocsp_answer {
