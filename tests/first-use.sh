@@ -77,7 +77,7 @@ run_ok pf cert install --key "$TOK;object=k" "$WORK/host.pem"
 run_ok pf cert check "$WORK/host.pem" --key "$TOK;object=k" --bundle "$WORK/ca/ca.pem"
 grep -q "the key matches the certificate" "$WORK/out" || fail "cert check: $(cat "$WORK/out")"
 run_ok pf ca revoke --dir "$WORK/ca" --cert "$WORK/host.pem"
-run_ok pf ca crl --dir "$WORK/ca" --out "$WORK/crl.pem"
+run_ok pf ca crl --dir "$WORK/ca" --pem --out "$WORK/crl.pem"
 serial=$(openssl x509 -in "$WORK/host.pem" -noout -serial | cut -d= -f2)
 openssl crl -in "$WORK/crl.pem" -noout -text -CAfile "$WORK/ca/ca.pem" > "$WORK/crl.txt" 2>&1 ||
 	fail "ca crl: $(cat "$WORK/crl.txt")"

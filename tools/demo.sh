@@ -87,7 +87,7 @@ fi
 cat "$work/err"
 revoked=$(ls "$work/issued" | head -n 1)
 run "$p11ca" ca revoke --dir "$work/ca" --cert "$work/issued/$revoked" --reason keyCompromise
-run "$p11ca" ca crl --dir "$work/ca" $pin --out "$work/ca/root.crl"
+run "$p11ca" ca crl --dir "$work/ca" $pin --pem --out "$work/ca/root.crl"
 OPENSSL_CONF=/dev/null run openssl crl -in "$work/ca/root.crl" -noout -verify -CAfile "$work/ca/ca.pem" -crlnumber
 if OPENSSL_CONF=/dev/null openssl verify -crl_check -CRLfile "$work/ca/root.crl" -CAfile "$work/ca/ca.pem" \
 	"$work/issued/$revoked" > /dev/null 2>&1; then
