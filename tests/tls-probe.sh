@@ -67,6 +67,8 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$S
 serve() {
 	for _try in 1 2 3 4 5 6 7 8; do
 		PORT=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 20000))
+		# emptied here: the last server's ACCEPT must not count for this one
+		: > "$WORK/srv.log"
 		timeout 60 openssl s_server -accept "127.0.0.1:$PORT" -naccept 1 -www "$@" \
 			> "$WORK/srv.log" 2>&1 &
 		SRV_PID=$!
