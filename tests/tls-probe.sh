@@ -184,11 +184,24 @@ openssl req -new -key "$SW/rsa8192.key" -subj /CN=big.example.com \
 	-out "$SW/big.csr" > /dev/null 2>&1
 openssl x509 -req -in "$SW/big.csr" -CA "$WORK/other.pem" -CAkey "$SW/other.key" -days 2 \
 	-copy_extensions copy -out "$OUT/big.pem" > /dev/null 2>&1 || fail "the RSA-8192 certificate"
-serve -key "$SW/rsa8192.key" -cert "$OUT/big.pem"
+# with a stapled OCSP response (openssl ocsp, the other CA answering for itself)
+_sn=$(serial_of "$OUT/big.pem")
+printf 'V\t%s\t\t%s\tunknown\t/CN=big.example.com\n' "$(date -u -d '+2 days' +%y%m%d%H%M%SZ)" "$_sn" \
+	> "$WORK/index.txt"
+openssl ocsp -issuer "$WORK/other.pem" -cert "$OUT/big.pem" -no_nonce -reqout "$WORK/ocsp.req" \
+	> /dev/null 2>&1 || fail "openssl ocsp -reqout"
+openssl ocsp -index "$WORK/index.txt" -CA "$WORK/other.pem" -rsigner "$WORK/other.pem" \
+	-rkey "$SW/other.key" -reqin "$WORK/ocsp.req" -respout "$WORK/ocsp.der" > /dev/null 2>&1 ||
+	fail "openssl ocsp -respout"
+serve -key "$SW/rsa8192.key" -cert "$OUT/big.pem" -status_file "$WORK/ocsp.der"
 probe 1 "^  problem: certificate \[0\] /CN=big.example.com has an RSA key of 8192 bits: SIP TLS peers fail with RSA keys over 4096 bits\$" \
 	--name big.example.com --trust "$WORK/other.pem"
 grep -q "problem: .*expired\|problem: chain\|problem: untrusted" "$WORK/out" &&
 	fail "the RSA-8192 case has other problems: $(cat "$WORK/out")"
+grep -q "^  stapled OCSP: successful, leaf good, produced " "$WORK/out" ||
+	fail "no stapled OCSP response shown: $(grep OCSP "$WORK/out")"
+serve -key "$SW/rsa8192.key" -cert "$OUT/big.pem"
+probe 1 "^  stapled OCSP: none\$" --name big.example.com --trust "$WORK/other.pem"
 
 # ---------------------------------------------------------------------
 step "mutual TLS, the client key on the token"
