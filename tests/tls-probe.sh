@@ -161,9 +161,14 @@ serve -key "$SW/srv.key" -cert "$OUT/srv.pem"
 probe 1 "^  problem: chain incomplete: the issuer of \[0\] /CN=srv.example.com is missing: /O=Example/CN=Example Issuing CA " \
 	--name srv.example.com --trust "$WORK/trust.pem"
 
-step "an untrusted chain"
+step "an untrusted chain: the server sends its root too, which the bundle does not hold"
+serve -key "$SW/srv.key" -cert "$OUT/srv.pem" -cert_chain "$WORK/cas.pem"
+probe 1 "^  problem: untrusted: the chain ends at /O=Example/CN=Example Root CA, which is not in the trust bundle .*/other.pem\$" \
+	--name srv.example.com --trust "$WORK/other.pem"
+# the root not sent: its absence is named
 serve -key "$SW/srv.key" -cert "$OUT/srv.pem" -cert_chain "$OUT/sub.pem"
-probe 1 "^  problem: (untrusted|chain incomplete)" --name srv.example.com --trust "$WORK/other.pem"
+probe 1 "^  problem: chain incomplete: the issuer of \[1\] /O=Example/CN=Example Issuing CA is missing: /O=Example/CN=Example Root CA " \
+	--name srv.example.com --trust "$WORK/other.pem"
 
 # ---------------------------------------------------------------------
 step "an expired certificate (a software CA)"
