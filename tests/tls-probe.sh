@@ -131,7 +131,7 @@ grep -q "^  \[1\] subject: */O=Example/CN=Example Issuing CA\$" "$WORK/out" ||
 	fail "no intermediate shown"
 grep -q "SANs: *DNS:srv.example.com, DNS:www.example.net" "$WORK/out" || fail "no SANs"
 grep -q "problem:" "$WORK/out" && fail "a fit server with a problem line"
-# the SNI went out: s_server saw it... and an independent client agrees
+# an independent client agrees
 serve -key "$SW/srv.key" -cert "$OUT/srv.pem" -cert_chain "$OUT/sub.pem"
 echo | timeout 20 openssl s_client -connect "127.0.0.1:$PORT" -CAfile "$WORK/trust.pem" \
 	-verify_hostname srv.example.com -verify_return_error > "$WORK/cli.log" 2>&1 ||
@@ -142,6 +142,17 @@ probe 0 '"fit": true' --name srv.example.com --trust "$WORK/trust.pem" --json
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["fit"] and d["handshake"] \
 	and d["problems"] == [] and len(d["chain"]) == 2 and d["servername"] == "srv.example.com" \
 	and d["verdict"]["fit"], d' "$WORK/out" || fail "tls probe --json: $(cat "$WORK/out")"
+
+step "SNI: --name goes out as SNI (s_server answers it with another certificate), --servername overrides"
+serve -key "$SW/srvonly.key" -cert "$OUT/srvonly.pem" -servername srv.example.com \
+	-key2 "$SW/srv.key" -cert2 "$OUT/srv.pem"
+probe 0 "^127.0.0.1:$PORT: fit\$" --name srv.example.com --trust "$WORK/cas.pem"
+grep -q "^  \[0\] subject: */CN=srv.example.com\$" "$WORK/out" || fail "SNI: not the SNI's certificate"
+serve -key "$SW/srvonly.key" -cert "$OUT/srvonly.pem" -servername srv.example.com \
+	-key2 "$SW/srv.key" -cert2 "$OUT/srv.pem"
+probe 1 "^  problem: name srv.example.com is not in the certificate's CN or SAN \(nearest: only.example.com\)" \
+	--name srv.example.com --servername other.example.com --trust "$WORK/cas.pem"
+grep -q "server name: *other.example.com\$" "$WORK/out" || fail "--servername not shown"
 
 step "a wrong name: the nearest name the certificate has"
 serve -key "$SW/srv.key" -cert "$OUT/srv.pem" -cert_chain "$OUT/sub.pem"

@@ -216,10 +216,8 @@ int tool_tls_probe(int argc, char **argv)
 	}
 	vo.fallback_revoked = o.fallback != NULL && strcmp(o.fallback, "revoked") == 0;
 	p.peer_name = o.name != NULL ? o.name : p.host;
-	p.servername = o.sni != NULL    ? o.sni
-	               : o.name != NULL ? o.name
-	               : is_ip(p.host)  ? NULL
-	                                : p.host;
+	/* SNI carries a host name, never an IP address (RFC 6066) */
+	p.servername = o.sni != NULL ? o.sni : !is_ip(p.peer_name) ? p.peer_name : NULL;
 	p.trust = o.trust != NULL ? o.trust : DEFAULT_BUNDLE;
 	p.mutual = o.key != NULL;
 
