@@ -160,6 +160,12 @@ probe 1 "^  problem: name www.example.org is not in the certificate's CN or SAN 
 	--name www.example.org --trust "$WORK/trust.pem"
 head -1 "$WORK/out" | grep -q "^127.0.0.1:$PORT: not fit: name www.example.org" ||
 	fail "first line: $(head -1 "$WORK/out")"
+serve -key "$SW/srv.key" -cert "$OUT/srv.pem" -cert_chain "$OUT/sub.pem"
+probe 1 '"fit": false' --name www.example.org --trust "$WORK/trust.pem" --json
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert not d["fit"] and d["handshake"] \
+	and [p["code"] for p in d["problems"]] == ["name-mismatch"] \
+	and "nearest: www.example.net" in d["problems"][0]["text"], d' "$WORK/out" ||
+	fail "tls probe --json, wrong name: $(cat "$WORK/out")"
 
 step "the peer address is an IP, the certificate names FQDNs"
 serve -key "$SW/srv.key" -cert "$OUT/srv.pem" -cert_chain "$OUT/sub.pem"
