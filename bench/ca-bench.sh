@@ -481,7 +481,7 @@ while [ $r -le "$runs" ]; do
 		t0=$(now)
 		if [ "$m" = p11ca ]; then
 			timed "$dir/tm" "$P11CA" ca crl --dir "$dir/$big.ca" --module "$SOFTHSM_MODULE" \
-				--pin-file "$pin_file" --out "$dir/crl.pem" || rc=$?
+				--pin-file "$pin_file" --pem --out "$dir/crl.pem" || rc=$?
 		else
 			timed "$dir/tm" env OPENSSL_CONF="$dir/engine.cnf" openssl ca -batch -config "$dir/$big.ossl.cnf" \
 				-engine pkcs11 -keyform engine -keyfile "$tok;object=ca-$big;type=private" \

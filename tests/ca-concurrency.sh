@@ -83,7 +83,7 @@ for p in 1 2 3 4; do
 			"$P11CA" ca revoke --module "$MODULE" --pin-file "$PIN_FILE" --dir "$C" \
 				--serial "$(sed -n "$(((p - 1) * 5 + i))p" "$WORK/to-revoke")" \
 				2>> "$WORK/crl-err$p" || exit 1
-			"$P11CA" ca crl --module "$MODULE" --pin-file "$PIN_FILE" --dir "$C" \
+			"$P11CA" ca crl --module "$MODULE" --pin-file "$PIN_FILE" --dir "$C" --pem \
 				--out "$WORK/crls$p/$i.pem" 2>> "$WORK/crl-err$p" || exit 1
 		done
 	) &

@@ -67,7 +67,7 @@ cp "$WORK/out" "$OUT/subleaf512.pem"
 openssl x509 -in "$OUT/subleaf512.pem" -noout -text | grep "sha512WithRSAEncryption" > /dev/null ||
 	fail "--md sha512 with an RSA CA"
 run_ok ca revoke --dir "$S" --cert "$OUT/subleaf512.pem" --reason cessationOfOperation
-run_ok ca crl --dir "$S" --out "$WORK/subcrl.pem"
+run_ok ca crl --dir "$S" --pem --out "$WORK/subcrl.pem"
 openssl crl -in "$WORK/subcrl.pem" -noout -verify -CAfile "$S/ca.pem" 2>&1 | grep "verify OK" > /dev/null ||
 	fail "the sub-CA's CRL does not verify"
 cat "$R/ca.pem" "$S/ca.pem" > "$WORK/chain.pem"
@@ -91,7 +91,7 @@ openssl x509 -in "$OUT/edleaf.pem" -noout -checkend $((21 * 86400)) > /dev/null 
 	fail "the Ed25519 CA's leaf outlives it"
 run_ok ca revoke --dir "$E" --cert "$OUT/edleaf.pem" --reason keycompromise \
 	--invalidity-date 20250102030405Z
-run_ok ca crl --dir "$E" --out "$WORK/edcrl.pem"
+run_ok ca crl --dir "$E" --pem --out "$WORK/edcrl.pem"
 openssl crl -in "$WORK/edcrl.pem" -noout -verify -CAfile "$E/ca.pem" 2>&1 | grep "verify OK" > /dev/null ||
 	fail "the Ed25519 CA's CRL does not verify"
 openssl crl -in "$WORK/edcrl.pem" -noout -text | grep -A1 "Invalidity Date" |
@@ -104,7 +104,7 @@ openssl x509 -in "$OUT/ed5.pem" -noout -checkend $((4 * 86400)) > /dev/null ||
 	fail "default_days = 5: valid for less than 5 days"
 openssl x509 -in "$OUT/ed5.pem" -noout -checkend $((6 * 86400)) > /dev/null &&
 	fail "default_days = 5 in ca.conf not honoured"
-run_ok ca crl --dir "$E" --out "$WORK/edcrl2.pem"
+run_ok ca crl --dir "$E" --pem --out "$WORK/edcrl2.pem"
 _next=$(date -d "$(openssl crl -in "$WORK/edcrl2.pem" -noout -nextupdate | sed 's/^nextUpdate=//')" +%s)
 _want=$(($(date +%s) + 86400))
 [ $((_next - _want)) -le 300 ] && [ $((_want - _next)) -le 300 ] ||
@@ -177,7 +177,7 @@ run_ok ca show --dir "$I" 1001 --der
 openssl x509 -in "$WORK/old2.pem" -outform DER | cmp -s - "$WORK/out" ||
 	fail "imported 1001: not the certificate openssl ca issued"
 # CRL numbers go on from openssl's crlnumber (0A, the next one)
-run_ok ca crl --dir "$I" --out "$WORK/imported.crl"
+run_ok ca crl --dir "$I" --pem --out "$WORK/imported.crl"
 [ "$(openssl crl -in "$WORK/imported.crl" -noout -crlnumber)" = "crlNumber=0x0A" ] ||
 	fail "imported CA's first CRL: $(openssl crl -in "$WORK/imported.crl" -noout -crlnumber)"
 openssl crl -in "$WORK/imported.crl" -noout -verify -CAfile "$O/ca.pem" 2>&1 | grep -q "verify OK" ||
@@ -231,7 +231,7 @@ run_ok ca export-index --dir "$I3"
 awk -F"$_tab" 'NF != 6' "$WORK/out" | grep -q . && fail "export-index: a line of other than 6 fields"
 tr -d '\t\n' < "$WORK/out" | LC_ALL=C grep -q '[[:cntrl:]]' && fail "export-index wrote raw control bytes"
 # the CRL number: the largest kept is used once, then refused rather than wrapped
-run_ok ca crl --dir "$I3" --out "$WORK/max.crl"
+run_ok ca crl --dir "$I3" --pem --out "$WORK/max.crl"
 [ "$(openssl crl -in "$WORK/max.crl" -noout -crlnumber)" = "crlNumber=0x7FFFFFFFFFFFFFFF" ] ||
 	fail "CRL number after 7FFFFFFFFFFFFFFF: $(openssl crl -in "$WORK/max.crl" -noout -crlnumber)"
 refuse 1 "maximum" "$I3" crl --dir "$I3" --out "$WORK/max2.crl"

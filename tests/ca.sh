@@ -475,8 +475,21 @@ grep -q "^serial: *$EXP1$" "$WORK/out" || fail "show by value: $(head -1 "$WORK/
 # an unwritable CRL destination spends no CRL number
 refuse 1 "cannot write .*/no/such/dir/crl.pem: .*No such file" "$R" crl --dir "$R" --out "$WORK/no/such/dir/crl.pem"
 
-run_ok ca crl --dir "$R" --out "$WORK/crl1.pem"
-head -1 "$WORK/crl1.pem" | grep -q "^-----BEGIN X509 CRL-----$" || fail "ca crl: not PEM"
+# DER by default (a distribution point serves DER: openssl -crl_download reads
+# nothing else); --pem for PEM
+run_ok ca crl --dir "$R" --out "$WORK/crl1.der"
+head -c 1 "$WORK/crl1.der" | od -An -tx1 | grep -q "30" || fail "ca crl: not DER by default"
+openssl crl -inform DER -in "$WORK/crl1.der" -noout -verify -CAfile "$R/ca.pem" 2>&1 |
+	grep -q "verify OK" || fail "ca crl: openssl crl -inform DER does not read the default output"
+openssl crl -inform DER -in "$WORK/crl1.der" -out "$WORK/crl1.pem"
+[ "$(openssl crl -in "$WORK/crl1.pem" -noout -crlnumber)" = "crlNumber=0x01" ] ||
+	fail "crl1 (DER): $(openssl crl -in "$WORK/crl1.pem" -noout -crlnumber)"
+run_ok ca crl --dir "$R" --pem --out "$WORK/crl1p.pem"
+head -1 "$WORK/crl1p.pem" | grep -q "^-----BEGIN X509 CRL-----$" || fail "ca crl --pem: not PEM"
+openssl crl -in "$WORK/crl1p.pem" -noout -verify -CAfile "$R/ca.pem" 2>&1 | grep -q "verify OK" ||
+	fail "ca crl --pem does not verify"
+[ "$(openssl crl -in "$WORK/crl1p.pem" -noout -crlnumber)" = "crlNumber=0x02" ] ||
+	fail "crl1p: $(openssl crl -in "$WORK/crl1p.pem" -noout -crlnumber)"
 openssl crl -in "$WORK/crl1.pem" -noout -verify -CAfile "$R/ca.pem" 2>&1 | grep "verify OK" > /dev/null ||
 	fail "crl1 does not verify"
 [ "$(openssl crl -in "$WORK/crl1.pem" -noout -crlnumber)" = "crlNumber=0x01" ] ||
@@ -513,20 +526,20 @@ verify_fails "$R/ca.pem" "$OUT/exp3.pem" "revoked" -crl_check -CRLfile "$WORK/cr
 for c in exp1 vcs shared server; do
 	verify_ok "$R/ca.pem" "$OUT/$c.pem" -crl_check -CRLfile "$WORK/crl1.pem"
 done
-# a second CRL: number 2 (stdout); a third in DER, --days 2: number 3
-run_ok ca crl --dir "$R"
+# a second CRL: number 3 (stdout, --pem); a third in DER, --days 2: number 4
+run_ok ca crl --dir "$R" --pem
 cp "$WORK/out" "$WORK/crl2.pem"
 openssl crl -in "$WORK/crl2.pem" -noout -verify -CAfile "$R/ca.pem" 2>&1 | grep "verify OK" > /dev/null ||
 	fail "crl2 does not verify"
-[ "$(openssl crl -in "$WORK/crl2.pem" -noout -crlnumber)" = "crlNumber=0x02" ] ||
+[ "$(openssl crl -in "$WORK/crl2.pem" -noout -crlnumber)" = "crlNumber=0x03" ] ||
 	fail "crl2: $(openssl crl -in "$WORK/crl2.pem" -noout -crlnumber)"
 verify_fails "$R/ca.pem" "$OUT/exp2.pem" "revoked" -crl_check -CRLfile "$WORK/crl2.pem"
 verify_ok "$R/ca.pem" "$OUT/exp1.pem" -crl_check -CRLfile "$WORK/crl2.pem"
 run_ok ca crl --dir "$R" --der --days 2 --out "$WORK/crl3.der"
 openssl crl -inform DER -in "$WORK/crl3.der" -noout -verify -CAfile "$R/ca.pem" 2>&1 |
 	grep "verify OK" > /dev/null || fail "crl3 (DER) does not verify"
-[ "$(openssl crl -inform DER -in "$WORK/crl3.der" -noout -crlnumber)" = "crlNumber=0x03" ] ||
-	fail "crl3: not number 3"
+[ "$(openssl crl -inform DER -in "$WORK/crl3.der" -noout -crlnumber)" = "crlNumber=0x04" ] ||
+	fail "crl3: not number 4"
 _next=$(date -d "$(openssl crl -inform DER -in "$WORK/crl3.der" -noout -nextupdate |
 	sed 's/^nextUpdate=//')" +%s)
 _want=$(($(date +%s) + 2 * 86400))
@@ -595,7 +608,7 @@ grep -q "Reason: keyCompromise" "$WORK/ocsp.out" || fail "OCSP: no reason keyCom
 [ "$(ocsp_status "$OUT/vcs.pem")" = good ] || fail "OCSP: vcs is not good"
 
 step "the environment names the PIN file and the module when the options do not"
-P11CA_PIN_FILE=$PIN_FILE P11CA_MODULE=$MODULE "$P11CA" ca crl --dir "$R" --out "$WORK/crl-env.pem" \
+P11CA_PIN_FILE=$PIN_FILE P11CA_MODULE=$MODULE "$P11CA" ca crl --dir "$R" --pem --out "$WORK/crl-env.pem" \
 	< /dev/null > "$WORK/out" 2> "$WORK/err" || fail "ca crl with P11CA_PIN_FILE: $(cat "$WORK/err")"
 openssl crl -in "$WORK/crl-env.pem" -noout -verify -CAfile "$R/ca.pem" 2>&1 | grep -q "verify OK" ||
 	fail "the CRL signed with the environment's PIN file does not verify"

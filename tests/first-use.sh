@@ -77,7 +77,7 @@ run_ok pf cert install --key "$TOK;object=k" "$WORK/host.pem"
 run_ok pf cert check "$WORK/host.pem" --key "$TOK;object=k" --bundle "$WORK/ca/ca.pem"
 grep -q "the key matches the certificate" "$WORK/out" || fail "cert check: $(cat "$WORK/out")"
 run_ok pf ca revoke --dir "$WORK/ca" --cert "$WORK/host.pem"
-run_ok pf ca crl --dir "$WORK/ca" --out "$WORK/crl.pem"
+run_ok pf ca crl --dir "$WORK/ca" --pem --out "$WORK/crl.pem"
 serial=$(openssl x509 -in "$WORK/host.pem" -noout -serial | cut -d= -f2)
 openssl crl -in "$WORK/crl.pem" -noout -text -CAfile "$WORK/ca/ca.pem" > "$WORK/crl.txt" 2>&1 ||
 	fail "ca crl: $(cat "$WORK/crl.txt")"
@@ -203,7 +203,7 @@ expect_completion() {
 	_got=$(complete_words "$@")
 	[ "$_got" = "$_want " ] || fail "completing '$*': '$_got', want '$_want'"
 }
-expect_completion "ca cert csr key token trust" ""
+expect_completion "ca cert csr key tls token trust" ""
 expect_completion "ca cert csr" c
 expect_completion "set-cert show sign" ca s
 expect_completion "--profile" ca sign --pro
@@ -211,6 +211,8 @@ expect_completion "ocsp" ca sign --profile o
 expect_completion "server server,client" csr --eku se
 expect_completion "ec:p256 ec:p384 ec:p521" key gen --type ec
 expect_completion "--cluster" csr --cl
+expect_completion "probe" tls p
+expect_completion "not-revoked revoked" tls probe --fallback ""
 mkdir "$WORK/cadir" "$WORK/cadir2"
 expect_completion "$WORK/cadir $WORK/cadir2" ca sign --dir "$WORK/cad"
 complete_words key gen - | grep -q -- "--module --pin-file .*--token" ||

@@ -139,7 +139,7 @@ for src in file env; do
 	SERIAL=$(openssl x509 -in "$D/srv.pem" -noout -serial | sed 's/^serial=//')
 	run_ok "$P11CA" ca revoke -v --module "$MODULE" "$@" --dir "$D/ca" --serial "$SERIAL"
 	no_pin "ca revoke -v ($src)" "$PIN"
-	run_ok "$P11CA" ca crl -v --module "$MODULE" "$@" --dir "$D/ca" --out "$D/ca.crl"
+	run_ok "$P11CA" ca crl -v --module "$MODULE" "$@" --dir "$D/ca" --pem --out "$D/ca.crl"
 	no_pin "ca crl -v ($src)" "$PIN"
 	openssl crl -in "$D/ca.crl" -CAfile "$D/ca/ca.pem" -noout > /dev/null 2>&1 ||
 		fail "ca crl ($src) does not verify"

@@ -87,7 +87,7 @@ fi
 cat "$work/err"
 revoked=$(ls "$work/issued" | head -n 1)
 run "$p11ca" ca revoke --dir "$work/ca" --cert "$work/issued/$revoked" --reason keyCompromise
-run "$p11ca" ca crl --dir "$work/ca" $pin --out "$work/ca/root.crl"
+run "$p11ca" ca crl --dir "$work/ca" $pin --pem --out "$work/ca/root.crl"
 OPENSSL_CONF=/dev/null run openssl crl -in "$work/ca/root.crl" -noout -verify -CAfile "$work/ca/ca.pem" -crlnumber
 if OPENSSL_CONF=/dev/null openssl verify -crl_check -CRLfile "$work/ca/root.crl" -CAfile "$work/ca/ca.pem" \
 	"$work/issued/$revoked" > /dev/null 2>&1; then
@@ -151,6 +151,22 @@ grep -q "Verify return code: 0" "$work/s_client.log" || die "TLS handshake with 
 echo "TLS 1.3 handshake: openssl s_server signed with the token key; s_client (no provider) verified it:"
 grep -E "^(New|Verify return code)" "$work/s_client.log" | awk '!seen[$0]++ { print "  " $0 }'
 unset OPENSSL_CONF
+echo "'p11ca tls probe' judges a TLS peer as a zone in TLS verify mode does; here s_server serves"
+echo "peer1's certificate (its key on the token). Addressed by IP, the peer is not fit:"
+port=$((20000 + ($$ + 1) % 20000))
+OPENSSL_CONF="$work/openssl.cnf" openssl s_server -quiet -accept "127.0.0.1:$port" \
+	-key "$tok;object=expressway-rsa" -cert "$work/peer1.pem" -naccept 2 -www > "$work/s_server2.log" 2>&1 &
+srv=$!
+sleep 1
+if run "$p11ca" tls probe "127.0.0.1:$port" --trust "$work/trust.pem" > "$work/probe1.txt"; then
+	die "tls probe passed a peer addressed by IP"
+fi
+grep -E "^[$]|not fit|problem:" "$work/probe1.txt" | sed 's/^ */  /'
+echo "addressed by its FQDN (the zone's Peer address), it is fit:"
+run "$p11ca" tls probe "127.0.0.1:$port" --name peer1.example.com --trust "$work/trust.pem" > "$work/probe2.txt" ||
+	die "tls probe: $(cat "$work/probe2.txt")"
+sed 's/^/  /' "$work/probe2.txt" | head -n 8
+wait "$srv" 2>/dev/null || true
 
 step "12. Signing speed: bare PKCS#11 vs libp11ca, same token, same run"
 run "$p11ca" token bench --token "$tok" $pin --seconds 1
@@ -170,6 +186,6 @@ trusted CA bundle; listed
 the token's objects with their flags; signed with each key and had OpenSSL verify every
 signature; signed with a p11ca key through OpenSC's pkcs11-tool; made a certificate with
 'openssl req' and served TLS 1.3 with 'openssl s_server' on the token key through the
-p11ca provider; measured signing speed against the bare PKCS#11 limit; deleted a key.
+p11ca provider; probed a TLS peer as TLS verify mode does (an IP peer address caught); measured signing speed against the bare PKCS#11 limit; deleted a key.
 Everything is in $work.
 MSG

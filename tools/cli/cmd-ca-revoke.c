@@ -20,13 +20,13 @@ static const char revoke_help[] =
     "suspected to have been compromised): YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ,\n"
     "YYYY-MM-DD HH:MM:SS or YYYYMMDDHHMMSSZ (UTC).\n";
 
-enum { O_SERIAL = TOOL_CA_O_FIRST, O_CERT, O_REASON, O_INVALIDITY, O_OUT, O_DER, O_DAYS };
+enum { O_SERIAL = TOOL_CA_O_FIRST, O_CERT, O_REASON, O_INVALIDITY, O_OUT, O_DER, O_PEM, O_DAYS };
 
 /* ca revoke's and ca crl's options */
 struct revoke_args {
 	const char *dir, *serial_arg, *cert, *out;
 	int64_t invalidity;
-	int reason, der;
+	int reason, pem; /* ca crl: PEM (--pem) rather than DER */
 	long days;
 };
 
@@ -60,7 +60,8 @@ static int revoke_opt(int id, const char *arg, void *data)
 		}
 		break;
 	case O_OUT: a->out = arg; break;
-	case O_DER: a->der = 1; break;
+	case O_DER: a->pem = 0; break;
+	case O_PEM: a->pem = 1; break;
 	case O_DAYS: return tool_parse_days("--days", arg, &a->days) ? 0 : TOOL_EXIT_USAGE;
 	default: return TOOL_EXIT_USAGE;
 	}
@@ -124,12 +125,14 @@ int tool_ca_revoke(int argc, char **argv)
 /* ca crl */
 
 static const char crl_help[] =
-    "usage: p11ca ca crl --dir D [--out FILE] [--der] [--days N]\n\n"
+    "usage: p11ca ca crl --dir D [--out FILE] [--pem | --der] [--days N]\n\n"
     "Writes a CRL (X.509 v2) of every revoked certificate, signed on the token:\n"
     "CRL number (one more each time), this update now, next update in --days\n"
     "(ca.conf crl_days, 7), authority key identifier; each entry with its\n"
-    "reason code (left out for unspecified) and invalidity date.  PEM on\n"
-    "standard output unless --out; --der for DER.\n";
+    "reason code (left out for unspecified) and invalidity date.  DER (what a\n"
+    "CRL distribution point serves: RFC 5280 clients such as OpenSSL's\n"
+    "-crl_download read DER only) on standard output unless --out; --pem for\n"
+    "PEM (--der, the default, is still accepted).\n";
 
 /* ca_crl()'s output: into the temporary file beside --out (or standard output). */
 static int write_piece(void *arg, const unsigned char *p, size_t len)
@@ -143,6 +146,7 @@ int tool_ca_crl(int argc, char **argv)
 		TOOL_CA_DIR_OPT,
 		{ "out", required_argument, O_OUT },
 		{ "der", no_argument, O_DER },
+		{ "pem", no_argument, O_PEM },
 		{ "days", required_argument, O_DAYS },
 		{ NULL, 0, 0 },
 	};
@@ -167,7 +171,7 @@ int tool_ca_crl(int argc, char **argv)
 	if (tool_atomic_open(&file, a.out) != TOOL_EXIT_OK)
 		goto out;
 	if (tool_report(ca_crl(ca, ca->conf.default_md, a.days > 0 ? a.days : ca->conf.crl_days,
-	                       !a.der, write_piece, &file, &number, &count)) != TOOL_EXIT_OK) {
+	                       a.pem, write_piece, &file, &number, &count)) != TOOL_EXIT_OK) {
 		tool_atomic_abort(&file);
 		goto out;
 	}

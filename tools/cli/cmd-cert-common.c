@@ -142,8 +142,7 @@ static void get_bc(X509 *x, char *out, size_t cap)
 	BASIC_CONSTRAINTS_free(bc);
 }
 
-/* "RSA", "EC (prime256v1)", "ED25519" and the size in bits. */
-static void key_desc(EVP_PKEY *pk, char *out, size_t cap, int *bits)
+void cert_key_desc(EVP_PKEY *pk, char *out, size_t cap, int *bits)
 {
 	char group[64];
 	size_t glen = 0;
@@ -212,7 +211,7 @@ int cert_info_get(X509 *x, time_t now, struct cert_info *ci)
 		ci->days_left = days;
 	ASN1_TIME_free(at);
 	get_bc(x, ci->bc, sizeof(ci->bc));
-	key_desc(X509_get0_pubkey(x), ci->key, sizeof(ci->key), &ci->bits);
+	cert_key_desc(X509_get0_pubkey(x), ci->key, sizeof(ci->key), &ci->bits);
 	snprintf(ci->sigalg, sizeof(ci->sigalg), "%s", nid != NID_undef ? OBJ_nid2ln(nid) : "?");
 	ok = ok && pki_fingerprint(x, "SHA256", 1, ci->sha256, sizeof(ci->sha256)) == RES_OK &&
 	     pki_fingerprint(x, "SHA1", 1, ci->sha1, sizeof(ci->sha1)) == RES_OK &&

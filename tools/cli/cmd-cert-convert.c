@@ -1,4 +1,4 @@
-/* cmd-cert-convert.c - p11ca cert convert: PEM <-> DER. */
+/* cmd-cert-convert.c - p11ca cert convert: PEM <-> DER (certificates, CSRs, CRLs). */
 #include "config.h"
 
 #include <strings.h>
@@ -26,14 +26,16 @@ int tool_cert_convert(int argc, char **argv)
 	};
 	static const char help[] =
 	    "usage: p11ca cert convert IN OUT [--to pem|der]\n\n"
-	    "Converts a certificate between PEM and DER.  The input format is\n"
-	    "detected; by default the output is the other one.  A PEM file with\n"
-	    "several certificates converts to PEM only (DER holds one).  OUT is\n"
-	    "written atomically; \"-\" is standard output.\n";
+	    "Converts a certificate, a certificate signing request or a CRL between\n"
+	    "PEM and DER.  What IN holds and its format are detected; by default the\n"
+	    "output is the other format.  A PEM file with several certificates\n"
+	    "converts to PEM only (DER holds one).  OUT is written atomically; \"-\"\n"
+	    "is standard output.\n";
 	struct tool_common c = { 0 };
 	const char *to = NULL;
-	int r, ret = TOOL_EXIT_FAIL, pem, der, i;
+	int r, ret = TOOL_EXIT_FAIL, der, i, ok;
 	STACK_OF(X509) *certs = NULL;
+	struct cert_file file = { 0 };
 	BIO *bio = NULL;
 	unsigned char *data;
 	long n;
@@ -48,28 +50,35 @@ int tool_cert_convert(int argc, char **argv)
 		tool_errorf("unknown --to '%s' (pem or der)", to);
 		return TOOL_EXIT_USAGE;
 	}
-	if ((certs = tool_load_certs(argv[optind], &pem)) == NULL)
+	if (!cert_file_read(argv[optind], &file))
 		goto out;
-	der = to != NULL ? strcasecmp(to, "der") == 0 : pem;
-	if (der && sk_X509_num(certs) > 1) {
+	certs = file.certs;
+	der = to != NULL ? strcasecmp(to, "der") == 0 : file.pem;
+	if (der && file.kind == CERT_KIND_CERTS && sk_X509_num(certs) > 1) {
 		tool_errorf("%s holds %d certificates; DER holds one (split it, or --to pem)",
 		            argv[optind], sk_X509_num(certs));
 		goto out;
 	}
 	if ((bio = BIO_new(BIO_s_mem())) == NULL)
 		goto fail;
-	for (i = 0; i < sk_X509_num(certs); i++)
-		if ((der ? i2d_X509_bio(bio, sk_X509_value(certs, i))
-		         : PEM_write_bio_X509(bio, sk_X509_value(certs, i))) != 1)
-			goto fail;
+	if (file.kind == CERT_KIND_CSR)
+		ok = der ? i2d_X509_REQ_bio(bio, file.csr) : PEM_write_bio_X509_REQ(bio, file.csr);
+	else if (file.kind == CERT_KIND_CRL)
+		ok = der ? i2d_X509_CRL_bio(bio, file.crl) : PEM_write_bio_X509_CRL(bio, file.crl);
+	else
+		for (ok = 1, i = 0; ok == 1 && i < sk_X509_num(certs); i++)
+			ok = der ? i2d_X509_bio(bio, sk_X509_value(certs, i))
+			         : PEM_write_bio_X509(bio, sk_X509_value(certs, i));
+	if (ok != 1)
+		goto fail;
 	if ((n = BIO_get_mem_data(bio, (char **)&data)) <= 0)
 		goto fail;
 	ret = tool_write_atomic(argv[optind + 1], data, (size_t)n);
 	goto out;
 fail:
-	tool_ossl_fail("encoding the certificate");
+	tool_ossl_fail("encoding the output");
 out:
 	BIO_free(bio);
-	sk_X509_pop_free(certs, X509_free);
+	cert_file_free(&file);
 	return ret;
 }

@@ -138,11 +138,17 @@ int tool_cert_show(int argc, char **argv)
 	    "extended key usage, key usage, basic constraints, public key, signature\n"
 	    "algorithm, SHA-256 and SHA-1 fingerprints.  --text prints OpenSSL's full\n"
 	    "decoding instead; --json a JSON array with one object per certificate\n"
-	    "(fingerprints in lowercase hex, as trust list --json gives them).\n";
+	    "(fingerprints in lowercase hex, as trust list --json gives them).\n"
+	    "FILE may hold a certificate signing request instead (subject, requested\n"
+	    "SANs and EKU, key, whether its self-signature verifies) or a CRL\n"
+	    "(issuer, CRL number, this and next update, each entry's serial, date and\n"
+	    "reason), PEM or DER; --json then prints one object with \"type\": \"csr\"\n"
+	    "or \"crl\".\n";
 	struct tool_common c = { 0 };
 	struct show_opts o = { 0 };
-	int r, ret = TOOL_EXIT_FAIL, pem, i;
+	int r, ret = TOOL_EXIT_FAIL, i;
 	STACK_OF(X509) *certs = NULL;
+	struct cert_file file = { 0 };
 	BIO *out = NULL;
 	json_t *arr = NULL;
 	time_t now = time(NULL);
@@ -157,8 +163,18 @@ int tool_cert_show(int argc, char **argv)
 		tool_errorf("--text and --json do not go together");
 		return TOOL_EXIT_USAGE;
 	}
-	if ((certs = tool_load_certs(argv[optind], &pem)) == NULL)
+	if (!cert_file_read(argv[optind], &file))
 		goto out;
+	if (file.kind == CERT_KIND_CSR) {
+		ret = cert_show_csr(file.csr, o.text, o.json);
+		goto out;
+	}
+	if (file.kind == CERT_KIND_CRL) {
+		ret = cert_show_crl(file.crl, o.text, o.json);
+		goto out;
+	}
+	certs = file.certs;
+	file.certs = NULL;
 	if (o.text && (out = BIO_new_fp(stdout, BIO_NOCLOSE)) == NULL)
 		goto oom;
 	/* JSON is printed whole at the end: on a failure stdout holds nothing */
@@ -207,5 +223,6 @@ out:
 	json_decref(arr);
 	BIO_free(out);
 	sk_X509_pop_free(certs, X509_free);
+	cert_file_free(&file);
 	return ret;
 }

@@ -45,6 +45,8 @@ struct cert_info {
 /* Fills @ci for @x as of @now (0: out of memory, reported); info_free() either way. */
 int cert_info_get(X509 *x, time_t now, struct cert_info *ci);
 void cert_info_free(struct cert_info *ci);
+/* "RSA", "EC (prime256v1)", "ED25519" and the size in bits. */
+void cert_key_desc(EVP_PKEY *pk, char *out, size_t cap, int *bits);
 /* "2026-11-24T19:00:00Z", or "(invalid time)". */
 void cert_time_string(const ASN1_TIME *t, char *out, size_t cap);
 
@@ -53,6 +55,25 @@ void cert_time_string(const ASN1_TIME *t, char *out, size_t cap);
  * reason in @why (or, when @why is NULL, reported as "p11ca: PATH: ...").
  */
 STACK_OF(X509) * cert_read(const char *path, int *pem, char *why, size_t cap);
+
+/*
+ * cmd-cert-formats.c: what 'cert show' and 'cert convert' read: the
+ * certificates of a file, or one CSR, or one CRL (PEM or DER, detected).
+ */
+enum cert_kind { CERT_KIND_CERTS, CERT_KIND_CSR, CERT_KIND_CRL };
+struct cert_file {
+	enum cert_kind kind;
+	int pem;
+	STACK_OF(X509) * certs;
+	X509_REQ *csr;
+	X509_CRL *crl;
+};
+/* Reads @path into @f (cert_file_free() either way); reports and returns 0 on failure. */
+int cert_file_read(const char *path, struct cert_file *f);
+void cert_file_free(struct cert_file *f);
+/* 'cert show' of a CSR or a CRL: text (--text: OpenSSL's), or --json (one object). */
+int cert_show_csr(X509_REQ *req, int text, int json);
+int cert_show_crl(X509_CRL *crl, int text, int json);
 
 /* Whether @s is a pkcs11: URI, or holds a pin-value (a URI with a mistyped scheme). */
 int cert_is_pkcs11_uri(const char *s);

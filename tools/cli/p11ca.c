@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 
 #include "cmd-ca.h"
+#include "cmd-tls.h"
 #include "tool.h"
 
 static const struct {
@@ -27,8 +28,10 @@ static const struct {
 	{ "key", "sign", tool_key_sign, "sign a file with a token key" },
 	{ "key", "pubkey", tool_key_pubkey, "write a token key's public key (PEM)" },
 	{ "csr", NULL, tool_csr, "make a CSR for a token key (deployment naming rules)" },
-	{ "cert", "show", tool_cert_show, "summarise a certificate (--text for everything)" },
-	{ "cert", "convert", tool_cert_convert, "convert a certificate between PEM and DER" },
+	{ "cert", "show", tool_cert_show,
+	  "summarise a certificate, CSR or CRL (--text for everything)" },
+	{ "cert", "convert", tool_cert_convert,
+	  "convert a certificate, CSR or CRL between PEM and DER" },
 	{ "cert", "check", tool_cert_check,
 	  "check a certificate, its key and chain are fit for use" },
 	{ "cert", "install", tool_cert_install,
@@ -47,6 +50,8 @@ static const struct {
 	{ "ca", "show", tool_ca_show, "show one issued certificate" },
 	{ "ca", "import-openssl", tool_ca_import_openssl, "import an openssl ca directory" },
 	{ "ca", "export-index", tool_ca_export_index, "write an index.txt for openssl ocsp" },
+	{ "tls", "probe", tool_tls_probe,
+	  "shake hands with a TLS peer and diagnose its certificate" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
