@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
@@ -196,7 +197,8 @@ static int verify_full(const unsigned char *der, size_t len, EVP_PKEY *pk)
 		return res_ossl(RES_BAD_INPUT, "CRL");
 	ok = X509_CRL_verify(crl, pk) == 1;
 	X509_CRL_free(crl);
-	return ok ? RES_OK : res_ossl(RES_CRYPTO, "CRL signature does not verify");
+	ERR_clear_error();
+	return ok ? RES_OK : res_set(RES_CRYPTO, "signature does not verify");
 }
 
 /*
@@ -225,7 +227,7 @@ static int verify_sig(const struct crlscan *c, const unsigned char *der, size_t 
 	}
 	if (EVP_PKEY_get_base_id(pk) != pk_nid &&
 	    !(pk_nid == NID_rsaEncryption && EVP_PKEY_get_base_id(pk) == NID_rsa)) {
-		rc = res_set(RES_CRYPTO, "CRL signature does not verify: %s with a %s key",
+		rc = res_set(RES_CRYPTO, "signature does not verify: %s with a %s key",
 		             OBJ_nid2sn(nid), OBJ_nid2sn(EVP_PKEY_get_base_id(pk)));
 		goto out;
 	}
@@ -239,7 +241,8 @@ static int verify_sig(const struct crlscan *c, const unsigned char *der, size_t 
 		goto out;
 	}
 	if (EVP_DigestVerify(mctx, c->sig, c->sig_len, c->tbs, c->tbs_len) != 1) {
-		rc = res_ossl(RES_CRYPTO, "CRL signature does not verify");
+		ERR_clear_error();
+		rc = res_set(RES_CRYPTO, "signature does not verify");
 		goto out;
 	}
 	rc = RES_OK;
