@@ -641,6 +641,44 @@ static void test_differential(void **state)
 	}
 }
 
+/* Many random entries in random order: the index sorts them, each is found. */
+static void test_many_unsorted(void **state)
+{
+	enum { N = 1500 };
+	static char hex[N][48];
+	X509_CRL *crl = crl_start(ca_a, 1, T0, T0 + 7 * DAY);
+	struct rev_crl_answer a;
+	struct rev_store *s;
+	unsigned char *der;
+	size_t len;
+
+	(void)state;
+	empty_dir();
+	for (int i = 0; i < N; i++) {
+		unsigned char serial[24];
+		size_t sl;
+
+		random_serial(serial, &sl);
+		for (size_t k = 0; k < sl; k++)
+			snprintf(hex[i] + 2 * k, 3, "%02X", serial[k]);
+		add_entry(crl, serial, sl, i % 3 == 0 ? -1 : 1, T0 - DAY - i);
+	}
+	der = crl_finish(crl, ca_a, key_a, &len);
+	s = open_store();
+	assert_int_equal(put_der(s, der, len, REV_ORIGIN_DOWNLOAD, NULL), RES_OK);
+	for (int i = 0; i < N; i += 7) {
+		assert_int_equal(look(s, ca_a, hex[i], 0, T0 + DAY, 0, &a), REV_CRL_REVOKED);
+		rev_crl_answer_clear(&a);
+	}
+	/* 20 octets of 0x55: not among them (random ones have another first octet or length) */
+	assert_int_equal(
+	    look(s, ca_a, "5555555555555555555555555555555555555555", 0, T0 + DAY, 0, &a),
+	    REV_CRL_GOOD);
+	rev_crl_answer_clear(&a);
+	OPENSSL_free(der);
+	rev_store_close(s);
+}
+
 /* ---- processes ------------------------------------------------------ */
 
 /* The entry of CRL number k lists serial 0x42 iff k is odd. */
@@ -820,6 +858,7 @@ int main(void)
 		cmocka_unit_test(test_scope_precedence_remove),
 		cmocka_unit_test(test_symlink_refused),
 		cmocka_unit_test(test_differential),
+		cmocka_unit_test(test_many_unsorted),
 		cmocka_unit_test(test_concurrent_readers),
 		cmocka_unit_test(test_killed_writer),
 	};

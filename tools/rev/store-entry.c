@@ -144,6 +144,8 @@ int store_entry_open(int dirfd, const char *name, struct store_entry *e)
 		return res_set(RES_BAD_INPUT, "CRL store entry %s: not an entry", name);
 	}
 	e->size = (size_t)st.st_size;
+	e->dev = st.st_dev;
+	e->ino = st.st_ino;
 	e->map = mmap(NULL, e->size, PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
 	if (e->map == MAP_FAILED) {
@@ -175,6 +177,58 @@ int store_entry_open(int dirfd, const char *name, struct store_entry *e)
 fail:
 	store_entry_close(e);
 	return rc;
+}
+
+static void cache_drop(struct rev_store *s, const char *name)
+{
+	for (unsigned i = 0; i < STORE_CACHE; i++)
+		if (s->cache[i].map != NULL && strcmp(s->cache_name[i], name) == 0) {
+			store_entry_close(&s->cache[i]);
+			s->cache_name[i][0] = '\0';
+		}
+}
+
+void store_cache_clear(struct rev_store *s)
+{
+	for (unsigned i = 0; i < STORE_CACHE; i++) {
+		store_entry_close(&s->cache[i]);
+		s->cache_name[i][0] = '\0';
+	}
+}
+
+int store_entry_cached(struct rev_store *s, const char *name, const struct store_entry **pe)
+{
+	struct store_entry e;
+	struct stat st;
+	unsigned slot;
+	int rc;
+
+	*pe = NULL;
+	if (strlen(name) >= sizeof(s->cache_name[0]))
+		return res_set(RES_NOT_FOUND, "no CRL store entry %s", name);
+	if (fstatat(s->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		cache_drop(s, name);
+		if (errno == ENOENT)
+			return res_set(RES_NOT_FOUND, "no CRL store entry %s", name);
+		return res_set(RES_IO, "CRL store entry %s: %s", name, strerror(errno));
+	}
+	for (slot = 0; slot < STORE_CACHE; slot++)
+		if (s->cache[slot].map != NULL && strcmp(s->cache_name[slot], name) == 0)
+			break;
+	if (slot < STORE_CACHE && s->cache[slot].dev == st.st_dev &&
+	    s->cache[slot].ino == st.st_ino) {
+		*pe = &s->cache[slot];
+		return RES_OK;
+	}
+	cache_drop(s, name);
+	if ((rc = store_entry_open(s->dirfd, name, &e)) != RES_OK)
+		return rc;
+	slot = s->cache_next++ % STORE_CACHE;
+	store_entry_close(&s->cache[slot]);
+	s->cache[slot] = e;
+	snprintf(s->cache_name[slot], sizeof(s->cache_name[slot]), "%s", name);
+	*pe = &s->cache[slot];
+	return RES_OK;
 }
 
 const unsigned char *store_entry_find(const struct store_entry *e, const unsigned char *serial,

@@ -26,6 +26,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "crlscan.h"
 #include "store.h"
@@ -58,6 +59,8 @@ struct store_entry {
 	uint64_t count;
 	const unsigned char *der;
 	size_t der_len;
+	dev_t dev; /* the file mapped: while it is, its inode number is not reused */
+	ino_t ino;
 };
 
 /*
@@ -83,10 +86,23 @@ struct store_new {
 /* Writes @n to @name in @dirfd atomically (temp, fsync, rename, folder fsync). */
 int store_entry_write(int dirfd, const char *name, const struct store_new *n);
 
+/*
+ * Entries a lookup mapped stay mapped for the next lookup in the same
+ * process as long as the name still holds the same file (an fstatat, not
+ * an open, mmap, page faults and a metadata parse).
+ */
+#define STORE_CACHE 4
 struct rev_store {
 	int dirfd; /* the folder, opened O_NOFOLLOW: every entry is opened at it */
 	char *dir;
+	struct store_entry cache[STORE_CACHE];
+	char cache_name[STORE_CACHE][STORE_ID_LEN + 8];
+	unsigned cache_next;
 };
+/* The entry @name, mapped or from the cache (valid until the next call or close). */
+int store_entry_cached(struct rev_store *s, const char *name, const struct store_entry **pe);
+/* Unmaps every cached entry. */
+void store_cache_clear(struct rev_store *s);
 /* The writers' lock: *pfd holds LOCK_EX on ".lock" until closed (store.c). */
 int store_lock(struct rev_store *s, int *pfd);
 /* Hex SHA-256 of @issuer's subject name DER and SubjectPublicKeyInfo DER (store.c). */

@@ -75,28 +75,25 @@ int rev_store_lookup(struct rev_store *s, X509 *cert, X509 *issuer, int64_t at, 
 		at = (int64_t)time(NULL);
 	is_ca = X509_check_ca(cert) > 0;
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		struct store_entry e;
+		const struct store_entry *e;
 		enum rev_crl_status st;
 		int64_t when;
 		int reason;
 
 		store_entry_name(key, order[i], name, sizeof(name));
-		if ((rc = store_entry_open(s->dirfd, name, &e)) == RES_NOT_FOUND)
+		if ((rc = store_entry_cached(s, name, &e)) == RES_NOT_FOUND)
 			continue;
 		if (rc != RES_OK) {
 			rev_crl_answer_clear(a);
 			return rc;
 		}
-		if (strcmp(e.issuer_key, key) != 0 || (e.info.only_user_certs && is_ca) ||
-		    (e.info.only_ca_certs && !is_ca)) {
-			store_entry_close(&e); /* another issuer, or out of the CRL's scope */
-			continue;
-		}
-		st = judge(&e, serial, slen, at, &reason, &when);
+		if (strcmp(e->issuer_key, key) != 0 || (e->info.only_user_certs && is_ca) ||
+		    (e->info.only_ca_certs && !is_ca))
+			continue; /* another issuer, or out of the CRL's scope */
+		st = judge(e, serial, slen, at, &reason, &when);
 		if (a->status == REV_CRL_NONE || (st == REV_CRL_REVOKED && a->status != st)) {
 			rev_crl_info_clear(&a->info);
-			if ((rc = store_info_copy(&a->info, &e.info)) != RES_OK) {
-				store_entry_close(&e);
+			if ((rc = store_info_copy(&a->info, &e->info)) != RES_OK) {
 				rev_crl_answer_clear(a);
 				return rc;
 			}
@@ -104,7 +101,6 @@ int rev_store_lookup(struct rev_store *s, X509 *cert, X509 *issuer, int64_t at, 
 			a->reason = reason;
 			a->revoked_at = when;
 		}
-		store_entry_close(&e);
 		if (!use_both)
 			break;
 	}

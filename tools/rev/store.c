@@ -103,6 +103,7 @@ void rev_store_close(struct rev_store *s)
 {
 	if (s == NULL)
 		return;
+	store_cache_clear(s);
 	close(s->dirfd);
 	free(s->dir);
 	free(s);
@@ -323,6 +324,47 @@ static int fill_rec(void *ctx, const struct crlscan_entry *e)
 	return RES_OK;
 }
 
+static void sift(struct store_rec *r, size_t i, size_t n)
+{
+	for (;;) {
+		size_t c = 2 * i + 1;
+		struct store_rec t;
+
+		if (c >= n)
+			return;
+		if (c + 1 < n && store_rec_cmp(&r[c], &r[c + 1]) < 0)
+			c++;
+		if (store_rec_cmp(&r[i], &r[c]) >= 0)
+			return;
+		t = r[i], r[i] = r[c], r[c] = t;
+		i = c;
+	}
+}
+
+/*
+ * The index in serial order, in place: glibc's qsort() would take a second
+ * buffer as large as the index (32 MB for a million entries).  CRLs that
+ * come sorted (openssl ca sorts by serial, which is this order for
+ * positive serials) cost one pass.
+ */
+static void sort_recs(struct store_rec *r, size_t n)
+{
+	size_t i;
+
+	for (i = 1; i < n && store_rec_cmp(&r[i - 1], &r[i]) <= 0; i++)
+		;
+	if (i >= n)
+		return;
+	for (i = n / 2; i-- > 0;)
+		sift(r, i, n);
+	for (i = n; i-- > 1;) {
+		struct store_rec t = r[0];
+
+		r[0] = r[i], r[i] = t;
+		sift(r, 0, i);
+	}
+}
+
 static void number_hex(const struct crlscan *c, char *out)
 {
 	static const char hx[] = "0123456789ABCDEF";
@@ -400,8 +442,7 @@ int rev_store_put(struct rev_store *s, const unsigned char *der, size_t len,
 		return res_set(RES_NOMEM, "out of memory (%zu CRL entries)", f.cap);
 	if ((rc = crlscan_parse(der, len, &c, fill_rec, &f)) != RES_OK)
 		goto out;
-	if (f.n > 1)
-		qsort(f.recs, f.n, sizeof(*f.recs), store_rec_cmp);
+	sort_recs(f.recs, f.n);
 
 	if ((rc = pki_name_oneline(X509_get_subject_name(iss), &info.issuer)) != RES_OK)
 		goto out;
