@@ -391,6 +391,11 @@ static int number_cmp(const char *a, const char *b)
 	return la != lb ? (la < lb ? -1 : 1) : strcmp(a, b);
 }
 
+static int same_str(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
 /* The rollback guard against the stored entry @old: RES_OK, RES_ALREADY or RES_STALE. */
 static int guard(const struct store_entry *old, const struct rev_crl_info *in, const char *sha)
 {
@@ -471,6 +476,10 @@ int rev_store_put(struct rev_store *s, const unsigned char *der, size_t len,
 		if ((rc = guard(&old, &info, sha)) == RES_ALREADY) {
 			already = 1;
 			info.stored_at = old.info.stored_at;
+			if (same_str(info.source, old.info.source) &&
+			    same_str(info.etag, old.info.etag) &&
+			    same_str(info.last_modified, old.info.last_modified))
+				goto done; /* nothing to refresh */
 		} else if (rc != RES_OK) {
 			goto out;
 		}
@@ -483,6 +492,7 @@ int rev_store_put(struct rev_store *s, const unsigned char *der, size_t len,
 		if ((rc = store_entry_write(s->dirfd, name, &n)) != RES_OK)
 			goto out;
 	}
+done:
 	rc = already ? res_set(RES_ALREADY, "the same CRL of %s is stored already", info.issuer)
 	             : RES_OK;
 	if (pinfo != NULL) {
