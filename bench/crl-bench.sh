@@ -82,6 +82,7 @@ grep -q "verify OK" ossl_verify.err || fail "openssl crl does not verify the CRL
 "$CRL_LOOKUP" store leaf.pem ca.pem 1000 > lookup.out || fail "crl-lookup failed"
 read -r lookup_state lookup_us < lookup.out
 [ "$lookup_state" = good ] || fail "crl-lookup says $lookup_state, want good"
+measure one_lookup "$CRL_LOOKUP" store leaf.pem ca.pem 1
 measure ossl_check openssl verify -crl_check -CAfile ca.pem -CRLfile crl.pem leaf.pem
 verify_built=0
 if "$P11CA" verify --help > /dev/null 2>&1; then
@@ -112,6 +113,8 @@ else
 	printf '%-58s %9s %11s\n' "p11ca verify --revocation crl (one leaf, from the store)" \
 		"not built" "-"
 fi
+printf '%-58s %9s %11s\n' "crl-lookup: a process opening the store, one lookup" \
+	"$(cat one_lookup.t)" "$(($(cat one_lookup.m) / 1024))"
 printf '%-58s %9s %11s\n' "rev_store_lookup, the limit (per lookup)" "${lookup_us}us" "-"
 echo
 mem_ok=$(awk -v r="$mem_ratio" -v t=$t_mem 'BEGIN { print (r >= t) ? "met" : "MISSED" }')
@@ -124,6 +127,7 @@ if [ $verify_built = 1 ]; then
 	echo "one check: openssl verify -crl_check / p11ca verify = ${chk_ratio}x (target >= ${t_check}x): $chk_ok"
 	[ "$chk_ok" = met ] || ok=0
 else
-	echo "one check: p11ca verify not built (the verify engineer's part); the lookup alone is ${lim_ratio}x faster than openssl verify -crl_check"
+	one_ratio=$(ratio "$t_oc" "$(cat one_lookup.t)")
+	echo "one check: p11ca verify not built (the verify engineer's part); a process doing one store lookup is ${one_ratio}x faster than openssl verify -crl_check (the lookup itself ${lim_ratio}x)"
 fi
 [ $ok = 1 ] || exit 1

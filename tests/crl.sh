@@ -144,6 +144,35 @@ cmp -s "$S/$ID.crl" before.entry || fail "a refused CRL changed the stored entry
 run_ok crl list --crl-store "$S" --json
 [ "$(field "$WORK/out" 0 crl_number)" = 02 ] || fail "stored number changed"
 
+step "RSA-PSS (OpenSSL's full decode) and Ed25519 signatures"
+for kind in pss ed; do
+	mkdir -p "$kind/newcerts"
+	: > "$kind/index.txt"
+	echo 01 > "$kind/crlnumber"
+	sed "s#^dir = .*#dir = $WORK/$kind#" sw/ca.cnf > "$kind/ca.cnf"
+	if [ $kind = pss ]; then
+		openssl req -x509 -newkey rsa:2048 -nodes -keyout $kind/ca.key -out $kind/ca.pem \
+			-days 3650 -subj "/O=Example/CN=PSS CA" 2> /dev/null || fail "req $kind"
+		set -- -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32
+	else
+		openssl req -x509 -newkey ed25519 -nodes -keyout $kind/ca.key -out $kind/ca.pem \
+			-days 3650 -subj "/O=Example/CN=Ed CA" 2> /dev/null || fail "req $kind"
+		set --
+	fi
+	openssl ca -config $kind/ca.cnf -gencrl "$@" -out $kind/crl.pem > /dev/null 2>&1 ||
+		fail "gencrl $kind"
+	run_ok crl add $kind/crl.pem --trust $kind/ca.pem --crl-store "$WORK/store-$kind"
+	grep -q stored "$WORK/out" || fail "$kind CRL: $(cat "$WORK/out")"
+	# the same CRL with one signature byte changed is refused
+	openssl crl -in $kind/crl.pem -outform DER -out $kind/crl.der
+	python3 -c 'import sys; b=bytearray(open(sys.argv[1],"rb").read()); b[-5]^=1; open(sys.argv[2],"wb").write(b)' \
+		$kind/crl.der $kind/bad.der
+	expect_fail 1 "signature does not verify" \
+		crl add $kind/bad.der --trust $kind/ca.pem --crl-store "$WORK/store-$kind"
+	one_line "$WORK/err"
+done
+openssl crl -in pss/crl.pem -noout -text | grep -q "rsassaPss" || fail "not an RSA-PSS CRL"
+
 step "crl show: text, --json, --out DER and PEM"
 run_ok crl show "$ID" --crl-store "$S"
 grep -q "^CRL number: *02$" "$WORK/out" || fail "crl show: $(cat "$WORK/out")"
