@@ -173,6 +173,16 @@ for kind in pss ed; do
 done
 openssl crl -in pss/crl.pem -noout -text | grep -q "rsassaPss" || fail "not an RSA-PSS CRL"
 
+step "archives: a ZIP of two CRLs, a bare GZIP"
+need_cmd zip gzip
+zip -q two.zip pss/crl.pem ed/crl.der
+cat pss/ca.pem ed/ca.pem > pe.pem
+run_ok crl add two.zip --trust pe.pem --crl-store "$WORK/store-zip"
+[ "$(grep -c "two.zip:.*: stored" "$WORK/out")" -eq 2 ] || fail "zip: $(cat "$WORK/out")"
+gzip -c crl2.der > crl2.der.gz
+run_ok crl add crl2.der.gz --trust sw/ca.pem --crl-store "$WORK/store-zip"
+grep -q "stored" "$WORK/out" || fail "gz: $(cat "$WORK/out")"
+
 step "crl show: text, --json, --out DER and PEM"
 run_ok crl show "$ID" --crl-store "$S"
 grep -q "^CRL number: *02$" "$WORK/out" || fail "crl show: $(cat "$WORK/out")"
