@@ -203,8 +203,10 @@ expect_completion() {
 	_got=$(complete_words "$@")
 	[ "$_got" = "$_want " ] || fail "completing '$*': '$_got', want '$_want'"
 }
-expect_completion "ca cert csr key token trust" ""
-expect_completion "ca cert csr" c
+expect_completion "ca cert crl csr key token trust" ""
+expect_completion "ca cert crl csr" c
+expect_completion "show" crl s
+expect_completion "--crl-store" crl list --crl
 expect_completion "set-cert show sign" ca s
 expect_completion "--profile" ca sign --pro
 expect_completion "ocsp" ca sign --profile o
@@ -213,5 +215,6 @@ expect_completion "ec:p256 ec:p384 ec:p521" key gen --type ec
 expect_completion "--cluster" csr --cl
 mkdir "$WORK/cadir" "$WORK/cadir2"
 expect_completion "$WORK/cadir $WORK/cadir2" ca sign --dir "$WORK/cad"
+expect_completion "$WORK/cadir $WORK/cadir2" crl list --crl-store "$WORK/cad"
 complete_words key gen - | grep -q -- "--module --pin-file .*--token" ||
 	fail "completing 'key gen -': $(complete_words key gen -)"
