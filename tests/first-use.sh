@@ -203,8 +203,10 @@ expect_completion() {
 	_got=$(complete_words "$@")
 	[ "$_got" = "$_want " ] || fail "completing '$*': '$_got', want '$_want'"
 }
-expect_completion "ca cert csr key tls token trust" ""
-expect_completion "ca cert csr" c
+expect_completion "ca cert crl csr key tls token trust" ""
+expect_completion "ca cert crl csr" c
+expect_completion "show" crl s
+expect_completion "--crl-store" crl list --crl
 expect_completion "set-cert show sign" ca s
 expect_completion "--profile" ca sign --pro
 expect_completion "ocsp" ca sign --profile o
@@ -215,5 +217,6 @@ expect_completion "probe" tls p
 expect_completion "not-revoked revoked" tls probe --fallback ""
 mkdir "$WORK/cadir" "$WORK/cadir2"
 expect_completion "$WORK/cadir $WORK/cadir2" ca sign --dir "$WORK/cad"
+expect_completion "$WORK/cadir $WORK/cadir2" crl list --crl-store "$WORK/cad"
 complete_words key gen - | grep -q -- "--module --pin-file .*--token" ||
 	fail "completing 'key gen -': $(complete_words key gen -)"

@@ -19,4 +19,10 @@ const char *tool_crl_store_dir(const char *opt);
  */
 int tool_crl_store_open(const char *opt, int create, struct rev_store **ps);
 
+/* cmd-crl.c: the verbs (argv[0] is the verb's name). */
+int tool_crl_add(int argc, char **argv);
+int tool_crl_list(int argc, char **argv);
+int tool_crl_show(int argc, char **argv);
+int tool_crl_remove(int argc, char **argv);
+
 #endif

@@ -11,6 +11,7 @@
 
 #include "cmd-ca.h"
 #include "cmd-tls.h"
+#include "cmd-crl.h"
 #include "tool.h"
 
 static const struct {
@@ -50,6 +51,10 @@ static const struct {
 	{ "ca", "show", tool_ca_show, "show one issued certificate" },
 	{ "ca", "import-openssl", tool_ca_import_openssl, "import an openssl ca directory" },
 	{ "ca", "export-index", tool_ca_export_index, "write an index.txt for openssl ocsp" },
+	{ "crl", "add", tool_crl_add, "verify CRLs and put them into the CRL store" },
+	{ "crl", "list", tool_crl_list, "list the CRL store's CRLs (--json)" },
+	{ "crl", "show", tool_crl_show, "show one stored CRL, or write it out" },
+	{ "crl", "remove", tool_crl_remove, "remove a CRL from the store" },
 	{ "tls", "probe", tool_tls_probe,
 	  "shake hands with a TLS peer and diagnose its certificate" },
 };

@@ -7,7 +7,9 @@
  * that moment (tests/ca-concurrency.sh).  Unset, a call costs a getenv().
  * Points: "in-transaction" (ca_issue, after each row inserted, before the
  * commit), "after-commit" (ca_issue, once committed), "mid-files" (ca sign
- * --out-dir, before each certificate file).
+ * --out-dir, before each certificate file), "crl-store-mid-put" (the CRL
+ * store, tools/rev/store-entry.c: a new entry's temporary file half
+ * written, before the CRL's DER).
  */
 #ifndef P11CA_TESTHOOK_H
 #define P11CA_TESTHOOK_H

@@ -50,7 +50,11 @@ struct rev_crl_info {
 void rev_crl_info_clear(struct rev_crl_info *info);
 
 struct rev_store;
-/* Opens (with @create, makes: mode 0700) the store folder @dir. */
+/*
+ * Opens (with @create, makes: mode 0700) the store folder @dir; a symbolic
+ * link as the folder, or as an entry met later, is RES_POLICY.  The store
+ * format and its guarantees: store-int.h.
+ */
 int rev_store_open(const char *dir, int create, struct rev_store **ps);
 void rev_store_close(struct rev_store *s);
 
@@ -66,7 +70,8 @@ struct rev_put_opts {
 };
 /*
  * Stores one CRL (@der, @len): checks it is a CRL (v2 or v1, not a delta
- * CRL, not an indirect CRL: RES_UNSUPPORTED), finds its issuer among
+ * CRL, not an indirect CRL, no serial over 22 octets, no unknown critical
+ * extension: RES_UNSUPPORTED; malformed: RES_BAD_INPUT), finds its issuer among
  * opts->issuers (RES_NOT_FOUND: "no issuer for CRL of /CN=.."), verifies
  * its signature (RES_CRYPTO/RES_POLICY: refused, the stored entry kept),
  * refuses a crlNumber lower than the stored entry's of the same issuer
