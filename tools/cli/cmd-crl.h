@@ -19,4 +19,7 @@ const char *tool_crl_store_dir(const char *opt);
  */
 int tool_crl_store_open(const char *opt, int create, struct rev_store **ps);
 
+/* crl fetch (cmd-crl-fetch.c) */
+int tool_crl_fetch(int argc, char **argv);
+
 #endif

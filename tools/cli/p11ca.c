@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 
 #include "cmd-ca.h"
+#include "cmd-crl.h"
 #include "tool.h"
 
 static const struct {
@@ -47,6 +48,7 @@ static const struct {
 	{ "ca", "show", tool_ca_show, "show one issued certificate" },
 	{ "ca", "import-openssl", tool_ca_import_openssl, "import an openssl ca directory" },
 	{ "ca", "export-index", tool_ca_export_index, "write an index.txt for openssl ocsp" },
+	{ "crl", "fetch", tool_crl_fetch, "download CRLs from distribution points into the store" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
