@@ -390,8 +390,10 @@ static void crl_name(const struct rev_crl_info *info, char *out, size_t cap)
 }
 
 /* " (kept CRL #M)" or " (no CRL kept)": what the store still holds from @url. */
-static void kept(struct outcome *r, const struct rev_crl_info *prev, int have_prev)
+static void kept(struct outcome *r, const struct rev_crl_info *prev, int have_prev, int stored)
 {
+	if (!stored)
+		return; /* --dry-run */
 	if (have_prev && prev->crl_number[0] != '\0')
 		text_add(r, " (kept CRL #%s)", prev->crl_number);
 	else if (have_prev)
@@ -441,7 +443,7 @@ static void store_crls(struct fetch_ctx *c, const char *url, const struct rev_ht
 		} else {
 			refused++;
 			text_add(r, "refused: %s", why(url));
-			kept(r, prev, have_prev);
+			kept(r, prev, have_prev, 1);
 		}
 		rev_crl_info_clear(&info);
 	}
@@ -480,7 +482,7 @@ static void fetch_one(struct fetch_ctx *c, const char *url, struct outcome *r)
 		} else {
 			r->result = "refused";
 			text_add(r, "refused: %s", why(url));
-			kept(r, &prev, have_prev);
+			kept(r, &prev, have_prev, c->store != NULL);
 		}
 		goto out;
 	}
@@ -499,7 +501,7 @@ static void fetch_one(struct fetch_ctx *c, const char *url, struct outcome *r)
 	if ((rc = rev_crls_in(resp.body, resp.len, &c->limits, found_add, &f)) != RES_OK) {
 		r->result = "refused";
 		text_add(r, "refused: %s", res_message());
-		kept(r, &prev, have_prev);
+		kept(r, &prev, have_prev, c->store != NULL);
 		goto out;
 	}
 	if (c->o->dry_run) {

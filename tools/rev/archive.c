@@ -109,13 +109,13 @@ static int crl_outer_ok(const unsigned char *der, size_t len)
 /* -------------------------------------------------------------------- */
 /* One member (or a plain blob): DER or PEM CRLs. */
 
-/* @member for messages: "" -> "input", else "member NAME". */
+/* @member for messages: "" (a plain blob) -> "", else "archive member 'NAME': ". */
 static const char *where(const char *member, char *out, size_t cap)
 {
 	if (member[0] == '\0')
-		snprintf(out, cap, "input");
+		snprintf(out, cap, "%s", "");
 	else
-		snprintf(out, cap, "archive member '%.200s'", member);
+		snprintf(out, cap, "archive member '%.200s': ", member);
 	return out;
 }
 
@@ -129,7 +129,7 @@ static int pem_crls(const unsigned char *buf, size_t len, const char *member, re
 	int found = 0, rc = RES_FAIL;
 
 	if (len > INT_MAX)
-		return res_set(RES_LIMIT, "%s: PEM text too large", where(member, w, sizeof(w)));
+		return res_set(RES_LIMIT, "%sPEM text too large", where(member, w, sizeof(w)));
 	if ((bio = BIO_new_mem_buf(buf, (int)len)) == NULL)
 		return res_ossl(RES_NOMEM, "BIO_new_mem_buf");
 	for (;;) {
@@ -142,13 +142,13 @@ static int pem_crls(const unsigned char *buf, size_t len, const char *member, re
 				ERR_clear_error();
 				break; /* no more blocks */
 			}
-			rc = res_ossl(RES_BAD_INPUT, "%s: malformed PEM",
-			              where(member, w, sizeof(w)));
+			rc =
+			    res_ossl(RES_BAD_INPUT, "%smalformed PEM", where(member, w, sizeof(w)));
 			goto out;
 		}
 		if (strcmp(name, PEM_STRING_X509_CRL) == 0) {
 			if (!crl_outer_ok(data, (size_t)dlen)) {
-				rc = res_set(RES_BAD_INPUT, "%s: PEM block %d is not a DER CRL",
+				rc = res_set(RES_BAD_INPUT, "%sPEM block %d is not a DER CRL",
 				             where(member, w, sizeof(w)), found + 1);
 				goto out;
 			}
@@ -163,7 +163,7 @@ static int pem_crls(const unsigned char *buf, size_t len, const char *member, re
 		data = NULL;
 	}
 	if (found == 0) {
-		rc = res_set(RES_BAD_INPUT, "%s: no \"X509 CRL\" PEM block",
+		rc = res_set(RES_BAD_INPUT, "%sno \"X509 CRL\" PEM block",
 		             where(member, w, sizeof(w)));
 		goto out;
 	}
@@ -187,19 +187,19 @@ static int plain_crls(const unsigned char *buf, size_t len, const char *member, 
 	case KIND_ZIP:
 		if (in_archive)
 			return res_set(RES_BAD_INPUT,
-			               "%s is itself an archive: nested archives are refused",
+			               "%sholds an archive again: nested archives are refused",
 			               where(member, w, sizeof(w)));
 		break; /* not reached: the caller handles archives */
 	case KIND_DER:
 		if (!crl_outer_ok(buf, len))
-			return res_set(RES_BAD_INPUT, "%s: not a DER CRL (malformed or truncated)",
+			return res_set(RES_BAD_INPUT, "%snot a DER CRL (malformed or truncated)",
 			               where(member, w, sizeof(w)));
 		return cb(ctx, member, buf, len);
 	case KIND_PEM: return pem_crls(buf, len, member, cb, ctx);
 	case KIND_UNKNOWN: break;
 	}
 	return res_set(RES_BAD_INPUT,
-	               "%s: neither a CRL (PEM or DER) nor a ZIP or GZIP archive of CRLs",
+	               "%sneither a CRL (PEM or DER) nor a ZIP or GZIP archive of CRLs",
 	               where(member, w, sizeof(w)));
 }
 
@@ -249,11 +249,11 @@ static int read_member(struct archive *a, struct walk *w, const char *what)
 		w->unpacked += (uint64_t)n;
 		if (w->unpacked > w->lim->max_unpacked)
 			return res_set(RES_LIMIT,
-			               "%s: more than %zu bytes unpacked: refused (archive bomb?)",
-			               what, w->lim->max_unpacked);
+			               "%s: more than %zu bytes unpacked (archive bomb?)", what,
+			               w->lim->max_unpacked);
 		if (w->unpacked > max_by_ratio)
 			return res_set(RES_LIMIT,
-			               "%s: unpacks to more than %u times its %zu bytes: refused "
+			               "%s: unpacks to more than %u times its %zu bytes "
 			               "(archive bomb?)",
 			               what, w->lim->max_ratio, w->packed);
 	}
@@ -308,8 +308,7 @@ static int archive_crls(const unsigned char *buf, size_t len, enum kind kind,
 			goto out;
 		}
 		if (++w.members > lim->max_members) {
-			rc = res_set(RES_LIMIT, "%s: more than %u members: refused", what,
-			             lim->max_members);
+			rc = res_set(RES_LIMIT, "%s: more than %u members", what, lim->max_members);
 			goto out;
 		}
 		if (kind == KIND_GZIP) {
