@@ -11,6 +11,7 @@
 # --from-bundle (CDPs of certificates; ldap:// skipped), --url-file, HTTPS
 # with and without --https-trust, --json.  Outcomes are checked with
 # `p11ca crl list --json` and `openssl crl` on what the servers serve.
+# The systemd units in docs/ pass systemd-analyze verify.
 # What needs the CRL store (tools/rev/store.c) is the part "store"; the
 # rest runs with --dry-run (downloaded and unpacked, nothing stored).
 . "$top_srcdir/tests/ca-lib.sh"
@@ -245,6 +246,21 @@ grep -q "1 CRL found" "$WORK/out" || fail "HTTPS: $(cat "$WORK/out")"
 refused "unreachable: .*(certificate|SSL)" --dry-run --https-trust "$WORK/B/ca.pem" \
 	"https://127.0.0.1:$HTTPS/a.crl"
 refused "unreachable: .*(certificate|SSL)" --dry-run "https://127.0.0.1:$HTTPS/a.crl"
+
+step "docs/p11ca-crl-fetch.service and .timer: systemd-analyze verify"
+if command -v systemd-analyze > /dev/null 2>&1; then
+	mkdir -p "$WORK/units"
+	sed "s|/usr/bin/p11ca|$P11CA|" "$top_srcdir/docs/p11ca-crl-fetch.service" \
+		> "$WORK/units/p11ca-crl-fetch.service"
+	cp "$top_srcdir/docs/p11ca-crl-fetch.timer" "$WORK/units/"
+	(cd "$WORK/units" && systemd-analyze verify --man=no ./p11ca-crl-fetch.service \
+		./p11ca-crl-fetch.timer) > "$WORK/units.log" 2>&1 ||
+		fail "systemd-analyze verify: $(cat "$WORK/units.log")"
+	grep -q "^OnCalendar=.* UTC$" "$top_srcdir/docs/p11ca-crl-fetch.timer" ||
+		fail "the timer's OnCalendar is not in UTC"
+else
+	skip_part systemd "no systemd-analyze"
+fi
 
 # --- the store ----------------------------------------------------------
 # S ARGS...: crl fetch into the test's store with the two CAs trusted
