@@ -5,7 +5,8 @@
 # `openssl s_server -WWW` for HTTPS with a certificate issued by a p11ca CA.
 # Two CAs on a throwaway token publish CRLs (`p11ca ca crl`).  Cases: PEM,
 # DER, a ZIP holding both CAs' CRLs, a bare GZIP, a corrupt ZIP, a gzip bomb,
-# an oversize download (--max-size), a CRL signed by the wrong key, a
+# an oversize download (--max-size), a CRL signed by the wrong key (and
+# one whose signature was damaged), a
 # rollback to a lower CRL number, a closed port, a silent server
 # (--timeout 2), a redirect to ftp://, not-modified on the second fetch,
 # --from-bundle (CDPs of certificates; ldap:// skipped), --url-file, HTTPS
@@ -318,11 +319,21 @@ assert sorted(c["issuer"].split("CN=")[-1] for c in r["crls"]) == ["Fetch CA A",
 EOF
 
 step "refused, the stored CRL kept: corrupt ZIP, wrong key, rollback, bomb, oversize"
+# A's entry comes from a.crl again (a.pem and both.zip held the same CRL)
+run_ok S --force "$U/a.crl"
 cp "$SRV/corrupt.zip" "$SRV/a.crl"
 refused "refused: .*kept CRL #0*$A2" "$U/a.crl" --crl-store "$STORE" --trust "$WORK/trust.pem" --force
 list_has "Fetch CA A" "$A2"
 cp "$WORK/x1.crl" "$SRV/a.crl"
 refused "refused: .*kept CRL #0*$A2" "$U/a.crl" --crl-store "$STORE" --trust "$WORK/trust.pem" --force
+list_has "Fetch CA A" "$A2"
+# A's own CRL with its signature's last byte changed (same name, same key identifier)
+python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[-1] ^= 1; open(sys.argv[2], "wb").write(b)' \
+	"$WORK/a2.crl" "$SRV/a.crl"
+openssl crl -inform DER -in "$SRV/a.crl" -noout -verify -CAfile "$WORK/A/ca.pem" 2>&1 |
+	grep -q "verify OK" && fail "openssl verifies the damaged CRL"
+refused "refused: .*signature.*kept CRL #0*$A2" "$U/a.crl" --crl-store "$STORE" \
+	--trust "$WORK/trust.pem" --force
 list_has "Fetch CA A" "$A2"
 cp "$WORK/a1.crl" "$SRV/a.crl"
 refused "refused: .*kept CRL #0*$A2" "$U/a.crl" --crl-store "$STORE" --trust "$WORK/trust.pem" --force

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include <jansson.h>
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include "archive.h"
@@ -355,16 +356,25 @@ static void text_add(struct outcome *r, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* The library's message without a leading "URL: " (the line names the URL). */
-static const char *why(const char *url)
+/*
+ * The library's message without a leading "URL: " (the line names the URL)
+ * nor a trailing ": refused" (the line says so), in @buf.
+ */
+static const char *why_in(const char *url, char *buf, size_t cap)
 {
+	static const char tail[] = ": refused";
 	const char *m = res_message();
 	size_t n = strlen(url);
 
 	if (strncmp(m, url, n) == 0 && m[n] == ':' && m[n + 1] == ' ')
 		m += n + 2;
-	return m[0] != '\0' ? m : "failed";
+	snprintf(buf, cap, "%s", m[0] != '\0' ? m : "failed");
+	n = strlen(buf);
+	if (n > sizeof(tail) - 1 && strcmp(buf + n - (sizeof(tail) - 1), tail) == 0)
+		buf[n - (sizeof(tail) - 1)] = '\0';
+	return buf;
 }
+#define why(url) why_in((url), (char[1024]){ 0 }, 1024)
 
 static json_t *crl_json(const struct rev_crl_info *info)
 {
@@ -400,6 +410,72 @@ static void kept(struct outcome *r, const struct rev_crl_info *prev, int have_pr
 		text_add(r, " (kept the stored CRL)");
 	else
 		text_add(r, " (no CRL stored from this URL)");
+}
+
+/*
+ * The issuer Name of a CRL's DER, found by walking its outer structure
+ * (no X509_CRL built: a refused CRL may be 30 MB): NULL when malformed.
+ */
+static X509_NAME *crl_issuer_name(const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der, *end = der + len, *q;
+	long olen;
+	int tag, xclass;
+
+	/* CertificateList SEQUENCE, then tbsCertList SEQUENCE: into both */
+	for (int depth = 0; depth < 2; depth++) {
+		if (ASN1_get_object(&p, &olen, &tag, &xclass, (long)(end - p)) & 0x80)
+			return NULL;
+		if (tag != V_ASN1_SEQUENCE || olen > end - p)
+			return NULL;
+		end = p + olen;
+	}
+	/* [version INTEGER], signature AlgorithmIdentifier, then issuer Name */
+	q = p;
+	if (ASN1_get_object(&q, &olen, &tag, &xclass, (long)(end - p)) & 0x80 || olen > end - q)
+		return NULL;
+	if (tag == V_ASN1_INTEGER) {
+		p = q + olen;
+		q = p;
+		if (ASN1_get_object(&q, &olen, &tag, &xclass, (long)(end - p)) & 0x80 ||
+		    olen > end - q)
+			return NULL;
+	}
+	if (tag != V_ASN1_SEQUENCE)
+		return NULL;
+	p = q + olen;
+	q = p;
+	return d2i_X509_NAME(NULL, &q, (long)(end - p));
+}
+
+/*
+ * " (kept CRL #M)": the stored download entry of the refused CRL's issuer
+ * (by its name among the --trust/--chain certificates), else what came
+ * from this URL before.
+ */
+static void kept_for(struct fetch_ctx *c, struct outcome *r, const unsigned char *der, size_t len,
+                     const struct rev_crl_info *prev, int have_prev)
+{
+	X509_NAME *name = crl_issuer_name(der, len);
+	struct rev_crl_info info = { 0 };
+	int found = 0;
+
+	ERR_clear_error();
+	for (int i = 0; name != NULL && !found && i < sk_X509_num(c->issuers); i++) {
+		X509 *x = sk_X509_value(c->issuers, i);
+
+		if (X509_NAME_cmp(X509_get_subject_name(x), name) == 0 &&
+		    rev_store_find(c->store, x, REV_ORIGIN_DOWNLOAD, &info) == RES_OK)
+			found = 1;
+		else
+			rev_crl_info_clear(&info);
+	}
+	X509_NAME_free(name);
+	if (found)
+		kept(r, &info, 1, 1);
+	else
+		kept(r, prev, have_prev, 1);
+	rev_crl_info_clear(&info);
 }
 
 /* The CRLs of one download into the store. */
@@ -443,7 +519,7 @@ static void store_crls(struct fetch_ctx *c, const char *url, const struct rev_ht
 		} else {
 			refused++;
 			text_add(r, "refused: %s", why(url));
-			kept(r, prev, have_prev, 1);
+			kept_for(c, r, f->v[i].der, f->v[i].len, prev, have_prev);
 		}
 		rev_crl_info_clear(&info);
 	}
