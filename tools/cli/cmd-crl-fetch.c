@@ -47,7 +47,9 @@ static const char fetch_help[] =
     "  --timeout SECONDS     per URL, the whole transfer (120)\n"
     "  --force               download even when the server says not modified\n"
     "  --dry-run             download and unpack, store nothing\n"
-    "  --json                a JSON array: url, result, message, crls\n\n"
+    "  --json                a JSON array of {url, result, message, crls}: result\n"
+    "                        stored, unchanged, not-modified, refused, failed,\n"
+    "                        skipped (not http/https), found (--dry-run)\n\n"
     "Prints one line per URL: stored, unchanged, not modified, refused (why,\n"
     "and the CRL kept) or unreachable.  Exit status 0 when every URL ended well\n"
     "(stored, unchanged, not modified; skipped schemes), 1 otherwise.\n";
