@@ -203,8 +203,10 @@ expect_completion() {
 	_got=$(complete_words "$@")
 	[ "$_got" = "$_want " ] || fail "completing '$*': '$_got', want '$_want'"
 }
-expect_completion "ca cert csr key token trust" ""
-expect_completion "ca cert csr" c
+expect_completion "ca cert crl csr key token trust" ""
+expect_completion "ca cert crl csr" c
+expect_completion "fetch" crl f
+expect_completion "--crl-store" crl fetch --crl
 expect_completion "set-cert show sign" ca s
 expect_completion "--profile" ca sign --pro
 expect_completion "ocsp" ca sign --profile o
