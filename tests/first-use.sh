@@ -207,6 +207,8 @@ expect_completion "ca cert crl csr key tls token trust" ""
 expect_completion "ca cert crl csr" c
 expect_completion "show" crl s
 expect_completion "--crl-store" crl list --crl
+expect_completion "fetch" crl f
+expect_completion "--crl-store" crl fetch --crl
 expect_completion "set-cert show sign" ca s
 expect_completion "--profile" ca sign --pro
 expect_completion "ocsp" ca sign --profile o

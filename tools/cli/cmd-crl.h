@@ -24,5 +24,7 @@ int tool_crl_add(int argc, char **argv);
 int tool_crl_list(int argc, char **argv);
 int tool_crl_show(int argc, char **argv);
 int tool_crl_remove(int argc, char **argv);
+/* crl fetch (cmd-crl-fetch.c) */
+int tool_crl_fetch(int argc, char **argv);
 
 #endif

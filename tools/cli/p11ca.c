@@ -51,6 +51,7 @@ static const struct {
 	{ "ca", "show", tool_ca_show, "show one issued certificate" },
 	{ "ca", "import-openssl", tool_ca_import_openssl, "import an openssl ca directory" },
 	{ "ca", "export-index", tool_ca_export_index, "write an index.txt for openssl ocsp" },
+	{ "crl", "fetch", tool_crl_fetch, "download CRLs from distribution points into the store" },
 	{ "crl", "add", tool_crl_add, "verify CRLs and put them into the CRL store" },
 	{ "crl", "list", tool_crl_list, "list the CRL store's CRLs (--json)" },
 	{ "crl", "show", tool_crl_show, "show one stored CRL, or write it out" },
