@@ -40,12 +40,23 @@ struct tcert {
 	int drop;                   /* remove: this one goes */
 };
 
+/* One X509 CRL block of a bundle: where its bytes are, and the CRL. */
+struct tcrl {
+	size_t start, end; /* [start, end): BEGIN line to past the END line's newline */
+	X509_CRL *crl;
+};
+
 struct certs {
 	struct tcert *v;
 	size_t n, cap;
 	unsigned char *raw; /* the file's bytes */
 	size_t rawlen;
+	struct tcrl *crls; /* bundle: its X509 CRL blocks, in order */
+	size_t ncrls;
 };
+
+#define CRL_BEGIN "-----BEGIN X509 CRL-----"
+#define CRL_END   "-----END X509 CRL-----"
 
 enum { O_BUNDLE = OPT_FIRST_LOCAL, O_JSON, O_FINGERPRINT, O_SUBJECT, O_ALL, O_FROM, O_YES };
 
@@ -59,6 +70,9 @@ static void certs_free(struct certs *cs)
 	}
 	free(cs->v);
 	free(cs->raw);
+	for (i = 0; i < cs->ncrls; i++)
+		X509_CRL_free(cs->crls[i].crl);
+	free(cs->crls);
 	memset(cs, 0, sizeof(*cs));
 }
 
@@ -162,10 +176,11 @@ out:
 static int parse_certs(const char *path, struct certs *cs, int bundle)
 {
 	STACK_OF(X509) *certs = NULL;
+	STACK_OF(X509_CRL) *crls = NULL;
 	size_t *ends = NULL;
 	int ok = 0, i, pem, rc;
 
-	rc = bundle ? pki_load_bundle(cs->raw, cs->rawlen, &certs, &ends, NULL)
+	rc = bundle ? pki_load_bundle(cs->raw, cs->rawlen, &certs, &ends, &crls)
 	            : pki_load_certs_at(cs->raw, cs->rawlen, &certs, &ends, &pem);
 	if (rc != RES_OK) {
 		tool_errorf("%s: %s", path, res_message());
@@ -182,13 +197,60 @@ static int parse_certs(const char *path, struct certs *cs, int bundle)
 out:
 	free(ends);
 	sk_X509_pop_free(certs, X509_free);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	return ok;
 }
 
-/* A bundle: PEM certificates, or empty.  Missing is empty when @missing_ok. */
+/*
+ * The X509 CRL blocks of a bundle (pki_load_bundle has checked each one
+ * decodes): where each is, for the writers that keep them, and the CRL.
+ */
+static int scan_crls(const char *path, struct certs *cs)
+{
+	const unsigned char *p = cs->raw, *end = cs->raw + cs->rawlen, *b, *e;
+	struct tcrl *nv;
+	BIO *bio;
+
+	while (p < end &&
+	       (b = memmem(p, (size_t)(end - p), CRL_BEGIN, strlen(CRL_BEGIN))) != NULL) {
+		if ((e = memmem(b, (size_t)(end - b), CRL_END, strlen(CRL_END))) == NULL)
+			break; /* pki_load_bundle refused that already */
+		e += strlen(CRL_END);
+		while (e < end && (*e == '\r' || *e == '\n'))
+			if (*e++ == '\n')
+				break;
+		if ((nv = realloc(cs->crls, (cs->ncrls + 1) * sizeof(*nv))) == NULL)
+			goto oom;
+		cs->crls = nv;
+		nv = &cs->crls[cs->ncrls];
+		nv->start = (size_t)(b - cs->raw);
+		nv->end = (size_t)(e - cs->raw);
+		if ((bio = BIO_new_mem_buf(b, (int)(e - b))) == NULL)
+			goto oom;
+		nv->crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+		ERR_clear_error();
+		if (nv->crl == NULL) {
+			tool_errorf("%s: a malformed X509 CRL block", path);
+			return 0;
+		}
+		cs->ncrls++;
+		p = e;
+	}
+	return 1;
+oom:
+	tool_errorf("out of memory");
+	return 0;
+}
+
+/*
+ * A bundle: PEM certificates and X509 CRL blocks, or empty.  Missing is
+ * empty when @missing_ok.
+ */
 static int load_bundle(const char *path, struct certs *cs, int missing_ok, int *missing)
 {
-	return read_file(path, cs, missing_ok, missing) && parse_certs(path, cs, 1);
+	return read_file(path, cs, missing_ok, missing) && parse_certs(path, cs, 1) &&
+	       scan_crls(path, cs);
 }
 
 /* An input file: PEM (one or more certificates) or one DER certificate. */
@@ -226,6 +288,51 @@ static int print_line(const struct tcert *t)
 	       t->subject, issuer);
 	free(issuer);
 	return 1;
+}
+
+/* A CRL's number as hex ("none"), its dates, whether expired at @now. */
+struct crl_desc {
+	char issuer[1024], number[PKI_SERIAL_MAX], this_update[PKI_TIME_ISO_MAX],
+	    next_update[PKI_TIME_ISO_MAX];
+	int has_next, expired, entries;
+};
+
+static void crl_describe(X509_CRL *crl, struct crl_desc *d)
+{
+	ASN1_INTEGER *num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
+	const ASN1_TIME *nu = X509_CRL_get0_nextUpdate(crl);
+	char *iss = name_str(X509_CRL_get_issuer(crl));
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->issuer, sizeof(d->issuer), "%s", iss != NULL ? iss : "?");
+	free(iss);
+	if (num == NULL || pki_serial_of(num, d->number) != RES_OK)
+		snprintf(d->number, sizeof(d->number), "none");
+	ASN1_INTEGER_free(num);
+	pki_time_iso(pki_asn1_time_get(X509_CRL_get0_lastUpdate(crl)), d->this_update);
+	d->has_next = nu != NULL;
+	if (nu != NULL) {
+		pki_time_iso(pki_asn1_time_get(nu), d->next_update);
+		d->expired = X509_cmp_current_time(nu) < 0;
+	}
+	d->entries = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl));
+	if (d->entries < 0)
+		d->entries = 0;
+	ERR_clear_error();
+}
+
+/* Appends the CRL blocks of @cs lying inside [@from, @to) to @buf (at *@len). */
+static void keep_crls(const struct certs *cs, size_t from, size_t to, unsigned char *buf,
+                      size_t *len)
+{
+	size_t k;
+
+	for (k = 0; k < cs->ncrls; k++)
+		if (cs->crls[k].start >= from && cs->crls[k].end <= to) {
+			memcpy(buf + *len, cs->raw + cs->crls[k].start,
+			       cs->crls[k].end - cs->crls[k].start);
+			*len += cs->crls[k].end - cs->crls[k].start;
+		}
 }
 
 /* ------------------------------------------------------------------ */
@@ -358,6 +465,87 @@ static int in_set(const struct certs *cs, size_t upto, const char *fphex)
 	return 0;
 }
 
+/* A CRL given to trust add: the CRL, and its file for messages. */
+struct newcrl {
+	X509_CRL *crl;
+	const char *file;
+};
+
+/*
+ * @path as a CRL file (PEM X509 CRL or DER) rather than certificates:
+ * *pcrl set (1), not a CRL (0: certificates are tried), or an error (-1).
+ */
+static int input_crl(const char *path, X509_CRL **pcrl)
+{
+	unsigned char *buf;
+	size_t len;
+	int r = 0;
+
+	*pcrl = NULL;
+	if ((buf = tool_read_file(path, &len)) == NULL)
+		return -1;
+	if (pki_is_pem(buf, len) ? memmem(buf, len, CRL_BEGIN, strlen(CRL_BEGIN)) != NULL &&
+	                               memmem(buf, len, "-----BEGIN CERTIFICATE-----", 27) == NULL
+	                         : 1) {
+		if (pki_load_crl(buf, len, pcrl) == RES_OK)
+			r = 1;
+		else if (pki_is_pem(buf, len)) {
+			tool_errorf("%s: %s", path, res_message());
+			r = -1;
+		}
+	}
+	ERR_clear_error();
+	free(buf);
+	return r;
+}
+
+/*
+ * Checks a CRL against the bundle: a CA of it (same name, its key verifies
+ * the signature) issued it.  Marks (drop) the bundle's older CRLs of that
+ * CA; returns 1 to add it, 0 when the same one is there, -1 refused.
+ */
+static int crl_fits(struct certs *bundle, int *dropcrl, const struct newcrl *nc)
+{
+	const X509_NAME *iss = X509_CRL_get_issuer(nc->crl);
+	char *name = name_str(iss);
+	size_t i;
+	int found = 0, r = 1;
+
+	for (i = 0; i < bundle->n && !found; i++)
+		if (X509_NAME_cmp(X509_get_subject_name(bundle->v[i].x), iss) == 0 &&
+		    X509_CRL_verify(nc->crl, X509_get0_pubkey(bundle->v[i].x)) == 1)
+			found = 1;
+	ERR_clear_error();
+	if (!found) {
+		tool_errorf("%s: the CRL of %s is signed by no CA of the bundle; nothing added",
+		            nc->file, name != NULL ? name : "?");
+		r = -1;
+		goto out;
+	}
+	for (i = 0; i < bundle->ncrls; i++) {
+		X509_CRL *old = bundle->crls[i].crl;
+
+		if (X509_NAME_cmp(X509_CRL_get_issuer(old), iss) != 0)
+			continue;
+		if (X509_CRL_cmp(old, nc->crl) == 0 && X509_CRL_match(old, nc->crl) == 0) {
+			printf("already present: CRL of %s\n", name != NULL ? name : "?");
+			r = 0;
+			continue;
+		}
+		if (pki_asn1_time_get(X509_CRL_get0_lastUpdate(old)) >
+		    pki_asn1_time_get(X509_CRL_get0_lastUpdate(nc->crl))) {
+			tool_errorf("%s: the bundle holds a newer CRL of %s; nothing added",
+			            nc->file, name != NULL ? name : "?");
+			r = -1;
+			goto out;
+		}
+		dropcrl[i] = 1;
+	}
+out:
+	free(name);
+	return r;
+}
+
 int tool_trust_add(int argc, char **argv)
 {
 	static const struct tool_opt opts[] = {
@@ -365,22 +553,29 @@ int tool_trust_add(int argc, char **argv)
 		{ NULL, 0, 0 },
 	};
 	static const char usage[] =
-	    "usage: p11ca trust add --bundle FILE CERT...\n\n"
+	    "usage: p11ca trust add --bundle FILE CERT|CRL...\n\n"
 	    "Appends CA certificates (PEM, several per file, or DER) to the PEM bundle\n"
 	    "FILE, creating it if missing.  A certificate already in the bundle (same\n"
 	    "SHA-256 fingerprint) is reported and skipped.  A certificate without\n"
-	    "basicConstraints CA:TRUE is refused, and then nothing is added.  The\n"
-	    "bundle is replaced atomically.\n";
+	    "basicConstraints CA:TRUE is refused, and then nothing is added.  A CRL file\n"
+	    "(PEM X509 CRL or DER) is embedded as an X509 CRL block: it must be signed by\n"
+	    "a CA of the bundle, and replaces that CA's older CRL in the bundle (a newer\n"
+	    "one there refuses it).  The bundle's CRLs are kept; it is replaced\n"
+	    "atomically.\n";
 	struct tool_common c = { 0 };
 	struct certs bundle = { 0 }, add = { 0 }, in;
 	struct topts o = { 0 };
+	struct newcrl *ncrls = NULL;
+	size_t nncrl = 0;
+	int *dropcrl = NULL;
 	BIO *b = NULL;
 	char *pem;
 	unsigned char *buf = NULL;
-	size_t i, j, nnew = 0, len;
+	size_t i, j, nnew = 0, len, start;
 	long pemlen;
-	int r, ret, missing = 0, expired;
+	int r, ret, missing = 0, expired, isc;
 	char when[32];
+	X509_CRL *crl;
 
 	if ((r = tool_parse(argc, argv, opts, usage, &c, trust_opt, &o)) != TOOL_PARSE_GO)
 		return r;
@@ -393,8 +588,18 @@ int tool_trust_add(int argc, char **argv)
 	}
 	if (!load_bundle(o.bundle, &bundle, 1, &missing))
 		goto out;
+	if ((ncrls = calloc((size_t)argc, sizeof(*ncrls))) == NULL ||
+	    (dropcrl = calloc(bundle.ncrls + 1, sizeof(*dropcrl))) == NULL)
+		goto oom;
 	/* every input decoded and checked before anything is written */
 	for (i = (size_t)optind; i < (size_t)argc; i++) {
+		if ((isc = input_crl(argv[i], &crl)) < 0)
+			goto out;
+		if (isc) {
+			ncrls[nncrl].crl = crl;
+			ncrls[nncrl++].file = argv[i];
+			continue;
+		}
 		memset(&in, 0, sizeof(in));
 		if (!load_input(argv[i], &in)) {
 			certs_free(&in);
@@ -441,6 +646,21 @@ int tool_trust_add(int argc, char **argv)
 		if (!PEM_write_bio_X509(b, t->x))
 			goto oom;
 		nnew++;
+		/* a CRL given with its CA is checked against it */
+		if (!X509_up_ref(t->x) || !certs_push(&bundle, t->x, 0))
+			goto oom;
+	}
+	for (i = 0; i < nncrl; i++) {
+		if ((r = crl_fits(&bundle, dropcrl, &ncrls[i])) < 0)
+			goto out;
+		if (r == 0) {
+			X509_CRL_free(ncrls[i].crl);
+			ncrls[i].crl = NULL;
+			continue;
+		}
+		if (!PEM_write_bio_X509_CRL(b, ncrls[i].crl))
+			goto oom;
+		nnew++;
 	}
 	if (nnew > 0 || missing) {
 		pemlen = BIO_get_mem_data(b, &pem);
@@ -449,9 +669,16 @@ int tool_trust_add(int argc, char **argv)
 		len = bundle.rawlen + 1 + (size_t)pemlen;
 		if ((buf = malloc(len)) == NULL)
 			goto oom;
-		if (bundle.rawlen > 0)
-			memcpy(buf, bundle.raw, bundle.rawlen);
-		len = bundle.rawlen;
+		/* the bundle's bytes, but for the CRLs replaced */
+		for (len = 0, start = 0, i = 0; i < bundle.ncrls; i++) {
+			if (!dropcrl[i])
+				continue;
+			memcpy(buf + len, bundle.raw + start, bundle.crls[i].start - start);
+			len += bundle.crls[i].start - start;
+			start = bundle.crls[i].end;
+		}
+		memcpy(buf + len, bundle.raw + start, bundle.rawlen - start);
+		len += bundle.rawlen - start;
 		if (len > 0 && buf[len - 1] != '\n')
 			buf[len++] = '\n';
 		memcpy(buf + len, pem, (size_t)pemlen);
@@ -462,11 +689,24 @@ int tool_trust_add(int argc, char **argv)
 	for (i = 0; i < add.n; i++)
 		if (!add.v[i].drop)
 			printf("added: %s  %s\n", add.v[i].fp, add.v[i].subject);
+	for (i = 0; i < nncrl; i++) {
+		struct crl_desc d;
+
+		if (ncrls[i].crl == NULL)
+			continue;
+		crl_describe(ncrls[i].crl, &d);
+		printf("added: CRL of %s, number %s, next update %s\n", d.issuer, d.number,
+		       d.has_next ? d.next_update : "none");
+	}
 	ret = TOOL_EXIT_OK;
 	goto out;
 oom:
 	tool_errorf("out of memory");
 out:
+	for (i = 0; ncrls != NULL && i < nncrl; i++)
+		X509_CRL_free(ncrls[i].crl);
+	free(ncrls);
+	free(dropcrl);
 	free(buf);
 	BIO_free(b);
 	certs_free(&add);
@@ -488,8 +728,13 @@ int tool_trust_list(int argc, char **argv)
 	static const char usage[] =
 	    "usage: p11ca trust list --bundle FILE [--json]\n\n"
 	    "Lists the bundle's certificates, one a line: SHA-256 fingerprint, notAfter\n"
-	    "(EXPIRED when past), subject and issuer (/C=../O=../CN=..).  --json prints an array\n"
-	    "of objects: fingerprint (lowercase hex), subject, issuer, not_after, expired.\n";
+	    "(EXPIRED when past), subject and issuer (/C=../O=../CN=..); then the CRLs\n"
+	    "embedded in it (X509 CRL blocks), one a line: \"CRL  ISSUER  number N  next\n"
+	    "update TIME\" (EXPIRED when past) and the entry count.  --json prints an array\n"
+	    "of objects: certificates {type \"certificate\", fingerprint (lowercase hex),\n"
+	    "subject, issuer, not_after, expired}, then CRLs {type \"crl\", issuer,\n"
+	    "crl_number (hex or null), this_update, next_update (or null), expired,\n"
+	    "entries}.\n";
 	struct tool_common c = { 0 };
 	struct certs cs = { 0 };
 	struct topts o = { 0 };
@@ -524,10 +769,30 @@ int tool_trust_list(int argc, char **argv)
 		if ((issuer = name_str(X509_get_issuer_name(t->x))) == NULL)
 			goto oom;
 		not_after(t->x, when, sizeof(when), &expired);
-		obj =
-		    json_pack("{s:s, s:s, s:s, s:s, s:b}", "fingerprint", t->fphex, "subject",
-		              t->subject, "issuer", issuer, "not_after", when, "expired", expired);
+		obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "type", "certificate",
+		                "fingerprint", t->fphex, "subject", t->subject, "issuer", issuer,
+		                "not_after", when, "expired", expired);
 		free(issuer);
+		if (obj == NULL || json_array_append_new(arr, obj) != 0)
+			goto oom;
+	}
+	for (i = 0; i < cs.ncrls; i++) {
+		struct crl_desc d;
+		json_t *obj;
+
+		crl_describe(cs.crls[i].crl, &d);
+		if (!o.json) {
+			printf("CRL  %s  number %s  next update %s%s  %d entr%s\n", d.issuer,
+			       d.number, d.has_next ? d.next_update : "none",
+			       d.expired ? " EXPIRED" : "", d.entries,
+			       d.entries == 1 ? "y" : "ies");
+			continue;
+		}
+		obj = json_pack("{s:s, s:s, s:s?, s:s, s:s?, s:b, s:i}", "type", "crl", "issuer",
+		                d.issuer, "crl_number", strcmp(d.number, "none") ? d.number : NULL,
+		                "this_update", d.this_update, "next_update",
+		                d.has_next ? d.next_update : NULL, "expired", d.expired, "entries",
+		                d.entries);
 		if (obj == NULL || json_array_append_new(arr, obj) != 0)
 			goto oom;
 	}
@@ -630,7 +895,7 @@ int tool_trust_remove(int argc, char **argv)
 	    "SHA-256 fingerprint or a unique prefix of at least 8 hex digits (colons\n"
 	    "optional, any case).  --subject takes a case-insensitive substring of the\n"
 	    "subject; when it matches more than one certificate, --all is needed.\n"
-	    "Nothing matching is an error.\n";
+	    "Nothing matching is an error.  The bundle's CRLs are kept.\n";
 	struct tool_common c = { 0 };
 	struct certs cs = { 0 };
 	struct topts o = { 0 };
@@ -692,7 +957,8 @@ int tool_trust_remove(int argc, char **argv)
 		if (!cs.v[i].drop) {
 			memcpy(buf + len, cs.raw + start, cs.v[i].end - start);
 			len += cs.v[i].end - start;
-		}
+		} else
+			keep_crls(&cs, start, cs.v[i].end, buf, &len); /* CRLs stay */
 		start = cs.v[i].end;
 	}
 	memcpy(buf + len, cs.raw + start, cs.rawlen - start);
@@ -727,13 +993,17 @@ int tool_trust_reset(int argc, char **argv)
 	    "bundle (" SYSTEM_BUNDLE ") or of --from FILE, which\n"
 	    "must be a well-formed PEM bundle with at least one certificate.  The\n"
 	    "certificates added to a bundle that is not empty are lost: p11ca asks\n"
-	    "first on a terminal, and needs --yes elsewhere.\n";
+	    "first on a terminal, and needs --yes elsewhere.  The CRLs embedded in the\n"
+	    "old bundle (X509 CRL blocks) are kept: appended unless the new one holds\n"
+	    "the same.\n";
 	struct tool_common c = { 0 };
-	struct certs src = { 0 };
+	struct certs src = { 0 }, old = { 0 };
 	struct topts o = { 0 };
 	struct stat st;
 	char what[1100];
-	int r, ret;
+	unsigned char *buf = NULL;
+	size_t len, i, k, kept = 0;
+	int r, ret, missing = 0;
 
 	if ((r = tool_parse(argc, argv, opts, usage, &c, trust_opt, &o)) != TOOL_PARSE_GO)
 		return r;
@@ -758,12 +1028,38 @@ int tool_trust_reset(int argc, char **argv)
 		ret = r;
 		goto out;
 	}
-	if (tool_write_atomic_flags(o.bundle, src.raw, src.rawlen, TOOL_OUT_FOLLOW) != TOOL_EXIT_OK)
+	/* the old bundle's CRLs (a bundle that does not read keeps none) */
+	if (!(read_file(o.bundle, &old, 1, &missing) && scan_crls(o.bundle, &old)))
+		tool_warnf("%s: its CRLs cannot be read; none kept", o.bundle);
+	if ((buf = malloc(src.rawlen + old.rawlen + 2)) == NULL) {
+		tool_errorf("out of memory");
 		goto out;
-	printf("%s: reset to %s (%zu certificate%s)\n", o.bundle, o.from, src.n,
+	}
+	memcpy(buf, src.raw, src.rawlen);
+	len = src.rawlen;
+	for (i = 0; i < old.ncrls; i++) {
+		for (k = 0; k < src.ncrls; k++)
+			if (X509_CRL_cmp(src.crls[k].crl, old.crls[i].crl) == 0 &&
+			    X509_CRL_match(src.crls[k].crl, old.crls[i].crl) == 0)
+				break;
+		if (k < src.ncrls)
+			continue;
+		if (len > 0 && buf[len - 1] != '\n')
+			buf[len++] = '\n';
+		keep_crls(&old, old.crls[i].start, old.crls[i].end, buf, &len);
+		kept++;
+	}
+	if (tool_write_atomic_flags(o.bundle, buf, len, TOOL_OUT_FOLLOW) != TOOL_EXIT_OK)
+		goto out;
+	printf("%s: reset to %s (%zu certificate%s", o.bundle, o.from, src.n,
 	       src.n == 1 ? "" : "s");
+	if (kept > 0)
+		printf(", %zu CRL%s of the old bundle kept", kept, kept == 1 ? "" : "s");
+	printf(")\n");
 	ret = TOOL_EXIT_OK;
 out:
+	free(buf);
+	certs_free(&old);
 	certs_free(&src);
 	return ret;
 }
