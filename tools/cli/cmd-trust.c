@@ -25,315 +25,9 @@
 #include "tool.h"
 
 /* What `trust reset` installs without --from (Debian's ca-certificates). */
-#define SYSTEM_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
-/* Files larger than this are refused (a bundle is a few hundred KiB). */
-#define MAX_FILE_SIZE (64L * 1024 * 1024)
-#define FP_LEN        32 /* SHA-256 */
-
-/* One certificate of a bundle or an input file. */
-struct tcert {
-	X509 *x;
-	char fphex[2 * FP_LEN + 1]; /* SHA-256, lowercase, no colons */
-	char fp[3 * FP_LEN];        /* AB:CD:... as `openssl x509 -fingerprint` */
-	char *subject;              /* "/C=../CN=.." (pki_name_oneline) */
-	size_t end;                 /* bundle: offset just past its END line */
-	int drop;                   /* remove: this one goes */
-};
-
-/* One X509 CRL block of a bundle: where its bytes are, and the CRL. */
-struct tcrl {
-	size_t start, end; /* [start, end): BEGIN line to past the END line's newline */
-	X509_CRL *crl;
-};
-
-struct certs {
-	struct tcert *v;
-	size_t n, cap;
-	unsigned char *raw; /* the file's bytes */
-	size_t rawlen;
-	struct tcrl *crls; /* bundle: its X509 CRL blocks, in order */
-	size_t ncrls;
-};
-
-#define CRL_BEGIN "-----BEGIN X509 CRL-----"
-#define CRL_END   "-----END X509 CRL-----"
+#include "cmd-trust.h"
 
 enum { O_BUNDLE = OPT_FIRST_LOCAL, O_JSON, O_FINGERPRINT, O_SUBJECT, O_ALL, O_FROM, O_YES };
-
-static void certs_free(struct certs *cs)
-{
-	size_t i;
-
-	for (i = 0; i < cs->n; i++) {
-		X509_free(cs->v[i].x);
-		free(cs->v[i].subject);
-	}
-	free(cs->v);
-	free(cs->raw);
-	for (i = 0; i < cs->ncrls; i++)
-		X509_CRL_free(cs->crls[i].crl);
-	free(cs->crls);
-	memset(cs, 0, sizeof(*cs));
-}
-
-/* A name as "/C=../CN=.." (pki_name_oneline); malloc'ed, NULL when out of memory. */
-static char *name_str(const X509_NAME *name)
-{
-	char *s = NULL;
-
-	return pki_name_oneline(name, &s) == RES_OK ? s : NULL;
-}
-
-/* Appends @x (taking it) to @cs; returns 0 when out of memory (and frees @x). */
-static int certs_push(struct certs *cs, X509 *x, size_t end)
-{
-	struct tcert *t;
-
-	if (cs->n == cs->cap) {
-		size_t cap = cs->cap ? 2 * cs->cap : 16;
-		struct tcert *v = realloc(cs->v, cap * sizeof(*v));
-		if (v == NULL)
-			goto oom;
-		cs->v = v;
-		cs->cap = cap;
-	}
-	t = &cs->v[cs->n];
-	memset(t, 0, sizeof(*t));
-	if (pki_fingerprint(x, "SHA256", 0, t->fphex, sizeof(t->fphex)) != RES_OK ||
-	    pki_fingerprint(x, "SHA256", 1, t->fp, sizeof(t->fp)) != RES_OK)
-		goto oom;
-	if ((t->subject = name_str(X509_get_subject_name(x))) == NULL)
-		goto oom;
-	t->x = x;
-	t->end = end;
-	cs->n++;
-	return 1;
-oom:
-	X509_free(x);
-	return 0;
-}
-
-/*
- * Reads @path whole into @cs->raw.  A missing file is an empty one when
- * @missing_ok (and *@missing is set); otherwise reports and returns 0.
- */
-static int read_file(const char *path, struct certs *cs, int missing_ok, int *missing)
-{
-	FILE *f;
-	struct stat st;
-	size_t n;
-	int ok = 0;
-
-	if (missing != NULL)
-		*missing = 0;
-	if ((f = fopen(path, "rb")) == NULL) {
-		if (errno == ENOENT && missing_ok) {
-			if (missing != NULL)
-				*missing = 1;
-			return 1;
-		}
-		tool_errorf("cannot read %s: %s", path, strerror(errno));
-		return 0;
-	}
-	if (fstat(fileno(f), &st) != 0) {
-		tool_errorf("cannot read %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		tool_errorf("%s: not a regular file", path);
-		goto out;
-	}
-	if (st.st_size > MAX_FILE_SIZE) {
-		tool_errorf("%s: too large for a certificate file (%lld bytes)", path,
-		            (long long)st.st_size);
-		goto out;
-	}
-	if ((cs->raw = malloc((size_t)st.st_size + 1)) == NULL) {
-		tool_errorf("out of memory");
-		goto out;
-	}
-	n = fread(cs->raw, 1, (size_t)st.st_size + 1, f);
-	if (ferror(f)) {
-		tool_errorf("cannot read %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (n > (size_t)st.st_size) {
-		tool_errorf("%s: changed while being read", path);
-		goto out;
-	}
-	cs->rawlen = n;
-	ok = 1;
-out:
-	fclose(f);
-	return ok;
-}
-
-/*
- * Takes the certificates in @cs->raw through the PKI library's loader,
- * recording where each ends: a bundle (pki_load_bundle: PEM, or blank
- * lines and comments) or an input file (pki_load_certs_at: PEM or DER).
- */
-static int parse_certs(const char *path, struct certs *cs, int bundle)
-{
-	STACK_OF(X509) *certs = NULL;
-	STACK_OF(X509_CRL) *crls = NULL;
-	size_t *ends = NULL;
-	int ok = 0, i, pem, rc;
-
-	rc = bundle ? pki_load_bundle(cs->raw, cs->rawlen, &certs, &ends, &crls)
-	            : pki_load_certs_at(cs->raw, cs->rawlen, &certs, &ends, &pem);
-	if (rc != RES_OK) {
-		tool_errorf("%s: %s", path, res_message());
-		return 0;
-	}
-	for (i = 0; i < sk_X509_num(certs); i++) {
-		if (!X509_up_ref(sk_X509_value(certs, i)) ||
-		    !certs_push(cs, sk_X509_value(certs, i), ends[i])) {
-			tool_errorf("out of memory");
-			goto out;
-		}
-	}
-	ok = 1;
-out:
-	free(ends);
-	sk_X509_pop_free(certs, X509_free);
-	sk_X509_CRL_pop_free(crls, X509_CRL_free);
-	return ok;
-}
-
-/*
- * The X509 CRL blocks of a bundle (pki_load_bundle has checked each one
- * decodes): where each is, for the writers that keep them, and the CRL.
- */
-static int scan_crls(const char *path, struct certs *cs)
-{
-	const unsigned char *p = cs->raw, *end = cs->raw + cs->rawlen, *b, *e;
-	struct tcrl *nv;
-	BIO *bio;
-
-	while (p < end &&
-	       (b = memmem(p, (size_t)(end - p), CRL_BEGIN, strlen(CRL_BEGIN))) != NULL) {
-		if ((e = memmem(b, (size_t)(end - b), CRL_END, strlen(CRL_END))) == NULL)
-			break; /* pki_load_bundle refused that already */
-		e += strlen(CRL_END);
-		while (e < end && (*e == '\r' || *e == '\n'))
-			if (*e++ == '\n')
-				break;
-		if ((nv = realloc(cs->crls, (cs->ncrls + 1) * sizeof(*nv))) == NULL)
-			goto oom;
-		cs->crls = nv;
-		nv = &cs->crls[cs->ncrls];
-		nv->start = (size_t)(b - cs->raw);
-		nv->end = (size_t)(e - cs->raw);
-		if ((bio = BIO_new_mem_buf(b, (int)(e - b))) == NULL)
-			goto oom;
-		nv->crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
-		BIO_free(bio);
-		ERR_clear_error();
-		if (nv->crl == NULL) {
-			tool_errorf("%s: a malformed X509 CRL block", path);
-			return 0;
-		}
-		cs->ncrls++;
-		p = e;
-	}
-	return 1;
-oom:
-	tool_errorf("out of memory");
-	return 0;
-}
-
-/*
- * A bundle: PEM certificates and X509 CRL blocks, or empty.  Missing is
- * empty when @missing_ok.
- */
-static int load_bundle(const char *path, struct certs *cs, int missing_ok, int *missing)
-{
-	return read_file(path, cs, missing_ok, missing) && parse_certs(path, cs, 1) &&
-	       scan_crls(path, cs);
-}
-
-/* An input file: PEM (one or more certificates) or one DER certificate. */
-static int load_input(const char *path, struct certs *cs)
-{
-	return read_file(path, cs, 0, NULL) && parse_certs(path, cs, 0);
-}
-
-/* ------------------------------------------------------------------ */
-/* Output helpers                                                      */
-/* ------------------------------------------------------------------ */
-
-/* notAfter as YYYY-MM-DDTHH:MM:SSZ; whether it has passed in *@expired. */
-static void not_after(const X509 *x, char *out, size_t cap, int *expired)
-{
-	const ASN1_TIME *t = X509_get0_notAfter(x);
-	int64_t v = pki_asn1_time_get(t);
-	char iso[PKI_TIME_ISO_MAX];
-
-	pki_time_iso(v, iso);
-	snprintf(out, cap, "%s", v != 0 ? iso : "unknown");
-	*expired = t != NULL && X509_cmp_current_time(t) < 0;
-}
-
-/* Plain-text one-line summary of a certificate. */
-static int print_line(const struct tcert *t)
-{
-	char when[32], *issuer;
-	int expired;
-
-	if ((issuer = name_str(X509_get_issuer_name(t->x))) == NULL)
-		return 0;
-	not_after(t->x, when, sizeof(when), &expired);
-	printf("%s  %s%s  subject=%s  issuer=%s\n", t->fp, when, expired ? " EXPIRED" : "",
-	       t->subject, issuer);
-	free(issuer);
-	return 1;
-}
-
-/* A CRL's number as hex ("none"), its dates, whether expired at @now. */
-struct crl_desc {
-	char issuer[1024], number[PKI_SERIAL_MAX], this_update[PKI_TIME_ISO_MAX],
-	    next_update[PKI_TIME_ISO_MAX];
-	int has_next, expired, entries;
-};
-
-static void crl_describe(X509_CRL *crl, struct crl_desc *d)
-{
-	ASN1_INTEGER *num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
-	const ASN1_TIME *nu = X509_CRL_get0_nextUpdate(crl);
-	char *iss = name_str(X509_CRL_get_issuer(crl));
-
-	memset(d, 0, sizeof(*d));
-	snprintf(d->issuer, sizeof(d->issuer), "%s", iss != NULL ? iss : "?");
-	free(iss);
-	if (num == NULL || pki_serial_of(num, d->number) != RES_OK)
-		snprintf(d->number, sizeof(d->number), "none");
-	ASN1_INTEGER_free(num);
-	pki_time_iso(pki_asn1_time_get(X509_CRL_get0_lastUpdate(crl)), d->this_update);
-	d->has_next = nu != NULL;
-	if (nu != NULL) {
-		pki_time_iso(pki_asn1_time_get(nu), d->next_update);
-		d->expired = X509_cmp_current_time(nu) < 0;
-	}
-	d->entries = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl));
-	if (d->entries < 0)
-		d->entries = 0;
-	ERR_clear_error();
-}
-
-/* Appends the CRL blocks of @cs lying inside [@from, @to) to @buf (at *@len). */
-static void keep_crls(const struct certs *cs, size_t from, size_t to, unsigned char *buf,
-                      size_t *len)
-{
-	size_t k;
-
-	for (k = 0; k < cs->ncrls; k++)
-		if (cs->crls[k].start >= from && cs->crls[k].end <= to) {
-			memcpy(buf + *len, cs->raw + cs->crls[k].start,
-			       cs->crls[k].end - cs->crls[k].start);
-			*len += cs->crls[k].end - cs->crls[k].start;
-		}
-}
 
 /* ------------------------------------------------------------------ */
 /* Matching                                                            */
@@ -465,87 +159,6 @@ static int in_set(const struct certs *cs, size_t upto, const char *fphex)
 	return 0;
 }
 
-/* A CRL given to trust add: the CRL, and its file for messages. */
-struct newcrl {
-	X509_CRL *crl;
-	const char *file;
-};
-
-/*
- * @path as a CRL file (PEM X509 CRL or DER) rather than certificates:
- * *pcrl set (1), not a CRL (0: certificates are tried), or an error (-1).
- */
-static int input_crl(const char *path, X509_CRL **pcrl)
-{
-	unsigned char *buf;
-	size_t len;
-	int r = 0;
-
-	*pcrl = NULL;
-	if ((buf = tool_read_file(path, &len)) == NULL)
-		return -1;
-	if (pki_is_pem(buf, len) ? memmem(buf, len, CRL_BEGIN, strlen(CRL_BEGIN)) != NULL &&
-	                               memmem(buf, len, "-----BEGIN CERTIFICATE-----", 27) == NULL
-	                         : 1) {
-		if (pki_load_crl(buf, len, pcrl) == RES_OK)
-			r = 1;
-		else if (pki_is_pem(buf, len)) {
-			tool_errorf("%s: %s", path, res_message());
-			r = -1;
-		}
-	}
-	ERR_clear_error();
-	free(buf);
-	return r;
-}
-
-/*
- * Checks a CRL against the bundle: a CA of it (same name, its key verifies
- * the signature) issued it.  Marks (drop) the bundle's older CRLs of that
- * CA; returns 1 to add it, 0 when the same one is there, -1 refused.
- */
-static int crl_fits(struct certs *bundle, int *dropcrl, const struct newcrl *nc)
-{
-	const X509_NAME *iss = X509_CRL_get_issuer(nc->crl);
-	char *name = name_str(iss);
-	size_t i;
-	int found = 0, r = 1;
-
-	for (i = 0; i < bundle->n && !found; i++)
-		if (X509_NAME_cmp(X509_get_subject_name(bundle->v[i].x), iss) == 0 &&
-		    X509_CRL_verify(nc->crl, X509_get0_pubkey(bundle->v[i].x)) == 1)
-			found = 1;
-	ERR_clear_error();
-	if (!found) {
-		tool_errorf("%s: the CRL of %s is signed by no CA of the bundle; nothing added",
-		            nc->file, name != NULL ? name : "?");
-		r = -1;
-		goto out;
-	}
-	for (i = 0; i < bundle->ncrls; i++) {
-		X509_CRL *old = bundle->crls[i].crl;
-
-		if (X509_NAME_cmp(X509_CRL_get_issuer(old), iss) != 0)
-			continue;
-		if (X509_CRL_cmp(old, nc->crl) == 0 && X509_CRL_match(old, nc->crl) == 0) {
-			printf("already present: CRL of %s\n", name != NULL ? name : "?");
-			r = 0;
-			continue;
-		}
-		if (pki_asn1_time_get(X509_CRL_get0_lastUpdate(old)) >
-		    pki_asn1_time_get(X509_CRL_get0_lastUpdate(nc->crl))) {
-			tool_errorf("%s: the bundle holds a newer CRL of %s; nothing added",
-			            nc->file, name != NULL ? name : "?");
-			r = -1;
-			goto out;
-		}
-		dropcrl[i] = 1;
-	}
-out:
-	free(name);
-	return r;
-}
-
 int tool_trust_add(int argc, char **argv)
 {
 	static const struct tool_opt opts[] = {
@@ -586,14 +199,14 @@ int tool_trust_add(int argc, char **argv)
 		tool_errorf("trust add: no certificate file given");
 		return TOOL_EXIT_USAGE;
 	}
-	if (!load_bundle(o.bundle, &bundle, 1, &missing))
+	if (!trust_load_bundle(o.bundle, &bundle, 1, &missing))
 		goto out;
 	if ((ncrls = calloc((size_t)argc, sizeof(*ncrls))) == NULL ||
 	    (dropcrl = calloc(bundle.ncrls + 1, sizeof(*dropcrl))) == NULL)
 		goto oom;
 	/* every input decoded and checked before anything is written */
 	for (i = (size_t)optind; i < (size_t)argc; i++) {
-		if ((isc = input_crl(argv[i], &crl)) < 0)
+		if ((isc = trust_input_crl(argv[i], &crl)) < 0)
 			goto out;
 		if (isc) {
 			ncrls[nncrl].crl = crl;
@@ -601,8 +214,8 @@ int tool_trust_add(int argc, char **argv)
 			continue;
 		}
 		memset(&in, 0, sizeof(in));
-		if (!load_input(argv[i], &in)) {
-			certs_free(&in);
+		if (!trust_load_input(argv[i], &in)) {
+			trust_certs_free(&in);
 			goto out;
 		}
 		for (j = 0; j < in.n; j++) {
@@ -611,24 +224,24 @@ int tool_trust_add(int argc, char **argv)
 				tool_errorf("%s: certificate %zu (%s) has invalid extensions; "
 				            "nothing added",
 				            argv[i], j + 1, in.v[j].subject);
-				certs_free(&in);
+				trust_certs_free(&in);
 				goto out;
 			}
 			if (!(fl & EXFLAG_BCONS) || !(fl & EXFLAG_CA)) {
 				tool_errorf("%s: certificate %zu (%s) is not a CA certificate "
 				            "(no basicConstraints CA:TRUE); nothing added",
 				            argv[i], j + 1, in.v[j].subject);
-				certs_free(&in);
+				trust_certs_free(&in);
 				goto out;
 			}
-			if (!X509_up_ref(in.v[j].x) || !certs_push(&add, in.v[j].x, 0)) {
+			if (!X509_up_ref(in.v[j].x) || !trust_certs_push(&add, in.v[j].x, 0)) {
 				tool_errorf("out of memory");
-				certs_free(&in);
+				trust_certs_free(&in);
 				goto out;
 			}
 			add.v[add.n - 1].end = i; /* the argv index, for messages */
 		}
-		certs_free(&in);
+		trust_certs_free(&in);
 	}
 	if ((b = BIO_new(BIO_s_mem())) == NULL)
 		goto oom;
@@ -639,7 +252,7 @@ int tool_trust_add(int argc, char **argv)
 			t->drop = 1;
 			continue;
 		}
-		not_after(t->x, when, sizeof(when), &expired);
+		trust_not_after(t->x, when, sizeof(when), &expired);
 		if (expired)
 			tool_warnf("%s: %s expired on %s (added anyway)", argv[t->end], t->subject,
 			           when);
@@ -647,11 +260,11 @@ int tool_trust_add(int argc, char **argv)
 			goto oom;
 		nnew++;
 		/* a CRL given with its CA is checked against it */
-		if (!X509_up_ref(t->x) || !certs_push(&bundle, t->x, 0))
+		if (!X509_up_ref(t->x) || !trust_certs_push(&bundle, t->x, 0))
 			goto oom;
 	}
 	for (i = 0; i < nncrl; i++) {
-		if ((r = crl_fits(&bundle, dropcrl, &ncrls[i])) < 0)
+		if ((r = trust_crl_fits(&bundle, dropcrl, &ncrls[i])) < 0)
 			goto out;
 		if (r == 0) {
 			X509_CRL_free(ncrls[i].crl);
@@ -694,7 +307,7 @@ int tool_trust_add(int argc, char **argv)
 
 		if (ncrls[i].crl == NULL)
 			continue;
-		crl_describe(ncrls[i].crl, &d);
+		trust_crl_describe(ncrls[i].crl, &d);
 		printf("added: CRL of %s, number %s, next update %s\n", d.issuer, d.number,
 		       d.has_next ? d.next_update : "none");
 	}
@@ -709,8 +322,8 @@ out:
 	free(dropcrl);
 	free(buf);
 	BIO_free(b);
-	certs_free(&add);
-	certs_free(&bundle);
+	trust_certs_free(&add);
+	trust_certs_free(&bundle);
 	return ret;
 }
 
@@ -752,7 +365,7 @@ int tool_trust_list(int argc, char **argv)
 		tool_errorf("trust list takes no arguments");
 		return TOOL_EXIT_USAGE;
 	}
-	if (!load_bundle(o.bundle, &cs, 0, NULL))
+	if (!trust_load_bundle(o.bundle, &cs, 0, NULL))
 		goto out;
 	/* JSON is printed whole at the end: on a failure stdout holds nothing */
 	if (o.json && (arr = json_array()) == NULL)
@@ -762,13 +375,13 @@ int tool_trust_list(int argc, char **argv)
 		json_t *obj;
 
 		if (!o.json) {
-			if (!print_line(t))
+			if (!trust_print_line(t))
 				goto oom;
 			continue;
 		}
-		if ((issuer = name_str(X509_get_issuer_name(t->x))) == NULL)
+		if ((issuer = trust_name_str(X509_get_issuer_name(t->x))) == NULL)
 			goto oom;
-		not_after(t->x, when, sizeof(when), &expired);
+		trust_not_after(t->x, when, sizeof(when), &expired);
 		obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "type", "certificate",
 		                "fingerprint", t->fphex, "subject", t->subject, "issuer", issuer,
 		                "not_after", when, "expired", expired);
@@ -780,7 +393,7 @@ int tool_trust_list(int argc, char **argv)
 		struct crl_desc d;
 		json_t *obj;
 
-		crl_describe(cs.crls[i].crl, &d);
+		trust_crl_describe(cs.crls[i].crl, &d);
 		if (!o.json) {
 			printf("CRL  %s  number %s  next update %s%s  %d entr%s\n", d.issuer,
 			       d.number, d.has_next ? d.next_update : "none",
@@ -808,7 +421,7 @@ oom:
 	tool_errorf("out of memory");
 out:
 	json_decref(arr);
-	certs_free(&cs);
+	trust_certs_free(&cs);
 	return ret;
 }
 
@@ -844,7 +457,7 @@ int tool_trust_show(int argc, char **argv)
 		tool_errorf("trust show takes one FINGERPRINT or SUBJECT argument");
 		return TOOL_EXIT_USAGE;
 	}
-	if (!load_bundle(o.bundle, &cs, 0, NULL))
+	if (!trust_load_bundle(o.bundle, &cs, 0, NULL))
 		goto out;
 	if (norm_fp(argv[optind], hex) && strlen(hex) >= 8)
 		n = mark_fp(&cs, hex);
@@ -871,7 +484,7 @@ int tool_trust_show(int argc, char **argv)
 	ret = TOOL_EXIT_OK;
 out:
 	BIO_free(out);
-	certs_free(&cs);
+	trust_certs_free(&cs);
 	return ret;
 }
 
@@ -927,7 +540,7 @@ int tool_trust_remove(int argc, char **argv)
 		tool_errorf("--subject: empty text");
 		return TOOL_EXIT_USAGE;
 	}
-	if (!load_bundle(o.bundle, &cs, 0, NULL))
+	if (!trust_load_bundle(o.bundle, &cs, 0, NULL))
 		goto out;
 	n = o.fingerprint != NULL ? mark_fp(&cs, hex) : mark_subject(&cs, o.subject);
 	if (n == 0) {
@@ -958,7 +571,7 @@ int tool_trust_remove(int argc, char **argv)
 			memcpy(buf + len, cs.raw + start, cs.v[i].end - start);
 			len += cs.v[i].end - start;
 		} else
-			keep_crls(&cs, start, cs.v[i].end, buf, &len); /* CRLs stay */
+			trust_keep_crls(&cs, start, cs.v[i].end, buf, &len); /* CRLs stay */
 		start = cs.v[i].end;
 	}
 	memcpy(buf + len, cs.raw + start, cs.rawlen - start);
@@ -971,7 +584,7 @@ int tool_trust_remove(int argc, char **argv)
 	ret = TOOL_EXIT_OK;
 out:
 	free(buf);
-	certs_free(&cs);
+	trust_certs_free(&cs);
 	return ret;
 }
 
@@ -1016,7 +629,7 @@ int tool_trust_reset(int argc, char **argv)
 	}
 	if (o.from == NULL)
 		o.from = SYSTEM_BUNDLE;
-	if (!load_bundle(o.from, &src, 0, NULL))
+	if (!trust_load_bundle(o.from, &src, 0, NULL))
 		goto out;
 	if (src.n == 0) {
 		tool_errorf("%s: no certificates; the bundle is left as it was", o.from);
@@ -1029,7 +642,7 @@ int tool_trust_reset(int argc, char **argv)
 		goto out;
 	}
 	/* the old bundle's CRLs (a bundle that does not read keeps none) */
-	if (!(read_file(o.bundle, &old, 1, &missing) && scan_crls(o.bundle, &old)))
+	if (!(trust_read_file(o.bundle, &old, 1, &missing) && trust_scan_crls(o.bundle, &old)))
 		tool_warnf("%s: its CRLs cannot be read; none kept", o.bundle);
 	if ((buf = malloc(src.rawlen + old.rawlen + 2)) == NULL) {
 		tool_errorf("out of memory");
@@ -1046,7 +659,7 @@ int tool_trust_reset(int argc, char **argv)
 			continue;
 		if (len > 0 && buf[len - 1] != '\n')
 			buf[len++] = '\n';
-		keep_crls(&old, old.crls[i].start, old.crls[i].end, buf, &len);
+		trust_keep_crls(&old, old.crls[i].start, old.crls[i].end, buf, &len);
 		kept++;
 	}
 	if (tool_write_atomic_flags(o.bundle, buf, len, TOOL_OUT_FOLLOW) != TOOL_EXIT_OK)
@@ -1059,7 +672,7 @@ int tool_trust_reset(int argc, char **argv)
 	ret = TOOL_EXIT_OK;
 out:
 	free(buf);
-	certs_free(&old);
-	certs_free(&src);
+	trust_certs_free(&old);
+	trust_certs_free(&src);
 	return ret;
 }
