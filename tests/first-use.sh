@@ -203,7 +203,7 @@ expect_completion() {
 	_got=$(complete_words "$@")
 	[ "$_got" = "$_want " ] || fail "completing '$*': '$_got', want '$_want'"
 }
-expect_completion "ca cert csr key token trust" ""
+expect_completion "ca cert csr key token trust verify" ""
 expect_completion "ca cert csr" c
 expect_completion "set-cert show sign" ca s
 expect_completion "--profile" ca sign --pro
@@ -211,6 +211,9 @@ expect_completion "ocsp" ca sign --profile o
 expect_completion "server server,client" csr --eku se
 expect_completion "ec:p256 ec:p384 ec:p521" key gen --type ec
 expect_completion "--cluster" csr --cl
+expect_completion "crl,ocsp" verify --revocation crl,
+expect_completion "not-revoked" verify x.pem --fallback n
+expect_completion "--check-anchor" verify --check
 mkdir "$WORK/cadir" "$WORK/cadir2"
 expect_completion "$WORK/cadir $WORK/cadir2" ca sign --dir "$WORK/cad"
 complete_words key gen - | grep -q -- "--module --pin-file .*--token" ||

@@ -428,6 +428,54 @@ static void test_cdp_download(void **state)
 	X509_free(x);
 }
 
+/* The PKI verifier's checks as rev_verify reports them: key size, wildcards. */
+static void test_chain_checks(void **state)
+{
+	struct mk m = leaf_mk;
+	struct rev_verify_opts o = { .order = { REV_M_NONE } };
+	EVP_PKEY *big = EVP_RSA_gen(4104);
+	struct rev_report *r;
+	X509 *x;
+
+	(void)state;
+	/* RSA over 4096 bits: flagged, a warning only */
+	assert_non_null(big);
+	x = mkcert(&m, big, inter, inter_key);
+	r = run(x, &o);
+	assert_int_equal(r->chain->elems[0].flags, PKI_E_KEY_LARGE);
+	assert_int_equal(r->chain->ok, 1);
+	assert_int_equal(r->fit, 1);
+	rev_report_free(r);
+	X509_free(x);
+	EVP_PKEY_free(big);
+	/* a wildcard never matches */
+	m.san = "DNS:*.example.com";
+	x = mkcert(&m, leaf_key, inter, inter_key);
+	o.pki.host = "a.example.com";
+	r = run(x, &o);
+	assert_int_equal(r->chain->elems[0].flags, PKI_E_NAME);
+	assert_int_equal(r->fit, 0);
+	rev_report_free(r);
+	/* an IP asked for, the certificate names DNS names only */
+	o.pki.host = "192.0.2.1";
+	r = run(x, &o);
+	assert_int_equal(r->chain->elems[0].flags, PKI_E_NAME | PKI_E_NAME_IP);
+	rev_report_free(r);
+	X509_free(x);
+	/* an IP in the SAN: a mismatch, but not the IP-vs-FQDN one */
+	m.san = "IP:192.0.2.2";
+	x = mkcert(&m, leaf_key, inter, inter_key);
+	r = run(x, &o);
+	assert_int_equal(r->chain->elems[0].flags, PKI_E_NAME);
+	rev_report_free(r);
+	o.pki.host = "192.0.2.2";
+	r = run(x, &o);
+	assert_int_equal(r->chain->elems[0].flags, 0);
+	assert_int_equal(r->fit, 1);
+	rev_report_free(r);
+	X509_free(x);
+}
+
 static void test_names(void **state)
 {
 	enum rev_method ord[2];
@@ -456,6 +504,7 @@ int main(void)
 		cmocka_unit_test_setup(test_store_first, reset),
 		cmocka_unit_test_setup(test_method_order, reset),
 		cmocka_unit_test_setup(test_cdp_download, reset),
+		cmocka_unit_test_setup(test_chain_checks, reset),
 		cmocka_unit_test_setup(test_names, reset),
 	};
 
