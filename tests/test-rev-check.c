@@ -254,6 +254,23 @@ static void test_bundle_crl(void **state)
 	sk_X509_CRL_pop_free(o.bundle_crls, X509_CRL_free);
 }
 
+/* Two CRLs of one CA in the bundle: the newer decides, whatever their order. */
+static void test_bundle_newest(void **state)
+{
+	X509_CRL *old = mkcrl(inter, inter_key, NULL, 0, -DAY, 7 * DAY);
+	X509_CRL *cur = mkcrl(inter, inter_key, leaf, 5, -60, 7 * DAY);
+	struct rev_verify_opts o = { .order = { REV_M_CRL, REV_M_NONE } };
+	struct rev_report *r;
+
+	(void)state;
+	o.bundle_crls = crls_of(old, cur);
+	r = run(leaf, &o);
+	assert_int_equal(r->elems[0].state, REV_STATE_REVOKED);
+	assert_int_equal(r->elems[0].reason, 5);
+	rev_report_free(r);
+	sk_X509_CRL_pop_free(o.bundle_crls, X509_CRL_free);
+}
+
 static void test_anchor_checked(void **state)
 {
 	X509_CRL *rc = mkcrl(root, root_key, NULL, 0, -60, 7 * DAY);
@@ -499,6 +516,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_no_source_fallback, reset),
 		cmocka_unit_test_setup(test_bundle_crl, reset),
+		cmocka_unit_test_setup(test_bundle_newest, reset),
 		cmocka_unit_test_setup(test_anchor_checked, reset),
 		cmocka_unit_test_setup(test_expired_and_bad_crl, reset),
 		cmocka_unit_test_setup(test_store_first, reset),

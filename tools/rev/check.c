@@ -241,20 +241,42 @@ static void apply_crl(struct job *j, X509_CRL *crl, const char *what, enum rev_s
 	       src);
 }
 
-/* The CRLs embedded in the trust bundle whose issuer is the element's issuer. */
+/*
+ * The CRLs embedded in the trust bundle whose issuer is the element's
+ * issuer, the newest (thisUpdate) first: an older CRL of the same CA in the
+ * bundle does not hide a newer listing.
+ */
 static void crl_bundle(struct job *j)
 {
 	STACK_OF(X509_CRL) *crls = j->o->bundle_crls;
-	int i, seen = 0;
+	int n = crls != NULL ? sk_X509_CRL_num(crls) : 0, i, best, seen = 0;
+	char *used;
 
-	for (i = 0; crls != NULL && i < sk_X509_CRL_num(crls) && !decided(j); i++) {
-		X509_CRL *crl = sk_X509_CRL_value(crls, i);
-
-		if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(j->issuer)) != 0)
-			continue;
-		seen = 1;
-		apply_crl(j, crl, "CRL embedded in the trust bundle", REV_SRC_BUNDLE);
+	if (n > 0 && (used = calloc((size_t)n, 1)) == NULL) {
+		j->nomem = 1;
+		return;
 	}
+	for (; n > 0 && !decided(j); seen++) {
+		int64_t bt = 0, t;
+
+		for (best = -1, i = 0; i < n; i++) {
+			X509_CRL *crl = sk_X509_CRL_value(crls, i);
+
+			if (used[i] || X509_NAME_cmp(X509_CRL_get_issuer(crl),
+			                             X509_get_subject_name(j->issuer)) != 0)
+				continue;
+			t = pki_asn1_time_get(X509_CRL_get0_lastUpdate(crl));
+			if (best < 0 || t > bt)
+				best = i, bt = t;
+		}
+		if (best < 0)
+			break;
+		used[best] = 1;
+		apply_crl(j, sk_X509_CRL_value(crls, best), "CRL embedded in the trust bundle",
+		          REV_SRC_BUNDLE);
+	}
+	if (n > 0)
+		free(used);
 	if (!seen)
 		note(j, "no-source", "trust bundle: no CRL of %s embedded", j->issuer_name);
 }
