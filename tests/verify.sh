@@ -83,6 +83,15 @@ out_has "^  \[0\] /CN=leaf.example.com: chain ok; revocation undetermined \(no-s
 out_has "^  \[1\] /CN=Verify Issuing CA: chain ok; revocation undetermined \(no-source\)$"
 out_has "^  \[2\] /CN=Verify Root CA: chain ok; revocation not checked$"
 expect_rc 0 V "$OUT/leaf.der" --trust "$B0" $CH --fallback not-revoked
+# a trust file of one DER certificate, as cert check --bundle always took
+openssl x509 -in "$R/ca.pem" -outform DER -out "$WORK/root.der"
+expect_rc 0 V "$OUT/leaf.pem" --trust "$WORK/root.der" $CH
+expect_rc 0 "$P11CA" cert check "$OUT/leaf.pem" --bundle "$WORK/root.der" --chain "$OUT/sub.pem"
+# a malformed bundle: one line, exit 1, nothing on stdout
+printf -- '-----BEGIN X509 CRL-----\nnot base64\n-----END X509 CRL-----\n' | cat "$B0" - > "$WORK/bad.pem"
+expect_rc 1 V "$OUT/leaf.pem" --trust "$WORK/bad.pem" $CH --json
+[ -s "$WORK/out" ] && fail "--json printed on a failure: $(cat "$WORK/out")"
+grep -q "bad.pem: .*malformed" "$WORK/err" || fail "a malformed bundle: $(cat "$WORK/err")"
 expect_rc 1 V "$OUT/leaf.pem" --trust "$B0" $CH --fallback revoked
 out_has "^$OUT/leaf.pem: not fit: \[0\] undetermined \(no-source\), --fallback revoked$"
 expect_rc 0 V "$OUT/leaf.pem" --trust "$B0" $CH --revocation off --fallback revoked

@@ -389,7 +389,13 @@ int tool_verify_load_bundle(const char *path, STACK_OF(X509) * *pcerts, STACK_OF
 
 	if ((buf = tool_read_file(path, &len)) == NULL)
 		return TOOL_EXIT_FAIL;
-	rc = pki_load_bundle(buf, len, pcerts, NULL, pcrls);
+	if (len > 0 && buf[0] == 0x30 && !pki_is_pem(buf, len)) {
+		/* one DER CA certificate (what cert check --bundle always took) */
+		rc = pki_load_certs(buf, len, pcerts, NULL);
+		if (rc == RES_OK && (*pcrls = sk_X509_CRL_new_null()) == NULL)
+			rc = res_set(RES_NOMEM, "out of memory");
+	} else
+		rc = pki_load_bundle(buf, len, pcerts, NULL, pcrls);
 	free(buf);
 	if (rc != RES_OK) {
 		tool_errorf("%s: %s", path, res_message());

@@ -11,7 +11,8 @@
 
 /*
  * The certificates and the X509 CRL blocks of the PEM bundle @path (each
- * the caller's); reports and returns TOOL_EXIT_FAIL when it cannot be read.
+ * the caller's), or its one DER certificate (no CRLs); reports and returns
+ * TOOL_EXIT_FAIL when it cannot be read.
  */
 int tool_verify_load_bundle(const char *path, STACK_OF(X509) * *pcerts,
                             STACK_OF(X509_CRL) * *pcrls);
