@@ -82,7 +82,7 @@ grep -q "^  csr " "$WORK/out" || fail "p11ca --help does not list csr"
 expect_fail 2 "unrecognized option" "$P11CA" csr --frobnicate
 expect_fail 2 "either --key URI or --new-key" "$P11CA" csr --fqdn a.example.com
 expect_fail 2 "either --key URI or --new-key" "$P11CA" csr
-expect_fail 2 "'csr' needs one of" "$P11CA" csr frobnicate
+expect_fail 2 "csr takes no arguments \('frobnicate'" "$P11CA" csr frobnicate
 expect_fail 2 "--new-key needs --label" csr --new-key ec:p256 --fqdn a.example.com
 expect_fail 2 "--cluster needs --fqdn" csr --key "$TOK;object=x" --cluster c.example.com
 expect_fail 2 "--peer needs --cluster" csr --key "$TOK;object=x" --fqdn a.example.com --peer b.example.com

@@ -203,7 +203,7 @@ expect_completion() {
 	_got=$(complete_words "$@")
 	[ "$_got" = "$_want " ] || fail "completing '$*': '$_got', want '$_want'"
 }
-expect_completion "ca cert crl csr key tls token trust" ""
+expect_completion "ca cert crl csr key tls token trust verify" ""
 expect_completion "ca cert crl csr" c
 expect_completion "show" crl s
 expect_completion "--crl-store" crl list --crl
@@ -217,6 +217,9 @@ expect_completion "ec:p256 ec:p384 ec:p521" key gen --type ec
 expect_completion "--cluster" csr --cl
 expect_completion "probe" tls p
 expect_completion "not-revoked revoked" tls probe --fallback ""
+expect_completion "crl,ocsp" verify --revocation crl,
+expect_completion "not-revoked" verify x.pem --fallback n
+expect_completion "--check-anchor" verify --check
 mkdir "$WORK/cadir" "$WORK/cadir2"
 expect_completion "$WORK/cadir $WORK/cadir2" ca sign --dir "$WORK/cad"
 expect_completion "$WORK/cadir $WORK/cadir2" crl list --crl-store "$WORK/cad"

@@ -449,7 +449,7 @@ static void test_chain_name_purpose(void **state)
 	pki_chain_result_free(r);
 	o.host = "192.0.2.1";
 	r = verify(leaf, stack_of(inter, NULL), stack_of(root, NULL), &o);
-	assert_int_equal(r->elems[0].flags, PKI_E_NAME);
+	assert_int_equal(r->elems[0].flags, PKI_E_NAME | PKI_E_NAME_IP);
 	pki_chain_result_free(r);
 	/* EKU serverAuth alone: no clientAuth */
 	m.eku = "serverAuth";

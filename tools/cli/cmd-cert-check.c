@@ -19,7 +19,9 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "check.h"
 #include "cmd-cert.h"
+#include "cmd-verify.h"
 #include "result.h"
 
 struct findings {
@@ -234,26 +236,71 @@ static void elem_what(const struct pki_chain_result *r, size_t i, char *out, siz
 	(PKI_E_BAD_SIGNATURE | PKI_E_NOT_CA | PKI_E_PATHLEN | PKI_E_NO_ISSUER |                    \
 	 PKI_E_UNTRUSTED_ROOT | PKI_E_OTHER)
 
-/* The chain from @leaf to a certificate of @bundle, from pki_verify_chain's result. */
-static void check_chain(struct findings *f, X509 *leaf, STACK_OF(X509) * untrusted,
-                        const char *bundle, time_t at)
+/*
+ * The revocation findings of rev_verify's report: a revoked element is an
+ * error, a good one an OK line; undetermined ones (no CRL anywhere) say
+ * nothing, as before revocation was checked (the appliance's fallback).
+ */
+static void check_revocation(struct findings *f, const struct rev_report *rep)
 {
-	struct pki_verify_opts o = { .at = (int64_t)at };
-	struct pki_chain_result *r = NULL;
-	STACK_OF(X509) *trusted = NULL;
-	char why[512], what[512], names[256];
+	const struct pki_chain_result *r = rep->chain;
+	char what[512], iso[PKI_TIME_ISO_MAX];
+	const char *rn;
 	size_t i;
-	int pem, nid;
 
-	if ((trusted = cert_read(bundle, &pem, why, sizeof(why))) == NULL) {
-		finding(f, "ERROR", "trust bundle %s cannot be read%s%s", bundle,
-		        why[0] != '\0' ? ": " : "", why);
+	for (i = 0; i < r->n; i++) {
+		const struct rev_elem_report *e = &rep->elems[i];
+
+		elem_what(r, i, what, sizeof(what));
+		rn = rev_reason_name(e->reason);
+		pki_time_iso(e->revoked_at, iso);
+		if (e->state == REV_STATE_REVOKED && e->expired_crl)
+			finding(f, "ERROR",
+			        "%s counts as revoked: its CA's only CRL has expired (%s)", what,
+			        e->decided_by != NULL ? e->decided_by : "?");
+		else if (e->state == REV_STATE_REVOKED)
+			finding(f, "ERROR", "%s is revoked (%s, %s; %s)", what,
+			        rn != NULL ? rn : "no reason given",
+			        e->revoked_at ? iso : "no date",
+			        e->decided_by != NULL ? e->decided_by : "?");
+		else if (e->state == REV_STATE_GOOD)
+			finding(f, "OK", "revocation: %s is good (%s)", what,
+			        e->decided_by != NULL ? e->decided_by : "?");
+	}
+}
+
+/*
+ * The chain from @leaf to a certificate of @bundle, and the revocation of
+ * each element from the bundle's CRLs and the CRL store (@crl_store, or the
+ * default one when it exists): the verifier of 'p11ca verify' (rev_verify).
+ */
+static void check_chain(struct findings *f, X509 *leaf, STACK_OF(X509) * untrusted,
+                        const char *bundle, const char *crl_store, time_t at)
+{
+	struct rev_verify_opts ro;
+	struct rev_report *rep = NULL;
+	struct pki_chain_result *r;
+	STACK_OF(X509) *trusted = NULL;
+	STACK_OF(X509_CRL) *crls = NULL;
+	char what[512], names[256];
+	size_t i;
+	int nid;
+
+	memset(&ro, 0, sizeof(ro));
+	ro.pki.at = (int64_t)at;
+	ro.order[0] = REV_M_CRL;
+	if (tool_verify_load_bundle(bundle, &trusted, &crls) != TOOL_EXIT_OK) {
+		finding(f, "ERROR", "trust bundle %s cannot be read", bundle);
 		return;
 	}
-	if (pki_verify_chain(NULL, leaf, untrusted, trusted, &o, &r) != RES_OK) {
+	ro.bundle_crls = crls;
+	if (tool_verify_open_store(crl_store, 0, &ro.store) != TOOL_EXIT_OK)
+		finding(f, "ERROR", "the CRL store cannot be used");
+	if (rev_verify(NULL, leaf, untrusted, trusted, &ro, &rep) != RES_OK) {
 		finding(f, "ERROR", "the chain cannot be checked: %s", res_message());
 		goto out;
 	}
+	r = rep->chain;
 	for (i = 0; i < r->n; i++)
 		if (r->elems[i].flags & CHAIN_FLAGS)
 			break;
@@ -289,10 +336,13 @@ static void check_chain(struct findings *f, X509 *leaf, STACK_OF(X509) * untrust
 			        "%s has a weak key (RSA under 2048 bits, or an unusual curve)",
 			        what);
 	}
+	check_revocation(f, rep);
 out:
 	ERR_clear_error();
-	pki_chain_result_free(r);
+	rev_report_free(rep);
+	rev_store_close(ro.store);
 	sk_X509_pop_free(trusted, X509_free);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 }
 
 /* The key given with --key against the certificate's. */
@@ -383,10 +433,10 @@ static void check_wanted(struct findings *f, const struct cert_info *ci, const c
 	}
 }
 
-enum { O_KEY = OPT_FIRST_LOCAL, O_CHAIN, O_BUNDLE, O_FQDN, O_CLUSTER, O_PEER, O_AT };
+enum { O_KEY = OPT_FIRST_LOCAL, O_CHAIN, O_BUNDLE, O_FQDN, O_CLUSTER, O_PEER, O_AT, O_CRL_STORE };
 
 struct check_opts {
-	const char *key, *chain_file, *bundle, *fqdn, *cluster, *at;
+	const char *key, *chain_file, *bundle, *fqdn, *cluster, *at, *crl_store;
 	const char **peers;
 	size_t npeers;
 };
@@ -403,6 +453,7 @@ static int check_opt(int id, const char *arg, void *data)
 	case O_FQDN: o->fqdn = arg; break;
 	case O_CLUSTER: o->cluster = arg; break;
 	case O_AT: o->at = arg; break;
+	case O_CRL_STORE: o->crl_store = arg; break;
 	case O_PEER:
 		if ((np = realloc(o->peers, (o->npeers + 1) * sizeof(*np))) == NULL) {
 			tool_errorf("out of memory");
@@ -426,12 +477,13 @@ int tool_cert_check(int argc, char **argv)
 		{ "cluster", required_argument, O_CLUSTER },
 		{ "peer", required_argument, O_PEER },
 		{ "at", required_argument, O_AT },
+		{ "crl-store", required_argument, O_CRL_STORE },
 		{ NULL, 0, 0 },
 	};
 	static const char help[] =
 	    "usage: p11ca cert check CERT [--key URI|FILE] [--chain FILE] [--bundle FILE]\n"
 	    "                        [--fqdn FQDN [--cluster FQDN [--peer FQDN]...]]\n"
-	    "                        [--at DATE]\n\n"
+	    "                        [--at DATE] [--crl-store DIR]\n\n"
 	    "Checks what an appliance (Expressway) checks when a server certificate is\n"
 	    "uploaded, one line per finding, \"OK:\", \"WARN:\" or \"ERROR:\"; exit 1 on\n"
 	    "any ERROR.  CERT is PEM (more certificates after the first are taken as\n"
@@ -440,7 +492,12 @@ int tool_cert_check(int argc, char **argv)
 	    "                   or a PEM file, which must end with a newline and not\n"
 	    "                   be passphrase-protected; it must match the certificate\n"
 	    "  --chain FILE     intermediate CA certificates (untrusted)\n"
-	    "  --bundle FILE    trusted CA certificates (default " DEFAULT_BUNDLE ")\n"
+	    "  --bundle FILE    trusted CA certificates (default " DEFAULT_BUNDLE "); the\n"
+	    "                   CRLs embedded in it (X509 CRL blocks) are checked: a\n"
+	    "                   revoked certificate or CA is an error, so is an expired\n"
+	    "                   CRL (it counts as revoked)\n"
+	    "  --crl-store DIR  CRLs from this store too (default: the CRL store when it\n"
+	    "                   exists; see p11ca verify)\n"
 	    "  --fqdn F         CN = F and DNS:F in the SAN\n"
 	    "  --cluster C      DNS:C in the SAN (the CN may be C)\n"
 	    "  --peer P         (repeatable) DNS:P in the SAN\n"
@@ -530,7 +587,7 @@ int tool_cert_check(int argc, char **argv)
 			if (!sk_X509_push(untrusted, sk_X509_value(more, (int)i)))
 				goto oom;
 	}
-	check_chain(&f, leaf, untrusted, o.bundle, at);
+	check_chain(&f, leaf, untrusted, o.bundle, o.crl_store, at);
 	check_validity(&f, leaf, "the certificate", at, 1);
 done:
 	printf("%d error%s, %d warning%s\n", f.errors, f.errors == 1 ? "" : "s", f.warnings,

@@ -25,208 +25,9 @@
 #include "tool.h"
 
 /* What `trust reset` installs without --from (Debian's ca-certificates). */
-#define SYSTEM_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
-/* Files larger than this are refused (a bundle is a few hundred KiB). */
-#define MAX_FILE_SIZE (64L * 1024 * 1024)
-#define FP_LEN        32 /* SHA-256 */
-
-/* One certificate of a bundle or an input file. */
-struct tcert {
-	X509 *x;
-	char fphex[2 * FP_LEN + 1]; /* SHA-256, lowercase, no colons */
-	char fp[3 * FP_LEN];        /* AB:CD:... as `openssl x509 -fingerprint` */
-	char *subject;              /* "/C=../CN=.." (pki_name_oneline) */
-	size_t end;                 /* bundle: offset just past its END line */
-	int drop;                   /* remove: this one goes */
-};
-
-struct certs {
-	struct tcert *v;
-	size_t n, cap;
-	unsigned char *raw; /* the file's bytes */
-	size_t rawlen;
-};
+#include "cmd-trust.h"
 
 enum { O_BUNDLE = OPT_FIRST_LOCAL, O_JSON, O_FINGERPRINT, O_SUBJECT, O_ALL, O_FROM, O_YES };
-
-static void certs_free(struct certs *cs)
-{
-	size_t i;
-
-	for (i = 0; i < cs->n; i++) {
-		X509_free(cs->v[i].x);
-		free(cs->v[i].subject);
-	}
-	free(cs->v);
-	free(cs->raw);
-	memset(cs, 0, sizeof(*cs));
-}
-
-/* A name as "/C=../CN=.." (pki_name_oneline); malloc'ed, NULL when out of memory. */
-static char *name_str(const X509_NAME *name)
-{
-	char *s = NULL;
-
-	return pki_name_oneline(name, &s) == RES_OK ? s : NULL;
-}
-
-/* Appends @x (taking it) to @cs; returns 0 when out of memory (and frees @x). */
-static int certs_push(struct certs *cs, X509 *x, size_t end)
-{
-	struct tcert *t;
-
-	if (cs->n == cs->cap) {
-		size_t cap = cs->cap ? 2 * cs->cap : 16;
-		struct tcert *v = realloc(cs->v, cap * sizeof(*v));
-		if (v == NULL)
-			goto oom;
-		cs->v = v;
-		cs->cap = cap;
-	}
-	t = &cs->v[cs->n];
-	memset(t, 0, sizeof(*t));
-	if (pki_fingerprint(x, "SHA256", 0, t->fphex, sizeof(t->fphex)) != RES_OK ||
-	    pki_fingerprint(x, "SHA256", 1, t->fp, sizeof(t->fp)) != RES_OK)
-		goto oom;
-	if ((t->subject = name_str(X509_get_subject_name(x))) == NULL)
-		goto oom;
-	t->x = x;
-	t->end = end;
-	cs->n++;
-	return 1;
-oom:
-	X509_free(x);
-	return 0;
-}
-
-/*
- * Reads @path whole into @cs->raw.  A missing file is an empty one when
- * @missing_ok (and *@missing is set); otherwise reports and returns 0.
- */
-static int read_file(const char *path, struct certs *cs, int missing_ok, int *missing)
-{
-	FILE *f;
-	struct stat st;
-	size_t n;
-	int ok = 0;
-
-	if (missing != NULL)
-		*missing = 0;
-	if ((f = fopen(path, "rb")) == NULL) {
-		if (errno == ENOENT && missing_ok) {
-			if (missing != NULL)
-				*missing = 1;
-			return 1;
-		}
-		tool_errorf("cannot read %s: %s", path, strerror(errno));
-		return 0;
-	}
-	if (fstat(fileno(f), &st) != 0) {
-		tool_errorf("cannot read %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		tool_errorf("%s: not a regular file", path);
-		goto out;
-	}
-	if (st.st_size > MAX_FILE_SIZE) {
-		tool_errorf("%s: too large for a certificate file (%lld bytes)", path,
-		            (long long)st.st_size);
-		goto out;
-	}
-	if ((cs->raw = malloc((size_t)st.st_size + 1)) == NULL) {
-		tool_errorf("out of memory");
-		goto out;
-	}
-	n = fread(cs->raw, 1, (size_t)st.st_size + 1, f);
-	if (ferror(f)) {
-		tool_errorf("cannot read %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (n > (size_t)st.st_size) {
-		tool_errorf("%s: changed while being read", path);
-		goto out;
-	}
-	cs->rawlen = n;
-	ok = 1;
-out:
-	fclose(f);
-	return ok;
-}
-
-/*
- * Takes the certificates in @cs->raw through the PKI library's loader,
- * recording where each ends: a bundle (pki_load_bundle: PEM, or blank
- * lines and comments) or an input file (pki_load_certs_at: PEM or DER).
- */
-static int parse_certs(const char *path, struct certs *cs, int bundle)
-{
-	STACK_OF(X509) *certs = NULL;
-	size_t *ends = NULL;
-	int ok = 0, i, pem, rc;
-
-	rc = bundle ? pki_load_bundle(cs->raw, cs->rawlen, &certs, &ends, NULL)
-	            : pki_load_certs_at(cs->raw, cs->rawlen, &certs, &ends, &pem);
-	if (rc != RES_OK) {
-		tool_errorf("%s: %s", path, res_message());
-		return 0;
-	}
-	for (i = 0; i < sk_X509_num(certs); i++) {
-		if (!X509_up_ref(sk_X509_value(certs, i)) ||
-		    !certs_push(cs, sk_X509_value(certs, i), ends[i])) {
-			tool_errorf("out of memory");
-			goto out;
-		}
-	}
-	ok = 1;
-out:
-	free(ends);
-	sk_X509_pop_free(certs, X509_free);
-	return ok;
-}
-
-/* A bundle: PEM certificates, or empty.  Missing is empty when @missing_ok. */
-static int load_bundle(const char *path, struct certs *cs, int missing_ok, int *missing)
-{
-	return read_file(path, cs, missing_ok, missing) && parse_certs(path, cs, 1);
-}
-
-/* An input file: PEM (one or more certificates) or one DER certificate. */
-static int load_input(const char *path, struct certs *cs)
-{
-	return read_file(path, cs, 0, NULL) && parse_certs(path, cs, 0);
-}
-
-/* ------------------------------------------------------------------ */
-/* Output helpers                                                      */
-/* ------------------------------------------------------------------ */
-
-/* notAfter as YYYY-MM-DDTHH:MM:SSZ; whether it has passed in *@expired. */
-static void not_after(const X509 *x, char *out, size_t cap, int *expired)
-{
-	const ASN1_TIME *t = X509_get0_notAfter(x);
-	int64_t v = pki_asn1_time_get(t);
-	char iso[PKI_TIME_ISO_MAX];
-
-	pki_time_iso(v, iso);
-	snprintf(out, cap, "%s", v != 0 ? iso : "unknown");
-	*expired = t != NULL && X509_cmp_current_time(t) < 0;
-}
-
-/* Plain-text one-line summary of a certificate. */
-static int print_line(const struct tcert *t)
-{
-	char when[32], *issuer;
-	int expired;
-
-	if ((issuer = name_str(X509_get_issuer_name(t->x))) == NULL)
-		return 0;
-	not_after(t->x, when, sizeof(when), &expired);
-	printf("%s  %s%s  subject=%s  issuer=%s\n", t->fp, when, expired ? " EXPIRED" : "",
-	       t->subject, issuer);
-	free(issuer);
-	return 1;
-}
 
 /* ------------------------------------------------------------------ */
 /* Matching                                                            */
@@ -365,22 +166,29 @@ int tool_trust_add(int argc, char **argv)
 		{ NULL, 0, 0 },
 	};
 	static const char usage[] =
-	    "usage: p11ca trust add --bundle FILE CERT...\n\n"
+	    "usage: p11ca trust add --bundle FILE CERT|CRL...\n\n"
 	    "Appends CA certificates (PEM, several per file, or DER) to the PEM bundle\n"
 	    "FILE, creating it if missing.  A certificate already in the bundle (same\n"
 	    "SHA-256 fingerprint) is reported and skipped.  A certificate without\n"
-	    "basicConstraints CA:TRUE is refused, and then nothing is added.  The\n"
-	    "bundle is replaced atomically.\n";
+	    "basicConstraints CA:TRUE is refused, and then nothing is added.  A CRL file\n"
+	    "(PEM X509 CRL or DER) is embedded as an X509 CRL block: it must be signed by\n"
+	    "a CA of the bundle, and replaces that CA's older CRL in the bundle (a newer\n"
+	    "one there refuses it).  The bundle's CRLs are kept; it is replaced\n"
+	    "atomically.\n";
 	struct tool_common c = { 0 };
 	struct certs bundle = { 0 }, add = { 0 }, in;
 	struct topts o = { 0 };
+	struct newcrl *ncrls = NULL;
+	size_t nncrl = 0;
+	int *dropcrl = NULL;
 	BIO *b = NULL;
 	char *pem;
 	unsigned char *buf = NULL;
-	size_t i, j, nnew = 0, len;
+	size_t i, j, nnew = 0, len, start;
 	long pemlen;
-	int r, ret, missing = 0, expired;
+	int r, ret, missing = 0, expired, isc;
 	char when[32];
+	X509_CRL *crl;
 
 	if ((r = tool_parse(argc, argv, opts, usage, &c, trust_opt, &o)) != TOOL_PARSE_GO)
 		return r;
@@ -391,13 +199,23 @@ int tool_trust_add(int argc, char **argv)
 		tool_errorf("trust add: no certificate file given");
 		return TOOL_EXIT_USAGE;
 	}
-	if (!load_bundle(o.bundle, &bundle, 1, &missing))
+	if (!trust_load_bundle(o.bundle, &bundle, 1, &missing))
 		goto out;
+	if ((ncrls = calloc((size_t)argc, sizeof(*ncrls))) == NULL ||
+	    (dropcrl = calloc(bundle.ncrls + 1, sizeof(*dropcrl))) == NULL)
+		goto oom;
 	/* every input decoded and checked before anything is written */
 	for (i = (size_t)optind; i < (size_t)argc; i++) {
+		if ((isc = trust_input_crl(argv[i], &crl)) < 0)
+			goto out;
+		if (isc) {
+			ncrls[nncrl].crl = crl;
+			ncrls[nncrl++].file = argv[i];
+			continue;
+		}
 		memset(&in, 0, sizeof(in));
-		if (!load_input(argv[i], &in)) {
-			certs_free(&in);
+		if (!trust_load_input(argv[i], &in)) {
+			trust_certs_free(&in);
 			goto out;
 		}
 		for (j = 0; j < in.n; j++) {
@@ -406,24 +224,24 @@ int tool_trust_add(int argc, char **argv)
 				tool_errorf("%s: certificate %zu (%s) has invalid extensions; "
 				            "nothing added",
 				            argv[i], j + 1, in.v[j].subject);
-				certs_free(&in);
+				trust_certs_free(&in);
 				goto out;
 			}
 			if (!(fl & EXFLAG_BCONS) || !(fl & EXFLAG_CA)) {
 				tool_errorf("%s: certificate %zu (%s) is not a CA certificate "
 				            "(no basicConstraints CA:TRUE); nothing added",
 				            argv[i], j + 1, in.v[j].subject);
-				certs_free(&in);
+				trust_certs_free(&in);
 				goto out;
 			}
-			if (!X509_up_ref(in.v[j].x) || !certs_push(&add, in.v[j].x, 0)) {
+			if (!X509_up_ref(in.v[j].x) || !trust_certs_push(&add, in.v[j].x, 0)) {
 				tool_errorf("out of memory");
-				certs_free(&in);
+				trust_certs_free(&in);
 				goto out;
 			}
 			add.v[add.n - 1].end = i; /* the argv index, for messages */
 		}
-		certs_free(&in);
+		trust_certs_free(&in);
 	}
 	if ((b = BIO_new(BIO_s_mem())) == NULL)
 		goto oom;
@@ -434,11 +252,26 @@ int tool_trust_add(int argc, char **argv)
 			t->drop = 1;
 			continue;
 		}
-		not_after(t->x, when, sizeof(when), &expired);
+		trust_not_after(t->x, when, sizeof(when), &expired);
 		if (expired)
 			tool_warnf("%s: %s expired on %s (added anyway)", argv[t->end], t->subject,
 			           when);
 		if (!PEM_write_bio_X509(b, t->x))
+			goto oom;
+		nnew++;
+		/* a CRL given with its CA is checked against it */
+		if (!X509_up_ref(t->x) || !trust_certs_push(&bundle, t->x, 0))
+			goto oom;
+	}
+	for (i = 0; i < nncrl; i++) {
+		if ((r = trust_crl_fits(&bundle, dropcrl, &ncrls[i])) < 0)
+			goto out;
+		if (r == 0) {
+			X509_CRL_free(ncrls[i].crl);
+			ncrls[i].crl = NULL;
+			continue;
+		}
+		if (!PEM_write_bio_X509_CRL(b, ncrls[i].crl))
 			goto oom;
 		nnew++;
 	}
@@ -449,9 +282,16 @@ int tool_trust_add(int argc, char **argv)
 		len = bundle.rawlen + 1 + (size_t)pemlen;
 		if ((buf = malloc(len)) == NULL)
 			goto oom;
-		if (bundle.rawlen > 0)
-			memcpy(buf, bundle.raw, bundle.rawlen);
-		len = bundle.rawlen;
+		/* the bundle's bytes, but for the CRLs replaced */
+		for (len = 0, start = 0, i = 0; i < bundle.ncrls; i++) {
+			if (!dropcrl[i])
+				continue;
+			memcpy(buf + len, bundle.raw + start, bundle.crls[i].start - start);
+			len += bundle.crls[i].start - start;
+			start = bundle.crls[i].end;
+		}
+		memcpy(buf + len, bundle.raw + start, bundle.rawlen - start);
+		len += bundle.rawlen - start;
 		if (len > 0 && buf[len - 1] != '\n')
 			buf[len++] = '\n';
 		memcpy(buf + len, pem, (size_t)pemlen);
@@ -462,15 +302,28 @@ int tool_trust_add(int argc, char **argv)
 	for (i = 0; i < add.n; i++)
 		if (!add.v[i].drop)
 			printf("added: %s  %s\n", add.v[i].fp, add.v[i].subject);
+	for (i = 0; i < nncrl; i++) {
+		struct crl_desc d;
+
+		if (ncrls[i].crl == NULL)
+			continue;
+		trust_crl_describe(ncrls[i].crl, &d);
+		printf("added: CRL of %s, number %s, next update %s\n", d.issuer, d.number,
+		       d.has_next ? d.next_update : "none");
+	}
 	ret = TOOL_EXIT_OK;
 	goto out;
 oom:
 	tool_errorf("out of memory");
 out:
+	for (i = 0; ncrls != NULL && i < nncrl; i++)
+		X509_CRL_free(ncrls[i].crl);
+	free(ncrls);
+	free(dropcrl);
 	free(buf);
 	BIO_free(b);
-	certs_free(&add);
-	certs_free(&bundle);
+	trust_certs_free(&add);
+	trust_certs_free(&bundle);
 	return ret;
 }
 
@@ -488,8 +341,13 @@ int tool_trust_list(int argc, char **argv)
 	static const char usage[] =
 	    "usage: p11ca trust list --bundle FILE [--json]\n\n"
 	    "Lists the bundle's certificates, one a line: SHA-256 fingerprint, notAfter\n"
-	    "(EXPIRED when past), subject and issuer (/C=../O=../CN=..).  --json prints an array\n"
-	    "of objects: fingerprint (lowercase hex), subject, issuer, not_after, expired.\n";
+	    "(EXPIRED when past), subject and issuer (/C=../O=../CN=..); then the CRLs\n"
+	    "embedded in it (X509 CRL blocks), one a line: \"CRL  ISSUER  number N  next\n"
+	    "update TIME\" (EXPIRED when past) and the entry count.  --json prints an array\n"
+	    "of objects: certificates {type \"certificate\", fingerprint (lowercase hex),\n"
+	    "subject, issuer, not_after, expired}, then CRLs {type \"crl\", issuer,\n"
+	    "crl_number (hex or null), this_update, next_update (or null), expired,\n"
+	    "entries}.\n";
 	struct tool_common c = { 0 };
 	struct certs cs = { 0 };
 	struct topts o = { 0 };
@@ -507,7 +365,7 @@ int tool_trust_list(int argc, char **argv)
 		tool_errorf("trust list takes no arguments");
 		return TOOL_EXIT_USAGE;
 	}
-	if (!load_bundle(o.bundle, &cs, 0, NULL))
+	if (!trust_load_bundle(o.bundle, &cs, 0, NULL))
 		goto out;
 	/* JSON is printed whole at the end: on a failure stdout holds nothing */
 	if (o.json && (arr = json_array()) == NULL)
@@ -517,17 +375,37 @@ int tool_trust_list(int argc, char **argv)
 		json_t *obj;
 
 		if (!o.json) {
-			if (!print_line(t))
+			if (!trust_print_line(t))
 				goto oom;
 			continue;
 		}
-		if ((issuer = name_str(X509_get_issuer_name(t->x))) == NULL)
+		if ((issuer = trust_name_str(X509_get_issuer_name(t->x))) == NULL)
 			goto oom;
-		not_after(t->x, when, sizeof(when), &expired);
-		obj =
-		    json_pack("{s:s, s:s, s:s, s:s, s:b}", "fingerprint", t->fphex, "subject",
-		              t->subject, "issuer", issuer, "not_after", when, "expired", expired);
+		trust_not_after(t->x, when, sizeof(when), &expired);
+		obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "type", "certificate",
+		                "fingerprint", t->fphex, "subject", t->subject, "issuer", issuer,
+		                "not_after", when, "expired", expired);
 		free(issuer);
+		if (obj == NULL || json_array_append_new(arr, obj) != 0)
+			goto oom;
+	}
+	for (i = 0; i < cs.ncrls; i++) {
+		struct crl_desc d;
+		json_t *obj;
+
+		trust_crl_describe(cs.crls[i].crl, &d);
+		if (!o.json) {
+			printf("CRL  %s  number %s  next update %s%s  %d entr%s\n", d.issuer,
+			       d.number, d.has_next ? d.next_update : "none",
+			       d.expired ? " EXPIRED" : "", d.entries,
+			       d.entries == 1 ? "y" : "ies");
+			continue;
+		}
+		obj = json_pack("{s:s, s:s, s:s?, s:s, s:s?, s:b, s:i}", "type", "crl", "issuer",
+		                d.issuer, "crl_number", strcmp(d.number, "none") ? d.number : NULL,
+		                "this_update", d.this_update, "next_update",
+		                d.has_next ? d.next_update : NULL, "expired", d.expired, "entries",
+		                d.entries);
 		if (obj == NULL || json_array_append_new(arr, obj) != 0)
 			goto oom;
 	}
@@ -543,7 +421,7 @@ oom:
 	tool_errorf("out of memory");
 out:
 	json_decref(arr);
-	certs_free(&cs);
+	trust_certs_free(&cs);
 	return ret;
 }
 
@@ -579,7 +457,7 @@ int tool_trust_show(int argc, char **argv)
 		tool_errorf("trust show takes one FINGERPRINT or SUBJECT argument");
 		return TOOL_EXIT_USAGE;
 	}
-	if (!load_bundle(o.bundle, &cs, 0, NULL))
+	if (!trust_load_bundle(o.bundle, &cs, 0, NULL))
 		goto out;
 	if (norm_fp(argv[optind], hex) && strlen(hex) >= 8)
 		n = mark_fp(&cs, hex);
@@ -606,7 +484,7 @@ int tool_trust_show(int argc, char **argv)
 	ret = TOOL_EXIT_OK;
 out:
 	BIO_free(out);
-	certs_free(&cs);
+	trust_certs_free(&cs);
 	return ret;
 }
 
@@ -630,7 +508,7 @@ int tool_trust_remove(int argc, char **argv)
 	    "SHA-256 fingerprint or a unique prefix of at least 8 hex digits (colons\n"
 	    "optional, any case).  --subject takes a case-insensitive substring of the\n"
 	    "subject; when it matches more than one certificate, --all is needed.\n"
-	    "Nothing matching is an error.\n";
+	    "Nothing matching is an error.  The bundle's CRLs are kept.\n";
 	struct tool_common c = { 0 };
 	struct certs cs = { 0 };
 	struct topts o = { 0 };
@@ -662,7 +540,7 @@ int tool_trust_remove(int argc, char **argv)
 		tool_errorf("--subject: empty text");
 		return TOOL_EXIT_USAGE;
 	}
-	if (!load_bundle(o.bundle, &cs, 0, NULL))
+	if (!trust_load_bundle(o.bundle, &cs, 0, NULL))
 		goto out;
 	n = o.fingerprint != NULL ? mark_fp(&cs, hex) : mark_subject(&cs, o.subject);
 	if (n == 0) {
@@ -692,7 +570,8 @@ int tool_trust_remove(int argc, char **argv)
 		if (!cs.v[i].drop) {
 			memcpy(buf + len, cs.raw + start, cs.v[i].end - start);
 			len += cs.v[i].end - start;
-		}
+		} else
+			trust_keep_crls(&cs, start, cs.v[i].end, buf, &len); /* CRLs stay */
 		start = cs.v[i].end;
 	}
 	memcpy(buf + len, cs.raw + start, cs.rawlen - start);
@@ -705,7 +584,7 @@ int tool_trust_remove(int argc, char **argv)
 	ret = TOOL_EXIT_OK;
 out:
 	free(buf);
-	certs_free(&cs);
+	trust_certs_free(&cs);
 	return ret;
 }
 
@@ -727,13 +606,17 @@ int tool_trust_reset(int argc, char **argv)
 	    "bundle (" SYSTEM_BUNDLE ") or of --from FILE, which\n"
 	    "must be a well-formed PEM bundle with at least one certificate.  The\n"
 	    "certificates added to a bundle that is not empty are lost: p11ca asks\n"
-	    "first on a terminal, and needs --yes elsewhere.\n";
+	    "first on a terminal, and needs --yes elsewhere.  The CRLs embedded in the\n"
+	    "old bundle (X509 CRL blocks) are kept: appended unless the new one holds\n"
+	    "the same.\n";
 	struct tool_common c = { 0 };
-	struct certs src = { 0 };
+	struct certs src = { 0 }, old = { 0 };
 	struct topts o = { 0 };
 	struct stat st;
 	char what[1100];
-	int r, ret;
+	unsigned char *buf = NULL;
+	size_t len, i, k, kept = 0;
+	int r, ret, missing = 0;
 
 	if ((r = tool_parse(argc, argv, opts, usage, &c, trust_opt, &o)) != TOOL_PARSE_GO)
 		return r;
@@ -746,7 +629,7 @@ int tool_trust_reset(int argc, char **argv)
 	}
 	if (o.from == NULL)
 		o.from = SYSTEM_BUNDLE;
-	if (!load_bundle(o.from, &src, 0, NULL))
+	if (!trust_load_bundle(o.from, &src, 0, NULL))
 		goto out;
 	if (src.n == 0) {
 		tool_errorf("%s: no certificates; the bundle is left as it was", o.from);
@@ -758,12 +641,38 @@ int tool_trust_reset(int argc, char **argv)
 		ret = r;
 		goto out;
 	}
-	if (tool_write_atomic_flags(o.bundle, src.raw, src.rawlen, TOOL_OUT_FOLLOW) != TOOL_EXIT_OK)
+	/* the old bundle's CRLs (a bundle that does not read keeps none) */
+	if (!(trust_read_file(o.bundle, &old, 1, &missing) && trust_scan_crls(o.bundle, &old)))
+		tool_warnf("%s: its CRLs cannot be read; none kept", o.bundle);
+	if ((buf = malloc(src.rawlen + old.rawlen + 2)) == NULL) {
+		tool_errorf("out of memory");
 		goto out;
-	printf("%s: reset to %s (%zu certificate%s)\n", o.bundle, o.from, src.n,
+	}
+	memcpy(buf, src.raw, src.rawlen);
+	len = src.rawlen;
+	for (i = 0; i < old.ncrls; i++) {
+		for (k = 0; k < src.ncrls; k++)
+			if (X509_CRL_cmp(src.crls[k].crl, old.crls[i].crl) == 0 &&
+			    X509_CRL_match(src.crls[k].crl, old.crls[i].crl) == 0)
+				break;
+		if (k < src.ncrls)
+			continue;
+		if (len > 0 && buf[len - 1] != '\n')
+			buf[len++] = '\n';
+		trust_keep_crls(&old, old.crls[i].start, old.crls[i].end, buf, &len);
+		kept++;
+	}
+	if (tool_write_atomic_flags(o.bundle, buf, len, TOOL_OUT_FOLLOW) != TOOL_EXIT_OK)
+		goto out;
+	printf("%s: reset to %s (%zu certificate%s", o.bundle, o.from, src.n,
 	       src.n == 1 ? "" : "s");
+	if (kept > 0)
+		printf(", %zu CRL%s of the old bundle kept", kept, kept == 1 ? "" : "s");
+	printf(")\n");
 	ret = TOOL_EXIT_OK;
 out:
-	certs_free(&src);
+	free(buf);
+	trust_certs_free(&old);
+	trust_certs_free(&src);
 	return ret;
 }

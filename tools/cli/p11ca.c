@@ -1,7 +1,8 @@
 /*
  * p11ca.c - the p11ca command: git-style "p11ca <group> <verb>" dispatch.
  * A group whose entry has no verb (NULL) is a command of its own
- * ("p11ca csr --key ..."): it runs when no word follows the group name.
+ * ("p11ca csr --key ..."): it runs when no word follows the group name,
+ * or whatever follows when the group has no verbs ("p11ca verify CERT").
  */
 #include "config.h"
 
@@ -37,6 +38,8 @@ static const struct {
 	  "check a certificate, its key and chain are fit for use" },
 	{ "cert", "install", tool_cert_install,
 	  "store a certificate on the token next to its key" },
+	{ "verify", NULL, tool_verify,
+	  "is a certificate fit: chain, names, purpose, revocation (CRL, OCSP)" },
 	{ "trust", "add", tool_trust_add, "append CA certificates to a trust bundle" },
 	{ "trust", "list", tool_trust_list, "list a trust bundle's certificates" },
 	{ "trust", "show", tool_trust_show, "show one certificate of a trust bundle" },
@@ -91,6 +94,17 @@ static void group_usage(FILE *f, const char *group)
 			        commands[i].summary);
 }
 
+/* Whether @group has verbs (then a word after it names one). */
+static int group_has_verbs(const char *group)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (strcmp(group, commands[i].group) == 0 && commands[i].verb != NULL)
+			return 1;
+	return 0;
+}
+
 static int is_help(const char *arg)
 {
 	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 || strcmp(arg, "help") == 0;
@@ -119,7 +133,8 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], commands[i].group) != 0)
 			continue;
 		group_known = 1;
-		if (commands[i].verb == NULL && (argc < 3 || argv[2][0] == '-')) {
+		if (commands[i].verb == NULL &&
+		    (argc < 3 || argv[2][0] == '-' || !group_has_verbs(commands[i].group))) {
 			/* a group that is a command: its options follow directly */
 			char name[64];
 			snprintf(name, sizeof(name), "p11ca %s", commands[i].group);

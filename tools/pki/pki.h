@@ -180,11 +180,19 @@ enum pki_elem_flag {
 	PKI_E_WEAK_DIGEST = 1u << 6,   /* signed with SHA-1 or MD5 */
 	PKI_E_NO_ISSUER = 1u << 7,     /* its issuer is not in the untrusted or trusted set */
 	PKI_E_UNTRUSTED_ROOT =
-	    1u << 8,             /* the chain ends at a self-signed certificate not trusted */
-	PKI_E_PURPOSE = 1u << 9, /* EKU lacks a purpose asked for (leaf) */
-	PKI_E_NAME = 1u << 10,   /* the host name asked for is not in CN/SAN (leaf) */
-	PKI_E_OTHER = 1u << 15,  /* something else OpenSSL refused: see code */
+	    1u << 8,                /* the chain ends at a self-signed certificate not trusted */
+	PKI_E_PURPOSE = 1u << 9,    /* EKU lacks a purpose asked for (leaf) */
+	PKI_E_NAME = 1u << 10,      /* the host name asked for is not in CN/SAN (leaf) */
+	PKI_E_NAME_IP = 1u << 11,   /* with PKI_E_NAME: the name asked for is an IP address and
+	                               the leaf names no IP address, only DNS names/a CN */
+	PKI_E_KEY_LARGE = 1u << 12, /* RSA over 4096 bits (SIP TLS peers fail with 8192):
+	                               a warning, it leaves ok as it is */
+	PKI_E_OTHER = 1u << 15,     /* something else OpenSSL refused: see code */
 };
+/* The flags that are warnings: they do not make a chain fail (ok stays 1). */
+#define PKI_E_WARNINGS PKI_E_KEY_LARGE
+/* Largest RSA key that is not flagged PKI_E_KEY_LARGE. */
+#define PKI_RSA_MAX_BITS 4096
 
 /* Revocation status of one element; filled by the revocation checker (later). */
 enum pki_rev_status {
@@ -214,7 +222,8 @@ struct pki_chain_result {
 
 struct pki_verify_opts {
 	int64_t at;           /* time to check at; 0 = now */
-	const char *host;     /* NULL, or a DNS name/IP the leaf must carry */
+	const char *host;     /* NULL, or a DNS name/IP the leaf must carry (in its SAN, or
+	                         its CN without a SAN; a wildcard never matches) */
 	int purpose;          /* 0, or X509_PURPOSE_SSL_SERVER / _CLIENT (both: see want_*) */
 	int want_server_auth; /* leaf EKU must allow serverAuth */
 	int want_client_auth; /* leaf EKU must allow clientAuth */

@@ -136,6 +136,28 @@ static int weak_digest(X509 *x)
 	return mdnid == NID_sha1 || mdnid == NID_md5 || mdnid == NID_md5_sha1;
 }
 
+/* RSA over PKI_RSA_MAX_BITS: SIP TLS peers fail with 8192-bit keys. */
+static int large_key(X509 *x)
+{
+	EVP_PKEY *pk = X509_get0_pubkey(x);
+
+	return pk != NULL && (EVP_PKEY_is_a(pk, "RSA") || EVP_PKEY_is_a(pk, "RSA-PSS")) &&
+	       EVP_PKEY_get_bits(pk) > PKI_RSA_MAX_BITS;
+}
+
+/* Whether @x has an IP address in its SAN. */
+static int has_ip_san(X509 *x)
+{
+	GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	int i, found = 0;
+
+	for (i = 0; i < sk_GENERAL_NAME_num(gens); i++)
+		if (sk_GENERAL_NAME_value(gens, i)->type == GEN_IPADD)
+			found = 1;
+	GENERAL_NAMES_free(gens);
+	return found;
+}
+
 static int in_set(STACK_OF(X509) * set, X509 *x)
 {
 	int i;
@@ -158,7 +180,10 @@ void pki_chain_result_free(struct pki_chain_result *r)
 	free(r);
 }
 
-/* The leaf checks OpenSSL leaves to us: EKU and host name. */
+/*
+ * The leaf checks OpenSSL leaves to us: EKU and host name (no wildcard
+ * matching; an IP address asked for where the leaf names none is said so).
+ */
 static void leaf_checks(struct pki_chain_elem *e, const struct pki_verify_opts *o)
 {
 	uint32_t xku = X509_get_extended_key_usage(e->cert); /* all bits without an EKU */
@@ -168,11 +193,18 @@ static void leaf_checks(struct pki_chain_elem *e, const struct pki_verify_opts *
 	    (o->want_client_auth && !(xku & XKU_SSL_CLIENT)))
 		e->flags |= PKI_E_PURPOSE;
 	if (o->host != NULL) {
+		int ip = 1;
+
 		r = X509_check_ip_asc(e->cert, o->host, 0);
-		if (r == -2) /* not an IP address: a DNS name */
-			r = X509_check_host(e->cert, o->host, 0, 0, NULL);
+		if (r == -2) { /* not an IP address: a DNS name */
+			ip = 0;
+			r = X509_check_host(e->cert, o->host, 0, X509_CHECK_FLAG_NO_WILDCARDS,
+			                    NULL);
+		}
 		if (r != 1) {
 			e->flags |= PKI_E_NAME;
+			if (ip && !has_ip_san(e->cert))
+				e->flags |= PKI_E_NAME_IP;
 			if (e->x509_error == 0)
 				e->x509_error = X509_V_ERR_HOSTNAME_MISMATCH;
 		}
@@ -252,6 +284,8 @@ int pki_verify_chain(OSSL_LIB_CTX *libctx, X509 *leaf, STACK_OF(X509) * untruste
 		}
 		if (weak_key(e->cert))
 			e->flags |= PKI_E_WEAK_KEY;
+		if (large_key(e->cert))
+			e->flags |= PKI_E_KEY_LARGE;
 		if (weak_digest(e->cert) &&
 		    !(e->trusted && X509_check_issued(e->cert, e->cert) == X509_V_OK))
 			e->flags |= PKI_E_WEAK_DIGEST;
@@ -270,7 +304,7 @@ int pki_verify_chain(OSSL_LIB_CTX *libctx, X509 *leaf, STACK_OF(X509) * untruste
 	top_trusted = r->elems[r->n - 1].trusted;
 	r->ok = top_trusted || o->allow_partial;
 	for (i = 0; i < r->n; i++)
-		if (r->elems[i].flags & ~(o->allow_partial ? partial_mask : 0u))
+		if (r->elems[i].flags & ~(PKI_E_WARNINGS | (o->allow_partial ? partial_mask : 0u)))
 			r->ok = 0;
 	*presult = r;
 	r = NULL;
@@ -303,6 +337,8 @@ const char *pki_elem_flag_name(unsigned flag)
 	case PKI_E_UNTRUSTED_ROOT: return "untrusted root";
 	case PKI_E_PURPOSE: return "purpose not allowed";
 	case PKI_E_NAME: return "name mismatch";
+	case PKI_E_NAME_IP: return "IP address asked for, the certificate names none";
+	case PKI_E_KEY_LARGE: return "RSA key over 4096 bits";
 	case PKI_E_OTHER: return "other error";
 	default: return "unknown";
 	}

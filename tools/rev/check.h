@@ -43,6 +43,15 @@ struct rev_verify_opts {
 	const char *https_ca_file;        /* trust for HTTPS distribution points */
 };
 
+/* Which source decided (pki_chain_elem.rev_source). */
+enum rev_source {
+	REV_SRC_NONE = 0,
+	REV_SRC_STORE,    /* a CRL from the store */
+	REV_SRC_BUNDLE,   /* a CRL embedded in the trust bundle */
+	REV_SRC_DOWNLOAD, /* a CRL downloaded from a CDP during this check */
+	REV_SRC_OCSP,     /* an OCSP response */
+};
+
 enum rev_state {
 	REV_STATE_SKIPPED = 0, /* not checked: revocation off, or an anchor */
 	REV_STATE_GOOD,
@@ -55,10 +64,15 @@ struct rev_elem_report {
 	enum rev_state state;
 	int reason; /* CRLReason when revoked (-1 none) */
 	int64_t revoked_at;
-	int expired_crl;  /* revoked because the only CRL had expired */
-	char *decided_by; /* one line: "CRL #12 from http://.. signed by /CN=.."
-	                     or "OCSP http://.. (responder /CN=.., produced ..)" */
-	char **notes;     /* NULL-terminated lines: sources not used and why */
+	int expired_crl;        /* revoked because the only CRL had expired */
+	const char *why;        /* static: "expired-crl" (revoked by an expired CRL), or why
+	                           undetermined ("no-source", "unreachable", "bad-signature",
+	                           "stale", "nonce", "unauthorised", "unknown", "not-yet-valid",
+	                           "no-issuer", "error"); NULL otherwise */
+	enum rev_source source; /* what decided (REV_SRC_NONE: nothing did) */
+	char *decided_by;       /* one line: "CRL #12 from http://.. signed by /CN=.."
+	                           or "OCSP http://.. (responder /CN=.., produced ..)" */
+	char **notes;           /* NULL-terminated lines: sources not used and why */
 };
 
 struct rev_report {
@@ -74,5 +88,14 @@ int rev_verify(OSSL_LIB_CTX *libctx, X509 *leaf, STACK_OF(X509) * untrusted,
 void rev_report_free(struct rev_report *r);
 /* "good", "revoked", "undetermined", "not checked" */
 const char *rev_state_name(enum rev_state s);
+/* A CRLReason's name ("keyCompromise"), NULL for -1 or one out of range. */
+const char *rev_reason_name(int reason);
+/* A pki_elem_flag bit as a short identifier for JSON ("expired", "name-ip"). */
+const char *rev_problem_name(unsigned flag);
+/*
+ * Parses "off", "crl", "ocsp", "crl,ocsp", "ocsp,crl" into @order
+ * (RES_BAD_INPUT otherwise).
+ */
+int rev_order_parse(const char *s, enum rev_method order[2]);
 
 #endif
