@@ -275,17 +275,13 @@ run_ok ca crl --dir "$S" --pem --out "$WORK/sub.crl"
 openssl verify -CAfile "$WORK/cas.pem" -CRLfile "$WORK/sub.crl" -crl_check "$OUT/rev.pem" \
 	> /dev/null 2>&1 && fail "openssl verify accepts the revoked certificate"
 cat "$WORK/trust.pem" "$WORK/sub.crl" > "$WORK/trust-crl.pem"
-if grep -q "TEMPORARY STAND-IN" "$top_srcdir/tools/rev/check.c"; then
-	skip_part revoked "tools/rev/check.c is the stand-in (no revocation checked)"
-else
-	serve -key "$SW/rev.key" -cert "$OUT/rev.pem" -cert_chain "$OUT/sub.pem"
-	probe 1 "^  problem: revoked: certificate \[0\] /CN=rev.example.com is revoked \(keyCompromise\)" \
-		--name rev.example.com --trust "$WORK/trust-crl.pem" --revocation crl
-	# the same server, not revoked, is fit
-	serve -key "$SW/srv.key" -cert "$OUT/srv.pem" -cert_chain "$OUT/sub.pem"
-	probe 0 "^127.0.0.1:$PORT: fit\$" --name srv.example.com --trust "$WORK/trust-crl.pem" \
-		--revocation crl
-fi
+serve -key "$SW/rev.key" -cert "$OUT/rev.pem" -cert_chain "$OUT/sub.pem"
+probe 1 "^  problem: revoked: certificate \[0\] /CN=rev.example.com is revoked \(keyCompromise\)" \
+	--name rev.example.com --trust "$WORK/trust-crl.pem" --revocation crl
+# the same server, not revoked, is fit
+serve -key "$SW/srv.key" -cert "$OUT/srv.pem" -cert_chain "$OUT/sub.pem"
+probe 0 "^127.0.0.1:$PORT: fit\$" --name srv.example.com --trust "$WORK/trust-crl.pem" \
+	--revocation crl
 
 # ---------------------------------------------------------------------
 step "no connection: a closed port, a listener that never answers"

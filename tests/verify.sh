@@ -127,8 +127,8 @@ out_has "not fit: \[0\] undetermined \(unreachable\), --fallback revoked"
 # ---------------------------------------------------------------------
 step "a revoked leaf, its CRL embedded in the trust bundle (openssl verify -crl_check agrees)"
 run_ok ca revoke --dir "$S" --cert "$OUT/revd.pem" --reason keyCompromise
-run_ok ca crl --dir "$S" --out "$WORK/sub-crl.pem"
-run_ok ca crl --dir "$R" --out "$WORK/root-crl.pem"
+run_ok ca crl --dir "$S" --pem --out "$WORK/sub-crl.pem"
+run_ok ca crl --dir "$R" --pem --out "$WORK/root-crl.pem"
 B1=$WORK/b1.pem
 cat "$B0" "$WORK/root-crl.pem" "$WORK/sub-crl.pem" > "$B1"
 expect_rc 1 V "$OUT/revd.pem" --trust "$B1" $CH --explain
@@ -154,7 +154,7 @@ json_get "$WORK/out" 'd["chain"][0]["revocation"]["decided_by"]' | grep -q "embe
 	fail "--json decided_by"
 # a CRL of the right name signed by another key is not used
 run_ok ca init --dir "$WORK/fake" --new-key ec:p256 --token "$TOK" --label fake --subject "/CN=Verify Issuing CA"
-run_ok ca crl --dir "$WORK/fake" --out "$WORK/fake-crl.pem"
+run_ok ca crl --dir "$WORK/fake" --pem --out "$WORK/fake-crl.pem"
 cat "$B0" "$WORK/fake-crl.pem" > "$WORK/bfake.pem"
 expect_rc 1 V "$OUT/revd.pem" --trust "$WORK/bfake.pem" $CH --fallback revoked --json
 [ "$(json_get "$WORK/out" 'd["chain"][0]["revocation"]["state"], d["chain"][0]["revocation"]["why"]')" = \
@@ -195,7 +195,7 @@ grep -q "signed by no CA of the bundle" "$WORK/err" || fail "trust add of a CRL 
 
 # ---------------------------------------------------------------------
 step "an expired CRL counts as revoked"
-run_ok ca crl --dir "$S" --days 1 --out "$WORK/sub-crl-1d.pem"
+run_ok ca crl --dir "$S" --days 1 --pem --out "$WORK/sub-crl-1d.pem"
 cat "$B0" "$WORK/root-crl.pem" "$WORK/sub-crl-1d.pem" > "$WORK/b1d.pem"
 LATER=$(date -u -d '+3 days' +%Y-%m-%dT%H:%M:%SZ)
 expect_rc 0 V "$OUT/leaf.pem" --trust "$WORK/b1d.pem" $CH
@@ -235,7 +235,7 @@ expect_rc 1 V "$OUT/leaf.pem" --trust "$B1" $CH --name 192.0.2.10 --json
 # ---------------------------------------------------------------------
 step "a revoked issuing CA (openssl verify -crl_check_all agrees, -crl_check does not look)"
 run_ok ca revoke --dir "$R" --cert "$OUT/sub.pem" --reason cACompromise
-run_ok ca crl --dir "$R" --out "$WORK/root-crl2.pem"
+run_ok ca crl --dir "$R" --pem --out "$WORK/root-crl2.pem"
 cat "$B0" "$WORK/root-crl2.pem" "$WORK/sub-crl.pem" > "$WORK/b2.pem"
 expect_rc 1 V "$OUT/leaf.pem" --trust "$WORK/b2.pem" $CH
 out_has "not fit: \[1\] revoked \(cACompromise, "
@@ -248,21 +248,17 @@ openssl verify -CAfile "$R/ca.pem" -untrusted "$OUT/sub.pem" -crl_check -CRLfile
 	"$OUT/leaf.pem" > /dev/null 2>&1 || fail "openssl verify -crl_check (leaf only)"
 
 # ---------------------------------------------------------------------
-step "the CRL store (p11ca crl add) and OCSP: after the merge"
-if "$P11CA" crl list --help > /dev/null 2>&1; then
-	D=$WORK/store
-	run_ok "$P11CA" crl add "$WORK/sub-crl.pem" --trust "$B0" --chain "$OUT/sub.pem" --crl-store "$D"
-	expect_rc 1 V "$OUT/revd.pem" --trust "$B0" $CH --crl-store "$D" --explain
-	out_has "not fit: \[0\] revoked \(keyCompromise"
-	out_has "decided by: CRL #[0-9A-F]+ \(store .*manual"
-	expect_rc 0 V "$OUT/leaf.pem" --trust "$B0" $CH --crl-store "$D"
-	out_has "^  \[0\] /CN=leaf.example.com: chain ok; revocation good$"
-	# the store comes first: a good store answer beats nothing else
-	expect_rc 1 V "$OUT/leaf.pem" --trust "$B0" $CH --crl-store "$D" --fallback revoked
-	out_has "not fit: \[1\] undetermined"
-else
-	echo "(crl store cases wait for the merge of 'p11ca crl')"
-fi
+step "the CRL store (p11ca crl add), an unreachable OCSP responder"
+D=$WORK/store
+run_ok "$P11CA" crl add "$WORK/sub-crl.pem" --trust "$B0" --chain "$OUT/sub.pem" --crl-store "$D"
+expect_rc 1 V "$OUT/revd.pem" --trust "$B0" $CH --crl-store "$D" --explain
+out_has "not fit: \[0\] revoked \(keyCompromise"
+out_has "decided by: CRL #[0-9A-F]+ \(store .*manual"
+expect_rc 0 V "$OUT/leaf.pem" --trust "$B0" $CH --crl-store "$D"
+out_has "^  \[0\] /CN=leaf.example.com: chain ok; revocation good$"
+# the store comes first: a good store answer beats nothing else
+expect_rc 1 V "$OUT/leaf.pem" --trust "$B0" $CH --crl-store "$D" --fallback revoked
+out_has "not fit: \[1\] undetermined"
 # OCSP: an unreachable responder is undetermined; the fallback decides
 expect_rc 0 V "$OUT/leaf.pem" --trust "$B0" $CH --revocation ocsp --ocsp-url "http://127.0.0.1:$DEAD/" --json
 [ "$(json_get "$WORK/out" 'd["chain"][0]["revocation"]["state"]')" = undetermined ] || fail "OCSP unreachable"
@@ -305,20 +301,16 @@ grep -q "revd.pem: revoked" "$WORK/ossl.out" || fail "openssl ocsp: $(cat "$WORK
 rc=0
 V "$OUT/revd.pem" --trust "$B0" $CH --revocation ocsp --ocsp-url "$OURL" --explain \
 	> "$WORK/out" 2> "$WORK/err" || rc=$?
-if grep -q "not built yet" "$WORK/out"; then
-	echo "(OCSP cases wait for the merge of tools/rev/ocsp.c)"
-else
-	[ $rc = 1 ] || fail "OCSP revoked: exit $rc: $(cat "$WORK/out" "$WORK/err")"
-	out_has "not fit: \[0\] revoked \(keyCompromise, "
-	out_has "decided by: OCSP $OURL responder .*CN=Verify OCSP.*, produced [0-9]{4}-"
-	expect_rc 0 V "$OUT/leaf.pem" --trust "$B0" $CH --revocation ocsp --ocsp-url "$OURL" --json
-	[ "$(json_get "$WORK/out" 'd["chain"][0]["revocation"]["state"]')" = good ] ||
-		fail "OCSP good: $(cat "$WORK/out")"
-	# ocsp,crl: OCSP decides before the bundle's CRL would
-	expect_rc 1 V "$OUT/revd.pem" --trust "$B1" $CH --revocation ocsp,crl --ocsp-url "$OURL" --json
-	json_get "$WORK/out" 'd["chain"][0]["revocation"]["decided_by"]' | grep -q "^OCSP " ||
-		fail "ocsp,crl: $(cat "$WORK/out")"
-fi
+[ $rc = 1 ] || fail "OCSP revoked: exit $rc: $(cat "$WORK/out" "$WORK/err")"
+out_has "not fit: \[0\] revoked \(keyCompromise, "
+out_has "decided by: OCSP $OURL responder .*CN=Verify OCSP.*, produced [0-9]{4}-"
+expect_rc 0 V "$OUT/leaf.pem" --trust "$B0" $CH --revocation ocsp --ocsp-url "$OURL" --json
+[ "$(json_get "$WORK/out" 'd["chain"][0]["revocation"]["state"]')" = good ] ||
+	fail "OCSP good: $(cat "$WORK/out")"
+# ocsp,crl: OCSP decides before the bundle's CRL would
+expect_rc 1 V "$OUT/revd.pem" --trust "$B1" $CH --revocation ocsp,crl --ocsp-url "$OURL" --json
+json_get "$WORK/out" 'd["chain"][0]["revocation"]["decided_by"]' | grep -q "^OCSP " ||
+	fail "ocsp,crl: $(cat "$WORK/out")"
 
 step "a CRL downloaded from the CDP (python3 http.server on 127.0.0.1)"
 mkdir -p "$WORK/www"
@@ -333,15 +325,11 @@ until python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(
 done
 rc=0
 V "$OUT/revd.pem" --trust "$B0" $CH --cdp-download --explain > "$WORK/out" 2> "$WORK/err" || rc=$?
-if grep -q "not built yet" "$WORK/out"; then
-	echo "(CDP download cases wait for the merge of tools/rev/archive.c)"
-else
-	[ $rc = 1 ] || fail "CDP download: exit $rc: $(cat "$WORK/out" "$WORK/err")"
-	out_has "not fit: \[0\] revoked \(keyCompromise, "
-	out_has "decided by: CRL #[0-9A-F]+ \(download http://127.0.0.1:$DEAD/sub.crl, signed by /CN=Verify Issuing CA\)"
-	openssl verify -crl_download -crl_check -CAfile "$R/ca.pem" -untrusted "$OUT/sub.pem" "$OUT/revd.pem" \
-		> "$WORK/ossl.out" 2>&1 && fail "openssl verify -crl_download accepts the revoked leaf"
-	grep -q "certificate revoked" "$WORK/ossl.out" || fail "openssl -crl_download: $(cat "$WORK/ossl.out")"
-fi
+[ $rc = 1 ] || fail "CDP download: exit $rc: $(cat "$WORK/out" "$WORK/err")"
+out_has "not fit: \[0\] revoked \(keyCompromise, "
+out_has "decided by: CRL #[0-9A-F]+ \(download http://127.0.0.1:$DEAD/sub.crl, signed by /CN=Verify Issuing CA\)"
+openssl verify -crl_download -crl_check -CAfile "$R/ca.pem" -untrusted "$OUT/sub.pem" "$OUT/revd.pem" \
+	> "$WORK/ossl.out" 2>&1 && fail "openssl verify -crl_download accepts the revoked leaf"
+grep -q "certificate revoked" "$WORK/ossl.out" || fail "openssl -crl_download: $(cat "$WORK/ossl.out")"
 
 pass "verify"

@@ -262,7 +262,7 @@ static void check_revocation(struct tls_probe *p)
 			    reason != NULL ? ")" : "", e->revoked_at > 0 ? " on " : "",
 			    e->revoked_at > 0 ? when : "", e->decided_by != NULL ? "; " : "",
 			    e->decided_by != NULL ? e->decided_by : "");
-		} else if (e->state == REV_STATE_UNDETERMINED && v->fallback_used && !v->fit)
+		} else if (e->state == REV_STATE_UNDETERMINED && p->fallback_revoked)
 			tls_diag_add(
 			    p, "revocation-undetermined",
 			    "revocation of certificate [%zu] %s could not be determined and "

@@ -215,6 +215,7 @@ int tool_tls_probe(int argc, char **argv)
 		return TOOL_EXIT_USAGE;
 	}
 	vo.fallback_revoked = o.fallback != NULL && strcmp(o.fallback, "revoked") == 0;
+	p.fallback_revoked = vo.fallback_revoked;
 	p.peer_name = o.name != NULL ? o.name : p.host;
 	/* SNI carries a host name, never an IP address (RFC 6066) */
 	p.servername = o.sni != NULL ? o.sni : !is_ip(p.peer_name) ? p.peer_name : NULL;

@@ -28,6 +28,7 @@ struct tls_probe {
 	const char *servername; /* SNI sent, NULL none */
 	const char *trust;      /* the trust bundle's path */
 	int mutual;             /* a client certificate was offered */
+	int fallback_revoked;   /* --fallback revoked: an undetermined element fails */
 	X509 *own_cert;         /* ours (--cert), NULL none */
 	struct rev_probe_result *res;
 	struct rev_report *verdict; /* NULL: the verdict could not run */
