@@ -32,6 +32,7 @@ static void curl_init(void)
 }
 
 struct body {
+	CURL *curl;
 	unsigned char *p;
 	size_t len, cap, max;
 	int over; /* the response passed max */
@@ -48,7 +49,16 @@ static size_t on_body(char *data, size_t size, size_t n, void *ctx)
 	}
 	if (b->len + add + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 65536;
+		curl_off_t cl = -1;
 		unsigned char *p;
+
+		/* the size the server announced, at once: growing a 45 MB CRL by
+		   doubling peaked at 1.5 times its size (bench/crl-bench.sh) */
+		if (b->cap == 0 &&
+		    curl_easy_getinfo(b->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) ==
+		        CURLE_OK &&
+		    cl > 0 && (curl_off_t)b->max >= cl)
+			cap = (size_t)cl + 1;
 
 		while (cap < b->len + add + 1)
 			cap *= 2;
@@ -159,6 +169,7 @@ int rev_http(const struct rev_http_req *req, struct rev_http_resp *resp)
 		return res_set(RES_NOMEM, "libcurl: out of memory");
 
 	b.max = lim->max_download;
+	b.curl = c;
 	curl_easy_setopt(c, CURLOPT_URL, req->url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
