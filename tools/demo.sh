@@ -168,10 +168,71 @@ run "$p11ca" tls probe "127.0.0.1:$port" --name peer1.example.com --trust "$work
 sed 's/^/  /' "$work/probe2.txt" | head -n 8
 wait "$srv" 2>/dev/null || true
 
-step "12. Signing speed: bare PKCS#11 vs libp11ca, same token, same run"
+step "12. Revocation as the appliance checks it: a CRL from a distribution point, OCSP"
+echo "the CA publishes its CRL (DER, as distribution points serve it) on a web server on 127.0.0.1:"
+mkdir -p "$work/cdp"
+run "$p11ca" ca crl --dir "$work/ca" $pin --out "$work/cdp/root.crl"
+cdp_port=$((20000 + ($$ + 7) % 20000))
+(cd "$work/cdp" && exec python3 -m http.server --bind 127.0.0.1 "$cdp_port") > "$work/cdp.log" 2>&1 &
+cdp_pid=$!
+i=0
+until python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
+	"$cdp_port" 2> /dev/null; do
+	i=$((i + 1))
+	[ $i -le 100 ] || die "the distribution point did not start: $(cat "$work/cdp.log")"
+	sleep 0.1
+done
+echo "'crl fetch' downloads it, checks its signature against the trusted CA and stores it:"
+run "$p11ca" crl fetch "http://127.0.0.1:$cdp_port/root.crl" --trust "$work/trust.pem" \
+	--crl-store "$work/crls" || die "crl fetch failed"
+kill "$cdp_pid" 2> /dev/null || true
+run "$p11ca" crl list --crl-store "$work/crls"
+echo "'verify' looks the peer certificates up in the store: the revoked one is caught,"
+if run "$p11ca" verify "$work/issued/$revoked" --trust "$work/trust.pem" --crl-store "$work/crls" \
+	--revocation crl --explain; then
+	die "verify passed the revoked certificate"
+fi
+echo "and the good one is fit:"
+run "$p11ca" verify "$work/peer1.pem" --trust "$work/trust.pem" --crl-store "$work/crls" --revocation crl ||
+	die "verify refused the good certificate"
+echo "OCSP: 'openssl ocsp' answers from the CA's index (ca export-index) with a delegated"
+echo "responder certificate the CA issued (--profile ocsp); it binds every interface, so it"
+echo "runs in a network namespace of its own, with 'p11ca verify' beside it:"
+OPENSSL_CONF=/dev/null openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$work/ocsp.key" -subj "/O=Example/CN=Example Demo OCSP responder" \
+	-out "$work/ocsp.csr" 2> /dev/null || die "openssl req (OCSP responder)"
+run "$p11ca" ca sign --dir "$work/ca" $pin --profile ocsp "$work/ocsp.csr" --out "$work/ocsp.pem" > /dev/null
+if unshare -n true 2> /dev/null; then
+	unshare -n sh -s "$p11ca" "$work" "$work/issued/$revoked" << 'NS' || die "the OCSP part failed"
+set -eu
+p11ca=$1 work=$2 revoked=$3
+ip link set lo up
+OPENSSL_CONF=/dev/null openssl ocsp -port 8080 -index "$work/ca/index.txt" -CA "$work/ca/ca.pem" \
+	-rsigner "$work/ocsp.pem" -rkey "$work/ocsp.key" -ndays 1 -nrequest 2 > "$work/ocsp.log" 2>&1 &
+i=0
+until grep -q "waiting for OCSP client connections" "$work/ocsp.log" 2> /dev/null; do
+	i=$((i + 1))
+	[ $i -le 100 ] || { echo "openssl ocsp did not start" >&2; exit 1; }
+	sleep 0.1
+done
+echo "\$ $p11ca verify $revoked --trust $work/trust.pem --revocation ocsp --ocsp-url http://127.0.0.1:8080/ --explain"
+if "$p11ca" verify "$revoked" --trust "$work/trust.pem" --revocation ocsp \
+	--ocsp-url http://127.0.0.1:8080/ --explain; then
+	echo "verify passed the revoked certificate" >&2
+	exit 1
+fi
+echo "\$ $p11ca verify $work/peer1.pem --trust $work/trust.pem --revocation ocsp --ocsp-url http://127.0.0.1:8080/"
+"$p11ca" verify "$work/peer1.pem" --trust "$work/trust.pem" --revocation ocsp --ocsp-url http://127.0.0.1:8080/
+wait
+NS
+else
+	echo "(skipped: a network namespace needs root; run ./quickstart demo as root to see OCSP)"
+fi
+
+step "13. Signing speed: bare PKCS#11 vs libp11ca, same token, same run"
 run "$p11ca" token bench --token "$tok" $pin --seconds 1
 
-step "13. Cleaning up a key by URI"
+step "14. Cleaning up a key by URI"
 run "$p11ca" key delete --yes "$tok;object=signer-ed25519" $pin
 
 step "Done"
@@ -186,6 +247,8 @@ trusted CA bundle; listed
 the token's objects with their flags; signed with each key and had OpenSSL verify every
 signature; signed with a p11ca key through OpenSC's pkcs11-tool; made a certificate with
 'openssl req' and served TLS 1.3 with 'openssl s_server' on the token key through the
-p11ca provider; probed a TLS peer as TLS verify mode does (an IP peer address caught); measured signing speed against the bare PKCS#11 limit; deleted a key.
+p11ca provider; probed a TLS peer as TLS verify mode does (an IP peer address caught);
+fetched the CA's CRL from a distribution point into a CRL store and had 'p11ca verify' catch
+the revoked certificate through it and through an OCSP responder; measured signing speed against the bare PKCS#11 limit; deleted a key.
 Everything is in $work.
 MSG

@@ -129,9 +129,10 @@ static int add_one(void *ctx, const char *member, const unsigned char *der, size
 	}
 	if (rc == RES_OK || rc == RES_ALREADY) {
 		if (x->arr == NULL)
-			printf("%s: %s %s (CRL number %s, %zu entries)\n", where,
+			printf("%s: %s %s (CRL number %s, %zu %s)\n", where,
 			       rc == RES_OK ? "stored" : "same CRL already stored as", info.id,
-			       info.crl_number[0] ? info.crl_number : "none", info.entries);
+			       info.crl_number[0] ? info.crl_number : "none", info.entries,
+			       info.entries == 1 ? "entry" : "entries");
 		rev_crl_info_clear(&info);
 	} else {
 		tool_errorf("%s: %s", where, res_message());
@@ -259,8 +260,9 @@ static int list_one(void *ctx, const struct rev_crl_info *i)
 	else
 		iso_or_null(i->next_update, nu);
 	age_text(l->now - i->stored_at, age, sizeof(age));
-	printf("%s  %s  number %s  next %s  %zu entries  %s %s  age %s\n", i->id, i->issuer,
+	printf("%s  %s  number %s  next %s  %zu %s  %s %s  age %s\n", i->id, i->issuer,
 	       i->crl_number[0] ? i->crl_number : "-", nu, i->entries,
+	       i->entries == 1 ? "entry" : "entries",
 	       i->origin == REV_ORIGIN_DOWNLOAD ? "download" : "manual",
 	       i->source ? i->source : "-", age);
 	return RES_OK;
