@@ -49,7 +49,7 @@ static int put(json_t *obj, const char *key, json_t *v)
 	return v != NULL && json_object_set_new(obj, key, v) == 0;
 }
 
-static json_t *json_strs(const struct strs *l)
+json_t *cert_json_strs(const struct strs *l)
 {
 	json_t *a = json_array();
 	size_t i;
@@ -92,9 +92,9 @@ static json_t *info_json(const struct cert_info *ci)
 	    put(o, "not_after", json_string(ci->not_after)) &&
 	    put(o, "status", json_string(ci->status)) &&
 	    put(o, "days_left", json_integer(ci->days_left)) &&
-	    put(o, "subject_alt_names", json_strs(&ci->sans)) &&
-	    put(o, "extended_key_usage", json_strs(&ci->eku)) &&
-	    put(o, "key_usage", json_strs(&ci->ku)) &&
+	    put(o, "subject_alt_names", cert_json_strs(&ci->sans)) &&
+	    put(o, "extended_key_usage", cert_json_strs(&ci->eku)) &&
+	    put(o, "key_usage", cert_json_strs(&ci->ku)) &&
 	    put(o, "basic_constraints", json_string(ci->bc)) &&
 	    put(o, "key_type", json_string(ci->key)) &&
 	    put(o, "key_bits", json_integer(ci->bits)) &&

@@ -6,6 +6,8 @@
 #ifndef P11CA_CMD_CERT_H
 #define P11CA_CMD_CERT_H
 
+#include <jansson.h>
+
 #include <time.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -28,6 +30,8 @@ struct strs {
 	size_t n;
 };
 void strs_free(struct strs *l);
+/* @l as a JSON array of strings (new reference), NULL when out of memory (cmd-cert-show.c). */
+json_t *cert_json_strs(const struct strs *l);
 
 /* Everything `cert show` prints about one certificate. */
 struct cert_info {

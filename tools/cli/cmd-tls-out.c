@@ -172,19 +172,6 @@ static json_t *jstr_or_null(const char *s)
 	return s != NULL && s[0] != '\0' ? json_string(s) : json_null();
 }
 
-static json_t *json_strs(const struct strs *l)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; a != NULL && i < l->n; i++)
-		if (json_array_append_new(a, json_string(l->v[i])) != 0) {
-			json_decref(a);
-			return NULL;
-		}
-	return a;
-}
-
 static json_t *cert_json(X509 *x)
 {
 	struct cert_info ci;
@@ -198,8 +185,8 @@ static json_t *cert_json(X509 *x)
 	      put(o, "not_after", json_string(ci.not_after)) &&
 	      put(o, "status", json_string(ci.status)) && put(o, "key_type", json_string(ci.key)) &&
 	      put(o, "key_bits", json_integer(ci.bits)) &&
-	      put(o, "extended_key_usage", json_strs(&ci.eku)) &&
-	      put(o, "subject_alt_names", json_strs(&ci.sans)))) {
+	      put(o, "extended_key_usage", cert_json_strs(&ci.eku)) &&
+	      put(o, "subject_alt_names", cert_json_strs(&ci.sans)))) {
 		json_decref(o);
 		o = NULL;
 	}

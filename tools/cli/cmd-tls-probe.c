@@ -17,6 +17,7 @@
 #include "cmd-cert.h"
 #include "cmd-crl.h"
 #include "cmd-tls.h"
+#include "cmd-verify.h"
 #include "result.h"
 
 enum {
@@ -118,24 +119,6 @@ static int split_target(const char *t, char *buf, size_t cap, const char **host,
 	return **host != '\0' && **port != '\0';
 }
 
-/* The trust bundle's certificates and embedded CRLs. */
-static int load_trust(const char *path, STACK_OF(X509) * *pcerts, STACK_OF(X509_CRL) * *pcrls)
-{
-	unsigned char *buf;
-	size_t len;
-	int rc;
-
-	if ((buf = tool_read_file(path, &len)) == NULL)
-		return TOOL_EXIT_FAIL;
-	rc = pki_load_bundle(buf, len, pcerts, NULL, pcrls);
-	free(buf);
-	if (rc != RES_OK) {
-		tool_errorf("%s: %s", path, res_message());
-		return TOOL_EXIT_FAIL;
-	}
-	return TOOL_EXIT_OK;
-}
-
 static const char probe_help[] =
     "usage: p11ca tls probe HOST:PORT [--name FQDN] [--trust BUNDLE]\n"
     "                       [--key URI --cert FILE] [--servername SNI]\n"
@@ -222,7 +205,7 @@ int tool_tls_probe(int argc, char **argv)
 	p.trust = o.trust != NULL ? o.trust : DEFAULT_BUNDLE;
 	p.mutual = o.key != NULL;
 
-	if (load_trust(p.trust, &trusted, &crls) != TOOL_EXIT_OK)
+	if (tool_verify_load_bundle(p.trust, &trusted, &crls) != TOOL_EXIT_OK)
 		goto out;
 	if ((libctx = tool_ossl_open(&c)) == NULL)
 		goto out;
