@@ -87,6 +87,11 @@ int rev_ocsp_check(OSSL_LIB_CTX *libctx, X509 *cert, X509 *issuer, const struct 
 	snprintf(a->responder, sizeof(a->responder), "/CN=Test Inter");
 	return RES_OK;
 }
+void rev_limits_default(struct rev_limits *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->max_download = 1 << 20;
+}
 int rev_http(const struct rev_http_req *req, struct rev_http_resp *resp)
 {
 	memset(resp, 0, sizeof(*resp));

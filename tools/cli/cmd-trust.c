@@ -290,7 +290,8 @@ int tool_trust_add(int argc, char **argv)
 			len += bundle.crls[i].start - start;
 			start = bundle.crls[i].end;
 		}
-		memcpy(buf + len, bundle.raw + start, bundle.rawlen - start);
+		if (bundle.rawlen > start) /* a new bundle has no bytes (raw NULL) */
+			memcpy(buf + len, bundle.raw + start, bundle.rawlen - start);
 		len += bundle.rawlen - start;
 		if (len > 0 && buf[len - 1] != '\n')
 			buf[len++] = '\n';

@@ -38,12 +38,14 @@ enum {
 	O_AT,
 	O_JSON,
 	O_EXPLAIN,
+	O_AIA_FETCH,
+	O_HTTPS_TRUST,
 };
 
 struct vopts {
 	const char *chain, *trust, *crl_store, *revocation, *fallback, *ocsp_url, *purpose, *name,
-	    *at;
-	int cdp_download, check_anchor, use_both, no_nonce, json, explain;
+	    *at, *https_trust;
+	int aia_fetch, cdp_download, check_anchor, use_both, no_nonce, json, explain;
 };
 
 static int verify_opt(int id, const char *arg, void *data)
@@ -66,6 +68,8 @@ static int verify_opt(int id, const char *arg, void *data)
 	case O_AT: o->at = arg; break;
 	case O_JSON: o->json = 1; break;
 	case O_EXPLAIN: o->explain = 1; break;
+	case O_AIA_FETCH: o->aia_fetch = 1; break;
+	case O_HTTPS_TRUST: o->https_trust = arg; break;
 	default: return TOOL_EXIT_USAGE;
 	}
 	return TOOL_EXIT_OK;
@@ -118,6 +122,9 @@ static int opts_to_rev(const struct vopts *o, struct rev_verify_opts *ro)
 	ro->use_both = o->use_both;
 	ro->ocsp.url = o->ocsp_url;
 	ro->ocsp.no_nonce = o->no_nonce;
+	ro->aia_fetch = o->aia_fetch;
+	ro->https_ca_file = o->https_trust;
+	ro->ocsp.ca_file = o->https_trust;
 	return TOOL_EXIT_OK;
 }
 
@@ -251,6 +258,8 @@ static int print_text(const char *cert, const struct rev_report *r, int fallback
 		free(subject);
 		free(issuer);
 	}
+	for (k = 0; explain && r->aia_notes != NULL && r->aia_notes[k] != NULL; k++)
+		printf("  aia: %s\n", r->aia_notes[k]);
 	return 1;
 }
 
@@ -299,7 +308,7 @@ out:
 
 static int print_json(const struct rev_report *r, int fallback_revoked)
 {
-	json_t *root = NULL, *chain = NULL, *el;
+	json_t *root = NULL, *chain = NULL, *aia = NULL, *el;
 	size_t i;
 	int ok = 0;
 
@@ -311,11 +320,15 @@ static int print_json(const struct rev_report *r, int fallback_revoked)
 			goto out;
 	root = json_pack("{s:b, s:b, s:s, s:O}", "fit", r->fit, "fallback_used", r->fallback_used,
 	                 "fallback", fallback_revoked ? "revoked" : "not-revoked", "chain", chain);
-	if (root == NULL)
+	if (root == NULL || (aia = json_array()) == NULL || json_object_set(root, "aia", aia) != 0)
 		goto out;
+	for (i = 0; r->aia_notes != NULL && r->aia_notes[i] != NULL; i++)
+		if (json_array_append_new(aia, json_string(r->aia_notes[i])) != 0)
+			goto out;
 	ok = json_dumpf(root, stdout, JSON_INDENT(2)) == 0 && putchar('\n') != EOF;
 out:
 	json_decref(chain);
+	json_decref(aia);
 	json_decref(root);
 	return ok;
 }
@@ -436,6 +449,8 @@ int tool_verify(int argc, char **argv)
 		{ "at", required_argument, O_AT },
 		{ "json", no_argument, O_JSON },
 		{ "explain", no_argument, O_EXPLAIN },
+		{ "aia-fetch", no_argument, O_AIA_FETCH },
+		{ "https-trust", required_argument, O_HTTPS_TRUST },
 		{ NULL, 0, 0 },
 	};
 	static const char help[] =
@@ -443,7 +458,8 @@ int tool_verify(int argc, char **argv)
 	    "                    [--revocation off|crl|ocsp|crl,ocsp|ocsp,crl] [--cdp-download]\n"
 	    "                    [--fallback revoked|not-revoked] [--check-anchor] [--use-both]\n"
 	    "                    [--ocsp-url URL] [--no-nonce] [--purpose server|client|any]\n"
-	    "                    [--name FQDN|IP] [--at TIME] [--json] [--explain]\n\n"
+	    "                    [--name FQDN|IP] [--at TIME] [--aia-fetch] [--https-trust FILE]\n"
+	    "                    [--json] [--explain]\n\n"
 	    "Whether CERT (PEM or DER; more PEM certificates after the first are taken as\n"
 	    "chain) is fit for use: its chain up to a CA of BUNDLE, each element checked\n"
 	    "(signature, validity, basicConstraints and pathlen, key usage, EKU for\n"
@@ -472,6 +488,11 @@ int tool_verify(int argc, char **argv)
 	    "                     clientAuth (client); any (default) asks neither\n"
 	    "  --name N           an FQDN or IP address the leaf must name\n"
 	    "  --at TIME          check at TIME (UTC) instead of now\n"
+	    "  --aia-fetch        fetch a missing issuer from the AIA caIssuers URL (http/https,\n"
+	    "                     DER, PEM or PKCS#7; untrusted: the chain must still end at a\n"
+	    "                     CA of BUNDLE)\n"
+	    "  --https-trust FILE CA certificates for HTTPS distribution points, responders\n"
+	    "                     and caIssuers URLs (default: the system's)\n"
 	    "  --json             the verdict as JSON\n"
 	    "  --explain          the evidence under each element: what decided, what\n"
 	    "                     was not used and why\n\n"

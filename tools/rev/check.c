@@ -550,7 +550,91 @@ void rev_report_free(struct rev_report *r)
 		elem_free(&r->elems[i]);
 	free(r->elems);
 	pki_chain_result_free(r->chain);
+	for (i = 0; r->aia_notes != NULL && r->aia_notes[i] != NULL; i++)
+		free(r->aia_notes[i]);
+	free(r->aia_notes);
 	free(r);
+}
+
+/* Appends a line to r->aia_notes (dropped when out of memory: evidence only). */
+static void aia_note(struct rev_report *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void aia_note(struct rev_report *r, const char *fmt, ...)
+{
+	char line[512], **v;
+	size_t n = 0;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	while (r->aia_notes != NULL && r->aia_notes[n] != NULL)
+		n++;
+	if ((v = realloc(r->aia_notes, (n + 2) * sizeof(*v))) == NULL)
+		return;
+	r->aia_notes = v;
+	v[n] = strdup(line);
+	v[n + 1] = NULL;
+}
+
+/* At most this many issuers fetched from AIA for one chain. */
+#define AIA_MAX_ROUNDS 4
+
+/*
+ * The chain of @leaf, fetching a missing issuer from the last element's AIA
+ * caIssuers URL and building again (aia_fetch), at most AIA_MAX_ROUNDS times.
+ */
+static int build_chain(OSSL_LIB_CTX *libctx, X509 *leaf, STACK_OF(X509) * untrusted,
+                       STACK_OF(X509) * trusted, const struct rev_verify_opts *o,
+                       struct rev_report *r)
+{
+	STACK_OF(X509) *more = NULL;
+	struct pki_chain_elem *last;
+	char *url = NULL;
+	int round, rc, i;
+
+	if ((rc = pki_verify_chain(libctx, leaf, untrusted, trusted, &o->pki, &r->chain)) !=
+	        RES_OK ||
+	    !o->aia_fetch)
+		return rc;
+	for (round = 0; round < AIA_MAX_ROUNDS; round++) {
+		last = &r->chain->elems[r->chain->n - 1];
+		if (!(last->flags & PKI_E_NO_ISSUER))
+			break;
+		if (more == NULL) {
+			if ((more = sk_X509_new_null()) == NULL)
+				return res_set(RES_NOMEM, "out of memory");
+			for (i = 0; untrusted != NULL && i < sk_X509_num(untrusted); i++)
+				if (!X509_up_ref(sk_X509_value(untrusted, i)) ||
+				    !sk_X509_push(more, sk_X509_value(untrusted, i))) {
+					rc = res_set(RES_NOMEM, "out of memory");
+					goto out;
+				}
+		}
+		i = sk_X509_num(more);
+		rc = rev_aia_fetch(last->cert, o->limits, o->https_ca_file, more, &url);
+		if (rc != RES_OK || sk_X509_num(more) == i) {
+			aia_note(
+			    r, "issuer of certificate [%zu]: not fetched from AIA caIssuers: %s",
+			    r->chain->n - 1, rc != RES_OK ? res_message() : "no certificate there");
+			rc = RES_OK;
+			break;
+		}
+		aia_note(r, "issuer of certificate [%zu] fetched from AIA caIssuers %s",
+		         r->chain->n - 1, url);
+		free(url);
+		url = NULL;
+		pki_chain_result_free(r->chain);
+		r->chain = NULL;
+		if ((rc = pki_verify_chain(libctx, leaf, more, trusted, &o->pki, &r->chain)) !=
+		    RES_OK)
+			goto out;
+	}
+	rc = RES_OK;
+out:
+	free(url);
+	sk_X509_pop_free(more, X509_free);
+	return rc;
 }
 
 static int self_signed(X509 *x)
@@ -629,7 +713,7 @@ int rev_verify(OSSL_LIB_CTX *libctx, X509 *leaf, STACK_OF(X509) * untrusted,
 	*prep = NULL;
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return res_set(RES_NOMEM, "out of memory");
-	if ((rc = pki_verify_chain(libctx, leaf, untrusted, trusted, &o->pki, &r->chain)) != RES_OK)
+	if ((rc = build_chain(libctx, leaf, untrusted, trusted, o, r)) != RES_OK)
 		goto out;
 	if ((r->elems = calloc(r->chain->n, sizeof(*r->elems))) == NULL) {
 		rc = res_set(RES_NOMEM, "out of memory");

@@ -81,11 +81,20 @@ struct rev_report {
 	int fit;                        /* chain ok and every element good (or passed by
 	                                   the fallback): exit 0 */
 	int fallback_used;              /* an undetermined element was passed/failed by it */
+	char **aia_notes;               /* NULL-terminated lines: issuers fetched from AIA
+	                                   caIssuers (aia_fetch), or why not; may be NULL */
 };
 
 int rev_verify(OSSL_LIB_CTX *libctx, X509 *leaf, STACK_OF(X509) * untrusted,
                STACK_OF(X509) * trusted, const struct rev_verify_opts *o, struct rev_report **prep);
 void rev_report_free(struct rev_report *r);
+/*
+ * The certificates at @x's first http(s) AIA caIssuers URL (DER, PEM or a
+ * certs-only PKCS#7, at most 1 MiB) appended to @out (aia.c); *purl the URL
+ * asked (the caller's, free(); NULL when there was none: RES_NOT_FOUND).
+ */
+int rev_aia_fetch(X509 *x, const struct rev_limits *limits, const char *ca_file,
+                  STACK_OF(X509) * out, char **purl);
 /* "good", "revoked", "undetermined", "not checked" */
 const char *rev_state_name(enum rev_state s);
 /* A CRLReason's name ("keyCompromise"), NULL for -1 or one out of range. */
