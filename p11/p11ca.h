@@ -100,6 +100,22 @@ CK_RV p11ca_ctx_set_pin_file(p11ca_ctx *ctx, const char *path);
 void p11ca_ctx_set_pin_prompt(p11ca_ctx *ctx, int allow);
 
 /**
+ * p11ca_pin_hold:
+ * Holds @len bytes of @pin for the whole process (every context, the
+ * provider's too) as the PIN source tried after the URI's pin-value /
+ * pin-source and before --pin-file, P11CA_PIN and the prompt, so that a
+ * long-running process logs in again (a token unplugged and back) without
+ * reading a file or the environment again.  The copy lives in its own
+ * page, locked in memory (mlock: never swapped) and left out of core dumps
+ * (MADV_DONTDUMP); a failure of either is CKR_HOST_MEMORY with its message.
+ * A second call replaces the PIN; p11ca_pin_hold(NULL, 0) wipes and
+ * releases it.  The caller wipes its own buffer.  Thread-safe.
+ */
+CK_RV p11ca_pin_hold(const char *pin, size_t len);
+/** p11ca_pin_held: 1 when a PIN is held. */
+int p11ca_pin_held(void);
+
+/**
  * p11ca_ctx_set_openssl:
  * The OpenSSL library context and property query used for the public keys
  * and certificates libp11ca builds (default: NULL, NULL).  A provider built

@@ -306,3 +306,16 @@ CK_RV p11ca_pin_fetch(p11ca_token *t, char *buf, size_t *plen)
 		          t->info.label);
 	return rv;
 }
+
+/* placeholder: its owner replaces these */
+P11CA_EXPORT CK_RV p11ca_pin_hold(const char *pin, size_t len)
+{
+	(void)pin;
+	(void)len;
+	return CKR_FUNCTION_NOT_SUPPORTED;
+}
+
+P11CA_EXPORT int p11ca_pin_held(void)
+{
+	return 0;
+}

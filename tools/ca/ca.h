@@ -47,7 +47,13 @@ struct ca_conf {
 	char **crl_urls; /* NULL-terminated */
 	char *ocsp_url;
 	char *ca_issuers_url;
+	/* the delegated OCSP responder ('p11ca ca responder'); NULL: the CA key signs */
+	char *ocsp_key;  /* its key's pkcs11: URI */
+	char *ocsp_cert; /* its certificate's path (made absolute) */
+	long ocsp_days;  /* its certificate's validity (default CA_OCSP_DAYS) */
 };
+/* Validity of a delegated responder certificate unless ca.conf says ocsp_days. */
+#define CA_OCSP_DAYS 30
 
 /* Parses ca.conf's text (@len bytes) of the CA in @dir (for relative paths; @name in messages). */
 int ca_conf_parse(const char *text, size_t len, const char *dir, const char *name,
@@ -217,6 +223,26 @@ int ca_crl(struct ca *ca, const char *md, long days, int pem, ca_write_fn out, v
 const char *ca_reason_name(int code);
 /* Code of a name (case-insensitive), -1 if unknown. */
 int ca_reason_code(const char *name);
+
+/* ---- the delegated OCSP responder (responder.c) -------------------- */
+
+/*
+ * Issues the certificate of the delegated OCSP responder key @rkey (on the
+ * token): profile ocsp (digitalSignature, id-kp-OCSPSigning, id-pkix-ocsp-
+ * nocheck, AKI/SKI), subject "CN=<the CA's CN> OCSP Responder" with the CA
+ * subject's other attributes, valid from now (backdated 60 s) for @days
+ * (cut at the CA's own end), signed with the CA key (@ca opened with
+ * need_key) by ca.conf's default_md, and recorded in the database (profile
+ * "ocsp") in one transaction.  *px is the caller's.  Writes no file.
+ */
+int ca_responder_issue(struct ca *ca, EVP_PKEY *rkey, long days, X509 **px);
+/*
+ * The configured responder (ca.conf ocsp_key, ocsp_cert) loaded through
+ * @ca's library context: RES_NOT_FOUND when none is configured; RES_POLICY
+ * when the certificate is not @ca's, not OCSPSigning, or not @key's.
+ * *pkey and *pcert are the caller's.
+ */
+int ca_responder_load(struct ca *ca, EVP_PKEY **pkey, X509 **pcert);
 
 /* ---- openssl ca's records (index.c, import.c) ---------------------- */
 

@@ -53,5 +53,6 @@ int tool_ca_list(int argc, char **argv);
 int tool_ca_show(int argc, char **argv);
 int tool_ca_import_openssl(int argc, char **argv);
 int tool_ca_export_index(int argc, char **argv);
+int tool_ca_responder(int argc, char **argv);
 
 #endif

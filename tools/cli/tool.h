@@ -235,6 +235,7 @@ int tool_cert_install(int argc, char **argv);
 /* cmd-trust.c */
 int tool_trust_add(int argc, char **argv);
 int tool_verify(int argc, char **argv);
+int tool_serve(int argc, char **argv);
 int tool_trust_list(int argc, char **argv);
 int tool_trust_show(int argc, char **argv);
 int tool_trust_remove(int argc, char **argv);

@@ -224,6 +224,14 @@ int cadb_schema_version(struct cadb *db, int *out)
 	return db->ops->schema_version(db->state, out);
 }
 
+int cadb_data_version(struct cadb *db, int64_t *out)
+{
+	if (db->ops->data_version == NULL)
+		return res_set(RES_UNSUPPORTED, "database: the %s backend cannot tell changes",
+		               db->ops->scheme);
+	return db->ops->data_version(db->state, out);
+}
+
 void cadb_row_free(struct cadb_row *r)
 {
 	size_t i;

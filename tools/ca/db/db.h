@@ -127,6 +127,12 @@ struct cadb_ops {
 	 * DER, in serial order; answered from an index (a million rows are not read)
 	 */
 	int (*foreach_subject)(void *state, const char *subject, cadb_row_cb cb, void *arg);
+	/*
+	 * a number that changes whenever another connection (this process or
+	 * another) has committed a change since the last call (SQLite: PRAGMA
+	 * data_version); cheap: a server polls it several times a second
+	 */
+	int (*data_version)(void *state, int64_t *out);
 };
 
 extern const struct cadb_ops cadb_sqlite_ops;
@@ -181,6 +187,12 @@ int cadb_next_crl_number(struct cadb *db, int64_t *out);
 /* Stores @value (>= 0) as the CRL number (the next is @value + 1); transactions as above. */
 int cadb_set_crl_number(struct cadb *db, int64_t value);
 int cadb_schema_version(struct cadb *db, int *out);
+/*
+ * A number that differs from the last one this connection saw when any
+ * other connection committed a change meanwhile (a revocation, a new
+ * certificate): compare, then re-read.  Not a count; only compared.
+ */
+int cadb_data_version(struct cadb *db, int64_t *out);
 /* Whether a write transaction is open on @db (cadb_begin without commit/rollback). */
 int cadb_in_transaction(const struct cadb *db);
 

@@ -653,6 +653,23 @@ static int sq_schema_version(void *state, int *out)
 	return ret;
 }
 
+/* PRAGMA data_version: changes when another connection committed. */
+static int sq_data_version(void *state, int64_t *out)
+{
+	struct sq *s = state;
+	sqlite3_stmt *st = NULL;
+	int ret = RES_OK;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA data_version", -1, &st, NULL) != SQLITE_OK)
+		return cadb_sq_fail(s->db, "reading the data version");
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else
+		ret = cadb_sq_fail(s->db, "reading the data version");
+	sqlite3_finalize(st);
+	return ret;
+}
+
 /* The records of one subject, through the index certs_subject. */
 static int sq_foreach_subject(void *state, const char *subject, cadb_row_cb cb, void *arg)
 {
@@ -685,4 +702,5 @@ const struct cadb_ops cadb_sqlite_ops = {
 	.set_crl_number = sq_set_crl_number,
 	.schema_version = sq_schema_version,
 	.foreach_subject = sq_foreach_subject,
+	.data_version = sq_data_version,
 };
