@@ -62,7 +62,10 @@ struct srv_opts {
 	unsigned conn_timeout;  /* seconds a connection may idle or dawdle (default 10) */
 	unsigned max_conns;     /* connections at once (default 1024) */
 	long poll_ms;           /* database poll period (default 250) */
-	/* optional: one request line each, from the HTTP threads (never two at once) */
+	/*
+	 * optional: one request line each, from the HTTP threads, possibly at
+	 * once (the callback writes its line with one write(2), no lock)
+	 */
 	void (*log)(void *arg, const struct srv_log_rec *rec);
 	void *log_arg;
 	/* optional: events, from any thread (never two at once) */
