@@ -184,6 +184,18 @@ unchanged_by "--key with the CA key"
 expect_fail 1 "." responder --dir "$R" --key "$TOK;object=no-such-key;type=private"
 unchanged_by "--key with a missing key"
 
+# a symbolic link where the certificate goes: refused before anything is issued
+mv "$R/ocsp-responder.pem" "$WORK/real.pem"
+printf 'victim\n' > "$WORK/victim"
+ln -s "$WORK/victim" "$R/ocsp-responder.pem"
+expect_fail 1 "symbolic link" responder --dir "$R"
+one_line "$WORK/err"
+[ "$(cat "$WORK/victim")" = victim ] || fail "the certificate was written through a symbolic link"
+[ "$(db_count "$R")" = "$SAVED_ROWS" ] || fail "a certificate was issued for a refused destination"
+rm "$R/ocsp-responder.pem"
+mv "$WORK/real.pem" "$R/ocsp-responder.pem"
+unchanged_by "a symbolic link"
+
 # ---------------------------------------------------------------------
 step "a token that fails C_Sign: no file changes, no key left behind"
 save_state

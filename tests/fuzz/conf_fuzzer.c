@@ -152,6 +152,49 @@ static void round_trip(const struct ca_conf *c)
 	formatted++;
 }
 
+/*
+ * ca_conf_set_responder() on the accepted text: refused with one line, or
+ * a text with the responder's three settings and every other setting as
+ * it was.
+ */
+static void set_responder(const uint8_t *data, size_t size, const struct ca_conf *c)
+{
+	static const char key[] = "pkcs11:token=t;object=r;type=private";
+	struct ca_conf back;
+	char *out = NULL;
+	size_t len = 0, i;
+	int ret;
+
+	res_clear();
+	ret = ca_conf_set_responder((const char *)data, size, DIR, key, DIR "/ocsp-responder.pem",
+	                            7, &out, &len);
+	if (ret != RES_OK) {
+		if (ret != RES_BAD_INPUT && ret != RES_NOMEM)
+			die("set_responder refused with an unexpected code");
+		one_line("set_responder refused without a one-line message");
+		if (out != NULL)
+			die("set_responder refused but handed text out");
+		return;
+	}
+	if (ca_conf_parse(out, len, DIR, "ca.conf", &back) != RES_OK)
+		die("what set_responder wrote does not read back");
+	if (strcmp(back.ocsp_key, key) != 0 ||
+	    strcmp(back.ocsp_cert, DIR "/ocsp-responder.pem") != 0 || back.ocsp_days != 7)
+		die("set_responder: the responder's settings read back otherwise");
+	if (!same_str(c->key, back.key) || !same_str(c->module, back.module) ||
+	    !same_str(c->cert, back.cert) || !same_str(c->db, back.db) ||
+	    c->default_days != back.default_days || c->crl_days != back.crl_days ||
+	    !same_str(c->default_profile, back.default_profile) ||
+	    !same_str(c->default_md, back.default_md) || !same_str(c->ocsp_url, back.ocsp_url) ||
+	    !same_str(c->ca_issuers_url, back.ca_issuers_url))
+		die("set_responder changed another setting");
+	for (i = 0; c->crl_urls[i] != NULL || back.crl_urls[i] != NULL; i++)
+		if (!same_str(c->crl_urls[i], back.crl_urls[i]))
+			die("set_responder changed the CRL URLs");
+	ca_conf_free(&back);
+	free(out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ca_conf c;
@@ -173,6 +216,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	check(&c);
 	round_trip(&c);
+	set_responder(data, size, &c);
 	ca_conf_free(&c);
 	accepted++;
 out:

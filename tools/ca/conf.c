@@ -500,14 +500,37 @@ static const char responder_comment1[] =
     "# the delegated OCSP responder ('p11ca ca responder'): its key on the";
 static const char responder_comment2[] = "# token and its certificate; 'p11ca serve' signs with it";
 
+/* Whether @a and @b hold the same settings, the responder's apart. */
+static int same_str(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static int same_settings(const struct ca_conf *a, const struct ca_conf *b)
+{
+	size_t i;
+
+	if (!same_str(a->key, b->key) || !same_str(a->module, b->module) ||
+	    !same_str(a->cert, b->cert) || !same_str(a->db, b->db) ||
+	    a->default_days != b->default_days || a->crl_days != b->crl_days ||
+	    !same_str(a->default_profile, b->default_profile) ||
+	    !same_str(a->default_md, b->default_md) || !same_str(a->ocsp_url, b->ocsp_url) ||
+	    !same_str(a->ca_issuers_url, b->ca_issuers_url))
+		return 0;
+	for (i = 0; a->crl_urls[i] != NULL || b->crl_urls[i] != NULL; i++)
+		if (!same_str(a->crl_urls[i], b->crl_urls[i]))
+			return 0;
+	return 1;
+}
+
 int ca_conf_set_responder(const char *text, size_t len, const char *dir, const char *key,
                           const char *cert, long days, char **pout, size_t *plen)
 {
-	struct ca_conf back;
+	struct ca_conf back, before;
 	size_t dl = strlen(dir), pos = 0, at = (size_t)-1, out_len = 0, add;
 	const char *rel = cert;
 	char section[64] = "default", k[32], *out = NULL, *want, lines[8192];
-	int ret, in_ours = 0;
+	int ret, in_ours = 0, continued = 0;
 
 	*pout = NULL;
 	if (strncmp(cert, dir, dl) == 0 && cert[dl] == '/' && cert[dl + 1] != '\0')
@@ -524,16 +547,26 @@ int ca_conf_set_responder(const char *text, size_t len, const char *dir, const c
 	             responder_comment2, key, rel, days) >= (int)sizeof(lines))
 		return res_set(RES_BAD_INPUT, "ocsp_key: too long");
 	add = strlen(lines);
-	if ((out = malloc(len + add + 2)) == NULL)
+	if (memchr(text, '\0', len) != NULL)
+		return res_set(RES_BAD_INPUT, "ca.conf holds a NUL byte");
+	if ((ret = ca_conf_parse(text, len, dir, "ca.conf", &before)) != RES_OK)
+		return ret;
+	if ((out = malloc(len + add + 2)) == NULL) {
+		ca_conf_free(&before);
 		return res_set(RES_NOMEM, "out of memory");
+	}
 	/* every line kept but the responder's own in [p11ca] */
 	while (pos < len) {
 		const char *p = text + pos, *nl = memchr(p, '\n', len - pos);
 		const char *end = nl != NULL ? nl : text + len, *q;
 		size_t n = (size_t)(end - p) + (nl != NULL ? 1 : 0), ll = (size_t)(end - p);
+		size_t bs = 0;
 		int drop = 0, header;
 
-		if ((header = line_section(p, end, section, sizeof(section))))
+		/* a line that a backslash continues is one with the line before */
+		if (continued)
+			header = 0;
+		else if ((header = line_section(p, end, section, sizeof(section))))
 			in_ours = strcmp(section, SECTION) == 0;
 		else if (in_ours) {
 			line_key(p, end, k, sizeof(k));
@@ -544,6 +577,9 @@ int ca_conf_set_responder(const char *text, size_t len, const char *dir, const c
 			       (ll == strlen(responder_comment2) &&
 			        memcmp(p, responder_comment2, ll) == 0);
 		}
+		while (bs < ll && p[ll - 1 - bs] == '\\')
+			bs++;
+		continued = bs % 2 == 1;
 		pos += n;
 		if (drop)
 			continue;
@@ -551,16 +587,19 @@ int ca_conf_set_responder(const char *text, size_t len, const char *dir, const c
 		out_len += n;
 		for (q = p; q < end && isspace((unsigned char)*q); q++)
 			;
-		/* the new lines go after [p11ca]'s last line that is not blank */
-		if (in_ours && (header || q < end)) {
+		/* the new lines go after [p11ca]'s last line that is not blank (nor continued) */
+		if (in_ours && (header || q < end) && !continued) {
 			if (nl == NULL)
 				out[out_len++] = '\n';
 			at = out_len;
 		}
 	}
-	if (at == (size_t)-1) {
+	if (at == (size_t)-1 || continued) {
 		free(out);
-		return res_set(RES_BAD_INPUT, "ca.conf has no section [%s]", SECTION);
+		ca_conf_free(&before);
+		return res_set(RES_BAD_INPUT, at == (size_t)-1
+		                                  ? "ca.conf has no section [p11ca]"
+		                                  : "ca.conf ends in a continued line");
 	}
 	memmove(out + at + add, out + at, out_len - at);
 	memcpy(out + at, lines, add);
@@ -569,11 +608,13 @@ int ca_conf_set_responder(const char *text, size_t len, const char *dir, const c
 	/* and it reads back as meant */
 	if ((ret = ca_conf_parse(out, out_len, dir, "ca.conf", &back)) != RES_OK) {
 		free(out);
+		ca_conf_free(&before);
 		return ret;
 	}
 	want = in_dir(dir, rel);
 	if (want == NULL || back.ocsp_key == NULL || strcmp(back.ocsp_key, key) != 0 ||
-	    back.ocsp_days != days || back.ocsp_cert == NULL || strcmp(back.ocsp_cert, want) != 0) {
+	    back.ocsp_days != days || back.ocsp_cert == NULL || strcmp(back.ocsp_cert, want) != 0 ||
+	    !same_settings(&before, &back)) {
 		ret = want == NULL
 		          ? res_set(RES_NOMEM, "out of memory")
 		          : res_set(RES_BAD_INPUT, "ca.conf: the responder's settings do not "
@@ -583,6 +624,7 @@ int ca_conf_set_responder(const char *text, size_t len, const char *dir, const c
 	}
 	free(want);
 	ca_conf_free(&back);
+	ca_conf_free(&before);
 	*pout = out;
 	*plen = out_len;
 	return ret;

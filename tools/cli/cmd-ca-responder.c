@@ -192,7 +192,7 @@ int tool_ca_responder(int argc, char **argv)
 		tool_errorf("out of memory");
 		goto out;
 	}
-	if (keep_old(cert_path, &old_pem, &old_len) != TOOL_EXIT_OK || !tool_out_ok(cert_path, 0))
+	if (!tool_out_ok(cert_path, 0) || keep_old(cert_path, &old_pem, &old_len) != TOOL_EXIT_OK)
 		goto out;
 	uri = a.key != NULL ? a.key : ca->conf.ocsp_key;
 	if (a.new_key != NULL) {
