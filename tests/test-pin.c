@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -697,6 +698,43 @@ static void test_hold_threads(void **state)
 	assert_int_equal(p11ca_pin_hold(NULL, 0), CKR_OK);
 }
 
+/*
+ * No locked memory to be had (RLIMIT_MEMLOCK 0, without the privilege that
+ * ignores it): CKR_HOST_MEMORY, a message that names the limit, nothing
+ * held.  In a child, which drops root first when it is root.
+ */
+static void test_hold_no_memlock(void **state)
+{
+	struct rlimit zero = { 0, 0 };
+	int status;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		CK_RV rv;
+
+		if (setrlimit(RLIMIT_MEMLOCK, &zero) != 0)
+			_exit(3);
+		if (getuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+			_exit(3);
+		rv = p11ca_pin_hold("1234", 4);
+		if (rv != CKR_HOST_MEMORY)
+			_exit(4);
+		if (!uh_contains(p11ca_error_message(), "RLIMIT_MEMLOCK") ||
+		    uh_contains(p11ca_error_message(), "1234"))
+			_exit(5);
+		_exit(p11ca_pin_held() ? 6 : 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) != 0)
+		fail_msg("the held PIN without locked memory: child exit %d (3: cannot drop "
+		         "privileges, 4: not CKR_HOST_MEMORY, 5: message, 6: held)",
+		         WEXITSTATUS(status));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -713,6 +751,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fetch_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold, setup, teardown),
 		cmocka_unit_test(test_hold_threads),
+		cmocka_unit_test(test_hold_no_memlock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
