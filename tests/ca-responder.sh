@@ -162,8 +162,9 @@ S2=$(serial_of "$R/ocsp-responder.pem")
 check_responder "$R/ocsp-responder.pem"
 [ "$(conf_value ocsp_key)" = "$RKEY" ] || fail "the renewal changed ocsp_key"
 run_ok ca list --dir "$R"
-grep -q "^$S1  valid" "$WORK/out" && grep -q "^$S2  valid" "$WORK/out" ||
-	fail "ca list after renewal: $(cat "$WORK/out")"
+for _s in "$S1" "$S2"; do
+	grep -q "^$_s  valid" "$WORK/out" || fail "ca list after renewal: $(cat "$WORK/out")"
+done
 # --days: the certificate's life, and ca.conf's ocsp_days for later renewals
 run_ok responder --dir "$R" --days 7
 openssl x509 -in "$R/ocsp-responder.pem" -noout -checkend $((8 * 86400)) > /dev/null &&
@@ -275,6 +276,21 @@ openssl ocsp -respin "$WORK/ocsp.resp" -CAfile "$R/ca.pem" -issuer "$R/ca.pem" \
 	-cert "$OUT/leaf.pem" -no_nonce > "$WORK/ocsp.out" 2>&1 &&
 	grep -q "Response verify OK" "$WORK/ocsp.out" &&
 	fail "a response by another CA's responder verified"
+
+# ---------------------------------------------------------------------
+step "the responder's name: a long CN cut at a character, none without a CN"
+_long="$(printf 'ä%.0s' $(seq 1 30))CA"
+run_ok ca init --dir "$WORK/long" --new-key ec:p256 --token "$TOK" --label long \
+	--subject "/O=Example/CN=$_long"
+run_ok ca responder --dir "$WORK/long" --new-key ec:p256
+_cn=$(openssl x509 -in "$WORK/long/ocsp-responder.pem" -noout -subject -nameopt utf8,sep_multiline |
+	sed -n 's/^ *CN=//p')
+[ "$_cn" = "$(printf 'ä%.0s' $(seq 1 24)) OCSP Responder" ] || fail "long CN: '$_cn'"
+verify_ok "$WORK/long/ca.pem" "$WORK/long/ocsp-responder.pem" -purpose ocsphelper
+run_ok ca init --dir "$WORK/nocn" --new-key ec:p256 --token "$TOK" --label nocn --subject "/O=No CN"
+run_ok ca responder --dir "$WORK/nocn" --new-key ec:p256
+[ "$(openssl x509 -in "$WORK/nocn/ocsp-responder.pem" -noout -subject -nameopt RFC2253)" = \
+	"subject=CN=OCSP Responder,O=No CN" ] || fail "no CN: $(openssl x509 -in "$WORK/nocn/ocsp-responder.pem" -noout -subject)"
 
 # ---------------------------------------------------------------------
 step "ca.conf's responder settings are checked when read"
