@@ -549,6 +549,7 @@ static struct held_map find_held(const char *pin)
 	struct held_map m, cur;
 	char line[512];
 	FILE *fp = fopen("/proc/self/smaps", "r");
+	unsigned long page = (unsigned long)sysconf(_SC_PAGESIZE);
 
 	memset(&m, 0, sizeof(m));
 	memset(&cur, 0, sizeof(cur));
@@ -563,8 +564,12 @@ static struct held_map find_held(const char *pin)
 			memset(&cur, 0, sizeof(cur));
 			cur.start = a;
 			cur.end = b;
-			/* readable and writable, private: the held page's kind */
-			cur.found = strncmp(perms, "rw-p", 4) == 0 &&
+			/*
+			 * readable and writable, private, a page or a few (its flags keep it
+			 * a mapping of its own): the held page's kind.  Not the big ones,
+			 * which under AddressSanitizer include its shadow memory.
+			 */
+			cur.found = strncmp(perms, "rw-p", 4) == 0 && b - a <= 4 * page &&
 			            memcmp((const void *)a, pin, strlen(pin) + 1) == 0;
 		} else if (sscanf(line, "Locked: %ld kB", &kb) == 1) {
 			cur.locked_kb = kb;
