@@ -4,7 +4,8 @@
  * a new one (init.c), profiles and the checks a CSR must pass (profile.c,
  * check.c), building and signing certificates (build.c), issuing a batch
  * (issue.c), CRLs (crl.c, crl.h), CRLReason names (reason.c), openssl ca's
- * index.txt and its import (index.c, import.c).  Records are
+ * index.txt and its import (index.c, import.c), the delegated OCSP
+ * responder's certificate (responder.c).  Records are
  * kept through the database interface (db/db.h).
  *
  * Results follow tools/common/result.h: RES_OK, or a RES_* code with the
