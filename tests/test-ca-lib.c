@@ -5,7 +5,8 @@
  * process-wide (no environment, no static statement or flag), so each
  * thread's certificates come from its own CA key and land in its own
  * database.  The CAs are made with the p11ca command (as a user would);
- * everything after that is library calls.
+ * everything after that is library calls.  And the delegated OCSP
+ * responder's certificate, issued, configured and loaded back.
  */
 #include "config.h"
 
@@ -558,13 +559,223 @@ static void test_conf_pin_value(void **state)
 	}
 }
 
+/* Writes @x as PEM to @path; 0 on success. */
+static int write_pem(const char *path, X509 *x)
+{
+	FILE *fp = fopen(path, "w");
+	int ok = fp != NULL && PEM_write_X509(fp, x);
+
+	if (fp != NULL)
+		fclose(fp);
+	return ok ? 0 : -1;
+}
+
+/* @path's text (free()), or NULL. */
+static char *slurp(const char *path, size_t *plen)
+{
+	FILE *fp = fopen(path, "r");
+	char *buf = malloc(65536);
+	size_t n = 0;
+
+	if (fp != NULL && buf != NULL)
+		n = fread(buf, 1, 65535, fp);
+	if (fp != NULL)
+		fclose(fp);
+	if (buf != NULL)
+		buf[n] = '\0';
+	*plen = n;
+	return buf;
+}
+
+/* D/ca.conf naming @key and @cert as the responder (ca_conf_set_responder). */
+static void set_responder(const struct side *s, const char *key, const char *cert, long days)
+{
+	char path[1300], *text, *out = NULL;
+	size_t len = 0, out_len = 0;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/ca.conf", s->dir);
+	assert_non_null(text = slurp(path, &len));
+	if (ca_conf_set_responder(text, len, s->dir, key, cert, days, &out, &out_len) != RES_OK)
+		fail_msg("ca_conf_set_responder: %s", res_message());
+	assert_non_null(fp = fopen(path, "w"));
+	assert_int_equal(fwrite(out, 1, out_len, fp), out_len);
+	fclose(fp);
+	/* a second time: the same text, nothing doubled */
+	free(text);
+	assert_non_null(text = slurp(path, &len));
+	free(out);
+	assert_int_equal(ca_conf_set_responder(text, len, s->dir, key, cert, days, &out, &out_len),
+	                 RES_OK);
+	assert_int_equal(out_len, len);
+	assert_memory_equal(out, text, len);
+	free(text);
+	free(out);
+}
+
+/* ca_responder_load's result for the CA in @s as configured now; *pca left open. */
+static int load_responder(const struct side *s, struct ca **pca, EVP_PKEY **pkey, X509 **px)
+{
+	struct ca_open_opts o = { uh_softhsm_module(), s->pin_file, 1, 1 };
+
+	ca_close(*pca);
+	*pca = NULL;
+	if (ca_open(s->dir, &o, pca) != RES_OK)
+		fail_msg("ca_open %s: %s", s->dir, res_message());
+	return ca_responder_load(*pca, pkey, px);
+}
+
+/*
+ * The delegated responder through the library: its certificate (profile
+ * ocsp, recorded) for a key of its own, never the CA key; ca.conf naming
+ * it; and ca_responder_load() taking only a certificate of this CA, with
+ * OCSPSigning, of the configured key.
+ */
+static void test_responder(void **state)
+{
+	struct side *s = &sides[0];
+	struct ca_open_opts nokey = { uh_softhsm_module(), s->pin_file, 0, 1 };
+	struct ca *ca = NULL, *other = NULL, *first = NULL;
+	struct ca_open_opts withkey = { uh_softhsm_module(), s->pin_file, 1, 1 };
+	struct cadb_row row;
+	char uri[300], cert_path[1300], serial[CADB_SERIAL_MAX], cn[128];
+	EVP_PKEY *rkey = NULL, *got_key = NULL;
+	X509 *x = NULL, *got = NULL, *leaf = NULL;
+	struct ca_req req;
+	struct ca_issue_opts io = { CA_SERVER_CLIENT, 30, "sha256", 0, 1, 1 };
+	int64_t now = (int64_t)time(NULL), end;
+
+	(void)state;
+	/* none configured */
+	assert_int_equal(load_responder(s, &ca, &got_key, &got), RES_NOT_FOUND);
+	assert_null(got_key);
+	assert_null(got);
+	/* a key of its own on the CA's token */
+	assert_int_equal(sh("SOFTHSM2_CONF='%s' '%s/p11ca' key gen --module '%s' --pin-file '%s' "
+	                    "--token pkcs11:token=%s --label responder --type ec:p256 "
+	                    ">/dev/null </dev/null",
+	                    tok.conf, uh_top_builddir(), uh_softhsm_module(), s->pin_file,
+	                    s->label),
+	                 0);
+	snprintf(uri, sizeof(uri), "pkcs11:token=%s;object=responder;type=private", s->label);
+	/* the CA that issues, open throughout (the key and certificates are of its context) */
+	assert_int_equal(ca_open(s->dir, &withkey, &first), RES_OK);
+	if (pki_load_key(first->libctx, uri, &rkey) != RES_OK)
+		fail_msg("%s: %s", uri, res_message());
+	/* never the CA key; days within 1-3650 */
+	assert_int_equal(ca_responder_issue(first, first->key, 30, &x), RES_POLICY);
+	assert_non_null(strstr(res_message(), "is the CA key"));
+	assert_null(x);
+	assert_int_equal(ca_responder_issue(first, rkey, 0, &x), RES_BAD_INPUT);
+	assert_int_equal(ca_responder_issue(first, rkey, 3651, &x), RES_BAD_INPUT);
+	assert_int_equal(ca_responder_issue(first, rkey, 10, &x), RES_OK);
+	/* signed by the CA for the responder key, OCSPSigning, ocsp-nocheck, 10 days */
+	assert_int_equal(X509_verify(x, X509_get0_pubkey(first->cert)), 1);
+	assert_int_equal(X509_check_issued(first->cert, x), X509_V_OK);
+	assert_true(ca_key_matches(rkey, x));
+	assert_true(X509_get_extended_key_usage(x) & XKU_OCSP_SIGN);
+	assert_true(X509_get_key_usage(x) & KU_DIGITAL_SIGNATURE);
+	assert_true(X509_get_ext_by_NID(x, NID_id_pkix_OCSP_noCheck, -1) >= 0);
+	assert_int_equal(X509_check_ca(x), 0);
+	assert_true(X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn,
+	                                      sizeof(cn)) > 0);
+	assert_string_equal(cn, "CA 1 OCSP Responder");
+	end = pki_asn1_time_get(X509_get0_notAfter(x));
+	assert_in_range(end - now, 10 * 86400 - 5, 10 * 86400 + 5);
+	assert_true(pki_asn1_time_get(X509_get0_notBefore(x)) <= now - 59);
+	/* recorded, profile ocsp */
+	assert_int_equal(pki_serial_of(X509_get0_serialNumber(x), serial), RES_OK);
+	memset(&row, 0, sizeof(row));
+	assert_int_equal(cadb_get(first->db, serial, &row), RES_OK);
+	assert_string_equal(row.profile, "ocsp");
+	assert_int_equal(row.status, 'V');
+	cadb_row_free(&row);
+
+	/* configured: loaded back, key and certificate */
+	snprintf(cert_path, sizeof(cert_path), "%s/ocsp-responder.pem", s->dir);
+	assert_int_equal(write_pem(cert_path, x), 0);
+	set_responder(s, uri, cert_path, 10);
+	if (load_responder(s, &ca, &got_key, &got) != RES_OK)
+		fail_msg("ca_responder_load: %s", res_message());
+	assert_int_equal(X509_cmp(got, x), 0);
+	assert_true(ca_key_matches(got_key, x));
+	assert_int_equal(ca->conf.ocsp_days, 10);
+	assert_string_equal(ca->conf.ocsp_cert, cert_path);
+	EVP_PKEY_free(got_key);
+	X509_free(got);
+	got_key = NULL;
+	got = NULL;
+	/* not without the CA's library context */
+	{
+		struct ca *bare = NULL;
+		assert_int_equal(ca_open(s->dir, &nokey, &bare), RES_OK);
+		assert_int_equal(ca_responder_load(bare, &got_key, &got), RES_FAIL);
+		ca_close(bare);
+	}
+
+	/* a certificate of this CA without OCSPSigning */
+	memset(&req, 0, sizeof(req));
+	req.name = "leaf";
+	req.csr = make_csr("leaf.example.com", &req.csr_len);
+	assert_int_equal(ca_issue(first, &io, &req, 1), RES_OK);
+	leaf = X509_dup(req.cert);
+	free((void *)req.csr);
+	ca_req_free(&req);
+	assert_int_equal(write_pem(cert_path, leaf), 0);
+	assert_int_equal(load_responder(s, &ca, &got_key, &got), RES_POLICY);
+	assert_non_null(strstr(res_message(), "OCSPSigning"));
+	assert_null(got_key);
+	assert_null(got);
+	/* the other CA's responder certificate */
+	{
+		struct ca_open_opts o2 = { uh_softhsm_module(), sides[1].pin_file, 1, 1 };
+		EVP_PKEY *k2 = NULL;
+		X509 *x2 = NULL;
+		char uri2[300];
+
+		assert_int_equal(sh("SOFTHSM2_CONF='%s' '%s/p11ca' key gen --module '%s' "
+		                    "--pin-file '%s' --token pkcs11:token=%s --label responder "
+		                    "--type ec:p256 >/dev/null </dev/null",
+		                    tok.conf, uh_top_builddir(), uh_softhsm_module(),
+		                    sides[1].pin_file, sides[1].label),
+		                 0);
+		snprintf(uri2, sizeof(uri2), "pkcs11:token=%s;object=responder;type=private",
+		         sides[1].label);
+		assert_int_equal(ca_open(sides[1].dir, &o2, &other), RES_OK);
+		assert_int_equal(pki_load_key(other->libctx, uri2, &k2), RES_OK);
+		assert_int_equal(ca_responder_issue(other, k2, 10, &x2), RES_OK);
+		assert_int_equal(write_pem(cert_path, x2), 0);
+		assert_int_equal(load_responder(s, &ca, &got_key, &got), RES_POLICY);
+		assert_non_null(strstr(res_message(), "not a certificate of this CA"));
+		EVP_PKEY_free(k2);
+		X509_free(x2);
+		ca_close(other);
+	}
+	/* the right certificate, but ca.conf names another key (the CA's) */
+	assert_int_equal(write_pem(cert_path, x), 0);
+	set_responder(s, first->conf.key, cert_path, 10);
+	assert_int_equal(load_responder(s, &ca, &got_key, &got), RES_POLICY);
+	assert_non_null(strstr(res_message(), "is not the key of"));
+	/* the certificate gone */
+	set_responder(s, uri, cert_path, 10);
+	assert_int_equal(unlink(cert_path), 0);
+	assert_int_equal(load_responder(s, &ca, &got_key, &got), RES_NOT_FOUND);
+	assert_null(got);
+
+	X509_free(leaf);
+	X509_free(x);
+	EVP_PKEY_free(rkey);
+	ca_close(ca);
+	ca_close(first);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_two_cas_two_threads), cmocka_unit_test(test_wrong_pin_one_ca),
 		cmocka_unit_test(test_hostile_sans),        cmocka_unit_test(test_issued_twice),
 		cmocka_unit_test(test_serial_taken_redraw), cmocka_unit_test(test_conf_round_trip),
-		cmocka_unit_test(test_conf_pin_value),
+		cmocka_unit_test(test_conf_pin_value),      cmocka_unit_test(test_responder),
 	};
 
 	return cmocka_run_group_tests_name("ca-lib", tests, setup, teardown);

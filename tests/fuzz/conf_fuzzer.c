@@ -7,9 +7,10 @@
  * RES_BAD_INPUT/RES_POLICY/RES_NOMEM with a one-line message and nothing
  * kept; an acceptance has a key URI that holds no pin-value p11-kit would
  * read (see REDACTOR_COVERS_ALL in uri_fuzzer.c), paths under the CA
- * directory, day counts in 1-36500; and ca_conf_format() either refuses
- * it (RES_BAD_INPUT, a one-line message) or writes a text that parses back
- * to the same settings.
+ * directory, day counts in 1-36500 (ocsp_days 1-3650), ocsp_key and
+ * ocsp_cert both or neither, the former a pkcs11: URI without a PIN; and ca_conf_format() either
+ * refuses it (RES_BAD_INPUT, a one-line message) or writes a text that parses back to the same
+ * settings.
  *
  * Built and smoke-run like csr_fuzzer.c (tests/fuzz/README.md).  Longer:
  *
@@ -97,6 +98,16 @@ static void check(const struct ca_conf *c)
 	for (i = 0; c->crl_urls[i] != NULL; i++)
 		if (i >= CA_MAX_CRL_URLS || c->crl_urls[i][0] == '\0')
 			die("too many or empty CRL URLs");
+	/* the delegated OCSP responder: both or neither, no PIN, a path, 1-3650 days */
+	if ((c->ocsp_key == NULL) != (c->ocsp_cert == NULL))
+		die("ocsp_key without ocsp_cert or the other way round");
+	if (c->ocsp_key != NULL &&
+	    (strncmp(c->ocsp_key, "pkcs11:", 7) != 0 || key_has_pin(c->ocsp_key)))
+		die("accepted an ocsp_key that is no pkcs11: URI or holds a pin-value");
+	if (c->ocsp_cert != NULL && c->ocsp_cert[0] != '/')
+		die("an ocsp_cert path not made absolute");
+	if (c->ocsp_days < 1 || c->ocsp_days > CA_OCSP_DAYS_MAX)
+		die("ocsp_days out of range");
 }
 
 static void round_trip(const struct ca_conf *c)
@@ -125,7 +136,9 @@ static void round_trip(const struct ca_conf *c)
 	    c->default_days != back.default_days || c->crl_days != back.crl_days ||
 	    !same_str(c->default_profile, back.default_profile) ||
 	    !same_str(c->default_md, back.default_md) || !same_str(c->ocsp_url, back.ocsp_url) ||
-	    !same_str(c->ca_issuers_url, back.ca_issuers_url)) {
+	    !same_str(c->ca_issuers_url, back.ca_issuers_url) ||
+	    !same_str(c->ocsp_key, back.ocsp_key) || !same_str(c->ocsp_cert, back.ocsp_cert) ||
+	    c->ocsp_days != back.ocsp_days) {
 		fprintf(stderr, "conf_fuzzer: written back as\n---\n%s---\n", text);
 		die("what the writer wrote reads back as other settings");
 	}
@@ -137,6 +150,49 @@ static void round_trip(const struct ca_conf *c)
 	ca_conf_free(&back);
 	free(text);
 	formatted++;
+}
+
+/*
+ * ca_conf_set_responder() on the accepted text: refused with one line, or
+ * a text with the responder's three settings and every other setting as
+ * it was.
+ */
+static void set_responder(const uint8_t *data, size_t size, const struct ca_conf *c)
+{
+	static const char key[] = "pkcs11:token=t;object=r;type=private";
+	struct ca_conf back;
+	char *out = NULL;
+	size_t len = 0, i;
+	int ret;
+
+	res_clear();
+	ret = ca_conf_set_responder((const char *)data, size, DIR, key, DIR "/ocsp-responder.pem",
+	                            7, &out, &len);
+	if (ret != RES_OK) {
+		if (ret != RES_BAD_INPUT && ret != RES_NOMEM)
+			die("set_responder refused with an unexpected code");
+		one_line("set_responder refused without a one-line message");
+		if (out != NULL)
+			die("set_responder refused but handed text out");
+		return;
+	}
+	if (ca_conf_parse(out, len, DIR, "ca.conf", &back) != RES_OK)
+		die("what set_responder wrote does not read back");
+	if (strcmp(back.ocsp_key, key) != 0 ||
+	    strcmp(back.ocsp_cert, DIR "/ocsp-responder.pem") != 0 || back.ocsp_days != 7)
+		die("set_responder: the responder's settings read back otherwise");
+	if (!same_str(c->key, back.key) || !same_str(c->module, back.module) ||
+	    !same_str(c->cert, back.cert) || !same_str(c->db, back.db) ||
+	    c->default_days != back.default_days || c->crl_days != back.crl_days ||
+	    !same_str(c->default_profile, back.default_profile) ||
+	    !same_str(c->default_md, back.default_md) || !same_str(c->ocsp_url, back.ocsp_url) ||
+	    !same_str(c->ca_issuers_url, back.ca_issuers_url))
+		die("set_responder changed another setting");
+	for (i = 0; c->crl_urls[i] != NULL || back.crl_urls[i] != NULL; i++)
+		if (!same_str(c->crl_urls[i], back.crl_urls[i]))
+			die("set_responder changed the CRL URLs");
+	ca_conf_free(&back);
+	free(out);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -160,6 +216,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	check(&c);
 	round_trip(&c);
+	set_responder(data, size, &c);
 	ca_conf_free(&c);
 	accepted++;
 out:
