@@ -28,6 +28,7 @@
 #include <openssl/x509v3.h>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "ca.h"
 #include "codec.h"
@@ -393,6 +394,63 @@ static void test_sign_on_token(void **state)
 	on_token("rsa:2048", "sha384");
 }
 
+/*
+ * The token unplugged (tests/fault-module.c's switch) while a CA is open:
+ * RES_TOKEN with why (what the core counts as the token's state, not a
+ * bad response), and signing again once it is back.
+ */
+static void test_sign_unplugged(void **state)
+{
+	struct ca_open_opts o = { 0 };
+	struct srv_certid id = { 0 };
+	struct srv_single s = { &id, V_OCSP_CERTSTATUS_GOOD, 0, -1, 1700000000, 0 };
+	struct srv_signer sg = { 0 };
+	struct ca *c = NULL;
+	char module[700], dir[700], unplug[700];
+	unsigned char *der = NULL;
+	size_t len = 0;
+	int i, rc = RES_FAIL;
+
+	(void)state;
+	on_token("ec:p384", "sha384"); /* made, and checked once */
+	snprintf(dir, sizeof(dir), "%s/ca-ec:p38", tok.dir);
+	snprintf(module, sizeof(module), "%s/.libs/fault-module.so", uh_top_builddir());
+	snprintf(unplug, sizeof(unplug), "%s/unplugged", tok.dir);
+	setenv("P11CA_FAULTS_UNPLUG_FILE", unplug, 1);
+	setenv("SOFTHSM_MODULE", uh_softhsm_module(), 1);
+	o.module = module;
+	o.pin_file = tok.pin_file;
+	o.need_key = 1;
+	o.need_cert = 1;
+	if (ca_open(dir, &o, &c) != RES_OK)
+		fail_msg("ca_open: %s", res_message());
+	sg.libctx = c->libctx;
+	sg.key = c->key;
+	sg.cert = c->cert;
+	sg.md = "sha384";
+	id.md_nid = NID_sha1;
+	id.hash_len = 20;
+	id.serial[0] = 1;
+	id.serial_len = 1;
+	assert_int_equal(srv_ocsp_sign(&sg, &s, 1, NULL, 0, 1700000000, &der, &len), RES_OK);
+	free(der);
+	assert_int_equal(uh_write_file(unplug, "", 0), 0);
+	rc = srv_ocsp_sign(&sg, &s, 1, NULL, 0, 1700000000, &der, &len);
+	print_message("unplugged: %s: %s\n", res_name(rc), res_message());
+	assert_int_equal(rc, RES_TOKEN);
+	assert_null(der);
+	assert_true(res_message()[0] != '\0');
+	assert_null(strchr(res_message(), '\n'));
+	assert_int_equal(unlink(unplug), 0);
+	for (i = 0; i < 3 && rc != RES_OK; i++) /* the provider may need a try to log in again */
+		rc = srv_ocsp_sign(&sg, &s, 1, NULL, 0, 1700000000, &der, &len);
+	if (rc != RES_OK)
+		fail_msg("plugged back, still %s: %s", res_name(rc), res_message());
+	free(der);
+	ca_close(c);
+	unsetenv("P11CA_FAULTS_UNPLUG_FILE");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -400,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_sign_by_rsa_ca), cmocka_unit_test(test_sign_delegated),
 		cmocka_unit_test(test_sign_echo),      cmocka_unit_test(test_sign_failures),
 		cmocka_unit_test(test_errors),         cmocka_unit_test(test_sign_on_token),
+		cmocka_unit_test(test_sign_unplugged),
 	};
 	int r;
 
