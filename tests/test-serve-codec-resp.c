@@ -418,6 +418,7 @@ static void test_sign_on_token(void **state)
 	(void)state;
 	on_token("ec:p256", "sha256");
 	on_token("rsa:2048", "sha384");
+	on_token("ed25519", NULL);
 }
 
 /*
