@@ -128,7 +128,7 @@ static void done(struct srv *s, struct conn *cn, const char *method, const char 
 	uint64_t ns;
 	double ms = elapsed_ms(&cn->t0, &ns);
 
-	srv_counters_add(&s->n, kind, result, ns, live);
+	srv_counters_add(&s->n, kind, result, ns);
 	if (s->o.log != NULL) {
 		char path[257];
 		size_t len = strlen(url);
