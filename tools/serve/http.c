@@ -728,7 +728,8 @@ void srv_free(struct srv *s)
 		return;
 	if (s->d != NULL)
 		MHD_stop_daemon(s->d); /* the handlers under way return first */
-	srv_core_free(s->core);
+	if (s->core != NULL)
+		srv_core_free(s->core);
 	if (s->r_bad_method != NULL)
 		MHD_destroy_response(s->r_bad_method);
 	if (s->r_too_large != NULL)
