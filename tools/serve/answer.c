@@ -100,7 +100,7 @@ static void keep(struct srv_ca *ca, const struct srv_key *k, const struct srv_re
 		if ((e = srv_map_find(&ca->map, k)) != NULL) {
 			srv_resp_free(e->resp);
 			e->resp = r;
-			ca->dirty = 1;
+			atomic_store(&ca->dirty, 1);
 			return;
 		}
 	} else if (srv_map_find(&ca->unk, k) == NULL) {

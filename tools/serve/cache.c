@@ -730,20 +730,23 @@ void srv_cache_flush(struct srv_ca *ca, int force)
 {
 	unsigned char *buf = NULL;
 	size_t len = 0;
+	int64_t t0 = srv_mono();
 	int rc;
 
-	pthread_rwlock_wrlock(&ca->lock);
-	if (!ca->dirty && !force) {
-		pthread_rwlock_unlock(&ca->lock);
+	/* a store that takes long (a big cache) is spaced out: 5 times its cost */
+	if (atomic_load(&ca->dirty) == 0 || (!force && t0 < ca->store_due))
 		return;
-	}
-	ca->dirty = 0;
+	atomic_store(&ca->dirty, 0);
+	pthread_rwlock_rdlock(&ca->lock);
 	rc = srv_cache_save(ca, &buf, &len);
 	pthread_rwlock_unlock(&ca->lock);
 	if (rc == RES_OK)
 		rc = srv_write_atomic(ca->sdir, "ocsp.cache", buf, len);
-	if (rc != RES_OK)
+	if (rc != RES_OK) {
+		atomic_store(&ca->dirty, 1);
 		srv_event(ca->core, SRV_WARN, "CA %s: storing the responses: %s", ca->name,
 		          res_message());
+	}
+	ca->store_due = srv_mono() + 5 * (srv_mono() - t0);
 	free(buf);
 }

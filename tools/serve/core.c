@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -454,12 +455,14 @@ static void *poller_main(void *arg)
 		size_t n, i;
 		int64_t now;
 
+		/* signers broadcast on qcond too: sleep the whole period all the same */
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += ms / 1000;
 		ts.tv_nsec += (ms % 1000) * 1000000L;
 		if (ts.tv_nsec >= 1000000000L)
 			ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-		pthread_cond_timedwait(&c->qcond, &c->qmu, &ts);
+		while (!c->stop && pthread_cond_timedwait(&c->qcond, &c->qmu, &ts) != ETIMEDOUT)
+			;
 		if (c->stop)
 			break;
 		pthread_mutex_unlock(&c->qmu);
@@ -583,7 +586,7 @@ int srv_core_reload(struct srv_core *c)
 	n = c->ncas;
 	nv = calloc(n + 1, sizeof(*nv));
 	for (i = 0; nv != NULL && i < n; i++) {
-		srv_cache_flush(c->cas[i], 0);
+		srv_cache_flush(c->cas[i], 1);
 		if ((rc = ca_load(c, c->cas[i]->index, c->cas[i], &nv[i])) != RES_OK) {
 			srv_event(c, SRV_ERROR, "reload: %s (the CA keeps its old state)",
 			          res_message());
@@ -621,7 +624,7 @@ void srv_core_free(struct srv_core *c)
 	if (c->poller_started)
 		pthread_join(c->poller, NULL);
 	for (i = 0; i < c->ncas; i++) {
-		srv_cache_flush(c->cas[i], 0);
+		srv_cache_flush(c->cas[i], 1);
 		srv_ca_unref(c->cas[i]);
 	}
 	for (i = 0; i < c->nqcas; i++)

@@ -157,13 +157,14 @@ struct srv_ca {
 	size_t unk_head, unk_count;
 	struct srv_keys *keys; /* NULL: not loaded (token away) */
 	struct srv_crl *crl;
-	int dirty;         /* signed since the last store */
-	int64_t stored_at; /* monotonic seconds of the last store */
+	atomic_int dirty;  /* signed since the last store */
+	int64_t store_due; /* monotonic seconds: no store before (poller only) */
 
 	/* under core->qmu */
 	struct srv_entry *uq_head, *uq_tail, *nq_head, *nq_tail;
 	size_t nqueued;
-	int crl_needed, crl_busy, renew_needed, renew_busy;
+	int crl_needed; /* times a CRL was asked for since the last one made */
+	int crl_busy, renew_needed, renew_busy;
 	int token_ok; /* 1 available, 0 not */
 	int pin_locked;
 	int fails;            /* in a row */
@@ -223,7 +224,7 @@ int srv_cache_load(struct srv_ca *ca, size_t *pkept, size_t *pdropped);
 int srv_crl_load(struct srv_ca *ca, struct srv_crl **pc);
 /* Whether @crl lists exactly the revoked records of @s. */
 int srv_crl_matches(const struct srv_crl *crl, const struct srv_snap *s);
-/* Stores ocsp.cache of @ca when dirty (or @force). */
+/* Stores ocsp.cache of @ca when something was signed since (@force: now, else when due). */
 void srv_cache_flush(struct srv_ca *ca, int force);
 
 /* ---- sign.c ---- */

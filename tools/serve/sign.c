@@ -255,7 +255,7 @@ void srv_queue_flags(struct srv_ca *ca, int crl, int renew)
 {
 	pthread_mutex_lock(&ca->core->qmu);
 	if (crl)
-		ca->crl_needed = 1;
+		ca->crl_needed++;
 	if (renew)
 		ca->renew_needed = 1;
 	pthread_cond_broadcast(&ca->core->qcond);
@@ -279,7 +279,7 @@ enum job_kind { JOB_NONE, JOB_ENTRY, JOB_CRL, JOB_RENEW };
 
 /* Under qmu: the next job of any CA (round robin), NULL when none. */
 static struct srv_ca *pick(struct srv_core *c, enum job_kind *kind, struct srv_entry **pe,
-                           int64_t *pwake)
+                           int *pcrl_seen, int64_t *pwake)
 {
 	int64_t now = srv_mono();
 	size_t i;
@@ -296,6 +296,7 @@ static struct srv_ca *pick(struct srv_core *c, enum job_kind *kind, struct srv_e
 		}
 		if (ca->crl_needed && !ca->crl_busy) {
 			ca->crl_busy = 1;
+			*pcrl_seen = ca->crl_needed;
 			*kind = JOB_CRL;
 		} else if (ca->renew_needed && !ca->renew_busy && ca->uq_head == NULL) {
 			ca->renew_busy = 1;
@@ -397,7 +398,7 @@ static int sign_entry(struct srv_ca *ca, struct srv_entry *e, struct srv_keys *k
 		srv_resp_free(e->resp);
 		e->resp = resp;
 		resp = NULL;
-		ca->dirty = 1;
+		atomic_store(&ca->dirty, 1);
 	}
 	pthread_rwlock_unlock(&ca->lock);
 	srv_resp_free(resp); /* the record changed meanwhile: queued again by the poller */
@@ -543,9 +544,9 @@ static void *signer_main(void *arg)
 		struct srv_keys *k;
 		struct srv_ca *ca;
 		int64_t wake;
-		int rc = RES_OK;
+		int rc = RES_OK, crl_seen = 0;
 
-		if ((ca = pick(c, &kind, &e, &wake)) == NULL) {
+		if ((ca = pick(c, &kind, &e, &crl_seen, &wake)) == NULL) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += 1;
@@ -596,8 +597,8 @@ static void *signer_main(void *arg)
 		c->active--;
 		if (kind == JOB_CRL) {
 			ca->crl_busy = 0;
-			if (rc == RES_OK)
-				ca->crl_needed = 0;
+			if (rc == RES_OK) /* asked again meanwhile: made again */
+				ca->crl_needed -= crl_seen;
 			else if (rc != RES_TOKEN)
 				ca->paused_until = srv_mono() + SRV_RETRY_SECS;
 		} else if (kind == JOB_RENEW) {
