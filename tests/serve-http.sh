@@ -227,7 +227,8 @@ stop_ok $SPID "$WORK/stub.log"
 step "p11ca serve on a CA: usage errors"
 new_token serve
 run_ok "$P11CA" ca init --module "$MODULE" --pin-file "$PIN_FILE" --dir "$WORK/ca" \
-	--new-key ec:p256 --token "$TOKEN_URI" --label ca --subject "/CN=Serve HTTP Test CA"
+	--new-key ec:p256 --token "$TOKEN_URI" --label ca --subject "/CN=Serve HTTP Test CA" \
+	--ocsp-url http://127.0.0.1/ocsp
 expect_fail 2 "serve needs a PIN from --pin-file, P11CA_PIN_FILE or P11CA_PIN \(it never prompts\)" \
 	"$P11CA" serve --module "$MODULE" --listen 127.0.0.1:0 --dir "$WORK/ca" < /dev/null
 one_line "$WORK/err"
@@ -269,6 +270,7 @@ _etag=$(header ETag)
 curl -s -I "$BASE/crl/ca.crl" -o "$WORK/headout" || fail "HEAD of the CRL"
 grep -qi '^HTTP/1.1 200' "$WORK/headout" || fail "HEAD: $(cat "$WORK/headout")"
 [ "$(code "$BASE/health")" = 200 ] || fail "/health: not 200: $(cat "$WORK/body")"
+# OCSP GETs live under /ocsp (ca.conf's ocsp_url), CRLs at /crl/ca.crl
 [ "$(code "$BASE/nothing")" = 404 ] || fail "unknown path: not 404"
 grep -Eq "^127\.0\.0\.1:[0-9]+ GET /crl/ca.crl 200 crl crl ca [0-9]+ [0-9.]+ms$" "$WORK/serve.log" ||
 	fail "no request line for the CRL: $(tail -5 "$WORK/serve.log")"
