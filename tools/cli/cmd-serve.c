@@ -313,7 +313,7 @@ static void log_json(void *arg, const struct srv_log_rec *r)
 	              (json_int_t)r->bytes, "ms", r->ms, "live", r->live);
 	if (o == NULL)
 		return;
-	if ((s = json_dumps(o, JSON_COMPACT)) != NULL) {
+	if ((s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6))) != NULL) {
 		size_t len = strlen(s);
 		char *line = malloc(len + 2);
 
