@@ -89,17 +89,24 @@ BASE=http://127.0.0.1:$PORT
 
 step "POST: bodies up to --max-request answered, over it 413 and the server stays up"
 head -c 1000 /dev/urandom > "$WORK/small"
-[ "$(code "$BASE/any/path" --data-binary @"$WORK/small" -H 'Content-Type: application/ocsp-request')" = 200 ] ||
+OCSPREQ='Content-Type: application/ocsp-request'
+[ "$(code "$BASE/any/path" --data-binary @"$WORK/small" -H "$OCSPREQ")" = 200 ] ||
 	fail "POST of 1000 bytes: not 200"
+[ "$(code "$BASE/any/path" --data-binary @"$WORK/small" -H 'Content-Type: text/plain')" = 415 ] ||
+	fail "POST of text/plain: not 415"
+[ "$(code "$BASE/any/path" --data-binary @"$WORK/small" -H 'Content-Type:')" = 200 ] ||
+	fail "POST without a Content-Type: not 200"
+[ "$(code "$BASE/any/path" --data-binary @"$WORK/small" \
+	-H 'Content-Type: Application/OCSP-Request; x=y')" = 200 ] || fail "POST with parameters: not 200"
 cmp -s "$WORK/small" "$WORK/body" || fail "POST body did not reach the core whole"
 [ "$(header Content-Type)" = application/ocsp-response ] || fail "POST: Content-Type $(header Content-Type)"
 [ "$(header Cache-Control)" = no-cache ] || fail "POST answer: Cache-Control $(header Cache-Control)"
 head -c 1025 /dev/urandom > "$WORK/big"
-[ "$(code "$BASE/" --data-binary @"$WORK/big")" = 413 ] || fail "POST of 1025 bytes: not 413"
+[ "$(code "$BASE/" --data-binary @"$WORK/big" -H "$OCSPREQ")" = 413 ] || fail "POST of 1025 bytes: not 413"
 head -c 100000 /dev/zero > "$WORK/huge"
-[ "$(code "$BASE/" --data-binary @"$WORK/huge")" = 413 ] || fail "POST of 100000 bytes: not 413"
+[ "$(code "$BASE/" --data-binary @"$WORK/huge" -H "$OCSPREQ")" = 413 ] || fail "POST of 100000 bytes: not 413"
 # a chunked body (no Content-Length) is counted as it comes: 413 or cut off, never 200
-_c=$(code "$BASE/" --data-binary @"$WORK/huge" -H 'Transfer-Encoding: chunked')
+_c=$(code "$BASE/" --data-binary @"$WORK/huge" -H 'Transfer-Encoding: chunked' -H "$OCSPREQ")
 [ "$_c" = 413 ] || [ "$_c" = 000 ] || fail "chunked POST of 100000 bytes: $_c"
 [ "$(code "$BASE/crl/stub.crl")" = 200 ] || fail "no answer after the oversized requests"
 _long=$(python3 -c 'print("/ocsp/" + "A" * 1100)')
@@ -179,8 +186,8 @@ _nf0=$(metric 'p11ca_serve_requests_total{kind="other",result="notFound"}')
 _cnt0=$(metric p11ca_serve_request_seconds_count)
 _met0=$(metric 'p11ca_serve_requests_total{kind="metrics",result="ok"}')
 for _i in 1 2 3 4 5; do curl -s -o /dev/null "$BASE/crl/stub.crl"; done
-printf 'L-live' | curl -s -o /dev/null --data-binary @- "$BASE/"
-printf 'stored' | curl -s -o /dev/null --data-binary @- "$BASE/"
+printf 'L-live' | curl -s -o /dev/null --data-binary @- -H "$OCSPREQ" "$BASE/"
+printf 'stored' | curl -s -o /dev/null --data-binary @- -H "$OCSPREQ" "$BASE/"
 curl -s -o /dev/null "$BASE/nope"
 curl -s -o /dev/null "$BASE/nope2"
 # the metrics read between the snapshots: 5 above counted one each time

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,7 +52,7 @@ struct srv {
 	struct srv_core *core;
 	struct MHD_Daemon *d;
 	unsigned port;
-	struct MHD_Response *r_bad_method, *r_too_large, *r_uri_too_long;
+	struct MHD_Response *r_bad_method, *r_bad_type, *r_too_large, *r_uri_too_long;
 	struct srv_counters n;
 };
 
@@ -59,6 +60,7 @@ struct srv {
 enum { CONN_IDLE, CONN_NEW, CONN_STARTED };
 struct conn {
 	int state;
+	int bad_type; /* a POST not of application/ocsp-request: 415 */
 	struct timespec t0;
 	unsigned char *body;
 	size_t body_len, body_cap;
@@ -405,6 +407,25 @@ static int body_add(const struct srv *s, struct conn *cn, const char *p, size_t 
 }
 
 /*
+ * Whether a POST's Content-Type may be an OCSP request: none, or
+ * application/ocsp-request (any case, parameters allowed).  Another type
+ * (a form, text) gets 415.
+ */
+static int ocsp_type(struct MHD_Connection *mc)
+{
+	static const char want[] = "application/ocsp-request";
+	const char *t =
+	    MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+
+	if (t == NULL)
+		return 1;
+	while (*t == ' ' || *t == '\t')
+		t++;
+	return strncasecmp(t, want, sizeof(want) - 1) == 0 &&
+	       strchr(" \t;", t[sizeof(want) - 1]) != NULL;
+}
+
+/*
  * MHD calls this at least twice a request: once the headers are in (an
  * answer queued then closes the connection: kept for refusals), with each
  * piece of the body, and once the request is whole (answers go there, so
@@ -432,6 +453,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		if (strlen(url) > s->o.max_request)
 			return send_fixed(s, cn, mc, method, url, MHD_HTTP_URI_TOO_LONG,
 			                  s->r_uri_too_long, "tooLarge");
+		/* answered once the body is in (bounded below): the connection stays */
+		cn->bad_type = m == M_POST && !ocsp_type(mc);
 		cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
 		                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl != NULL) {
@@ -460,6 +483,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	if (cn->bad_type)
+		return send_fixed(s, cn, mc, method, url, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+		                  s->r_bad_type, "badType");
 	if (m == M_POST)
 		return answer_post(s, cn, mc, method, url);
 	return answer_get(s, cn, mc, method, m, url);
@@ -647,9 +673,11 @@ int srv_start(const struct srv_opts *o, struct srv **ps)
 	if ((rc = srv_core_new(&s->o, &s->core)) != RES_OK)
 		goto out;
 	s->r_bad_method = fixed_response("GET, HEAD, POST");
+	s->r_bad_type = fixed_response(NULL);
 	s->r_too_large = fixed_response(NULL);
 	s->r_uri_too_long = fixed_response(NULL);
-	if (s->r_bad_method == NULL || s->r_too_large == NULL || s->r_uri_too_long == NULL) {
+	if (s->r_bad_method == NULL || s->r_bad_type == NULL || s->r_too_large == NULL ||
+	    s->r_uri_too_long == NULL) {
 		rc = res_set(RES_NOMEM, "out of memory");
 		goto out;
 	}
@@ -732,6 +760,8 @@ void srv_free(struct srv *s)
 		srv_core_free(s->core);
 	if (s->r_bad_method != NULL)
 		MHD_destroy_response(s->r_bad_method);
+	if (s->r_bad_type != NULL)
+		MHD_destroy_response(s->r_bad_type);
 	if (s->r_too_large != NULL)
 		MHD_destroy_response(s->r_too_large);
 	if (s->r_uri_too_long != NULL)

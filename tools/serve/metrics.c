@@ -13,10 +13,9 @@
 
 static const char *const kinds[SRV_NKINDS] = { "ocsp", "crl", "health", "metrics", "other" };
 static const char *const results[SRV_NRESULTS] = {
-	"good",         "revoked",  "unknown",       "multi",     "malformedRequest",
-	"unauthorized", "tryLater", "internalError", "crl",       "ok",
-	"degraded",     "failing",  "notFound",      "badMethod", "tooLarge",
-	"notModified",  "other",
+	"good",     "revoked",       "unknown",  "multi",       "malformedRequest", "unauthorized",
+	"tryLater", "internalError", "crl",      "ok",          "degraded",         "failing",
+	"notFound", "badMethod",     "tooLarge", "notModified", "badType",          "other",
 };
 /* the buckets' upper bounds in nanoseconds (Prometheus "le") */
 static const uint64_t bucket_ns[SRV_NBUCKETS] = { 500000,   1000000,  2500000,   5000000,

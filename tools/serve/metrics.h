@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define SRV_NKINDS   5  /* ocsp, crl, health, metrics, other */
-#define SRV_NRESULTS 17 /* reply.h's results, "other" last for the rest */
+#define SRV_NRESULTS 18 /* reply.h's results, "other" last for the rest */
 #define SRV_NBUCKETS 8  /* 0.0005 .. 1 s, and +Inf after them */
 
 struct srv_counters {
