@@ -84,11 +84,14 @@ static void event_locked(void *arg, enum srv_level level, const char *line)
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	struct srv *s = cls;
-	char line[512];
+	char line[512], *html, *end;
 	size_t n;
 	long now = (long)time(NULL);
 
 	vsnprintf(line, sizeof(line), fmt, ap);
+	/* MHD quotes the HTML page of its error answers: not for a log line */
+	if ((html = strstr(line, " ('<html>")) != NULL && (end = strstr(html, "')")) != NULL)
+		memmove(html, end + 2, strlen(end + 2) + 1);
 	n = strlen(line);
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		line[--n] = '\0';
