@@ -117,8 +117,8 @@ step "GET paths reach the core raw: '+', '%2F' and '//' untouched"
 [ "$(code "$BASE/ocsp/MEow+AB%2FCD//x%3D%3D" --path-as-is)" = 200 ] || fail "GET /ocsp/...: not 200"
 [ "$(cat "$WORK/body")" = "/ocsp/MEow+AB%2FCD//x%3D%3D" ] ||
 	fail "the core got '$(cat "$WORK/body")'"
-[ "$(code "$BASE/ocsp/a?b=c")" = 200 ] && [ "$(cat "$WORK/body")" = /ocsp/a ] ||
-	fail "the query string was not cut: '$(cat "$WORK/body")'"
+[ "$(code "$BASE/ocsp/a?b=c")" = 200 ] || fail "GET /ocsp/a?b=c: not 200"
+[ "$(cat "$WORK/body")" = /ocsp/a ] || fail "the query string was not cut: '$(cat "$WORK/body")'"
 
 step "CRL: headers, HEAD without a body, If-None-Match 304"
 [ "$(code "$BASE/crl/stub.crl")" = 200 ] || fail "GET CRL: not 200"
