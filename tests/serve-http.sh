@@ -153,6 +153,8 @@ EOF
 [ "$(code "$BASE/crl/stub.crl" -H 'If-None-Match: "stub-etag"')" = 304 ] || fail "If-None-Match: not 304"
 [ -s "$WORK/body" ] && fail "a body with 304"
 [ "$(header ETag)" = '"stub-etag"' ] || fail "304 without the ETag"
+_cl=$(header Content-Length)
+[ -z "$_cl" ] || [ "$_cl" = 8 ] || fail "304 with Content-Length $_cl (not the 200's)"
 [ "$(code "$BASE/crl/stub.crl" -H 'If-None-Match: "x", W/"stub-etag"')" = 304 ] || fail "If-None-Match list: not 304"
 [ "$(code "$BASE/crl/stub.crl" -H 'If-None-Match: "other"')" = 200 ] || fail "another ETag: not 200"
 

@@ -254,8 +254,8 @@ static void blob_free(void *cls)
 
 /*
  * Sends @r (cleared afterwards): its body without a copy, 304 for a GET
- * whose If-None-Match names its ETag; HEAD gets the headers only (MHD
- * leaves the body out).
+ * whose If-None-Match names its ETag; HEAD and 304 get the headers only
+ * (MHD leaves the body out; Content-Length stays the body's, RFC 9110 8.6).
  */
 static enum MHD_Result send_reply(struct srv *s, struct conn *cn, struct MHD_Connection *mc,
                                   const char *method, enum method m, const char *url,
@@ -270,10 +270,8 @@ static enum MHD_Result send_reply(struct srv *s, struct conn *cn, struct MHD_Con
 	if (m != M_POST && http == MHD_HTTP_OK && r->etag[0] != '\0' &&
 	    (inm = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
 	                                       MHD_HTTP_HEADER_IF_NONE_MATCH)) != NULL &&
-	    etag_matches(inm, r->etag)) {
-		http = MHD_HTTP_NOT_MODIFIED;
-		len = 0;
-	}
+	    etag_matches(inm, r->etag))
+		http = MHD_HTTP_NOT_MODIFIED; /* the same headers (and Content-Length), no body */
 	if (len == 0) {
 		resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
 	} else {
@@ -285,7 +283,8 @@ static enum MHD_Result send_reply(struct srv *s, struct conn *cn, struct MHD_Con
 	if (resp == NULL || !add_headers(s, resp, r))
 		goto out;
 	ret = MHD_queue_response(mc, (unsigned)http, resp);
-	done(s, cn, method, url, http, r->kind, r->result, r->ca, m == M_HEAD ? 0 : len, r->live);
+	done(s, cn, method, url, http, r->kind, r->result, r->ca,
+	     m == M_HEAD || http == MHD_HTTP_NOT_MODIFIED ? 0 : len, r->live);
 out:
 	if (resp != NULL)
 		MHD_destroy_response(resp);
