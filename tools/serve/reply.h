@@ -46,7 +46,8 @@ struct srv_reply {
 	 * For the log line and /metrics: what the answer was.  OCSP: "good",
 	 * "revoked", "unknown" (one certificate), "multi" (several),
 	 * "malformedRequest", "unauthorized", "tryLater", "internalError".
-	 * CRL: "crl".  Other: "notFound", "badMethod", "tooLarge".  Static.
+	 * CRL: "crl".  Other: "notFound", "badMethod", "badType" (415: a POST
+	 * not of application/ocsp-request), "tooLarge".  Static.
 	 */
 	const char *result;
 	const char *kind;         /* "ocsp", "crl", "health", "metrics", "other" (static) */
