@@ -506,6 +506,88 @@ static void test_revoke(void **state)
 	assert_int_equal(a.status, V_OCSP_CERTSTATUS_GOOD);
 }
 
+/* Several CertIDs in one request, a nonce echoed, /metrics and a reload. */
+static void test_multi_nonce_metrics_reload(void **state)
+{
+	OCSP_REQUEST *req = OCSP_REQUEST_new();
+	OCSP_RESPONSE *resp;
+	OCSP_BASICRESP *bs;
+	struct srv_reply rep;
+	const unsigned char *p;
+	unsigned char *der = NULL;
+	char *text = NULL;
+	size_t len = 0, cap = 0;
+	int n, i;
+
+	(void)state;
+	for (i = 1; i < NCERTS; i++)
+		assert_non_null(
+		    OCSP_request_add0_id(req, OCSP_cert_to_id(EVP_sha256(), certs[i], cacert)));
+	assert_int_equal(OCSP_request_add1_nonce(req, NULL, 16), 1);
+	n = i2d_OCSP_REQUEST(req, &der);
+	assert_true(n > 0);
+	/* several: signed live, one SingleResponse each */
+	assert_int_equal(srv_core_ocsp(core, der, (size_t)n, 0, &rep), RES_OK);
+	assert_string_equal(rep.result, "multi");
+	assert_true(rep.live);
+	p = srv_blob_data(rep.body);
+	resp = d2i_OCSP_RESPONSE(NULL, &p, (long)srv_blob_len(rep.body));
+	assert_non_null(resp);
+	bs = OCSP_response_get1_basic(resp);
+	assert_non_null(bs);
+	assert_int_equal(OCSP_resp_count(bs), NCERTS - 1);
+	/* nonce ignore: not echoed (in the request only) */
+	assert_int_equal(OCSP_check_nonce(req, bs), -1);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	srv_reply_clear(&rep);
+	OPENSSL_free(der);
+	OCSP_REQUEST_free(req);
+
+	/* one CertID with a nonce, --nonce echo: a live answer echoing it */
+	opts.nonce = SRV_NONCE_ECHO;
+	req = OCSP_REQUEST_new();
+	assert_non_null(OCSP_request_add0_id(req, OCSP_cert_to_id(EVP_sha1(), certs[2], cacert)));
+	assert_int_equal(OCSP_request_add1_nonce(req, NULL, 16), 1);
+	der = NULL;
+	n = i2d_OCSP_REQUEST(req, &der);
+	assert_int_equal(srv_core_ocsp(core, der, (size_t)n, 0, &rep), RES_OK);
+	opts.nonce = SRV_NONCE_IGNORE;
+	assert_string_equal(rep.result, "good");
+	assert_true(rep.live);
+	p = srv_blob_data(rep.body);
+	resp = d2i_OCSP_RESPONSE(NULL, &p, (long)srv_blob_len(rep.body));
+	bs = OCSP_response_get1_basic(resp);
+	assert_non_null(bs);
+	assert_int_equal(OCSP_check_nonce(req, bs), 1);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	srv_reply_clear(&rep);
+	OPENSSL_free(der);
+	OCSP_REQUEST_free(req);
+
+	assert_int_equal(srv_core_metrics(core, &text, &len, &cap), RES_OK);
+	assert_non_null(text);
+	assert_true(uh_contains(text, "p11ca_serve_token_available{ca=\"servedca\"} 1"));
+	assert_true(uh_contains(text, "p11ca_serve_crl_number{ca=\"servedca\"} "));
+	assert_true(uh_contains(text, "p11ca_serve_live_signatures_total "));
+	assert_false(uh_contains(text, "p11ca_serve_live_signatures_total 0\n"));
+	free(text);
+
+	/* SIGHUP: the CA opened again, what was signed carried over */
+	assert_int_equal(srv_core_reload(core), RES_OK);
+	{
+		struct answer a;
+		ask(2, EVP_sha256(), 0, &a);
+		assert_int_equal(a.status, V_OCSP_CERTSTATUS_GOOD);
+		assert_false(a.live);
+		ask(0, EVP_sha1(), 0, &a);
+		assert_int_equal(a.status, V_OCSP_CERTSTATUS_REVOKED);
+		assert_false(a.live);
+	}
+	assert_true(crl_lists(0));
+}
+
 static void test_token_away_while_serving(void **state)
 {
 	struct answer a;
@@ -625,6 +707,7 @@ int main(void)
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_unknown_unauthorized_malformed),
 		cmocka_unit_test(test_revoke),
+		cmocka_unit_test(test_multi_nonce_metrics_reload),
 		cmocka_unit_test(test_token_away_while_serving),
 		cmocka_unit_test(test_restart_from_store),
 		cmocka_unit_test(test_corrupt_cache_ignored),
