@@ -701,6 +701,124 @@ static void test_corrupt_cache_ignored(void **state)
 	core = NULL;
 }
 
+/* The responder certificate in D/ocsp-responder.pem (the caller's). */
+static X509 *responder_cert(void)
+{
+	char path[1400];
+	X509 *x;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/ocsp-responder.pem", cadir);
+	if ((f = fopen(path, "r")) == NULL)
+		return NULL;
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	return x;
+}
+
+/* Who signed the answer to @id (consumed; the signer is the caller's), checked against the CA. */
+static X509 *signer_of(OCSP_CERTID *id)
+{
+	OCSP_REQUEST *req = OCSP_REQUEST_new();
+	OCSP_RESPONSE *resp;
+	OCSP_BASICRESP *bs;
+	X509_STORE *store = X509_STORE_new();
+	struct srv_reply rep;
+	const unsigned char *p;
+	unsigned char *der = NULL;
+	X509 *signer = NULL;
+	int n;
+
+	assert_non_null(OCSP_request_add0_id(req, id));
+	n = i2d_OCSP_REQUEST(req, &der);
+	assert_int_equal(srv_core_ocsp(core, der, (size_t)n, 0, &rep), RES_OK);
+	p = srv_blob_data(rep.body);
+	resp = d2i_OCSP_RESPONSE(NULL, &p, (long)srv_blob_len(rep.body));
+	assert_non_null(resp);
+	bs = OCSP_response_get1_basic(resp);
+	assert_non_null(bs);
+	X509_STORE_add_cert(store, cacert);
+	/* the delegated responder's certificate comes in the response */
+	assert_int_equal(OCSP_basic_verify(bs, NULL, store, 0), 1);
+	assert_int_equal(OCSP_resp_get0_signer(bs, &signer, NULL), 1);
+	X509_up_ref(signer);
+	X509_STORE_free(store);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	srv_reply_clear(&rep);
+	OPENSSL_free(der);
+	OCSP_REQUEST_free(req);
+	return signer;
+}
+
+/*
+ * A delegated responder (p11ca ca responder) signs; its certificate, once
+ * less than 2 x validity is left and a new one would hold more, is renewed
+ * by the server, written to D/ocsp-responder.pem, and signs from then on.
+ */
+static void test_delegated_responder(void **state)
+{
+	char path[1400];
+	X509 *r1, *r2, *s;
+	struct answer a;
+	double end;
+
+	(void)state;
+	assert_int_equal(sh("'%s/p11ca' ca responder --module '%s' --pin-file '%s' --dir '%s' "
+	                    "--new-key ec:p256 --days 1 >/dev/null </dev/null",
+	                    uh_top_builddir(), uh_softhsm_module(), tok.pin_file, cadir),
+	                 0);
+	r1 = responder_cert();
+	assert_non_null(r1);
+	/* the CA-signed responses stored before are dropped: signed anew */
+	snprintf(path, sizeof(path), "%s/serve/ocsp.cache", cadir);
+	unlink(path);
+	assert_int_equal(srv_core_new(&opts, &core), RES_OK);
+	wait_stored(2, EVP_sha1());
+	ask(2, EVP_sha1(), 0, &a);
+	assert_int_equal(a.status, V_OCSP_CERTSTATUS_GOOD);
+	s = signer_of(OCSP_cert_to_id(EVP_sha1(), certs[2], cacert));
+	assert_int_equal(X509_cmp(s, r1), 0);
+	X509_free(s);
+	srv_core_free(core);
+	core = NULL;
+	assert_false(events_have("responder certificate renewed"));
+
+	/* 2 days a new certificate would hold, 1 left, 2 x validity over it: renewed */
+	assert_int_equal(sh("sed -i 's/^ocsp_days *=.*/ocsp_days = 2/' '%s/ca.conf'", cadir), 0);
+	opts.validity = 50000;
+	unlink(path);
+	assert_int_equal(srv_core_new(&opts, &core), RES_OK);
+	end = now_s() + 10;
+	while (!events_have("responder certificate renewed") && now_s() < end)
+		nap_ms(100);
+	assert_true(events_have("responder certificate renewed"));
+	r2 = responder_cert();
+	assert_non_null(r2);
+	assert_int_not_equal(X509_cmp(r1, r2), 0);
+	assert_true(ASN1_TIME_compare(X509_get0_notAfter(r2), X509_get0_notAfter(r1)) > 0);
+	/* a response signed now (an unknown serial: live) is the new certificate's */
+	{
+		ASN1_INTEGER *sn = ASN1_INTEGER_new();
+		OCSP_CERTID *id;
+		ASN1_INTEGER_set_int64(sn, 0x4242);
+		id = OCSP_cert_id_new(EVP_sha1(), X509_get_subject_name(cacert),
+		                      X509_get0_pubkey_bitstr(cacert), sn);
+		ask_id(id, 0, &a);
+		assert_int_equal(a.status, V_OCSP_CERTSTATUS_UNKNOWN);
+		assert_true(a.live);
+		s = signer_of(id); /* the unknown answer kept: the same signer */
+		assert_int_equal(X509_cmp(s, r2), 0);
+		X509_free(s);
+		ASN1_INTEGER_free(sn);
+	}
+	srv_core_free(core);
+	core = NULL;
+	opts.validity = 3600;
+	X509_free(r1);
+	X509_free(r2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -711,6 +829,7 @@ int main(void)
 		cmocka_unit_test(test_token_away_while_serving),
 		cmocka_unit_test(test_restart_from_store),
 		cmocka_unit_test(test_corrupt_cache_ignored),
+		cmocka_unit_test(test_delegated_responder),
 	};
 
 	return cmocka_run_group_tests_name("test-serve-core", tests, setup, teardown);
