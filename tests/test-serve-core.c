@@ -705,6 +705,23 @@ static void test_corrupt_cache_ignored(void **state)
 	core = NULL;
 }
 
+/* A wrong PIN at start is refused at once, with a message and without the PIN. */
+static void test_wrong_pin_refused(void **state)
+{
+	char path[1400];
+	struct srv_core *c = NULL;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/wrong-pin", tok.dir);
+	assert_int_equal(uh_write_file(path, "wrong-pin-9876\n", 15), 0);
+	opts.pin_file = path;
+	assert_int_not_equal(srv_core_new(&opts, &c), RES_OK);
+	opts.pin_file = tok.pin_file;
+	assert_null(c);
+	assert_true(uh_contains(res_message(), "PIN"));
+	assert_false(uh_contains(res_message(), "9876"));
+}
+
 /* The responder certificate in D/ocsp-responder.pem (the caller's). */
 static X509 *responder_cert(void)
 {
@@ -837,6 +854,7 @@ int main(void)
 		cmocka_unit_test(test_token_away_while_serving),
 		cmocka_unit_test(test_restart_from_store),
 		cmocka_unit_test(test_corrupt_cache_ignored),
+		cmocka_unit_test(test_wrong_pin_refused),
 		cmocka_unit_test(test_delegated_responder),
 	};
 

@@ -241,6 +241,8 @@ void srv_budget_release(struct srv_core *c);
 /* A signature of @ca failed (@rc, the thread's message) or worked. */
 void srv_token_failed(struct srv_ca *ca, int rc, const char *msg);
 void srv_token_worked(struct srv_ca *ca);
+/* Whether @msg (libp11ca's) says the PIN was refused (wrong), not to be tried again. */
+int srv_pin_refused(const char *msg);
 /* Whether live signing may be tried for @ca now (token not known away). */
 int srv_token_usable(struct srv_ca *ca);
 /* Makes @ca's CRL now (the keys loaded); stores it. */

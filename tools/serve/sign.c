@@ -169,10 +169,17 @@ void srv_budget_release(struct srv_core *c)
 
 /* ---- token state ---- */
 
+int srv_pin_refused(const char *msg)
+{
+	return strstr(msg, "wrong PIN") != NULL || strstr(msg, "refused before") != NULL ||
+	       strstr(msg, "PIN_INCORRECT") != NULL;
+}
+
 void srv_token_failed(struct srv_ca *ca, int rc, const char *msg)
 {
 	struct srv_core *c = ca->core;
-	int locked = strstr(msg, "locked") != NULL || strstr(msg, "final try") != NULL;
+	int refused = srv_pin_refused(msg);
+	int locked = refused || strstr(msg, "locked") != NULL || strstr(msg, "final try") != NULL;
 	int tell;
 
 	atomic_fetch_add(&ca->sig_fails, 1);
@@ -183,12 +190,19 @@ void srv_token_failed(struct srv_ca *ca, int rc, const char *msg)
 	ca->fails++;
 	if (ca->fails >= SRV_RELOAD_AFTER || rc != RES_TOKEN)
 		ca->reload_keys = 1;
-	ca->paused_until = srv_mono() + (locked ? SRV_RETRY_LOCKED_SECS : SRV_RETRY_SECS);
+	/*
+	 * a locked PIN is looked at rarely (the token's flags are read before
+	 * any try); a refused one is not tried again until a reload
+	 */
+	ca->paused_until = srv_mono() + (refused  ? INT64_MAX / 4
+	                                 : locked ? SRV_RETRY_LOCKED_SECS
+	                                          : SRV_RETRY_SECS);
 	snprintf(ca->token_msg, sizeof(ca->token_msg), "%s", msg);
 	pthread_mutex_unlock(&c->qmu);
 	if (tell)
-		srv_event(c, locked ? SRV_ERROR : SRV_WARN, "CA %s: token unavailable: %s",
-		          ca->name, msg);
+		srv_event(c, locked ? SRV_ERROR : SRV_WARN, "CA %s: token unavailable: %s%s",
+		          ca->name, msg,
+		          refused ? " (the PIN is not tried again until a reload)" : "");
 }
 
 void srv_token_worked(struct srv_ca *ca)
