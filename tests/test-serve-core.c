@@ -665,6 +665,22 @@ static void test_restart_from_store(void **state)
 	assert_int_equal(rep.http, 200);
 	assert_non_null(strstr((const char *)srv_blob_data(rep.body), "\"status\":\"degraded\""));
 	srv_reply_clear(&rep);
+	/* the token back, nothing to sign: found back all the same (health ok) */
+	unplug(0);
+	{
+		double until = now_s() + 6;
+		int ok = 0;
+		do {
+			nap_ms(200);
+			assert_int_equal(srv_core_health(core, &rep), RES_OK);
+			ok = strstr((const char *)srv_blob_data(rep.body), "\"status\":\"ok\"") !=
+			     NULL;
+			srv_reply_clear(&rep);
+		} while (!ok && now_s() < until);
+		assert_true(ok);
+		assert_true(events_have("token available again"));
+	}
+	unplug(1);
 	/* a second server on the same directory is refused */
 	{
 		struct srv_core *second = NULL;

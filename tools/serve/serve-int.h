@@ -164,7 +164,7 @@ struct srv_ca {
 	struct srv_entry *uq_head, *uq_tail, *nq_head, *nq_tail;
 	size_t nqueued;
 	int crl_needed; /* times a CRL was asked for since the last one made */
-	int crl_busy, renew_needed, renew_busy;
+	int crl_busy, renew_needed, renew_busy, probe_busy;
 	int token_ok; /* 1 available, 0 not */
 	int pin_locked;
 	int fails;            /* in a row */

@@ -289,7 +289,8 @@ static void requeue_front(struct srv_ca *ca, struct srv_entry *e)
 	ca->nqueued++;
 }
 
-enum job_kind { JOB_NONE, JOB_ENTRY, JOB_CRL, JOB_RENEW };
+/* JOB_PROBE: the token is away and nothing is to sign: is it back? (the keys loaded again) */
+enum job_kind { JOB_NONE, JOB_ENTRY, JOB_CRL, JOB_RENEW, JOB_PROBE };
 
 /* Under qmu: the next job of any CA (round robin), NULL when none. */
 static struct srv_ca *pick(struct srv_core *c, enum job_kind *kind, struct srv_entry **pe,
@@ -331,6 +332,10 @@ static struct srv_ca *pick(struct srv_core *c, enum job_kind *kind, struct srv_e
 			ca->nqueued--;
 			*pe = e;
 			*kind = JOB_ENTRY;
+		} else if (!ca->token_ok && !ca->probe_busy) {
+			ca->probe_busy = 1;
+			ca->reload_keys = 1;
+			*kind = JOB_PROBE;
 		} else {
 			continue;
 		}
@@ -592,8 +597,10 @@ static void *signer_main(void *arg)
 				rc = sign_entry(ca, e, k);
 			else if (kind == JOB_CRL)
 				rc = srv_crl_make(ca, k);
-			else
+			else if (kind == JOB_RENEW)
 				rc = renew(ca, k);
+			else
+				rc = RES_OK; /* JOB_PROBE: the keys loaded, the token is back */
 			if (rc == RES_OK)
 				srv_token_worked(ca);
 			else if (rc == RES_TOKEN)
@@ -602,6 +609,7 @@ static void *signer_main(void *arg)
 				srv_event(c, SRV_WARN, "CA %s: %s: %s", ca->name,
 				          kind == JOB_CRL     ? "making the CRL"
 				          : kind == JOB_RENEW ? "renewing the responder certificate"
+				          : kind == JOB_PROBE ? "loading the keys"
 				                              : "signing a response",
 				          res_message());
 			srv_keys_unref(k);
@@ -615,6 +623,8 @@ static void *signer_main(void *arg)
 				ca->crl_needed -= crl_seen;
 			else if (rc != RES_TOKEN)
 				ca->paused_until = srv_mono() + SRV_RETRY_SECS;
+		} else if (kind == JOB_PROBE) {
+			ca->probe_busy = 0;
 		} else if (kind == JOB_RENEW) {
 			ca->renew_busy = 0;
 			if (rc == RES_OK || rc != RES_TOKEN)
