@@ -99,11 +99,16 @@ static void nap_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* The token as unplugged (1) or back (0), through the fault module. */
+/*
+ * The token as unplugged (1) or back (0), through the fault module.  The
+ * calls fail without the sessions closed behind the library's back
+ * (FAULT_REAL): SoftHSM2 itself is not safe against C_CloseAllSessions while
+ * another thread works in one of them, which a real removal does not do.
+ */
 static void unplug(int on)
 {
-	static const char *fns[] = { "C_OpenSession", "C_Login", "C_SignInit", "C_Sign",
-		                     "C_FindObjectsInit" };
+	static const char *fns[] = { "C_FindObjectsInit", "C_OpenSession", "C_Login", "C_SignInit",
+		                     "C_Sign" };
 	size_t i;
 
 	if (!on) {
@@ -111,8 +116,7 @@ static void unplug(int on)
 		return;
 	}
 	for (i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
-		f_set_flags(fns[i], CKR_TOKEN_NOT_PRESENT, -1,
-		            strcmp(fns[i], "C_Sign") == 0 ? FAULT_REAL : 0);
+		f_set_flags(fns[i], CKR_TOKEN_NOT_PRESENT, -1, 0);
 }
 
 /* A PEM CSR for a fresh software P-256 key with CN @cn. */
@@ -425,9 +429,17 @@ static void test_unknown_unauthorized_malformed(void **state)
 		OCSP_RESPONSE_free(r);
 	}
 	srv_reply_clear(&rep);
-	/* a path that is no CRL and no OCSP request */
+	/* paths that are no CRL and no OCSP request under "/" */
 	assert_int_equal(srv_core_get(core, "/", 1, &rep), RES_OK);
 	assert_int_equal(rep.http, 404);
+	srv_reply_clear(&rep);
+	assert_int_equal(srv_core_get(core, "/favicon.ico", 12, &rep), RES_OK);
+	assert_int_equal(rep.http, 404);
+	srv_reply_clear(&rep);
+	/* a DER SEQUENCE that is no OCSP request: malformedRequest */
+	assert_int_equal(srv_core_get(core, "/MAA=", 5, &rep), RES_OK);
+	assert_int_equal(rep.http, 200);
+	assert_string_equal(rep.result, "malformedRequest");
 	srv_reply_clear(&rep);
 }
 
@@ -506,6 +518,88 @@ static void test_revoke(void **state)
 	assert_int_equal(a.status, V_OCSP_CERTSTATUS_GOOD);
 }
 
+/* Several CertIDs in one request, a nonce echoed, /metrics and a reload. */
+static void test_multi_nonce_metrics_reload(void **state)
+{
+	OCSP_REQUEST *req = OCSP_REQUEST_new();
+	OCSP_RESPONSE *resp;
+	OCSP_BASICRESP *bs;
+	struct srv_reply rep;
+	const unsigned char *p;
+	unsigned char *der = NULL;
+	char *text = NULL;
+	size_t len = 0, cap = 0;
+	int n, i;
+
+	(void)state;
+	for (i = 1; i < NCERTS; i++)
+		assert_non_null(
+		    OCSP_request_add0_id(req, OCSP_cert_to_id(EVP_sha256(), certs[i], cacert)));
+	assert_int_equal(OCSP_request_add1_nonce(req, NULL, 16), 1);
+	n = i2d_OCSP_REQUEST(req, &der);
+	assert_true(n > 0);
+	/* several: signed live, one SingleResponse each */
+	assert_int_equal(srv_core_ocsp(core, der, (size_t)n, 0, &rep), RES_OK);
+	assert_string_equal(rep.result, "multi");
+	assert_true(rep.live);
+	p = srv_blob_data(rep.body);
+	resp = d2i_OCSP_RESPONSE(NULL, &p, (long)srv_blob_len(rep.body));
+	assert_non_null(resp);
+	bs = OCSP_response_get1_basic(resp);
+	assert_non_null(bs);
+	assert_int_equal(OCSP_resp_count(bs), NCERTS - 1);
+	/* nonce ignore: not echoed (in the request only) */
+	assert_int_equal(OCSP_check_nonce(req, bs), -1);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	srv_reply_clear(&rep);
+	OPENSSL_free(der);
+	OCSP_REQUEST_free(req);
+
+	/* one CertID with a nonce, --nonce echo: a live answer echoing it */
+	opts.nonce = SRV_NONCE_ECHO;
+	req = OCSP_REQUEST_new();
+	assert_non_null(OCSP_request_add0_id(req, OCSP_cert_to_id(EVP_sha1(), certs[2], cacert)));
+	assert_int_equal(OCSP_request_add1_nonce(req, NULL, 16), 1);
+	der = NULL;
+	n = i2d_OCSP_REQUEST(req, &der);
+	assert_int_equal(srv_core_ocsp(core, der, (size_t)n, 0, &rep), RES_OK);
+	opts.nonce = SRV_NONCE_IGNORE;
+	assert_string_equal(rep.result, "good");
+	assert_true(rep.live);
+	p = srv_blob_data(rep.body);
+	resp = d2i_OCSP_RESPONSE(NULL, &p, (long)srv_blob_len(rep.body));
+	bs = OCSP_response_get1_basic(resp);
+	assert_non_null(bs);
+	assert_int_equal(OCSP_check_nonce(req, bs), 1);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	srv_reply_clear(&rep);
+	OPENSSL_free(der);
+	OCSP_REQUEST_free(req);
+
+	assert_int_equal(srv_core_metrics(core, &text, &len, &cap), RES_OK);
+	assert_non_null(text);
+	assert_true(uh_contains(text, "p11ca_serve_token_available{ca=\"servedca\"} 1"));
+	assert_true(uh_contains(text, "p11ca_serve_crl_number{ca=\"servedca\"} "));
+	assert_true(uh_contains(text, "p11ca_serve_live_signatures_total "));
+	assert_false(uh_contains(text, "p11ca_serve_live_signatures_total 0\n"));
+	free(text);
+
+	/* SIGHUP: the CA opened again, what was signed carried over */
+	assert_int_equal(srv_core_reload(core), RES_OK);
+	{
+		struct answer a;
+		ask(2, EVP_sha256(), 0, &a);
+		assert_int_equal(a.status, V_OCSP_CERTSTATUS_GOOD);
+		assert_false(a.live);
+		ask(0, EVP_sha1(), 0, &a);
+		assert_int_equal(a.status, V_OCSP_CERTSTATUS_REVOKED);
+		assert_false(a.live);
+	}
+	assert_true(crl_lists(0));
+}
+
 static void test_token_away_while_serving(void **state)
 {
 	struct answer a;
@@ -579,6 +673,22 @@ static void test_restart_from_store(void **state)
 	assert_int_equal(rep.http, 200);
 	assert_non_null(strstr((const char *)srv_blob_data(rep.body), "\"status\":\"degraded\""));
 	srv_reply_clear(&rep);
+	/* the token back, nothing to sign: found back all the same (health ok) */
+	unplug(0);
+	{
+		double until = now_s() + 6;
+		int ok = 0;
+		do {
+			nap_ms(200);
+			assert_int_equal(srv_core_health(core, &rep), RES_OK);
+			ok = strstr((const char *)srv_blob_data(rep.body), "\"status\":\"ok\"") !=
+			     NULL;
+			srv_reply_clear(&rep);
+		} while (!ok && now_s() < until);
+		assert_true(ok);
+		assert_true(events_have("token available again"));
+	}
+	unplug(1);
 	/* a second server on the same directory is refused */
 	{
 		struct srv_core *second = NULL;
@@ -619,15 +729,157 @@ static void test_corrupt_cache_ignored(void **state)
 	core = NULL;
 }
 
+/* A wrong PIN at start is refused at once, with a message and without the PIN. */
+static void test_wrong_pin_refused(void **state)
+{
+	char path[1400];
+	struct srv_core *c = NULL;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/wrong-pin", tok.dir);
+	assert_int_equal(uh_write_file(path, "wrong-pin-9876\n", 15), 0);
+	opts.pin_file = path;
+	assert_int_not_equal(srv_core_new(&opts, &c), RES_OK);
+	opts.pin_file = tok.pin_file;
+	assert_null(c);
+	assert_true(uh_contains(res_message(), "PIN"));
+	assert_false(uh_contains(res_message(), "9876"));
+}
+
+/* The responder certificate in D/ocsp-responder.pem (the caller's). */
+static X509 *responder_cert(void)
+{
+	char path[1400];
+	X509 *x;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/ocsp-responder.pem", cadir);
+	if ((f = fopen(path, "r")) == NULL)
+		return NULL;
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	return x;
+}
+
+/* Who signed the answer to @id (consumed; the signer is the caller's), checked against the CA. */
+static X509 *signer_of(OCSP_CERTID *id)
+{
+	OCSP_REQUEST *req = OCSP_REQUEST_new();
+	OCSP_RESPONSE *resp;
+	OCSP_BASICRESP *bs;
+	X509_STORE *store = X509_STORE_new();
+	struct srv_reply rep;
+	const unsigned char *p;
+	unsigned char *der = NULL;
+	X509 *signer = NULL;
+	int n;
+
+	assert_non_null(OCSP_request_add0_id(req, id));
+	n = i2d_OCSP_REQUEST(req, &der);
+	assert_int_equal(srv_core_ocsp(core, der, (size_t)n, 0, &rep), RES_OK);
+	p = srv_blob_data(rep.body);
+	resp = d2i_OCSP_RESPONSE(NULL, &p, (long)srv_blob_len(rep.body));
+	assert_non_null(resp);
+	bs = OCSP_response_get1_basic(resp);
+	assert_non_null(bs);
+	X509_STORE_add_cert(store, cacert);
+	/* the delegated responder's certificate comes in the response */
+	assert_int_equal(OCSP_basic_verify(bs, NULL, store, 0), 1);
+	assert_int_equal(OCSP_resp_get0_signer(bs, &signer, NULL), 1);
+	X509_up_ref(signer);
+	X509_STORE_free(store);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+	srv_reply_clear(&rep);
+	OPENSSL_free(der);
+	OCSP_REQUEST_free(req);
+	return signer;
+}
+
+/*
+ * A delegated responder (p11ca ca responder) signs; its certificate, once
+ * less than 2 x validity is left and a new one would hold more, is renewed
+ * by the server, written to D/ocsp-responder.pem, and signs from then on.
+ */
+static void test_delegated_responder(void **state)
+{
+	char path[1400];
+	X509 *r1, *r2, *s;
+	struct answer a;
+	double end;
+
+	(void)state;
+	assert_int_equal(sh("'%s/p11ca' ca responder --module '%s' --pin-file '%s' --dir '%s' "
+	                    "--new-key ec:p256 --days 1 >/dev/null </dev/null",
+	                    uh_top_builddir(), uh_softhsm_module(), tok.pin_file, cadir),
+	                 0);
+	r1 = responder_cert();
+	assert_non_null(r1);
+	/* the CA-signed responses stored before are dropped: signed anew */
+	snprintf(path, sizeof(path), "%s/serve/ocsp.cache", cadir);
+	unlink(path);
+	events[0] = '\0';
+	assert_int_equal(srv_core_new(&opts, &core), RES_OK);
+	wait_stored(2, EVP_sha1());
+	/* the stored CRL lists what the database revoked: served, not made again */
+	assert_false(events_have("CRL "));
+	assert_true(crl_lists(0));
+	ask(2, EVP_sha1(), 0, &a);
+	assert_int_equal(a.status, V_OCSP_CERTSTATUS_GOOD);
+	s = signer_of(OCSP_cert_to_id(EVP_sha1(), certs[2], cacert));
+	assert_int_equal(X509_cmp(s, r1), 0);
+	X509_free(s);
+	srv_core_free(core);
+	core = NULL;
+	assert_false(events_have("responder certificate renewed"));
+
+	/* 2 days a new certificate would hold, 1 left, 2 x validity over it: renewed */
+	assert_int_equal(sh("sed -i 's/^ocsp_days *=.*/ocsp_days = 2/' '%s/ca.conf'", cadir), 0);
+	opts.validity = 50000;
+	unlink(path);
+	assert_int_equal(srv_core_new(&opts, &core), RES_OK);
+	end = now_s() + 10;
+	while (!events_have("responder certificate renewed") && now_s() < end)
+		nap_ms(100);
+	assert_true(events_have("responder certificate renewed"));
+	r2 = responder_cert();
+	assert_non_null(r2);
+	assert_int_not_equal(X509_cmp(r1, r2), 0);
+	assert_true(ASN1_TIME_compare(X509_get0_notAfter(r2), X509_get0_notAfter(r1)) > 0);
+	/* a response signed now (an unknown serial: live) is the new certificate's */
+	{
+		ASN1_INTEGER *sn = ASN1_INTEGER_new();
+		OCSP_CERTID *id;
+		ASN1_INTEGER_set_int64(sn, 0x4242);
+		id = OCSP_cert_id_new(EVP_sha1(), X509_get_subject_name(cacert),
+		                      X509_get0_pubkey_bitstr(cacert), sn);
+		ask_id(id, 0, &a);
+		assert_int_equal(a.status, V_OCSP_CERTSTATUS_UNKNOWN);
+		assert_true(a.live);
+		s = signer_of(id); /* the unknown answer kept: the same signer */
+		assert_int_equal(X509_cmp(s, r2), 0);
+		X509_free(s);
+		ASN1_INTEGER_free(sn);
+	}
+	srv_core_free(core);
+	core = NULL;
+	opts.validity = 3600;
+	X509_free(r1);
+	X509_free(r2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_unknown_unauthorized_malformed),
 		cmocka_unit_test(test_revoke),
+		cmocka_unit_test(test_multi_nonce_metrics_reload),
 		cmocka_unit_test(test_token_away_while_serving),
 		cmocka_unit_test(test_restart_from_store),
 		cmocka_unit_test(test_corrupt_cache_ignored),
+		cmocka_unit_test(test_wrong_pin_refused),
+		cmocka_unit_test(test_delegated_responder),
 	};
 
 	return cmocka_run_group_tests_name("test-serve-core", tests, setup, teardown);

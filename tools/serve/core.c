@@ -183,7 +183,13 @@ static void check_due(struct srv_ca *ca)
 	if (ca->keys != NULL && ca->keys->sg.delegated) {
 		int64_t life = ca->keys->not_after - ca->keys->not_before;
 		int64_t left = ca->keys->not_after - now;
-		if ((left < life / 3 || left < 2 * validity) && ca->keys->not_before + 3600 < now)
+		/* what a new certificate would hold (ocsp_days, cut at the CA's end) */
+		int64_t days = ca->ca->conf.ocsp_days > 0 ? ca->ca->conf.ocsp_days : CA_OCSP_DAYS;
+		int64_t fresh = days * 86400;
+		if (ca->cert_not_after > 0 && now + fresh > ca->cert_not_after)
+			fresh = ca->cert_not_after - now;
+		/* renewed only when that gains an hour at least: never in a loop */
+		if ((left < life / 3 || left < 2 * validity) && fresh > left + 3600)
 			renew = 1;
 	}
 	pthread_rwlock_unlock(&ca->lock);
@@ -289,7 +295,11 @@ static int ca_load(struct srv_core *c, size_t index, struct srv_ca *old, struct 
 	for (size_t i = 0; ca->ca->warnings != NULL && ca->ca->warnings[i] != NULL; i++)
 		srv_event(c, SRV_WARN, "CA %s: %s", ca->name, ca->ca->warnings[i]);
 	hashes(ca);
-	ca->cert_not_after = 0;
+	{
+		struct tm tm;
+		if (ASN1_TIME_to_tm(X509_get0_notAfter(ca->ca->cert), &tm) == 1)
+			ca->cert_not_after = (int64_t)timegm(&tm);
+	}
 	if ((rc = ca_paths(ca)) != RES_OK)
 		goto fail;
 	if ((rc = cadb_data_version(ca->ca->db, &ca->data_version)) != RES_OK ||
@@ -298,7 +308,9 @@ static int ca_load(struct srv_core *c, size_t index, struct srv_ca *old, struct 
 		goto fail;
 	ca->token_ok = 1;
 	rc = srv_keys_load(ca, &keys);
-	if (rc == RES_TOKEN) {
+	if (rc == RES_TOKEN && old == NULL && srv_pin_refused(res_message())) {
+		goto fail; /* a wrong PIN at start: the operator's to fix, not to retry */
+	} else if (rc == RES_TOKEN) {
 		srv_token_failed(ca, rc, res_message());
 		if (old != NULL && memcmp(old->cert_sha256, ca->cert_sha256, 32) == 0) {
 			pthread_rwlock_rdlock(&old->lock);
