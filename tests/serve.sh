@@ -398,24 +398,26 @@ $CLIENT get "$U/$B64" "$WORK/raw.der" > "$WORK/raw.st"
 respin 1 "$OUT/good.pem" "$WORK/raw.der"
 expect "$OUT/good.pem" good
 
-step "p11ca verify --revocation ocsp (the AIA URL)"
-# pverify WANT_EXIT CA CERT: p11ca verify CERT, output in $WORK/out
+step "p11ca verify --revocation ocsp --no-nonce (the AIA URL; --nonce ignore sends none back)"
+# pverify WANT_EXIT CA CERT [OPTIONS]: p11ca verify CERT, output in $WORK/out
 pverify() {
 	_rc=0
-	"$P11CA" verify "$3" --trust "$(cadir "$2")/ca.pem" --crl-store "$WORK/crls" \
-		--revocation ocsp > "$WORK/out" 2> "$WORK/err" || _rc=$?
-	[ $_rc -eq "$1" ] || {
+	_want=$1 _ca=$2 _c=$3
+	shift 3
+	"$P11CA" verify "$_c" --trust "$(cadir "$_ca")/ca.pem" --crl-store "$WORK/crls" \
+		--revocation ocsp --fallback revoked "$@" > "$WORK/out" 2> "$WORK/err" || _rc=$?
+	[ $_rc -eq "$_want" ] || {
 		cat "$WORK/out" "$WORK/err" >&2
-		fail "p11ca verify $3: exit $_rc, want $1"
+		fail "p11ca verify $_c $*: exit $_rc, want $_want"
 	}
 }
-pverify 0 1 "$OUT/good.pem"
+pverify 0 1 "$OUT/good.pem" --no-nonce
 grep -q "good.pem: fit" "$WORK/out" || fail "verify good: $(cat "$WORK/out")"
-pverify 1 1 "$OUT/revoked.pem"
+pverify 1 1 "$OUT/revoked.pem" --no-nonce
 grep -q "revoked.pem: not fit" "$WORK/out" || fail "verify revoked: $(cat "$WORK/out")"
 grep -q "revocation revoked (keyCompromise" "$WORK/out" || fail "verify revoked: $(cat "$WORK/out")"
-pverify 0 2 "$OUT/good2.pem"
-pverify 1 2 "$OUT/revoked2.pem"
+pverify 0 2 "$OUT/good2.pem" --no-nonce
+pverify 1 2 "$OUT/revoked2.pem" --no-nonce
 grep -q "revocation revoked (superseded" "$WORK/out" || fail "verify revoked2: $(cat "$WORK/out")"
 
 step "the distribution points: DER, headers; openssl verify -crl_download -crl_check"
@@ -631,6 +633,13 @@ expect "$OUT/revoked2.pem" revoked
 grep -qi "nonce" "$WORK/ossl.out" && fail "--nonce echo: $(cat "$WORK/ossl.out")"
 ask 1 "$OUT/good.pem" -no_nonce
 expect "$OUT/good.pem" good
+# p11ca verify with its nonce (32 bytes): fit / not fit
+pverify 0 1 "$OUT/good.pem"
+grep -q "good.pem: fit" "$WORK/out" || fail "verify good (nonce): $(cat "$WORK/out")"
+pverify 1 1 "$OUT/unplug.pem"
+grep -q "revocation revoked (keyCompromise" "$WORK/out" || fail "verify unplug (nonce): $(cat "$WORK/out")"
+pverify 1 2 "$OUT/revoked2.pem"
+grep -q "revocation revoked (superseded" "$WORK/out" || fail "verify revoked2 (nonce): $(cat "$WORK/out")"
 stop_serve INT 0
 
 pass "serve"
