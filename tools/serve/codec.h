@@ -35,9 +35,12 @@ struct srv_certid {
 	unsigned char name_hash[SRV_HASH_MAX];
 	unsigned char key_hash[SRV_HASH_MAX];
 	size_t hash_len;                      /* both hashes' length (must be the md's size) */
-	unsigned char serial[SRV_SERIAL_MAX]; /* magnitude, big-endian, no leading 00 */
+	unsigned char serial[SRV_SERIAL_MAX]; /* magnitude, big-endian, no leading 00
+	                                         (zero: one 00 octet) */
 	size_t serial_len;
-	int negative; /* a negative serial: never ours (unknown) */
+	int negative;      /* a negative serial: never ours (unknown) */
+	int params_absent; /* the hash algorithm came without its NULL parameters
+	                      (0, the usual: NULL; srv_ocsp_sign echoes either form) */
 };
 
 /* A request, parsed. */
@@ -45,9 +48,18 @@ struct srv_ocsp_req {
 	size_t n; /* 1 .. SRV_OCSP_MAX_IDS */
 	struct srv_certid ids[SRV_OCSP_MAX_IDS];
 	int has_nonce;
-	unsigned char
-	    nonce[SRV_NONCE_MAX]; /* the nonce extension's value (the OCTET STRING's content) */
+	/*
+	 * The nonce extension's extnValue content, byte for byte as the client
+	 * sent it (1 .. SRV_NONCE_MAX octets): pass it to srv_ocsp_sign, which
+	 * echoes it unchanged, as clients compare it so (openssl ocsp does).
+	 * It usually is itself an OCTET STRING (RFC 8954; what openssl sends):
+	 * then nonce + nonce_inner_off, nonce_inner_len octets, are that OCTET
+	 * STRING's content, else the whole of it (an offset: the struct may be
+	 * copied).
+	 */
+	unsigned char nonce[SRV_NONCE_MAX];
 	size_t nonce_len;
+	size_t nonce_inner_off, nonce_inner_len;
 	int is_signed; /* carried an optionalSignature (not checked; not required) */
 };
 
@@ -55,8 +67,12 @@ struct srv_ocsp_req {
  * Parses @len bytes of DER.  RES_BAD_INPUT (with why) for anything that is
  * not exactly one OCSPRequest (trailing bytes, no CertID, more than
  * SRV_OCSP_MAX_IDS, a hash of the wrong length for its algorithm, a serial
- * longer than SRV_SERIAL_MAX, a nonce longer than SRV_NONCE_MAX, a critical
- * extension other than the nonce).  The caller caps @len before.
+ * longer than SRV_SERIAL_MAX, an empty nonce or one longer than
+ * SRV_NONCE_MAX, two nonces, a critical extension other than the nonce and
+ * acceptable-responses, a version other than v1).  Strict DER (definite,
+ * minimal lengths); what it accepts, OpenSSL's d2i_OCSP_REQUEST reads the
+ * same (tests/fuzz/ocspreq_fuzzer.c checks it).  Lean: no allocation, about
+ * a tenth of d2i_OCSP_REQUEST's time.  The caller caps @len before.
  */
 int srv_ocsp_req_parse(const unsigned char *der, size_t len, struct srv_ocsp_req *r);
 
@@ -74,7 +90,13 @@ int srv_ocsp_req_parse(const unsigned char *der, size_t len, struct srv_ocsp_req
 int srv_ocsp_get_decode(const char *raw, size_t rawlen, unsigned char *out, size_t cap,
                         size_t *plen);
 
-/* A CA's hashes as a CertID with @md_nid names them (RFC 6960 4.1.1). */
+/*
+ * A CA's hashes as a CertID with @md_nid names them (RFC 6960 4.1.1): the
+ * hash of the DER of @ca's subject name, and of its subjectPublicKey BIT
+ * STRING's value; @name_hash and @key_hash hold SRV_HASH_MAX octets, *plen
+ * gets their length.  RES_UNSUPPORTED for a @md_nid not in struct
+ * srv_certid's list.
+ */
 int srv_ocsp_issuer_hashes(X509 *ca, int md_nid, unsigned char *name_hash, unsigned char *key_hash,
                            size_t *plen);
 
@@ -97,12 +119,16 @@ struct srv_single {
 };
 
 /*
- * A successful OCSPResponse (DER, malloc'ed into *pder) holding one
- * BasicOCSPResponse over @n singles: responderID byKey (the SHA-1 of the
- * signer's public key), producedAt @produced_at, the nonce extension when
- * @nonce, signed on the token with sg->key (sg->cert included when
- * delegated).  RES_TOKEN when the token could not sign (its message says
- * why), RES_CRYPTO for anything else.
+ * A successful OCSPResponse (DER, malloc'ed into *pder: free()) holding one
+ * BasicOCSPResponse over @n (1 .. SRV_OCSP_MAX_IDS) singles: responderID
+ * byKey (the SHA-1 of the signer's public key), producedAt @produced_at,
+ * the nonce extension when @nonce (its extnValue content: the request's
+ * nonce/nonce_len, echoed byte for byte), signed on the token with sg->key
+ * (sg->cert included when delegated).  Each CertID's algorithm must be
+ * one of struct srv_certid's list.  RES_TOKEN when the token could not
+ * sign (its message says why), RES_BAD_INPUT for a bad argument,
+ * RES_CRYPTO for anything else.  Thread-safe (one signer used by several
+ * threads at once is fine as far as OpenSSL and the provider are).
  */
 int srv_ocsp_sign(const struct srv_signer *sg, const struct srv_single *s, size_t n,
                   const unsigned char *nonce, size_t nonce_len, int64_t produced_at,
