@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -224,6 +225,115 @@ out:
 	return rv;
 }
 
+/*
+ * The held PIN (p11ca_pin_hold): one page of its own from mmap, locked in
+ * memory (never swapped) and left out of core dumps, under a mutex.  Every
+ * context of the process, the provider's too, reads it.
+ */
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *held_page; /* NULL: none held */
+static size_t held_size;
+static size_t held_len;
+
+/* Wipes, unlocks and unmaps the page; with held_lock held. */
+static void held_release(void)
+{
+	if (held_page == NULL)
+		return;
+	p11ca_wipe(held_page, held_size);
+	(void)munlock(held_page, held_size);
+	(void)munmap(held_page, held_size);
+	held_page = NULL;
+	held_size = 0;
+	held_len = 0;
+}
+
+/* A fresh page, locked and out of core dumps, or CKR_HOST_MEMORY with its message. */
+static CK_RV held_map(char **ppage, size_t *psize)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+	size_t size = ps > 0 ? (size_t)ps : 4096;
+	char *page;
+
+	while (size < P11CA_PIN_MAX + 1)
+		size *= 2;
+	page = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (page == MAP_FAILED)
+		return p11ca_err(CKR_HOST_MEMORY, "cannot map a page to hold the PIN: %s",
+		                 strerror(errno));
+	if (mlock(page, size) != 0) {
+		int e = errno;
+		(void)munmap(page, size);
+		return p11ca_err(CKR_HOST_MEMORY,
+		                 "cannot lock the PIN's page in memory (mlock: %s): raise "
+		                 "RLIMIT_MEMLOCK (ulimit -l, LimitMEMLOCK=)",
+		                 strerror(e));
+	}
+	if (madvise(page, size, MADV_DONTDUMP) != 0) {
+		int e = errno;
+		(void)munlock(page, size);
+		(void)munmap(page, size);
+		return p11ca_err(CKR_HOST_MEMORY,
+		                 "cannot keep the PIN's page out of core dumps (madvise: %s)",
+		                 strerror(e));
+	}
+	*ppage = page;
+	*psize = size;
+	return CKR_OK;
+}
+
+P11CA_EXPORT CK_RV p11ca_pin_hold(const char *pin, size_t len)
+{
+	CK_RV rv = CKR_OK;
+
+	if (pin == NULL) {
+		pthread_mutex_lock(&held_lock);
+		held_release();
+		pthread_mutex_unlock(&held_lock);
+		return CKR_OK;
+	}
+	if (len >= P11CA_PIN_MAX)
+		return p11ca_err(P11CA_R_NO_PIN, "the PIN to hold is too long");
+	if (memchr(pin, '\0', len) != NULL)
+		return p11ca_err(P11CA_R_NO_PIN, "the PIN to hold holds a NUL byte");
+	pthread_mutex_lock(&held_lock);
+	if (held_page == NULL)
+		rv = held_map(&held_page, &held_size);
+	if (rv == CKR_OK) {
+		p11ca_wipe(held_page, held_size);
+		memcpy(held_page, pin, len);
+		held_page[len] = '\0';
+		held_len = len;
+	}
+	pthread_mutex_unlock(&held_lock);
+	return rv;
+}
+
+P11CA_EXPORT int p11ca_pin_held(void)
+{
+	int yes;
+
+	pthread_mutex_lock(&held_lock);
+	yes = held_page != NULL;
+	pthread_mutex_unlock(&held_lock);
+	return yes;
+}
+
+/* Copies the held PIN into @buf (P11CA_PIN_MAX): 1 when one is held, 0 otherwise. */
+static int held_fetch(char *buf, size_t *plen)
+{
+	int yes = 0;
+
+	pthread_mutex_lock(&held_lock);
+	if (held_page != NULL) {
+		memcpy(buf, held_page, held_len + 1);
+		*plen = held_len;
+		yes = 1;
+	}
+	pthread_mutex_unlock(&held_lock);
+	return yes;
+}
+
 int p11ca_pin_source_configured(p11ca_token *t)
 {
 	int yes;
@@ -231,7 +341,7 @@ int p11ca_pin_source_configured(p11ca_token *t)
 	pthread_mutex_lock(&t->lock);
 	yes = t->uri_pin_value != NULL || t->uri_pin_source != NULL;
 	pthread_mutex_unlock(&t->lock);
-	return yes || t->ctx->pin_file != NULL || getenv("P11CA_PIN") != NULL;
+	return yes || p11ca_pin_held() || t->ctx->pin_file != NULL || getenv("P11CA_PIN") != NULL;
 }
 
 /* Reads the PIN file @path, warning through the log when others may read it. */
@@ -273,11 +383,15 @@ CK_RV p11ca_pin_fetch(p11ca_token *t, char *buf, size_t *plen)
 	if (path[0] != '\0')
 		return pin_from_file(t->ctx, path, buf, plen);
 
-	/* 2. --pin-file */
+	/* 2. the PIN held in locked memory (p11ca_pin_hold) */
+	if (held_fetch(buf, plen))
+		return CKR_OK;
+
+	/* 3. --pin-file */
 	if (t->ctx->pin_file != NULL)
 		return pin_from_file(t->ctx, t->ctx->pin_file, buf, plen);
 
-	/* 3. the environment */
+	/* 4. the environment */
 	env = getenv("P11CA_PIN");
 	if (env != NULL) {
 		size_t len = strlen(env);
@@ -288,7 +402,7 @@ CK_RV p11ca_pin_fetch(p11ca_token *t, char *buf, size_t *plen)
 		return CKR_OK;
 	}
 
-	/* 4. ask, when a person is there */
+	/* 5. ask, when a person is there */
 	if (!t->ctx->allow_prompt)
 		return p11ca_err(
 		    P11CA_R_NO_PIN,
@@ -305,17 +419,4 @@ CK_RV p11ca_pin_fetch(p11ca_token *t, char *buf, size_t *plen)
 		          "use pin-source= in the URI, --pin-file or P11CA_PIN",
 		          t->info.label);
 	return rv;
-}
-
-/* placeholder: its owner replaces these */
-P11CA_EXPORT CK_RV p11ca_pin_hold(const char *pin, size_t len)
-{
-	(void)pin;
-	(void)len;
-	return CKR_FUNCTION_NOT_SUPPORTED;
-}
-
-P11CA_EXPORT int p11ca_pin_held(void)
-{
-	return 0;
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fault-module.h"
 
@@ -69,6 +70,9 @@ static CK_FLAGS extra_token_flags;
 /* a mechanism the token does not have (0: none), the last one C_SignInit got */
 static CK_MECHANISM_TYPE hidden_mech, last_sign_mech;
 
+/* the "unplug" switch: while this file exists the token is not present ("": none) */
+static char unplug_file[4096];
+
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static void *real_handle;
 static CK_FUNCTION_LIST *real;
@@ -85,6 +89,21 @@ static int fn_index(const char *fn)
 	abort();
 }
 
+/* Whether the token is unplugged now: the switch file exists (one stat()). */
+static int unplugged_locked(void)
+{
+	struct stat st;
+
+	return unplug_file[0] != '\0' && stat(unplug_file, &st) == 0;
+}
+
+/* The functions that meet an unplugged token (the others go on as before). */
+static int meets_unplug(int idx)
+{
+	return idx == F_C_OpenSession || idx == F_C_Login || idx == F_C_SignInit ||
+	       idx == F_C_Sign || idx == F_C_FindObjectsInit || idx == F_C_GetTokenInfo;
+}
+
 /* Counts a call of @idx; 1 (with @h filled in) when it is to fail. */
 static int inject(int idx, struct hit *h)
 {
@@ -92,7 +111,12 @@ static int inject(int idx, struct hit *h)
 
 	pthread_mutex_lock(&fault_lock);
 	faults[idx].calls++;
-	if (faults[idx].count != 0) {
+	if (meets_unplug(idx) && unplugged_locked()) {
+		/* as a removed device: the slot's sessions are closed too */
+		h->rv = CKR_TOKEN_NOT_PRESENT;
+		h->flags = FAULT_REAL;
+		yes = 1;
+	} else if (faults[idx].count != 0) {
 		h->rv = faults[idx].rv;
 		h->flags = faults[idx].flags;
 		if (faults[idx].count > 0)
@@ -573,7 +597,7 @@ bad:
 
 static void load_real(void)
 {
-	const char *path = getenv("SOFTHSM_MODULE");
+	const char *path = getenv("SOFTHSM_MODULE"), *env;
 	CK_C_GetFunctionList get;
 
 	if (path == NULL || *path == '\0')
@@ -594,6 +618,8 @@ static void load_real(void)
 	FAULT_FUNCS(WRAP)
 #undef WRAP
 	faults_from_env();
+	if ((env = getenv("P11CA_FAULTS_UNPLUG_FILE")) != NULL)
+		snprintf(unplug_file, sizeof(unplug_file), "%s", env);
 }
 
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
@@ -683,6 +709,13 @@ CK_MECHANISM_TYPE fault_last_sign_mechanism(void)
 	m = last_sign_mech;
 	pthread_mutex_unlock(&fault_lock);
 	return m;
+}
+
+void fault_unplug_file(const char *path)
+{
+	pthread_mutex_lock(&fault_lock);
+	snprintf(unplug_file, sizeof(unplug_file), "%s", path != NULL ? path : "");
+	pthread_mutex_unlock(&fault_lock);
 }
 
 void fault_hsm_restart(void)

@@ -22,6 +22,15 @@
  * loads: P11CA_FAULTS="C_Sign:0x30:-1,hide:0xd" (function:CK_RV:count, and
  * a mechanism to hide).  A name the
  * module does not wrap aborts the process (a typo in a test must not pass).
+ *
+ * The "unplug" switch: when P11CA_FAULTS_UNPLUG_FILE=PATH is set when the
+ * module loads (or fault_unplug_file() names PATH) and PATH exists, the
+ * token behaves as unplugged: C_OpenSession, C_Login, C_SignInit, C_Sign,
+ * C_FindObjectsInit and C_GetTokenInfo return CKR_TOKEN_NOT_PRESENT, and
+ * the slot's sessions are closed (as FAULT_REAL does for it).  Removing
+ * PATH plugs the token back in; one stat() per call of those functions
+ * tells.  A test (or a server's test) creates and removes the file, from
+ * any process.
  */
 #ifndef P11CA_FAULT_MODULE_H
 #define P11CA_FAULT_MODULE_H
@@ -65,6 +74,10 @@ void fault_token_flags(CK_FLAGS set);
 void fault_hide_mechanism(CK_MECHANISM_TYPE mech);
 /* The mechanism of the last C_SignInit (0: none yet). */
 CK_MECHANISM_TYPE fault_last_sign_mechanism(void);
+
+/* The unplug switch file (see above); NULL or "" turns the switch off.
+ * fault_clear() leaves it as it is. */
+void fault_unplug_file(const char *path);
 
 /* The HSM restarts now: SoftHSM2 is finalised behind the library's back, so
  * its next calls get CKR_CRYPTOKI_NOT_INITIALIZED until it calls C_Initialize. */

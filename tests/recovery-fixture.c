@@ -120,6 +120,8 @@ int recovery_teardown(void **state)
 	struct fx *f = *state;
 
 	fm.clear();
+	fm.unplug_file(NULL);
+	(void)p11ca_pin_hold(NULL, 0);
 	close_ctx(f);
 	uh_token_remove(&f->tok);
 	pthread_mutex_destroy(&f->log_lock);
@@ -221,9 +223,10 @@ static int load_fault_module(void)
 	*(void **)&fm.hsm_restart = dlsym(fault_handle, "fault_hsm_restart");
 	*(void **)&fm.hide_mechanism = dlsym(fault_handle, "fault_hide_mechanism");
 	*(void **)&fm.last_sign_mechanism = dlsym(fault_handle, "fault_last_sign_mechanism");
+	*(void **)&fm.unplug_file = dlsym(fault_handle, "fault_unplug_file");
 	if (fm.set == NULL || fm.set_flags == NULL || fm.clear == NULL || fm.calls == NULL ||
 	    fm.reset_calls == NULL || fm.token_flags == NULL || fm.hsm_restart == NULL ||
-	    fm.hide_mechanism == NULL || fm.last_sign_mechanism == NULL) {
+	    fm.hide_mechanism == NULL || fm.last_sign_mechanism == NULL || fm.unplug_file == NULL) {
 		fprintf(stderr, "test-recovery: %s lacks its control functions\n", fault_path);
 		return -1;
 	}

@@ -34,6 +34,7 @@ struct fault_control {
 	void (*hsm_restart)(void);
 	void (*hide_mechanism)(CK_MECHANISM_TYPE mech);
 	CK_MECHANISM_TYPE (*last_sign_mechanism)(void);
+	void (*unplug_file)(const char *path);
 };
 extern struct fault_control fm;
 

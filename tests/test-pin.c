@@ -2,7 +2,8 @@
  * test-pin.c - PIN files (one line, one trailing newline stripped; regular
  * files only; a warning when others may read them), the pin-source forms,
  * the order of the PIN sources in p11ca_pin_fetch(), and the prompt giving
- * the terminal back when Ctrl-C ends it.
+ * the terminal back when Ctrl-C ends it; the PIN held in a locked page
+ * that core dumps leave out (p11ca_pin_hold).
  */
 #include "config.h"
 
@@ -17,6 +18,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -527,6 +529,174 @@ static void test_fetch_nothing(void **state)
 	fake_fini(&fk);
 }
 
+/* ---- the held PIN (p11ca_pin_hold) ---- */
+
+struct held_map {
+	unsigned long start, end;
+	long locked_kb; /* "Locked:" */
+	int dont_dump;  /* "dd" in VmFlags */
+	int found;
+};
+
+/*
+ * The mapping of /proc/self/smaps whose bytes begin with @pin and a NUL
+ * (the held page: nothing else in the process holds that string at the
+ * start of a page-aligned anonymous mapping), with its Locked: and VmFlags.
+ */
+static struct held_map find_held(const char *pin)
+{
+	struct held_map m, cur;
+	char line[512];
+	FILE *fp = fopen("/proc/self/smaps", "r");
+
+	memset(&m, 0, sizeof(m));
+	memset(&cur, 0, sizeof(cur));
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		unsigned long a, b;
+		char perms[8];
+		long kb;
+
+		if (sscanf(line, "%lx-%lx %7s", &a, &b, perms) == 3 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			memset(&cur, 0, sizeof(cur));
+			cur.start = a;
+			cur.end = b;
+			/* readable and writable, private: the held page's kind */
+			cur.found = strncmp(perms, "rw-p", 4) == 0 &&
+			            memcmp((const void *)a, pin, strlen(pin) + 1) == 0;
+		} else if (sscanf(line, "Locked: %ld kB", &kb) == 1) {
+			cur.locked_kb = kb;
+		} else if (strncmp(line, "VmFlags:", 8) == 0) {
+			cur.dont_dump = strstr(line, " dd") != NULL;
+			if (cur.found && !m.found)
+				m = cur;
+		}
+	}
+	fclose(fp);
+	return m;
+}
+
+static void test_hold(void **state)
+{
+	struct pin_fixture *f = *state;
+	char pin_file[700], value[] = "pin-from-uri-value", buf[P11CA_PIN_MAX];
+	char first[] = "held-pin-number-one", second[] = "held-2";
+	struct held_map m, m2;
+	struct fake fk;
+	size_t len;
+
+	snprintf(pin_file, sizeof(pin_file), "%s/pin-file", f->dir);
+	assert_int_equal(uh_write_file(pin_file, S("pin-from-pin-file\n")), 0);
+	assert_int_equal(setenv("P11CA_PIN", "pin-from-env", 1), 0);
+	fake_init(&fk);
+
+	/* nothing held, no source: no PIN */
+	unsetenv("P11CA_PIN");
+	assert_false(p11ca_pin_held());
+	assert_false(p11ca_pin_source_configured(&fk.tok));
+	assert_int_equal(p11ca_pin_fetch(&fk.tok, buf, &len), P11CA_R_NO_PIN);
+
+	/* held: a source, and what a token whose URI names none gets */
+	assert_int_equal(p11ca_pin_hold(first, strlen(first)), CKR_OK);
+	assert_true(p11ca_pin_held());
+	assert_true(p11ca_pin_source_configured(&fk.tok));
+	expect_fetch(&fk, first);
+	/* before --pin-file and P11CA_PIN */
+	fk.ctx.pin_file = pin_file;
+	assert_int_equal(setenv("P11CA_PIN", "pin-from-env", 1), 0);
+	expect_fetch(&fk, first);
+	/* after the URI's own pin-value */
+	fk.tok.uri_pin_value = value;
+	expect_fetch(&fk, value);
+	fk.tok.uri_pin_value = NULL;
+
+	/* its page: locked in memory, left out of core dumps */
+	m = find_held(first);
+	if (!m.found)
+		fail_msg("the held PIN is in no private mapping of its own");
+	assert_true(m.end - m.start >= (unsigned long)sysconf(_SC_PAGESIZE));
+	if (m.locked_kb * 1024 < (long)(m.end - m.start))
+		fail_msg("the held PIN's page is not locked (Locked: %ld kB)", m.locked_kb);
+	if (!m.dont_dump)
+		fail_msg("the held PIN's page is not marked dont-dump (VmFlags dd)");
+
+	/* replaced: the same page, the old PIN wiped from it */
+	assert_int_equal(p11ca_pin_hold(second, strlen(second)), CKR_OK);
+	expect_fetch(&fk, second);
+	m2 = find_held(second);
+	assert_true(m2.found);
+	assert_int_equal(m2.start, m.start);
+	assert_true(m2.dont_dump && m2.locked_kb > 0);
+	assert_null(memmem((const void *)m.start, m.end - m.start, "number-one", 10));
+
+	/* too long, or with a NUL: refused, the held one kept */
+	{
+		char big[P11CA_PIN_MAX + 1];
+		memset(big, '9', sizeof(big));
+		assert_int_not_equal(p11ca_pin_hold(big, sizeof(big)), CKR_OK);
+		assert_false(uh_contains(p11ca_error_message(), "999"));
+		assert_int_not_equal(p11ca_pin_hold("a\0b", 3), CKR_OK);
+		expect_fetch(&fk, second);
+	}
+
+	/* released: gone from the process, the next sources again */
+	assert_int_equal(p11ca_pin_hold(NULL, 0), CKR_OK);
+	assert_false(p11ca_pin_held());
+	assert_false(find_held(second).found);
+	expect_fetch(&fk, "pin-from-pin-file");
+	fk.ctx.pin_file = NULL;
+	expect_fetch(&fk, "pin-from-env");
+	unsetenv("P11CA_PIN");
+	assert_false(p11ca_pin_source_configured(&fk.tok));
+	/* released twice: nothing happens; the empty PIN can be held too */
+	assert_int_equal(p11ca_pin_hold(NULL, 0), CKR_OK);
+	assert_int_equal(p11ca_pin_hold("", 0), CKR_OK);
+	expect_fetch(&fk, "");
+	assert_int_equal(p11ca_pin_hold(NULL, 0), CKR_OK);
+	fake_fini(&fk);
+}
+
+/* Holders and readers on several threads at once (TSan and helgrind see it). */
+static void *hold_thread(void *arg)
+{
+	struct fake *fk = arg;
+	char buf[P11CA_PIN_MAX];
+	size_t len;
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		if (p11ca_pin_hold("abcd", 4) != CKR_OK)
+			return (void *)1;
+		if (p11ca_pin_fetch(&fk->tok, buf, &len) == CKR_OK && strcmp(buf, "abcd") != 0 &&
+		    strcmp(buf, "wxyz") != 0)
+			return (void *)1;
+		if (p11ca_pin_hold("wxyz", 4) != CKR_OK)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void test_hold_threads(void **state)
+{
+	pthread_t th[4];
+	struct fake fk[4];
+	void *ret;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 4; i++) {
+		fake_init(&fk[i]);
+		assert_int_equal(pthread_create(&th[i], NULL, hold_thread, &fk[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], &ret), 0);
+		assert_null(ret);
+		fake_fini(&fk[i]);
+	}
+	assert_int_equal(p11ca_pin_hold(NULL, 0), CKR_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -541,6 +711,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fetch_broken_source, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_too_long, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold, setup, teardown),
+		cmocka_unit_test(test_hold_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

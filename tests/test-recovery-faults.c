@@ -2,11 +2,14 @@
  * test-recovery-faults.c - libp11ca recovers from faults that go away,
  * injected by tests/fault-module.c on a real SoftHSM2 token: (a), (b) the
  * session went away; (c) logged out; (d) the token was unplugged and came
- * back; (e) stale object handles; (f) an HSM restart.
+ * back (injected once, and for a while with the module's unplug switch);
+ * (e) stale object handles; (f) an HSM restart.
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "recovery-fixture.h"
 
@@ -157,6 +160,57 @@ static void test_token_not_present(void **state)
 	token_fault(f, CKR_TOKEN_NOT_PRESENT);
 }
 
+/*
+ * The unplug switch (P11CA_FAULTS_UNPLUG_FILE; fault_unplug_file here):
+ * while its file exists every signature fails at once with a clear
+ * "not present" message, no endless retrying; once it is gone the same
+ * key signs again, logged in again with the PIN held in memory (the PIN
+ * file is gone by then: a server reads it once).
+ */
+static void test_unplugged_for_a_while(void **state)
+{
+	struct fx *f = *state;
+	char sw[700], pin[P11CA_PIN_MAX];
+	size_t len = 0;
+	int i;
+
+	/* the context reads the PIN from memory only */
+	assert_int_equal(p11ca_pin_read_file(f->tok.pin_file, pin, sizeof(pin), &len), CKR_OK);
+	assert_int_equal(p11ca_pin_hold(pin, len), CKR_OK);
+	p11ca_wipe(pin, sizeof(pin));
+	close_ctx(f);
+	assert_int_equal(open_ctx(f, NULL), CKR_OK);
+	gen_key(f, NULL);
+	assert_signs(f);
+	assert_int_equal(unlink(f->tok.pin_file), 0);
+
+	snprintf(sw, sizeof(sw), "%s/unplugged", f->tok.dir);
+	fm.unplug_file(sw);
+	/* the switch set but its file absent: plugged in */
+	assert_signs(f);
+	assert_int_equal(uh_write_file(sw, "", 0), 0);
+	for (i = 0; i < 3; i++) {
+		fm.reset_calls();
+		assert_sign_fails(f, CKR_TOKEN_NOT_PRESENT);
+		assert_message_has("not present");
+		/* a few calls, not a loop */
+		assert_true(CALLS("C_Sign") + CALLS("C_SignInit") + CALLS("C_OpenSession") <= 8);
+	}
+	/* the sessions were really closed: SoftHSM2 logged the user out */
+	assert_int_equal(unlink(sw), 0);
+	fm.reset_calls();
+	assert_signs(f);
+	assert_true(CALLS("C_Login") >= 1);
+	fm.reset_calls();
+	assert_signs(f);
+	assert_int_equal(CALLS("C_Login"), 0);
+	/* unplugged again, and back */
+	assert_int_equal(uh_write_file(sw, "", 0), 0);
+	assert_sign_fails(f, CKR_TOKEN_NOT_PRESENT);
+	assert_int_equal(unlink(sw), 0);
+	assert_signs(f);
+}
+
 /* ---- (e): stale object handle ---- */
 
 static void test_object_handle_invalid(void **state)
@@ -284,6 +338,7 @@ int main(void)
 		RECOVERY_TEST(test_user_not_logged_in),
 		RECOVERY_TEST(test_device_removed),
 		RECOVERY_TEST(test_token_not_present),
+		RECOVERY_TEST(test_unplugged_for_a_while),
 		RECOVERY_TEST(test_object_handle_invalid),
 		RECOVERY_TEST(test_key_deleted),
 		RECOVERY_TEST(test_device_error_restart),
