@@ -7,9 +7,10 @@
  * RES_BAD_INPUT/RES_POLICY/RES_NOMEM with a one-line message and nothing
  * kept; an acceptance has a key URI that holds no pin-value p11-kit would
  * read (see REDACTOR_COVERS_ALL in uri_fuzzer.c), paths under the CA
- * directory, day counts in 1-36500; and ca_conf_format() either refuses
- * it (RES_BAD_INPUT, a one-line message) or writes a text that parses back
- * to the same settings.
+ * directory, day counts in 1-36500 (ocsp_days 1-3650), ocsp_key and
+ * ocsp_cert both or neither, the former a pkcs11: URI without a PIN; and ca_conf_format() either
+ * refuses it (RES_BAD_INPUT, a one-line message) or writes a text that parses back to the same
+ * settings.
  *
  * Built and smoke-run like csr_fuzzer.c (tests/fuzz/README.md).  Longer:
  *
@@ -97,6 +98,16 @@ static void check(const struct ca_conf *c)
 	for (i = 0; c->crl_urls[i] != NULL; i++)
 		if (i >= CA_MAX_CRL_URLS || c->crl_urls[i][0] == '\0')
 			die("too many or empty CRL URLs");
+	/* the delegated OCSP responder: both or neither, no PIN, a path, 1-3650 days */
+	if ((c->ocsp_key == NULL) != (c->ocsp_cert == NULL))
+		die("ocsp_key without ocsp_cert or the other way round");
+	if (c->ocsp_key != NULL &&
+	    (strncmp(c->ocsp_key, "pkcs11:", 7) != 0 || key_has_pin(c->ocsp_key)))
+		die("accepted an ocsp_key that is no pkcs11: URI or holds a pin-value");
+	if (c->ocsp_cert != NULL && c->ocsp_cert[0] != '/')
+		die("an ocsp_cert path not made absolute");
+	if (c->ocsp_days < 1 || c->ocsp_days > CA_OCSP_DAYS_MAX)
+		die("ocsp_days out of range");
 }
 
 static void round_trip(const struct ca_conf *c)
@@ -125,7 +136,9 @@ static void round_trip(const struct ca_conf *c)
 	    c->default_days != back.default_days || c->crl_days != back.crl_days ||
 	    !same_str(c->default_profile, back.default_profile) ||
 	    !same_str(c->default_md, back.default_md) || !same_str(c->ocsp_url, back.ocsp_url) ||
-	    !same_str(c->ca_issuers_url, back.ca_issuers_url)) {
+	    !same_str(c->ca_issuers_url, back.ca_issuers_url) ||
+	    !same_str(c->ocsp_key, back.ocsp_key) || !same_str(c->ocsp_cert, back.ocsp_cert) ||
+	    c->ocsp_days != back.ocsp_days) {
 		fprintf(stderr, "conf_fuzzer: written back as\n---\n%s---\n", text);
 		die("what the writer wrote reads back as other settings");
 	}

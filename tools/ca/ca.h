@@ -54,6 +54,8 @@ struct ca_conf {
 };
 /* Validity of a delegated responder certificate unless ca.conf says ocsp_days. */
 #define CA_OCSP_DAYS 30
+/* Longest ocsp_days (ten years; a responder certificate lives far shorter). */
+#define CA_OCSP_DAYS_MAX 3650
 
 /* Parses ca.conf's text (@len bytes) of the CA in @dir (for relative paths; @name in messages). */
 int ca_conf_parse(const char *text, size_t len, const char *dir, const char *name,
@@ -61,6 +63,16 @@ int ca_conf_parse(const char *text, size_t len, const char *dir, const char *nam
 /* ca.conf's text for @conf (free()); RES_BAD_INPUT for a value the syntax cannot hold. */
 int ca_conf_format(const struct ca_conf *conf, char **ptext, size_t *plen);
 void ca_conf_free(struct ca_conf *conf);
+/*
+ * ca.conf's text @text (@len bytes, of the CA in @dir) with ocsp_key,
+ * ocsp_cert (written relative to @dir when inside it) and ocsp_days set:
+ * their old lines in [p11ca] dropped, the new ones added after the
+ * section's last line, every other line (comments, the user's edits) kept
+ * as it is; checked to read back so.  *pout (free()), *plen its length.
+ * RES_BAD_INPUT for a value ca.conf cannot hold.
+ */
+int ca_conf_set_responder(const char *text, size_t len, const char *dir, const char *key,
+                          const char *cert, long days, char **pout, size_t *plen);
 /*
  * Whether @url can go into certificates (CRL distribution point, AIA): an
  * http:// or https:// URL with a host (name, IPv4, [IPv6]) and optional

@@ -39,6 +39,8 @@ void ca_conf_free(struct ca_conf *conf)
 	free(conf->crl_urls);
 	free(conf->ocsp_url);
 	free(conf->ca_issuers_url);
+	free(conf->ocsp_key);
+	free(conf->ocsp_cert);
 	memset(conf, 0, sizeof(*conf));
 }
 
@@ -67,7 +69,7 @@ static int get_str(CONF *cf, const char *name, const char *def, char **out)
 	return 1;
 }
 
-static int get_num(CONF *cf, const char *path, const char *name, long def, long *out)
+static int get_num(CONF *cf, const char *path, const char *name, long def, long max, long *out)
 {
 	const char *v = NCONF_get_string(cf, SECTION, name);
 	char *end;
@@ -78,9 +80,9 @@ static int get_num(CONF *cf, const char *path, const char *name, long def, long 
 		return 1;
 	errno = 0;
 	*out = strtol(v, &end, 10);
-	if (errno != 0 || *end != '\0' || *out <= 0 || *out > 36500) {
-		res_set(RES_BAD_INPUT, "%s: %s = '%s' is not a number of days (1-36500)", path,
-		        name, v);
+	if (errno != 0 || *end != '\0' || *out <= 0 || *out > max) {
+		res_set(RES_BAD_INPUT, "%s: %s = '%.40s' is not a number of days (1-%ld)", path,
+		        name, v, max);
 		return 0;
 	}
 	return 1;
@@ -189,6 +191,39 @@ out:
 	return rc;
 }
 
+/*
+ * The delegated OCSP responder: ocsp_key (a pkcs11: URI without a PIN)
+ * and ocsp_cert (made absolute), both or neither.
+ */
+static int get_responder(CONF *cf, const char *dir, const char *path, struct ca_conf *conf)
+{
+	char *s = NULL;
+
+	if (!get_str(cf, "ocsp_key", NULL, &conf->ocsp_key) || !get_str(cf, "ocsp_cert", NULL, &s))
+		return res_set(RES_NOMEM, "out of memory");
+	if ((conf->ocsp_key == NULL) != (s == NULL)) {
+		free(s);
+		return res_set(RES_BAD_INPUT, "%s: %s without %s (set both, or neither)", path,
+		               conf->ocsp_key != NULL ? "ocsp_key" : "ocsp_cert",
+		               conf->ocsp_key != NULL ? "ocsp_cert" : "ocsp_key");
+	}
+	if (s == NULL)
+		return RES_OK;
+	conf->ocsp_cert = in_dir(dir, s);
+	free(s);
+	if (conf->ocsp_cert == NULL)
+		return res_set(RES_NOMEM, "out of memory");
+	if (strncmp(conf->ocsp_key, "pkcs11:", 7) != 0)
+		return res_set(RES_BAD_INPUT, "%s: ocsp_key is not a pkcs11: URI", path);
+	if (p11ca_uri_has_pin_value(conf->ocsp_key))
+		return res_set(
+		    RES_POLICY,
+		    "%s: the ocsp_key URI holds a pin-value; keep the PIN out of ca.conf "
+		    "(use pin-source=file:..., --pin-file or P11CA_PIN)",
+		    path);
+	return RES_OK;
+}
+
 int ca_conf_parse(const char *text, size_t len, const char *dir, const char *path,
                   struct ca_conf *conf)
 {
@@ -249,8 +284,9 @@ int ca_conf_parse(const char *text, size_t len, const char *dir, const char *pat
 		goto oom;
 	free(s);
 	s = NULL;
-	if (!get_num(cf, path, "default_days", 365, &conf->default_days) ||
-	    !get_num(cf, path, "crl_days", 7, &conf->crl_days)) {
+	if (!get_num(cf, path, "default_days", 365, 36500, &conf->default_days) ||
+	    !get_num(cf, path, "crl_days", 7, 36500, &conf->crl_days) ||
+	    !get_num(cf, path, "ocsp_days", CA_OCSP_DAYS, CA_OCSP_DAYS_MAX, &conf->ocsp_days)) {
 		ret = RES_BAD_INPUT;
 		goto out;
 	}
@@ -277,6 +313,8 @@ int ca_conf_parse(const char *text, size_t len, const char *dir, const char *pat
 			conf->crl_urls[n++] = s;
 		s = NULL;
 	}
+	if ((ret = get_responder(cf, dir, path, conf)) != RES_OK)
+		goto out;
 	if ((conf->ocsp_url != NULL &&
 	     (ret = ca_url_check("ocsp_url", conf->ocsp_url)) != RES_OK) ||
 	    (conf->ca_issuers_url != NULL &&
@@ -346,6 +384,17 @@ int ca_conf_format(const struct ca_conf *conf, char **ptext, size_t *plen)
 	    (conf->ca_issuers_url != NULL &&
 	     !plain_value("--ca-issuers-url", conf->ca_issuers_url)))
 		return RES_BAD_INPUT;
+	if ((conf->ocsp_key != NULL) != (conf->ocsp_cert != NULL) || conf->ocsp_days < 0 ||
+	    conf->ocsp_days > CA_OCSP_DAYS_MAX)
+		return res_set(RES_BAD_INPUT,
+		               "the OCSP responder's settings cannot go into ca.conf");
+	if (conf->ocsp_key != NULL && (!plain_value("ocsp_key", conf->ocsp_key) ||
+	                               !plain_value("ocsp_cert", conf->ocsp_cert)))
+		return RES_BAD_INPUT;
+	if (conf->ocsp_key != NULL &&
+	    (strncmp(conf->ocsp_key, "pkcs11:", 7) != 0 || p11ca_uri_has_pin_value(conf->ocsp_key)))
+		return res_set(RES_BAD_INPUT,
+		               "ocsp_key: not a pkcs11: URI, or one that holds a pin-value");
 	for (i = 0; conf->crl_urls != NULL && conf->crl_urls[i] != NULL; i++)
 		if (!plain_value("--crl-url", conf->crl_urls[i]) ||
 		    ca_url_check("--crl-url", conf->crl_urls[i]) != RES_OK)
@@ -385,6 +434,23 @@ int ca_conf_format(const struct ca_conf *conf, char **ptext, size_t *plen)
 		BIO_printf(mem, "ocsp_url = %s\n", conf->ocsp_url);
 	if (conf->ca_issuers_url != NULL)
 		BIO_printf(mem, "ca_issuers_url = %s\n", conf->ca_issuers_url);
+	if (conf->ocsp_key != NULL) {
+		size_t dl = strlen(conf->dir);
+		/* in the CA directory: relative, so that the directory can move */
+		const char *cert = strncmp(conf->ocsp_cert, conf->dir, dl) == 0 &&
+		                           conf->ocsp_cert[dl] == '/' &&
+		                           conf->ocsp_cert[dl + 1] != '\0'
+		                       ? conf->ocsp_cert + dl + 1
+		                       : conf->ocsp_cert;
+		BIO_printf(mem,
+		           "# the delegated OCSP responder ('p11ca ca responder'): its key on the\n"
+		           "# token and its certificate; 'p11ca serve' signs with it\n"
+		           "ocsp_key = %s\n"
+		           "ocsp_cert = %s\n",
+		           conf->ocsp_key, cert);
+	}
+	if (conf->ocsp_days > 0 && (conf->ocsp_key != NULL || conf->ocsp_days != CA_OCSP_DAYS))
+		BIO_printf(mem, "ocsp_days = %ld\n", conf->ocsp_days);
 	len = BIO_get_mem_data(mem, &data);
 	if (len <= 0 || (*ptext = malloc((size_t)len + 1)) == NULL)
 		goto out;
@@ -395,4 +461,129 @@ int ca_conf_format(const struct ca_conf *conf, char **ptext, size_t *plen)
 out:
 	BIO_free(mem);
 	return ret == RES_OK ? RES_OK : res_set(ret, "out of memory");
+}
+
+/* The line's key when it is "KEY = ..." (spaces allowed around), else "". */
+static void line_key(const char *p, const char *end, char *key, size_t cap)
+{
+	size_t n = 0;
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	while (p < end && n + 1 < cap && (isalnum((unsigned char)*p) || *p == '_' || *p == '.'))
+		key[n++] = *p++;
+	key[n] = '\0';
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p == end || *p != '=')
+		key[0] = '\0';
+}
+
+/* The section a "[ name ]" line opens (into @name), 0 when the line is no header. */
+static int line_section(const char *p, const char *end, char *name, size_t cap)
+{
+	size_t n = 0;
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p == end || *p != '[')
+		return 0;
+	for (p++; p < end && (*p == ' ' || *p == '\t'); p++)
+		;
+	while (p < end && *p != ']' && *p != ' ' && *p != '\t' && n + 1 < cap)
+		name[n++] = *p++;
+	name[n] = '\0';
+	return 1;
+}
+
+static const char responder_comment1[] =
+    "# the delegated OCSP responder ('p11ca ca responder'): its key on the";
+static const char responder_comment2[] = "# token and its certificate; 'p11ca serve' signs with it";
+
+int ca_conf_set_responder(const char *text, size_t len, const char *dir, const char *key,
+                          const char *cert, long days, char **pout, size_t *plen)
+{
+	struct ca_conf back;
+	size_t dl = strlen(dir), pos = 0, at = (size_t)-1, out_len = 0, add;
+	const char *rel = cert;
+	char section[64] = "default", k[32], *out = NULL, *want, lines[8192];
+	int ret, in_ours = 0;
+
+	*pout = NULL;
+	if (strncmp(cert, dir, dl) == 0 && cert[dl] == '/' && cert[dl + 1] != '\0')
+		rel = cert + dl + 1;
+	if (strncmp(key, "pkcs11:", 7) != 0 || p11ca_uri_has_pin_value(key))
+		return res_set(RES_BAD_INPUT,
+		               "ocsp_key: not a pkcs11: URI, or one that holds a pin-value");
+	if (!plain_value("ocsp_key", key) || !plain_value("ocsp_cert", rel))
+		return RES_BAD_INPUT;
+	if (days < 1 || days > CA_OCSP_DAYS_MAX)
+		return res_set(RES_BAD_INPUT, "ocsp_days %ld: 1 to %d", days, CA_OCSP_DAYS_MAX);
+	if (snprintf(lines, sizeof(lines),
+	             "%s\n%s\nocsp_key = %s\nocsp_cert = %s\nocsp_days = %ld\n", responder_comment1,
+	             responder_comment2, key, rel, days) >= (int)sizeof(lines))
+		return res_set(RES_BAD_INPUT, "ocsp_key: too long");
+	add = strlen(lines);
+	if ((out = malloc(len + add + 2)) == NULL)
+		return res_set(RES_NOMEM, "out of memory");
+	/* every line kept but the responder's own in [p11ca] */
+	while (pos < len) {
+		const char *p = text + pos, *nl = memchr(p, '\n', len - pos);
+		const char *end = nl != NULL ? nl : text + len, *q;
+		size_t n = (size_t)(end - p) + (nl != NULL ? 1 : 0), ll = (size_t)(end - p);
+		int drop = 0, header;
+
+		if ((header = line_section(p, end, section, sizeof(section))))
+			in_ours = strcmp(section, SECTION) == 0;
+		else if (in_ours) {
+			line_key(p, end, k, sizeof(k));
+			drop = strcmp(k, "ocsp_key") == 0 || strcmp(k, "ocsp_cert") == 0 ||
+			       strcmp(k, "ocsp_days") == 0 ||
+			       (ll == strlen(responder_comment1) &&
+			        memcmp(p, responder_comment1, ll) == 0) ||
+			       (ll == strlen(responder_comment2) &&
+			        memcmp(p, responder_comment2, ll) == 0);
+		}
+		pos += n;
+		if (drop)
+			continue;
+		memcpy(out + out_len, p, n);
+		out_len += n;
+		for (q = p; q < end && isspace((unsigned char)*q); q++)
+			;
+		/* the new lines go after [p11ca]'s last line that is not blank */
+		if (in_ours && (header || q < end)) {
+			if (nl == NULL)
+				out[out_len++] = '\n';
+			at = out_len;
+		}
+	}
+	if (at == (size_t)-1) {
+		free(out);
+		return res_set(RES_BAD_INPUT, "ca.conf has no section [%s]", SECTION);
+	}
+	memmove(out + at + add, out + at, out_len - at);
+	memcpy(out + at, lines, add);
+	out_len += add;
+	out[out_len] = '\0';
+	/* and it reads back as meant */
+	if ((ret = ca_conf_parse(out, out_len, dir, "ca.conf", &back)) != RES_OK) {
+		free(out);
+		return ret;
+	}
+	want = in_dir(dir, rel);
+	if (want == NULL || back.ocsp_key == NULL || strcmp(back.ocsp_key, key) != 0 ||
+	    back.ocsp_days != days || back.ocsp_cert == NULL || strcmp(back.ocsp_cert, want) != 0) {
+		ret = want == NULL
+		          ? res_set(RES_NOMEM, "out of memory")
+		          : res_set(RES_BAD_INPUT, "ca.conf: the responder's settings do not "
+		                                   "read back as written (edited by hand?)");
+		free(out);
+		out = NULL;
+	}
+	free(want);
+	ca_conf_free(&back);
+	*pout = out;
+	*plen = out_len;
+	return ret;
 }
