@@ -225,22 +225,33 @@ echo "serve's CRL: $(wc -c < "$dir/www/ca.crl") bytes," \
 # ---- (b) openssl ocsp -multi 2, the CA key through the p11ca provider ----
 openssl_cnf_provider "$P11CA_PROVIDER" "$SOFTHSM_MODULE" "$pin_file" > "$dir/provider.cnf"
 # (its own process group: openssl ocsp -multi calls setpgid(0, 0), and fails
-# under setsid; it prints nothing once its children listen)
-OPENSSL_CONF=$dir/provider.cnf openssl ocsp -index "$dir/index.txt" -CA "$D/ca.pem" \
-	-rsigner "$D/ca.pem" -rkey "$tok;object=bench-ca;type=private" -port "$OSSL_PORT" \
-	-multi 2 -nmin 60 > "$dir/openssl.log" 2>&1 &
-ossl_pgid=$!
-i=0
-until $client post "http://127.0.0.1:$OSSL_PORT/" "$dir/r/1" > "$dir/st" 2> /dev/null; do
-	kill -0 "$ossl_pgid" 2> /dev/null || fail "openssl ocsp died: $(tail -5 "$dir/openssl.log")"
-	i=$((i + 1))
-	[ $i -le 300 ] || fail "openssl ocsp does not answer"
-	sleep 0.1
-done
+# under setsid; it prints nothing once its children listen).  Started again
+# for each run: when wrk stops, it closes connections in the middle of a
+# request, and each child that had one spins at 100% CPU from then on.
+ossl_start() {
+	OPENSSL_CONF=$dir/provider.cnf openssl ocsp -index "$dir/index.txt" -CA "$D/ca.pem" \
+		-rsigner "$D/ca.pem" -rkey "$tok;object=bench-ca;type=private" -port "$OSSL_PORT" \
+		-multi 2 -nmin 60 > "$dir/openssl.log" 2>&1 &
+	ossl_pgid=$!
+	i=0
+	until $client post "http://127.0.0.1:$OSSL_PORT/" "$dir/r/1" > "$dir/st" 2> /dev/null; do
+		kill -0 "$ossl_pgid" 2> /dev/null || fail "openssl ocsp died: $(tail -5 "$dir/openssl.log")"
+		i=$((i + 1))
+		[ $i -le 300 ] || fail "openssl ocsp does not answer"
+		sleep 0.1
+	done
+}
+ossl_stop() {
+	kill -9 "-$ossl_pgid" 2> /dev/null || true
+	wait "$ossl_pgid" 2> /dev/null || true
+	ossl_pgid=""
+}
+ossl_start
 [ "$(cat "$dir/st")" = "200 successful" ] || fail "openssl ocsp answered $(cat "$dir/st")"
 OPENSSL_CONF=/dev/null openssl ocsp -respin "$dir/r/1.resp" -CAfile "$D/ca.pem" -issuer "$D/ca.pem" \
 	-serial "0x$(head -1 "$dir/serials")" -no_nonce > "$dir/cmd.log" 2>&1 &&
 	grep -q "Response verify OK" "$dir/cmd.log" || fail "openssl ocsp's answer: $(cat "$dir/cmd.log")"
+ossl_stop
 
 # ---- (c) nginx, the same bytes as static files ----
 mkdir -p "$dir/nginx"
@@ -288,6 +299,7 @@ run() {
 		script=""
 		url="http://127.0.0.1:$3/ca.crl"
 	fi
+	[ "$1" != openssl ] || ossl_start
 	threads=$(nproc)
 	[ "$threads" -le "$4" ] || threads=$4
 	# shellcheck disable=SC2086 # $script: nothing or -s FILE
@@ -299,6 +311,7 @@ run() {
 		printf "%.2f", v }' "$dir/wrk.out")
 	errs=$(awk '/Non-2xx/ { n += $NF } /Socket errors/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 }
 		END { print n + 0 }' "$dir/wrk.out")
+	[ "$1" != openssl ] || ossl_stop
 	echo "$1 $2 $4 $rps $p99 $errs" >> "$res"
 	printf '  %-8s %-4s %3s connections: %10s req/s, p99 %8s ms, errors %s\n' "$1" "$2" "$4" "$rps" "$p99" "$errs"
 }
