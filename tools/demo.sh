@@ -212,7 +212,7 @@ ocsp="http://127.0.0.1:$(cat "$work/serve.ready")"
 echo "\$ $p11ca serve --listen 127.0.0.1:0 --dir $work/ca $pin --nonce echo   # listening at $ocsp"
 peer=$(ls "$work/issued" | sed -n 2p)
 OPENSSL_CONF=/dev/null run openssl ocsp -url "$ocsp/" -issuer "$work/ca/ca.pem" -CAfile "$work/ca/ca.pem" \
-	-cert "$work/issued/$peer" -cert "$work/issued/$revoked" 2>&1 | sed "s|$work/issued/||"
+	-cert "$work/issued/$peer" -cert "$work/issued/$revoked" 2>&1 | sed "s|$work/issued/||g"
 echo "a second peer is revoked; the responder re-signs its answer by itself (no export, no restart):"
 run "$p11ca" ca revoke --dir "$work/ca" --cert "$work/issued/$peer" --reason superseded
 t0=$(date +%s%N)
