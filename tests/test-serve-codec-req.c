@@ -285,10 +285,10 @@ static void test_parse_refusals(void **state)
 		tlv(buf, &m, 0x30, tail, j);
 		assert_int_equal(parse_vs_openssl(buf, m, &r), RES_OK);
 	}
-	m = wrap_certid(cid, n, NULL, 0, buf);
-	memmove(buf + 3, buf + 2, m - 2); /* the outer length as 0x81 LL: not DER */
-	buf[2] = buf[1];
+	m = wrap_certid(cid, n, NULL, 0, tail);
+	buf[0] = 0x30; /* the outer length as 0x81 LL: not DER */
 	buf[1] = 0x81;
+	memcpy(buf + 2, tail + 1, m - 1);
 	assert_int_equal(parse_vs_openssl(buf, m + 1, &r), RES_BAD_INPUT);
 	m = wrap_certid(cid, n, NULL, 0, buf);
 	buf[1] = 0x80; /* indefinite */

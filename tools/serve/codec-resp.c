@@ -203,6 +203,22 @@ static int add_nonce(OCSP_BASICRESP *bs, const unsigned char *nonce, size_t len)
 	return ok ? RES_OK : res_ossl(RES_CRYPTO, "adding the nonce");
 }
 
+/* 1 when @key's public key is read and is not @x's (SubjectPublicKeyInfo DER). */
+static int keys_differ(EVP_PKEY *key, X509 *x)
+{
+	unsigned char *a = NULL, *b = NULL;
+	int alen, blen, differ;
+
+	ERR_set_mark();
+	alen = i2d_PUBKEY(key, &a);
+	blen = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &b);
+	differ = alen > 0 && blen > 0 && (alen != blen || memcmp(a, b, (size_t)alen) != 0);
+	ERR_pop_to_mark();
+	OPENSSL_free(a);
+	OPENSSL_free(b);
+	return differ;
+}
+
 /* Signs @bs as @sg; RES_TOKEN when the token (the provider) fails. */
 static int sign(OCSP_BASICRESP *bs, const struct srv_signer *sg)
 {
@@ -225,8 +241,13 @@ static int sign(OCSP_BASICRESP *bs, const struct srv_signer *sg)
 	}
 	if (OCSP_basic_sign_ctx(bs, sg->cert, mctx, NULL, flags) != 1) {
 		e = ERR_peek_last_error(); /* after X509_check_private_key's own */
+		/*
+		 * "does not match" is the token's failure too when the provider
+		 * could not compare: only keys seen to differ are the caller's.
+		 */
 		if (ERR_GET_LIB(e) == ERR_LIB_OCSP &&
-		    ERR_GET_REASON(e) == OCSP_R_PRIVATE_KEY_DOES_NOT_MATCH_CERTIFICATE)
+		    ERR_GET_REASON(e) == OCSP_R_PRIVATE_KEY_DOES_NOT_MATCH_CERTIFICATE &&
+		    keys_differ(sg->key, sg->cert))
 			rc =
 			    res_ossl(RES_CRYPTO, "OCSP response: the signer's key and certificate");
 		else
