@@ -128,7 +128,7 @@ static void done(struct srv *s, struct conn *cn, const char *method, const char 
 	uint64_t ns;
 	double ms = elapsed_ms(&cn->t0, &ns);
 
-	srv_counters_add(&s->n, kind, result, ns, live);
+	srv_counters_add(&s->n, kind, result, ns);
 	if (s->o.log != NULL) {
 		char path[257];
 		size_t len = strlen(url);
@@ -728,7 +728,8 @@ void srv_free(struct srv *s)
 		return;
 	if (s->d != NULL)
 		MHD_stop_daemon(s->d); /* the handlers under way return first */
-	srv_core_free(s->core);
+	if (s->core != NULL)
+		srv_core_free(s->core);
 	if (s->r_bad_method != NULL)
 		MHD_destroy_response(s->r_bad_method);
 	if (s->r_too_large != NULL)

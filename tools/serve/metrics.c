@@ -32,8 +32,7 @@ static size_t index_of(const char *const *names, size_t n, const char *name)
 	return n - 1;
 }
 
-void srv_counters_add(struct srv_counters *n, const char *kind, const char *result, uint64_t ns,
-                      int live)
+void srv_counters_add(struct srv_counters *n, const char *kind, const char *result, uint64_t ns)
 {
 	size_t b = 0;
 
@@ -44,8 +43,6 @@ void srv_counters_add(struct srv_counters *n, const char *kind, const char *resu
 		b++;
 	atomic_fetch_add_explicit(&n->bucket[b], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&n->sum_ns, ns, memory_order_relaxed);
-	if (live)
-		atomic_fetch_add_explicit(&n->live, 1, memory_order_relaxed);
 }
 
 /* printf onto a growing buffer; 0 when out of memory. */
@@ -98,14 +95,9 @@ int srv_counters_text(struct srv_counters *n, char **pbuf, size_t *plen, size_t 
 				    kinds[k], results[r], (unsigned long long)v);
 		}
 	ok = ok && put(pbuf, plen, pcap,
-	               "# HELP p11ca_serve_live_signatures_total Responses signed for their "
-	               "request (a nonce, several or unknown certificates).\n"
-	               "# TYPE p11ca_serve_live_signatures_total counter\n"
-	               "p11ca_serve_live_signatures_total %llu\n"
 	               "# HELP p11ca_serve_request_seconds Time from the request line to the "
 	               "reply queued.\n"
-	               "# TYPE p11ca_serve_request_seconds histogram\n",
-	               (unsigned long long)atomic_load(&n->live));
+	               "# TYPE p11ca_serve_request_seconds histogram\n");
 	for (size_t b = 0; ok && b <= SRV_NBUCKETS; b++) {
 		cum += atomic_load_explicit(&n->bucket[b], memory_order_relaxed);
 		if (b < SRV_NBUCKETS)

@@ -1,8 +1,7 @@
 /*
  * metrics.h - the HTTP layer's counters for /metrics (tools/serve/, prefix
- * srv_counters_): requests by kind and result, responses signed live, and
- * the latency histogram, as a fixed table of atomics that the HTTP threads
- * add to without a lock.  Internal to tools/serve/ (http.c).
+ * srv_counters_): requests by kind and result and the latency histogram, as a fixed table of
+ * atomics that the HTTP threads add to without a lock.  Internal to tools/serve/ (http.c).
  */
 #ifndef P11CA_SRV_METRICS_H
 #define P11CA_SRV_METRICS_H
@@ -18,17 +17,17 @@
 struct srv_counters {
 	atomic_uint_fast64_t req[SRV_NKINDS][SRV_NRESULTS];
 	atomic_uint_fast64_t bucket[SRV_NBUCKETS + 1]; /* not cumulative */
-	atomic_uint_fast64_t sum_ns, live;
+	atomic_uint_fast64_t sum_ns;
 };
 
 /* One request answered: @kind and @result as in struct srv_reply (unknown: "other"). */
-void srv_counters_add(struct srv_counters *n, const char *kind, const char *result, uint64_t ns,
-                      int live);
+void srv_counters_add(struct srv_counters *n, const char *kind, const char *result, uint64_t ns);
 /*
  * Appends the counters in Prometheus text format to *pbuf (malloc'ed,
  * *plen bytes used of *pcap, NUL-terminated): p11ca_serve_requests_total
- * {kind,result} (those above 0), p11ca_serve_live_signatures_total,
- * p11ca_serve_request_seconds (histogram).  RES_NOMEM (*pbuf stays the
+ * {kind,result} (those above 0) and p11ca_serve_request_seconds (a
+ * histogram); the core adds the rest (p11ca_serve_live_signatures_total
+ * among them: it knows which live signatures were made).  RES_NOMEM (*pbuf stays the
  * caller's).
  */
 int srv_counters_text(struct srv_counters *n, char **pbuf, size_t *plen, size_t *pcap);
