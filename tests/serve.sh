@@ -28,7 +28,8 @@ FAULT_MODULE=$top_builddir/.libs/fault-module.so
 SRV_PID=""
 SRV_ENV=""
 # on failure the server's log is kept beside the test's (tests/serve.server.log)
-trap '_rc=$?; if [ -n "$SRV_PID" ]; then kill -9 "$SRV_PID" 2> /dev/null || true; fi
+trap '_rc=$?; if [ -n "$SRV_PID" ]; then kill -9 "$SRV_PID" 2> /dev/null || true
+		{ wait "$SRV_PID"; } 2> /dev/null || true; fi
 	[ $_rc = 0 ] || cp "$WORK/serve.log" "$top_builddir/tests/serve.server.log" 2> /dev/null || true
 	rm -rf "$WORK"' EXIT
 
