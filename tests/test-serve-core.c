@@ -99,11 +99,16 @@ static void nap_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* The token as unplugged (1) or back (0), through the fault module. */
+/*
+ * The token as unplugged (1) or back (0), through the fault module.  The
+ * calls fail without the sessions closed behind the library's back
+ * (FAULT_REAL): SoftHSM2 itself is not safe against C_CloseAllSessions while
+ * another thread works in one of them, which a real removal does not do.
+ */
 static void unplug(int on)
 {
-	static const char *fns[] = { "C_OpenSession", "C_Login", "C_SignInit", "C_Sign",
-		                     "C_FindObjectsInit" };
+	static const char *fns[] = { "C_FindObjectsInit", "C_OpenSession", "C_Login", "C_SignInit",
+		                     "C_Sign" };
 	size_t i;
 
 	if (!on) {
@@ -111,8 +116,7 @@ static void unplug(int on)
 		return;
 	}
 	for (i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
-		f_set_flags(fns[i], CKR_TOKEN_NOT_PRESENT, -1,
-		            strcmp(fns[i], "C_Sign") == 0 ? FAULT_REAL : 0);
+		f_set_flags(fns[i], CKR_TOKEN_NOT_PRESENT, -1, 0);
 }
 
 /* A PEM CSR for a fresh software P-256 key with CN @cn. */
@@ -661,6 +665,22 @@ static void test_restart_from_store(void **state)
 	assert_int_equal(rep.http, 200);
 	assert_non_null(strstr((const char *)srv_blob_data(rep.body), "\"status\":\"degraded\""));
 	srv_reply_clear(&rep);
+	/* the token back, nothing to sign: found back all the same (health ok) */
+	unplug(0);
+	{
+		double until = now_s() + 6;
+		int ok = 0;
+		do {
+			nap_ms(200);
+			assert_int_equal(srv_core_health(core, &rep), RES_OK);
+			ok = strstr((const char *)srv_blob_data(rep.body), "\"status\":\"ok\"") !=
+			     NULL;
+			srv_reply_clear(&rep);
+		} while (!ok && now_s() < until);
+		assert_true(ok);
+		assert_true(events_have("token available again"));
+	}
+	unplug(1);
 	/* a second server on the same directory is refused */
 	{
 		struct srv_core *second = NULL;
@@ -699,6 +719,23 @@ static void test_corrupt_cache_ignored(void **state)
 	assert_int_equal(a.status, V_OCSP_CERTSTATUS_GOOD);
 	srv_core_free(core);
 	core = NULL;
+}
+
+/* A wrong PIN at start is refused at once, with a message and without the PIN. */
+static void test_wrong_pin_refused(void **state)
+{
+	char path[1400];
+	struct srv_core *c = NULL;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/wrong-pin", tok.dir);
+	assert_int_equal(uh_write_file(path, "wrong-pin-9876\n", 15), 0);
+	opts.pin_file = path;
+	assert_int_not_equal(srv_core_new(&opts, &c), RES_OK);
+	opts.pin_file = tok.pin_file;
+	assert_null(c);
+	assert_true(uh_contains(res_message(), "PIN"));
+	assert_false(uh_contains(res_message(), "9876"));
 }
 
 /* The responder certificate in D/ocsp-responder.pem (the caller's). */
@@ -773,8 +810,12 @@ static void test_delegated_responder(void **state)
 	/* the CA-signed responses stored before are dropped: signed anew */
 	snprintf(path, sizeof(path), "%s/serve/ocsp.cache", cadir);
 	unlink(path);
+	events[0] = '\0';
 	assert_int_equal(srv_core_new(&opts, &core), RES_OK);
 	wait_stored(2, EVP_sha1());
+	/* the stored CRL lists what the database revoked: served, not made again */
+	assert_false(events_have("CRL "));
+	assert_true(crl_lists(0));
 	ask(2, EVP_sha1(), 0, &a);
 	assert_int_equal(a.status, V_OCSP_CERTSTATUS_GOOD);
 	s = signer_of(OCSP_cert_to_id(EVP_sha1(), certs[2], cacert));
@@ -829,6 +870,7 @@ int main(void)
 		cmocka_unit_test(test_token_away_while_serving),
 		cmocka_unit_test(test_restart_from_store),
 		cmocka_unit_test(test_corrupt_cache_ignored),
+		cmocka_unit_test(test_wrong_pin_refused),
 		cmocka_unit_test(test_delegated_responder),
 	};
 

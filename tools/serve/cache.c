@@ -351,7 +351,9 @@ int srv_crl_from_der(unsigned char *der, size_t len, X509 *cacert, struct srv_cr
 	c->number = num != NULL ? (int64_t)ASN1_INTEGER_get(num) : 0;
 	c->this_update = asn1_secs(X509_CRL_get0_lastUpdate(x));
 	c->next_update = asn1_secs(X509_CRL_get0_nextUpdate(x));
-	c->count = (size_t)sk_X509_REVOKED_num(X509_CRL_get_REVOKED(x));
+	c->count = X509_CRL_get_REVOKED(x) != NULL
+	               ? (size_t)sk_X509_REVOKED_num(X509_CRL_get_REVOKED(x))
+	               : 0;
 	SHA256(der, len, md);
 	snprintf(c->etag, sizeof(c->etag), "%llx-%02x%02x%02x%02x", (unsigned long long)c->number,
 	         md[0], md[1], md[2], md[3]);
@@ -381,8 +383,8 @@ int srv_crl_matches(const struct srv_crl *crl, const struct srv_snap *s)
 
 	if (x == NULL)
 		return 0;
-	rev = X509_CRL_get_REVOKED(x);
-	ok = (size_t)sk_X509_REVOKED_num(rev) == s->nrevoked;
+	rev = X509_CRL_get_REVOKED(x); /* NULL when it lists none */
+	ok = (size_t)(rev != NULL ? sk_X509_REVOKED_num(rev) : 0) == s->nrevoked;
 	for (i = 0; ok && i < sk_X509_REVOKED_num(rev); i++) {
 		const ASN1_INTEGER *sn =
 		    X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(rev, i));

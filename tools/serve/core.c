@@ -308,7 +308,9 @@ static int ca_load(struct srv_core *c, size_t index, struct srv_ca *old, struct 
 		goto fail;
 	ca->token_ok = 1;
 	rc = srv_keys_load(ca, &keys);
-	if (rc == RES_TOKEN) {
+	if (rc == RES_TOKEN && old == NULL && srv_pin_refused(res_message())) {
+		goto fail; /* a wrong PIN at start: the operator's to fix, not to retry */
+	} else if (rc == RES_TOKEN) {
 		srv_token_failed(ca, rc, res_message());
 		if (old != NULL && memcmp(old->cert_sha256, ca->cert_sha256, 32) == 0) {
 			pthread_rwlock_rdlock(&old->lock);

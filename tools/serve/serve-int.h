@@ -164,7 +164,7 @@ struct srv_ca {
 	struct srv_entry *uq_head, *uq_tail, *nq_head, *nq_tail;
 	size_t nqueued;
 	int crl_needed; /* times a CRL was asked for since the last one made */
-	int crl_busy, renew_needed, renew_busy;
+	int crl_busy, renew_needed, renew_busy, probe_busy;
 	int token_ok; /* 1 available, 0 not */
 	int pin_locked;
 	int fails;            /* in a row */
@@ -241,6 +241,8 @@ void srv_budget_release(struct srv_core *c);
 /* A signature of @ca failed (@rc, the thread's message) or worked. */
 void srv_token_failed(struct srv_ca *ca, int rc, const char *msg);
 void srv_token_worked(struct srv_ca *ca);
+/* Whether @msg (libp11ca's) says the PIN was refused (wrong), not to be tried again. */
+int srv_pin_refused(const char *msg);
 /* Whether live signing may be tried for @ca now (token not known away). */
 int srv_token_usable(struct srv_ca *ca);
 /* Makes @ca's CRL now (the keys loaded); stores it. */

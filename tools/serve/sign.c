@@ -169,10 +169,17 @@ void srv_budget_release(struct srv_core *c)
 
 /* ---- token state ---- */
 
+int srv_pin_refused(const char *msg)
+{
+	return strstr(msg, "wrong PIN") != NULL || strstr(msg, "refused before") != NULL ||
+	       strstr(msg, "PIN_INCORRECT") != NULL;
+}
+
 void srv_token_failed(struct srv_ca *ca, int rc, const char *msg)
 {
 	struct srv_core *c = ca->core;
-	int locked = strstr(msg, "locked") != NULL || strstr(msg, "final try") != NULL;
+	int refused = srv_pin_refused(msg);
+	int locked = refused || strstr(msg, "locked") != NULL || strstr(msg, "final try") != NULL;
 	int tell;
 
 	atomic_fetch_add(&ca->sig_fails, 1);
@@ -183,12 +190,19 @@ void srv_token_failed(struct srv_ca *ca, int rc, const char *msg)
 	ca->fails++;
 	if (ca->fails >= SRV_RELOAD_AFTER || rc != RES_TOKEN)
 		ca->reload_keys = 1;
-	ca->paused_until = srv_mono() + (locked ? SRV_RETRY_LOCKED_SECS : SRV_RETRY_SECS);
+	/*
+	 * a locked PIN is looked at rarely (the token's flags are read before
+	 * any try); a refused one is not tried again until a reload
+	 */
+	ca->paused_until = srv_mono() + (refused  ? INT64_MAX / 4
+	                                 : locked ? SRV_RETRY_LOCKED_SECS
+	                                          : SRV_RETRY_SECS);
 	snprintf(ca->token_msg, sizeof(ca->token_msg), "%s", msg);
 	pthread_mutex_unlock(&c->qmu);
 	if (tell)
-		srv_event(c, locked ? SRV_ERROR : SRV_WARN, "CA %s: token unavailable: %s",
-		          ca->name, msg);
+		srv_event(c, locked ? SRV_ERROR : SRV_WARN, "CA %s: token unavailable: %s%s",
+		          ca->name, msg,
+		          refused ? " (the PIN is not tried again until a reload)" : "");
 }
 
 void srv_token_worked(struct srv_ca *ca)
@@ -275,7 +289,8 @@ static void requeue_front(struct srv_ca *ca, struct srv_entry *e)
 	ca->nqueued++;
 }
 
-enum job_kind { JOB_NONE, JOB_ENTRY, JOB_CRL, JOB_RENEW };
+/* JOB_PROBE: the token is away and nothing is to sign: is it back? (the keys loaded again) */
+enum job_kind { JOB_NONE, JOB_ENTRY, JOB_CRL, JOB_RENEW, JOB_PROBE };
 
 /* Under qmu: the next job of any CA (round robin), NULL when none. */
 static struct srv_ca *pick(struct srv_core *c, enum job_kind *kind, struct srv_entry **pe,
@@ -317,6 +332,10 @@ static struct srv_ca *pick(struct srv_core *c, enum job_kind *kind, struct srv_e
 			ca->nqueued--;
 			*pe = e;
 			*kind = JOB_ENTRY;
+		} else if (!ca->token_ok && !ca->probe_busy) {
+			ca->probe_busy = 1;
+			ca->reload_keys = 1;
+			*kind = JOB_PROBE;
 		} else {
 			continue;
 		}
@@ -578,8 +597,10 @@ static void *signer_main(void *arg)
 				rc = sign_entry(ca, e, k);
 			else if (kind == JOB_CRL)
 				rc = srv_crl_make(ca, k);
-			else
+			else if (kind == JOB_RENEW)
 				rc = renew(ca, k);
+			else
+				rc = RES_OK; /* JOB_PROBE: the keys loaded, the token is back */
 			if (rc == RES_OK)
 				srv_token_worked(ca);
 			else if (rc == RES_TOKEN)
@@ -588,6 +609,7 @@ static void *signer_main(void *arg)
 				srv_event(c, SRV_WARN, "CA %s: %s: %s", ca->name,
 				          kind == JOB_CRL     ? "making the CRL"
 				          : kind == JOB_RENEW ? "renewing the responder certificate"
+				          : kind == JOB_PROBE ? "loading the keys"
 				                              : "signing a response",
 				          res_message());
 			srv_keys_unref(k);
@@ -601,6 +623,8 @@ static void *signer_main(void *arg)
 				ca->crl_needed -= crl_seen;
 			else if (rc != RES_TOKEN)
 				ca->paused_until = srv_mono() + SRV_RETRY_SECS;
+		} else if (kind == JOB_PROBE) {
+			ca->probe_busy = 0;
 		} else if (kind == JOB_RENEW) {
 			ca->renew_busy = 0;
 			if (rc == RES_OK || rc != RES_TOKEN)
