@@ -429,9 +429,17 @@ static void test_unknown_unauthorized_malformed(void **state)
 		OCSP_RESPONSE_free(r);
 	}
 	srv_reply_clear(&rep);
-	/* a path that is no CRL and no OCSP request */
+	/* paths that are no CRL and no OCSP request under "/" */
 	assert_int_equal(srv_core_get(core, "/", 1, &rep), RES_OK);
 	assert_int_equal(rep.http, 404);
+	srv_reply_clear(&rep);
+	assert_int_equal(srv_core_get(core, "/favicon.ico", 12, &rep), RES_OK);
+	assert_int_equal(rep.http, 404);
+	srv_reply_clear(&rep);
+	/* a DER SEQUENCE that is no OCSP request: malformedRequest */
+	assert_int_equal(srv_core_get(core, "/MAA=", 5, &rep), RES_OK);
+	assert_int_equal(rep.http, 200);
+	assert_string_equal(rep.result, "malformedRequest");
 	srv_reply_clear(&rep);
 }
 

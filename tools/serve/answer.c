@@ -352,9 +352,23 @@ int srv_core_get(struct srv_core *c, const char *path, size_t len, struct srv_re
 		return RES_OK;
 	}
 	if (srv_ocsp_get_decode(rest, rlen, buf, c->o->max_request, &n) != RES_OK)
-		reply_error(c, OCSP_RESPONSE_STATUS_MALFORMEDREQUEST, "malformedRequest", out);
-	else
+		n = 0;
+	if (n == 0 || buf[0] != 0x30) {
+		if (best == 1) {
+			/*
+			 * under "/", a path that is no DER SEQUENCE in base64 is not
+			 * an OCSP request at all (/favicon.ico): 404, not malformedRequest
+			 */
+			out->http = 404;
+			out->kind = "other";
+			out->result = "notFound";
+		} else {
+			reply_error(c, OCSP_RESPONSE_STATUS_MALFORMEDREQUEST, "malformedRequest",
+			            out);
+		}
+	} else {
 		srv_core_ocsp(c, buf, n, 1, out);
+	}
 	free(buf);
 	return RES_OK;
 }

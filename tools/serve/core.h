@@ -49,10 +49,16 @@ int srv_core_ocsp(struct srv_core *c, const unsigned char *req, size_t len, int 
  */
 int srv_core_get(struct srv_core *c, const char *path, size_t len, struct srv_reply *out);
 /*
- * /health: JSON {"status": "ok"|"degraded"|"failing", "token": ...,
- * "cas": [...]}: ok; degraded (token unavailable or behind, stored
- * responses still valid) with HTTP 200; failing (responses expired, or
- * none) with HTTP 503.
+ * /health: JSON {"status": "ok"|"degraded"|"failing", "token":
+ * "available"|"unavailable"|"pin-locked", "cas": [{"name", "token",
+ * "certificates" (unexpired), "responses" (valid, both CertID digests),
+ * "stale", "queued", "cache_age" (seconds since the oldest valid
+ * thisUpdate), "crl_number", "crl_this_update", "crl_next_update" (epoch
+ * seconds), "signatures", "sign_failures", "message" (why the token is
+ * away, "" none)}, ...]}: ok; degraded (a token unavailable, or responses
+ * missing for some certificates, the stored ones still valid) with HTTP
+ * 200; failing (a CA with certificates but no valid response, or no
+ * unexpired CRL) with HTTP 503.
  */
 int srv_core_health(struct srv_core *c, struct srv_reply *out);
 /* Appends the core's metric lines (cache age, signatures made, token state, ...) to *buf. */

@@ -188,7 +188,7 @@ int srv_core_health(struct srv_core *c, struct srv_reply *out)
 		if ((st[i].wanted > 0 && st[i].responses == 0) || !st[i].has_crl ||
 		    st[i].crl_next <= now)
 			failing = 1;
-		if (!st[i].token_ok || st[i].responses < st[i].wanted || st[i].queued > 0)
+		if (!st[i].token_ok || st[i].responses < st[i].wanted)
 			degraded = 1;
 		if (!st[i].token_ok)
 			token = st[i].pin_locked ? "pin-locked" : "unavailable";

@@ -10,6 +10,13 @@
  *   (queues, budget, token state) -> core->evmu (events).
  * The request path takes core->lock and ca->lock for reading, and qmu only
  * to try the budget: it never waits for the token.
+ *
+ * The signer threads' jobs, per CA in this order: the CRL (asked for when
+ * the revoked set changed, at half life, or none stored matches), the
+ * responder certificate's renewal, urgent entries (changed records), normal
+ * ones (new certificates, half-life renewals), and while the token is away
+ * with nothing else to do, a probe (the keys loaded again) every retry
+ * period.  A CA in its retry pause is skipped.
  */
 #ifndef P11CA_SRV_INT_H
 #define P11CA_SRV_INT_H
