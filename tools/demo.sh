@@ -195,39 +195,55 @@ fi
 echo "and the good one is fit:"
 run "$p11ca" verify "$work/peer1.pem" --trust "$work/trust.pem" --crl-store "$work/crls" --revocation crl ||
 	die "verify refused the good certificate"
-echo "OCSP: 'openssl ocsp' answers from the CA's index (ca export-index) with a delegated"
-echo "responder certificate the CA issued (--profile ocsp); it binds every interface, so it"
-echo "runs in a network namespace of its own, with 'p11ca verify' beside it:"
-OPENSSL_CONF=/dev/null openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout "$work/ocsp.key" -subj "/O=Example/CN=Example Demo OCSP responder" \
-	-out "$work/ocsp.csr" 2> /dev/null || die "openssl req (OCSP responder)"
-run "$p11ca" ca sign --dir "$work/ca" $pin --profile ocsp "$work/ocsp.csr" --out "$work/ocsp.pem" > /dev/null
-if unshare -n true 2> /dev/null; then
-	unshare -n sh -s "$p11ca" "$work" "$work/issued/$revoked" << 'NS' || die "the OCSP part failed"
-set -eu
-p11ca=$1 work=$2 revoked=$3
-ip link set lo up
-OPENSSL_CONF=/dev/null openssl ocsp -port 8080 -index "$work/ca/index.txt" -CA "$work/ca/ca.pem" \
-	-rsigner "$work/ocsp.pem" -rkey "$work/ocsp.key" -ndays 1 -nrequest 2 > "$work/ocsp.log" 2>&1 &
+echo "OCSP and the distribution point: 'p11ca serve' answers from the CA's database with"
+echo "responses signed ahead of time by a responder key on the token ('ca responder'), here on 127.0.0.1:"
+run "$p11ca" ca responder --dir "$work/ca" $pin --new-key ec:p256
+"$p11ca" serve --listen 127.0.0.1:0 --dir "$work/ca" $pin --nonce echo --log none \
+	--ready-file "$work/serve.ready" 2> "$work/serve.log" &
+serve_pid=$!
 i=0
-until grep -q "waiting for OCSP client connections" "$work/ocsp.log" 2> /dev/null; do
+until [ -s "$work/serve.ready" ]; do
+	kill -0 "$serve_pid" 2> /dev/null || die "p11ca serve did not start: $(cat "$work/serve.log")"
 	i=$((i + 1))
-	[ $i -le 100 ] || { echo "openssl ocsp did not start" >&2; exit 1; }
+	[ $i -le 300 ] || { kill "$serve_pid"; die "p11ca serve: not ready after 30 s"; }
 	sleep 0.1
 done
-echo "\$ $p11ca verify $revoked --trust $work/trust.pem --revocation ocsp --ocsp-url http://127.0.0.1:8080/ --explain"
-if "$p11ca" verify "$revoked" --trust "$work/trust.pem" --revocation ocsp \
-	--ocsp-url http://127.0.0.1:8080/ --explain; then
-	echo "verify passed the revoked certificate" >&2
-	exit 1
+ocsp="http://127.0.0.1:$(cat "$work/serve.ready")"
+echo "\$ $p11ca serve --listen 127.0.0.1:0 --dir $work/ca $pin --nonce echo   # listening at $ocsp"
+peer=$(ls "$work/issued" | sed -n 2p)
+OPENSSL_CONF=/dev/null run openssl ocsp -url "$ocsp/" -issuer "$work/ca/ca.pem" -CAfile "$work/ca/ca.pem" \
+	-cert "$work/issued/$peer" -cert "$work/issued/$revoked" 2>&1 | sed "s|$work/issued/||g"
+echo "a second peer is revoked; the responder re-signs its answer by itself (no export, no restart):"
+run "$p11ca" ca revoke --dir "$work/ca" --cert "$work/issued/$peer" --reason superseded
+t0=$(date +%s%N)
+i=0
+until OPENSSL_CONF=/dev/null openssl ocsp -url "$ocsp/" -issuer "$work/ca/ca.pem" -CAfile "$work/ca/ca.pem" \
+	-cert "$work/issued/$peer" > "$work/ocsp.out" 2>&1 && grep -q ": revoked" "$work/ocsp.out"; do
+	i=$((i + 1))
+	[ $i -le 100 ] || { kill "$serve_pid"; die "the OCSP answer did not say revoked: $(cat "$work/ocsp.out")"; }
+	sleep 0.1
+done
+echo "revoked in the OCSP answer $((($(date +%s%N) - t0) / 1000000)) ms after 'ca revoke':"
+sed "s|$work/issued/||" "$work/ocsp.out"
+echo "'p11ca verify' asks the same responder (with its nonce, echoed):"
+if run "$p11ca" verify "$work/issued/$peer" --trust "$work/trust.pem" --revocation ocsp \
+	--ocsp-url "$ocsp/" --explain; then
+	kill "$serve_pid"
+	die "verify passed the revoked certificate"
 fi
-echo "\$ $p11ca verify $work/peer1.pem --trust $work/trust.pem --revocation ocsp --ocsp-url http://127.0.0.1:8080/"
-"$p11ca" verify "$work/peer1.pem" --trust "$work/trust.pem" --revocation ocsp --ocsp-url http://127.0.0.1:8080/
-wait
-NS
-else
-	echo "(skipped: a network namespace needs root; run ./quickstart demo as root to see OCSP)"
-fi
+run "$p11ca" verify "$work/peer1.pem" --trust "$work/trust.pem" --revocation ocsp --ocsp-url "$ocsp/" ||
+	{ kill "$serve_pid"; die "verify refused the good certificate"; }
+echo "the distribution point's path is the --crl-url's (/root.crl); its CRL was re-made on the token:"
+curl -s --max-time 5 -o "$work/served.crl" "$ocsp/root.crl" || { kill "$serve_pid"; die "GET /root.crl failed"; }
+OPENSSL_CONF=/dev/null run openssl crl -inform DER -in "$work/served.crl" -noout -verify \
+	-CAfile "$work/ca/ca.pem" -crlnumber
+OPENSSL_CONF=/dev/null openssl crl -inform DER -in "$work/served.crl" -noout -text |
+	grep -A2 "Serial Number" | sed 's/^ */  /'
+run curl -s --max-time 5 "$ocsp/health"
+echo
+kill -TERM "$serve_pid"
+wait "$serve_pid" || die "p11ca serve did not stop cleanly"
+echo "SIGTERM: p11ca serve stopped cleanly"
 
 step "13. Signing speed: bare PKCS#11 vs libp11ca, same token, same run"
 run "$p11ca" token bench --token "$tok" $pin --seconds 1
@@ -249,6 +265,7 @@ signature; signed with a p11ca key through OpenSC's pkcs11-tool; made a certific
 'openssl req' and served TLS 1.3 with 'openssl s_server' on the token key through the
 p11ca provider; probed a TLS peer as TLS verify mode does (an IP peer address caught);
 fetched the CA's CRL from a distribution point into a CRL store and had 'p11ca verify' catch
-the revoked certificate through it and through an OCSP responder; measured signing speed against the bare PKCS#11 limit; deleted a key.
+the revoked certificate through it; ran 'p11ca serve' (OCSP responder and CRL distribution point
+with a responder key on the token) and saw a new revocation in its answers at once; measured signing speed against the bare PKCS#11 limit; deleted a key.
 Everything is in $work.
 MSG
