@@ -203,13 +203,15 @@ expect_completion() {
 	_got=$(complete_words "$@")
 	[ "$_got" = "$_want " ] || fail "completing '$*': '$_got', want '$_want'"
 }
-expect_completion "ca cert crl csr key tls token trust verify" ""
+expect_completion "ca cert crl csr key serve tls token trust verify" ""
 expect_completion "ca cert crl csr" c
 expect_completion "show" crl s
 expect_completion "--crl-store" crl list --crl
 expect_completion "fetch" crl f
 expect_completion "--crl-store" crl fetch --crl
 expect_completion "set-cert show sign" ca s
+expect_completion "responder revoke" ca r
+expect_completion "--nonce" serve --non
 expect_completion "--profile" ca sign --pro
 expect_completion "ocsp" ca sign --profile o
 expect_completion "server server,client" csr --eku se
