@@ -13,7 +13,9 @@ static void module_free(struct p11ca_module *mod)
 {
 	if (mod == NULL)
 		return;
-	if (mod->initialised && mod->owned && mod->pid == getpid())
+	/* the last context of the process that holds it finalises what we initialised */
+	if (p11ca_module_users(mod->fl, -1) == 0 && mod->initialised && mod->owned &&
+	    mod->pid == getpid())
 		(void)mod->fl->C_Finalize(NULL);
 	pthread_mutex_destroy(&mod->lock);
 	pthread_rwlock_destroy(&mod->calls);
@@ -52,6 +54,7 @@ static CK_RV module_add(p11ca_ctx *ctx, CK_FUNCTION_LIST *fl)
 		pthread_rwlockattr_destroy(&attr);
 	}
 	ctx->mods[ctx->nmods++] = mod;
+	(void)p11ca_module_users(fl, 1);
 	mod = NULL;
 	rv = CKR_OK;
 out:
@@ -405,6 +408,7 @@ CK_RV p11ca_ctx_find_token(p11ca_ctx *ctx, P11KitUri *uri, const char *uristr, p
 		usleep(20000 * (useconds_t)attempt);
 		for (i = 0; i < ctx->nmods; i++)
 			if (ctx->mods[i]->owned && module_idle(ctx, ctx->mods[i]) &&
+			    p11ca_module_users(ctx->mods[i]->fl, 0) == 1 &&
 			    p11ca_module_ensure(ctx->mods[i], &gen) == CKR_OK)
 				(void)p11ca_module_reinit(ctx->mods[i], gen);
 		if ((rv = p11ca_ctx_refresh(ctx)) != CKR_OK)

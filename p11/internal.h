@@ -47,6 +47,13 @@ CK_RV p11ca_module_ensure(struct p11ca_module *mod, unsigned *pgen);
 /* Finalises and initialises @mod again after an HSM restart, unless somebody
  * already did since generation @seen_gen. */
 CK_RV p11ca_module_reinit(struct p11ca_module *mod, unsigned seen_gen);
+/*
+ * How many contexts of this process hold module @fl (p11ca_ctx_new adds
+ * one, freeing the context takes it away), after adding @delta: a module
+ * another context may be inside is never finalised (a server keeps one
+ * context per CA, and reloads keys while the others sign).
+ */
+int p11ca_module_users(CK_FUNCTION_LIST *fl, int delta);
 
 /* ---- tokens and the session pool (token.c, pool.c) ---- */
 

@@ -1,6 +1,7 @@
 /* module.c - initialising modules, again after fork() or an HSM restart. */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -20,6 +21,43 @@ static CK_RV module_initialize(struct p11ca_module *mod)
 	if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
 		rv = CKR_OK; /* someone else in this process did, or a fork copy */
 	return rv;
+}
+
+/* The contexts of this process that hold each module, by function list. */
+struct module_users {
+	CK_FUNCTION_LIST *fl;
+	int users;
+	struct module_users *next;
+};
+static pthread_mutex_t users_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct module_users *users_list;
+
+int p11ca_module_users(CK_FUNCTION_LIST *fl, int delta)
+{
+	struct module_users *u, **pu;
+	int n = 0;
+
+	pthread_mutex_lock(&users_lock);
+	for (pu = &users_list; (u = *pu) != NULL; pu = &u->next)
+		if (u->fl == fl)
+			break;
+	if (u == NULL && delta > 0 && (u = calloc(1, sizeof(*u))) != NULL) {
+		u->fl = fl;
+		u->next = users_list;
+		users_list = u;
+		pu = &users_list;
+	}
+	if (u != NULL) {
+		u->users += delta;
+		n = u->users;
+		if (n <= 0) {
+			*pu = u->next;
+			free(u);
+			n = 0;
+		}
+	}
+	pthread_mutex_unlock(&users_lock);
+	return n;
 }
 
 /* Bumped in every child after fork(): cheaper than getpid() per operation. */
@@ -86,7 +124,7 @@ CK_RV p11ca_module_reinit(struct p11ca_module *mod, unsigned seen_gen)
 		/* The module lost its state (HSM restart): start over.  Only its
 		 * initialiser finalises it (another user in the process may be
 		 * inside it); C_Initialize then says whether it is up again. */
-		if (mod->owned)
+		if (mod->owned && p11ca_module_users(mod->fl, 0) <= 1)
 			(void)mod->fl->C_Finalize(NULL);
 		rv = module_initialize(mod);
 		mod->pid = getpid();

@@ -871,6 +871,12 @@ static void test_delegated_responder(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		/*
+		 * first: a login is the process's (PKCS#11), and a module another
+		 * context holds is never finalised, so later tests would find the
+		 * token logged in already and no PIN asked
+		 */
+		cmocka_unit_test(test_wrong_pin_refused),
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_unknown_unauthorized_malformed),
 		cmocka_unit_test(test_revoke),
@@ -878,7 +884,6 @@ int main(void)
 		cmocka_unit_test(test_token_away_while_serving),
 		cmocka_unit_test(test_restart_from_store),
 		cmocka_unit_test(test_corrupt_cache_ignored),
-		cmocka_unit_test(test_wrong_pin_refused),
 		cmocka_unit_test(test_delegated_responder),
 	};
 
