@@ -263,7 +263,8 @@ size_t wrap_certid(const unsigned char *certid, size_t len, const unsigned char 
 
 	tlv(a, &n, 0x30, certid, len); /* Request */
 	tlv(b, &m, 0x30, a, n);        /* requestList */
-	memcpy(b + m, tail, tlen);
+	if (tlen > 0)                  /* no memcpy from NULL (UBSan) */
+		memcpy(b + m, tail, tlen);
 	m += tlen;
 	n = 0;
 	tlv(a, &n, 0x30, b, m); /* tbsRequest */
