@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -235,13 +236,28 @@ static char *held_page; /* NULL: none held */
 static size_t held_size;
 static size_t held_len;
 
+/*
+ * mlock(2) and munlock(2) as system calls: AddressSanitizer replaces the
+ * libc functions with ones that do nothing, and the PIN's page must be
+ * locked in a sanitizer build as in any other.
+ */
+static int page_lock(void *p, size_t n)
+{
+	return (int)syscall(SYS_mlock, p, n);
+}
+
+static void page_unlock(void *p, size_t n)
+{
+	(void)syscall(SYS_munlock, p, n);
+}
+
 /* Wipes, unlocks and unmaps the page; with held_lock held. */
 static void held_release(void)
 {
 	if (held_page == NULL)
 		return;
 	p11ca_wipe(held_page, held_size);
-	(void)munlock(held_page, held_size);
+	page_unlock(held_page, held_size);
 	(void)munmap(held_page, held_size);
 	held_page = NULL;
 	held_size = 0;
@@ -261,7 +277,7 @@ static CK_RV held_map(char **ppage, size_t *psize)
 	if (page == MAP_FAILED)
 		return p11ca_err(CKR_HOST_MEMORY, "cannot map a page to hold the PIN: %s",
 		                 strerror(errno));
-	if (mlock(page, size) != 0) {
+	if (page_lock(page, size) != 0) {
 		int e = errno;
 		(void)munmap(page, size);
 		return p11ca_err(CKR_HOST_MEMORY,
@@ -271,7 +287,7 @@ static CK_RV held_map(char **ppage, size_t *psize)
 	}
 	if (madvise(page, size, MADV_DONTDUMP) != 0) {
 		int e = errno;
-		(void)munlock(page, size);
+		page_unlock(page, size);
 		(void)munmap(page, size);
 		return p11ca_err(CKR_HOST_MEMORY,
 		                 "cannot keep the PIN's page out of core dumps (madvise: %s)",
