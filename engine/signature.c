@@ -472,9 +472,13 @@ static int sig_sign_raw(struct sigctx *c, unsigned char *sig, size_t *siglen, si
 		} else if (c->pad == RSA_PKCS1_PADDING) {
 			sp.alg = P11CA_SIG_RSA_PKCS1;
 		} else {
-			P11CA_PROV_RAISE(c->prov, P11CA_PROV_R_BAD_PARAM,
-			                 "raw RSA signing is not offered");
-			return RET_OSSL_ERR;
+			/* RSA_NO_PADDING: the caller's block, as it is (CKM_RSA_X_509) */
+			if (sp.md != NULL) {
+				P11CA_PROV_RAISE(c->prov, P11CA_PROV_R_BAD_PARAM,
+				                 "raw RSA signs a block, not a digest");
+				return RET_OSSL_ERR;
+			}
+			sp.alg = P11CA_SIG_RSA_RAW;
 		}
 		break;
 	case SIG_ECDSA: sp.alg = P11CA_SIG_ECDSA; break;

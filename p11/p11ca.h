@@ -344,6 +344,8 @@ enum p11ca_sig_alg {
 	P11CA_SIG_RSA_PSS,       /* RSASSA-PSS, MGF1 with the same digest */
 	P11CA_SIG_ECDSA,         /* output is a DER ECDSA-Sig-Value */
 	P11CA_SIG_EDDSA,         /* pure Ed25519 over the message */
+	P11CA_SIG_RSA_RAW,       /* raw RSA (CKM_RSA_X_509): the input is the whole block,
+	                            modulus-sized, signed as it is; md NULL */
 };
 
 struct p11ca_sig_params {

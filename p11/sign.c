@@ -312,6 +312,23 @@ P11CA_EXPORT CK_RV p11ca_key_sign_digest(p11ca_key *key, const struct p11ca_sig_
 			                 "token returned a malformed ECDSA signature (%lu bytes)",
 			                 (unsigned long)op.outlen);
 		return CKR_OK;
+	case P11CA_SIG_RSA_RAW:
+		if (key->kind != P11CA_KEY_RSA || params->md != NULL)
+			goto mismatch;
+		/* as OpenSSL's RSA_NO_PADDING: exactly the modulus' length */
+		if (dgstlen != (size_t)(key->bits + 7) / 8)
+			return p11ca_err(CKR_DATA_LEN_RANGE,
+			                 "raw RSA signs a block of the modulus' size (%zu bytes), "
+			                 "not %zu bytes",
+			                 (size_t)(key->bits + 7) / 8, dgstlen);
+		if (!p11ca_token_has_mechanism(key->token, CKM_RSA_X_509))
+			return p11ca_err(P11CA_R_UNSUPPORTED,
+			                 "token '%s' has no raw RSA (CKM_RSA_X_509)",
+			                 key->token->info.label);
+		op.mech.mechanism = CKM_RSA_X_509;
+		if ((rv = run_sign(key, &op, "raw RSA signing")) == CKR_OK)
+			*psiglen = op.outlen;
+		return rv;
 	case P11CA_SIG_EDDSA:
 		if (key->kind != P11CA_KEY_ED25519)
 			goto mismatch;

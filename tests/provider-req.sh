@@ -74,6 +74,20 @@ unset P11CA_EMULATE_PSS
 dgst_check ec256 -sha256 "ECDSA P-256"
 dgst_check ec384 -sha384 "ECDSA P-384"
 
+# raw RSA (RSA_NO_PADDING: CKM_RSA_X_509, issue 12): a 256-byte block below the
+# modulus, signed as it is (rsautl -raw: OpenSSL 3.0's pkeyutl refuses inputs
+# longer than a digest); the public key recovers exactly that block
+python3 -c 'import os, sys; open(sys.argv[1], "wb").write(b"\x00\x01" + os.urandom(254))' \
+	"$dir/block" || fail "python3 is needed"
+run "rsautl -sign -raw" p11 rsautl -sign -raw -inkey "$(key rsa)" -in "$dir/block" -out "$dir/sig"
+run "pkeyutl -verifyrecover pad-mode:none" plain pkeyutl -verifyrecover -pubin -inkey "$dir/rsa.pub" \
+	-pkeyopt pad-mode:none -in "$dir/sig" -out "$dir/back"
+cmp -s "$dir/block" "$dir/back" || fail "raw RSA: the recovered block is not the one signed"
+head -c 100 "$dir/block" > "$dir/short"
+run_fails "raw RSA over a block shorter than the modulus" p11 rsautl -sign -raw \
+	-inkey "$(key rsa)" -in "$dir/short" -out "$dir/sig3"
+ok "rsautl -sign -raw: raw RSA on the token (CKM_RSA_X_509), recovered by the public key"
+
 # Ed25519 signs the message itself
 run "pkeyutl -sign Ed25519" p11 pkeyutl -sign -inkey "$(key ed)" -rawin -in "$dir/msg" -out "$dir/sig"
 run "pkeyutl -verify Ed25519" plain pkeyutl -verify -pubin -inkey "$dir/ed.pub" -rawin \
