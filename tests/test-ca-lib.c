@@ -128,38 +128,6 @@ static unsigned char *make_csr(const char *host, size_t *plen)
 	return out;
 }
 
-/*
- * A PEM CSR (CN @cn, software P-256 key) carrying @exts as they are: two
- * subjectAltNames, or one whose DER is broken, as a hostile requester
- * would send them.
- */
-static unsigned char *make_csr_exts(const char *cn, STACK_OF(X509_EXTENSION) * exts, size_t *plen)
-{
-	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	X509_REQ *req = X509_REQ_new();
-	X509_NAME *name = X509_NAME_new();
-	BIO *mem = BIO_new(BIO_s_mem());
-	unsigned char *out = NULL;
-	char *data;
-	long len;
-
-	if (key != NULL && req != NULL && name != NULL && mem != NULL &&
-	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
-	                               0) &&
-	    X509_REQ_set_subject_name(req, name) && X509_REQ_set_pubkey(req, key) &&
-	    X509_REQ_add_extensions(req, exts) && X509_REQ_sign(req, key, EVP_sha256()) > 0 &&
-	    PEM_write_bio_X509_REQ(mem, req) && (len = BIO_get_mem_data(mem, &data)) > 0 &&
-	    (out = malloc((size_t)len)) != NULL) {
-		memcpy(out, data, (size_t)len);
-		*plen = (size_t)len;
-	}
-	X509_NAME_free(name);
-	X509_REQ_free(req);
-	EVP_PKEY_free(key);
-	BIO_free(mem);
-	return out;
-}
-
 static int count_row(const struct cadb_row *r, void *arg)
 {
 	(void)r;
@@ -343,7 +311,7 @@ static void test_hostile_sans(void **state)
 		}
 		memset(&req, 0, sizeof(req));
 		req.name = round == 0 ? "two-sans" : "broken-san";
-		req.csr = make_csr_exts("host.example.com", exts, &req.csr_len);
+		req.csr = uh_make_csr("host.example.com", exts, &req.csr_len);
 		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 		assert_non_null(req.csr);
 		assert_int_equal(ca_issue(ca, &io, &req, 1), RES_BAD_INPUT);

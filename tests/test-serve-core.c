@@ -119,33 +119,6 @@ static void unplug(int on)
 		f_set_flags(fns[i], CKR_TOKEN_NOT_PRESENT, -1, 0);
 }
 
-/* A PEM CSR for a fresh software P-256 key with CN @cn. */
-static unsigned char *make_csr(const char *cn, size_t *plen)
-{
-	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	X509_REQ *req = X509_REQ_new();
-	X509_NAME *name = X509_NAME_new();
-	BIO *mem = BIO_new(BIO_s_mem());
-	unsigned char *out = NULL;
-	char *data;
-	long len;
-
-	if (key != NULL && req != NULL && name != NULL && mem != NULL &&
-	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
-	                               0) &&
-	    X509_REQ_set_subject_name(req, name) && X509_REQ_set_pubkey(req, key) &&
-	    X509_REQ_sign(req, key, EVP_sha256()) > 0 && PEM_write_bio_X509_REQ(mem, req) &&
-	    (len = BIO_get_mem_data(mem, &data)) > 0 && (out = malloc((size_t)len)) != NULL) {
-		memcpy(out, data, (size_t)len);
-		*plen = (size_t)len;
-	}
-	X509_NAME_free(name);
-	X509_REQ_free(req);
-	EVP_PKEY_free(key);
-	BIO_free(mem);
-	return out;
-}
-
 static int setup(void **state)
 {
 	struct ca_open_opts oo = { NULL, NULL, 1, 1, NULL };
@@ -185,7 +158,7 @@ static int setup(void **state)
 	memset(reqs, 0, sizeof(reqs));
 	for (i = 0; i < NCERTS; i++) {
 		snprintf(cn, sizeof(cn), "host%d.example.com", i);
-		csr[i] = make_csr(cn, &reqs[i].csr_len);
+		csr[i] = uh_make_csr(cn, NULL, &reqs[i].csr_len);
 		reqs[i].csr = csr[i];
 		reqs[i].name = "csr";
 	}

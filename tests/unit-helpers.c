@@ -11,7 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <openssl/ecdsa.h>
+#include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include "unit-helpers.h"
 
@@ -268,4 +270,31 @@ out:
 int uh_contains(const char *hay, const char *needle)
 {
 	return hay != NULL && needle != NULL && strstr(hay, needle) != NULL;
+}
+
+unsigned char *uh_make_csr(const char *cn, STACK_OF(X509_EXTENSION) * exts, size_t *plen)
+{
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509_REQ *req = X509_REQ_new();
+	X509_NAME *name = X509_NAME_new();
+	BIO *mem = BIO_new(BIO_s_mem());
+	unsigned char *out = NULL;
+	char *data;
+	long len;
+
+	if (key != NULL && req != NULL && name != NULL && mem != NULL &&
+	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
+	                               0) &&
+	    X509_REQ_set_subject_name(req, name) && X509_REQ_set_pubkey(req, key) &&
+	    (exts == NULL || X509_REQ_add_extensions(req, exts)) &&
+	    X509_REQ_sign(req, key, EVP_sha256()) > 0 && PEM_write_bio_X509_REQ(mem, req) &&
+	    (len = BIO_get_mem_data(mem, &data)) > 0 && (out = malloc((size_t)len)) != NULL) {
+		memcpy(out, data, (size_t)len);
+		*plen = (size_t)len;
+	}
+	X509_NAME_free(name);
+	X509_REQ_free(req);
+	EVP_PKEY_free(key);
+	BIO_free(mem);
+	return out;
 }

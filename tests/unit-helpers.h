@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 /* automake's "skip" exit status */
 #define UH_SKIP 77
@@ -57,5 +58,12 @@ int uh_result(int failed);
 
 /* 1 if @hay contains @needle. */
 int uh_contains(const char *hay, const char *needle);
+
+/*
+ * A PEM CSR (CN @cn, a fresh software P-256 key) carrying @exts as they are
+ * (NULL: none), e.g. two subjectAltNames, or one whose DER is broken, as a
+ * hostile requester would send them; malloc'ed (*plen bytes), NULL on failure.
+ */
+unsigned char *uh_make_csr(const char *cn, STACK_OF(X509_EXTENSION) * exts, size_t *plen);
 
 #endif /* P11CA_UNIT_HELPERS_H */

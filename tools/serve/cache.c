@@ -223,6 +223,14 @@ static int key_eq(const struct srv_key *a, const struct srv_key *b)
 	return a->len == b->len && a->alg == b->alg && memcmp(a->serial, b->serial, a->len) == 0;
 }
 
+void srv_key_of_rec(struct srv_key *k, const struct srv_rec *rec, int alg)
+{
+	memset(k, 0, sizeof(*k));
+	k->len = rec->len;
+	k->alg = (unsigned char)alg;
+	memcpy(k->serial, rec->serial, rec->len);
+}
+
 struct srv_entry *srv_map_find(const struct srv_map *m, const struct srv_key *k)
 {
 	struct srv_entry *e;

@@ -134,10 +134,7 @@ static int make_entries(struct srv_ca *ca, const struct srv_snap *s)
 	for (i = 0; i < s->n; i++)
 		for (alg = 0; alg < SRV_NALG; alg++) {
 			struct srv_key k;
-			memset(&k, 0, sizeof(k));
-			k.len = s->v[i].len;
-			k.alg = (unsigned char)alg;
-			memcpy(k.serial, s->v[i].serial, k.len);
+			srv_key_of_rec(&k, &s->v[i], alg);
 			if (srv_map_get(&ca->map, &k) == NULL)
 				return res_set(RES_NOMEM, "out of memory");
 		}
@@ -159,10 +156,7 @@ static void sweep_locked(struct srv_ca *ca)
 		for (alg = 0; alg < SRV_NALG; alg++) {
 			struct srv_key k;
 			struct srv_entry *e;
-			memset(&k, 0, sizeof(k));
-			k.len = rec->len;
-			k.alg = (unsigned char)alg;
-			memcpy(k.serial, rec->serial, k.len);
+			srv_key_of_rec(&k, rec, alg);
 			if ((e = srv_map_find(&ca->map, &k)) != NULL &&
 			    srv_resp_due(e->resp, rec, now))
 				srv_queue(ca, e, 0);
@@ -387,10 +381,7 @@ static void apply_snapshot(struct srv_ca *ca, struct srv_snap *ns, int64_t dv)
 		for (alg = 0; kind > 0 && alg < SRV_NALG; alg++) {
 			struct srv_key k;
 			struct srv_entry *e;
-			memset(&k, 0, sizeof(k));
-			k.len = r->len;
-			k.alg = (unsigned char)alg;
-			memcpy(k.serial, r->serial, k.len);
+			srv_key_of_rec(&k, r, alg);
 			if ((e = srv_map_find(&ca->map, &k)) != NULL)
 				srv_queue(ca, e, kind == 2);
 		}

@@ -64,10 +64,7 @@ static void state_of(struct srv_ca *ca, struct ca_state *st)
 		for (alg = 0; alg < SRV_NALG; alg++) {
 			struct srv_key k;
 			struct srv_entry *e;
-			memset(&k, 0, sizeof(k));
-			k.len = rec->len;
-			k.alg = (unsigned char)alg;
-			memcpy(k.serial, rec->serial, k.len);
+			srv_key_of_rec(&k, rec, alg);
 			st->wanted++;
 			if ((e = srv_map_find(&ca->map, &k)) == NULL || e->resp == NULL)
 				continue;

@@ -105,6 +105,8 @@ struct srv_map {
 	size_t nb, n;
 };
 struct srv_entry *srv_map_find(const struct srv_map *m, const struct srv_key *k);
+/* The map key of record @rec's response for CertID algorithm @alg (SRV_ALG_*). */
+void srv_key_of_rec(struct srv_key *k, const struct srv_rec *rec, int alg);
 /* The entry of @k, made when missing; NULL on ENOMEM. */
 struct srv_entry *srv_map_get(struct srv_map *m, const struct srv_key *k);
 void srv_map_del(struct srv_map *m, const struct srv_key *k);
