@@ -281,21 +281,34 @@ P11CA_EXPORT CK_RV p11ca_ctx_refresh(p11ca_ctx *ctx)
 	CK_RV rv = CKR_OK, first_err = CKR_OK;
 	size_t i, ok = 0;
 
-	pthread_mutex_lock(&ctx->lock);
-	/* Tokens are never freed before the context: keys keep pointers. */
-	for (i = 0; i < ctx->ntokens; i++)
-		ctx->tokens[i]->present = 0;
 	for (i = 0; i < ctx->nmods; i++) {
-		rv = refresh_module_locked(ctx, ctx->mods[i]);
+		struct p11ca_module *mod = ctx->mods[i];
+		size_t j;
+
+		/* inside the module before the context's lock (internal.h);
+		 * a module being re-initialised while this thread is inside
+		 * another keeps what was known of it */
+		if (!p11ca_module_enter(mod)) {
+			ok++;
+			continue;
+		}
+		pthread_mutex_lock(&ctx->lock);
+		/* Tokens are never freed before the context: keys keep pointers. */
+		for (j = 0; j < ctx->ntokens; j++)
+			if (ctx->tokens[j]->mod == mod)
+				ctx->tokens[j]->present = 0;
+		rv = refresh_module_locked(ctx, mod);
+		pthread_mutex_unlock(&ctx->lock);
+		p11ca_module_leave(mod);
 		if (rv == CKR_OK) {
 			ok++;
 		} else {
-			p11ca_log(ctx, "skipping module %s: %s", ctx->mods[i]->name,
-			          p11ca_error_message());
+			p11ca_log(ctx, "skipping module %s: %s", mod->name, p11ca_error_message());
 			if (first_err == CKR_OK)
 				first_err = rv;
 		}
 	}
+	pthread_mutex_lock(&ctx->lock);
 	ctx->refreshed = 1;
 	pthread_mutex_unlock(&ctx->lock);
 	/* one broken module does not hide the others */
@@ -345,21 +358,27 @@ static void append_candidate(char *buf, size_t cap, p11ca_token *t)
 static size_t match_tokens(p11ca_ctx *ctx, P11KitUri *uri, p11ca_token **found, char *cands,
                            size_t cap)
 {
-	size_t i, nmatch = 0;
+	size_t i, n = 0, nmatch = 0;
+	p11ca_token **ts;
 
 	cands[0] = '\0';
+	/* the candidates first: matching calls into the modules, which is
+	 * not done under the context's lock (internal.h); tokens are never
+	 * freed before the context */
 	pthread_mutex_lock(&ctx->lock);
-	for (i = 0; i < ctx->ntokens; i++) {
-		p11ca_token *t = ctx->tokens[i];
-		if (!t->present || !(t->info.flags & CKF_TOKEN_INITIALIZED))
-			continue;
-		if (uri != NULL && !p11ca_uri_match_token(uri, t))
+	ts = calloc(ctx->ntokens ? ctx->ntokens : 1, sizeof(*ts));
+	for (i = 0; ts != NULL && i < ctx->ntokens; i++)
+		if (ctx->tokens[i]->present && (ctx->tokens[i]->info.flags & CKF_TOKEN_INITIALIZED))
+			ts[n++] = ctx->tokens[i];
+	pthread_mutex_unlock(&ctx->lock);
+	for (i = 0; i < n; i++) {
+		if (uri != NULL && !p11ca_uri_match_token(uri, ts[i]))
 			continue;
 		nmatch++;
-		*found = t;
-		append_candidate(cands, cap, t);
+		*found = ts[i];
+		append_candidate(cands, cap, ts[i]);
 	}
-	pthread_mutex_unlock(&ctx->lock);
+	free(ts);
 	return nmatch;
 }
 

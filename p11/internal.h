@@ -35,15 +35,26 @@ struct p11ca_module {
 	unsigned generation; /* bumped at every (re)initialisation */
 	unsigned fork_gen;   /* fork generation it was initialised in */
 	int owned;           /* our C_Initialize succeeded: ours to finalise */
-	/* Held for reading around every operation on the module's sessions,
-	 * for writing while it is finalised and initialised again, so no
-	 * thread is inside the module then.  Prefers writers. */
+	/* Held for reading around every call into the module (session
+	 * operations, slot lists, token infos: p11ca_module_enter), for
+	 * writing while it is finalised and initialised again, so no thread
+	 * is inside the module then.  Prefers writers. */
 	pthread_rwlock_t calls;
 };
 
 /* Makes sure @mod is initialised in this process (after fork: again).
  * *pgen receives the current generation. */
 CK_RV p11ca_module_ensure(struct p11ca_module *mod, unsigned *pgen);
+/*
+ * Every call into a module holds its calls lock for reading: enter before,
+ * leave after (nested entries by the same thread count, so a thread may
+ * enter again).  Returns 0 when it could not (this thread is inside
+ * another module and this one is being re-initialised now, or it is
+ * inside too many): then do not call the module.  Order: enter a module
+ * before taking ctx->lock or a token's lock, never after.
+ */
+int p11ca_module_enter(struct p11ca_module *mod);
+void p11ca_module_leave(struct p11ca_module *mod);
 /* Finalises and initialises @mod again after an HSM restart, unless somebody
  * already did since generation @seen_gen. */
 CK_RV p11ca_module_reinit(struct p11ca_module *mod, unsigned seen_gen);

@@ -112,21 +112,80 @@ CK_RV p11ca_module_ensure(struct p11ca_module *mod, unsigned *pgen)
 	return rv;
 }
 
+/*
+ * The modules this thread is inside, and how deep: a nested entry must
+ * not read-lock again, since the lock prefers writers and a second read
+ * lock queued behind a waiting writer would never be granted.
+ */
+#define HELD_MAX 8
+static __thread struct {
+	struct p11ca_module *mod;
+	unsigned depth;
+} held[HELD_MAX];
+static __thread unsigned nheld;
+
+int p11ca_module_enter(struct p11ca_module *mod)
+{
+	unsigned i;
+
+	for (i = 0; i < nheld; i++)
+		if (held[i].mod == mod) {
+			held[i].depth++;
+			return 1;
+		}
+	if (nheld == HELD_MAX)
+		return 0;
+	/* inside another module already: only take this one if it is free
+	 * now, never wait (two threads each waiting for the other's module
+	 * behind a writer would wait for ever) */
+	if (nheld > 0 ? pthread_rwlock_tryrdlock(&mod->calls) != 0
+	              : pthread_rwlock_rdlock(&mod->calls) != 0)
+		return 0;
+	held[nheld].mod = mod;
+	held[nheld].depth = 1;
+	nheld++;
+	return 1;
+}
+
+void p11ca_module_leave(struct p11ca_module *mod)
+{
+	unsigned i;
+
+	for (i = 0; i < nheld; i++)
+		if (held[i].mod == mod) {
+			if (--held[i].depth == 0) {
+				pthread_rwlock_unlock(&mod->calls);
+				held[i] = held[--nheld];
+			}
+			return;
+		}
+}
+
 CK_RV p11ca_module_reinit(struct p11ca_module *mod, unsigned seen_gen)
 {
 	CK_RV rv = CKR_OK;
+	int finalise, was_owned;
 
-	/* wait until no other thread is inside the module (never called with
-	 * the read side held: p11ca_token_run recovers outside it) */
+	/* a thread inside a module would wait for itself */
+	if (nheld > 0)
+		return p11ca_err(CKR_FUNCTION_FAILED,
+		                 "cannot re-initialise PKCS#11 module %s from inside a call",
+		                 mod->name);
+	/* wait until no other thread is inside the module */
 	pthread_rwlock_wrlock(&mod->calls);
 	pthread_mutex_lock(&mod->lock);
 	if (mod->generation == seen_gen && mod->pid == getpid()) {
 		/* The module lost its state (HSM restart): start over.  Only its
 		 * initialiser finalises it (another user in the process may be
 		 * inside it); C_Initialize then says whether it is up again. */
-		if (mod->owned && p11ca_module_users(mod->fl, 0) <= 1)
+		finalise = mod->owned && p11ca_module_users(mod->fl, 0) <= 1;
+		was_owned = mod->owned;
+		if (finalise)
 			(void)mod->fl->C_Finalize(NULL);
 		rv = module_initialize(mod);
+		/* not finalised: still ours to finalise at the end */
+		if (!finalise && was_owned)
+			mod->owned = 1;
 		mod->pid = getpid();
 		__atomic_add_fetch(&mod->generation, 1, __ATOMIC_RELEASE);
 		__atomic_store_n(&mod->initialised, rv == CKR_OK, __ATOMIC_RELEASE);

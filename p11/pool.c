@@ -38,9 +38,13 @@ void p11ca_pool_reset_locked(p11ca_token *t)
 void p11ca_pool_close_all(p11ca_token *t)
 {
 	size_t i;
+	/* inside the module before the token's lock (internal.h); when it
+	 * is being re-initialised the idle sessions go with it */
+	int in = p11ca_module_enter(t->mod);
 
 	pthread_mutex_lock(&t->lock);
-	if (t->mod->initialised && t->mod->pid == getpid() && t->generation == t->mod->generation) {
+	if (in && t->mod->initialised && t->mod->pid == getpid() &&
+	    t->generation == t->mod->generation) {
 		for (i = 0; i < t->nidle; i++)
 			(void)t->mod->fl->C_CloseSession(t->idle[i]);
 		t->nopen -= t->nidle;
@@ -51,6 +55,8 @@ void p11ca_pool_close_all(p11ca_token *t)
 	t->generation = (unsigned)-1;
 	pthread_cond_broadcast(&t->cond);
 	pthread_mutex_unlock(&t->lock);
+	if (in)
+		p11ca_module_leave(t->mod);
 }
 
 static CK_RV open_session(p11ca_token *t, CK_SESSION_HANDLE *ph)
@@ -213,7 +219,10 @@ CK_RV p11ca_token_run(p11ca_token *t, p11ca_key *key, int login, p11ca_op_fn fn,
 		unsigned gen;
 
 		p11ca_err_clear();
-		pthread_rwlock_rdlock(&t->mod->calls);
+		if (!p11ca_module_enter(t->mod))
+			return p11ca_err(CKR_FUNCTION_FAILED,
+			                 "module %s is being re-initialised; try again",
+			                 t->mod->name);
 		rv = p11ca_pool_get(t, login, &s);
 		gen = s.generation;
 		if (rv == CKR_OK) {
@@ -236,7 +245,7 @@ CK_RV p11ca_token_run(p11ca_token *t, p11ca_key *key, int login, p11ca_op_fn fn,
 			gen = t->mod->generation;
 			pthread_mutex_unlock(&t->mod->lock);
 		}
-		pthread_rwlock_unlock(&t->mod->calls);
+		p11ca_module_leave(t->mod);
 		fault = lost_login ? P11CA_FAULT_LOGIN : p11ca_fault_of(rv);
 		lost_login = 0;
 		if (fault == P11CA_FAULT_NONE || (fault == P11CA_FAULT_OBJECT && key == NULL))

@@ -68,17 +68,23 @@ void p11ca_token_free(p11ca_token *t)
 CK_RV p11ca_token_update_info(p11ca_token *t)
 {
 	CK_TOKEN_INFO ti;
-	CK_RV rv;
+	CK_RV rv = CKR_FUNCTION_FAILED;
 
-	rv = t->mod->fl->C_GetTokenInfo(t->slot, &ti);
+	if (p11ca_module_enter(t->mod)) {
+		rv = t->mod->fl->C_GetTokenInfo(t->slot, &ti);
+		p11ca_module_leave(t->mod);
+	}
 	if (rv == CKR_SLOT_ID_INVALID || rv == CKR_TOKEN_NOT_PRESENT ||
 	    rv == CKR_CRYPTOKI_NOT_INITIALIZED || rv == CKR_DEVICE_REMOVED) {
 		/* the slot may have moved (module re-initialised): look again */
 		char serial[17], label[33];
 		snprintf(serial, sizeof(serial), "%s", t->info.serial);
 		snprintf(label, sizeof(label), "%s", t->info.label);
-		if (p11ca_ctx_refresh(t->ctx) == CKR_OK && t->present)
+		if (p11ca_ctx_refresh(t->ctx) == CKR_OK && t->present &&
+		    p11ca_module_enter(t->mod)) {
 			rv = t->mod->fl->C_GetTokenInfo(t->slot, &ti);
+			p11ca_module_leave(t->mod);
+		}
 		if (rv != CKR_OK || !t->present)
 			return p11ca_err(rv != CKR_OK ? rv : CKR_TOKEN_NOT_PRESENT,
 			                 "token '%s' (serial %s) is not present", label, serial);
@@ -111,6 +117,9 @@ P11CA_EXPORT int p11ca_token_has_mechanism(p11ca_token *t, CK_MECHANISM_TYPE mec
 	CK_ULONG i, n = 0;
 	int found = 0;
 
+	/* inside the module before the token's lock (internal.h) */
+	if (!p11ca_module_enter(t->mod))
+		return 0;
 	pthread_mutex_lock(&t->lock);
 	if (!t->mechs_loaded) {
 		if (p11ca_module_ensure(t->mod, NULL) == CKR_OK &&
@@ -127,6 +136,7 @@ P11CA_EXPORT int p11ca_token_has_mechanism(p11ca_token *t, CK_MECHANISM_TYPE mec
 		if (t->mechs[i] == mech)
 			found = 1;
 	pthread_mutex_unlock(&t->lock);
+	p11ca_module_leave(t->mod);
 	return found;
 }
 
@@ -226,10 +236,13 @@ P11CA_EXPORT CK_RV p11ca_token_login(p11ca_token *t)
 	struct p11ca_session s;
 	CK_RV rv;
 
-	if ((rv = p11ca_pool_get(t, 1, &s)) != CKR_OK)
-		return rv;
-	p11ca_pool_put(t, &s, CKR_OK);
-	return CKR_OK;
+	if (!p11ca_module_enter(t->mod))
+		return p11ca_err(CKR_FUNCTION_FAILED, "module %s is being re-initialised",
+		                 t->mod->name);
+	if ((rv = p11ca_pool_get(t, 1, &s)) == CKR_OK)
+		p11ca_pool_put(t, &s, CKR_OK);
+	p11ca_module_leave(t->mod);
+	return rv;
 }
 
 static void pad_label(CK_UTF8CHAR out[32], const char *label)
@@ -311,11 +324,17 @@ P11CA_EXPORT CK_RV p11ca_token_change_pin(p11ca_token *t, const char *old_pin, c
 
 	if (old_pin == NULL || new_pin == NULL)
 		return p11ca_err(CKR_ARGUMENTS_BAD, "changing a PIN needs the old and the new PIN");
-	if ((rv = p11ca_pool_get(t, 0, &s)) != CKR_OK)
+	if (!p11ca_module_enter(t->mod))
+		return p11ca_err(CKR_FUNCTION_FAILED, "module %s is being re-initialised",
+		                 t->mod->name);
+	if ((rv = p11ca_pool_get(t, 0, &s)) != CKR_OK) {
+		p11ca_module_leave(t->mod);
 		return rv;
+	}
 	rv = t->mod->fl->C_SetPIN(s.h, (CK_UTF8CHAR *)old_pin, strlen(old_pin),
 	                          (CK_UTF8CHAR *)new_pin, strlen(new_pin));
 	p11ca_pool_put(t, &s, rv);
+	p11ca_module_leave(t->mod);
 	if (rv != CKR_OK)
 		return p11ca_err(rv, "changing the PIN of token '%s' failed: %s", t->info.label,
 		                 p11ca_rv_text(rv));

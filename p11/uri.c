@@ -334,6 +334,7 @@ int p11ca_uri_match_token(P11KitUri *uri, p11ca_token *t)
 	CK_SLOT_ID sid = p11_kit_uri_get_slot_id(uri);
 	CK_TOKEN_INFO ti;
 	CK_INFO mi;
+	int ok;
 
 	if (mname != NULL && strcmp(mname, t->mod->name) != 0)
 		return 0;
@@ -349,11 +350,13 @@ int p11ca_uri_match_token(P11KitUri *uri, p11ca_token *t)
 	}
 	if (sid != (CK_SLOT_ID)-1 && sid != t->slot)
 		return 0;
-	if (t->mod->fl->C_GetInfo(&mi) == CKR_OK && !p11_kit_uri_match_module_info(uri, &mi))
+	if (!p11ca_module_enter(t->mod))
 		return 0;
-	if (t->mod->fl->C_GetTokenInfo(t->slot, &ti) != CKR_OK)
-		return 0;
-	return p11_kit_uri_match_token_info(uri, &ti);
+	ok = (t->mod->fl->C_GetInfo(&mi) != CKR_OK || p11_kit_uri_match_module_info(uri, &mi)) &&
+	     t->mod->fl->C_GetTokenInfo(t->slot, &ti) == CKR_OK &&
+	     p11_kit_uri_match_token_info(uri, &ti);
+	p11ca_module_leave(t->mod);
+	return ok;
 }
 
 CK_ULONG p11ca_uri_object_template(P11KitUri *uri, CK_ATTRIBUTE tmpl[3], int with_class)

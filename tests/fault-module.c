@@ -69,6 +69,22 @@ static struct fault faults[F_COUNT];
 static CK_FLAGS extra_token_flags;
 /* a mechanism the token does not have (0: none), the last one C_SignInit got */
 static CK_MECHANISM_TYPE hidden_mech, last_sign_mech;
+/*
+ * Calls into SoftHSM2 hold this for reading; making a fault real (closing
+ * every session of a "removed" token, an "HSM restart") holds it for
+ * writing: a device loses its sessions between two calls, never in the
+ * middle of one (SoftHSM2 crashes when a session is closed while another
+ * thread is inside a call on it).
+ */
+static pthread_rwlock_t device_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+#define REAL(fn, ...)                                                                              \
+	({                                                                                         \
+		CK_RV real_rv_;                                                                    \
+		pthread_rwlock_rdlock(&device_lock);                                               \
+		real_rv_ = real->fn(__VA_ARGS__);                                                  \
+		pthread_rwlock_unlock(&device_lock);                                               \
+		real_rv_;                                                                          \
+	})
 
 /* the "unplug" switch: while this file exists the token is not present ("": none) */
 static char unplug_file[4096];
@@ -138,6 +154,7 @@ static void make_real(const struct hit *h, CK_SESSION_HANDLE s, int has_session,
 
 	if (!(h->flags & FAULT_REAL))
 		return;
+	pthread_rwlock_wrlock(&device_lock);
 	switch (h->rv) {
 	case CKR_SESSION_HANDLE_INVALID:
 	case CKR_SESSION_CLOSED:
@@ -161,6 +178,7 @@ static void make_real(const struct hit *h, CK_SESSION_HANDLE s, int has_session,
 	case CKR_CRYPTOKI_NOT_INITIALIZED: (void)real->C_Finalize(NULL); break;
 	default: break;
 	}
+	pthread_rwlock_unlock(&device_lock);
 }
 
 /* ---- the wrappers ---- */
@@ -180,6 +198,8 @@ static CK_RV w_C_Finalize(CK_VOID_PTR reserved)
 
 	if (inject(F_C_Finalize, &h))
 		return h.rv;
+	/* not serialised: keeping threads out of a module being finalised
+	 * is the library's job, and what the tests check */
 	return real->C_Finalize(reserved);
 }
 
@@ -191,7 +211,7 @@ static CK_RV w_C_GetInfo(CK_INFO_PTR info)
 		make_real(&h, 0, 0, 0, 0);
 		return h.rv;
 	}
-	return real->C_GetInfo(info);
+	return REAL(C_GetInfo, info);
 }
 
 static CK_RV w_C_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR pcount)
@@ -202,7 +222,7 @@ static CK_RV w_C_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR
 		make_real(&h, 0, 0, 0, 0);
 		return h.rv;
 	}
-	return real->C_GetSlotList(present, list, pcount);
+	return REAL(C_GetSlotList, present, list, pcount);
 }
 
 static CK_RV w_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
@@ -215,7 +235,7 @@ static CK_RV w_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 		make_real(&h, 0, 0, slot, 1);
 		return h.rv;
 	}
-	rv = real->C_GetTokenInfo(slot, info);
+	rv = REAL(C_GetTokenInfo, slot, info);
 	pthread_mutex_lock(&fault_lock);
 	extra = extra_token_flags;
 	pthread_mutex_unlock(&fault_lock);
@@ -247,10 +267,10 @@ static CK_RV w_C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, C
 		return h.rv;
 	}
 	if (m == 0)
-		return real->C_GetMechanismList(slot, list, pcount);
+		return REAL(C_GetMechanismList, slot, list, pcount);
 	if (pcount == NULL)
 		return CKR_ARGUMENTS_BAD;
-	if ((rv = real->C_GetMechanismList(slot, all, &n)) != CKR_OK)
+	if ((rv = REAL(C_GetMechanismList, slot, all, &n)) != CKR_OK)
 		return rv;
 	for (i = 0; i < n; i++)
 		if (all[i] != m) {
@@ -274,7 +294,7 @@ static CK_RV w_C_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type,
 	}
 	if (type == hidden())
 		return CKR_MECHANISM_INVALID;
-	return real->C_GetMechanismInfo(slot, type, info);
+	return REAL(C_GetMechanismInfo, slot, type, info);
 }
 
 static CK_RV w_C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify,
@@ -286,7 +306,7 @@ static CK_RV w_C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, C
 		make_real(&h, 0, 0, slot, 1);
 		return h.rv;
 	}
-	return real->C_OpenSession(slot, flags, app, notify, ps);
+	return REAL(C_OpenSession, slot, flags, app, notify, ps);
 }
 
 static CK_RV w_C_CloseSession(CK_SESSION_HANDLE s)
@@ -297,7 +317,7 @@ static CK_RV w_C_CloseSession(CK_SESSION_HANDLE s)
 		make_real(&h, s, 1, 0, 0);
 		return h.rv;
 	}
-	return real->C_CloseSession(s);
+	return REAL(C_CloseSession, s);
 }
 
 static CK_RV w_C_CloseAllSessions(CK_SLOT_ID slot)
@@ -308,7 +328,7 @@ static CK_RV w_C_CloseAllSessions(CK_SLOT_ID slot)
 		make_real(&h, 0, 0, slot, 1);
 		return h.rv;
 	}
-	return real->C_CloseAllSessions(slot);
+	return REAL(C_CloseAllSessions, slot);
 }
 
 static CK_RV w_C_GetSessionInfo(CK_SESSION_HANDLE s, CK_SESSION_INFO_PTR info)
@@ -319,7 +339,7 @@ static CK_RV w_C_GetSessionInfo(CK_SESSION_HANDLE s, CK_SESSION_INFO_PTR info)
 		make_real(&h, s, 1, 0, 0);
 		return h.rv;
 	}
-	return real->C_GetSessionInfo(s, info);
+	return REAL(C_GetSessionInfo, s, info);
 }
 
 static CK_RV w_C_Login(CK_SESSION_HANDLE s, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pinlen)
@@ -330,7 +350,7 @@ static CK_RV w_C_Login(CK_SESSION_HANDLE s, CK_USER_TYPE user, CK_UTF8CHAR_PTR p
 		make_real(&h, s, 1, 0, 0);
 		return h.rv;
 	}
-	return real->C_Login(s, user, pin, pinlen);
+	return REAL(C_Login, s, user, pin, pinlen);
 }
 
 static CK_RV w_C_Logout(CK_SESSION_HANDLE s)
@@ -341,7 +361,7 @@ static CK_RV w_C_Logout(CK_SESSION_HANDLE s)
 		make_real(&h, s, 1, 0, 0);
 		return h.rv;
 	}
-	return real->C_Logout(s);
+	return REAL(C_Logout, s);
 }
 
 static CK_RV w_C_FindObjectsInit(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
@@ -352,7 +372,7 @@ static CK_RV w_C_FindObjectsInit(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR tmpl, CK_
 		make_real(&h, s, 1, 0, 0);
 		return h.rv;
 	}
-	return real->C_FindObjectsInit(s, tmpl, n);
+	return REAL(C_FindObjectsInit, s, tmpl, n);
 }
 
 static CK_RV w_C_FindObjects(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE_PTR hs, CK_ULONG max,
@@ -367,7 +387,7 @@ static CK_RV w_C_FindObjects(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE_PTR hs, CK_UL
 		make_real(&h, s, 1, 0, 0);
 		return h.rv;
 	}
-	return real->C_FindObjects(s, hs, max, pcount);
+	return REAL(C_FindObjects, s, hs, max, pcount);
 }
 
 static CK_RV w_C_FindObjectsFinal(CK_SESSION_HANDLE s)
@@ -375,11 +395,11 @@ static CK_RV w_C_FindObjectsFinal(CK_SESSION_HANDLE s)
 	struct hit h;
 
 	if (inject(F_C_FindObjectsFinal, &h)) {
-		(void)real->C_FindObjectsFinal(s);
+		(void)REAL(C_FindObjectsFinal, s);
 		make_real(&h, s, 1, 0, 0);
 		return h.rv;
 	}
-	return real->C_FindObjectsFinal(s);
+	return REAL(C_FindObjectsFinal, s);
 }
 
 static CK_RV w_C_GetAttributeValue(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR tmpl,
@@ -391,7 +411,7 @@ static CK_RV w_C_GetAttributeValue(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_A
 		make_real(&h, s, 1, 0, 0);
 		return h.rv;
 	}
-	return real->C_GetAttributeValue(s, o, tmpl, n);
+	return REAL(C_GetAttributeValue, s, o, tmpl, n);
 }
 
 static CK_RV w_C_GenerateKeyPair(CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR pub,
@@ -404,7 +424,7 @@ static CK_RV w_C_GenerateKeyPair(CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech, CK_
 		make_real(&h, s, 1, 0, 0);
 		return h.rv;
 	}
-	return real->C_GenerateKeyPair(s, mech, pub, npub, priv, npriv, hpub, hpriv);
+	return REAL(C_GenerateKeyPair, s, mech, pub, npub, priv, npriv, hpub, hpriv);
 }
 
 static CK_RV w_C_SignInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
@@ -422,7 +442,7 @@ static CK_RV w_C_SignInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech, CK_OBJECT_
 		if (mech->mechanism == hidden())
 			return CKR_MECHANISM_INVALID;
 	}
-	return real->C_SignInit(s, mech, key);
+	return REAL(C_SignInit, s, mech, key);
 }
 
 static CK_RV w_C_SignUpdate(CK_SESSION_HANDLE s, CK_BYTE_PTR part, CK_ULONG len)
@@ -433,11 +453,11 @@ static CK_RV w_C_SignUpdate(CK_SESSION_HANDLE s, CK_BYTE_PTR part, CK_ULONG len)
 
 	if (inject(F_C_SignUpdate, &h)) {
 		/* a failing C_SignUpdate ends the operation */
-		(void)real->C_SignFinal(s, scratch, &slen);
+		(void)REAL(C_SignFinal, s, scratch, &slen);
 		make_real(&h, s, 1, 0, 0);
 		return h.rv;
 	}
-	return real->C_SignUpdate(s, part, len);
+	return REAL(C_SignUpdate, s, part, len);
 }
 
 static CK_RV w_C_SignFinal(CK_SESSION_HANDLE s, CK_BYTE_PTR sig, CK_ULONG_PTR psiglen)
@@ -447,11 +467,11 @@ static CK_RV w_C_SignFinal(CK_SESSION_HANDLE s, CK_BYTE_PTR sig, CK_ULONG_PTR ps
 	struct hit h;
 
 	if (inject(F_C_SignFinal, &h)) {
-		(void)real->C_SignFinal(s, scratch, &slen);
+		(void)REAL(C_SignFinal, s, scratch, &slen);
 		make_real(&h, s, 1, 0, 0);
 		return h.rv;
 	}
-	return real->C_SignFinal(s, sig, psiglen);
+	return REAL(C_SignFinal, s, sig, psiglen);
 }
 
 static CK_RV w_C_CreateObject(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n,
@@ -463,7 +483,7 @@ static CK_RV w_C_CreateObject(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR tmpl, CK_ULO
 		make_real(&h, s, 1, 0, 0);
 		return h.rv;
 	}
-	return real->C_CreateObject(s, tmpl, n, ph);
+	return REAL(C_CreateObject, s, tmpl, n, ph);
 }
 
 static CK_RV w_C_DestroyObject(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o)
@@ -474,7 +494,7 @@ static CK_RV w_C_DestroyObject(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o)
 		make_real(&h, s, 1, 0, 0);
 		return h.rv;
 	}
-	return real->C_DestroyObject(s, o);
+	return REAL(C_DestroyObject, s, o);
 }
 
 static CK_RV w_C_SetPIN(CK_SESSION_HANDLE s, CK_UTF8CHAR_PTR old, CK_ULONG oldlen,
@@ -486,7 +506,7 @@ static CK_RV w_C_SetPIN(CK_SESSION_HANDLE s, CK_UTF8CHAR_PTR old, CK_ULONG oldle
 		make_real(&h, s, 1, 0, 0);
 		return h.rv;
 	}
-	return real->C_SetPIN(s, old, oldlen, new_pin, newlen);
+	return REAL(C_SetPIN, s, old, oldlen, new_pin, newlen);
 }
 
 static CK_RV w_C_InitToken(CK_SLOT_ID slot, CK_UTF8CHAR_PTR so_pin, CK_ULONG len,
@@ -498,7 +518,7 @@ static CK_RV w_C_InitToken(CK_SLOT_ID slot, CK_UTF8CHAR_PTR so_pin, CK_ULONG len
 		make_real(&h, 0, 0, slot, 1);
 		return h.rv;
 	}
-	return real->C_InitToken(slot, so_pin, len, label);
+	return REAL(C_InitToken, slot, so_pin, len, label);
 }
 
 /* A failing C_Sign/C_Decrypt ends the operation: do that in SoftHSM2. */
@@ -508,9 +528,9 @@ static void end_operation(int decrypt, CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_U
 	CK_ULONG len = sizeof(scratch);
 
 	if (decrypt)
-		(void)real->C_Decrypt(s, in, inlen, scratch, &len);
+		(void)REAL(C_Decrypt, s, in, inlen, scratch, &len);
 	else
-		(void)real->C_Sign(s, in, inlen, scratch, &len);
+		(void)REAL(C_Sign, s, in, inlen, scratch, &len);
 	memset(scratch, 0, sizeof(scratch));
 }
 
@@ -524,7 +544,7 @@ static CK_RV w_C_Sign(CK_SESSION_HANDLE s, CK_BYTE_PTR data, CK_ULONG len, CK_BY
 		make_real(&h, s, 1, 0, 0);
 		return h.rv;
 	}
-	return real->C_Sign(s, data, len, sig, psiglen);
+	return REAL(C_Sign, s, data, len, sig, psiglen);
 }
 
 static CK_RV w_C_DecryptInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
@@ -535,7 +555,7 @@ static CK_RV w_C_DecryptInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech, CK_OBJE
 		make_real(&h, s, 1, 0, 0);
 		return h.rv;
 	}
-	return real->C_DecryptInit(s, mech, key);
+	return REAL(C_DecryptInit, s, mech, key);
 }
 
 static CK_RV w_C_Decrypt(CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYTE_PTR out,
@@ -548,7 +568,7 @@ static CK_RV w_C_Decrypt(CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG inlen, CK
 		make_real(&h, s, 1, 0, 0);
 		return h.rv;
 	}
-	return real->C_Decrypt(s, in, inlen, out, poutlen);
+	return REAL(C_Decrypt, s, in, inlen, out, poutlen);
 }
 
 /* ---- loading SoftHSM2 ---- */
@@ -721,6 +741,9 @@ void fault_unplug_file(const char *path)
 void fault_hsm_restart(void)
 {
 	pthread_once(&load_once, load_real);
-	if (real != NULL)
+	if (real != NULL) {
+		pthread_rwlock_wrlock(&device_lock);
 		(void)real->C_Finalize(NULL);
+		pthread_rwlock_unlock(&device_lock);
+	}
 }

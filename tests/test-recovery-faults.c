@@ -211,6 +211,131 @@ static void test_unplugged_for_a_while(void **state)
 	assert_signs(f);
 }
 
+/*
+ * Unplugged and plugged back many times while three threads of one context
+ * work: two look their key up again and again by URI (a server reloading
+ * keys: finding the token, and initialising the module again when it
+ * seems gone), one signs with a key it holds.  The module is never
+ * finalised while a thread is inside it (that crashed SoftHSM2): every
+ * call ends in a signature that verifies or a clear error, and once the
+ * token is back for good every thread signs again.
+ */
+struct racer {
+	struct fx *f;
+	char *uri; /* NULL: sign with f->key */
+	int stop;
+	unsigned ok, failed, bad;
+	CK_RV first_bad;
+	char message[256];
+};
+
+static int clear_failure(CK_RV rv)
+{
+	return rv == CKR_TOKEN_NOT_PRESENT || rv == P11CA_R_NOT_FOUND || rv == CKR_DEVICE_REMOVED ||
+	       rv == CKR_FUNCTION_FAILED || rv == CKR_CRYPTOKI_NOT_INITIALIZED ||
+	       rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SLOT_ID_INVALID;
+}
+
+static void *racer_main(void *arg)
+{
+	struct racer *r = arg;
+	int n;
+
+	for (n = 0; n < 100000 && !__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE); n++) {
+		p11ca_key *key = NULL;
+		EVP_PKEY *pub = NULL;
+		int verified = 0;
+		CK_RV rv;
+
+		if (r->uri == NULL) {
+			rv = sign_once(r->f->key, r->f->pub, &verified);
+		} else if ((rv = p11ca_key_find(r->f->ctx, r->uri, &key)) == CKR_OK &&
+		           (rv = p11ca_key_get_public(key, &pub)) == CKR_OK) {
+			rv = sign_once(key, pub, &verified);
+		}
+		if (rv == CKR_OK && verified) {
+			r->ok++;
+		} else if (rv != CKR_OK && clear_failure(rv) && p11ca_error_message()[0] != '\0') {
+			struct timespec ms = { 0, 1000000L };
+			r->failed++;
+			nanosleep(&ms, NULL); /* as a server would, not spinning */
+		} else if (r->bad++ == 0) {
+			r->first_bad = rv;
+			snprintf(r->message, sizeof(r->message), "%s", p11ca_error_message());
+		}
+		EVP_PKEY_free(pub);
+		p11ca_key_free(key);
+	}
+	return NULL;
+}
+
+static void test_unplug_race(void **state)
+{
+	struct fx *f = *state;
+	struct racer r[3];
+	pthread_t th[3];
+	char sw[700], pin[P11CA_PIN_MAX];
+	size_t len = 0;
+	unsigned cycle, i;
+
+	assert_int_equal(p11ca_pin_read_file(f->tok.pin_file, pin, sizeof(pin), &len), CKR_OK);
+	assert_int_equal(p11ca_pin_hold(pin, len), CKR_OK);
+	p11ca_wipe(pin, sizeof(pin));
+	close_ctx(f);
+	assert_int_equal(open_ctx(f, NULL), CKR_OK);
+	gen_key(f, NULL);
+	assert_signs(f);
+	snprintf(sw, sizeof(sw), "%s/unplugged", f->tok.dir);
+	fm.unplug_file(sw);
+
+	memset(r, 0, sizeof(r));
+	for (i = 0; i < 3; i++) {
+		r[i].f = f;
+		r[i].uri = i < 2 ? p11ca_key_get_uri(f->key) : NULL;
+		assert_true(i == 2 || r[i].uri != NULL);
+		assert_int_equal(pthread_create(&th[i], NULL, racer_main, &r[i]), 0);
+	}
+	/* 60 cycles, each unplugged 10-40 ms and plugged 10-40 ms */
+	for (cycle = 0; cycle < 60; cycle++) {
+		struct timespec ts = { 0, (10 + (long)(cycle * 7) % 31) * 1000000L };
+		(void)uh_write_file(sw, "", 0);
+		nanosleep(&ts, NULL);
+		(void)unlink(sw);
+		nanosleep(&ts, NULL);
+	}
+	(void)unlink(sw);
+	for (i = 0; i < 3; i++)
+		__atomic_store_n(&r[i].stop, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	for (i = 0; i < 3; i++) {
+		free(r[i].uri);
+		if (r[i].bad)
+			print_error("thread %u: %u unclear outcomes, first %s: %s\n", i, r[i].bad,
+			            p11ca_rv_name(r[i].first_bad), r[i].message);
+		print_message("thread %u: %u signed, %u failed clearly\n", i, r[i].ok, r[i].failed);
+		assert_int_equal(r[i].bad, 0);
+		assert_true(r[i].ok > 0);
+	}
+	/* back for good: the held key and a freshly found one both sign */
+	assert_signs(f);
+	{
+		char *uri = p11ca_key_get_uri(f->key);
+		p11ca_key *key = NULL;
+		EVP_PKEY *pub = NULL;
+		int verified = 0;
+
+		assert_non_null(uri);
+		assert_int_equal(p11ca_key_find(f->ctx, uri, &key), CKR_OK);
+		free(uri);
+		assert_int_equal(p11ca_key_get_public(key, &pub), CKR_OK);
+		assert_int_equal(sign_once(key, pub, &verified), CKR_OK);
+		assert_true(verified);
+		EVP_PKEY_free(pub);
+		p11ca_key_free(key);
+	}
+}
+
 /* ---- (e): stale object handle ---- */
 
 static void test_object_handle_invalid(void **state)
@@ -339,6 +464,7 @@ int main(void)
 		RECOVERY_TEST(test_device_removed),
 		RECOVERY_TEST(test_token_not_present),
 		RECOVERY_TEST(test_unplugged_for_a_while),
+		RECOVERY_TEST(test_unplug_race),
 		RECOVERY_TEST(test_object_handle_invalid),
 		RECOVERY_TEST(test_key_deleted),
 		RECOVERY_TEST(test_device_error_restart),
