@@ -173,7 +173,8 @@ serve() {
 	bg_pids="$bg_pids $srv_pid"
 	port=""
 	_i=0
-	while [ $_i -lt 100 ]; do
+	# up to 30 s: a token key under ASan on a loaded machine took over 10
+	while [ $_i -lt 300 ]; do
 		port=$(sed -n 's/^ACCEPT .*:\([0-9][0-9]*\)$/\1/p' "$dir/srv.log" 2> /dev/null || true)
 		[ -n "$port" ] && return 0
 		kill -0 "$srv_pid" 2> /dev/null || break
