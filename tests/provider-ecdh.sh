@@ -33,6 +33,15 @@ derive_check() {
 }
 derive_check d256 "$dir/d256.pub" P-256 "p11ca key gen --derive, P-256"
 derive_check d384 "$dir/d384.pub" P-384 "p11ca key gen --derive, P-384"
+# a peer whose point is written compressed
+run "compressed peer key" plain pkey -pubin -in "$dir/peer-P-256.pub" -ec_conv_form compressed \
+	-pubout -out "$dir/peer-c.pub"
+run "pkeyutl -derive with a compressed peer point" p11 pkeyutl -derive -inkey "$(key d256)" \
+	-peerkey "$dir/peer-c.pub" -out "$dir/s1"
+plain pkeyutl -derive -inkey "$dir/peer-P-256.key" -peerkey "$dir/d256.pub" -out "$dir/s2" ||
+	fail "pkeyutl -derive by the default provider"
+cmp -s "$dir/s1" "$dir/s2" || fail "the secret with a compressed peer point is not OpenSSL's"
+ok "pkeyutl -derive with a peer key whose point is compressed"
 # the check can fail: another peer, another secret
 run "pkeyutl -derive by the default provider (another peer)" plain pkeyutl -derive \
 	-inkey "$dir/peer-P-256.key" -peerkey "$dir/nod.pub" -out "$dir/s3"
@@ -59,8 +68,39 @@ if command -v pkcs11-tool > /dev/null 2>&1 && [ -n "${SOFTHSM_MODULE:-}" ]; then
 		derive_check "$l" "$dir/$l.pub" "$c" "pkcs11-tool --usage-derive, $c"
 	done
 	unset PT_PIN
+	# two token keys: the peer's public key through the store (pkcs11: URI)
+	run "pkeyutl -derive, d256 with pt256 from the token" p11 pkeyutl -derive \
+		-inkey "$(key d256)" -peerkey "$tok;object=pt256;type=public" -out "$dir/s1"
+	run "pkeyutl -derive, pt256 with d256's public key" p11 pkeyutl -derive \
+		-inkey "$(key pt256)" -peerkey "$dir/d256.pub" -out "$dir/s2"
+	cmp -s "$dir/s1" "$dir/s2" || fail "two token keys derived different secrets"
+	ok "pkeyutl -derive between two token keys, the peer by its pkcs11: URI"
 else
 	skip_part pkcs11-tool "pkcs11-tool or the SoftHSM2 module path is missing"
+fi
+
+# a token that wants the peer's point DER-wrapped: tests/fault-module.c
+# refuses the first C_DeriveKey (the raw point) as such tokens do
+fault_module=$top_builddir/.libs/fault-module.so
+[ -r "$fault_module" ] || fail "$fault_module is not built"
+if [ -n "${SOFTHSM_MODULE:-}" ]; then
+	openssl_cnf_provider "$P11CA_PROVIDER" "$fault_module" "$pin_file" > "$dir/fault.cnf"
+	run "pkeyutl -derive, the raw point refused" env P11CA_FAULTS=C_DeriveKey:0x71:1 \
+		OPENSSL_CONF="$dir/fault.cnf" openssl pkeyutl -derive -inkey "$(key d256)" \
+		-peerkey "$dir/peer-P-256.pub" -out "$dir/s1"
+	plain pkeyutl -derive -inkey "$dir/peer-P-256.key" -peerkey "$dir/d256.pub" -out "$dir/s2" ||
+		fail "pkeyutl -derive by the default provider"
+	cmp -s "$dir/s1" "$dir/s2" || fail "the secret with the point DER-wrapped is not OpenSSL's"
+	ok "pkeyutl -derive on a token that wants the point DER-wrapped"
+	# a token failure: a clear error, no secret
+	run_fails "pkeyutl -derive, C_DeriveKey failing" env P11CA_FAULTS=C_DeriveKey:0x6:-1 \
+		OPENSSL_CONF="$dir/fault.cnf" openssl pkeyutl -derive -inkey "$(key d256)" \
+		-peerkey "$dir/peer-P-256.pub" -out "$dir/s3"
+	expect_in "$dir/out" "ECDH with key 'd256' on token '$test_name' failed" "C_DeriveKey failing"
+	[ ! -s "$dir/s3" ] || fail "a failed derive wrote a secret"
+	ok "a token failure in C_DeriveKey: a clear error"
+else
+	skip_part fault-module "the fault module needs the SoftHSM2 module's path"
 fi
 
 # a key without CKA_DERIVE: one clear line, non-zero exit
