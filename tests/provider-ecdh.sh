@@ -33,6 +33,13 @@ derive_check() {
 }
 derive_check d256 "$dir/d256.pub" P-256 "p11ca key gen --derive, P-256"
 derive_check d384 "$dir/d384.pub" P-384 "p11ca key gen --derive, P-384"
+# the other way round: a file key, the token's public key as the peer
+run "pkeyutl -derive, the peer a pkcs11: public key" p11 pkeyutl -derive \
+	-inkey "$dir/peer-P-256.key" -peerkey "$tok;object=d256;type=public" -out "$dir/s1"
+plain pkeyutl -derive -inkey "$dir/peer-P-256.key" -peerkey "$dir/d256.pub" -out "$dir/s2" ||
+	fail "pkeyutl -derive by the default provider"
+cmp -s "$dir/s1" "$dir/s2" || fail "a file key with a pkcs11: peer derived another secret"
+ok "pkeyutl -derive of a file key with -peerkey pkcs11:...;type=public"
 # a peer whose point is written compressed
 run "compressed peer key" plain pkey -pubin -in "$dir/peer-P-256.pub" -ec_conv_form compressed \
 	-pubout -out "$dir/peer-c.pub"
