@@ -1,21 +1,23 @@
 #!/bin/sh
 # provider-ecdh.sh - ECDH on the token through the p11ca provider
-# (CKM_ECDH1_DERIVE): 'openssl pkeyutl -derive -inkey pkcs11:...' with P-256
-# and P-384 keys made by 'p11ca key gen --derive' and by
-# 'pkcs11-tool --usage-derive' gives the secret the default provider computes
+# (CKM_ECDH1_DERIVE): 'openssl pkeyutl -derive -inkey pkcs11:...' with P-256,
+# P-384 and P-521 keys made by 'p11ca key gen --derive' and P-256 and P-384
+# keys made by 'pkcs11-tool --usage-derive' gives the secret the default provider computes
 # from the peer's private key and the token key's public key; CMS messages
 # the default provider encrypted to a token key's certificate (ECDH key
 # agreement, X9.63 KDF, AES key wrap) decrypt with -inkey pkcs11:...  A key
 # without CKA_DERIVE and a peer on another curve fail with one clear line;
-# no output holds private key material.
+# no output holds private key material.  A token that wants the peer's
+# point DER-wrapped and a failing C_DeriveKey come from tests/fault-module.c.
 . "$top_srcdir/tests/provider-lib.sh"
 
 keygen d256 ec:p256 --derive
 keygen d384 ec:p384 --derive
+keygen d521 ec:p521 --derive
 keygen nod ec:p256
 
 # the peers: software keys on the same curves, and one on another
-for c in P-256 P-384; do
+for c in P-256 P-384 P-521; do
 	run "peer key $c" plain genpkey -algorithm EC -pkeyopt ec_paramgen_curve:$c \
 		-out "$dir/peer-$c.key"
 	run "peer public key $c" plain pkey -in "$dir/peer-$c.key" -pubout -out "$dir/peer-$c.pub"
@@ -33,6 +35,7 @@ derive_check() {
 }
 derive_check d256 "$dir/d256.pub" P-256 "p11ca key gen --derive, P-256"
 derive_check d384 "$dir/d384.pub" P-384 "p11ca key gen --derive, P-384"
+derive_check d521 "$dir/d521.pub" P-521 "p11ca key gen --derive, P-521"
 # the other way round: a file key, the token's public key as the peer
 run "pkeyutl -derive, the peer a pkcs11: public key" p11 pkeyutl -derive \
 	-inkey "$dir/peer-P-256.key" -peerkey "$tok;object=d256;type=public" -out "$dir/s1"
@@ -98,7 +101,14 @@ if [ -n "${SOFTHSM_MODULE:-}" ]; then
 	plain pkeyutl -derive -inkey "$dir/peer-P-256.key" -peerkey "$dir/d256.pub" -out "$dir/s2" ||
 		fail "pkeyutl -derive by the default provider"
 	cmp -s "$dir/s1" "$dir/s2" || fail "the secret with the point DER-wrapped is not OpenSSL's"
-	ok "pkeyutl -derive on a token that wants the point DER-wrapped"
+	# P-521: a point of 133 bytes, its DER length in two bytes
+	run "pkeyutl -derive, the raw P-521 point refused" env P11CA_FAULTS=C_DeriveKey:0x71:1 \
+		OPENSSL_CONF="$dir/fault.cnf" openssl pkeyutl -derive -inkey "$(key d521)" \
+		-peerkey "$dir/peer-P-521.pub" -out "$dir/s1"
+	plain pkeyutl -derive -inkey "$dir/peer-P-521.key" -peerkey "$dir/d521.pub" -out "$dir/s2" ||
+		fail "pkeyutl -derive by the default provider"
+	cmp -s "$dir/s1" "$dir/s2" || fail "the P-521 secret with the point DER-wrapped is not OpenSSL's"
+	ok "pkeyutl -derive on a token that wants the point DER-wrapped (P-256, P-521)"
 	# a token failure: a clear error, no secret
 	run_fails "pkeyutl -derive, C_DeriveKey failing" env P11CA_FAULTS=C_DeriveKey:0x6:-1 \
 		OPENSSL_CONF="$dir/fault.cnf" openssl pkeyutl -derive -inkey "$(key d256)" \
