@@ -25,6 +25,8 @@
 #define P11CA_PROV_OP_RSA     "P11CA-RSA"
 #define P11CA_PROV_OP_ECDSA   "P11CA-ECDSA"
 #define P11CA_PROV_OP_ED25519 "P11CA-ED25519"
+/* Our key exchange (exchange.c): EC keys, on a token or in software. */
+#define P11CA_PROV_OP_ECDH "P11CA-ECDH"
 
 #define RET_OSSL_OK  1
 #define RET_OSSL_ERR 0
@@ -126,6 +128,7 @@ extern const OSSL_DISPATCH p11ca_prov_rsa_signature_functions[];
 extern const OSSL_DISPATCH p11ca_prov_ecdsa_signature_functions[];
 extern const OSSL_DISPATCH p11ca_prov_ed25519_signature_functions[];
 extern const OSSL_DISPATCH p11ca_prov_rsa_asym_cipher_functions[];
+extern const OSSL_DISPATCH p11ca_prov_ecdh_keyexch_functions[];
 extern const OSSL_DISPATCH p11ca_prov_store_functions[];
 extern const OSSL_DISPATCH p11ca_prov_spki_der_encoder_functions[];
 extern const OSSL_DISPATCH p11ca_prov_spki_pem_encoder_functions[];

@@ -44,7 +44,8 @@
 	X(C_DestroyObject)                                                                         \
 	X(C_SetPIN)                                                                                \
 	X(C_InitToken)                                                                             \
-	X(C_GetMechanismInfo)
+	X(C_GetMechanismInfo)                                                                      \
+	X(C_DeriveKey)
 
 #define AS_ENUM(n) F_##n,
 #define AS_NAME(n) #n,
@@ -495,6 +496,18 @@ static CK_RV w_C_DestroyObject(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o)
 		return h.rv;
 	}
 	return REAL(C_DestroyObject, s, o);
+}
+
+static CK_RV w_C_DeriveKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE base,
+                           CK_ATTRIBUTE_PTR tmpl, CK_ULONG n, CK_OBJECT_HANDLE_PTR ph)
+{
+	struct hit h;
+
+	if (inject(F_C_DeriveKey, &h)) {
+		make_real(&h, s, 1, 0, 0);
+		return h.rv;
+	}
+	return REAL(C_DeriveKey, s, mech, base, tmpl, n, ph);
 }
 
 static CK_RV w_C_SetPIN(CK_SESSION_HANDLE s, CK_UTF8CHAR_PTR old, CK_ULONG oldlen,

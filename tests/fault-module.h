@@ -14,7 +14,7 @@
  * C_Login, C_Logout, C_FindObjectsInit, C_FindObjects, C_FindObjectsFinal,
  * C_GetAttributeValue, C_GenerateKeyPair, C_SignInit, C_Sign, C_SignUpdate,
  * C_SignFinal, C_DecryptInit, C_Decrypt, C_CreateObject, C_DestroyObject,
- * C_SetPIN, C_InitToken, C_GetMechanismInfo.  Every other function goes
+ * C_SetPIN, C_InitToken, C_GetMechanismInfo, C_DeriveKey.  Every other function goes
  * straight to SoftHSM2.
  *
  * A process that cannot call these functions (the p11ca command, given the
