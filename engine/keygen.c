@@ -115,8 +115,11 @@ static int key_usage(struct genctx *g, const char *s)
 		s += strspn(s, " ,");
 		if ((n = strcspn(s, " ,")) == 0)
 			break;
-		if (n >= sizeof(word))
+		if (n >= sizeof(word)) {
+			memcpy(word, s, sizeof(word) - 1);
+			word[sizeof(word) - 1] = '\0';
 			goto bad;
+		}
 		memcpy(word, s, n);
 		word[n] = '\0';
 		s += n;

@@ -4,7 +4,8 @@
 # openssl genpkey -propquery "?provider=p11ca" -pkeyopt pkcs11_uri:... makes
 # EC P-256/P-384, RSA 2048/3072 and Ed25519 keys on the token: pkcs11-tool
 # lists each private key sensitive and never extractable with CKA_ID = the
-# SHA-1 of its public key (computed here from the SubjectPublicKeyInfo); a
+# SHA-1 of its public key (computed here from the SubjectPublicKeyInfo) and
+# the usage asked for (pkcs11_key_usage:keyAgreement adds derive); a
 # signature made through the provider verifies with the default provider;
 # genpkey writes a pkcs11: URI reference, never key material; a second
 # genpkey on the same object= is refused, and so are RSA-8192, id= and RSA
@@ -76,6 +77,9 @@ gen rsa3072 RSA -pkeyopt rsa_keygen_bits:3072
 check_key rsa3072 "RSA 3072"
 gen ed ED25519
 check_key ed "Ed25519"
+# pkcs11_key_usage (latchset's name): an EC key that also derives (ECDH)
+gen ecdh EC -pkeyopt ec_paramgen_curve:P-256 -pkeyopt pkcs11_key_usage:keyAgreement
+run "ecdh: public key" p11 pkey -pubin -in "$(key ecdh)" -pubout -out "$dir/ecdh.pub"
 
 # ---- what pkcs11-tool sees: sensitive, never extractable, CKA_ID = SKI ----
 case "$module" in
@@ -85,7 +89,7 @@ case "$module" in
 		run "pkcs11-tool --list-objects" pkcs11-tool --module "$module" \
 			--token-label "$test_name" --login --pin "$(cat "$pin_file")" --list-objects
 		cp "$dir/out" "$dir/objs"
-		for l in ec256 ec384 rsa2048 rsa3072 ed; do
+		for l in ec256 ec384 rsa2048 rsa3072 ed ecdh; do
 			# the private key object labelled $l, header to the next object
 			awk -v l="$l" '/^[^ ]/ { if (keep) printf "%s", buf; buf = ""; keep = 0
 				priv = /^Private Key Object/ }
@@ -97,8 +101,11 @@ case "$module" in
 				"pkcs11-tool: $l sensitive and never extractable"
 			want=$(ski "$dir/$l.pub")
 			expect_in "$dir/obj" "ID: +$want\$" "pkcs11-tool: CKA_ID of $l is its SKI"
+			u="sign"
+			[ "$l" != ecdh ] || u="sign, derive"
+			expect_in "$dir/obj" "Usage: +$u\$" "pkcs11-tool: usage of $l"
 		done
-		ok "pkcs11-tool: every generated private key is sensitive, never extractable, CKA_ID = SKI"
+		ok "pkcs11-tool: every generated private key is sensitive, never extractable, CKA_ID = SKI; usage as asked"
 	else
 		skip_part pkcs11-tool "pkcs11-tool is not installed"
 	fi
