@@ -1,7 +1,7 @@
 /*
  * encoder.c - SubjectPublicKeyInfo (DER, PEM) and text for token keys, so
  * CSRs and certificates get their public key without the private half ever
- * being asked for; a private key is written as a reference (its URI).
+ * being asked for; a key genpkey made is written as a reference (its URI).
  */
 #include "config.h"
 
@@ -90,9 +90,11 @@ static unsigned char *uri_ref_der(const char *uri, int *plen)
 }
 
 /*
- * Asked to write a private key out (openssl genpkey, pkey): a token key is
- * written as its pkcs11: URI; a key without a token half (an ephemeral
- * software key) is refused, saying why.
+ * Asked to write a private key out.  A key genpkey just made on a token is
+ * written as its pkcs11: URI, so that genpkey ends in success and says where
+ * the key is; any other token key is refused (pkey -in pkcs11:... -out: the
+ * key stays where it is, named by its URI); a key without a token half (an
+ * ephemeral software key) is refused, saying why.
  */
 DECL_DISPATCH_FUNC(encoder, priv, encode);
 static int priv_encode(void *ctx, OSSL_CORE_BIO *cout, const void *obj_raw,
@@ -113,6 +115,12 @@ static int priv_encode(void *ctx, OSSL_CORE_BIO *cout, const void *obj_raw,
 		                 "this key is not on a PKCS#11 token, and p11ca writes no private "
 		                 "key: to make one on a token, give genpkey -pkeyopt "
 		                 "pkcs11_uri:pkcs11:token=...;object=LABEL");
+		return RET_OSSL_ERR;
+	}
+	if (!k->generated) {
+		P11CA_PROV_RAISE(c->prov, P11CA_PROV_R_NOT_EXTRACTABLE,
+		                 "the private key stays on its PKCS#11 token and cannot be written "
+		                 "out; use its pkcs11: URI, or -pubout for the public key");
 		return RET_OSSL_ERR;
 	}
 	if ((uri = p11ca_key_get_uri(k->key)) == NULL || (der = uri_ref_der(uri, &len)) == NULL ||

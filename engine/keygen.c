@@ -409,6 +409,8 @@ static struct p11ca_prov_key *gen_token(struct genctx *g)
 	}
 	k = p11ca_prov_key_new(g->prov, g->type, key, pub);
 	key = NULL; /* transferred */
+	if (k != NULL)
+		k->generated = 1;
 out:
 	p11ca_key_free(key);
 	free(label);
@@ -422,34 +424,4 @@ void *p11ca_prov_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
 	if (g == NULL)
 		return NULL;
 	return g->uri != NULL ? gen_token(g) : gen_software(g);
-}
-
-/* ---- software keys: the peer's key share comes in as set_params ---- */
-
-int p11ca_prov_key_set_params(void *keydata, const OSSL_PARAM params[])
-{
-	struct p11ca_prov_key *k = keydata;
-
-	if (k == NULL)
-		return RET_OSSL_ERR;
-	if (params == NULL || params[0].key == NULL)
-		return RET_OSSL_OK;
-	if (k->key != NULL || k->pub == NULL) {
-		/* a token key is what the token holds */
-		P11CA_PROV_RAISE(k->prov, P11CA_PROV_R_BAD_PARAM,
-		                 "a key on a token cannot be changed");
-		return RET_OSSL_ERR;
-	}
-	return EVP_PKEY_set_params(k->pub, (OSSL_PARAM *)params) == 1 ? RET_OSSL_OK : RET_OSSL_ERR;
-}
-
-const OSSL_PARAM *p11ca_prov_key_settable_params(enum p11ca_prov_keytype type)
-{
-	static const OSSL_PARAM ec[] = {
-		OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, NULL, 0),
-		OSSL_PARAM_END,
-	};
-	static const OSSL_PARAM none[] = { OSSL_PARAM_END };
-
-	return type == P11CA_PK_EC ? ec : none;
 }

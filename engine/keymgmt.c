@@ -348,8 +348,102 @@ static const OSSL_PARAM *km_gettable(enum p11ca_prov_keytype type)
 	return NULL;
 }
 
+/* ---- EC peer keys (ECDH, exchange.c) ---- */
+
+/*
+ * An EC key with the group of @k and nothing else: CMS (ECDH key
+ * agreement) makes the originator's key as EVP_PKEY_copy_parameters() of
+ * the recipient's key and then sets its point (km_set_params).  Returns a
+ * new key, or NULL.
+ */
+static struct p11ca_prov_key *ec_params_only(const struct p11ca_prov_key *k)
+{
+	char name[64];
+	const char *group = NULL;
+	OSSL_PARAM params[2];
+	EVP_PKEY_CTX *pctx = NULL;
+	EVP_PKEY *pub = NULL;
+
+	if (k->pub != NULL && EVP_PKEY_get_group_name(k->pub, name, sizeof(name), NULL) == 1)
+		group = name;
+	else if (k->key != NULL)
+		group = p11ca_key_get_group(k->key);
+	if (group == NULL)
+		return NULL;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	pctx = EVP_PKEY_CTX_new_from_name(k->prov->libctx, "EC", P11CA_PROV_PROPQ);
+	if (pctx == NULL || EVP_PKEY_fromdata_init(pctx) != 1 ||
+	    EVP_PKEY_fromdata(pctx, &pub, EVP_PKEY_KEY_PARAMETERS, params) != 1)
+		pub = NULL;
+	EVP_PKEY_CTX_free(pctx);
+	return pub != NULL ? p11ca_prov_key_new(k->prov, P11CA_PK_EC, NULL, pub) : NULL;
+}
+
+/*
+ * The point of an EC key that has parameters only (above): OpenSSL's
+ * EVP_PKEY_set1_encoded_public_key().  A key with a point or a token half
+ * keeps it.
+ */
+static int km_set_params(void *keydata, const OSSL_PARAM params[])
+{
+	struct p11ca_prov_key *k = keydata;
+	const OSSL_PARAM *p;
+	OSSL_PARAM bp[3];
+	EVP_PKEY_CTX *pctx = NULL;
+	EVP_PKEY *pub = NULL;
+	char group[64];
+	size_t len = 0;
+	int ret = RET_OSSL_ERR;
+
+	if (k == NULL)
+		return RET_OSSL_ERR;
+	p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY);
+	if (p == NULL)
+		return RET_OSSL_OK;
+	if (k->type != P11CA_PK_EC || k->key != NULL || k->pub == NULL ||
+	    p->data_type != OSSL_PARAM_OCTET_STRING ||
+	    EVP_PKEY_get_octet_string_param(k->pub, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, NULL, 0,
+	                                    &len) == 1 ||
+	    EVP_PKEY_get_group_name(k->pub, group, sizeof(group), NULL) != 1) {
+		P11CA_PROV_RAISE(k->prov, P11CA_PROV_R_BAD_PARAM,
+		                 "only an EC key with parameters alone takes a public point");
+		return RET_OSSL_ERR;
+	}
+	bp[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
+	bp[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, p->data, p->data_size);
+	bp[2] = OSSL_PARAM_construct_end();
+	pctx = EVP_PKEY_CTX_new_from_name(k->prov->libctx, "EC", P11CA_PROV_PROPQ);
+	if (pctx == NULL || EVP_PKEY_fromdata_init(pctx) != 1 ||
+	    EVP_PKEY_fromdata(pctx, &pub, EVP_PKEY_PUBLIC_KEY, bp) != 1) {
+		P11CA_PROV_RAISE(k->prov, P11CA_PROV_R_BAD_PARAM, "not a public point of curve %s",
+		                 group);
+		goto out;
+	}
+	EVP_PKEY_free(k->pub);
+	k->pub = pub; /* the key is new (ec_params_only), nobody else holds it yet */
+	ret = RET_OSSL_OK;
+out:
+	EVP_PKEY_CTX_free(pctx);
+	return ret;
+}
+
+static const OSSL_PARAM *km_settable_params(void *provctx)
+{
+	static const OSSL_PARAM params[] = {
+		OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, NULL, 0),
+		OSSL_PARAM_END,
+	};
+	return params;
+}
+
 static void *km_dup(const void *keydata, int selection)
 {
+	const struct p11ca_prov_key *k = keydata;
+
+	/* the parameters of an EC key: a new key (see ec_params_only) */
+	if (k != NULL && k->type == P11CA_PK_EC && !(selection & OSSL_KEYMGMT_SELECT_KEYPAIR))
+		return ec_params_only(k);
 	/* keys are immutable once made: sharing is a copy */
 	return p11ca_prov_key_ref((struct p11ca_prov_key *)keydata);
 }
@@ -387,16 +481,11 @@ static void *km_dup(const void *keydata, int selection)
 	{                                                                                          \
 		return p11ca_prov_gen_settable_params(TYPE);                                       \
 	}                                                                                          \
-	DECL_DISPATCH_FUNC(keymgmt, name, settable_params);                                        \
-	static const OSSL_PARAM *name##_settable_params(void *provctx)                             \
-	{                                                                                          \
-		return p11ca_prov_key_settable_params(TYPE);                                       \
-	}                                                                                          \
 	DECL_DISPATCH_FUNC(keymgmt, name, query_operation_name);                                   \
 	static const char *name##_query_operation_name(int operation_id)                           \
 	{                                                                                          \
 		if (operation_id == OSSL_OP_KEYEXCH && TYPE == P11CA_PK_EC)                        \
-			return "ECDH"; /* software keys (TLS key shares) */                        \
+			return P11CA_PROV_OP_ECDH;                                                 \
 		return operation_id == OSSL_OP_SIGNATURE || operation_id == OSSL_OP_ASYM_CIPHER    \
 		           ? opname                                                                \
 		           : p11ca_prov_key_type_name(TYPE);                                       \
@@ -422,8 +511,8 @@ static void *km_dup(const void *keydata, int selection)
 		  (void (*)(void))p11ca_prov_gen_set_template },                                   \
 		{ OSSL_FUNC_KEYMGMT_GEN, (void (*)(void))p11ca_prov_gen },                         \
 		{ OSSL_FUNC_KEYMGMT_GEN_CLEANUP, (void (*)(void))p11ca_prov_gen_cleanup },         \
-		{ OSSL_FUNC_KEYMGMT_SET_PARAMS, (void (*)(void))p11ca_prov_key_set_params },       \
-		{ OSSL_FUNC_KEYMGMT_SETTABLE_PARAMS, (void (*)(void))name##_settable_params },     \
+		{ OSSL_FUNC_KEYMGMT_SET_PARAMS, (void (*)(void))km_set_params },                   \
+		{ OSSL_FUNC_KEYMGMT_SETTABLE_PARAMS, (void (*)(void))km_settable_params },         \
 		{ OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME,                                          \
 		  (void (*)(void))name##_query_operation_name },                                   \
 		{ 0, NULL },                                                                       \

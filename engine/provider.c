@@ -178,6 +178,10 @@ static const OSSL_ALGORITHM encoder_algs[] = {
 	ENCODERS("EC:id-ecPublicKey"), ENCODERS("ED25519"),
 	{ NULL, NULL, NULL, NULL },
 };
+static const OSSL_ALGORITHM keyexch_algs[] = {
+	ALG(P11CA_PROV_OP_ECDH, p11ca_prov_ecdh_keyexch_functions),
+	{ NULL, NULL, NULL, NULL },
+};
 static const OSSL_ALGORITHM store_algs[] = {
 	ALG("pkcs11", p11ca_prov_store_functions),
 	{ NULL, NULL, NULL, NULL },
@@ -192,6 +196,7 @@ static const OSSL_ALGORITHM *p11ca_prov_query_operation(void *provctx, int opera
 	case OSSL_OP_KEYMGMT: return keymgmt_algs;
 	case OSSL_OP_SIGNATURE: return signature_algs;
 	case OSSL_OP_ASYM_CIPHER: return asym_cipher_algs;
+	case OSSL_OP_KEYEXCH: return keyexch_algs;
 	case OSSL_OP_STORE: return store_algs;
 	case OSSL_OP_ENCODER: return encoder_algs;
 	default: return NULL;

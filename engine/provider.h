@@ -25,6 +25,8 @@
 #define P11CA_PROV_OP_RSA     "P11CA-RSA"
 #define P11CA_PROV_OP_ECDSA   "P11CA-ECDSA"
 #define P11CA_PROV_OP_ED25519 "P11CA-ED25519"
+/* Our key exchange (exchange.c): EC keys, on a token or in software. */
+#define P11CA_PROV_OP_ECDH "P11CA-ECDH"
 
 #define RET_OSSL_OK  1
 #define RET_OSSL_ERR 0
@@ -105,6 +107,7 @@ struct p11ca_prov_key {
 	enum p11ca_prov_keytype type;
 	p11ca_key *key; /* private half on a token, or NULL */
 	EVP_PKEY *pub;  /* public half (another provider's key) */
+	int generated;  /* made here by genpkey (keygen.c): written out as its URI */
 };
 
 /* New key of @type; @key and @pub are taken over (may be NULL). */
@@ -130,10 +133,6 @@ const OSSL_PARAM *p11ca_prov_gen_settable_params(enum p11ca_prov_keytype type);
 int p11ca_prov_gen_set_template(void *genctx, void *templ);
 void *p11ca_prov_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg);
 void p11ca_prov_gen_cleanup(void *genctx);
-/* set_params: a software key takes the peer's share (encoded public key);
- * a token key refuses any change. */
-int p11ca_prov_key_set_params(void *keydata, const OSSL_PARAM params[]);
-const OSSL_PARAM *p11ca_prov_key_settable_params(enum p11ca_prov_keytype type);
 
 /* ---- dispatch tables ---- */
 extern const OSSL_DISPATCH p11ca_prov_rsa_keymgmt_functions[];
@@ -144,6 +143,7 @@ extern const OSSL_DISPATCH p11ca_prov_rsa_signature_functions[];
 extern const OSSL_DISPATCH p11ca_prov_ecdsa_signature_functions[];
 extern const OSSL_DISPATCH p11ca_prov_ed25519_signature_functions[];
 extern const OSSL_DISPATCH p11ca_prov_rsa_asym_cipher_functions[];
+extern const OSSL_DISPATCH p11ca_prov_ecdh_keyexch_functions[];
 extern const OSSL_DISPATCH p11ca_prov_store_functions[];
 extern const OSSL_DISPATCH p11ca_prov_spki_der_encoder_functions[];
 extern const OSSL_DISPATCH p11ca_prov_spki_pem_encoder_functions[];

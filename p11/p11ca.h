@@ -417,6 +417,23 @@ CK_RV p11ca_key_decrypt(p11ca_key *key, enum p11ca_dec_pad pad, const EVP_MD *oa
                         const EVP_MD *mgf1_md, const unsigned char *label, size_t label_len,
                         const unsigned char *in, size_t inlen, unsigned char *out, size_t *poutlen);
 
+/**
+ * p11ca_key_derive_ecdh:
+ * ECDH on the token (CKM_ECDH1_DERIVE, no KDF) between EC private key @key
+ * and the peer's public point @peer_point (@len bytes, uncompressed
+ * 04||X||Y, on the key's curve: the caller checks that).  The shared secret
+ * (the X coordinate, the field size in bytes) goes to @out (capacity
+ * *poutlen, at least the field size; *poutlen receives its length).  The
+ * secret is made as a session object that is readable but never kept:
+ * its value is read and the object destroyed at once, on every path.  The
+ * point goes to the token as it is, and DER-wrapped (an OCTET STRING) when
+ * the token refuses that (CKR_MECHANISM_PARAM_INVALID, _DOMAIN_PARAMS_).
+ * A key without CKA_DERIVE gives CKR_KEY_FUNCTION_NOT_PERMITTED and says
+ * so.  WARNING: @out holds a secret: the caller wipes it.
+ */
+CK_RV p11ca_key_derive_ecdh(p11ca_key *key, const unsigned char *peer_point, size_t len,
+                            unsigned char *out, size_t *poutlen);
+
 /* ------------------------------------------------------------------ */
 /* Helpers shared with the provider and the tool                       */
 /* ------------------------------------------------------------------ */

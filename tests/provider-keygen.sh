@@ -7,7 +7,8 @@
 # SHA-1 of its public key (computed here from the SubjectPublicKeyInfo) and
 # the usage asked for (pkcs11_key_usage:keyAgreement adds derive); a
 # signature made through the provider verifies with the default provider;
-# genpkey writes a pkcs11: URI reference, never key material; a second
+# genpkey writes a pkcs11: URI reference, never key material (pkey -in
+# pkcs11: -out writes nothing); a second
 # genpkey on the same object= is refused, and so are RSA-8192, id= and RSA
 # without a URI.  Then s_server -propquery "?provider=p11ca" -groups
 # secp256r1 (and secp384r1) with a generated key: the handshake completes
@@ -138,6 +139,13 @@ fails_with "RSA without pkcs11_uri" "RSA keys are made on a token" -algorithm RS
 # an EC key without a URI is a software key (TLS key shares): never written
 fails_with "EC without pkcs11_uri" "not on a PKCS#11 token" \
 	-algorithm EC -pkeyopt ec_paramgen_curve:P-256
+# a token key loaded again is not written out, not even as a reference
+run_fails "pkey -in pkcs11: -out" p11 pkey -in "$(key ec256)" -out "$dir/again.pem"
+expect_in "$dir/out" "stays on its PKCS#11 token" "pkey -in pkcs11: -out"
+if [ -s "$dir/again.pem" ]; then
+	fail "pkey -in pkcs11: -out wrote something"
+fi
+ok "refused: pkey -in pkcs11: -out (only genpkey writes the new key's URI)"
 run "key list" "$P11CA" key list --module "$module" --token "$tok" --pin-file "$pin_file"
 if grep -Eq " (big|withid) " "$dir/out"; then
 	fail "a refused key is on the token"
