@@ -226,9 +226,12 @@ static int km_export(void *keydata, int selection, OSSL_CALLBACK *cb, void *cbar
 	 * operation in another provider with a public key only, so such a
 	 * request fails and OpenSSL uses this provider's own implementation.
 	 */
-	if (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) {
-		if (k->key == NULL && (selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY))
-			sel |= EVP_PKEY_PUBLIC_KEY; /* a public-only key has nothing to hide */
+	if (k->key == NULL && (selection & OSSL_KEYMGMT_SELECT_KEYPAIR)) {
+		/* no token half: a public key, or a software key made for a TLS
+		 * key share (keygen.c), whose private half is OpenSSL's anyway */
+		sel |= EVP_PKEY_KEYPAIR;
+	} else if (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) {
+		/* nothing: see above */
 	} else if (selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) {
 		sel |= EVP_PKEY_PUBLIC_KEY;
 	} else if (selection & OSSL_KEYMGMT_SELECT_ALL_PARAMETERS) {
@@ -468,6 +471,16 @@ static void *km_dup(const void *keydata, int selection)
 	{                                                                                          \
 		return km_types(TYPE);                                                             \
 	}                                                                                          \
+	DECL_DISPATCH_FUNC(keymgmt, name, gen_init);                                               \
+	static void *name##_gen_init(void *provctx, int selection, const OSSL_PARAM params[])      \
+	{                                                                                          \
+		return p11ca_prov_gen_init(provctx, TYPE, selection, params);                      \
+	}                                                                                          \
+	DECL_DISPATCH_FUNC(keymgmt, name, gen_settable_params);                                    \
+	static const OSSL_PARAM *name##_gen_settable_params(void *genctx, void *provctx)           \
+	{                                                                                          \
+		return p11ca_prov_gen_settable_params(TYPE);                                       \
+	}                                                                                          \
 	DECL_DISPATCH_FUNC(keymgmt, name, query_operation_name);                                   \
 	static const char *name##_query_operation_name(int operation_id)                           \
 	{                                                                                          \
@@ -490,6 +503,14 @@ static void *km_dup(const void *keydata, int selection)
 		{ OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))km_export },                           \
 		{ OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))name##_import_types },           \
 		{ OSSL_FUNC_KEYMGMT_DUP, (void (*)(void))km_dup },                                 \
+		{ OSSL_FUNC_KEYMGMT_GEN_INIT, (void (*)(void))name##_gen_init },                   \
+		{ OSSL_FUNC_KEYMGMT_GEN_SET_PARAMS, (void (*)(void))p11ca_prov_gen_set_params },   \
+		{ OSSL_FUNC_KEYMGMT_GEN_SETTABLE_PARAMS,                                           \
+		  (void (*)(void))name##_gen_settable_params },                                    \
+		{ OSSL_FUNC_KEYMGMT_GEN_SET_TEMPLATE,                                              \
+		  (void (*)(void))p11ca_prov_gen_set_template },                                   \
+		{ OSSL_FUNC_KEYMGMT_GEN, (void (*)(void))p11ca_prov_gen },                         \
+		{ OSSL_FUNC_KEYMGMT_GEN_CLEANUP, (void (*)(void))p11ca_prov_gen_cleanup },         \
 		{ OSSL_FUNC_KEYMGMT_SET_PARAMS, (void (*)(void))km_set_params },                   \
 		{ OSSL_FUNC_KEYMGMT_SETTABLE_PARAMS, (void (*)(void))km_settable_params },         \
 		{ OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME,                                          \

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 
@@ -167,11 +168,11 @@ static const OSSL_ALGORITHM asym_cipher_algs[] = {
 	    ENC(names, "pem" SPKI, p11ca_prov_spki_pem_encoder_functions),                         \
 	    ENC(names, "text", p11ca_prov_text_encoder_functions),                                 \
 	    ENC(names, "der" PKI, p11ca_prov_priv_encoder_functions),                              \
-	    ENC(names, "pem" PKI, p11ca_prov_priv_encoder_functions),                              \
+	    ENC(names, "pem" PKI, p11ca_prov_priv_pem_encoder_functions),                          \
 	    ENC(names, "der" EPKI, p11ca_prov_priv_encoder_functions),                             \
-	    ENC(names, "pem" EPKI, p11ca_prov_priv_encoder_functions),                             \
+	    ENC(names, "pem" EPKI, p11ca_prov_priv_pem_encoder_functions),                         \
 	    ENC(names, "der" TSP, p11ca_prov_priv_encoder_functions),                              \
-	    ENC(names, "pem" TSP, p11ca_prov_priv_encoder_functions)
+	    ENC(names, "pem" TSP, p11ca_prov_priv_pem_encoder_functions)
 static const OSSL_ALGORITHM encoder_algs[] = {
 	ENCODERS("RSA:rsaEncryption"), ENCODERS("RSA-PSS:RSASSA-PSS"),
 	ENCODERS("EC:id-ecPublicKey"), ENCODERS("ED25519"),
@@ -235,6 +236,61 @@ static int p11ca_prov_get_params(void *provctx, OSSL_PARAM params[])
 	return RET_OSSL_OK;
 }
 
+/*
+ * TLS groups whose key shares our EC key management makes (as software
+ * keys, keygen.c).  With "?provider=p11ca" libssl takes a group only from
+ * the provider whose key management it fetches for the group's algorithm:
+ * ours for "EC", so the default provider's EC groups would be dropped.
+ */
+struct tls_group {
+	unsigned int id, secbits; /* RFC 8422 id */
+	int mintls, maxtls, mindtls, maxdtls;
+	unsigned int kem;
+};
+/* not const: OSSL_PARAM points at them; TLS 1.0 and DTLS 1.0 on, no maximum */
+static struct tls_group tls_group_info[] = {
+	{ 23, 128, 0x0301, 0, 0xFEFF, 0, 0 },
+	{ 24, 192, 0x0301, 0, 0xFEFF, 0, 0 },
+	{ 25, 256, 0x0301, 0, 0xFEFF, 0, 0 },
+};
+#define TLS_GROUP(name, internal, i)                                                               \
+	{                                                                                          \
+		OSSL_PARAM_utf8_string(OSSL_CAPABILITY_TLS_GROUP_NAME, name, sizeof(name)),        \
+		    OSSL_PARAM_utf8_string(OSSL_CAPABILITY_TLS_GROUP_NAME_INTERNAL, internal,      \
+		                           sizeof(internal)),                                      \
+		    OSSL_PARAM_utf8_string(OSSL_CAPABILITY_TLS_GROUP_ALG, "EC", sizeof("EC")),     \
+		    OSSL_PARAM_uint(OSSL_CAPABILITY_TLS_GROUP_ID, &tls_group_info[i].id),          \
+		    OSSL_PARAM_uint(OSSL_CAPABILITY_TLS_GROUP_SECURITY_BITS,                       \
+		                    &tls_group_info[i].secbits),                                   \
+		    OSSL_PARAM_int(OSSL_CAPABILITY_TLS_GROUP_MIN_TLS, &tls_group_info[i].mintls),  \
+		    OSSL_PARAM_int(OSSL_CAPABILITY_TLS_GROUP_MAX_TLS, &tls_group_info[i].maxtls),  \
+		    OSSL_PARAM_int(OSSL_CAPABILITY_TLS_GROUP_MIN_DTLS,                             \
+		                   &tls_group_info[i].mindtls),                                    \
+		    OSSL_PARAM_int(OSSL_CAPABILITY_TLS_GROUP_MAX_DTLS,                             \
+		                   &tls_group_info[i].maxdtls),                                    \
+		    OSSL_PARAM_uint(OSSL_CAPABILITY_TLS_GROUP_IS_KEM, &tls_group_info[i].kem),     \
+		    OSSL_PARAM_END                                                                 \
+	}
+static const OSSL_PARAM tls_groups[][11] = {
+	TLS_GROUP("secp256r1", "prime256v1", 0), TLS_GROUP("P-256", "prime256v1", 0),
+	TLS_GROUP("secp384r1", "secp384r1", 1),  TLS_GROUP("P-384", "secp384r1", 1),
+	TLS_GROUP("secp521r1", "secp521r1", 2),  TLS_GROUP("P-521", "secp521r1", 2),
+};
+
+DECL_DISPATCH_FUNC(provider, p11ca_prov, get_capabilities);
+static int p11ca_prov_get_capabilities(void *provctx, const char *capability, OSSL_CALLBACK *cb,
+                                       void *arg)
+{
+	size_t i;
+
+	if (strcasecmp(capability, "TLS-GROUP") != 0)
+		return RET_OSSL_OK; /* none other */
+	for (i = 0; i < sizeof(tls_groups) / sizeof(tls_groups[0]); i++)
+		if (!cb(tls_groups[i], arg))
+			return RET_OSSL_ERR;
+	return RET_OSSL_OK;
+}
+
 DECL_DISPATCH_FUNC(provider, p11ca_prov, get_reason_strings);
 static const OSSL_ITEM *p11ca_prov_get_reason_strings(void *provctx)
 {
@@ -292,6 +348,7 @@ static const OSSL_DISPATCH provider_functions[] = {
 	{ OSSL_FUNC_PROVIDER_GET_PARAMS, (void (*)(void))p11ca_prov_get_params },
 	{ OSSL_FUNC_PROVIDER_QUERY_OPERATION, (void (*)(void))p11ca_prov_query_operation },
 	{ OSSL_FUNC_PROVIDER_GET_REASON_STRINGS, (void (*)(void))p11ca_prov_get_reason_strings },
+	{ OSSL_FUNC_PROVIDER_GET_CAPABILITIES, (void (*)(void))p11ca_prov_get_capabilities },
 	{ 0, NULL },
 };
 

@@ -107,6 +107,7 @@ struct p11ca_prov_key {
 	enum p11ca_prov_keytype type;
 	p11ca_key *key; /* private half on a token, or NULL */
 	EVP_PKEY *pub;  /* public half (another provider's key) */
+	int generated;  /* made here by genpkey (keygen.c): written out as its URI */
 };
 
 /* New key of @type; @key and @pub are taken over (may be NULL). */
@@ -118,6 +119,20 @@ void p11ca_prov_key_free(struct p11ca_prov_key *k);
 const char *p11ca_prov_key_type_name(enum p11ca_prov_keytype type);
 /* The provider key type for a token key or an OpenSSL public key. */
 enum p11ca_prov_keytype p11ca_prov_keytype_of(p11ca_key *key, EVP_PKEY *pub);
+
+/* ---- key generation (keygen.c), behind each key type's key management ---- */
+/*
+ * genpkey: with the parameter "pkcs11_uri" the pair is made on the token by
+ * p11ca_key_generate() (label = the URI's object=); without it an EC key is
+ * an ephemeral software key (key NULL, pub the whole key: TLS key shares).
+ */
+void *p11ca_prov_gen_init(struct p11ca_prov *prov, enum p11ca_prov_keytype type, int selection,
+                          const OSSL_PARAM params[]);
+int p11ca_prov_gen_set_params(void *genctx, const OSSL_PARAM params[]);
+const OSSL_PARAM *p11ca_prov_gen_settable_params(enum p11ca_prov_keytype type);
+int p11ca_prov_gen_set_template(void *genctx, void *templ);
+void *p11ca_prov_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg);
+void p11ca_prov_gen_cleanup(void *genctx);
 
 /* ---- dispatch tables ---- */
 extern const OSSL_DISPATCH p11ca_prov_rsa_keymgmt_functions[];
@@ -134,5 +149,6 @@ extern const OSSL_DISPATCH p11ca_prov_spki_der_encoder_functions[];
 extern const OSSL_DISPATCH p11ca_prov_spki_pem_encoder_functions[];
 extern const OSSL_DISPATCH p11ca_prov_text_encoder_functions[];
 extern const OSSL_DISPATCH p11ca_prov_priv_encoder_functions[];
+extern const OSSL_DISPATCH p11ca_prov_priv_pem_encoder_functions[];
 
 #endif
