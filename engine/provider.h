@@ -117,6 +117,14 @@ const char *p11ca_prov_key_type_name(enum p11ca_prov_keytype type);
 /* The provider key type for a token key or an OpenSSL public key. */
 enum p11ca_prov_keytype p11ca_prov_keytype_of(p11ca_key *key, EVP_PKEY *pub);
 
+/*
+ * A STORE parameter (int) of ours: 1 = the URI must name one object of each
+ * class asked for, on one token, else the load fails with
+ * P11CA_PROV_R_AMBIGUOUS naming the candidates (the p11ca command's --key,
+ * tools/pki/provider.c).  Default 0: the STORE hands out every match.
+ */
+#define P11CA_PROV_STORE_PARAM_UNIQUE "p11ca-unique"
+
 /* ---- dispatch tables ---- */
 extern const OSSL_DISPATCH p11ca_prov_rsa_keymgmt_functions[];
 extern const OSSL_DISPATCH p11ca_prov_rsapss_keymgmt_functions[];
