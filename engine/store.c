@@ -26,7 +26,8 @@ struct store_ctx {
 	size_t subject_len, issuer_len, serial_len, fingerprint_len;
 	EVP_MD *digest;
 	int loaded; /* lookup done */
-	int failed;
+	int failed; /* the lookup failed (the load said so) ... */
+	int done;   /* ... and the next load ended the store */
 	struct p11ca_found *found;
 	size_t count, next;
 	int halves;          /* a private key without public-key object gives its public half */
@@ -415,6 +416,12 @@ static int p11ca_store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *obj
 {
 	struct store_ctx *sc = loaderctx;
 
+	if (sc->failed) {
+		/* eof stayed false for that failure, so that OpenSSL counts it
+		 * as an error (storeutl exits non-zero): now it is the end */
+		sc->done = 1;
+		return RET_OSSL_OK;
+	}
 	if (!sc->loaded) {
 		sc->loaded = 1;
 		if (!do_lookup(sc)) {
@@ -467,7 +474,7 @@ static int p11ca_store_eof(void *loaderctx)
 {
 	struct store_ctx *sc = loaderctx;
 
-	return sc->failed || (sc->loaded && sc->next >= sc->count && sc->half == NULL);
+	return sc->done || (sc->loaded && !sc->failed && sc->next >= sc->count && sc->half == NULL);
 }
 
 DECL_DISPATCH_FUNC(store, p11ca_store, close);

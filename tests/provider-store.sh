@@ -132,6 +132,15 @@ run "storeutl pkcs11:type=public" p11 storeutl -noout "$tok;type=public"
 [ "$(count_items "$dir/out" "Public key")" = "$n_pub" ] || fail "storeutl type=public: $(cat "$dir/out")"
 expect_in "$dir/out" "^Total found: $n_pub\$" "storeutl type=public: public keys only"
 ok "storeutl -keys, -certs, type=public: exactly those objects"
+# -certs is taken at its word: certificates need no PIN, so none is asked for
+write_cnf "$dir/nopin.cnf" env
+run "storeutl -certs pkcs11: without a PIN" env OPENSSL_CONF="$dir/nopin.cnf" openssl storeutl -noout \
+	-certs pkcs11:
+expect_in "$dir/out" "^Total found: $n_cert\$" "storeutl -certs without a PIN"
+run_fails "storeutl -keys pkcs11: without a PIN" env OPENSSL_CONF="$dir/nopin.cnf" openssl storeutl \
+	-noout -keys pkcs11:
+expect_in "$dir/out" "needs a PIN" "storeutl -keys without a PIN"
+ok "storeutl -certs reads no private object (no PIN needed); -keys says it needs one"
 
 # one id, no type: the private key (first), its public key and its certificate
 rsa_id=$(sed -n 's/.*;id=\([^;]*\).*/\1/p' "$dir/rsa.uri" | head -1)
