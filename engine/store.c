@@ -150,8 +150,9 @@ static int p11ca_store_set_ctx_params(void *loaderctx, const OSSL_PARAM params[]
 	}
 	return RET_OSSL_OK;
 bad:
-	P11CA_PROV_RAISE(sc->prov, P11CA_PROV_R_BAD_PARAM, "malformed search parameter %s",
-	                 p != NULL ? p->key : "");
+	P11CA_PROV_RAISE(
+	    sc->prov, P11CA_PROV_R_BAD_PARAM,
+	    "malformed store parameter (expect, subject, issuer, serial or fingerprint)");
 	return RET_OSSL_ERR;
 }
 

@@ -89,7 +89,7 @@ cp "$dir/out" "$dir/objects"
 n_priv=$(grep -c "^Private Key Object" "$dir/objects" || true)
 n_pub=$(grep -c "^Public Key Object" "$dir/objects" || true)
 n_cert=$(grep -c "^Certificate Object" "$dir/objects" || true)
-[ "$n_priv" = 6 ] && [ "$n_pub" = 5 ] && [ "$n_cert" = 6 ] ||
+[ "$n_priv $n_pub $n_cert" = "6 5 6" ] ||
 	fail "pkcs11-tool lists $n_priv private keys, $n_pub public keys, $n_cert certificates (want 6, 5, 6)"
 
 # ---- 1. enumeration ----
