@@ -133,6 +133,13 @@ const OSSL_PARAM *p11ca_prov_gen_settable_params(enum p11ca_prov_keytype type);
 int p11ca_prov_gen_set_template(void *genctx, void *templ);
 void *p11ca_prov_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg);
 void p11ca_prov_gen_cleanup(void *genctx);
+/*
+ * A STORE parameter (int) of ours: 1 = the URI must name one object of each
+ * class asked for, on one token, else the load fails with
+ * P11CA_PROV_R_AMBIGUOUS naming the candidates (the p11ca command's --key,
+ * tools/pki/provider.c).  Default 0: the STORE hands out every match.
+ */
+#define P11CA_PROV_STORE_PARAM_UNIQUE "p11ca-unique"
 
 /* ---- dispatch tables ---- */
 extern const OSSL_DISPATCH p11ca_prov_rsa_keymgmt_functions[];

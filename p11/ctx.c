@@ -404,6 +404,31 @@ static int module_idle(p11ca_ctx *ctx, struct p11ca_module *mod)
 /* Looks for a missing token again this often before saying it is missing. */
 #define FIND_RETRIES 3
 
+/* A token found by @uri takes the URI's pin-value / pin-source, if any. */
+static void token_take_uri_pin(p11ca_token *found, P11KitUri *uri)
+{
+	const char *pv, *ps;
+
+	if (uri == NULL)
+		return;
+	pv = p11_kit_uri_get_pin_value(uri);
+	ps = p11_kit_uri_get_pin_source(uri);
+	pthread_mutex_lock(&found->lock);
+	/* a PIN source given now deserves its own try */
+	if (pv != NULL || ps != NULL)
+		found->pin_failed = 0;
+	if (pv != NULL) {
+		if (found->uri_pin_value != NULL)
+			OPENSSL_clear_free(found->uri_pin_value, strlen(found->uri_pin_value));
+		found->uri_pin_value = strdup(pv);
+	}
+	if (ps != NULL) {
+		free(found->uri_pin_source);
+		found->uri_pin_source = strdup(ps);
+	}
+	pthread_mutex_unlock(&found->lock);
+}
+
 CK_RV p11ca_ctx_find_token(p11ca_ctx *ctx, P11KitUri *uri, const char *uristr, p11ca_token **ptoken)
 {
 	p11ca_token *found = NULL;
@@ -442,26 +467,53 @@ CK_RV p11ca_ctx_find_token(p11ca_ctx *ctx, P11KitUri *uri, const char *uristr, p
 		return p11ca_err(P11CA_R_AMBIGUOUS,
 		                 "%s matches %zu tokens: %s; add token= or serial=",
 		                 p11ca_uri_safe(uristr), nmatch, cands);
-	if (uri != NULL) {
-		const char *pv = p11_kit_uri_get_pin_value(uri);
-		const char *ps = p11_kit_uri_get_pin_source(uri);
-		pthread_mutex_lock(&found->lock);
-		/* a PIN source given now deserves its own try */
-		if (pv != NULL || ps != NULL)
-			found->pin_failed = 0;
-		if (pv != NULL) {
-			if (found->uri_pin_value != NULL)
-				OPENSSL_clear_free(found->uri_pin_value,
-				                   strlen(found->uri_pin_value));
-			found->uri_pin_value = strdup(pv);
-		}
-		if (ps != NULL) {
-			free(found->uri_pin_source);
-			found->uri_pin_source = strdup(ps);
-		}
-		pthread_mutex_unlock(&found->lock);
-	}
+	token_take_uri_pin(found, uri);
 	*ptoken = found;
+	return CKR_OK;
+}
+
+CK_RV p11ca_ctx_find_tokens(p11ca_ctx *ctx, P11KitUri *uri, const char *uristr,
+                            p11ca_token ***ptokens, size_t *pcount)
+{
+	p11ca_token *found = NULL, **ts = NULL;
+	char cands[2];
+	size_t i, n = 0, m = 0;
+	CK_RV rv;
+
+	*ptokens = NULL;
+	*pcount = 0;
+	if ((rv = p11ca_ctx_refresh(ctx)) != CKR_OK)
+		return rv;
+	if (match_tokens(ctx, uri, &found, cands, sizeof(cands)) > 1) {
+		pthread_mutex_lock(&ctx->lock);
+		ts = calloc(ctx->ntokens ? ctx->ntokens : 1, sizeof(*ts));
+		for (i = 0; ts != NULL && i < ctx->ntokens; i++)
+			if (ctx->tokens[i]->present &&
+			    (ctx->tokens[i]->info.flags & CKF_TOKEN_INITIALIZED))
+				ts[n++] = ctx->tokens[i];
+		pthread_mutex_unlock(&ctx->lock);
+		if (ts == NULL)
+			return p11ca_err(CKR_HOST_MEMORY, "out of memory");
+		/* matching calls into the modules: not under the context's lock */
+		for (i = 0; i < n; i++) {
+			if (uri != NULL && !p11ca_uri_match_token(uri, ts[i]))
+				continue;
+			token_take_uri_pin(ts[i], uri);
+			ts[m++] = ts[i];
+		}
+	}
+	if (m == 0) {
+		/* one or none (or gone meanwhile): as for one, which waits for
+		 * a token whose files are being rewritten */
+		free(ts);
+		if ((rv = p11ca_ctx_find_token(ctx, uri, uristr, &found)) != CKR_OK)
+			return rv;
+		if ((ts = malloc(sizeof(*ts))) == NULL)
+			return p11ca_err(CKR_HOST_MEMORY, "out of memory");
+		ts[m++] = found;
+	}
+	*ptokens = ts;
+	*pcount = m;
 	return CKR_OK;
 }
 

@@ -194,6 +194,11 @@ struct p11ca_ctx {
 /* Finds the token a URI names (parsed already) and takes its PIN source. */
 CK_RV p11ca_ctx_find_token(p11ca_ctx *ctx, P11KitUri *uri, const char *uristr,
                            p11ca_token **ptoken);
+/* Every token a URI names (at least one, else the error of
+ * p11ca_ctx_find_token), each taking its PIN source; *ptokens (borrowed
+ * tokens) is freed with free(). */
+CK_RV p11ca_ctx_find_tokens(p11ca_ctx *ctx, P11KitUri *uri, const char *uristr,
+                            p11ca_token ***ptokens, size_t *pcount);
 
 /* ---- keys and objects (key.c, object.c) ---- */
 

@@ -328,6 +328,43 @@ CK_RV p11ca_lookup(p11ca_ctx *ctx, const char *uri, unsigned classes, struct p11
                    size_t *pcount);
 void p11ca_found_free(struct p11ca_found *found, size_t count);
 
+/*
+ * Search criteria for p11ca_lookup_ex(); every member is optional (NULL /
+ * 0), values are borrowed for the call.  Any of subject, issuer, serial or
+ * fingerprint restricts the search to certificates.
+ */
+struct p11ca_lookup_search {
+	/* DER Name: CKA_SUBJECT / CKA_ISSUER of certificates */
+	const unsigned char *subject;
+	size_t subject_len;
+	const unsigned char *issuer;
+	size_t issuer_len;
+	/* DER INTEGER: CKA_SERIAL_NUMBER of certificates */
+	const unsigned char *serial;
+	size_t serial_len;
+	/* certificates whose DER (CKA_VALUE) hashed with @digest is @fingerprint */
+	const EVP_MD *digest;
+	const unsigned char *fingerprint;
+	size_t fingerprint_len;
+	unsigned flags; /* P11CA_SEARCH_* */
+};
+/* Every token the URI matches, one after the other, not exactly one. */
+#define P11CA_SEARCH_ALL_TOKENS 0x1u
+
+/**
+ * p11ca_lookup_ex:
+ * p11ca_lookup() with search criteria (@search may be NULL: the same as
+ * p11ca_lookup).  Names and serials are looked for first as the token's
+ * attributes (the DER given); when no certificate has them so, in the
+ * decoded certificates (X509_NAME_cmp: the same name in another string
+ * type matches too).  With P11CA_SEARCH_ALL_TOKENS the objects of every
+ * matching token come one token after the other (no matching token at all
+ * is P11CA_R_NOT_FOUND, as for one).
+ */
+CK_RV p11ca_lookup_ex(p11ca_ctx *ctx, const char *uri, unsigned classes,
+                      const struct p11ca_lookup_search *search, struct p11ca_found **pfound,
+                      size_t *pcount);
+
 /**
  * p11ca_key_store_certificate:
  * Stores @cert on the key's token with the key's CKA_ID and CKA_LABEL and

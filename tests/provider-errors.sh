@@ -1,7 +1,8 @@
 #!/bin/sh
 # provider-errors.sh - what the p11ca provider says when a pkcs11: URI is
 # wrong: nothing matches (the error names the URI), several keys match (two
-# keys with the same label, or no object= at all), an unknown URI attribute
+# keys with the same label, or no object= at all: the p11ca command refuses,
+# openssl's STORE lists them all), an unknown URI attribute
 # (named), a wrong PIN (reported, never shown).  Every case must make openssl
 # exit non-zero.  The PIN comes from P11CA_PIN.
 . "$top_srcdir/tests/provider-lib.sh"
@@ -41,19 +42,21 @@ fails_with "req -new, unknown token" "no token matches $bad" \
 fails_with "x509 -in a URI with no certificate" "nothing matches $tok;object=first" \
 	p11 x509 -in "$tok;object=first" -noout
 
-# several keys match: the error says so and names the candidates
-fails_with "req -new, URI without object" "matches 2 private keys: '(first|second)', '(first|second)'" \
-	p11 req -new -key "$tok" -subj /CN=x -out "$dir/x.csr"
+# several keys match: the p11ca command refuses and names the candidates;
+# openssl's STORE enumerates them (issue 12), its programs take the first
+fails_with "p11ca key sign, URI without object" "matches 2 private keys: '(first|second)', '(first|second)'" \
+	"$P11CA" key sign --module "$module" --pin-file "$pin_file" --key "$tok" --in "$dir/x.csr" --out "$dir/sig"
+run "storeutl -keys, URI without object" p11 storeutl -noout -keys "$tok"
+expect_in "$dir/out" "^Total found: 2$" "storeutl -keys lists both keys"
 if command -v pkcs11-tool > /dev/null 2>&1 && [ -n "${SOFTHSM_MODULE:-}" ]; then
 	# p11ca refuses a second key with a label in use; pkcs11-tool does not
 	run "pkcs11-tool --keypairgen (same label)" pkcs11-tool --module "$SOFTHSM_MODULE" \
 		--token-label "$test_name" --login --pin env:P11CA_PIN --keypairgen \
 		--key-type EC:prime256v1 --label first --id 0102
-	fails_with "req -new, two keys with the same label" "$tok;object=first matches 2 private keys" \
-		p11 req -new -key "$(key first)" -subj /CN=x -out "$dir/x.csr"
-	fails_with "s_server, two keys with the same label" "several objects match|matches 2 private keys" \
-		timeout 30 env OPENSSL_CONF="$cnf" openssl s_server -accept 127.0.0.1:0 -naccept 1 \
-		-key "$(key first)" -cert "$dir/x.csr"
+	fails_with "p11ca key sign, two keys with the same label" "$tok;object=first matches 2 private keys" \
+		"$P11CA" key sign --module "$module" --pin-file "$pin_file" --key "$(key first)" --in "$dir/x.csr" --out "$dir/sig"
+	run "storeutl -keys, two keys with the same label" p11 storeutl -noout -keys "$(key first)"
+	expect_in "$dir/out" "^Total found: 2$" "storeutl -keys lists both keys labelled first"
 	# ... and the id tells them apart
 	run "req -new with label and id" p11 req -new -key "$(key first);id=%01%02" -subj /CN=x \
 		-out "$dir/x.csr"

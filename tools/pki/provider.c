@@ -109,7 +109,8 @@ int pki_load_key(OSSL_LIB_CTX *libctx, const char *uri, EVP_PKEY **ppkey)
 	OSSL_STORE_CTX *store = NULL;
 	OSSL_STORE_INFO *info;
 	EVP_PKEY *pkey = NULL;
-	int r;
+	OSSL_PARAM params[2];
+	int r, unique = 1;
 
 	*ppkey = NULL;
 	/* a URI may carry pin-value: it never reaches a message whole */
@@ -126,7 +127,10 @@ int pki_load_key(OSSL_LIB_CTX *libctx, const char *uri, EVP_PKEY **ppkey)
 		goto out;
 	}
 	ERR_clear_error();
-	store = OSSL_STORE_open_ex(uri, libctx, NULL, NULL, NULL, NULL, NULL, NULL);
+	/* one key meant: the p11ca store refuses a URI naming several */
+	params[0] = OSSL_PARAM_construct_int(P11CA_PROV_STORE_PARAM_UNIQUE, &unique);
+	params[1] = OSSL_PARAM_construct_end();
+	store = OSSL_STORE_open_ex(uri, libctx, NULL, NULL, NULL, params, NULL, NULL);
 	if (store == NULL || OSSL_STORE_expect(store, OSSL_STORE_INFO_PKEY) != 1) {
 		r = res_ossl(RES_TOKEN, "%s", shown);
 		goto out;
