@@ -381,6 +381,22 @@ CK_RV p11ca_key_sign_message(p11ca_key *key, const struct p11ca_sig_params *para
                              const unsigned char *msg, size_t msglen, unsigned char *sig,
                              size_t *psiglen);
 
+/**
+ * p11ca_key_needs_message:
+ * 1 when a signature with @params can be made with @key only over the
+ * whole message (p11ca_key_sign_message), not over a digest: the key's
+ * CKA_ALLOWED_MECHANISMS permit the token-hashing mechanism
+ * (CKM_SHA256_RSA_PKCS_PSS ...) but not the one that signs a digest.
+ */
+int p11ca_key_needs_message(p11ca_key *key, const struct p11ca_sig_params *params);
+
+/**
+ * p11ca_key_pss_only:
+ * 1 if @key is an RSA key whose CKA_ALLOWED_MECHANISMS are all RSA-PSS
+ * mechanisms (an RSA-PSS key; its public half is then an RSA-PSS key).
+ */
+int p11ca_key_pss_only(const p11ca_key *key);
+
 /** p11ca_key_max_signature_size: upper bound for a signature (DER for ECDSA). */
 size_t p11ca_key_max_signature_size(const p11ca_key *key);
 
