@@ -217,6 +217,10 @@ enum p11ca_key_kind {
 #define P11CA_GEN_FORCE   0x1u /* allow RSA sizes above 4096 */
 #define P11CA_GEN_DECRYPT 0x2u /* also allow decryption (TLS 1.2 RSA kex, CMS) */
 #define P11CA_GEN_DERIVE  0x4u /* an EC key also derives (ECDH); refused for others */
+/* an RSA key that signs only RSA-PSS: CKA_ALLOWED_MECHANISMS lists the PSS
+ * mechanisms (CKM_RSA_PKCS_PSS, CKM_SHA{1,224,256,384,512}_RSA_PKCS_PSS);
+ * refused for other types and with P11CA_GEN_DECRYPT */
+#define P11CA_GEN_PSS_ONLY 0x100u
 
 /**
  * p11ca_key_generate:

@@ -5,8 +5,12 @@
 # TLS 1.3), is presented as an RSA-PSS key (rsassaPss public key in the
 # CSR, matches its rsassaPss certificate in s_server), and a signature no
 # allowed mechanism makes fails with a message naming the allowed ones.
-# Keys by pkcs11-tool --allowed-mechanisms and by p11ca key gen --pss-only;
-# every signature is checked with the default provider.
+# Keys allowing CKM_RSA_PKCS_PSS sign digests as before; CKM_SHA256_RSA_PKCS
+# keys stay RSA keys signing PKCS#1 v1.5; an unrestricted RSA key does not
+# match an rsassaPss certificate (OpenSSL 3.0 does the same with a software
+# key).  Keys by pkcs11-tool --allowed-mechanisms and by p11ca key gen
+# --pss-only (CSR by p11ca csr); every signature is checked with the
+# default provider.
 . "$top_srcdir/tests/provider-lib.sh"
 
 command -v timeout > /dev/null 2>&1 || skip "no timeout command"
@@ -110,5 +114,48 @@ run_fails "CKM_SHA256_RSA_PKCS key, PSS" p11 dgst -sha256 -sign "$(key p1)" \
 expect_in "$dir/out" "not allowed: the key allows only CKM_SHA256_RSA_PKCS " \
 	"the PSS refusal names the allowed mechanism"
 ok "a CKM_SHA256_RSA_PKCS key signs PKCS#1 v1.5 with SHA-256 only"
+
+# ---- an unrestricted RSA key with an rsassaPss certificate: refused, as
+# OpenSSL 3.0 refuses a software RSA key with one ----
+keygen n rsa:2048
+# the key's public key as an rsassaPss SubjectPublicKeyInfo (same RSAPublicKey)
+plain pkey -pubin -in "$dir/n.pub" -outform DER -out "$dir/n.der" 2> "$dir/out" || fail "n.pub"
+hex=$(plain asn1parse -inform DER -in "$dir/n.der" -strparse 19 -noout -out - | od -An -v -tx1 | tr -d ' \n')
+printf 'asn1=SEQUENCE:spki\n[spki]\nalg=SEQUENCE:alg\nkey=FORMAT:HEX,BITSTRING:%s\n[alg]\noid=OID:rsassaPss\n' \
+	"$hex" > "$dir/spki.cnf"
+run "rsassaPss SPKI of n" plain asn1parse -genconf "$dir/spki.cnf" -noout -out "$dir/n-pss.der"
+run "rsassaPss public key of n" plain pkey -pubin -inform DER -in "$dir/n-pss.der" -out "$dir/n-pss.pub"
+run "rsassaPss certificate for n" plain x509 -req -in "$dir/pss.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
+	-force_pubkey "$dir/n-pss.pub" -days 2 -out "$dir/n-pss.crt"
+run_fails "s_server: an RSA key with an rsassaPss certificate" timeout 30 env OPENSSL_CONF="$cnf" \
+	openssl s_server -accept 127.0.0.1:0 -naccept 1 -key "$(key n)" -cert "$dir/n-pss.crt"
+expect_in "$dir/out" "[Kk]ey values mismatch|[Pp]rivate key does not match" \
+	"s_server with an RSA key and an rsassaPss certificate"
+ok "an RSA key (not PSS-only) does not match an rsassaPss certificate, as in OpenSSL 3.0"
+
+# ---- a PSS-only key by p11ca key gen --pss-only, its CSR by p11ca csr ----
+keygen ppss rsa:2048 --pss-only
+plain asn1parse -in "$dir/ppss.pub" > "$dir/out" 2>&1 || fail "read ppss.pub"
+expect_in "$dir/out" "OBJECT +:rsassaPss" "key gen --pss-only --pubout: an rsassaPss public key"
+# the token enforces what the key allows: PKCS#1 v1.5 is refused by it
+PT_PIN=$(cat "$pin_file")
+export PT_PIN
+run_fails "pkcs11-tool: PKCS#1 v1.5 with the --pss-only key" pkcs11-tool --module "$SOFTHSM_MODULE" \
+	--token-label "$test_name" --login --pin env:PT_PIN --sign -m SHA256-RSA-PKCS --label ppss \
+	-i "$dir/msg" -o "$dir/sig"
+unset PT_PIN
+expect_in "$dir/out" "CKR_MECHANISM_INVALID" "the --pss-only key refuses PKCS#1 v1.5 on the token"
+sign_check ppss "key gen --pss-only: dgst -sha384 -sign (CKM_RSA_PKCS_PSS)" sha384
+run "p11ca csr with the --pss-only key" "$P11CA" csr --module "$module" --pin-file "$pin_file" \
+	--key "$(key ppss)" --fqdn pss.example.org --out "$dir/ppss.csr"
+csr_verify "$dir/ppss.csr" "p11ca csr, PSS-only key"
+run "req -text" plain req -in "$dir/ppss.csr" -noout -text
+expect_in "$dir/out" "Public Key Algorithm: rsassaPss" "p11ca csr: the public key is rsassaPss"
+expect_in "$dir/out" "Signature Algorithm: rsassaPss" "p11ca csr: the CSR is signed with PSS"
+# the request's key is the token key
+plain req -in "$dir/ppss.csr" -noout -pubkey > "$dir/csr.pub"
+plain pkey -pubin -in "$dir/ppss.pub" > "$dir/want.pub"
+cmp -s "$dir/csr.pub" "$dir/want.pub" || fail "p11ca csr: the CSR's key is not the --pss-only key"
+ok "p11ca key gen --pss-only, p11ca csr: rsassaPss key, PSS signature"
 
 done_ok
