@@ -70,7 +70,8 @@ enum p11ca_prov_keytype p11ca_prov_keytype_of(p11ca_key *key, EVP_PKEY *pub)
 	}
 	if (key != NULL) {
 		switch (p11ca_key_get_kind(key)) {
-		case P11CA_KEY_RSA: return P11CA_PK_RSA;
+		case P11CA_KEY_RSA:
+			return p11ca_key_pss_only(key) ? P11CA_PK_RSA_PSS : P11CA_PK_RSA;
 		case P11CA_KEY_EC: return P11CA_PK_EC;
 		case P11CA_KEY_ED25519: return P11CA_PK_ED25519;
 		default: break;

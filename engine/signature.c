@@ -28,7 +28,17 @@ struct sigctx {
 	EVP_MD_CTX *mdctx;  /* digest-sign: the running hash */
 	EVP_MD_CTX *vmdctx; /* digest-verify, delegated */
 	int in_digest;      /* digest_sign/verify_init was used */
+	/* digest-sign for a key that signs only whole messages (its allowed
+	 * mechanisms are CKM_SHA256_RSA_PKCS_PSS ...): -1 not known yet, 0
+	 * hashed here, 1 the message is kept (up to SIG_MSG_MAX) for the token */
+	int whole;
+	unsigned char *msg;
+	size_t msglen, msgcap;
 };
+
+/* The most a whole-message signature buffers (TLS transcripts, CSRs and
+ * certificates are far below). */
+#define SIG_MSG_MAX (16u << 20)
 
 static void *sig_newctx(void *provctx, const char *propq, enum sig_kind kind)
 {
@@ -55,6 +65,7 @@ static void sig_freectx(void *ctx)
 	EVP_MD_free(c->mgf1_md);
 	EVP_MD_CTX_free(c->mdctx);
 	EVP_MD_CTX_free(c->vmdctx);
+	free(c->msg);
 	free(c);
 }
 
@@ -68,6 +79,14 @@ static void *sig_dupctx(void *ctx)
 	*d = *c;
 	d->key = p11ca_prov_key_ref(c->key);
 	d->mdctx = d->vmdctx = NULL;
+	d->msg = NULL;
+	d->msgcap = 0;
+	if (c->msglen > 0) {
+		if ((d->msg = malloc(c->msglen)) == NULL)
+			goto fail;
+		memcpy(d->msg, c->msg, c->msglen);
+		d->msgcap = c->msglen;
+	}
 	if (d->md != NULL)
 		EVP_MD_up_ref(d->md);
 	if (d->mgf1_md != NULL)
@@ -440,6 +459,46 @@ static int sig_init(struct sigctx *c, void *provkey, const OSSL_PARAM params[], 
 	return sig_set_ctx_params(c, params);
 }
 
+/* The library's parameters for what this context signs; 0 with an error raised. */
+static int sig_params_of(struct sigctx *c, struct p11ca_sig_params *sp)
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->md = eff_md(c);
+	sp->mgf1_md = c->mgf1_md;
+	sp->pss_saltlen = -1;
+	switch (c->kind) {
+	case SIG_RSA:
+		if (c->pad == RSA_PKCS1_PSS_PADDING) {
+			sp->alg = P11CA_SIG_RSA_PSS;
+			sp->pss_saltlen = c->saltlen == RSA_PSS_SALTLEN_DIGEST ? -1
+			                  : c->saltlen < 0                     ? -2
+			                                                       : c->saltlen;
+			if (sp->md == NULL) {
+				P11CA_PROV_RAISE(c->prov, P11CA_PROV_R_BAD_PARAM,
+				                 "RSA-PSS needs a digest");
+				return RET_OSSL_ERR;
+			}
+		} else if (c->pad == RSA_PKCS1_PADDING) {
+			sp->alg = P11CA_SIG_RSA_PKCS1;
+		} else {
+			/* RSA_NO_PADDING: the caller's block, as it is (CKM_RSA_X_509) */
+			if (sp->md != NULL) {
+				P11CA_PROV_RAISE(c->prov, P11CA_PROV_R_BAD_PARAM,
+				                 "raw RSA signs a block, not a digest");
+				return RET_OSSL_ERR;
+			}
+			sp->alg = P11CA_SIG_RSA_RAW;
+		}
+		break;
+	case SIG_ECDSA: sp->alg = P11CA_SIG_ECDSA; break;
+	case SIG_ED25519:
+		sp->alg = P11CA_SIG_EDDSA;
+		sp->md = NULL;
+		break;
+	}
+	return RET_OSSL_OK;
+}
+
 /* One C_Sign over @tbs (a digest, or raw input for RSA without a digest). */
 static int sig_sign_raw(struct sigctx *c, unsigned char *sig, size_t *siglen, size_t sigsize,
                         const unsigned char *tbs, size_t tbslen)
@@ -453,40 +512,8 @@ static int sig_sign_raw(struct sigctx *c, unsigned char *sig, size_t *siglen, si
 		*siglen = max;
 		return RET_OSSL_OK;
 	}
-	memset(&sp, 0, sizeof(sp));
-	sp.md = eff_md(c);
-	sp.mgf1_md = c->mgf1_md;
-	sp.pss_saltlen = -1;
-	switch (c->kind) {
-	case SIG_RSA:
-		if (c->pad == RSA_PKCS1_PSS_PADDING) {
-			sp.alg = P11CA_SIG_RSA_PSS;
-			sp.pss_saltlen = c->saltlen == RSA_PSS_SALTLEN_DIGEST ? -1
-			                 : c->saltlen < 0                     ? -2
-			                                                      : c->saltlen;
-			if (sp.md == NULL) {
-				P11CA_PROV_RAISE(c->prov, P11CA_PROV_R_BAD_PARAM,
-				                 "RSA-PSS needs a digest");
-				return RET_OSSL_ERR;
-			}
-		} else if (c->pad == RSA_PKCS1_PADDING) {
-			sp.alg = P11CA_SIG_RSA_PKCS1;
-		} else {
-			/* RSA_NO_PADDING: the caller's block, as it is (CKM_RSA_X_509) */
-			if (sp.md != NULL) {
-				P11CA_PROV_RAISE(c->prov, P11CA_PROV_R_BAD_PARAM,
-				                 "raw RSA signs a block, not a digest");
-				return RET_OSSL_ERR;
-			}
-			sp.alg = P11CA_SIG_RSA_RAW;
-		}
-		break;
-	case SIG_ECDSA: sp.alg = P11CA_SIG_ECDSA; break;
-	case SIG_ED25519:
-		sp.alg = P11CA_SIG_EDDSA;
-		sp.md = NULL;
-		break;
-	}
+	if (!sig_params_of(c, &sp))
+		return RET_OSSL_ERR;
 	if (sp.md != NULL && sp.alg != P11CA_SIG_ECDSA &&
 	    (size_t)EVP_MD_get_size(sp.md) != tbslen) {
 		P11CA_PROV_RAISE(c->prov, P11CA_PROV_R_BAD_PARAM, "input is not a %s digest",
@@ -556,10 +583,27 @@ static int sig_digest_init(struct sigctx *c, const char *mdname, void *provkey,
 	}
 	if (c->kind == SIG_ED25519)
 		return RET_OSSL_OK;
+	c->whole = -1;
+	c->msglen = 0;
 	EVP_MD_CTX_free(c->mdctx);
 	if ((c->mdctx = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex2(c->mdctx, c->md, NULL) != 1)
 		return RET_OSSL_ERR;
 	return RET_OSSL_OK;
+}
+
+/*
+ * Whether this digest-sign goes to the token as the whole message: decided
+ * at the first update (the padding and salt are set by then), from the
+ * key's allowed mechanisms (p11ca_key_needs_message).
+ */
+static int sig_whole(struct sigctx *c)
+{
+	struct p11ca_sig_params sp;
+
+	if (c->whole < 0)
+		c->whole = c->kind == SIG_RSA && c->pad != RSA_NO_PADDING &&
+		           sig_params_of(c, &sp) && p11ca_key_needs_message(c->key->key, &sp);
+	return c->whole;
 }
 
 DECL_DISPATCH_FUNC(signature, sig, digest_sign_update);
@@ -569,7 +613,52 @@ static int sig_digest_sign_update(void *ctx, const unsigned char *data, size_t l
 
 	if (c->mdctx == NULL)
 		return RET_OSSL_ERR;
-	return EVP_DigestUpdate(c->mdctx, data, len);
+	if (!sig_whole(c))
+		return EVP_DigestUpdate(c->mdctx, data, len);
+	if (len > SIG_MSG_MAX - c->msglen) {
+		P11CA_PROV_RAISE(c->prov, P11CA_PROV_R_BAD_PARAM,
+		                 "key '%s' signs whole messages on the token (its allowed "
+		                 "mechanisms hash there), and this one is over %u MiB",
+		                 p11ca_key_get_label(c->key->key), SIG_MSG_MAX >> 20);
+		return RET_OSSL_ERR;
+	}
+	if (c->msglen + len > c->msgcap) {
+		size_t cap = c->msgcap ? c->msgcap : 4096;
+		unsigned char *m;
+		while (cap < c->msglen + len)
+			cap *= 2;
+		if ((m = realloc(c->msg, cap)) == NULL)
+			return RET_OSSL_ERR;
+		c->msg = m;
+		c->msgcap = cap;
+	}
+	if (len > 0)
+		memcpy(c->msg + c->msglen, data, len);
+	c->msglen += len;
+	return RET_OSSL_OK;
+}
+
+/* The token hashes and signs the kept message. */
+static int sig_sign_whole(struct sigctx *c, unsigned char *sig, size_t *siglen, size_t sigsize)
+{
+	struct p11ca_sig_params sp;
+	size_t len = sigsize;
+	CK_RV rv;
+
+	if (!sig_params_of(c, &sp))
+		return RET_OSSL_ERR;
+	if (sigsize < p11ca_key_max_signature_size(c->key->key)) {
+		P11CA_PROV_RAISE(c->prov, P11CA_PROV_R_BAD_PARAM, "signature buffer too small");
+		return RET_OSSL_ERR;
+	}
+	rv = p11ca_key_sign_message(c->key->key, &sp, c->msg ? c->msg : (unsigned char *)"",
+	                            c->msglen, sig, &len);
+	if (rv != CKR_OK) {
+		P11CA_PROV_RAISE_RV(c->prov, rv);
+		return RET_OSSL_ERR;
+	}
+	*siglen = len;
+	return RET_OSSL_OK;
 }
 
 DECL_DISPATCH_FUNC(signature, sig, digest_sign_final);
@@ -585,6 +674,8 @@ static int sig_digest_sign_final(void *ctx, unsigned char *sig, size_t *siglen, 
 		*siglen = p11ca_key_max_signature_size(c->key->key);
 		return RET_OSSL_OK;
 	}
+	if (sig_whole(c))
+		return sig_sign_whole(c, sig, siglen, sigsize);
 	if (EVP_DigestFinal_ex(c->mdctx, dgst, &dlen) != 1)
 		return RET_OSSL_ERR;
 	return sig_sign_raw(c, sig, siglen, sigsize, dgst, dlen);

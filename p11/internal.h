@@ -218,6 +218,10 @@ struct p11ca_key {
 	int always_authenticate;
 	const char *group; /* EC: static group name */
 	EVP_PKEY *pub;     /* cached public half, under lock */
+	/* CKA_ALLOWED_MECHANISMS, read once when found (allowed.c); none
+	 * (nallowed 0) means every mechanism is allowed */
+	CK_MECHANISM_TYPE *allowed;
+	size_t nallowed;
 };
 
 /* Builds a key object for private key @h found on session @s. */
@@ -236,6 +240,22 @@ int p11ca_attr_bool(p11ca_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
 /* C_FindObjects* over @tmpl; *phandles freed with free(). */
 CK_RV p11ca_find_objects(p11ca_token *t, CK_SESSION_HANDLE s, CK_ATTRIBUTE *tmpl, CK_ULONG n,
                          CK_OBJECT_HANDLE **phandles, CK_ULONG *pcount);
+
+/* ---- allowed mechanisms (allowed.c) ---- */
+
+/* Reads CKA_ALLOWED_MECHANISMS of @key (handle on session @s) into it. */
+void p11ca_key_read_allowed(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *key);
+/* 1 if @key's CKA_ALLOWED_MECHANISMS permit @mech (no list: all do). */
+int p11ca_key_allows(const p11ca_key *key, CK_MECHANISM_TYPE mech);
+/* Sets the error "@what with key ... is not allowed: the key allows only
+ * ..." and returns CKR_MECHANISM_INVALID. */
+CK_RV p11ca_key_not_allowed(const p11ca_key *key, const char *what);
+/* The token-hashing mechanism for @alg (PKCS#1 v1.5 or PSS) with @md
+ * (CKM_SHA256_RSA_PKCS_PSS ...), or CKM_VENDOR_DEFINED. */
+CK_MECHANISM_TYPE p11ca_sig_hash_mech(enum p11ca_sig_alg alg, const EVP_MD *md);
+/* How @key signs an RSA-PSS digest: CKM_RSA_PKCS_PSS, or CKM_RSA_X_509
+ * (encoded here); returns 0 when neither is allowed and there. */
+int p11ca_key_pss_digest_mech(p11ca_key *key, CK_MECHANISM_TYPE *pmech);
 
 /* ---- key generation templates (keygen.c) ---- */
 

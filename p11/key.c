@@ -23,6 +23,7 @@ P11CA_EXPORT void p11ca_key_free(p11ca_key *key)
 		return;
 	EVP_PKEY_free(key->pub);
 	pthread_mutex_destroy(&key->lock);
+	free(key->allowed);
 	free(key->id);
 	free(key->label);
 	free(key);
@@ -67,6 +68,7 @@ CK_RV p11ca_key_from_handle(p11ca_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDL
 	}
 	key->can_decrypt = p11ca_attr_bool(t, s, h, CKA_DECRYPT) == 1;
 	key->always_authenticate = p11ca_attr_bool(t, s, h, CKA_ALWAYS_AUTHENTICATE) == 1;
+	p11ca_key_read_allowed(t, s, key);
 	switch (kt) {
 	case CKK_RSA:
 		key->kind = P11CA_KEY_RSA;
@@ -357,6 +359,38 @@ static CK_RV public_op(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *key, void
 	                 key->label, t->info.label);
 }
 
+/*
+ * A PSS-only key (p11ca_key_pss_only) is an RSA-PSS key, as OpenSSL names
+ * keys: its public half @*ppub, an RSA key, becomes an RSA-PSS key (without
+ * parameter restrictions) with the same modulus and exponent, so that it
+ * matches an rsassaPss certificate and CSRs carry the rsassaPss algorithm.
+ */
+static CK_RV pss_public(p11ca_key *key, EVP_PKEY **ppub)
+{
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	EVP_PKEY *pss = NULL;
+	CK_RV rv = CKR_OK;
+
+	if (!p11ca_key_pss_only(key) || !EVP_PKEY_is_a(*ppub, "RSA"))
+		return CKR_OK;
+	if (EVP_PKEY_todata(*ppub, EVP_PKEY_PUBLIC_KEY, &params) != 1 ||
+	    (pctx = EVP_PKEY_CTX_new_from_name(key->token->ctx->libctx, "RSA-PSS",
+	                                       key->token->ctx->propq)) == NULL ||
+	    EVP_PKEY_fromdata_init(pctx) != 1 ||
+	    EVP_PKEY_fromdata(pctx, &pss, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+		rv = p11ca_err(P11CA_R_CRYPTO, "cannot make the RSA-PSS public key of '%s'",
+		               key->label);
+		goto out;
+	}
+	EVP_PKEY_free(*ppub);
+	*ppub = pss;
+out:
+	OSSL_PARAM_free(params);
+	EVP_PKEY_CTX_free(pctx);
+	return rv;
+}
+
 P11CA_EXPORT CK_RV p11ca_key_get_public(p11ca_key *key, EVP_PKEY **ppub)
 {
 	EVP_PKEY *pub = NULL;
@@ -371,6 +405,10 @@ P11CA_EXPORT CK_RV p11ca_key_get_public(p11ca_key *key, EVP_PKEY **ppub)
 		return CKR_OK;
 	if ((rv = p11ca_token_run(key->token, key, 1, public_op, &pub)) != CKR_OK)
 		return rv;
+	if ((rv = pss_public(key, &pub)) != CKR_OK) {
+		EVP_PKEY_free(pub);
+		return rv;
+	}
 	pthread_mutex_lock(&key->lock);
 	if (key->pub == NULL && EVP_PKEY_up_ref(pub) == 1)
 		key->pub = pub;
@@ -713,7 +751,10 @@ static CK_RV gen_op(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *unused, void
 	}
 	if ((rv = p11ca_key_from_handle(t, s, hpriv, &op->key)) != CKR_OK)
 		goto fail;
-	op->key->pub = pk;
+	if (p11ca_key_pss_only(op->key))
+		EVP_PKEY_free(pk); /* an RSA-PSS key: p11ca_key_get_public makes it */
+	else
+		op->key->pub = pk;
 	return CKR_OK;
 fail:
 	/* leave no half-made key behind; if the session broke, the retry does */

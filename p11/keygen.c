@@ -68,11 +68,17 @@ CK_RV p11ca_keyspec_parse(const char *type, unsigned flags, struct p11ca_keyspec
 		if (flags & P11CA_GEN_DERIVE)
 			return p11ca_err(P11CA_R_BAD_KEY_TYPE,
 			                 "only EC keys derive (ECDH); %s cannot", type);
+		if ((flags & P11CA_GEN_PSS_ONLY) && (flags & P11CA_GEN_DECRYPT))
+			return p11ca_err(P11CA_R_BAD_KEY_TYPE,
+			                 "a PSS-only key only signs; it cannot also decrypt");
 		spec->kind = P11CA_KEY_RSA;
 		spec->bits = (int)bits;
 		spec->modulus_bits = (CK_ULONG)bits;
 		return CKR_OK;
 	}
+	if ((flags & P11CA_GEN_PSS_ONLY) && strncmp(type, "rsa:", 4) != 0)
+		return p11ca_err(P11CA_R_BAD_KEY_TYPE, "only RSA keys can be PSS-only; %s cannot",
+		                 type);
 	if (strcmp(type, "ed25519") == 0) {
 		if (flags & P11CA_GEN_DERIVE)
 			return p11ca_err(P11CA_R_BAD_KEY_TYPE,
@@ -108,6 +114,10 @@ static CK_BBOOL ck_false = CK_FALSE;
 static CK_OBJECT_CLASS ck_pub = CKO_PUBLIC_KEY;
 static CK_OBJECT_CLASS ck_priv = CKO_PRIVATE_KEY;
 static CK_BYTE rsa_e[] = { 0x01, 0x00, 0x01 };
+/* what a PSS-only key allows (P11CA_GEN_PSS_ONLY) */
+static CK_MECHANISM_TYPE pss_mechs[] = { CKM_RSA_PKCS_PSS,        CKM_SHA1_RSA_PKCS_PSS,
+	                                 CKM_SHA224_RSA_PKCS_PSS, CKM_SHA256_RSA_PKCS_PSS,
+	                                 CKM_SHA384_RSA_PKCS_PSS, CKM_SHA512_RSA_PKCS_PSS };
 
 #define ADD(tmpl, n, t, p, l)                                                                      \
 	do {                                                                                       \
@@ -155,6 +165,8 @@ void p11ca_keygen_templates(const struct p11ca_keyspec *spec, const char *label,
 		ADD(pub, npub, CKA_ENCRYPT, decrypt, sizeof(CK_BBOOL));
 		ADD(priv, npriv, CKA_DECRYPT, decrypt, sizeof(CK_BBOOL));
 		ADD(priv, npriv, CKA_DERIVE, &ck_false, sizeof(CK_BBOOL));
+		if (flags & P11CA_GEN_PSS_ONLY)
+			ADD(priv, npriv, CKA_ALLOWED_MECHANISMS, pss_mechs, sizeof(pss_mechs));
 	} else {
 		/* EC and Edwards keys sign, never decrypt; an EC key derives
 		 * (ECDH) only when asked for */

@@ -217,6 +217,10 @@ enum p11ca_key_kind {
 #define P11CA_GEN_FORCE   0x1u /* allow RSA sizes above 4096 */
 #define P11CA_GEN_DECRYPT 0x2u /* also allow decryption (TLS 1.2 RSA kex, CMS) */
 #define P11CA_GEN_DERIVE  0x4u /* an EC key also derives (ECDH); refused for others */
+/* an RSA key that signs only RSA-PSS: CKA_ALLOWED_MECHANISMS lists the PSS
+ * mechanisms (CKM_RSA_PKCS_PSS, CKM_SHA{1,224,256,384,512}_RSA_PKCS_PSS);
+ * refused for other types and with P11CA_GEN_DECRYPT */
+#define P11CA_GEN_PSS_ONLY 0x100u
 
 /**
  * p11ca_key_generate:
@@ -417,6 +421,22 @@ CK_RV p11ca_key_sign_digest(p11ca_key *key, const struct p11ca_sig_params *param
 CK_RV p11ca_key_sign_message(p11ca_key *key, const struct p11ca_sig_params *params,
                              const unsigned char *msg, size_t msglen, unsigned char *sig,
                              size_t *psiglen);
+
+/**
+ * p11ca_key_needs_message:
+ * 1 when a signature with @params can be made with @key only over the
+ * whole message (p11ca_key_sign_message), not over a digest: the key's
+ * CKA_ALLOWED_MECHANISMS permit the token-hashing mechanism
+ * (CKM_SHA256_RSA_PKCS_PSS ...) but not the one that signs a digest.
+ */
+int p11ca_key_needs_message(p11ca_key *key, const struct p11ca_sig_params *params);
+
+/**
+ * p11ca_key_pss_only:
+ * 1 if @key is an RSA key whose CKA_ALLOWED_MECHANISMS are all RSA-PSS
+ * mechanisms (an RSA-PSS key; its public half is then an RSA-PSS key).
+ */
+int p11ca_key_pss_only(const p11ca_key *key);
 
 /** p11ca_key_max_signature_size: upper bound for a signature (DER for ECDSA). */
 size_t p11ca_key_max_signature_size(const p11ca_key *key);

@@ -122,19 +122,6 @@ CK_RSA_PKCS_MGF_TYPE p11ca_md_mgf(const EVP_MD *md)
 	}
 }
 
-/* token-hashing mechanism for PKCS#1 v1.5 */
-static CK_MECHANISM_TYPE rsa_hash_mech(const EVP_MD *md)
-{
-	switch (md ? EVP_MD_get_type(md) : NID_undef) {
-	case NID_sha1: return CKM_SHA1_RSA_PKCS;
-	case NID_sha224: return CKM_SHA224_RSA_PKCS;
-	case NID_sha256: return CKM_SHA256_RSA_PKCS;
-	case NID_sha384: return CKM_SHA384_RSA_PKCS;
-	case NID_sha512: return CKM_SHA512_RSA_PKCS;
-	default: return CKM_VENDOR_DEFINED;
-	}
-}
-
 struct sign_op {
 	CK_MECHANISM mech;
 	const unsigned char *in;
@@ -175,7 +162,12 @@ static CK_RV sign_call(p11ca_token *t, CK_SESSION_HANDLE s, p11ca_key *key, void
 
 static CK_RV run_sign(p11ca_key *key, struct sign_op *op, const char *what)
 {
-	CK_RV rv = p11ca_token_run(key->token, key, 1, sign_call, op);
+	CK_RV rv;
+
+	/* the token would say CKR_MECHANISM_INVALID; say which ones it allows */
+	if (!p11ca_key_allows(key, op->mech.mechanism))
+		return p11ca_key_not_allowed(key, what);
+	rv = p11ca_token_run(key->token, key, 1, sign_call, op);
 
 	if (rv != CKR_OK && p11ca_fault_of(rv) == P11CA_FAULT_NONE && rv != P11CA_R_UNSUPPORTED &&
 	    (rv & CKR_VENDOR_DEFINED) == 0)
@@ -225,6 +217,25 @@ out:
 	return rv;
 }
 
+/* The RSA-PSS parameters for @params with a @hlen-byte digest into *@pss. */
+static CK_RV pss_params(p11ca_key *key, const struct p11ca_sig_params *params, size_t hlen,
+                        CK_RSA_PKCS_PSS_PARAMS *pss)
+{
+	/* largest salt: emLen - hLen - 2, emLen = ceil((modBits - 1) / 8) */
+	long maxsalt = (long)((key->bits - 1 + 7) / 8) - (long)hlen - 2;
+	long salt = params->pss_saltlen == -1   ? (long)hlen
+	            : params->pss_saltlen == -2 ? maxsalt
+	                                        : params->pss_saltlen;
+
+	if (salt < 0 || salt > maxsalt)
+		return p11ca_err(CKR_ARGUMENTS_BAD, "bad RSA-PSS salt length %ld", salt);
+	memset(pss, 0, sizeof(*pss));
+	pss->sLen = (CK_ULONG)salt;
+	pss->hashAlg = p11ca_md_mech(params->md);
+	pss->mgf = p11ca_md_mgf(params->mgf1_md ? params->mgf1_md : params->md);
+	return CKR_OK;
+}
+
 P11CA_EXPORT CK_RV p11ca_key_sign_digest(p11ca_key *key, const struct p11ca_sig_params *params,
                                          const unsigned char *dgst, size_t dgstlen,
                                          unsigned char *sig, size_t *psiglen)
@@ -269,24 +280,18 @@ P11CA_EXPORT CK_RV p11ca_key_sign_digest(p11ca_key *key, const struct p11ca_sig_
 		if ((size_t)EVP_MD_get_size(params->md) != dgstlen)
 			return p11ca_err(CKR_ARGUMENTS_BAD,
 			                 "digest length does not match its algorithm");
-		{
-			/* largest salt: emLen - hLen - 2, emLen = ceil((modBits - 1) / 8) */
-			long maxsalt = (long)((key->bits - 1 + 7) / 8) - (long)dgstlen - 2;
-			long salt = params->pss_saltlen == -1   ? (long)dgstlen
-			            : params->pss_saltlen == -2 ? maxsalt
-			                                        : params->pss_saltlen;
-			if (salt < 0 || salt > maxsalt)
-				return p11ca_err(CKR_ARGUMENTS_BAD, "bad RSA-PSS salt length %ld",
-				                 salt);
-			if (!p11ca_token_has_mechanism(key->token, CKM_RSA_PKCS_PSS) ||
-			    (getenv("P11CA_EMULATE_PSS") != NULL &&
-			     strcmp(getenv("P11CA_EMULATE_PSS"), "1") == 0))
-				return sign_pss_emulated(key, params, dgst, (int)salt, sig,
-				                         psiglen);
-			pss.sLen = (CK_ULONG)salt;
+		if ((rv = pss_params(key, params, dgstlen, &pss)) != CKR_OK)
+			return rv;
+		if (!p11ca_key_pss_digest_mech(key, &op.mech.mechanism)) {
+			if (!p11ca_token_has_mechanism(key->token, CKM_RSA_PKCS_PSS) &&
+			    !p11ca_token_has_mechanism(key->token, CKM_RSA_X_509))
+				return p11ca_err(P11CA_R_UNSUPPORTED,
+				                 "token '%s' has neither RSA-PSS nor raw RSA",
+				                 key->token->info.label);
+			return p11ca_key_not_allowed(key, "RSA-PSS signing of a digest");
 		}
-		pss.hashAlg = p11ca_md_mech(params->md);
-		pss.mgf = p11ca_md_mgf(params->mgf1_md ? params->mgf1_md : params->md);
+		if (op.mech.mechanism == CKM_RSA_X_509)
+			return sign_pss_emulated(key, params, dgst, (int)pss.sLen, sig, psiglen);
 		op.mech.mechanism = CKM_RSA_PKCS_PSS;
 		op.mech.pParameter = &pss;
 		op.mech.ulParameterLen = sizeof(pss);
@@ -349,6 +354,7 @@ P11CA_EXPORT CK_RV p11ca_key_sign_message(p11ca_key *key, const struct p11ca_sig
 	unsigned char dgst[EVP_MAX_MD_SIZE];
 	unsigned int dlen = 0;
 	CK_MECHANISM_TYPE hm;
+	CK_RSA_PKCS_PSS_PARAMS pss;
 	struct sign_op op;
 	CK_RV rv;
 
@@ -356,18 +362,30 @@ P11CA_EXPORT CK_RV p11ca_key_sign_message(p11ca_key *key, const struct p11ca_sig
 		return p11ca_err(CKR_ARGUMENTS_BAD, "p11ca_key_sign_message: missing argument");
 	if (params->alg == P11CA_SIG_EDDSA)
 		return p11ca_key_sign_digest(key, params, msg, msglen, sig, psiglen);
-	if (params->alg == P11CA_SIG_RSA_PKCS1 && key->kind == P11CA_KEY_RSA &&
-	    (hm = rsa_hash_mech(params->md)) != CKM_VENDOR_DEFINED &&
-	    p11ca_token_has_mechanism(key->token, hm)) {
+	if (((params->alg == P11CA_SIG_RSA_PKCS1 && key->kind == P11CA_KEY_RSA &&
+	      (hm = p11ca_sig_hash_mech(params->alg, params->md)) != CKM_VENDOR_DEFINED &&
+	      p11ca_key_allows(key, hm) && p11ca_token_has_mechanism(key->token, hm)) ||
+	     p11ca_key_needs_message(key, params))) {
+		/* the token hashes: RSA PKCS#1 v1.5 when it can, RSA-PSS when the
+		 * key allows nothing else */
 		if (*psiglen < p11ca_key_max_signature_size(key))
 			return p11ca_err(CKR_BUFFER_TOO_SMALL, "signature buffer too small");
 		memset(&op, 0, sizeof(op));
-		op.mech.mechanism = hm;
+		op.mech.mechanism = p11ca_sig_hash_mech(params->alg, params->md);
+		if (params->alg == P11CA_SIG_RSA_PSS) {
+			if ((rv = pss_params(key, params, (size_t)EVP_MD_get_size(params->md),
+			                     &pss)) != CKR_OK)
+				return rv;
+			op.mech.pParameter = &pss;
+			op.mech.ulParameterLen = sizeof(pss);
+		}
 		op.in = msg;
 		op.inlen = msglen;
 		op.out = sig;
 		op.outlen = *psiglen;
-		if ((rv = run_sign(key, &op, "RSA signing")) == CKR_OK)
+		if ((rv = run_sign(key, &op,
+		                   params->alg == P11CA_SIG_RSA_PSS ? "RSA-PSS signing"
+		                                                    : "RSA signing")) == CKR_OK)
 			*psiglen = op.outlen;
 		return rv;
 	}

@@ -306,6 +306,28 @@ static void test_templates_rsa(void **state)
 	assert_ulong(t.pub, t.npub, CKA_MODULUS_BITS, 8192);
 }
 
+/* --pss-only: the private key allows the RSA-PSS mechanisms and nothing else */
+static void test_templates_pss_only(void **state)
+{
+	static const CK_MECHANISM_TYPE pss[] = { CKM_RSA_PKCS_PSS,        CKM_SHA1_RSA_PKCS_PSS,
+		                                 CKM_SHA224_RSA_PKCS_PSS, CKM_SHA256_RSA_PKCS_PSS,
+		                                 CKM_SHA384_RSA_PKCS_PSS, CKM_SHA512_RSA_PKCS_PSS };
+	struct p11ca_keyspec spec;
+	struct tmpl t;
+
+	(void)state;
+	make_tmpl("rsa:2048", P11CA_GEN_PSS_ONLY, &spec, &t);
+	check_common(&t);
+	assert_bytes(t.priv, t.npriv, CKA_ALLOWED_MECHANISMS, pss, sizeof(pss));
+	assert_not_true(t.priv, t.npriv, CKA_DECRYPT);
+	/* without the flag no list: every mechanism the key type has */
+	make_tmpl("rsa:2048", 0, &spec, &t);
+	assert_null(find(t.priv, t.npriv, CKA_ALLOWED_MECHANISMS));
+	parse_refused("ec:p256", P11CA_GEN_PSS_ONLY, "only RSA keys can be PSS-only");
+	parse_refused("ed25519", P11CA_GEN_PSS_ONLY, "only RSA keys can be PSS-only");
+	parse_refused("rsa:2048", P11CA_GEN_PSS_ONLY | P11CA_GEN_DECRYPT, "cannot also decrypt");
+}
+
 static void test_templates_ec(void **state)
 {
 	static const unsigned char p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48,
@@ -366,10 +388,15 @@ static void test_templates_no_label(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_rsa),     cmocka_unit_test(test_parse_rsa_limits),
-		cmocka_unit_test(test_parse_ec),      cmocka_unit_test(test_parse_ed25519),
-		cmocka_unit_test(test_parse_garbage), cmocka_unit_test(test_templates_rsa),
-		cmocka_unit_test(test_templates_ec),  cmocka_unit_test(test_templates_no_label),
+		cmocka_unit_test(test_parse_rsa),
+		cmocka_unit_test(test_parse_rsa_limits),
+		cmocka_unit_test(test_parse_ec),
+		cmocka_unit_test(test_parse_ed25519),
+		cmocka_unit_test(test_parse_garbage),
+		cmocka_unit_test(test_templates_rsa),
+		cmocka_unit_test(test_templates_ec),
+		cmocka_unit_test(test_templates_no_label),
+		cmocka_unit_test(test_templates_pss_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -364,6 +364,50 @@ static void test_pss_emulated(void **state)
 	assert_int_equal(fm.last_sign_mechanism(), CKM_RSA_PKCS_PSS);
 }
 
+/*
+ * A PSS-only key (CKA_ALLOWED_MECHANISMS: the RSA-PSS mechanisms) on a token
+ * without CKM_RSA_PKCS_PSS: raw RSA is not allowed either, so a digest
+ * cannot be signed (one line naming what the key allows) and the message
+ * is, by the token-hashing CKM_SHA256_RSA_PKCS_PSS.
+ */
+static void test_pss_only_message(void **state)
+{
+	struct fx *f = *state;
+	struct p11ca_sig_params sp = { P11CA_SIG_RSA_PSS, EVP_sha256(), -1, NULL };
+	static const unsigned char msg[] = "a message for a PSS-only key";
+	unsigned char dgst[32], sig[512];
+	size_t siglen = sizeof(sig);
+	EVP_MD_CTX *mc = NULL;
+	EVP_PKEY_CTX *pc = NULL;
+
+	unsetenv("P11CA_EMULATE_PSS");
+	fm.hide_mechanism(CKM_RSA_PKCS_PSS);
+	close_ctx(f);
+	assert_int_equal(open_ctx(f, f->tok.pin_file), CKR_OK);
+	assert_int_equal(
+	    p11ca_key_generate(f->t, "rsa:2048", "pss-only", P11CA_GEN_PSS_ONLY, &f->key), CKR_OK);
+	assert_int_equal(p11ca_key_get_public(f->key, &f->pub), CKR_OK);
+	assert_true(p11ca_key_pss_only(f->key));
+	assert_true(EVP_PKEY_is_a(f->pub, "RSA-PSS"));
+	assert_true(p11ca_key_needs_message(f->key, &sp));
+
+	memset(dgst, 0x5a, sizeof(dgst));
+	assert_int_equal(p11ca_key_sign_digest(f->key, &sp, dgst, sizeof(dgst), sig, &siglen),
+	                 CKR_MECHANISM_INVALID);
+	assert_message_has("the key allows only CKM_RSA_PKCS_PSS, CKM_SHA1_RSA_PKCS_PSS");
+
+	siglen = sizeof(sig);
+	assert_int_equal(p11ca_key_sign_message(f->key, &sp, msg, sizeof(msg), sig, &siglen),
+	                 CKR_OK);
+	assert_int_equal(fm.last_sign_mechanism(), CKM_SHA256_RSA_PKCS_PSS);
+	assert_non_null(mc = EVP_MD_CTX_new());
+	assert_int_equal(EVP_DigestVerifyInit(mc, &pc, EVP_sha256(), NULL, f->pub), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, RSA_PSS_SALTLEN_DIGEST), 1);
+	assert_int_equal(EVP_DigestVerify(mc, sig, siglen, msg, sizeof(msg)), 1);
+	EVP_MD_CTX_free(mc);
+	fm.hide_mechanism(0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -376,6 +420,7 @@ int main(void)
 		RECOVERY_TEST(test_fork),
 		RECOVERY_TEST(test_rsa_restart),
 		RECOVERY_TEST(test_pss_emulated),
+		RECOVERY_TEST(test_pss_only_message),
 	};
 
 	return RECOVERY_RUN("test-recovery-limits", tests);

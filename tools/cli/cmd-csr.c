@@ -392,12 +392,14 @@ static int check_usage(const struct csr_opts *o)
 	return 1;
 }
 
-/* A key the request may have: RSA up to RSA_MAX_BITS (or --force), EC or Ed25519. */
+/* A key the request may have: RSA (or RSA-PSS: a PSS-only token key) up to
+ * RSA_MAX_BITS (or --force), EC or Ed25519. */
 static int check_key(EVP_PKEY *pkey, int force)
 {
 	int bits = EVP_PKEY_get_bits(pkey);
+	int rsa = EVP_PKEY_is_a(pkey, "RSA") || EVP_PKEY_is_a(pkey, "RSA-PSS");
 
-	if (EVP_PKEY_is_a(pkey, "RSA") && bits > RSA_MAX_BITS) {
+	if (rsa && bits > RSA_MAX_BITS) {
 		if (!force) {
 			tool_errorf("the key is RSA-%d: keys above %d bits break SIP TLS peers "
 			            "(use rsa:%d, or --force)",
@@ -406,9 +408,8 @@ static int check_key(EVP_PKEY *pkey, int force)
 		}
 		tool_warnf("RSA-%d key requested with --force: SIP TLS peers may refuse it", bits);
 	}
-	if (!EVP_PKEY_is_a(pkey, "RSA") && !EVP_PKEY_is_a(pkey, "EC") &&
-	    !EVP_PKEY_is_a(pkey, "ED25519")) {
-		tool_errorf("--key: not an RSA, EC or Ed25519 key");
+	if (!rsa && !EVP_PKEY_is_a(pkey, "EC") && !EVP_PKEY_is_a(pkey, "ED25519")) {
+		tool_errorf("--key: not an RSA, RSA-PSS, EC or Ed25519 key");
 		return 0;
 	}
 	return 1;

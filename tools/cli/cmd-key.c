@@ -48,7 +48,8 @@ enum {
 	O_DIGEST,
 	O_KEY,
 	O_DERIVE,
-	O_YES
+	O_YES,
+	O_PSS_ONLY
 };
 
 struct gen_opts {
@@ -67,6 +68,7 @@ static int gen_opt(int id, const char *arg, void *data)
 	case O_FORCE: o->flags |= P11CA_GEN_FORCE; break;
 	case O_DECRYPT: o->flags |= P11CA_GEN_DECRYPT; break;
 	case O_DERIVE: o->flags |= P11CA_GEN_DERIVE; break;
+	case O_PSS_ONLY: o->flags |= P11CA_GEN_PSS_ONLY; break;
 	case O_PUBOUT: o->pubout = arg; break;
 	default: return TOOL_EXIT_USAGE;
 	}
@@ -76,19 +78,26 @@ static int gen_opt(int id, const char *arg, void *data)
 int tool_key_gen(int argc, char **argv)
 {
 	static const struct tool_opt opts[] = {
-		{ "token", required_argument, O_TOKEN },   { "label", required_argument, O_LABEL },
-		{ "type", required_argument, O_TYPE },     { "force", no_argument, O_FORCE },
-		{ "decrypt", no_argument, O_DECRYPT },     { "derive", no_argument, O_DERIVE },
-		{ "pubout", required_argument, O_PUBOUT }, { NULL, 0, 0 },
+		{ "token", required_argument, O_TOKEN },
+		{ "label", required_argument, O_LABEL },
+		{ "type", required_argument, O_TYPE },
+		{ "force", no_argument, O_FORCE },
+		{ "decrypt", no_argument, O_DECRYPT },
+		{ "derive", no_argument, O_DERIVE },
+		{ "pubout", required_argument, O_PUBOUT },
+		{ "pss-only", no_argument, O_PSS_ONLY },
+		{ NULL, 0, 0 },
 	};
 	static const char help[] =
 	    "usage: p11ca key gen [--token URI] --label NAME [--type TYPE]\n"
-	    "                     [--decrypt] [--derive] [--force] [--pubout FILE]\n\n"
+	    "                     [--decrypt] [--derive] [--pss-only] [--force] [--pubout FILE]\n\n"
 	    "Generates a key pair on the token.  TYPE: rsa:2048 (default), rsa:3072,\n"
 	    "rsa:4096, ec:p256, ec:p384, ec:p521, ed25519.  RSA above 4096 bits needs\n"
 	    "--force: 8192-bit keys break SIP TLS peers.  The private key is sensitive,\n"
 	    "never extractable, not modifiable, and only signs; --decrypt also lets an\n"
-	    "RSA key decrypt, --derive an EC key derive (ECDH).\n"
+	    "RSA key decrypt, --derive an EC key derive (ECDH); --pss-only makes an RSA\n"
+	    "key that signs only RSA-PSS (CKA_ALLOWED_MECHANISMS: the PSS mechanisms),\n"
+	    "an RSA-PSS key to OpenSSL.\n"
 	    "CKA_ID is the SHA-1 of the public key (the certificate's SKI).\n"
 	    "Prints the key's pkcs11: URI; --pubout writes the public key (PEM).\n";
 	struct tool_common c = { 0 };
