@@ -77,6 +77,7 @@ p11ca_ctx *p11ca_prov_p11(struct p11ca_prov *prov)
 		goto out;
 	}
 	p11ca_ctx_set_pin_prompt(p11, prov->allow_prompt);
+	p11ca_ctx_set_uri_path_pin(p11, prov->uri_path_pin);
 	prov->p11 = p11;
 out:
 	pthread_mutex_unlock(&prov->lock);

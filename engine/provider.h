@@ -45,6 +45,9 @@ struct p11ca_prov {
 	char *pin_file;        /* config: p11ca-pin-file */
 	int allow_prompt;      /* config: p11ca-pin-prompt */
 	EVP_MD *md_cache[4];   /* P11CA_PROV_MD_CACHE; see signature.c */
+	int uri_path_pin;      /* pin-value in a URI's path: p11ca.so only (module.c) */
+	int rand_enabled;      /* config: p11ca-rand (rand.c) */
+	char *rand_token;      /* config: p11ca-rand-token */
 	OSSL_FUNC_core_new_error_fn *core_new_error;
 	OSSL_FUNC_core_set_error_debug_fn *core_set_error_debug;
 	OSSL_FUNC_core_vset_error_fn *core_vset_error;

@@ -124,6 +124,19 @@ int p11ca_pin_held(void);
  */
 CK_RV p11ca_ctx_set_openssl(p11ca_ctx *ctx, OSSL_LIB_CTX *libctx, const char *propq);
 
+/**
+ * p11ca_ctx_set_uri_path_pin:
+ * Whether @ctx takes a pin-value in a URI's path, where libp11 and OpenSC
+ * write it ("pkcs11:id=%01;pin-value=1234"), as the query attribute RFC 7512
+ * makes it ("pkcs11:id=%01?pin-value=1234"): the value ends at the next ';'
+ * or '?' and is percent-decoded as in the query.  Off by default (a
+ * pin-value must follow '?' or '&'); the provider module p11ca.so turns it
+ * on for the OpenSSL programs that load it.  A URI with a pin-value and a
+ * pin-source, or with pin-values in both its path and its query, is refused
+ * either way.  Messages redact a pin-value wherever it is.
+ */
+void p11ca_ctx_set_uri_path_pin(p11ca_ctx *ctx, int allow);
+
 /* Log callback for --verbose output: never receives a PIN. */
 typedef void (*p11ca_log_fn)(void *data, const char *message);
 void p11ca_ctx_set_log(p11ca_ctx *ctx, p11ca_log_fn fn, void *data);
