@@ -134,5 +134,8 @@ extern const OSSL_DISPATCH p11ca_prov_spki_der_encoder_functions[];
 extern const OSSL_DISPATCH p11ca_prov_spki_pem_encoder_functions[];
 extern const OSSL_DISPATCH p11ca_prov_text_encoder_functions[];
 extern const OSSL_DISPATCH p11ca_prov_priv_encoder_functions[];
+/* the token's random generator, "P11CA-RAND" (rand.c); offered with p11ca-rand = yes */
+#define P11CA_PROV_RAND_NAME "P11CA-RAND"
+extern const OSSL_DISPATCH p11ca_prov_rand_functions[];
 
 #endif

@@ -198,6 +198,16 @@ CK_RV p11ca_token_login(p11ca_token *token);
 /** p11ca_token_has_mechanism: 1 if the token lists @mech, else 0. */
 int p11ca_token_has_mechanism(p11ca_token *token, CK_MECHANISM_TYPE mech);
 
+/**
+ * p11ca_token_random:
+ * Fills @out with @len bytes from the token's random number generator
+ * (C_GenerateRandom on a pooled session, in pieces of at most 1024 bytes,
+ * without a login unless the token asks for one; faults recovered as for a
+ * signature).  On failure @out is wiped and the error names the token:
+ * nothing else ever stands in for the token's generator.
+ */
+CK_RV p11ca_token_random(p11ca_token *token, unsigned char *out, size_t len);
+
 /* ------------------------------------------------------------------ */
 /* Token administration (CI, tests)                                    */
 /* ------------------------------------------------------------------ */
