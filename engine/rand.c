@@ -187,46 +187,6 @@ static int p11ca_rand_reseed(void *vctx, int prediction_resistance, const unsign
 	return RET_OSSL_OK;
 }
 
-/*
- * As a seed source ([random] seed = P11CA-RAND): OpenSSL's own DRBG is
- * seeded and reseeded from the token.
- */
-DECL_DISPATCH_FUNC(rand, p11ca_rand, get_seed);
-static size_t p11ca_rand_get_seed(void *vctx, unsigned char **pout, int entropy, size_t min_len,
-                                  size_t max_len, int prediction_resistance,
-                                  const unsigned char *adin, size_t adin_len)
-{
-	struct rand_ctx *rc = vctx;
-	size_t len = entropy > 0 ? ((size_t)entropy + 7) / 8 : 0;
-	unsigned char *buf;
-
-	(void)prediction_resistance;
-	(void)adin;
-	(void)adin_len;
-	if (len < min_len)
-		len = min_len;
-	if (len > max_len || len > P11CA_RAND_MAX_REQUEST) {
-		P11CA_PROV_RAISE(rc->prov, P11CA_PROV_R_BAD_PARAM,
-		                 "a seed of %zu to %zu bytes asked of the token", min_len, max_len);
-		return 0;
-	}
-	if ((buf = OPENSSL_secure_malloc(len)) == NULL)
-		return 0;
-	if (!token_bytes(rc, buf, len)) {
-		OPENSSL_secure_clear_free(buf, len);
-		return 0;
-	}
-	*pout = buf;
-	return len;
-}
-
-DECL_DISPATCH_FUNC(rand, p11ca_rand, clear_seed);
-static void p11ca_rand_clear_seed(void *vctx, unsigned char *buf, size_t len)
-{
-	(void)vctx;
-	OPENSSL_secure_clear_free(buf, len);
-}
-
 DECL_DISPATCH_FUNC(rand, p11ca_rand, enable_locking);
 static int p11ca_rand_enable_locking(void *vctx)
 {
@@ -300,8 +260,6 @@ const OSSL_DISPATCH p11ca_prov_rand_functions[] = {
 	RAND_FN(UNINSTANTIATE, uninstantiate),
 	RAND_FN(GENERATE, generate),
 	RAND_FN(RESEED, reseed),
-	RAND_FN(GET_SEED, get_seed),
-	RAND_FN(CLEAR_SEED, clear_seed),
 	RAND_FN(ENABLE_LOCKING, enable_locking),
 	RAND_FN(LOCK, lock),
 	RAND_FN(UNLOCK, unlock),
