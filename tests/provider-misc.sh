@@ -124,7 +124,7 @@ calls=$dir/calls
 # module's calls logged to $calls (emptied first)
 rnd() {
 	: > "$calls"
-	OPENSSL_CONF=$rand_cnf P11CA_FAULTS_CALLS_FILE=$calls openssl "$@"
+	OPENSSL_CONF=${rnd_cnf:-$rand_cnf} P11CA_FAULTS_CALLS_FILE=$calls timeout 30 openssl "$@"
 }
 random_calls() {
 	grep -c '^C_GenerateRandom$' "$calls" || true
@@ -138,6 +138,19 @@ run "openssl rand 10000 bytes" rnd rand -out "$dir/r.bin" 10000
 [ "$(wc -c < "$dir/r.bin")" -eq 10000 ] || fail "openssl rand: not 10000 bytes"
 [ "$(random_calls)" -ge 3 ] || fail "10000 bytes in $(random_calls) C_GenerateRandom calls"
 ok "openssl rand: bytes from C_GenerateRandom"
+
+# p11ca-rand-token picks the token; one that is not there is an error
+sed "s|^p11ca-rand = yes\$|p11ca-rand = yes\np11ca-rand-token = $tok|" "$rand_cnf" > "$dir/tok.cnf"
+rnd_cnf=$dir/tok.cnf
+run "openssl rand with p11ca-rand-token" rnd rand -hex 16
+[ "$(random_calls)" -ge 1 ] || fail "openssl rand with p11ca-rand-token: no C_GenerateRandom"
+sed "s|^p11ca-rand = yes\$|p11ca-rand = yes\np11ca-rand-token = pkcs11:token=no-such-token|" \
+	"$rand_cnf" > "$dir/notok.cnf"
+rnd_cnf=$dir/notok.cnf
+run_fails "openssl rand, p11ca-rand-token names no token" rnd rand -hex 16
+rnd_cnf=
+expect_in "$dir/out" "no token matches pkcs11:token=no-such-token" "p11ca-rand-token elsewhere"
+ok "p11ca-rand-token: the token named, or an error naming it"
 
 # a certificate's serial (req -x509 without -set_serial), with a file key
 plain genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/file.key" 2> /dev/null ||
