@@ -8,5 +8,15 @@ __attribute__((visibility("default"))) OSSL_provider_init_fn OSSL_provider_init;
 int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
                        const OSSL_DISPATCH **out, void **provctx)
 {
-	return p11ca_prov_init(handle, in, out, provctx);
+	int ret = p11ca_prov_init(handle, in, out, provctx);
+
+	/*
+	 * OpenSSL programs loading p11ca.so may name the PIN in a URI's path,
+	 * as libp11 and OpenSC document it ("pkcs11:id=%01;pin-value=..."):
+	 * the p11ca command, which links the provider in, never takes a PIN
+	 * on its command line, and keeps the strict reading.
+	 */
+	if (ret == RET_OSSL_OK)
+		((struct p11ca_prov *)*provctx)->uri_path_pin = 1;
+	return ret;
 }

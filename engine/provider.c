@@ -78,6 +78,7 @@ p11ca_ctx *p11ca_prov_p11(struct p11ca_prov *prov)
 		goto out;
 	}
 	p11ca_ctx_set_pin_prompt(p11, prov->allow_prompt);
+	p11ca_ctx_set_uri_path_pin(p11, prov->uri_path_pin);
 	prov->p11 = p11;
 out:
 	pthread_mutex_unlock(&prov->lock);
@@ -182,6 +183,11 @@ static const OSSL_ALGORITHM keyexch_algs[] = {
 	ALG(P11CA_PROV_OP_ECDH, p11ca_prov_ecdh_keyexch_functions),
 	{ NULL, NULL, NULL, NULL },
 };
+/* only with p11ca-rand = yes (see rand.c) */
+static const OSSL_ALGORITHM rand_algs[] = {
+	ALG(P11CA_PROV_RAND_NAME, p11ca_prov_rand_functions),
+	{ NULL, NULL, NULL, NULL },
+};
 static const OSSL_ALGORITHM store_algs[] = {
 	ALG("pkcs11", p11ca_prov_store_functions),
 	{ NULL, NULL, NULL, NULL },
@@ -199,6 +205,7 @@ static const OSSL_ALGORITHM *p11ca_prov_query_operation(void *provctx, int opera
 	case OSSL_OP_KEYEXCH: return keyexch_algs;
 	case OSSL_OP_STORE: return store_algs;
 	case OSSL_OP_ENCODER: return encoder_algs;
+	case OSSL_OP_RAND: return ((struct p11ca_prov *)provctx)->rand_enabled ? rand_algs : NULL;
 	default: return NULL;
 	}
 }
@@ -338,6 +345,7 @@ static void p11ca_prov_teardown(void *provctx)
 		EVP_MD_free(prov->md_cache[i]);
 	free(prov->module);
 	free(prov->pin_file);
+	free(prov->rand_token);
 	pthread_mutex_destroy(&prov->lock);
 	free(prov);
 }
@@ -362,11 +370,14 @@ static int truthy(const char *v)
 static int read_config(struct p11ca_prov *prov, OSSL_FUNC_core_get_params_fn *get_params)
 {
 	char *module = NULL, *pin_file = NULL, *prompt = NULL, *pin = NULL;
+	char *rand = NULL, *rand_token = NULL; /* rand.c */
 	OSSL_PARAM params[] = {
 		OSSL_PARAM_utf8_ptr("p11ca-module", &module, 0),
 		OSSL_PARAM_utf8_ptr("p11ca-pin-file", &pin_file, 0),
 		OSSL_PARAM_utf8_ptr("p11ca-pin-prompt", &prompt, 0),
 		OSSL_PARAM_utf8_ptr("p11ca-pin", &pin, 0),
+		OSSL_PARAM_utf8_ptr("p11ca-rand", &rand, 0),
+		OSSL_PARAM_utf8_ptr("p11ca-rand-token", &rand_token, 0),
 		OSSL_PARAM_END,
 	};
 
@@ -384,6 +395,16 @@ static int read_config(struct p11ca_prov *prov, OSSL_FUNC_core_get_params_fn *ge
 		return 0;
 	if (prompt != NULL)
 		prov->allow_prompt = truthy(prompt);
+	if (rand != NULL)
+		prov->rand_enabled = truthy(rand);
+	if (rand_token != NULL && p11ca_uri_has_pin_value(rand_token)) {
+		P11CA_PROV_RAISE(prov, P11CA_PROV_R_BAD_PARAM,
+		                 "p11ca-rand-token must not hold a pin-value: use p11ca-pin-file");
+		return 0;
+	}
+	if (rand_token != NULL && *rand_token != '\0' &&
+	    (prov->rand_token = strdup(rand_token)) == NULL)
+		return 0;
 	return 1;
 }
 

@@ -47,6 +47,9 @@ struct p11ca_prov {
 	char *pin_file;        /* config: p11ca-pin-file */
 	int allow_prompt;      /* config: p11ca-pin-prompt */
 	EVP_MD *md_cache[4];   /* P11CA_PROV_MD_CACHE; see signature.c */
+	int uri_path_pin;      /* pin-value in a URI's path: p11ca.so only (module.c) */
+	int rand_enabled;      /* config: p11ca-rand (rand.c) */
+	char *rand_token;      /* config: p11ca-rand-token */
 	OSSL_FUNC_core_new_error_fn *core_new_error;
 	OSSL_FUNC_core_set_error_debug_fn *core_set_error_debug;
 	OSSL_FUNC_core_vset_error_fn *core_vset_error;
@@ -157,5 +160,8 @@ extern const OSSL_DISPATCH p11ca_prov_spki_pem_encoder_functions[];
 extern const OSSL_DISPATCH p11ca_prov_text_encoder_functions[];
 extern const OSSL_DISPATCH p11ca_prov_priv_encoder_functions[];
 extern const OSSL_DISPATCH p11ca_prov_priv_pem_encoder_functions[];
+/* the token's random generator, "P11CA-RAND" (rand.c); offered with p11ca-rand = yes */
+#define P11CA_PROV_RAND_NAME "P11CA-RAND"
+extern const OSSL_DISPATCH p11ca_prov_rand_functions[];
 
 #endif

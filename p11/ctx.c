@@ -197,6 +197,11 @@ P11CA_EXPORT void p11ca_ctx_set_pin_prompt(p11ca_ctx *ctx, int allow)
 	ctx->allow_prompt = allow;
 }
 
+P11CA_EXPORT void p11ca_ctx_set_uri_path_pin(p11ca_ctx *ctx, int allow)
+{
+	ctx->uri_path_pin = allow;
+}
+
 P11CA_EXPORT void p11ca_ctx_set_log(p11ca_ctx *ctx, p11ca_log_fn fn, void *data)
 {
 	ctx->log_fn = fn;
@@ -525,7 +530,7 @@ P11CA_EXPORT CK_RV p11ca_token_find(p11ca_ctx *ctx, const char *uristr, p11ca_to
 	if (ptoken == NULL)
 		return p11ca_err(CKR_ARGUMENTS_BAD, "p11ca_token_find: no output pointer");
 	*ptoken = NULL;
-	if (uristr != NULL && (rv = p11ca_uri_parse(uristr, &uri)) != CKR_OK)
+	if (uristr != NULL && (rv = p11ca_ctx_uri_parse(ctx, uristr, &uri)) != CKR_OK)
 		return rv;
 	rv = p11ca_ctx_find_token(ctx, uri, uristr, ptoken);
 	p11ca_uri_free(uri);

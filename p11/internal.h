@@ -154,6 +154,12 @@ CK_RV p11ca_pin_source_path(const char *source, char *path, size_t cap);
 /* Parses a pkcs11: URI strictly: unknown attributes are an error naming
  * them.  *puri is freed with p11_kit_uri_free(). */
 CK_RV p11ca_uri_parse(const char *str, P11KitUri **puri);
+/*
+ * p11ca_uri_parse() for a URI given to @ctx: when @ctx takes a pin-value in
+ * the path (p11ca_ctx_set_uri_path_pin), "pkcs11:id=%01;pin-value=1234" is
+ * read as "pkcs11:id=%01?pin-value=1234" first.  @ctx may be NULL (strict).
+ */
+CK_RV p11ca_ctx_uri_parse(p11ca_ctx *ctx, const char *str, P11KitUri **puri);
 /* A hint for a URI written with ',' between attributes ("; URI attributes
  * are separated by ';' ..."), or "": appended to "nothing matches" messages. */
 const char *p11ca_uri_comma_hint(const char *uri);
@@ -189,6 +195,7 @@ struct p11ca_ctx {
 	void *log_data;
 	OSSL_LIB_CTX *libctx; /* for public keys and certificates */
 	char *propq;
+	int uri_path_pin; /* p11ca_ctx_set_uri_path_pin */
 };
 
 /* Finds the token a URI names (parsed already) and takes its PIN source. */

@@ -244,7 +244,7 @@ P11CA_EXPORT CK_RV p11ca_lookup_ex(p11ca_ctx *ctx, const char *uristr, unsigned 
 	*pfound = NULL;
 	*pcount = 0;
 	memset(&op, 0, sizeof(op));
-	if ((rv = p11ca_uri_parse(uristr, &uri)) != CKR_OK)
+	if ((rv = p11ca_ctx_uri_parse(ctx, uristr, &uri)) != CKR_OK)
 		return rv;
 	if ((a = p11_kit_uri_get_attribute(uri, CKA_CLASS)) != NULL &&
 	    a->ulValueLen == sizeof(CK_OBJECT_CLASS)) {

@@ -174,7 +174,7 @@ P11CA_EXPORT CK_RV p11ca_object_delete(p11ca_ctx *ctx, const char *uristr, size_
 	if (pcount != NULL)
 		*pcount = 0;
 	memset(&op, 0, sizeof(op));
-	if ((rv = p11ca_uri_parse(uristr, &uri)) != CKR_OK)
+	if ((rv = p11ca_ctx_uri_parse(ctx, uristr, &uri)) != CKR_OK)
 		return rv;
 	if (p11_kit_uri_get_attribute(uri, CKA_LABEL) == NULL &&
 	    p11_kit_uri_get_attribute(uri, CKA_ID) == NULL) {

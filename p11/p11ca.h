@@ -124,6 +124,19 @@ int p11ca_pin_held(void);
  */
 CK_RV p11ca_ctx_set_openssl(p11ca_ctx *ctx, OSSL_LIB_CTX *libctx, const char *propq);
 
+/**
+ * p11ca_ctx_set_uri_path_pin:
+ * Whether @ctx takes a pin-value in a URI's path, where libp11 and OpenSC
+ * write it ("pkcs11:id=%01;pin-value=1234"), as the query attribute RFC 7512
+ * makes it ("pkcs11:id=%01?pin-value=1234"): the value ends at the next ';'
+ * or '?' and is percent-decoded as in the query.  Off by default (a
+ * pin-value must follow '?' or '&'); the provider module p11ca.so turns it
+ * on for the OpenSSL programs that load it.  A URI with a pin-value and a
+ * pin-source, or with pin-values in both its path and its query, is refused
+ * either way.  Messages redact a pin-value wherever it is.
+ */
+void p11ca_ctx_set_uri_path_pin(p11ca_ctx *ctx, int allow);
+
 /* Log callback for --verbose output: never receives a PIN. */
 typedef void (*p11ca_log_fn)(void *data, const char *message);
 void p11ca_ctx_set_log(p11ca_ctx *ctx, p11ca_log_fn fn, void *data);
@@ -184,6 +197,16 @@ CK_RV p11ca_token_login(p11ca_token *token);
 
 /** p11ca_token_has_mechanism: 1 if the token lists @mech, else 0. */
 int p11ca_token_has_mechanism(p11ca_token *token, CK_MECHANISM_TYPE mech);
+
+/**
+ * p11ca_token_random:
+ * Fills @out with @len bytes from the token's random number generator
+ * (C_GenerateRandom on a pooled session, in pieces of at most 1024 bytes,
+ * without a login unless the token asks for one; faults recovered as for a
+ * signature).  On failure @out is wiped and the error names the token:
+ * nothing else ever stands in for the token's generator.
+ */
+CK_RV p11ca_token_random(p11ca_token *token, unsigned char *out, size_t len);
 
 /* ------------------------------------------------------------------ */
 /* Token administration (CI, tests)                                    */

@@ -310,8 +310,104 @@ CK_RV p11ca_uri_parse(const char *str, P11KitUri **puri)
 		return p11ca_err(P11CA_R_BAD_URI,
 		                 "pkcs11: URI has an attribute value p11-kit does not understand");
 	}
+	if (p11_kit_uri_get_pin_value(uri) != NULL && p11_kit_uri_get_pin_source(uri) != NULL) {
+		/* which one would win is anybody's guess: say so */
+		p11ca_uri_free(uri);
+		return p11ca_err(P11CA_R_BAD_URI, "a pkcs11: URI with both a pin-value and a "
+		                                  "pin-source: give one PIN source only");
+	}
 	*puri = uri;
 	return CKR_OK;
+}
+
+/*
+ * The path of @str ("pkcs11:" already checked) with its "pin-value=..."
+ * segment moved to the front of the query, into *pmoved (freed with
+ * OPENSSL_clear_free by the caller), or NULL when the path has none.  The
+ * value ends at ';' or '?'.  Only the spelling RFC 7512 gives the query
+ * attribute is moved; any other is left for p11ca_uri_parse() to refuse.
+ */
+static CK_RV move_path_pin(const char *str, char **pmoved)
+{
+	const char *path = str + 7, *query = strchr(str, '?');
+	const char *end = query != NULL ? query : str + strlen(str);
+	const char *seg, *pin = NULL, *next;
+	size_t pinlen = 0, cap = strlen(str) + 3, o;
+	char *out;
+
+	*pmoved = NULL;
+	for (seg = path; seg <= end; seg = next + 1) {
+		const char *semi = memchr(seg, ';', (size_t)(end - seg));
+		size_t len, name_len;
+		next = semi != NULL ? semi : end;
+		len = (size_t)(next - seg);
+		name_len = strcspn(seg, "=;?");
+		if (name_len > len)
+			name_len = len;
+		if (len >= 10 && strncmp(seg, "pin-value=", 10) == 0) {
+			if (pin != NULL)
+				return p11ca_err(P11CA_R_BAD_URI,
+				                 "a pkcs11: URI with two pin-values in its path");
+			pin = seg;
+			pinlen = len;
+		} else if (pin != NULL && len > 0 && !known(path_attrs, seg, name_len)) {
+			/* a piece of the PIN, perhaps: never shown */
+			return p11ca_err(P11CA_R_BAD_URI,
+			                 "unknown attribute in pkcs11: URI (after pin-value; is a "
+			                 "';' in the PIN not %%3B-encoded?)");
+		}
+		if (next >= end)
+			break;
+	}
+	if (pin == NULL)
+		return CKR_OK;
+	if (query != NULL && p11ca_uri_has_pin_value(query + 1))
+		return p11ca_err(P11CA_R_BAD_URI,
+		                 "a pkcs11: URI with a pin-value in both its path and its query");
+	if ((out = malloc(cap)) == NULL)
+		return p11ca_err(CKR_HOST_MEMORY, "out of memory");
+	memcpy(out, str, 7);
+	o = 7;
+	/* the path without the pin-value segment (and its ';') */
+	for (seg = path; seg <= end; seg = next + 1) {
+		const char *semi = memchr(seg, ';', (size_t)(end - seg));
+		next = semi != NULL ? semi : end;
+		if (seg != pin) {
+			if (o > 7)
+				out[o++] = ';';
+			memcpy(out + o, seg, (size_t)(next - seg));
+			o += (size_t)(next - seg);
+		}
+		if (next >= end)
+			break;
+	}
+	out[o++] = '?';
+	memcpy(out + o, pin, pinlen);
+	o += pinlen;
+	if (query != NULL && query[1] != '\0') {
+		out[o++] = '&';
+		memcpy(out + o, query + 1, strlen(query + 1));
+		o += strlen(query + 1);
+	}
+	out[o] = '\0';
+	*pmoved = out;
+	return CKR_OK;
+}
+
+CK_RV p11ca_ctx_uri_parse(p11ca_ctx *ctx, const char *str, P11KitUri **puri)
+{
+	char *moved = NULL;
+	CK_RV rv;
+
+	*puri = NULL;
+	if (ctx == NULL || !ctx->uri_path_pin || str == NULL || strncasecmp(str, "pkcs11:", 7) != 0)
+		return p11ca_uri_parse(str, puri);
+	if ((rv = move_path_pin(str, &moved)) != CKR_OK)
+		return rv;
+	rv = p11ca_uri_parse(moved != NULL ? moved : str, puri);
+	if (moved != NULL)
+		OPENSSL_clear_free(moved, strlen(moved));
+	return rv;
 }
 
 void p11ca_uri_free(P11KitUri *uri)

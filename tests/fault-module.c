@@ -45,7 +45,8 @@
 	X(C_SetPIN)                                                                                \
 	X(C_InitToken)                                                                             \
 	X(C_GetMechanismInfo)                                                                      \
-	X(C_DeriveKey)
+	X(C_DeriveKey)                                                                             \
+	X(C_GenerateRandom)
 
 #define AS_ENUM(n) F_##n,
 #define AS_NAME(n) #n,
@@ -118,7 +119,22 @@ static int unplugged_locked(void)
 static int meets_unplug(int idx)
 {
 	return idx == F_C_OpenSession || idx == F_C_Login || idx == F_C_SignInit ||
-	       idx == F_C_Sign || idx == F_C_FindObjectsInit || idx == F_C_GetTokenInfo;
+	       idx == F_C_Sign || idx == F_C_FindObjectsInit || idx == F_C_GetTokenInfo ||
+	       idx == F_C_GenerateRandom;
+}
+
+/* P11CA_FAULTS_CALLS_FILE: every wrapped call appends its name here ("": none),
+ * so that a test can count the calls of another process (openssl) */
+static char calls_file[4096];
+
+static void log_call(int idx)
+{
+	FILE *f;
+
+	if (calls_file[0] == '\0' || (f = fopen(calls_file, "a")) == NULL)
+		return;
+	fprintf(f, "%s\n", fn_names[idx]);
+	fclose(f);
 }
 
 /* Counts a call of @idx; 1 (with @h filled in) when it is to fail. */
@@ -128,6 +144,7 @@ static int inject(int idx, struct hit *h)
 
 	pthread_mutex_lock(&fault_lock);
 	faults[idx].calls++;
+	log_call(idx);
 	if (meets_unplug(idx) && unplugged_locked()) {
 		/* as a removed device: the slot's sessions are closed too */
 		h->rv = CKR_TOKEN_NOT_PRESENT;
@@ -584,6 +601,17 @@ static CK_RV w_C_Decrypt(CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG inlen, CK
 	return REAL(C_Decrypt, s, in, inlen, out, poutlen);
 }
 
+static CK_RV w_C_GenerateRandom(CK_SESSION_HANDLE s, CK_BYTE_PTR out, CK_ULONG len)
+{
+	struct hit h;
+
+	if (inject(F_C_GenerateRandom, &h)) {
+		make_real(&h, s, 1, 0, 0);
+		return h.rv;
+	}
+	return REAL(C_GenerateRandom, s, out, len);
+}
+
 /* ---- loading SoftHSM2 ---- */
 
 /*
@@ -653,6 +681,8 @@ static void load_real(void)
 	faults_from_env();
 	if ((env = getenv("P11CA_FAULTS_UNPLUG_FILE")) != NULL)
 		snprintf(unplug_file, sizeof(unplug_file), "%s", env);
+	if ((env = getenv("P11CA_FAULTS_CALLS_FILE")) != NULL)
+		snprintf(calls_file, sizeof(calls_file), "%s", env);
 }
 
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)

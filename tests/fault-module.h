@@ -14,8 +14,12 @@
  * C_Login, C_Logout, C_FindObjectsInit, C_FindObjects, C_FindObjectsFinal,
  * C_GetAttributeValue, C_GenerateKeyPair, C_SignInit, C_Sign, C_SignUpdate,
  * C_SignFinal, C_DecryptInit, C_Decrypt, C_CreateObject, C_DestroyObject,
- * C_SetPIN, C_InitToken, C_GetMechanismInfo, C_DeriveKey.  Every other function goes
- * straight to SoftHSM2.
+ * C_SetPIN, C_InitToken, C_GetMechanismInfo, C_DeriveKey, C_GenerateRandom.
+ * Every other function goes straight to SoftHSM2.
+ *
+ * P11CA_FAULTS_CALLS_FILE=PATH (read when the module loads): every call of a
+ * wrapped function appends its name, one a line, to PATH, so that a test
+ * counts the calls another process (openssl) made.
  *
  * A process that cannot call these functions (the p11ca command, given the
  * module's path) takes its faults from the environment when the module
@@ -26,7 +30,8 @@
  * The "unplug" switch: when P11CA_FAULTS_UNPLUG_FILE=PATH is set when the
  * module loads (or fault_unplug_file() names PATH) and PATH exists, the
  * token behaves as unplugged: C_OpenSession, C_Login, C_SignInit, C_Sign,
- * C_FindObjectsInit and C_GetTokenInfo return CKR_TOKEN_NOT_PRESENT, and
+ * C_FindObjectsInit, C_GetTokenInfo and C_GenerateRandom return
+ * CKR_TOKEN_NOT_PRESENT, and
  * the slot's sessions are closed (as FAULT_REAL does for it).  Removing
  * PATH plugs the token back in; one stat() per call of those functions
  * tells.  A test (or a server's test) creates and removes the file, from

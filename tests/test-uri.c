@@ -355,6 +355,139 @@ static void test_pin_mutations(void **state)
 	assert_true(parsed > 100);
 }
 
+/* A context that takes a pin-value in the path, as p11ca.so's does. */
+static p11ca_ctx *path_pin_ctx(void)
+{
+	static p11ca_ctx ctx;
+
+	memset(&ctx, 0, sizeof(ctx));
+	p11ca_ctx_set_uri_path_pin(&ctx, 1);
+	return &ctx;
+}
+
+/* Parses @str through @ctx, expecting success. */
+static P11KitUri *ctx_parse_ok(p11ca_ctx *ctx, const char *str)
+{
+	P11KitUri *uri = NULL;
+	CK_RV rv = p11ca_ctx_uri_parse(ctx, str, &uri);
+
+	if (rv != CKR_OK)
+		print_error("p11ca_ctx_uri_parse(%s): 0x%lx %s\n", str, (unsigned long)rv,
+		            p11ca_error_message());
+	assert_int_equal(rv, CKR_OK);
+	assert_non_null(uri);
+	return uri;
+}
+
+/* Parses @str through @ctx, expecting P11CA_R_BAD_URI with @needle and no "S3cr". */
+static void ctx_parse_bad(p11ca_ctx *ctx, const char *str, const char *needle)
+{
+	P11KitUri *uri = (P11KitUri *)&uri;
+
+	assert_int_equal(p11ca_ctx_uri_parse(ctx, str, &uri), P11CA_R_BAD_URI);
+	assert_null(uri);
+	if (needle != NULL && !uh_contains(p11ca_error_message(), needle))
+		fail_msg("message for %s: '%s' lacks '%s'", str, p11ca_error_message(), needle);
+	if (uh_contains(p11ca_error_message(), "S3cr"))
+		fail_msg("message for %s shows the PIN: %s", str, p11ca_error_message());
+}
+
+/*
+ * A pin-value in the path ("pkcs11:id=%00%04;pin-value=1234", libp11's and
+ * OpenSC's form): refused by default (the p11ca command), read as the query
+ * attribute by a context that allows it (the provider), its value ending at
+ * ';' or '?'.  Both a pin-value and a pin-source: refused either way.
+ */
+static void test_path_pin_value(void **state)
+{
+	static const unsigned char id[] = { 0x00, 0x04 };
+	p11ca_ctx *ctx = path_pin_ctx();
+	P11KitUri *uri;
+
+	(void)state;
+	/* strict: by itself, and through a context that did not ask */
+	parse_bad("pkcs11:id=%00%04;pin-value=S3cret", "must follow '?'");
+	{
+		p11ca_ctx strict;
+		memset(&strict, 0, sizeof(strict));
+		ctx_parse_bad(&strict, "pkcs11:id=%00%04;pin-value=S3cret", "must follow '?'");
+		ctx_parse_bad(NULL, "pkcs11:id=%00%04;pin-value=S3cret", "must follow '?'");
+	}
+
+	uri = ctx_parse_ok(ctx, "pkcs11:id=%00%04;pin-value=S3cret");
+	assert_string_equal(p11_kit_uri_get_pin_value(uri), "S3cret");
+	assert_attr(uri, CKA_ID, id, sizeof(id));
+	p11ca_uri_free(uri);
+	/* in the middle, first, percent-encoded, with a query after it */
+	uri = ctx_parse_ok(ctx, "pkcs11:token=a;pin-value=S3%63r%3Bt;object=k?module-name=m");
+	assert_string_equal(p11_kit_uri_get_pin_value(uri), "S3cr;t");
+	assert_attr(uri, CKA_LABEL, "k", 1);
+	assert_string_equal(p11_kit_uri_get_module_name(uri), "m");
+	p11ca_uri_free(uri);
+	uri = ctx_parse_ok(ctx, "pkcs11:pin-value=S3cret");
+	assert_string_equal(p11_kit_uri_get_pin_value(uri), "S3cret");
+	assert_false(p11ca_uri_has_object(uri));
+	p11ca_uri_free(uri);
+	/* the query form is unchanged */
+	uri = ctx_parse_ok(ctx, "pkcs11:token=a?pin-value=S3cret");
+	assert_string_equal(p11_kit_uri_get_pin_value(uri), "S3cret");
+	p11ca_uri_free(uri);
+	uri = ctx_parse_ok(ctx, "pkcs11:token=a;object=k");
+	assert_null(p11_kit_uri_get_pin_value(uri));
+	p11ca_uri_free(uri);
+
+	/* refused, and said why, without the PIN */
+	ctx_parse_bad(ctx, "pkcs11:id=%01;pin-value=S3cret?pin-source=file:/p",
+	              "both a pin-value and a pin-source");
+	ctx_parse_bad(ctx, "pkcs11:id=%01?pin-value=S3cret&pin-source=file:/p",
+	              "both a pin-value and a pin-source");
+	parse_bad("pkcs11:id=%01?pin-source=file:/p&pin-value=S3cret",
+	          "both a pin-value and a pin-source");
+	ctx_parse_bad(ctx, "pkcs11:id=%01;pin-value=S3cret?pin-value=S3cret",
+	              "both its path and its query");
+	ctx_parse_bad(ctx, "pkcs11:pin-value=S3cret;id=%01;pin-value=S3cret", "two pin-values");
+	/* a ';' in the PIN left unencoded: the rest is not named */
+	ctx_parse_bad(ctx, "pkcs11:id=%01;pin-value=S3cr;et9", "after pin-value");
+	assert_false(uh_contains(p11ca_error_message(), "et9"));
+	ctx_parse_bad(ctx, "pkcs11:id=%01;pin-value=S3cr?et9", "after pin-value");
+	assert_false(uh_contains(p11ca_error_message(), "et9"));
+	/* other spellings stay refused */
+	ctx_parse_bad(ctx, "pkcs11:id=%01;PIN-VALUE=S3cret", "must follow '?'");
+	ctx_parse_bad(ctx, "pkcs11:id=%01;pin-value%3DS3cret", NULL);
+	/* redaction hides a path pin-value too */
+	{
+		char buf[128];
+		assert_string_equal(
+		    p11ca_uri_redact("pkcs11:id=%00%04;pin-value=S3cret", buf, sizeof(buf)),
+		    "pkcs11:id=%00%04;pin-value=***");
+	}
+}
+
+/* The mutations through a context that takes a path pin-value: no PIN in a message. */
+static void ctx_mutation(const struct pm_variant *v, void *data)
+{
+	P11KitUri *uri = NULL;
+	size_t *count = data;
+
+	p11ca_err_clear();
+	if (p11ca_ctx_uri_parse(path_pin_ctx(), v->text, &uri) == CKR_OK) {
+		if (!v->plain_name || p11_kit_uri_get_pin_value(uri) == NULL)
+			fail_msg("p11ca_ctx_uri_parse took an odd pin-value: %s", v->text);
+		p11ca_uri_free(uri);
+		(*count)++;
+	}
+	no_leak(v, "p11ca_ctx_uri_parse", p11ca_error_message());
+}
+
+static void test_path_pin_mutations(void **state)
+{
+	size_t parsed = 0;
+
+	(void)state;
+	assert_true(pm_each(ctx_mutation, &parsed) > 20000);
+	assert_true(parsed > 100);
+}
+
 static void test_bad_encoding(void **state)
 {
 	(void)state;
@@ -497,6 +630,8 @@ int main(void)
 		cmocka_unit_test(test_bad_encoding),
 		cmocka_unit_test(test_free_wipes_pin_value),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_path_pin_value),
+		cmocka_unit_test(test_path_pin_mutations),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
