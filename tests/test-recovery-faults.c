@@ -167,14 +167,12 @@ static void test_token_not_present(void **state)
  * key signs again, logged in again with the PIN held in memory (the PIN
  * file is gone by then: a server reads it once).
  */
-static void test_unplugged_for_a_while(void **state)
+/* A context that reads the PIN from held memory only (as a server), and a key that signs. */
+static void held_pin_ctx(struct fx *f)
 {
-	struct fx *f = *state;
-	char sw[700], pin[P11CA_PIN_MAX];
+	char pin[P11CA_PIN_MAX];
 	size_t len = 0;
-	int i;
 
-	/* the context reads the PIN from memory only */
 	assert_int_equal(p11ca_pin_read_file(f->tok.pin_file, pin, sizeof(pin), &len), CKR_OK);
 	assert_int_equal(p11ca_pin_hold(pin, len), CKR_OK);
 	p11ca_wipe(pin, sizeof(pin));
@@ -182,6 +180,15 @@ static void test_unplugged_for_a_while(void **state)
 	assert_int_equal(open_ctx(f, NULL), CKR_OK);
 	gen_key(f, NULL);
 	assert_signs(f);
+}
+
+static void test_unplugged_for_a_while(void **state)
+{
+	struct fx *f = *state;
+	char sw[700];
+	int i;
+
+	held_pin_ctx(f);
 	assert_int_equal(unlink(f->tok.pin_file), 0);
 
 	snprintf(sw, sizeof(sw), "%s/unplugged", f->tok.dir);
@@ -274,17 +281,10 @@ static void test_unplug_race(void **state)
 	struct fx *f = *state;
 	struct racer r[3];
 	pthread_t th[3];
-	char sw[700], pin[P11CA_PIN_MAX];
-	size_t len = 0;
+	char sw[700];
 	unsigned cycle, i;
 
-	assert_int_equal(p11ca_pin_read_file(f->tok.pin_file, pin, sizeof(pin), &len), CKR_OK);
-	assert_int_equal(p11ca_pin_hold(pin, len), CKR_OK);
-	p11ca_wipe(pin, sizeof(pin));
-	close_ctx(f);
-	assert_int_equal(open_ctx(f, NULL), CKR_OK);
-	gen_key(f, NULL);
-	assert_signs(f);
+	held_pin_ctx(f);
 	snprintf(sw, sizeof(sw), "%s/unplugged", f->tok.dir);
 	fm.unplug_file(sw);
 
