@@ -148,11 +148,18 @@ db_ok() {
 	[ "$_r" = ok ] || fail "$1/ca.db: integrity_check: $_r"
 }
 
-# tok_state: what the token holds; fails the test when key list fails (as
-# db_state: call it in an assignment, never inside [ ])
+# tok_state: what the token holds, read from SoftHSM2's object store itself
+# (not through p11ca): every object file of every token of $SOFTHSM2_CONF,
+# names and contents.  SoftHSM2 writes an object's file when the object is
+# made, changed or destroyed, never when it is only used; token.object (the
+# token's own record, rewritten on every login) is left out.  Fails the test
+# when the store cannot be read (as db_state: call it in an assignment,
+# never inside [ ]).
 tok_state() {
-	_st=$("$P11CA" key list --module "$MODULE" --pin-file "$PIN_FILE" --token "$TOK") ||
-		fail "key list failed: the token's state is unknown"
+	_td=$(sed -n 's/^directories\.tokendir *= *//p' "${SOFTHSM2_CONF:-}" 2>/dev/null)
+	[ -n "$_td" ] && [ -d "$_td" ] || fail "no SoftHSM2 token directory in '${SOFTHSM2_CONF:-}'"
+	_st=$(cd "$_td" && find . -type f -name '*.object' ! -name token.object | LC_ALL=C sort |
+		xargs -r sha256sum) || fail "cannot read the object store $_td"
 	printf '%s\n' "$_st" | cksum
 }
 

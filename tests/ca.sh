@@ -39,11 +39,15 @@ refuse any "none/ca.conf: cannot read it" "$WORK/none" sign --dir "$WORK/none" "
 # ---------------------------------------------------------------------
 step "ca init: a root CA, its key generated on the token"
 R=$WORK/root
+_tok=$(tok_state)
 run_ok ca init --dir "$R" --new-key ec:p256 --token "$TOK" --label root \
 	--subject "/C=GB/O=Example Ltd/CN=Example Root CA" \
 	--crl-url http://crl.example.com/root.crl --crl-url http://crl2.example.com/root.crl \
 	--ocsp-url http://ocsp.example.com/ \
 	--ca-issuers-url http://pki.example.com/root.cer
+# tok_state (what refuse compares) sees a key made on the token
+_now=$(tok_state)
+[ "$_now" != "$_tok" ] || fail "tok_state did not change when ca init made the root key"
 for f in ca.conf ca.pem ca.db; do
 	[ -s "$R/$f" ] || fail "ca init wrote no $R/$f"
 done

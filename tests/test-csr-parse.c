@@ -598,9 +598,8 @@ static void test_hostile_variants(void **state)
 	assert_true(compared * 2 >= total);
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
-	const char *asan = getenv("ASAN_OPTIONS");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_samples_read_alike),
 		cmocka_unit_test(test_pem_reads_as_der),
@@ -609,22 +608,5 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_hostile_variants),
 	};
 
-	/*
-	 * make check asks AddressSanitizer for full unwinding at every malloc
-	 * (for SoftHSM2's leaks); nothing here needs it, and it makes the
-	 * variants 30 times slower: run again without it.
-	 */
-	(void)argc;
-	if (asan != NULL && strstr(asan, "fast_unwind_on_malloc=0") != NULL &&
-	    getenv("TEST_CSR_PARSE_REEXEC") == NULL) {
-		char *opts = malloc(strlen(asan) + 32);
-		if (opts != NULL) {
-			sprintf(opts, "%s:fast_unwind_on_malloc=1", asan);
-			setenv("ASAN_OPTIONS", opts, 1);
-			setenv("TEST_CSR_PARSE_REEXEC", "1", 1);
-			execv("/proc/self/exe", argv);
-			free(opts); /* exec failed: go on as we are */
-		}
-	}
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
